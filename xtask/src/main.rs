@@ -1,0 +1,2 @@
+//! Project automation. Placeholder; filled in below.
+fn main() {}
