@@ -1,8 +1,8 @@
 //! Encode and decode throughput of the batch format, in bytes per second.
-#![allow(missing_docs)] // criterion_group! generates undocumented items.
 //!
 //! A batch of 1,000 puts with 16-byte keys and 100-byte values, as
 //! BENCH.md's workloads write them.
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
 
 use batch::Batch;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
