@@ -1,0 +1,331 @@
+//! `cargo xtask ci`: every check CI runs, in order, each printed with its
+//! command and timed.
+//!
+//! The steps, and why each exists:
+//!
+//! | step | what it runs | why |
+//! |---|---|---|
+//! | `fmt` | `cargo fmt --all --check` | one style |
+//! | `clippy` | clippy on every target, warnings denied | lints, including missing docs |
+//! | `test` | `cargo test --workspace` | unit, property, integration and doc tests |
+//! | `release-tests` | the tests too slow for debug builds, in release | RELIABILITY.md B2 (exhaustive journal damage) and the DB crash tests |
+//! | `doc` | `cargo doc` with warnings denied | every public item documented, no broken links |
+//! | `miri` | `cargo +nightly miri test --lib` on [`MIRI_CRATES`] | undefined behaviour in `unsafe` code and the codecs |
+//! | `loom` | the writer's loom model | the group-commit protocol over every interleaving (RELIABILITY.md C1) |
+//! | `seeded-bugs` | the loom model once per seeded bug, expecting failure | the model checks have teeth |
+//! | `fuzz` | `cargo fuzz` on each target in [`FUZZ_TARGETS`], in parallel | no panic on hostile bytes (RELIABILITY.md B4) |
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Crates whose unit tests run under Miri: those with `unsafe` code, and the
+/// codecs, which are cheap to check.
+const MIRI_CRATES: &[&str] = &["tributary-batch", "tributary-journal", "tributary-memdb"];
+
+/// cargo-fuzz targets in `fuzz/`.
+const FUZZ_TARGETS: &[&str] = &["batch_decode", "journal_read"];
+
+/// Seconds each fuzz target runs in CI (the targets run in parallel).
+const FUZZ_SECONDS: u32 = 75;
+
+/// The writer's seeded bugs (RELIABILITY.md C1); the loom model must fail on
+/// each of them.
+const SEEDED_BUGS: &[&str] = &[
+    "ack_after_unlock",
+    "follower_ok_after_error",
+    "dropped_sync_flag",
+    "seq_reuse_after_error",
+];
+
+/// Tests that run in release mode because debug builds make them too slow.
+const RELEASE_TESTS: &[(&str, &str)] = &[("tributary-journal", "damage")];
+
+/// A step: its name, whether `--quick` runs it, and what it does (returning
+/// a detail for the summary).
+type Step = (&'static str, bool, fn(&Ctx) -> Result<String>);
+
+const STEPS: &[Step] = &[
+    ("fmt", true, fmt),
+    ("clippy", true, clippy),
+    ("test", true, test),
+    ("doc", true, doc),
+    ("release-tests", false, release_tests),
+    ("miri", false, miri),
+    ("loom", false, loom),
+    ("seeded-bugs", false, seeded_bugs),
+    ("fuzz", false, fuzz),
+];
+
+struct Ctx {
+    root: PathBuf,
+    /// The cargo that runs this xtask, for steps on the default toolchain.
+    cargo: String,
+}
+
+impl Ctx {
+    /// A cargo command on the default toolchain, at the workspace root, with
+    /// no inherited `RUSTFLAGS` so that builds share one cache.
+    fn cargo(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.cargo);
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env_remove("RUSTFLAGS");
+        cmd
+    }
+
+    /// A cargo command on the nightly toolchain, through rustup's proxy.
+    fn nightly(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("cargo");
+        cmd.arg("+nightly")
+            .args(args)
+            .current_dir(&self.root)
+            .env_remove("RUSTFLAGS")
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("CARGO");
+        cmd
+    }
+}
+
+/// Runs the CI steps selected by `args`.
+pub fn run(args: &[String]) -> Result<()> {
+    let mut quick = false;
+    let mut skip: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--skip" => skip.push(it.next().context("--skip needs a step name")?.clone()),
+            other => bail!(
+                "unknown option {other:?}; usage: cargo xtask ci [--quick] [--skip STEP]...\nsteps: {}",
+                STEPS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    for name in &skip {
+        if !STEPS.iter().any(|s| s.0 == name) {
+            bail!("--skip {name:?}: no such step");
+        }
+    }
+    let ctx = Ctx {
+        root: workspace_root(),
+        cargo: std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()),
+    };
+    let started = Instant::now();
+    let mut summary = Vec::new();
+    for &(name, in_quick, step) in STEPS {
+        if (quick && !in_quick) || skip.iter().any(|s| s == name) {
+            println!("\n=== {name}: skipped");
+            summary.push((name, "skipped".to_owned(), Duration::ZERO));
+            continue;
+        }
+        println!("\n=== {name}");
+        let t = Instant::now();
+        let res = step(&ctx);
+        let took = t.elapsed();
+        match res {
+            Ok(detail) => {
+                println!("=== {name}: ok in {took:.0?} {detail}");
+                summary.push((name, format!("ok {detail}"), took));
+            }
+            Err(e) => {
+                println!("=== {name}: FAILED in {took:.0?}: {e:#}");
+                print_summary(&summary, started.elapsed());
+                bail!("step {name} failed: {e:#}");
+            }
+        }
+    }
+    print_summary(&summary, started.elapsed());
+    Ok(())
+}
+
+fn print_summary(summary: &[(&str, String, Duration)], total: Duration) {
+    println!("\n=== summary");
+    for (name, outcome, took) in summary {
+        println!("{name:>14}  {:>6.0?}  {outcome}", took);
+    }
+    println!("{:>14}  {:>6.0?}", "total", total);
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Runs `cmd`, echoing it, and fails unless it exits with success.
+fn exec(mut cmd: Command) -> Result<()> {
+    println!("$ {}", show(&cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", show(&cmd)))?;
+    if !status.success() {
+        bail!("{} exited with {status}", show(&cmd));
+    }
+    Ok(())
+}
+
+fn show(cmd: &Command) -> String {
+    let mut s = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let (k, Some(v)) = (k.to_string_lossy(), v) {
+            s.push_str(&format!("{k}={:?} ", v.to_string_lossy()));
+        }
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn fmt(ctx: &Ctx) -> Result<String> {
+    exec(ctx.cargo(&["fmt", "--all", "--check"]))?;
+    Ok(String::new())
+}
+
+fn clippy(ctx: &Ctx) -> Result<String> {
+    exec(ctx.cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    Ok(String::new())
+}
+
+fn test(ctx: &Ctx) -> Result<String> {
+    exec(ctx.cargo(&["test", "--workspace"]))?;
+    Ok(String::new())
+}
+
+fn doc(ctx: &Ctx) -> Result<String> {
+    let mut cmd = ctx.cargo(&["doc", "--workspace", "--no-deps"]);
+    cmd.env("RUSTDOCFLAGS", "-D warnings");
+    exec(cmd)?;
+    Ok(String::new())
+}
+
+fn release_tests(ctx: &Ctx) -> Result<String> {
+    for (package, test) in RELEASE_TESTS {
+        exec(ctx.cargo(&["test", "--release", "-p", package, "--test", test]))?;
+    }
+    Ok(format!("({} suites)", RELEASE_TESTS.len()))
+}
+
+fn miri(ctx: &Ctx) -> Result<String> {
+    let mut args = vec!["miri", "test", "--lib"];
+    for krate in MIRI_CRATES {
+        args.extend(["-p", krate]);
+    }
+    exec(ctx.nightly(&args))?;
+    Ok(format!("({})", MIRI_CRATES.join(", ")))
+}
+
+/// The loom build uses its own target directory: `--cfg loom` changes every
+/// crate's flags, and sharing the main one would rebuild it twice per run.
+fn loom_cmd(ctx: &Ctx, extra_cfg: Option<&str>) -> Command {
+    let mut rustflags = "--cfg loom".to_owned();
+    if let Some(cfg) = extra_cfg {
+        rustflags.push_str(&format!(" --cfg seeded_bug=\"{cfg}\""));
+    }
+    let mut cmd = ctx.cargo(&[
+        "test",
+        "-p",
+        "tributary-writer",
+        "--test",
+        "loom",
+        "--release",
+    ]);
+    cmd.env("RUSTFLAGS", rustflags)
+        .env("LOOM_MAX_PREEMPTIONS", "3")
+        .env("CARGO_TARGET_DIR", ctx.root.join("target").join("loom"));
+    cmd
+}
+
+fn loom(ctx: &Ctx) -> Result<String> {
+    exec(loom_cmd(ctx, None))?;
+    Ok(String::new())
+}
+
+fn seeded_bugs(ctx: &Ctx) -> Result<String> {
+    for bug in SEEDED_BUGS {
+        let mut cmd = loom_cmd(ctx, Some(bug));
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        println!("$ {}   (must fail)", show(&cmd));
+        let status = cmd.status().context("cannot start cargo")?;
+        if status.success() {
+            bail!("the loom model passed with seeded bug {bug:?}: the checks have no teeth");
+        }
+        println!("    caught {bug}");
+    }
+    Ok(format!("(all {} seeded bugs caught)", SEEDED_BUGS.len()))
+}
+
+fn fuzz(ctx: &Ctx) -> Result<String> {
+    let fuzz_dir = ctx.root.join("fuzz");
+    exec({
+        let mut cmd = ctx.nightly(&["fuzz", "build", "--release"]);
+        cmd.current_dir(&fuzz_dir);
+        cmd
+    })?;
+    let mut children = Vec::new();
+    for target in FUZZ_TARGETS {
+        let corpus = fuzz_dir.join("corpus").join(target);
+        std::fs::create_dir_all(&corpus)?;
+        let log = fuzz_dir.join(format!("{target}.log"));
+        let mut cmd = ctx.nightly(&[
+            "fuzz",
+            "run",
+            "--release",
+            target,
+            "--",
+            &format!("-max_total_time={FUZZ_SECONDS}"),
+            "-rss_limit_mb=256",
+            "-timeout=10",
+            "-print_final_stats=1",
+        ]);
+        cmd.current_dir(&fuzz_dir)
+            .stdout(std::fs::File::create(&log)?)
+            .stderr(std::fs::File::create(log.with_extension("err"))?);
+        println!("$ {}   (log in {})", show(&cmd), log.display());
+        children.push((target, log.with_extension("err"), cmd.spawn()?));
+    }
+    let mut report = Vec::new();
+    let mut failed = Vec::new();
+    for (target, err_log, mut child) in children {
+        let status = child.wait()?;
+        let text = std::fs::read_to_string(&err_log).unwrap_or_default();
+        let runs =
+            final_stat(&text, "stat::number_of_executed_units:").unwrap_or_else(|| "?".to_owned());
+        let line = format!(
+            "{target}: {runs} executions, {} panics",
+            if status.success() { 0 } else { 1 }
+        );
+        println!("    {line}");
+        report.push(line);
+        if !status.success() {
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            for l in tail.into_iter().rev() {
+                println!("    | {l}");
+            }
+            failed.push(*target);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("fuzz targets failed: {failed:?}");
+    }
+    Ok(format!("({})", report.join("; ")))
+}
+
+/// The value of a `-print_final_stats=1` line of libFuzzer's output.
+fn final_stat(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim().to_owned())
+}
