@@ -1,6 +1,76 @@
-//! Tributary: the database facade that composes `batch`, `journal`, `memdb`
-//! and `writer`, and owns files, recovery, options, tables and compaction.
+//! Tributary: an embedded key-value store built around group commit.
 //!
-//! Skeleton: the `db` issue fills it in.
+//! This crate is the facade users depend on. It composes the layers below:
+//!
+//! | crate | role here |
+//! |---|---|
+//! | `batch` | the [`Batch`] a write carries, and the journal record format |
+//! | `writer` | group commit: concurrent writes merged into one journal record and one fsync |
+//! | `journal` | the write-ahead log files (`NNNNNN.log`) |
+//! | `memdb` | the memtables reads are served from |
+//!
+//! and owns what they leave out: the directory and its files, the lock,
+//! recovery, options, and (later) tables and compaction.
+//!
+//! # One write
+//!
+//! [`Db::put`] offers the write to the group-commit leader, or becomes the
+//! leader. The leader makes room (rotating to a new memtable and journal when
+//! the budget is spent), appends the whole group as one journal record,
+//! fsyncs once if any member asked for `sync`, inserts the group into the
+//! memtable, publishes its last sequence number for readers, and answers
+//! every member.
+//!
+//! # Guarantees
+//!
+//! - A write acknowledged with `sync` survives power loss.
+//! - After a crash, [`Db::open`] recovers a prefix of the acknowledged
+//!   history: no hole, no partial batch; what it dropped is in
+//!   [`Db::recovery_report`].
+//! - After a journal write or sync error the database refuses writes until
+//!   it is reopened; it never retries an fsync nor reuses a sequence number.
+//! - Reads see whole groups only, and never wait for writers.
+//! - A second opener of the same directory, in this process or another, gets
+//!   [`Error::Locked`].
+//!
+//! # Example
+//!
+//! ```
+//! use tributary::{Batch, Db, Options, WriteOptions};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path(), Options::default()).unwrap();
+//! db.put(b"apple", b"red").unwrap();
+//!
+//! let mut batch = Batch::new();
+//! batch.put(b"banana", b"yellow");
+//! batch.delete(b"apple");
+//! db.write(&batch, &WriteOptions { sync: true, merge: true }).unwrap();
+//!
+//! assert_eq!(db.get(b"apple").unwrap(), None);
+//! assert_eq!(db.get(b"banana").unwrap().as_deref(), Some(&b"yellow"[..]));
+//! let keys: Vec<Vec<u8>> = db.iter().map(|(k, _)| k).collect();
+//! assert_eq!(keys, vec![b"banana".to_vec()]);
+//! db.close().unwrap();
+//!
+//! // Reopening replays the journal.
+//! let db = Db::open(dir.path(), Options::default()).unwrap();
+//! assert_eq!(db.get(b"banana").unwrap().as_deref(), Some(&b"yellow"[..]));
+//! ```
+
+mod backend;
+mod db;
+mod error;
+mod files;
+mod flush;
+pub mod fs;
+mod iter;
+mod options;
+mod recovery;
 
 pub use batch::{Batch, Record, SeqNum};
+pub use db::{Db, Snapshot, Stats};
+pub use error::Error;
+pub use iter::Iter;
+pub use options::{Options, RecoveryMode, WriteOptions, MIN_WRITE_BUFFER_SIZE};
+pub use recovery::{DroppedRange, JournalReport, RecoveryReport};

@@ -1,0 +1,202 @@
+//! The database side of group commit: the journal file, the active memtable
+//! and rotation, behind the `writer` crate's traits.
+//!
+//! The group-commit leader owns the [`Backend`] while it holds the write lock,
+//! so everything here runs on one thread at a time and needs no lock of its
+//! own; readers see its effects only through [`Shared`].
+
+use crate::error::io_err;
+use crate::files;
+use crate::fs::{Fs, WritableFile};
+use crate::flush::Flush;
+use batch::{Batch, SeqNum};
+use memdb::{Inserter, MemDb};
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// The memtables a read consults: the active one, then the frozen ones from
+/// newest to oldest.
+///
+/// A view never changes once published; rotation publishes a new one. Every
+/// record with a sequence number at or below the published last sequence
+/// number is in the view that was current when that number was read.
+#[derive(Debug)]
+pub(crate) struct View {
+    pub active: Arc<MemDb>,
+    pub frozen: Vec<Arc<MemDb>>,
+}
+
+impl View {
+    /// The memtables, newest first.
+    pub fn memtables(&self) -> impl Iterator<Item = &Arc<MemDb>> {
+        std::iter::once(&self.active).chain(&self.frozen)
+    }
+}
+
+/// State shared between the write path and readers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub fs: Arc<dyn Fs>,
+    pub view: RwLock<Arc<View>>,
+    /// The last sequence number whose batch is fully applied: the snapshot a
+    /// new read takes.
+    // Invariant: stored (Release) only after the memtable insert of every
+    // record up to it, so a reader that loads it (Acquire) sees them all,
+    // and never sees part of a group.
+    pub last_seq: AtomicU64,
+    /// Bytes of live journals other than the current one.
+    pub old_journal_bytes: AtomicU64,
+    /// Size of the current journal.
+    pub journal_bytes: AtomicU64,
+    /// Memtable rotations since open.
+    pub rotations: AtomicU64,
+}
+
+impl Shared {
+    /// The current view.
+    pub fn view(&self) -> Arc<View> {
+        Arc::clone(&self.view.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn last_seq(&self) -> SeqNum {
+        SeqNum(self.last_seq.load(Ordering::Acquire))
+    }
+}
+
+/// The journal writer of the current journal file.
+type JournalWriter = journal::Writer<Box<dyn WritableFile>>;
+
+/// What the group-commit leader drives.
+pub(crate) struct Backend {
+    shared: Arc<Shared>,
+    journal: JournalWriter,
+    journal_path: PathBuf,
+    journal_number: u64,
+    inserter: Inserter,
+    write_buffer_size: usize,
+    flush: Box<dyn Flush>,
+}
+
+impl Backend {
+    pub fn new(
+        shared: Arc<Shared>,
+        journal: JournalWriter,
+        journal_number: u64,
+        inserter: Inserter,
+        write_buffer_size: usize,
+        flush: Box<dyn Flush>,
+    ) -> Backend {
+        let journal_path = files::journal_path(&shared.dir, journal_number);
+        Backend {
+            shared,
+            journal,
+            journal_path,
+            journal_number,
+            inserter,
+            write_buffer_size,
+            flush,
+        }
+    }
+
+    /// Creates journal `number` in the database directory and makes its name
+    /// durable, so that a synced write in it survives a crash.
+    pub fn create_journal(shared: &Shared, number: u64) -> io::Result<JournalWriter> {
+        let path = files::journal_path(&shared.dir, number);
+        let file = shared.fs.create(&path)?;
+        shared.fs.sync_dir(&shared.dir)?;
+        Ok(journal::Writer::new(file))
+    }
+
+    /// Freezes the active memtable and starts a new memtable and journal.
+    ///
+    /// The old journal is synced first, so a synced write in the new journal
+    /// is never acknowledged while an earlier write in the old one could
+    /// still be lost (the ALICE case of RELIABILITY.md D1). Any error leaves
+    /// the database as it was; the caller poisons the write path.
+    fn rotate(&mut self) -> io::Result<()> {
+        self.journal.sync()?;
+        let number = self.journal_number + 1;
+        let journal = Backend::create_journal(&self.shared, number)?;
+        let old_size = self.journal.size();
+        self.journal = journal;
+        self.journal_number = number;
+        self.journal_path = files::journal_path(&self.shared.dir, number);
+        let (memdb, inserter) = MemDb::new(self.write_buffer_size);
+        self.inserter = inserter;
+        let frozen = {
+            let mut view = self.shared.view.write().unwrap_or_else(|e| e.into_inner());
+            let old = Arc::clone(&view.active);
+            let mut frozen = vec![Arc::clone(&old)];
+            frozen.extend(view.frozen.iter().cloned());
+            *view = Arc::new(View {
+                active: memdb,
+                frozen,
+            });
+            old
+        };
+        self.shared
+            .old_journal_bytes
+            .fetch_add(old_size, Ordering::Relaxed);
+        self.shared.journal_bytes.store(0, Ordering::Relaxed);
+        self.shared.rotations.fetch_add(1, Ordering::Relaxed);
+        self.flush.frozen(frozen);
+        Ok(())
+    }
+
+    /// Flushes and syncs the current journal.
+    pub fn sync_journal(&mut self) -> io::Result<()> {
+        self.journal.sync()
+    }
+}
+
+impl writer::Log for Backend {
+    fn append(&mut self, group: &Batch) -> io::Result<()> {
+        self.journal.append(group.as_bytes())?;
+        self.journal.flush()?;
+        self.shared
+            .journal_bytes
+            .store(self.journal.size(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.journal.sync()
+    }
+}
+
+impl writer::Memtable for Backend {
+    fn apply(&mut self, group: &Batch) {
+        self.inserter.apply(group.seq(), group);
+        let last = group.seq().0 + group.len() as u64 - 1;
+        // Publication point: readers taking a snapshot from now on see the
+        // whole group (see the invariant on `Shared::last_seq`).
+        self.shared.last_seq.store(last, Ordering::Release);
+    }
+}
+
+impl writer::Room for Backend {
+    fn make_room(&mut self, n: usize) -> Result<usize, writer::RoomError> {
+        let memdb = self.inserter.memdb();
+        if memdb.free() >= n {
+            return Ok(memdb.free());
+        }
+        if memdb.is_empty() {
+            // An empty memtable takes a write larger than its budget whole
+            // (goleveldb lets its empty memdb grow the same way); the merge
+            // limit then admits nobody beside it.
+            return Ok(n);
+        }
+        self.rotate()
+            .map_err(|e| writer::RoomError::new(format!("rotate {}: {e}", self.journal_path.display())))?;
+        Ok(self.inserter.memdb().free().max(n))
+    }
+
+    fn after_write(&mut self, _applied: usize) -> Result<(), writer::RoomError> {
+        // Rotation happens in `make_room`, before the write that needs it:
+        // rotating here too would only move the same work earlier.
+        Ok(())
+    }
+}

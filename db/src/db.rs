@@ -1,0 +1,461 @@
+//! [`Db`]: open, write, read, close.
+
+use crate::backend::{Backend, Shared, View};
+use crate::error::{io_err, Error};
+use crate::files;
+use crate::flush::KeepInMemory;
+use crate::fs::FileLock;
+use crate::iter::{Iter, ScanRange};
+use crate::options::{Options, WriteOptions};
+use crate::recovery::{self, Fix, RecoveryReport};
+use batch::{Batch, Record, SeqNum};
+use memdb::Lookup;
+use std::ops::RangeBounds;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// An open database.
+///
+/// `Db` is `Send + Sync`: share it between threads by reference or in an
+/// `Arc`. Concurrent writes are merged by group commit (see the `writer`
+/// crate). Reads never wait for writes.
+///
+/// Call [`close`](Db::close) to learn whether the final sync succeeded;
+/// dropping a `Db` closes it too, but cannot report an error, so it does not
+/// sync: writes acknowledged without `sync` then survive a process crash but
+/// not a power loss, as after any unsynced write.
+pub struct Db {
+    shared: Arc<Shared>,
+    commit: writer::GroupCommit,
+    options: Options,
+    report: RecoveryReport,
+    closed: AtomicBool,
+    /// Held for the life of the database; dropping it releases `LOCK`.
+    _lock: Box<dyn FileLock>,
+}
+
+/// A consistent read-only view of the database at one sequence number.
+///
+/// Reads through a snapshot see every write acknowledged before it was
+/// taken and none after. A snapshot is independent of the [`Db`] it came
+/// from and may outlive it.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    seq: SeqNum,
+    view: Arc<View>,
+}
+
+/// Counters and sizes of an open database.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Group-commit metrics: groups, merged writes, fsyncs, waiting time.
+    pub writer: writer::Metrics,
+    /// The last sequence number applied.
+    pub last_seq: SeqNum,
+    /// Bytes (`internal_len`) in the active memtable.
+    pub memtable_bytes: usize,
+    /// Entries in the active memtable.
+    pub memtable_entries: usize,
+    /// Frozen memtables waiting for a flush.
+    pub frozen_memtables: usize,
+    /// Bytes in frozen memtables.
+    pub frozen_bytes: usize,
+    /// Bytes in all live journals.
+    pub journal_bytes: u64,
+    /// Memtable rotations since open.
+    pub rotations: u64,
+}
+
+impl Db {
+    /// Opens the database in `dir`, creating it if `options` allow, and
+    /// recovers it from its journals.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOptions`], [`Error::Locked`] if another open database
+    /// holds the directory, [`Error::NotFound`] or [`Error::AlreadyExists`]
+    /// as the options say, [`Error::Corruption`] in strict recovery, and
+    /// [`Error::Io`] for a failing file operation.
+    pub fn open(dir: &Path, options: Options) -> Result<Db, Error> {
+        options.validate()?;
+        let fs = Arc::clone(&options.fs);
+        let dir = dir.to_path_buf();
+        if !fs.exists(&dir) {
+            if !options.create_if_missing {
+                return Err(Error::NotFound { path: dir });
+            }
+            fs.create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        }
+        let lock_path = dir.join(files::LOCK);
+        let lock = fs.lock(&lock_path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::WouldBlock {
+                Error::Locked {
+                    path: lock_path.clone(),
+                }
+            } else {
+                Error::Io {
+                    op: "lock",
+                    path: lock_path.clone(),
+                    source,
+                }
+            }
+        })?;
+        let existing = recovery::list_journals(fs.as_ref(), &dir)?;
+        if existing.is_empty() && !options.create_if_missing {
+            return Err(Error::NotFound { path: dir });
+        }
+        if !existing.is_empty() && options.error_if_exists {
+            return Err(Error::AlreadyExists { path: dir });
+        }
+
+        let recovered = recovery::replay(
+            fs.as_ref(),
+            &dir,
+            options.recovery,
+            options.write_buffer_size,
+            Fix::Repair,
+        )?;
+        let last_seq = recovered.report.last_seq;
+        let (active, inserter) = recovered.active;
+        let shared = Arc::new(Shared {
+            dir: dir.clone(),
+            fs: Arc::clone(&fs),
+            view: RwLock::new(Arc::new(View {
+                active,
+                frozen: recovered.frozen,
+            })),
+            last_seq: AtomicU64::new(last_seq.0),
+            old_journal_bytes: AtomicU64::new(recovered.journal_bytes),
+            journal_bytes: AtomicU64::new(0),
+            rotations: AtomicU64::new(0),
+        });
+        // New writes go to a new journal: old ones are never appended to, so
+        // a torn tail in them stays where recovery cut it.
+        let number = recovered.max_journal + 1;
+        let journal = Backend::create_journal(&shared, number)
+            .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
+        let backend = Backend::new(
+            Arc::clone(&shared),
+            journal,
+            number,
+            inserter,
+            options.write_buffer_size,
+            Box::new(KeepInMemory),
+        );
+        let commit = writer::GroupCommit::new(
+            Box::new(backend),
+            last_seq,
+            writer::Options {
+                merge: options.merge_writes,
+            },
+        );
+        Ok(Db {
+            shared,
+            commit,
+            options,
+            report: recovered.report,
+            closed: AtomicBool::new(false),
+            _lock: lock,
+        })
+    }
+
+    /// Checks the database in `dir` without changing it: replays every
+    /// journal and reports what opening would drop.
+    ///
+    /// It takes the lock, so it fails with [`Error::Locked`] while the
+    /// database is open.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Db::open); with [`RecoveryMode::Strict`](crate::RecoveryMode::Strict),
+    /// damage is an [`Error::Corruption`].
+    pub fn check(dir: &Path, options: &Options) -> Result<RecoveryReport, Error> {
+        options.validate()?;
+        let fs = options.fs.as_ref();
+        if !fs.exists(dir) {
+            return Err(Error::NotFound {
+                path: dir.to_path_buf(),
+            });
+        }
+        let lock_path = dir.join(files::LOCK);
+        let _lock = fs.lock(&lock_path).map_err(|_| Error::Locked { path: lock_path.clone() })?;
+        let recovered = recovery::replay(
+            fs,
+            dir,
+            options.recovery,
+            options.write_buffer_size,
+            Fix::ReadOnly,
+        )?;
+        Ok(recovered.report)
+    }
+
+    /// What opening found and dropped.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// The directory of the database.
+    pub fn path(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The options the database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The default options of a write: `sync` from [`Options::sync`], merged
+    /// unless [`Options::merge_writes`] is off.
+    pub fn default_write_options(&self) -> WriteOptions {
+        WriteOptions {
+            sync: self.options.sync,
+            merge: true,
+        }
+    }
+
+    /// Sets `key` to `value` with the default write options.
+    ///
+    /// # Errors
+    ///
+    /// See [`write`](Db::write).
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        self.put_with(key, value, &self.default_write_options())
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    ///
+    /// See [`write`](Db::write).
+    pub fn put_with(&self, key: &[u8], value: &[u8], options: &WriteOptions) -> Result<(), Error> {
+        self.check_size(Record::Put { key, value }.internal_len())?;
+        self.commit.put(key, value, writer_options(options))?;
+        Ok(())
+    }
+
+    /// Removes `key` with the default write options. Removing an absent key
+    /// is not an error.
+    ///
+    /// # Errors
+    ///
+    /// See [`write`](Db::write).
+    pub fn delete(&self, key: &[u8]) -> Result<(), Error> {
+        self.delete_with(key, &self.default_write_options())
+    }
+
+    /// Removes `key`.
+    ///
+    /// # Errors
+    ///
+    /// See [`write`](Db::write).
+    pub fn delete_with(&self, key: &[u8], options: &WriteOptions) -> Result<(), Error> {
+        self.check_size(Record::Delete { key }.internal_len())?;
+        self.commit.delete(key, writer_options(options))?;
+        Ok(())
+    }
+
+    /// Applies every record of `batch` atomically: after a crash, recovery
+    /// finds all of them or none. The batch is not modified.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyBatch`] and [`Error::BatchTooLarge`] before anything is
+    /// written; [`Error::Write`] if the journal write or sync failed (then
+    /// nothing of the batch is visible, and the database refuses writes until
+    /// reopened), or the database is closing.
+    pub fn write(&self, batch: &Batch, options: &WriteOptions) -> Result<(), Error> {
+        if batch.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        self.check_size(batch.internal_len())?;
+        self.commit.write(batch, writer_options(options))?;
+        Ok(())
+    }
+
+    /// Decodes `bytes` as an encoded batch (LevelDB's format, header
+    /// included; the header's sequence number is ignored) and writes it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidBatch`] naming the offset and fault, with nothing
+    /// written; otherwise as [`write`](Db::write).
+    pub fn write_encoded(&self, bytes: &[u8], options: &WriteOptions) -> Result<(), Error> {
+        let batch = Batch::decode(bytes)?;
+        self.write(&batch, options)
+    }
+
+    fn check_size(&self, size: usize) -> Result<(), Error> {
+        if size > self.options.max_batch_size {
+            return Err(Error::BatchTooLarge {
+                size,
+                max: self.options.max_batch_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Syncs the journal: every write acknowledged before the call survives
+    /// a power loss once it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the sync fails (the database is then poisoned), or
+    /// [`Error::Closed`].
+    pub fn sync(&self) -> Result<(), Error> {
+        let path = self.shared.dir.clone();
+        self.commit
+            .with_backend(|backend| backend.sync())?
+            .map_err(io_err("sync journal in", &path))
+    }
+
+    /// The value of `key` in the newest state, owned.
+    ///
+    /// Values are copied out of the memtable: a read holds no lock and no
+    /// reference into the database after it returns.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for reads from table files.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.snapshot().lookup(key))
+    }
+
+    /// A snapshot of the newest state.
+    pub fn snapshot(&self) -> Snapshot {
+        // Load the sequence number before the view: every record at or below
+        // it is in the view loaded after (views only ever gain memtables
+        // until a flush, which will have to keep this order).
+        let seq = self.shared.last_seq();
+        Snapshot {
+            seq,
+            view: self.shared.view(),
+        }
+    }
+
+    /// Every live key and value in key order; `.rev()` walks backwards.
+    pub fn iter(&self) -> Iter {
+        self.snapshot().into_range(ScanRange::all())
+    }
+
+    /// The live keys in `range`, in key order, with their values.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        self.snapshot().into_range(ScanRange::from_bounds(&range))
+    }
+
+    /// The live keys that start with `prefix`, in key order.
+    pub fn prefix(&self, prefix: &[u8]) -> Iter {
+        self.snapshot().into_range(ScanRange::prefix(prefix))
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> Stats {
+        let view = self.shared.view();
+        Stats {
+            writer: self.commit.metrics(),
+            last_seq: self.shared.last_seq(),
+            memtable_bytes: view.active.approximate_size(),
+            memtable_entries: view.active.len(),
+            frozen_memtables: view.frozen.len(),
+            frozen_bytes: view.frozen.iter().map(|m| m.approximate_size()).sum(),
+            journal_bytes: self.shared.old_journal_bytes.load(Ordering::Relaxed)
+                + self.shared.journal_bytes.load(Ordering::Relaxed),
+            rotations: self.shared.rotations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Closes the database: waits for the writes in flight, syncs the
+    /// journal, and releases the directory.
+    ///
+    /// Writers blocked in the meantime return [`Error::Write`] with
+    /// `Closed`; acknowledged writes are never lost.
+    ///
+    /// # Errors
+    ///
+    /// The final sync's error, or the poisoning error of an earlier journal
+    /// failure. A second call returns [`Error::Closed`].
+    pub fn close(self) -> Result<(), Error> {
+        self.close_inner()
+    }
+
+    fn close_inner(&self) -> Result<(), Error> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Err(Error::Closed);
+        }
+        let synced = self
+            .commit
+            .with_backend(|backend| backend.sync())
+            .map_err(Error::from)
+            .and_then(|r| r.map_err(io_err("sync journal in", &self.shared.dir)));
+        let closed = self.commit.close().map_err(Error::from);
+        synced.and(closed)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            // No sync here: an error could not be reported (see the type's
+            // docs). Close still wakes every blocked writer.
+            let _ = self.commit.close();
+        }
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dir", &self.shared.dir)
+            .field("last_seq", &self.shared.last_seq())
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// The sequence number the snapshot reads at.
+    pub fn seq(&self) -> SeqNum {
+        self.seq
+    }
+
+    /// The value of `key` at this snapshot.
+    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.lookup(key)
+    }
+
+    fn lookup(&self, key: &[u8]) -> Option<Vec<u8>> {
+        for memdb in self.view.memtables() {
+            match memdb.get(key, self.seq) {
+                Lookup::Found(value) => return Some(value.to_vec()),
+                Lookup::Deleted => return None,
+                Lookup::Absent => {}
+            }
+        }
+        None
+    }
+
+    /// Every live key at this snapshot, in key order.
+    pub fn iter(&self) -> Iter {
+        self.clone().into_range(ScanRange::all())
+    }
+
+    /// The live keys in `range` at this snapshot, in key order.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        self.clone().into_range(ScanRange::from_bounds(&range))
+    }
+
+    /// The live keys that start with `prefix` at this snapshot.
+    pub fn prefix(&self, prefix: &[u8]) -> Iter {
+        self.clone().into_range(ScanRange::prefix(prefix))
+    }
+
+    fn into_range(self, range: ScanRange) -> Iter {
+        Iter::new(self.view, self.seq, range)
+    }
+}
+
+fn writer_options(options: &WriteOptions) -> writer::WriteOptions {
+    writer::WriteOptions {
+        sync: options.sync,
+        merge: options.merge,
+    }
+}

@@ -1,0 +1,125 @@
+//! The database's error type.
+
+use std::path::PathBuf;
+use std::{error, fmt, io};
+
+/// Everything that can go wrong in a database call.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file operation failed.
+    Io {
+        /// What the database was doing.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A journal is damaged and the recovery mode refuses to go on.
+    Corruption {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the damage in that file.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another open database, in this process or another, holds the
+    /// directory's `LOCK`.
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The directory holds a database and `error_if_exists` is set.
+    AlreadyExists {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The directory holds no database and `create_if_missing` is off.
+    NotFound {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// An option is out of range; the message names it.
+    InvalidOptions(String),
+    /// Bytes offered as a batch are not one.
+    InvalidBatch(batch::DecodeError),
+    /// A batch holds no record; nothing was written.
+    EmptyBatch,
+    /// A batch is larger than `Options::max_batch_size`; nothing was written.
+    BatchTooLarge {
+        /// The batch's `internal_len`.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The write path failed: a journal error (the database is then
+    /// poisoned until reopened), a close, or a background error.
+    Write(writer::WriteError),
+    /// The database is closed.
+    Closed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { op, path, source } => write!(f, "{op} {}: {source}", path.display()),
+            Error::Corruption {
+                path,
+                offset,
+                reason,
+            } => write!(f, "corruption in {} at offset {offset}: {reason}", path.display()),
+            Error::Locked { path } => write!(
+                f,
+                "database is locked: {} is held by another open database",
+                path.display()
+            ),
+            Error::AlreadyExists { path } => {
+                write!(f, "a database exists in {} and error_if_exists is set", path.display())
+            }
+            Error::NotFound { path } => write!(
+                f,
+                "no database in {} and create_if_missing is off",
+                path.display()
+            ),
+            Error::InvalidOptions(msg) => write!(f, "invalid options: {msg}"),
+            Error::InvalidBatch(e) => write!(f, "invalid batch: {e}"),
+            Error::EmptyBatch => write!(f, "empty batch: nothing to write"),
+            Error::BatchTooLarge { size, max } => {
+                write!(f, "batch of {size} bytes is larger than max_batch_size {max}")
+            }
+            Error::Write(e) => write!(f, "write failed: {e}"),
+            Error::Closed => write!(f, "database is closed"),
+        }
+    }
+}
+
+impl error::Error for Error {
+    fn source(&self) -> Option<&(dyn error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::InvalidBatch(e) => Some(e),
+            Error::Write(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<batch::DecodeError> for Error {
+    fn from(e: batch::DecodeError) -> Error {
+        Error::InvalidBatch(e)
+    }
+}
+
+impl From<writer::WriteError> for Error {
+    fn from(e: writer::WriteError) -> Error {
+        Error::Write(e)
+    }
+}
+
+/// Wraps an I/O error with the operation and path, for `map_err`.
+pub(crate) fn io_err(op: &'static str, path: &std::path::Path) -> impl FnOnce(io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Io { op, path, source }
+}

@@ -1,0 +1,704 @@
+//! The file system seam: everything the database does to files goes through
+//! [`Fs`], so that crash and fault tests can run the real code over
+//! [`FaultFs`], an in-memory file system that forgets what was not synced.
+//!
+//! The database needs little of a file system: directories it creates and
+//! lists, append-only files it writes and syncs, whole files it reads,
+//! truncates, renames and removes, directory syncs, and an advisory lock.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// An append-only file open for writing, which can make its bytes durable.
+pub trait WritableFile: journal::SyncWrite + Send {}
+
+impl<T: journal::SyncWrite + Send> WritableFile for T {}
+
+/// A held advisory lock; dropping it releases the lock.
+pub trait FileLock: Send + Sync + fmt::Debug {}
+
+/// The file operations the database uses.
+///
+/// Paths are absolute or relative to the process's directory; the database
+/// only ever passes paths inside its own directory.
+pub trait Fs: Send + Sync + fmt::Debug {
+    /// Creates `dir` and its parents if they do not exist.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// The names of the entries of `dir`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Creates `path` empty (truncating it if it exists) for appending.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Opens `path` for reading from the start.
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
+    /// Cuts `path` to `len` bytes and syncs it.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+    /// Renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes the file `path`.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the entries of `dir` (creates, renames, removes) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes an exclusive advisory lock on `path`, creating it if needed.
+    /// Fails with [`io::ErrorKind::WouldBlock`] if another holder, in this
+    /// process or another, has it.
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+}
+
+/// The operating system's file system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsFs;
+
+#[derive(Debug)]
+struct OsLock(#[allow(dead_code)] File);
+
+impl FileLock for OsLock {}
+
+impl Fs for OsFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        Ok(Box::new(file))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(io::BufReader::with_capacity(
+            256 << 10,
+            File::open(path)?,
+        )))
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(len)?;
+        file.sync_all()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        // flock(2): the lock belongs to this open file description, so a
+        // second `open` in the same process conflicts too.
+        match file.try_lock() {
+            Ok(()) => Ok(Box::new(OsLock(file))),
+            Err(TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "held by another process or another open database",
+            )),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+/// How [`FaultFs::crash`] decides what survives of what was not synced.
+///
+/// In every mode, directory entries (creates, renames, removes) survive only
+/// if their directory was synced after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashMode {
+    /// Only synced bytes survive (LevelDB's and RocksDB's `DropUnsynced`).
+    SyncedOnly,
+    /// Each unsynced 4 KiB block survives with the given percentage, and
+    /// lost blocks read as zeros (Pebble's crash tests). The seed picks the
+    /// blocks.
+    RandomBlocks {
+        /// Chance, in percent, that an unsynced block survives.
+        keep_percent: u8,
+        /// Seed of the choice.
+        seed: u64,
+    },
+    /// All unsynced bytes survive except the last write to each file, which
+    /// is cut at a seeded random point, or has its tail replaced with garbage.
+    TornAppend {
+        /// Seed of the cut point and the garbage.
+        seed: u64,
+    },
+    /// Every byte written survives, but unsynced directory entries do not.
+    UnsyncedNames,
+}
+
+/// An operation that [`FaultFs`] can fail on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultOp {
+    /// Writes to files.
+    Write,
+    /// File syncs.
+    Sync,
+    /// Creating a file.
+    Create,
+    /// Directory syncs.
+    SyncDir,
+    /// Renames.
+    Rename,
+    /// Any of the above.
+    Any,
+}
+
+/// The error a fault returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// `EIO`.
+    Eio,
+    /// `ENOSPC`, the disk is full.
+    NoSpace,
+    /// A write stores half its bytes, then fails with `ENOSPC`.
+    ShortWrite,
+}
+
+/// A fault to inject: the `nth` (1-based) operation matching `op` fails with
+/// `kind`, and with `persistent` every later one too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The operations that count.
+    pub op: FaultOp,
+    /// Which matching operation fails first, counting from 1.
+    pub nth: u64,
+    /// Whether every matching operation after the `nth` fails too.
+    pub persistent: bool,
+    /// The error returned.
+    pub kind: FaultKind,
+}
+
+/// An in-memory file system that remembers what was synced, can forget the
+/// rest in a [`crash`](FaultFs::crash), and can fail chosen operations.
+///
+/// Clones share the same files. Files are append-only, as the database
+/// writes them.
+#[derive(Clone, Default)]
+pub struct FaultFs {
+    state: Arc<Mutex<MemState>>,
+}
+
+#[derive(Clone, Default)]
+struct MemState {
+    /// Live file contents, by inode.
+    inodes: BTreeMap<u64, Inode>,
+    /// Live names.
+    names: BTreeMap<PathBuf, u64>,
+    /// Names as of the last sync of their directory.
+    durable_names: BTreeMap<PathBuf, u64>,
+    dirs: HashSet<PathBuf>,
+    next_inode: u64,
+    locks: HashSet<PathBuf>,
+    fault: Option<Fault>,
+    /// Matching operations seen since the fault was set.
+    fault_seen: u64,
+    /// Mutations (writes, syncs, creates, renames, removes, truncates and
+    /// directory syncs) so far.
+    mutations: u64,
+    /// Every mutation applied, in order, when recording.
+    history: Option<Vec<Mutation>>,
+}
+
+/// One change to a [`FaultFs`]: a crash point of a run.
+///
+/// A recording file system keeps its mutations in order; applying a prefix of
+/// them to a fresh `FaultFs` rebuilds the state at that point, which is how
+/// crash tests visit every crash point of one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    /// A file was created empty, as inode `ino`.
+    Create {
+        /// Its path.
+        path: PathBuf,
+        /// Its inode.
+        ino: u64,
+    },
+    /// Bytes were appended to inode `ino`.
+    Write {
+        /// The inode.
+        ino: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// Inode `ino` was synced.
+    Sync {
+        /// The inode.
+        ino: u64,
+    },
+    /// Inode `ino` was cut to `len` bytes and synced.
+    Truncate {
+        /// The inode.
+        ino: u64,
+        /// Its new length.
+        len: usize,
+    },
+    /// A name moved.
+    Rename {
+        /// The old name.
+        from: PathBuf,
+        /// The new name.
+        to: PathBuf,
+    },
+    /// A name was removed.
+    Remove {
+        /// The name.
+        path: PathBuf,
+    },
+    /// A directory's entries were made durable.
+    SyncDir {
+        /// The directory.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Default)]
+struct Inode {
+    data: Vec<u8>,
+    /// Bytes `..synced_len` are durable.
+    synced_len: usize,
+    /// Where the last write began, for [`CrashMode::TornAppend`].
+    last_write_start: usize,
+}
+
+impl fmt::Debug for FaultFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock_state();
+        f.debug_struct("FaultFs")
+            .field("files", &state.names.keys().collect::<Vec<_>>())
+            .field("mutations", &state.mutations)
+            .finish()
+    }
+}
+
+impl FaultFs {
+    /// An empty file system.
+    pub fn new() -> FaultFs {
+        FaultFs::default()
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, MemState> {
+        // A panic while holding this lock can only come from a bug in this
+        // module; the state is still usable for the report that follows.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the fault to inject, replacing any earlier one, and restarts its
+    /// count.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        let mut state = self.lock_state();
+        state.fault = fault;
+        state.fault_seen = 0;
+    }
+
+    /// An empty file system that keeps every mutation, for
+    /// [`history`](FaultFs::history).
+    pub fn recording() -> FaultFs {
+        let fs = FaultFs::new();
+        fs.lock_state().history = Some(Vec::new());
+        fs
+    }
+
+    /// The mutations so far, in order, if this file system records.
+    pub fn history(&self) -> Vec<Mutation> {
+        self.lock_state().history.clone().unwrap_or_default()
+    }
+
+    /// Applies one mutation, as if the database had done it (no fault
+    /// applies). Replaying a prefix of a recorded [`history`](FaultFs::history)
+    /// onto a new `FaultFs` with the same directories rebuilds that crash
+    /// point.
+    pub fn apply(&self, m: &Mutation) {
+        self.lock_state().apply(m.clone());
+    }
+
+    /// Mutations done so far: the crash points of a run.
+    pub fn mutations(&self) -> u64 {
+        self.lock_state().mutations
+    }
+
+    /// An independent copy of the current files, as they are now.
+    pub fn snapshot(&self) -> FaultFs {
+        let mut state = self.lock_state().clone();
+        state.locks.clear();
+        state.fault = None;
+        state.history = None;
+        FaultFs {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// The file system a machine would find after losing power now: a new,
+    /// independent `FaultFs` with no locks held and no fault set.
+    pub fn crash(&self, mode: CrashMode) -> FaultFs {
+        let state = self.lock_state();
+        let mut rng = match mode {
+            CrashMode::RandomBlocks { seed, .. } | CrashMode::TornAppend { seed } => seed,
+            _ => 0,
+        };
+        let mut inodes = BTreeMap::new();
+        for (path, ino) in &state.durable_names {
+            let Some(inode) = state.inodes.get(ino) else {
+                continue;
+            };
+            let mut data = inode.data.clone();
+            let synced = inode.synced_len.min(data.len());
+            match mode {
+                CrashMode::SyncedOnly => data.truncate(synced),
+                CrashMode::RandomBlocks { keep_percent, .. } => {
+                    let mut block_start = synced - synced % 4096;
+                    while block_start < data.len() {
+                        let end = (block_start + 4096).min(data.len());
+                        if splitmix64(&mut rng) % 100 >= u64::from(keep_percent) {
+                            let from = block_start.max(synced);
+                            data[from..end].fill(0);
+                        }
+                        block_start = end;
+                    }
+                }
+                CrashMode::TornAppend { .. } => {
+                    let start = inode.last_write_start.max(synced);
+                    if start < data.len() {
+                        let cut = start + (splitmix64(&mut rng) as usize) % (data.len() - start);
+                        if splitmix64(&mut rng) % 2 == 0 {
+                            data.truncate(cut);
+                        } else {
+                            for byte in &mut data[cut..] {
+                                *byte = splitmix64(&mut rng) as u8;
+                            }
+                        }
+                    }
+                }
+                CrashMode::UnsyncedNames => {}
+            }
+            let synced_len = data.len();
+            inodes.insert(
+                *ino,
+                Inode {
+                    data,
+                    synced_len,
+                    last_write_start: synced_len,
+                },
+            );
+        }
+        let new_state = MemState {
+            inodes,
+            names: state.durable_names.clone(),
+            durable_names: state.durable_names.clone(),
+            dirs: state.dirs.clone(),
+            next_inode: state.next_inode,
+            locks: HashSet::new(),
+            fault: None,
+            fault_seen: 0,
+            mutations: 0,
+            history: None,
+        };
+        FaultFs {
+            state: Arc::new(Mutex::new(new_state)),
+        }
+    }
+
+    /// The live contents of `path`, if it exists.
+    pub fn contents(&self, path: &Path) -> Option<Vec<u8>> {
+        let state = self.lock_state();
+        let ino = state.names.get(path)?;
+        state.inodes.get(ino).map(|i| i.data.clone())
+    }
+
+    /// Overwrites byte `offset` of `path` with `f(old)`, as media damage
+    /// would. Returns false if there is no such byte.
+    pub fn corrupt_byte(&self, path: &Path, offset: usize, f: impl FnOnce(u8) -> u8) -> bool {
+        let mut state = self.lock_state();
+        let Some(&ino) = state.names.get(path) else {
+            return false;
+        };
+        match state.inodes.get_mut(&ino).and_then(|i| i.data.get_mut(offset)) {
+            Some(byte) => {
+                *byte = f(*byte);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl MemState {
+    /// Applies one mutation, recording it if this file system records.
+    fn apply(&mut self, m: Mutation) {
+        match &m {
+            Mutation::Create { path, ino } => {
+                if let Some(parent) = path.parent() {
+                    self.dirs.insert(parent.to_path_buf());
+                }
+                self.inodes.insert(*ino, Inode::default());
+                self.names.insert(path.clone(), *ino);
+                self.next_inode = self.next_inode.max(ino + 1);
+            }
+            Mutation::Write { ino, bytes } => {
+                if let Some(inode) = self.inodes.get_mut(ino) {
+                    inode.last_write_start = inode.data.len();
+                    inode.data.extend_from_slice(bytes);
+                }
+            }
+            Mutation::Sync { ino } => {
+                if let Some(inode) = self.inodes.get_mut(ino) {
+                    inode.synced_len = inode.data.len();
+                }
+            }
+            Mutation::Truncate { ino, len } => {
+                if let Some(inode) = self.inodes.get_mut(ino) {
+                    inode.data.truncate(*len);
+                    inode.synced_len = inode.data.len();
+                    inode.last_write_start = inode.data.len();
+                }
+            }
+            Mutation::Rename { from, to } => {
+                if let Some(ino) = self.names.remove(from) {
+                    self.names.insert(to.clone(), ino);
+                }
+            }
+            Mutation::Remove { path } => {
+                self.names.remove(path);
+            }
+            Mutation::SyncDir { dir } => {
+                let in_dir = |p: &PathBuf| p.parent() == Some(dir.as_path());
+                self.durable_names.retain(|p, _| !in_dir(p));
+                let live: Vec<(PathBuf, u64)> = self
+                    .names
+                    .iter()
+                    .filter(|(p, _)| in_dir(p))
+                    .map(|(p, i)| (p.clone(), *i))
+                    .collect();
+                self.durable_names.extend(live);
+                self.dirs.insert(dir.clone());
+            }
+        }
+        if let Some(history) = &mut self.history {
+            history.push(m);
+        }
+    }
+
+    /// Counts a mutation and decides whether it fails.
+    fn check(&mut self, op: FaultOp) -> Result<(), FaultKind> {
+        self.mutations += 1;
+        let Some(fault) = self.fault else {
+            return Ok(());
+        };
+        if fault.op != FaultOp::Any && fault.op != op {
+            return Ok(());
+        }
+        self.fault_seen += 1;
+        let fails = self.fault_seen == fault.nth || (fault.persistent && self.fault_seen > fault.nth);
+        if fails {
+            Err(fault.kind)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn ino(&self, path: &Path) -> io::Result<u64> {
+        self.names
+            .get(path)
+            .copied()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{}: no such file", path.display())))
+    }
+}
+
+fn fault_error(kind: FaultKind) -> io::Error {
+    match kind {
+        FaultKind::Eio => io::Error::other("injected EIO"),
+        FaultKind::NoSpace | FaultKind::ShortWrite => {
+            io::Error::new(io::ErrorKind::StorageFull, "injected ENOSPC")
+        }
+    }
+}
+
+/// A file of a [`FaultFs`], open for appending.
+struct FaultFile {
+    fs: FaultFs,
+    ino: u64,
+}
+
+impl Write for FaultFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut state = self.fs.lock_state();
+        let stored = match state.check(FaultOp::Write) {
+            Ok(()) => buf.len(),
+            Err(FaultKind::ShortWrite) if buf.len() > 1 => buf.len() / 2,
+            Err(kind) => return Err(fault_error(kind)),
+        };
+        state.apply(Mutation::Write {
+            ino: self.ino,
+            bytes: buf[..stored].to_vec(),
+        });
+        if stored < buf.len() {
+            return Err(fault_error(FaultKind::ShortWrite));
+        }
+        Ok(stored)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl journal::SyncWrite for FaultFile {
+    fn sync_data(&mut self) -> io::Result<()> {
+        let mut state = self.fs.lock_state();
+        state.check(FaultOp::Sync).map_err(fault_error)?;
+        state.apply(Mutation::Sync { ino: self.ino });
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct FaultLock {
+    fs: FaultFs,
+    path: PathBuf,
+}
+
+impl FileLock for FaultLock {}
+
+impl Drop for FaultLock {
+    fn drop(&mut self) {
+        self.fs.lock_state().locks.remove(&self.path);
+    }
+}
+
+impl Fs for FaultFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        let mut state = self.lock_state();
+        for d in dir.ancestors() {
+            state.dirs.insert(d.to_path_buf());
+        }
+        Ok(())
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let state = self.lock_state();
+        if !state.dirs.contains(dir) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{}: no such directory", dir.display())));
+        }
+        Ok(state
+            .names
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect())
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        let state = self.lock_state();
+        state.names.contains_key(path) || state.dirs.contains(path)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let mut state = self.lock_state();
+        state.check(FaultOp::Create).map_err(fault_error)?;
+        let ino = state.next_inode;
+        state.apply(Mutation::Create {
+            path: path.to_path_buf(),
+            ino,
+        });
+        Ok(Box::new(FaultFile { fs: self.clone(), ino }))
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        let state = self.lock_state();
+        let ino = state.ino(path)?;
+        let data = state.inodes.get(&ino).map(|i| i.data.clone()).unwrap_or_default();
+        Ok(Box::new(io::Cursor::new(data)))
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let mut state = self.lock_state();
+        state.check(FaultOp::Write).map_err(fault_error)?;
+        let ino = state.ino(path)?;
+        state.apply(Mutation::Truncate {
+            ino,
+            len: len as usize,
+        });
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut state = self.lock_state();
+        state.check(FaultOp::Rename).map_err(fault_error)?;
+        state.ino(from)?;
+        state.apply(Mutation::Rename {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        let mut state = self.lock_state();
+        state.check(FaultOp::Rename).map_err(fault_error)?;
+        state.ino(path)?;
+        state.apply(Mutation::Remove {
+            path: path.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut state = self.lock_state();
+        state.check(FaultOp::SyncDir).map_err(fault_error)?;
+        state.apply(Mutation::SyncDir {
+            dir: dir.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let mut state = self.lock_state();
+        if !state.locks.insert(path.to_path_buf()) {
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "held by another open database"));
+        }
+        Ok(Box::new(FaultLock {
+            fs: self.clone(),
+            path: path.to_path_buf(),
+        }))
+    }
+}
+
+/// The splitmix64 generator: small, seeded, and good enough for choosing
+/// crash damage.
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,306 @@
+//! Range scans over a snapshot: a merge of every memtable of a view.
+//!
+//! The scan reads in chunks. Each refill asks every memtable for its next
+//! [`CHUNK`] visible versions (the newest version at or below the snapshot
+//! of each key, tombstones included) inside the part of the range not yet
+//! returned, merges them with the newest memtable winning on a tie, and
+//! keeps only keys up to the smallest "last key" of a memtable that may
+//! hold more. Tombstones hide the key. The iterator owns its view, so it
+//! holds no borrow of the database, and since a snapshot's records never
+//! change, chunks taken at different times fit together exactly.
+//!
+//! Front and back narrow the same remaining range, so a scan can be walked
+//! from both ends at once.
+
+use crate::backend::View;
+use batch::{Kind, SeqNum};
+use memdb::MemDb;
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+/// Versions fetched from each memtable per refill.
+const CHUNK: usize = 128;
+
+/// The key range of a scan, owned.
+#[derive(Debug, Clone)]
+pub(crate) struct ScanRange {
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+}
+
+impl ScanRange {
+    pub fn all() -> ScanRange {
+        ScanRange {
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded,
+        }
+    }
+
+    pub fn from_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> ScanRange {
+        let own = |b: Bound<&K>| match b {
+            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        ScanRange {
+            lower: own(range.start_bound()),
+            upper: own(range.end_bound()),
+        }
+    }
+
+    /// Keys starting with `prefix`: from the prefix up to, excluding, the
+    /// smallest key greater than every key with the prefix.
+    pub fn prefix(prefix: &[u8]) -> ScanRange {
+        let mut end = prefix.to_vec();
+        let upper = loop {
+            match end.pop() {
+                None => break Bound::Unbounded,
+                Some(0xff) => continue,
+                Some(b) => {
+                    end.push(b + 1);
+                    break Bound::Excluded(end);
+                }
+            }
+        };
+        ScanRange {
+            lower: Bound::Included(prefix.to_vec()),
+            upper,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match (&self.lower, &self.upper) {
+            (Bound::Included(l), Bound::Included(u)) => l > u,
+            (Bound::Included(l), Bound::Excluded(u))
+            | (Bound::Excluded(l), Bound::Included(u))
+            | (Bound::Excluded(l), Bound::Excluded(u)) => l >= u,
+            _ => false,
+        }
+    }
+
+    fn above_lower(&self, key: &[u8]) -> bool {
+        match &self.lower {
+            Bound::Included(l) => key >= l.as_slice(),
+            Bound::Excluded(l) => key > l.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+
+    fn below_upper(&self, key: &[u8]) -> bool {
+        match &self.upper {
+            Bound::Included(u) => key <= u.as_slice(),
+            Bound::Excluded(u) => key < u.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Forward,
+    Backward,
+}
+
+/// An iterator over the live keys and values of a snapshot in a key range,
+/// in key order (and in reverse with `.rev()`).
+///
+/// Items are owned `(key, value)` pairs.
+#[derive(Debug)]
+pub struct Iter {
+    view: Arc<View>,
+    seq: SeqNum,
+    /// The part of the range not yet fetched by either end.
+    remaining: ScanRange,
+    /// Whether `remaining` holds no more key.
+    exhausted: bool,
+    front: VecDeque<(Vec<u8>, Vec<u8>)>,
+    back: VecDeque<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Iter {
+    pub(crate) fn new(view: Arc<View>, seq: SeqNum, range: ScanRange) -> Iter {
+        let exhausted = range.is_empty();
+        Iter {
+            view,
+            seq,
+            remaining: range,
+            exhausted,
+            front: VecDeque::new(),
+            back: VecDeque::new(),
+        }
+    }
+
+    /// Fetches the next chunk from one end of `remaining`.
+    fn refill(&mut self, direction: Direction) {
+        // key -> (memtable age, value or tombstone); lower age = newer.
+        let mut merged: BTreeMap<Vec<u8>, (usize, Option<Vec<u8>>)> = BTreeMap::new();
+        // The furthest key this chunk may return: the nearest "last key" of
+        // a memtable that filled its chunk and may hold more beyond it.
+        let mut horizon: Option<Vec<u8>> = None;
+        for (age, memdb) in self.view.memtables().enumerate() {
+            let versions = visible_versions(memdb, self.seq, &self.remaining, direction, CHUNK);
+            if versions.len() == CHUNK {
+                let last = versions.last().map(|v| v.0.clone()).unwrap_or_default();
+                horizon = Some(match (horizon, direction) {
+                    (None, _) => last,
+                    (Some(h), Direction::Forward) => h.min(last),
+                    (Some(h), Direction::Backward) => h.max(last),
+                });
+            }
+            for (key, value) in versions {
+                merged
+                    .entry(key)
+                    .and_modify(|e| {
+                        if age < e.0 {
+                            *e = (age, value.clone());
+                        }
+                    })
+                    .or_insert((age, value));
+            }
+        }
+        let within = |key: &Vec<u8>| match (&horizon, direction) {
+            (None, _) => true,
+            (Some(h), Direction::Forward) => key <= h,
+            (Some(h), Direction::Backward) => key >= h,
+        };
+        let chunk: Vec<(Vec<u8>, Option<Vec<u8>>)> = match direction {
+            Direction::Forward => merged
+                .into_iter()
+                .take_while(|(k, _)| within(k))
+                .map(|(k, (_, v))| (k, v))
+                .collect(),
+            Direction::Backward => merged
+                .into_iter()
+                .rev()
+                .take_while(|(k, _)| within(k))
+                .map(|(k, (_, v))| (k, v))
+                .collect(),
+        };
+        match horizon {
+            None => self.exhausted = true,
+            Some(h) => match direction {
+                Direction::Forward => self.remaining.lower = Bound::Excluded(h),
+                Direction::Backward => self.remaining.upper = Bound::Excluded(h),
+            },
+        }
+        if self.remaining.is_empty() {
+            self.exhausted = true;
+        }
+        let live = chunk.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)));
+        match direction {
+            Direction::Forward => self.front.extend(live),
+            Direction::Backward => self.back.extend(live),
+        }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = (Vec<u8>, Vec<u8>);
+
+    fn next(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        loop {
+            if let Some(item) = self.front.pop_front() {
+                return Some(item);
+            }
+            if self.exhausted {
+                // The middle is used up: what is left sits in the back buffer.
+                return self.back.pop_back();
+            }
+            self.refill(Direction::Forward);
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter {
+    fn next_back(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        loop {
+            if let Some(item) = self.back.pop_front() {
+                return Some(item);
+            }
+            if self.exhausted {
+                return self.front.pop_back();
+            }
+            self.refill(Direction::Backward);
+        }
+    }
+}
+
+/// Up to `limit` visible versions of `memdb` at `seq` inside `range`, from
+/// the given end: for each key, its newest version at or below `seq`, with
+/// `None` for a tombstone.
+fn visible_versions(
+    memdb: &MemDb,
+    seq: SeqNum,
+    range: &ScanRange,
+    direction: Direction,
+    limit: usize,
+) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut it = memdb.iter();
+    match direction {
+        Direction::Forward => {
+            match &range.lower {
+                Bound::Unbounded => it.seek_to_first(),
+                Bound::Included(k) | Bound::Excluded(k) => it.seek(k, SeqNum(batch::MAX_SEQ)),
+            }
+            while it.valid() && out.len() < limit {
+                let key = it.user_key();
+                if !range.below_upper(key) {
+                    break;
+                }
+                let visible = it.seq() <= seq && range.above_lower(key);
+                if visible && out.last().map(|l| l.0.as_slice()) != Some(key) {
+                    let value = match it.kind() {
+                        Kind::Put => Some(it.value().to_vec()),
+                        Kind::Delete => None,
+                    };
+                    out.push((key.to_vec(), value));
+                }
+                it.next();
+            }
+        }
+        Direction::Backward => {
+            match &range.upper {
+                Bound::Unbounded => it.seek_to_last(),
+                Bound::Included(k) | Bound::Excluded(k) => {
+                    // Position after every version of `k`, then step back.
+                    it.seek(k, SeqNum::ZERO);
+                    while it.valid() && it.user_key() == k.as_slice() {
+                        it.next();
+                    }
+                    if it.valid() {
+                        it.prev();
+                    } else {
+                        it.seek_to_last();
+                    }
+                }
+            }
+            // Walking backwards meets each key's versions oldest first: the
+            // last one at or below `seq` before the key changes is visible.
+            let mut pending: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
+            while it.valid() {
+                let key = it.user_key();
+                if !range.above_lower(key) {
+                    break;
+                }
+                if pending.as_ref().is_some_and(|p| p.0.as_slice() != key) {
+                    out.extend(pending.take());
+                    if out.len() == limit {
+                        return out;
+                    }
+                }
+                if it.seq() <= seq && range.below_upper(key) {
+                    let value = match it.kind() {
+                        Kind::Put => Some(it.value().to_vec()),
+                        Kind::Delete => None,
+                    };
+                    pending = Some((key.to_vec(), value));
+                }
+                it.prev();
+            }
+            out.extend(pending);
+        }
+    }
+    out
+}

@@ -1,0 +1,145 @@
+//! Options of a database and of each write.
+
+use crate::error::Error;
+use crate::fs::{Fs, OsFs};
+use std::fmt;
+use std::sync::Arc;
+
+/// How a database is opened.
+///
+/// `Options::default()` gives the documented defaults, chosen to match
+/// goleveldb's and LevelDB's where they have one.
+#[derive(Clone)]
+pub struct Options {
+    /// Memtable budget in bytes of keys, values and 8-byte trailers
+    /// (`internal_len`). When the next write does not fit, the memtable is
+    /// frozen and a new one, with a new journal, takes its place.
+    /// Default: 4 MiB, as goleveldb. At least 64 KiB.
+    pub write_buffer_size: usize,
+    /// Whether concurrent writes are merged into one journal record and one
+    /// fsync (group commit). Default: `true`. Turning it off serialises
+    /// writes on the write lock; it is the same as goleveldb's
+    /// `NoWriteMerge`.
+    pub merge_writes: bool,
+    /// Whether [`Db::put`](crate::Db::put), [`Db::delete`](crate::Db::delete)
+    /// and [`WriteOptions::default`] sync. Default: `false`, as LevelDB: a
+    /// write survives a process crash at once, and a power loss once a later
+    /// synced write or [`Db::sync`](crate::Db::sync) covers it.
+    pub sync: bool,
+    /// Create the directory and an empty database if there is none.
+    /// Default: `true`.
+    pub create_if_missing: bool,
+    /// Refuse to open a directory that already holds a database.
+    /// Default: `false`.
+    pub error_if_exists: bool,
+    /// What opening does with a damaged journal. Default:
+    /// [`RecoveryMode::PointInTime`].
+    pub recovery: RecoveryMode,
+    /// The largest batch accepted, in `internal_len` bytes; a larger write
+    /// fails with [`Error::BatchTooLarge`] and changes nothing.
+    /// Default: 256 MiB.
+    pub max_batch_size: usize,
+    /// The file system. Default: the operating system's ([`OsFs`]); tests
+    /// pass a [`FaultFs`](crate::fs::FaultFs).
+    pub fs: Arc<dyn Fs>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            write_buffer_size: 4 << 20,
+            merge_writes: true,
+            sync: false,
+            create_if_missing: true,
+            error_if_exists: false,
+            recovery: RecoveryMode::PointInTime,
+            max_batch_size: 256 << 20,
+            fs: Arc::new(OsFs),
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("write_buffer_size", &self.write_buffer_size)
+            .field("merge_writes", &self.merge_writes)
+            .field("sync", &self.sync)
+            .field("create_if_missing", &self.create_if_missing)
+            .field("error_if_exists", &self.error_if_exists)
+            .field("recovery", &self.recovery)
+            .field("max_batch_size", &self.max_batch_size)
+            .field("fs", &self.fs)
+            .finish()
+    }
+}
+
+/// The smallest accepted [`Options::write_buffer_size`].
+pub const MIN_WRITE_BUFFER_SIZE: usize = 64 << 10;
+
+impl Options {
+    /// Checks the options, naming the first bad one.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.write_buffer_size < MIN_WRITE_BUFFER_SIZE {
+            return Err(Error::InvalidOptions(format!(
+                "write_buffer_size is {} bytes, below the minimum of {MIN_WRITE_BUFFER_SIZE}",
+                self.write_buffer_size
+            )));
+        }
+        if self.write_buffer_size > 1 << 30 {
+            return Err(Error::InvalidOptions(format!(
+                "write_buffer_size is {} bytes, above the maximum of 1 GiB",
+                self.write_buffer_size
+            )));
+        }
+        if self.max_batch_size == 0 {
+            return Err(Error::InvalidOptions("max_batch_size is zero".to_owned()));
+        }
+        if self.error_if_exists && !self.create_if_missing {
+            return Err(Error::InvalidOptions(
+                "error_if_exists without create_if_missing can never open".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What opening a database does when a journal is damaged.
+///
+/// A torn tail (the end of the newest journal cut short or zero-filled by a
+/// crash) is the normal result of a crash: every mode drops it quietly and
+/// reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecoveryMode {
+    /// Recover to the last intact record before any damage: replay stops at
+    /// the first corrupt chunk or batch, that journal is cut there, and any
+    /// later journal is set aside (renamed `*.log.dropped`), so the database
+    /// holds a prefix of its history with no hole. What was dropped is in the
+    /// [`RecoveryReport`](crate::RecoveryReport).
+    PointInTime,
+    /// Refuse to open (with [`Error::Corruption`]) if any journal is damaged
+    /// other than by a torn tail, changing nothing on disk.
+    Strict,
+}
+
+/// Options of one write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Return only once the write is on stable storage (one `fdatasync`,
+    /// shared with the writes merged beside it).
+    pub sync: bool,
+    /// Whether this write may be merged with others (and lead a group).
+    /// Turning it off for one write makes it take the write lock alone.
+    pub merge: bool,
+}
+
+impl Default for WriteOptions {
+    /// Not synced, merged.
+    fn default() -> WriteOptions {
+        WriteOptions {
+            sync: false,
+            merge: true,
+        }
+    }
+}
