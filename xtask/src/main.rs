@@ -9,6 +9,7 @@
 //! toolchain as the `cargo xtask` that started it, and prints the command
 //! before it runs.
 
+mod bench;
 mod ci;
 
 use anyhow::{bail, Result};
@@ -20,6 +21,7 @@ fn main() -> Result<()> {
     };
     match command.as_str() {
         "ci" => ci::run(rest),
-        other => bail!("unknown xtask command {other:?}; expected `ci`"),
+        "bench" => bench::run(rest),
+        other => bail!("unknown xtask command {other:?}; expected `ci` or `bench`"),
     }
 }
