@@ -256,7 +256,8 @@ impl Db {
     }
 
     /// Applies every record of `batch` atomically: after a crash, recovery
-    /// finds all of them or none. The batch is not modified.
+    /// finds all of them or none. The batch is not modified. Returns the
+    /// sequence number of the batch's first record.
     ///
     /// # Errors
     ///
@@ -264,13 +265,12 @@ impl Db {
     /// written; [`Error::Write`] if the journal write or sync failed (then
     /// nothing of the batch is visible, and the database refuses writes until
     /// reopened), or the database is closing.
-    pub fn write(&self, batch: &Batch, options: &WriteOptions) -> Result<(), Error> {
+    pub fn write(&self, batch: &Batch, options: &WriteOptions) -> Result<SeqNum, Error> {
         if batch.is_empty() {
             return Err(Error::EmptyBatch);
         }
         self.check_size(batch.internal_len())?;
-        self.commit.write(batch, writer_options(options))?;
-        Ok(())
+        Ok(self.commit.write(batch, writer_options(options))?)
     }
 
     /// Decodes `bytes` as an encoded batch (LevelDB's format, header
@@ -280,7 +280,7 @@ impl Db {
     ///
     /// [`Error::InvalidBatch`] naming the offset and fault, with nothing
     /// written; otherwise as [`write`](Db::write).
-    pub fn write_encoded(&self, bytes: &[u8], options: &WriteOptions) -> Result<(), Error> {
+    pub fn write_encoded(&self, bytes: &[u8], options: &WriteOptions) -> Result<SeqNum, Error> {
         let batch = Batch::decode(bytes)?;
         self.write(&batch, options)
     }
