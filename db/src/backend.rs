@@ -5,7 +5,6 @@
 //! so everything here runs on one thread at a time and needs no lock of its
 //! own; readers see its effects only through [`Shared`].
 
-use crate::error::io_err;
 use crate::files;
 use crate::fs::{Fs, WritableFile};
 use crate::flush::Flush;
@@ -145,11 +144,6 @@ impl Backend {
         self.flush.frozen(frozen);
         Ok(())
     }
-
-    /// Flushes and syncs the current journal.
-    pub fn sync_journal(&mut self) -> io::Result<()> {
-        self.journal.sync()
-    }
 }
 
 impl writer::Log for Backend {
@@ -190,7 +184,10 @@ impl writer::Room for Backend {
             return Ok(n);
         }
         self.rotate()
-            .map_err(|e| writer::RoomError::new(format!("rotate {}: {e}", self.journal_path.display())))?;
+            .map_err(|e| {
+                let msg = format!("rotating from {}", self.journal_path.display());
+                writer::RoomError::with_source(&msg, Box::new(e))
+            })?;
         Ok(self.inserter.memdb().free().max(n))
     }
 

@@ -18,6 +18,12 @@ pub trait WritableFile: journal::SyncWrite + Send {}
 
 impl<T: journal::SyncWrite + Send> WritableFile for T {}
 
+impl journal::SyncWrite for Box<dyn WritableFile> {
+    fn sync_data(&mut self) -> io::Result<()> {
+        (**self).sync_data()
+    }
+}
+
 /// A held advisory lock; dropping it releases the lock.
 pub trait FileLock: Send + Sync + fmt::Debug {}
 
@@ -367,7 +373,7 @@ impl FaultFs {
             _ => 0,
         };
         let mut inodes = BTreeMap::new();
-        for (path, ino) in &state.durable_names {
+        for ino in state.durable_names.values() {
             let Some(inode) = state.inodes.get(ino) else {
                 continue;
             };

@@ -341,7 +341,7 @@ fn demo(a: &Args) -> Result<(), Failure> {
         total as f64 / s.writer.fsyncs.max(1) as f64,
         (total as u64).saturating_sub(s.writer.fsyncs)
     );
-    println!("  largest group: {} writes", s.writer.max_group_size);
+    println!("  largest group: {} writes", s.writer.max_group);
     for i in [0, total / 2, total - 1] {
         let key = format!("{i:016}");
         let v = db.get(key.as_bytes())?;

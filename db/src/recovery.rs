@@ -182,8 +182,9 @@ pub(crate) fn replay(
             loop {
                 match reader.next_record() {
                     Ok(Some(record)) => {
+                        let decoded = Batch::decode(record);
                         let at = reader.record_offset();
-                        let batch = match Batch::decode(record) {
+                        let batch = match decoded {
                             Ok(b) => b,
                             Err(e) => {
                                 damage = Some((at, format!("bad batch: {e}")));
@@ -243,6 +244,13 @@ pub(crate) fn replay(
                             op: "read",
                             path: path.clone(),
                             source: e,
+                        })
+                    }
+                    Err(e) => {
+                        return Err(Error::Io {
+                            op: "read",
+                            path: path.clone(),
+                            source: io::Error::other(e.to_string()),
                         })
                     }
                 }

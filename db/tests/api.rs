@@ -1,0 +1,219 @@
+//! The database API against a `BTreeMap` model: puts, deletes, batches,
+//! snapshots, gets, and scans in both directions over several memtables.
+
+mod common;
+
+use common::{dir, options};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use tributary::fs::FaultFs;
+use tributary::{Batch, Db, Options, WriteOptions};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(u8, u16),
+    Delete(u8),
+    Batch(Vec<(u8, Option<u16>)>),
+    Snapshot,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (any::<u8>(), 0u16..2000).prop_map(|(k, v)| Op::Put(k, v)),
+        2 => any::<u8>().prop_map(Op::Delete),
+        2 => proptest::collection::vec((any::<u8>(), proptest::option::of(0u16..2000)), 1..6).prop_map(Op::Batch),
+        1 => Just(Op::Snapshot),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+fn key(k: u8) -> Vec<u8> {
+    format!("k{:03}", k % 64).into_bytes()
+}
+
+fn value(k: u8, v: u16) -> Vec<u8> {
+    // Values large enough that a 64 KiB write buffer rotates often.
+    let mut out = format!("v{k}-{v}-").into_bytes();
+    out.resize(64 + (v as usize % 700), b'x');
+    out
+}
+
+fn bound(b: Option<(u8, bool)>) -> Bound<Vec<u8>> {
+    match b {
+        None => Bound::Unbounded,
+        Some((k, true)) => Bound::Included(key(k)),
+        Some((k, false)) => Bound::Excluded(key(k)),
+    }
+}
+
+fn check_scans(
+    db_range: impl Fn(Bound<Vec<u8>>, Bound<Vec<u8>>) -> tributary::Iter,
+    model: &BTreeMap<Vec<u8>, Vec<u8>>,
+    lo: Option<(u8, bool)>,
+    hi: Option<(u8, bool)>,
+) {
+    let (l, h) = (bound(lo), bound(hi));
+    let valid = match (&l, &h) {
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a <= b,
+        _ => true,
+    };
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = if valid && !(matches!((&l, &h), (Bound::Excluded(a), Bound::Excluded(b)) if a == b)) {
+        model.range((l.clone(), h.clone())).map(|(k, v)| (k.clone(), v.clone())).collect()
+    } else {
+        Vec::new()
+    };
+    let fwd: Vec<_> = db_range(l.clone(), h.clone()).collect();
+    assert_eq!(fwd, expected, "forward scan {lo:?}..{hi:?}");
+    let mut back: Vec<_> = db_range(l.clone(), h.clone()).rev().collect();
+    back.reverse();
+    assert_eq!(back, expected, "backward scan {lo:?}..{hi:?}");
+    // Both ends at once: alternate next and next_back.
+    let mut it = db_range(l, h);
+    let (mut front, mut tail) = (Vec::new(), Vec::new());
+    loop {
+        match it.next() {
+            Some(x) => front.push(x),
+            None => break,
+        }
+        match it.next_back() {
+            Some(x) => tail.push(x),
+            None => break,
+        }
+    }
+    tail.reverse();
+    front.extend(tail);
+    assert_eq!(front, expected, "two-ended scan {lo:?}..{hi:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 24 } else { 200 }))]
+
+    #[test]
+    fn database_matches_a_btreemap(
+        ops in proptest::collection::vec(op(), 1..250),
+        scans in proptest::collection::vec((proptest::option::of((any::<u8>(), any::<bool>())), proptest::option::of((any::<u8>(), any::<bool>()))), 4),
+    ) {
+        let fs = FaultFs::new();
+        let mut db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut snapshots = Vec::new();
+        for op in &ops {
+            match op {
+                Op::Put(k, v) => {
+                    db.put(&key(*k), &value(*k, *v)).unwrap();
+                    model.insert(key(*k), value(*k, *v));
+                }
+                Op::Delete(k) => {
+                    db.delete(&key(*k)).unwrap();
+                    model.remove(&key(*k));
+                }
+                Op::Batch(records) => {
+                    let mut b = Batch::new();
+                    for (k, v) in records {
+                        match v {
+                            Some(v) => {
+                                b.put(&key(*k), &value(*k, *v));
+                                model.insert(key(*k), value(*k, *v));
+                            }
+                            None => {
+                                b.delete(&key(*k));
+                                model.remove(&key(*k));
+                            }
+                        }
+                    }
+                    db.write(&b, &WriteOptions::default()).unwrap();
+                }
+                Op::Snapshot => snapshots.push((db.snapshot(), model.clone())),
+                Op::Reopen => {
+                    db.close().unwrap();
+                    db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+                }
+            }
+        }
+        for k in 0..64u8 {
+            prop_assert_eq!(db.get(&key(k)).unwrap(), model.get(&key(k)).cloned());
+        }
+        for (lo, hi) in &scans {
+            check_scans(|l, h| db.range((l, h)), &model, *lo, *hi);
+        }
+        for (snap, snap_model) in &snapshots {
+            for k in 0..64u8 {
+                prop_assert_eq!(snap.get(&key(k)), snap_model.get(&key(k)).cloned());
+            }
+            check_scans(|l, h| snap.range((l, h)), snap_model, None, None);
+            check_scans(|l, h| snap.range((l, h)), snap_model, scans[0].0, scans[0].1);
+        }
+        db.close().unwrap();
+    }
+}
+
+#[test]
+fn prefix_scans() {
+    let fs = FaultFs::new();
+    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    for k in ["a", "ab", "abc", "abd", "ac", "b", "ab\u{7f}"] {
+        db.put(k.as_bytes(), b"v").unwrap();
+    }
+    db.put(b"ab\xff", b"v").unwrap();
+    db.put(b"ab\xff\xff", b"v").unwrap();
+    let keys: Vec<Vec<u8>> = db.prefix(b"ab").map(|(k, _)| k).collect();
+    let want: Vec<&[u8]> = vec![b"ab", b"abc", b"abd", b"ab\x7f", b"ab\xff", b"ab\xff\xff"];
+    assert_eq!(keys, want);
+    let all: Vec<Vec<u8>> = db.prefix(b"").map(|(k, _)| k).collect();
+    assert_eq!(all.len(), 9);
+    db.close().unwrap();
+}
+
+#[test]
+fn rotation_keeps_everything_readable_and_recoverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options { write_buffer_size: 64 << 10, ..Options::default() };
+    let db = Db::open(dir.path(), options.clone()).unwrap();
+    for i in 0..3000u32 {
+        db.put(format!("{i:08}").as_bytes(), &[i as u8; 100]).unwrap();
+    }
+    let stats = db.stats();
+    assert!(stats.rotations >= 3, "{stats:?}");
+    assert!(stats.frozen_memtables >= 3);
+    assert_eq!(db.iter().count(), 3000);
+    assert_eq!(db.get(b"00000007").unwrap(), Some(vec![7u8; 100]));
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options).unwrap();
+    assert_eq!(db.iter().count(), 3000);
+    assert_eq!(db.stats().last_seq.0, 3000);
+    assert!(db.recovery_report().journals.len() >= 4);
+    assert!(db.recovery_report().is_clean(), "{:?}", db.recovery_report());
+    db.close().unwrap();
+}
+
+#[test]
+fn a_batch_larger_than_the_write_buffer_is_accepted_whole() {
+    let fs = FaultFs::new();
+    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    db.put(b"small", b"1").unwrap();
+    let mut big = Batch::new();
+    for i in 0..1000u32 {
+        big.put(format!("big{i:05}").as_bytes(), &[1u8; 200]);
+    }
+    assert!(big.internal_len() > 64 << 10);
+    db.write(&big, &WriteOptions { sync: true, merge: true }).unwrap();
+    assert_eq!(db.prefix(b"big").count(), 1000);
+    db.close().unwrap();
+    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    assert_eq!(db.prefix(b"big").count(), 1000);
+    assert_eq!(db.get(b"small").unwrap(), Some(b"1".to_vec()));
+    db.close().unwrap();
+}
+
+#[test]
+fn close_then_drop_and_double_close() {
+    let fs = FaultFs::new();
+    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    db.put(b"k", b"v").unwrap();
+    drop(db); // Drop closes without sync, and releases the lock.
+    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+    db.close().unwrap();
+}
