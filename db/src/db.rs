@@ -354,10 +354,10 @@ impl Db {
         Stats {
             writer: self.commit.metrics(),
             last_seq: self.shared.last_seq(),
-            memtable_bytes: view.active.approximate_size(),
+            memtable_bytes: view.active.used(),
             memtable_entries: view.active.len(),
             frozen_memtables: view.frozen.len(),
-            frozen_bytes: view.frozen.iter().map(|m| m.approximate_size()).sum(),
+            frozen_bytes: view.frozen.iter().map(|m| m.used()).sum(),
             journal_bytes: self.shared.old_journal_bytes.load(Ordering::Relaxed)
                 + self.shared.journal_bytes.load(Ordering::Relaxed),
             rotations: self.shared.rotations.load(Ordering::Relaxed),

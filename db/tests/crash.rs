@@ -37,9 +37,9 @@ fn size() -> Size {
     if cfg!(debug_assertions) {
         Size {
             writers: 4,
-            batches_per_writer: 60,
+            batches_per_writer: 120,
             write_buffer: 64 << 10,
-            stride: 3,
+            stride: 7,
         }
     } else {
         Size {

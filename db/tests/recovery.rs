@@ -36,9 +36,11 @@ fn point_in_time_stops_at_mid_journal_damage_and_sets_later_journals_aside() {
     assert!(!report.is_clean());
     assert_eq!(report.set_aside.len(), journals.len() - 1);
     let last = report.last_seq.0;
-    assert!(last > 0 && last < 1200);
+    assert!(last > 0 && last < 1200, "{report:?}");
     // check changed nothing.
-    assert_eq!(Db::check(dir(), &options(&fs, 64 << 10)).unwrap(), report);
+    let mut again = Db::check(dir(), &options(&fs, 64 << 10)).unwrap();
+    again.elapsed = report.elapsed;
+    assert_eq!(again, report);
 
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     assert_eq!(db.recovery_report().last_seq.0, last);
