@@ -97,6 +97,10 @@ fn modes(point: usize) -> Vec<CrashMode> {
             seed,
         },
         CrashMode::RandomBlocks {
+            keep_percent: 50,
+            seed: !seed,
+        },
+        CrashMode::RandomBlocks {
             keep_percent: 75,
             seed,
         },

@@ -1,0 +1,243 @@
+//! The command line of BENCH.md, parsed into a [`Spec`].
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "usage: bench --db DIR --workload W --threads T --num N
+             [--value-size 100] [--key-size 16] [--sync] [--batch B]
+             [--engine ENGINE] [--big-batch MIB]
+workloads: fillseq fillrandom fillsync fillbatch readrandom rawsync rawseq
+engines: tributary (default) device (default for raw*) leveldb rocksdb fjall (the last three
+         with the cargo feature `peers`)";
+
+/// One run, as the command line asked for it.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub db: PathBuf,
+    pub engine: EngineName,
+    pub workload: Workload,
+    pub threads: usize,
+    /// Calls per thread: puts, gets, or batches for `fillbatch`.
+    pub num: usize,
+    pub value_size: usize,
+    pub key_size: usize,
+    /// `--sync` as given; [`Spec::syncs`] is what the run does.
+    pub sync_flag: bool,
+    /// Records per batch; 1 except for `fillbatch`.
+    pub batch: usize,
+    /// Size of the side writer's batches in MiB, if `--big-batch` was given.
+    pub big_batch_mib: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    FillSeq,
+    FillRandom,
+    FillSync,
+    FillBatch,
+    ReadRandom,
+    RawSync,
+    RawSeq,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineName {
+    Tributary,
+    Device,
+    #[cfg(feature = "peers")]
+    LevelDb,
+    #[cfg(feature = "peers")]
+    RocksDb,
+    #[cfg(feature = "peers")]
+    Fjall,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::FillSeq => "fillseq",
+            Workload::FillRandom => "fillrandom",
+            Workload::FillSync => "fillsync",
+            Workload::FillBatch => "fillbatch",
+            Workload::ReadRandom => "readrandom",
+            Workload::RawSync => "rawsync",
+            Workload::RawSeq => "rawseq",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Workload> {
+        Some(match s {
+            "fillseq" => Workload::FillSeq,
+            "fillrandom" => Workload::FillRandom,
+            "fillsync" => Workload::FillSync,
+            "fillbatch" => Workload::FillBatch,
+            "readrandom" => Workload::ReadRandom,
+            "rawsync" => Workload::RawSync,
+            "rawseq" => Workload::RawSeq,
+            _ => return None,
+        })
+    }
+
+    /// Whether every write of this workload is synced.
+    fn syncs(self, sync_flag: bool) -> bool {
+        match self {
+            Workload::FillSync | Workload::RawSync => true,
+            _ => sync_flag,
+        }
+    }
+
+    fn is_raw(self) -> bool {
+        matches!(self, Workload::RawSync | Workload::RawSeq)
+    }
+}
+
+impl EngineName {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineName::Tributary => "tributary",
+            EngineName::Device => "device",
+            #[cfg(feature = "peers")]
+            EngineName::LevelDb => "leveldb",
+            #[cfg(feature = "peers")]
+            EngineName::RocksDb => "rocksdb",
+            #[cfg(feature = "peers")]
+            EngineName::Fjall => "fjall",
+        }
+    }
+
+    fn parse(s: &str) -> Result<EngineName, String> {
+        Ok(match s {
+            "tributary" => EngineName::Tributary,
+            "device" => EngineName::Device,
+            #[cfg(feature = "peers")]
+            "leveldb" => EngineName::LevelDb,
+            #[cfg(feature = "peers")]
+            "rocksdb" => EngineName::RocksDb,
+            #[cfg(feature = "peers")]
+            "fjall" => EngineName::Fjall,
+            #[cfg(not(feature = "peers"))]
+            "leveldb" | "rocksdb" | "fjall" => {
+                return Err(format!(
+                    "engine {s:?} needs the bench built with `--features peers`"
+                ))
+            }
+            _ => return Err(format!("unknown engine {s:?}")),
+        })
+    }
+}
+
+impl Spec {
+    /// Whether each write of the run is synced.
+    pub fn syncs(&self) -> bool {
+        self.workload.syncs(self.sync_flag)
+    }
+
+    /// Records written by one call: `--batch` for `fillbatch`, else 1.
+    pub fn records_per_call(&self) -> usize {
+        if self.workload == Workload::FillBatch {
+            self.batch
+        } else {
+            1
+        }
+    }
+
+    /// The size of the key space random keys are drawn from: `T*N`, times
+    /// `B` for `fillbatch`.
+    pub fn key_space(&self) -> u64 {
+        (self.threads * self.num * self.records_per_call()) as u64
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(argv: &[String]) -> Result<Spec, String> {
+    let mut db = None;
+    let mut engine = None;
+    let mut workload = None;
+    let mut threads = None;
+    let mut num = None;
+    let mut value_size = 100;
+    let mut key_size = 16;
+    let mut sync_flag = false;
+    let mut batch = None;
+    let mut big_batch_mib = None;
+    let mut it = argv.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--db" => db = Some(PathBuf::from(value()?)),
+            "--engine" => engine = Some(EngineName::parse(value()?)?),
+            "--workload" => {
+                let v = value()?;
+                workload = Some(Workload::parse(v).ok_or_else(|| format!("unknown workload {v:?}"))?);
+            }
+            "--threads" => threads = Some(number(arg, value()?)?),
+            "--num" => num = Some(number(arg, value()?)?),
+            "--value-size" => value_size = number(arg, value()?)?,
+            "--key-size" => key_size = number(arg, value()?)?,
+            "--batch" => batch = Some(number(arg, value()?)?),
+            "--big-batch" => big_batch_mib = Some(number(arg, value()?)?),
+            "--sync" => sync_flag = true,
+            "-h" | "--help" => return Err("help".to_owned()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let workload = workload.ok_or("--workload is required")?;
+    let engine = engine.unwrap_or(if workload.is_raw() {
+        EngineName::Device
+    } else {
+        EngineName::Tributary
+    });
+    if workload.is_raw() != (engine == EngineName::Device) {
+        return Err(format!(
+            "workload {} runs on engine {}, not {}",
+            workload.name(),
+            if workload.is_raw() { "device" } else { "a database" },
+            engine.name()
+        ));
+    }
+    let batch = match (workload, batch) {
+        (Workload::FillBatch, b) => b.unwrap_or(100),
+        (_, None | Some(1)) => 1,
+        (w, Some(_)) => return Err(format!("--batch applies to fillbatch, not {}", w.name())),
+    };
+    if big_batch_mib.is_some() && !matches!(workload, Workload::FillSync | Workload::FillRandom) {
+        return Err("--big-batch applies to fillsync and fillrandom".to_owned());
+    }
+    let spec = Spec {
+        db: db.ok_or("--db is required")?,
+        engine,
+        workload,
+        threads: threads.ok_or("--threads is required")?,
+        num: num.ok_or("--num is required")?,
+        value_size,
+        key_size,
+        sync_flag,
+        batch,
+        big_batch_mib,
+    };
+    if spec.threads == 0 || spec.num == 0 || spec.batch == 0 {
+        return Err("--threads, --num and --batch must be at least 1".to_owned());
+    }
+    if spec.value_size > crate::gen::VALUE_BUFFER_LEN {
+        return Err(format!(
+            "--value-size is at most {} bytes",
+            crate::gen::VALUE_BUFFER_LEN
+        ));
+    }
+    // Every index a run writes must fit in key-size decimal digits: the key
+    // space, plus the side writer's keys above it.
+    let big_records = spec.big_batch_mib.map_or(0, |mib| crate::gen::big_batch_records(mib));
+    let max_index = spec.key_space() + big_records as u64;
+    let digits = max_index.max(1).to_string().len();
+    if spec.key_size < digits {
+        return Err(format!(
+            "--key-size {} is too small for {max_index} keys ({digits} digits)",
+            spec.key_size
+        ));
+    }
+    Ok(spec)
+}
+
+fn number(flag: &str, s: &str) -> Result<usize, String> {
+    s.parse()
+        .map_err(|_| format!("{flag} needs a non-negative integer, got {s:?}"))
+}

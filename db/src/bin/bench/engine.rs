@@ -1,0 +1,135 @@
+//! What the driver needs of an engine, and Tributary's answer.
+//!
+//! Each engine is used the way its own users would: its default options,
+//! its own batch type, and its own way to ask for a synced write. The driver
+//! is generic over [`Engine`], so no engine pays for dynamic dispatch on the
+//! hot path.
+
+use std::path::Path;
+
+/// A key-value engine under test.
+pub trait Engine: Sized + Sync {
+    /// The engine's write batch, reused across calls by one thread.
+    type Batch;
+
+    /// Opens a fresh database in `dir` with the engine's default options.
+    fn open(dir: &Path) -> Result<Self, String>;
+
+    /// One put, synced to stable storage before it returns if `sync`.
+    fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String>;
+
+    /// An empty batch.
+    fn new_batch(&self) -> Self::Batch;
+
+    /// Adds a put to `batch`.
+    fn batch_put(&self, batch: &mut Self::Batch, key: &[u8], value: &[u8]);
+
+    /// Writes `batch` atomically and leaves it empty for reuse.
+    fn write(&self, batch: &mut Self::Batch, sync: bool) -> Result<(), String>;
+
+    /// Looks `key` up, copying the value out as a user would; returns
+    /// whether it was found.
+    fn get(&self, key: &[u8]) -> Result<bool, String>;
+
+    /// Whatever makes written data settle before `readrandom` reads it
+    /// (flush, compaction).
+    fn settle(&self) -> Result<(), String>;
+
+    /// Group-commit counters, for engines that expose them.
+    fn counters(&self) -> Option<Counters> {
+        None
+    }
+
+    /// Closes the database, syncing what it holds.
+    fn close(self) -> Result<(), String>;
+}
+
+/// Counters of the write path, subtracted around the timed phase.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counters {
+    pub fsyncs: u64,
+    pub groups: u64,
+    pub writes: u64,
+    pub max_group: u64,
+}
+
+/// Tributary with `Options::default()`: a 4 MiB write buffer and group
+/// commit on.
+pub struct Tributary {
+    db: tributary::Db,
+}
+
+impl Engine for Tributary {
+    type Batch = tributary::Batch;
+
+    fn open(dir: &Path) -> Result<Tributary, String> {
+        let db = tributary::Db::open(dir, tributary::Options::default()).map_err(error)?;
+        Ok(Tributary { db })
+    }
+
+    #[inline]
+    fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String> {
+        self.db
+            .put_with(key, value, &tributary::WriteOptions { sync, merge: true })
+            .map_err(error)
+    }
+
+    fn new_batch(&self) -> tributary::Batch {
+        tributary::Batch::new()
+    }
+
+    #[inline]
+    fn batch_put(&self, batch: &mut tributary::Batch, key: &[u8], value: &[u8]) {
+        batch.put(key, value);
+    }
+
+    #[inline]
+    fn write(&self, batch: &mut tributary::Batch, sync: bool) -> Result<(), String> {
+        let res = self
+            .db
+            .write(batch, &tributary::WriteOptions { sync, merge: true })
+            .map_err(error);
+        batch.clear();
+        res
+    }
+
+    #[inline]
+    fn get(&self, key: &[u8]) -> Result<bool, String> {
+        Ok(self.db.get(key).map_err(error)?.is_some())
+    }
+
+    /// Nothing: Tributary has no table files nor compaction yet, so every
+    /// record already lives in a memtable, where reads find it.
+    fn settle(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn counters(&self) -> Option<Counters> {
+        let w = self.db.stats().writer;
+        Some(Counters {
+            fsyncs: w.fsyncs,
+            groups: w.groups,
+            writes: w.writes,
+            max_group: w.max_group,
+        })
+    }
+
+    fn close(self) -> Result<(), String> {
+        self.db.close().map_err(error)
+    }
+}
+
+/// An error with its chain of sources, on one line.
+pub fn error(e: impl std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_msg = s.to_string();
+        if !msg.contains(&s_msg) {
+            msg.push_str(": ");
+            msg.push_str(&s_msg);
+        }
+        source = s.source();
+    }
+    msg
+}
