@@ -14,6 +14,7 @@
 //! | `loom` | the writer's loom model | the group-commit protocol over every interleaving (RELIABILITY.md C1) |
 //! | `seeded-bugs` | the loom model once per seeded bug, expecting failure | the model checks have teeth |
 //! | `fuzz` | `cargo fuzz` on each target in [`FUZZ_TARGETS`], in parallel | no panic on hostile bytes (RELIABILITY.md B4) |
+//! | `bench-smoke` | the `bench` binary on every workload at tiny sizes, Tributary only | the benchmark never rots (BENCH.md contract: one JSON line) |
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ const STEPS: &[Step] = &[
     ("loom", false, loom),
     ("seeded-bugs", false, seeded_bugs),
     ("fuzz", false, fuzz),
+    ("bench-smoke", false, bench_smoke),
 ];
 
 struct Ctx {
@@ -328,4 +330,57 @@ fn final_stat(text: &str, key: &str) -> Option<String> {
     text.lines()
         .find_map(|l| l.strip_prefix(key))
         .map(|v| v.trim().to_owned())
+}
+
+/// Workloads of the bench binary, with the extra flags each needs.
+const BENCH_SMOKE: &[(&str, &[&str])] = &[
+    ("fillseq", &[]),
+    ("fillrandom", &[]),
+    ("fillsync", &["--sync"]),
+    ("fillbatch", &["--batch", "10"]),
+    ("readrandom", &[]),
+];
+
+fn bench_smoke(ctx: &Ctx) -> Result<String> {
+    exec(ctx.cargo(&["build", "--release", "-p", "tributary", "--bin", "bench"]))?;
+    let exe = ctx.root.join("target").join("release").join("bench");
+    let dir = ctx.root.join("target").join("bench-smoke");
+    for (workload, extra) in BENCH_SMOKE {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("--db")
+            .arg(&dir)
+            .args(["--workload", workload, "--threads", "2", "--num", "200"])
+            .args(*extra);
+        println!("$ {}", show(&cmd));
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot start {}", exe.display()))?;
+        if !out.status.success() {
+            bail!(
+                "bench {workload} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+        let [line] = lines.as_slice() else {
+            bail!(
+                "bench {workload} printed {} lines, BENCH.md wants one JSON line:\n{stdout}",
+                lines.len()
+            );
+        };
+        for field in [
+            "\"engine\":\"tributary\"",
+            &format!("\"workload\":\"{workload}\""),
+            "\"ops_per_sec\":",
+            "\"p99_us\":",
+        ] {
+            if !line.starts_with('{') || !line.contains(field) {
+                bail!("bench {workload}: {field} missing from {line}");
+            }
+        }
+        println!("    {line}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(format!("({} workloads)", BENCH_SMOKE.len()))
 }
