@@ -71,6 +71,7 @@ impl Engine for Tributary {
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String> {
         self.db
             .put_with(key, value, &tributary::WriteOptions { sync, merge: true })
+            .map(|_| ())
             .map_err(error)
     }
 
@@ -88,6 +89,7 @@ impl Engine for Tributary {
         let res = self
             .db
             .write(batch, &tributary::WriteOptions { sync, merge: true })
+            .map(|_| ())
             .map_err(error);
         batch.clear();
         res

@@ -1,0 +1,93 @@
+//! The device's own limits, measured by the same harness as the engines:
+//! `rawsync` (append + `fdatasync`, the ceiling of a synced journal) and
+//! `rawseq` (sequential write bandwidth).
+
+use crate::args::{Spec, Workload};
+use crate::gen::{self, Values, VALUE_BUFFER_LEN};
+use crate::report::{self, Outcome};
+use std::fs::File;
+use std::io::Write;
+use std::sync::Barrier;
+use std::time::Instant;
+
+/// Runs `rawsync` or `rawseq` in `spec.db`, one file per thread.
+pub fn run(spec: &Spec) -> Result<Outcome, String> {
+    let buf = gen::value_buffer();
+    let barrier = Barrier::new(spec.threads + 1);
+    let (results, cpu_secs) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..spec.threads)
+            .map(|thread| {
+                let (barrier, buf) = (&barrier, &buf);
+                scope.spawn(move || worker(spec, buf, thread, barrier))
+            })
+            .collect();
+        barrier.wait();
+        let cpu_start = report::process_cpu_secs();
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a bench thread panicked".to_owned())))
+            .collect();
+        let cpu_secs = match (cpu_start, report::process_cpu_secs()) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        (results, cpu_secs)
+    });
+    let results: Vec<(Instant, Instant, Vec<u64>)> = results.into_iter().collect::<Result<_, _>>()?;
+    let started = results.iter().map(|r| r.0).min().expect("at least one thread");
+    let ended = results.iter().map(|r| r.1).max().expect("at least one thread");
+    let secs = ended.duration_since(started).as_secs_f64();
+    let mut latencies_ns: Vec<u64> = results.into_iter().flat_map(|r| r.2).collect();
+    latencies_ns.sort_unstable();
+    let ops = latencies_ns.len() as u64;
+    let bytes_per_op = match spec.workload {
+        Workload::RawSeq => VALUE_BUFFER_LEN,
+        _ => spec.value_size,
+    };
+    Ok(Outcome {
+        ops,
+        secs,
+        latencies_ns,
+        cpu_secs,
+        mb_per_sec: Some(ops as f64 * bytes_per_op as f64 / secs / 1e6),
+        ..Outcome::default()
+    })
+}
+
+fn worker(
+    spec: &Spec,
+    buf: &[u8],
+    thread: usize,
+    barrier: &Barrier,
+) -> Result<(Instant, Instant, Vec<u64>), String> {
+    let path = spec.db.join(format!("raw-{thread}.log"));
+    let mut file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut latencies_ns = Vec::with_capacity(spec.num);
+    let mut values = Values::new(buf, spec.value_size, thread);
+    barrier.wait();
+    let started = Instant::now();
+    match spec.workload {
+        Workload::RawSync => {
+            for _ in 0..spec.num {
+                let value = values.next_value();
+                let t0 = Instant::now();
+                file.write_all(value).map_err(io)?;
+                file.sync_data().map_err(io)?;
+                latencies_ns.push(t0.elapsed().as_nanos() as u64);
+            }
+        }
+        Workload::RawSeq => {
+            for i in 0..spec.num {
+                let t0 = Instant::now();
+                file.write_all(buf).map_err(io)?;
+                if i + 1 == spec.num {
+                    file.sync_data().map_err(io)?;
+                }
+                latencies_ns.push(t0.elapsed().as_nanos() as u64);
+            }
+        }
+        other => unreachable!("{} is not a raw workload", other.name()),
+    }
+    Ok((started, Instant::now(), latencies_ns))
+}

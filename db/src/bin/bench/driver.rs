@@ -1,0 +1,258 @@
+//! The workloads of BENCH.md over any [`Engine`], with one timing harness.
+//!
+//! Threads are spawned and given their buffers before a start barrier; time
+//! runs from the earliest thread leaving the barrier to the last thread's
+//! end. Each call is timed into a vector allocated before the barrier, so the
+//! harness allocates nothing on the hot path. Open, prep, settle and close
+//! are not timed.
+
+use crate::args::{Spec, Workload};
+use crate::engine::{Counters, Engine};
+use crate::gen::{self, SplitMix64, Values};
+use crate::report::{self, BigBatchReport, Outcome};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+/// Records per batch of `readrandom`'s prep writer (BENCH.md).
+const PREP_BATCH: usize = 1000;
+
+/// Pause of the `--big-batch` writer between its batches.
+const BIG_BATCH_PAUSE: Duration = Duration::from_millis(500);
+
+/// Runs `spec` against a fresh `E` in `spec.db`.
+pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
+    let engine = E::open(&spec.db)?;
+    let values = gen::value_buffer();
+    if spec.workload == Workload::ReadRandom {
+        prep(&engine, spec, &values)?;
+        engine.settle()?;
+    }
+    let before = engine.counters();
+    let timed = timed_phase(&engine, spec, &values)?;
+    let counters = match (before, engine.counters()) {
+        (Some(b), Some(a)) => Some(Counters {
+            fsyncs: a.fsyncs - b.fsyncs,
+            groups: a.groups - b.groups,
+            writes: a.writes - b.writes,
+            max_group: a.max_group,
+        }),
+        _ => None,
+    };
+    engine.close()?;
+    Ok(Outcome {
+        counters,
+        ..timed
+    })
+}
+
+/// What one thread measured.
+struct ThreadResult {
+    started: Instant,
+    ended: Instant,
+    latencies_ns: Vec<u64>,
+    hits: u64,
+}
+
+/// A thread's preallocated latency log.
+struct Recorder {
+    latencies_ns: Vec<u64>,
+}
+
+impl Recorder {
+    /// Runs `call`, logging how long it took.
+    #[inline(always)]
+    fn time<T>(&mut self, call: impl FnOnce() -> T) -> T {
+        let t0 = Instant::now();
+        let res = call();
+        let ns = t0.elapsed().as_nanos() as u64;
+        debug_assert!(self.latencies_ns.len() < self.latencies_ns.capacity());
+        self.latencies_ns.push(ns);
+        res
+    }
+}
+
+fn timed_phase<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Outcome, String> {
+    let big = spec.big_batch_mib;
+    let participants = spec.threads + 1 + usize::from(big.is_some());
+    let barrier = Barrier::new(participants);
+    let finished = AtomicUsize::new(0);
+    let (results, cpu_secs, big_report) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..spec.threads)
+            .map(|thread| {
+                let barrier = &barrier;
+                let finished = &finished;
+                scope.spawn(move || {
+                    let res = worker(engine, spec, values, thread, barrier);
+                    finished.fetch_add(1, Ordering::Release);
+                    res
+                })
+            })
+            .collect();
+        let big_handle = big.map(|mib| {
+            let barrier = &barrier;
+            let finished = &finished;
+            scope.spawn(move || big_batch_writer(engine, spec, values, mib, barrier, finished))
+        });
+        barrier.wait();
+        let cpu_start = report::process_cpu_secs();
+        let results: Vec<Result<ThreadResult, String>> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a bench thread panicked".to_owned())))
+            .collect();
+        let cpu_secs = match (cpu_start, report::process_cpu_secs()) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        let big_report = big_handle.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("the big-batch writer panicked".to_owned()))
+        });
+        (results, cpu_secs, big_report)
+    });
+    let results: Vec<ThreadResult> = results.into_iter().collect::<Result<_, _>>()?;
+    let big = big_report.transpose()?;
+    let started = results.iter().map(|r| r.started).min().expect("at least one thread");
+    let ended = results.iter().map(|r| r.ended).max().expect("at least one thread");
+    let secs = ended.duration_since(started).as_secs_f64();
+    let calls: usize = results.iter().map(|r| r.latencies_ns.len()).sum();
+    let hits: u64 = results.iter().map(|r| r.hits).sum();
+    let mut latencies_ns = Vec::with_capacity(calls);
+    for r in results {
+        latencies_ns.extend_from_slice(&r.latencies_ns);
+    }
+    latencies_ns.sort_unstable();
+    Ok(Outcome {
+        ops: (calls * spec.records_per_call()) as u64,
+        secs,
+        latencies_ns,
+        cpu_secs,
+        hit_rate: (spec.workload == Workload::ReadRandom).then(|| hits as f64 / calls as f64),
+        counters: None,
+        big,
+        mb_per_sec: None,
+    })
+}
+
+/// One measured thread: the workload's loop between the barrier and its end.
+fn worker<E: Engine>(
+    engine: &E,
+    spec: &Spec,
+    values: &[u8],
+    thread: usize,
+    barrier: &Barrier,
+) -> Result<ThreadResult, String> {
+    let mut rec = Recorder {
+        latencies_ns: Vec::with_capacity(spec.num),
+    };
+    let mut key = vec![0u8; spec.key_size];
+    let mut values = Values::new(values, spec.value_size, thread);
+    let mut rng = SplitMix64::new(gen::RANDOM_KEY_SEED + thread as u64);
+    let key_space = spec.key_space();
+    let sync = spec.syncs();
+    let mut batch = engine.new_batch();
+    let mut hits = 0;
+    barrier.wait();
+    let started = Instant::now();
+    match spec.workload {
+        Workload::FillSeq => {
+            let first = (thread * spec.num) as u64;
+            for i in 0..spec.num as u64 {
+                gen::write_key(&mut key, first + i);
+                let value = values.next_value();
+                rec.time(|| engine.put(&key, value, sync))?;
+            }
+        }
+        Workload::FillRandom | Workload::FillSync => {
+            for _ in 0..spec.num {
+                gen::write_key(&mut key, rng.below(key_space));
+                let value = values.next_value();
+                rec.time(|| engine.put(&key, value, sync))?;
+            }
+        }
+        Workload::FillBatch => {
+            // Filling the batch is part of the call, as in db_bench.
+            for _ in 0..spec.num {
+                rec.time(|| {
+                    for _ in 0..spec.batch {
+                        gen::write_key(&mut key, rng.below(key_space));
+                        engine.batch_put(&mut batch, &key, values.next_value());
+                    }
+                    engine.write(&mut batch, sync)
+                })?;
+            }
+        }
+        Workload::ReadRandom => {
+            for _ in 0..spec.num {
+                gen::write_key(&mut key, rng.below(key_space));
+                hits += u64::from(rec.time(|| engine.get(&key))?);
+            }
+        }
+        Workload::RawSync | Workload::RawSeq => {
+            unreachable!("raw workloads run in the device module")
+        }
+    }
+    let ended = Instant::now();
+    Ok(ThreadResult {
+        started,
+        ended,
+        latencies_ns: rec.latencies_ns,
+        hits,
+    })
+}
+
+/// `readrandom`'s untimed prep: one thread writes `T*N` random keys (seed
+/// `0xf1110000`) in batches of 1000, not synced.
+fn prep<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<(), String> {
+    let key_space = spec.key_space();
+    let mut rng = SplitMix64::new(gen::PREP_SEED);
+    let mut values = Values::new(values, spec.value_size, 0);
+    let mut key = vec![0u8; spec.key_size];
+    let mut batch = engine.new_batch();
+    let mut left = key_space;
+    while left > 0 {
+        let n = left.min(PREP_BATCH as u64);
+        for _ in 0..n {
+            gen::write_key(&mut key, rng.below(key_space));
+            engine.batch_put(&mut batch, &key, values.next_value());
+        }
+        engine.write(&mut batch, false)?;
+        left -= n;
+    }
+    Ok(())
+}
+
+/// The `--big-batch` side writer: from the barrier until every measured
+/// thread is done, a synced batch of `mib` MiB, then a pause. Its keys lie
+/// above the measured key space.
+fn big_batch_writer<E: Engine>(
+    engine: &E,
+    spec: &Spec,
+    values: &[u8],
+    mib: usize,
+    barrier: &Barrier,
+    finished: &AtomicUsize,
+) -> Result<BigBatchReport, String> {
+    let records = gen::big_batch_records(mib);
+    let mut values = Values::new(values, gen::BIG_VALUE_LEN, 0);
+    let mut key = vec![0u8; spec.key_size];
+    let mut batch = engine.new_batch();
+    let mut report = BigBatchReport::default();
+    let done = || finished.load(Ordering::Acquire) == spec.threads;
+    barrier.wait();
+    while !done() {
+        let t0 = Instant::now();
+        for j in 0..records {
+            gen::write_key(&mut key, spec.key_space() + j as u64);
+            engine.batch_put(&mut batch, &key, values.next_value());
+        }
+        engine.write(&mut batch, true)?;
+        report.batches += 1;
+        report.max_ms = report.max_ms.max(t0.elapsed().as_secs_f64() * 1e3);
+        let pause_until = Instant::now() + BIG_BATCH_PAUSE;
+        while !done() && Instant::now() < pause_until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,345 @@
+//! C++ LevelDB and RocksDB as peers, through their C APIs (`leveldb/c.h`,
+//! `rocksdb/c.h`) and Debian's shared libraries (`libleveldb-dev`,
+//! `librocksdb-dev`), which `cargo xtask bench` installs.
+//!
+//! The two C APIs have the same shape, so one wrapper, [`CDb`], serves
+//! both through a table of function pointers ([`Api`]). Both are used with
+//! their default options, as `db_bench` does, except `create_if_missing`.
+//!
+//! This is the only module of the bench with `unsafe` code; each block says
+//! why it is sound. The invariants all blocks rely on are those of [`CDb`]
+//! and [`CBatch`]: their pointers come from the matching `*_create` or
+//! `*_open` call, are non-null, and are destroyed exactly once, in `Drop`.
+#![allow(unsafe_code)]
+
+use crate::engine::Engine;
+use std::ffi::{c_char, c_uchar, c_void, CStr, CString};
+use std::marker::PhantomData;
+use std::path::Path;
+use std::ptr;
+
+/// C++ LevelDB (Debian's 1.23), default options: 4 MiB write buffer, Snappy
+/// compression (the values are incompressible), 8 MiB block cache.
+pub type LevelDb = CDb<LevelDbApi>;
+
+/// RocksDB (Debian's 7.8), default options: 64 MiB write buffer, one
+/// background thread.
+pub type RocksDb = CDb<RocksDbApi>;
+
+/// An open database behind a C API.
+pub struct CDb<F: Flavor> {
+    // Invariant: non-null, from `api.open`, closed only in `Drop`.
+    db: *mut c_void,
+    // Invariant: each non-null, from the matching `*_create`, destroyed only
+    // in `Drop`, and never changed after `open` (so sharing is read-only).
+    options: *mut c_void,
+    write_plain: *mut c_void,
+    write_sync: *mut c_void,
+    read: *mut c_void,
+    _flavor: PhantomData<F>,
+}
+
+/// A write batch of a [`CDb`], used by one thread.
+pub struct CBatch {
+    // Invariant: non-null, from `api.writebatch_create`, destroyed in `Drop`.
+    ptr: *mut c_void,
+    api: &'static Api,
+}
+
+/// Which C library a [`CDb`] calls.
+pub trait Flavor {
+    const API: &'static Api;
+}
+
+pub struct LevelDbApi;
+pub struct RocksDbApi;
+
+impl Flavor for LevelDbApi {
+    const API: &'static Api = &LEVELDB;
+}
+
+impl Flavor for RocksDbApi {
+    const API: &'static Api = &ROCKSDB;
+}
+
+type Ptr = *mut c_void;
+type ErrPtr = *mut *mut c_char;
+
+/// The C functions a [`CDb`] calls, with the signatures both headers share
+/// (`uint8_t` in LevelDB's and `unsigned char` in RocksDB's are the same).
+pub struct Api {
+    name: &'static str,
+    options_create: unsafe extern "C" fn() -> Ptr,
+    options_destroy: unsafe extern "C" fn(Ptr),
+    options_set_create_if_missing: unsafe extern "C" fn(Ptr, c_uchar),
+    open: unsafe extern "C" fn(Ptr, *const c_char, ErrPtr) -> Ptr,
+    close: unsafe extern "C" fn(Ptr),
+    writeoptions_create: unsafe extern "C" fn() -> Ptr,
+    writeoptions_destroy: unsafe extern "C" fn(Ptr),
+    writeoptions_set_sync: unsafe extern "C" fn(Ptr, c_uchar),
+    readoptions_create: unsafe extern "C" fn() -> Ptr,
+    readoptions_destroy: unsafe extern "C" fn(Ptr),
+    put: unsafe extern "C" fn(Ptr, Ptr, *const c_char, usize, *const c_char, usize, ErrPtr),
+    get: unsafe extern "C" fn(Ptr, Ptr, *const c_char, usize, *mut usize, ErrPtr) -> *mut c_char,
+    write: unsafe extern "C" fn(Ptr, Ptr, Ptr, ErrPtr),
+    writebatch_create: unsafe extern "C" fn() -> Ptr,
+    writebatch_destroy: unsafe extern "C" fn(Ptr),
+    writebatch_clear: unsafe extern "C" fn(Ptr),
+    writebatch_put: unsafe extern "C" fn(Ptr, *const c_char, usize, *const c_char, usize),
+    compact_range: unsafe extern "C" fn(Ptr, *const c_char, usize, *const c_char, usize),
+    free: unsafe extern "C" fn(*mut c_void),
+}
+
+macro_rules! c_api {
+    ($mod:ident, $lib:literal, $name:literal, $table:ident, {
+        $($field:ident => $func:ident ( $($arg:ty),* ) $(-> $ret:ty)?;)*
+    }) => {
+        mod $mod {
+            use super::*;
+            #[link(name = $lib)]
+            extern "C" {
+                $(pub fn $func($(_: $arg),*) $(-> $ret)?;)*
+            }
+        }
+        static $table: Api = Api {
+            name: $name,
+            $($field: $mod::$func,)*
+        };
+    };
+}
+
+c_api!(leveldb_sys, "leveldb", "leveldb", LEVELDB, {
+    options_create => leveldb_options_create() -> Ptr;
+    options_destroy => leveldb_options_destroy(Ptr);
+    options_set_create_if_missing => leveldb_options_set_create_if_missing(Ptr, c_uchar);
+    open => leveldb_open(Ptr, *const c_char, ErrPtr) -> Ptr;
+    close => leveldb_close(Ptr);
+    writeoptions_create => leveldb_writeoptions_create() -> Ptr;
+    writeoptions_destroy => leveldb_writeoptions_destroy(Ptr);
+    writeoptions_set_sync => leveldb_writeoptions_set_sync(Ptr, c_uchar);
+    readoptions_create => leveldb_readoptions_create() -> Ptr;
+    readoptions_destroy => leveldb_readoptions_destroy(Ptr);
+    put => leveldb_put(Ptr, Ptr, *const c_char, usize, *const c_char, usize, ErrPtr);
+    get => leveldb_get(Ptr, Ptr, *const c_char, usize, *mut usize, ErrPtr) -> *mut c_char;
+    write => leveldb_write(Ptr, Ptr, Ptr, ErrPtr);
+    writebatch_create => leveldb_writebatch_create() -> Ptr;
+    writebatch_destroy => leveldb_writebatch_destroy(Ptr);
+    writebatch_clear => leveldb_writebatch_clear(Ptr);
+    writebatch_put => leveldb_writebatch_put(Ptr, *const c_char, usize, *const c_char, usize);
+    compact_range => leveldb_compact_range(Ptr, *const c_char, usize, *const c_char, usize);
+    free => leveldb_free(*mut c_void);
+});
+
+c_api!(rocksdb_sys, "rocksdb", "rocksdb", ROCKSDB, {
+    options_create => rocksdb_options_create() -> Ptr;
+    options_destroy => rocksdb_options_destroy(Ptr);
+    options_set_create_if_missing => rocksdb_options_set_create_if_missing(Ptr, c_uchar);
+    open => rocksdb_open(Ptr, *const c_char, ErrPtr) -> Ptr;
+    close => rocksdb_close(Ptr);
+    writeoptions_create => rocksdb_writeoptions_create() -> Ptr;
+    writeoptions_destroy => rocksdb_writeoptions_destroy(Ptr);
+    writeoptions_set_sync => rocksdb_writeoptions_set_sync(Ptr, c_uchar);
+    readoptions_create => rocksdb_readoptions_create() -> Ptr;
+    readoptions_destroy => rocksdb_readoptions_destroy(Ptr);
+    put => rocksdb_put(Ptr, Ptr, *const c_char, usize, *const c_char, usize, ErrPtr);
+    get => rocksdb_get(Ptr, Ptr, *const c_char, usize, *mut usize, ErrPtr) -> *mut c_char;
+    write => rocksdb_write(Ptr, Ptr, Ptr, ErrPtr);
+    writebatch_create => rocksdb_writebatch_create() -> Ptr;
+    writebatch_destroy => rocksdb_writebatch_destroy(Ptr);
+    writebatch_clear => rocksdb_writebatch_clear(Ptr);
+    writebatch_put => rocksdb_writebatch_put(Ptr, *const c_char, usize, *const c_char, usize);
+    compact_range => rocksdb_compact_range(Ptr, *const c_char, usize, *const c_char, usize);
+    free => rocksdb_free(*mut c_void);
+});
+
+// SAFETY: LevelDB's documentation (doc/index.md, "Concurrency") and
+// RocksDB's (wiki "Basic Operations", "Concurrency") state that one DB
+// object may be used by many threads at once without external
+// synchronisation for Put, Write and Get. The option objects are only read
+// after `open` (the `Invariant` on the fields), and the C functions take
+// them as `const`. Batches are not shared: `CBatch` is neither Send nor
+// Sync, and each thread makes its own.
+unsafe impl<F: Flavor> Sync for CDb<F> {}
+
+impl<F: Flavor> CDb<F> {
+    /// Turns an error string set by the C API into a `Result`, freeing it.
+    fn check(&self, err: *mut c_char, op: &str) -> Result<(), String> {
+        check(F::API, err, op)
+    }
+}
+
+fn check(api: &Api, err: *mut c_char, op: &str) -> Result<(), String> {
+    if err.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null `errptr` is a NUL-terminated string the library
+    // allocated with malloc (c.h: "the caller must free it"), freed just
+    // below and not used after.
+    let msg = unsafe { CStr::from_ptr(err) }.to_string_lossy().into_owned();
+    // SAFETY: as above; `free` is the library's own `*_free`.
+    unsafe { (api.free)(err.cast()) };
+    Err(format!("{} {op}: {msg}", api.name))
+}
+
+impl<F: Flavor> Engine for CDb<F> {
+    type Batch = CBatch;
+
+    fn open(dir: &Path) -> Result<Self, String> {
+        let api = F::API;
+        let name = CString::new(dir.as_os_str().as_encoded_bytes())
+            .map_err(|_| format!("{}: path has a NUL byte", dir.display()))?;
+        // SAFETY: the `*_create` functions take no arguments and return
+        // fresh objects; the setters get the objects just created. `open`
+        // gets valid options, a NUL-terminated path that outlives the call,
+        // and a valid error slot. On failure every object made is destroyed
+        // once, here, and nothing else holds them.
+        unsafe {
+            let options = (api.options_create)();
+            (api.options_set_create_if_missing)(options, 1);
+            let write_plain = (api.writeoptions_create)();
+            let write_sync = (api.writeoptions_create)();
+            (api.writeoptions_set_sync)(write_sync, 1);
+            let read = (api.readoptions_create)();
+            let mut err = ptr::null_mut();
+            let db = (api.open)(options, name.as_ptr(), &mut err);
+            if let Err(e) = check(api, err, "open") {
+                (api.options_destroy)(options);
+                (api.writeoptions_destroy)(write_plain);
+                (api.writeoptions_destroy)(write_sync);
+                (api.readoptions_destroy)(read);
+                return Err(e);
+            }
+            assert!(!db.is_null(), "{} open returned null without an error", api.name);
+            Ok(CDb {
+                db,
+                options,
+                write_plain,
+                write_sync,
+                read,
+                _flavor: PhantomData,
+            })
+        }
+    }
+
+    #[inline]
+    fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String> {
+        let opts = if sync { self.write_sync } else { self.write_plain };
+        let mut err = ptr::null_mut();
+        // SAFETY: `self.db` and `opts` are live (the type's invariants); the
+        // key and value slices are valid for their lengths during the call,
+        // and the library copies them.
+        unsafe {
+            (F::API.put)(
+                self.db,
+                opts,
+                key.as_ptr().cast(),
+                key.len(),
+                value.as_ptr().cast(),
+                value.len(),
+                &mut err,
+            );
+        }
+        self.check(err, "put")
+    }
+
+    fn new_batch(&self) -> CBatch {
+        // SAFETY: takes no arguments and returns a fresh batch, owned by the
+        // `CBatch` from here on.
+        let ptr = unsafe { (F::API.writebatch_create)() };
+        assert!(!ptr.is_null());
+        CBatch { ptr, api: F::API }
+    }
+
+    #[inline]
+    fn batch_put(&self, batch: &mut CBatch, key: &[u8], value: &[u8]) {
+        // SAFETY: `batch.ptr` is live and used by this thread only (`&mut`);
+        // the slices are valid for their lengths and copied into the batch.
+        unsafe {
+            (F::API.writebatch_put)(
+                batch.ptr,
+                key.as_ptr().cast(),
+                key.len(),
+                value.as_ptr().cast(),
+                value.len(),
+            );
+        }
+    }
+
+    #[inline]
+    fn write(&self, batch: &mut CBatch, sync: bool) -> Result<(), String> {
+        let opts = if sync { self.write_sync } else { self.write_plain };
+        let mut err = ptr::null_mut();
+        // SAFETY: the database, options and batch are live; the batch is
+        // this thread's alone for the call (`&mut`), then cleared in place.
+        unsafe {
+            (F::API.write)(self.db, opts, batch.ptr, &mut err);
+            (F::API.writebatch_clear)(batch.ptr);
+        }
+        self.check(err, "write")
+    }
+
+    #[inline]
+    fn get(&self, key: &[u8]) -> Result<bool, String> {
+        let mut len = 0usize;
+        let mut err = ptr::null_mut();
+        // SAFETY: the database and read options are live; the key slice is
+        // valid for its length; `len` and `err` are valid out-slots. A
+        // non-null result is a malloc'd copy of the value that we own and
+        // free once, right away, with the library's `*_free`.
+        let found = unsafe {
+            let value = (F::API.get)(
+                self.db,
+                self.read,
+                key.as_ptr().cast(),
+                key.len(),
+                &mut len,
+                &mut err,
+            );
+            let found = !value.is_null();
+            if found {
+                (F::API.free)(value.cast());
+            }
+            found
+        };
+        self.check(err, "get")?;
+        Ok(found)
+    }
+
+    /// A full manual compaction (`CompactRange(nullptr, nullptr)`), which
+    /// first flushes the memtable, as `db_bench --compact` would.
+    fn settle(&self) -> Result<(), String> {
+        // SAFETY: the database is live; null bounds with length 0 mean the
+        // whole key range (c.h).
+        unsafe { (F::API.compact_range)(self.db, ptr::null(), 0, ptr::null(), 0) };
+        Ok(())
+    }
+
+    fn close(self) -> Result<(), String> {
+        // `Drop` closes: the C APIs report no error from close.
+        drop(self);
+        Ok(())
+    }
+}
+
+impl<F: Flavor> Drop for CDb<F> {
+    fn drop(&mut self) {
+        let api = F::API;
+        // SAFETY: every pointer is live and owned by `self` (the type's
+        // invariants); each is destroyed exactly once, the database first,
+        // as the options may be referenced until it is closed.
+        unsafe {
+            (api.close)(self.db);
+            (api.options_destroy)(self.options);
+            (api.writeoptions_destroy)(self.write_plain);
+            (api.writeoptions_destroy)(self.write_sync);
+            (api.readoptions_destroy)(self.read);
+        }
+    }
+}
+
+impl Drop for CBatch {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is live and owned by `self`; destroyed once.
+        unsafe { (self.api.writebatch_destroy)(self.ptr) };
+    }
+}

@@ -1,0 +1,75 @@
+//! fjall, the pure-Rust LSM engine Rust users pick, as a peer.
+//!
+//! Default options (`Database::builder(dir).open()`, one keyspace with
+//! `KeyspaceCreateOptions::default`). A synced put is `insert` followed by
+//! `Database::persist(PersistMode::SyncData)`, as fjall's documentation
+//! says to make a write durable; a synced batch commits with
+//! `durability(Some(PersistMode::SyncData))`. Both end in `fdatasync`, as
+//! Tributary's and LevelDB's synced writes do.
+
+use crate::engine::{error, Engine};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
+use std::path::Path;
+
+pub struct Fjall {
+    db: Database,
+    keyspace: Keyspace,
+}
+
+impl Engine for Fjall {
+    /// fjall's batch is consumed by `commit`; the slot holds the next one.
+    type Batch = Option<OwnedWriteBatch>;
+
+    fn open(dir: &Path) -> Result<Fjall, String> {
+        let db = Database::builder(dir).open().map_err(error)?;
+        let keyspace = db
+            .keyspace("bench", KeyspaceCreateOptions::default)
+            .map_err(error)?;
+        Ok(Fjall { db, keyspace })
+    }
+
+    #[inline]
+    fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String> {
+        self.keyspace.insert(key, value).map_err(error)?;
+        if sync {
+            self.db.persist(PersistMode::SyncData).map_err(error)?;
+        }
+        Ok(())
+    }
+
+    fn new_batch(&self) -> Option<OwnedWriteBatch> {
+        Some(self.db.batch())
+    }
+
+    #[inline]
+    fn batch_put(&self, batch: &mut Option<OwnedWriteBatch>, key: &[u8], value: &[u8]) {
+        batch
+            .get_or_insert_with(|| self.db.batch())
+            .insert(&self.keyspace, key, value);
+    }
+
+    #[inline]
+    fn write(&self, batch: &mut Option<OwnedWriteBatch>, sync: bool) -> Result<(), String> {
+        let Some(b) = batch.take() else {
+            return Ok(());
+        };
+        let mode = sync.then_some(PersistMode::SyncData);
+        b.durability(mode).commit().map_err(error)
+    }
+
+    #[inline]
+    fn get(&self, key: &[u8]) -> Result<bool, String> {
+        Ok(self.keyspace.get(key).map_err(error)?.is_some())
+    }
+
+    /// Flushes the memtable to a table and compacts everything into the
+    /// last level (fjall's `rotate_memtable_and_wait` and `major_compact`).
+    fn settle(&self) -> Result<(), String> {
+        self.keyspace.rotate_memtable_and_wait().map_err(error)?;
+        self.keyspace.major_compact().map_err(error)
+    }
+
+    fn close(self) -> Result<(), String> {
+        self.db.persist(PersistMode::SyncAll).map_err(error)
+    }
+}
