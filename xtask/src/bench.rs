@@ -1,9 +1,918 @@
-//! `cargo xtask bench`: Tributary against its peers (BENCH.md); filled in by
-//! the bench issue.
+//! `cargo xtask bench`: Tributary against its peers, side by side
+//! (BENCH.md).
+//!
+//! ```text
+//! cargo xtask bench [--quick] [--runs N] [--engines tributary,leveldb,...]
+//!                   [--only CELL[,CELL]] [--no-peers] [--no-install]
+//! ```
+//!
+//! 1. Makes sure the peers can be built: C++ LevelDB and RocksDB come from
+//!    Debian's `libleveldb-dev` and `librocksdb-dev`, installed with
+//!    `apt-get` when their headers are missing (fjall comes from crates.io).
+//! 2. Builds `cargo build --release -p tributary --features peers --bin
+//!    bench` into `target/bench` (its own target directory, so that it does
+//!    not churn the one `cargo xtask ci` uses).
+//! 3. Runs the matrix of [`CELLS`]: in each cell every engine runs once per
+//!    round, in an order rotated each round (engines interleaved), in a
+//!    fresh directory under `target/bench-data`, `--runs` rounds (3; 1 with
+//!    `--quick`), and the median of each number is kept. The device limits
+//!    are measured by the same binary: `rawsync` (100-byte append +
+//!    `fdatasync`) runs interleaved in the 1-thread fillsync cell, and
+//!    `rawseq` (sequential bandwidth) is a cell of its own.
+//! 4. Writes every JSON line (each run, tagged with `cell` and `run`, then
+//!    the medians with `"run":"median"`) to `bench-results/<UTC time>.jsonl`,
+//!    prints the table of every cell and the table of BENCH.md's targets
+//!    (also saved as `bench-results/<UTC time>.txt`), and draws the fillsync
+//!    curve to `bench-results/fillsync.svg`.
+//!
+//! The full matrix takes about 25 minutes on a 2-core machine; `--quick`
+//! (one round, small N) about one minute, as a smoke test. `--only fillsync`
+//! runs the cells whose name starts with `fillsync`.
 
-use anyhow::{bail, Result};
+mod json;
+mod svg;
+
+use anyhow::{bail, Context, Result};
+use json::{Object, Value};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The engines, Tributary first; the others need the `peers` feature.
+const ENGINES: &[&str] = &["tributary", "leveldb", "rocksdb", "fjall"];
+
+/// One cell of the matrix: a workload at a thread count, run by every
+/// engine.
+struct Cell {
+    /// `workload/threads`, or a name of its own for a variant.
+    id: &'static str,
+    workload: &'static str,
+    threads: usize,
+    /// Calls per thread in the full run and with `--quick`. Chosen so that
+    /// one run takes a few seconds here (fsync is 0.15 to 3 ms on this
+    /// machine's disk) and the whole matrix about 25 minutes.
+    num: usize,
+    quick_num: usize,
+    extra: &'static [&'static str],
+    /// A device workload measured in the same cell, interleaved with the
+    /// engines, with the same arguments.
+    device: Option<&'static str>,
+    /// Whether the engines run this cell (false: device only).
+    engines: bool,
+}
+
+const fn cell(
+    id: &'static str,
+    workload: &'static str,
+    threads: usize,
+    num: usize,
+    quick_num: usize,
+) -> Cell {
+    Cell {
+        id,
+        workload,
+        threads,
+        num,
+        quick_num,
+        extra: &[],
+        device: None,
+        engines: true,
+    }
+}
+
+/// The matrix of BENCH.md.
+const CELLS: &[Cell] = &[
+    Cell {
+        device: Some("rawsync"),
+        ..cell("fillsync/1", "fillsync", 1, 1000, 60)
+    },
+    cell("fillsync/4", "fillsync", 4, 500, 30),
+    cell("fillsync/16", "fillsync", 16, 250, 12),
+    cell("fillsync/64", "fillsync", 64, 100, 5),
+    // The same as fillsync/16, with a 64 MiB synced batch written beside the
+    // 16 small writers every 500 ms: compare its p99 with fillsync/16's.
+    Cell {
+        extra: &["--big-batch", "64"],
+        ..cell("bigbatch/16", "fillsync", 16, 250, 12)
+    },
+    cell("fillseq/1", "fillseq", 1, 1_000_000, 50_000),
+    cell("fillrandom/1", "fillrandom", 1, 1_000_000, 50_000),
+    cell("fillrandom/4", "fillrandom", 4, 250_000, 12_500),
+    cell("fillrandom/16", "fillrandom", 16, 62_500, 3_125),
+    Cell {
+        extra: &["--batch", "100"],
+        ..cell("fillbatch/1", "fillbatch", 1, 10_000, 500)
+    },
+    cell("readrandom/1", "readrandom", 1, 1_000_000, 50_000),
+    cell("readrandom/2", "readrandom", 2, 500_000, 25_000),
+    Cell {
+        device: Some("rawseq"),
+        engines: false,
+        ..cell("rawseq/1", "rawseq", 1, 512, 64)
+    },
+];
+
+/// Options of one `cargo xtask bench`.
+struct Config {
+    quick: bool,
+    runs: usize,
+    engines: Vec<String>,
+    only: Vec<String>,
+    peers: bool,
+    install: bool,
+}
 
 /// Runs the benchmark matrix.
-pub fn run(_args: &[String]) -> Result<()> {
-    bail!("cargo xtask bench is not implemented yet")
+pub fn run(args: &[String]) -> Result<()> {
+    let config = parse_args(args)?;
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    if config.peers && config.install {
+        ensure_peer_libraries()?;
+    }
+    let exe = build(&root, &cargo, config.peers)?;
+
+    let cells: Vec<&Cell> = CELLS
+        .iter()
+        .filter(|c| {
+            config.only.is_empty() || config.only.iter().any(|o| c.id.starts_with(o.as_str()))
+        })
+        .collect();
+    if cells.is_empty() {
+        bail!(
+            "--only {:?} matches no cell; cells: {}",
+            config.only,
+            cell_ids()
+        );
+    }
+    let stamp = utc_stamp(SystemTime::now());
+    let results_dir = root.join("bench-results");
+    std::fs::create_dir_all(&results_dir)?;
+    let results_path = results_dir.join(format!("{stamp}.jsonl"));
+    let mut results = std::fs::File::create(&results_path)
+        .with_context(|| format!("cannot create {}", results_path.display()))?;
+    let data_root = root.join("target").join("bench-data");
+    let machine = machine_summary(&root);
+    writeln!(
+        results,
+        "{{\"kind\":\"meta\",\"started\":{},\"quick\":{},\"runs\":{},\"engines\":{},\"machine\":{}}}",
+        json::quote(&stamp),
+        config.quick,
+        config.runs,
+        json::quote(&config.engines.join(",")),
+        json::quote(&machine)
+    )?;
+
+    // Every run, in order: (cell, variant, round).
+    let mut plan = Vec::new();
+    for cell in &cells {
+        let variants = variants(cell, &config.engines);
+        for round in 0..config.runs {
+            let n = variants.len();
+            for i in 0..n {
+                plan.push((*cell, variants[(i + round) % n].clone(), round));
+            }
+        }
+    }
+    println!(
+        "bench: {} runs in {} cells, {} round(s) each{}; results to {}",
+        plan.len(),
+        cells.len(),
+        config.runs,
+        if config.quick { " (--quick)" } else { "" },
+        results_path.display()
+    );
+    println!("bench: {machine}");
+
+    let started = Instant::now();
+    let mut outcomes: Vec<RunOutcome> = Vec::new();
+    for (idx, (cell, variant, round)) in plan.iter().enumerate() {
+        let num = if config.quick {
+            cell.quick_num
+        } else {
+            cell.num
+        };
+        let dir = data_root.join(format!(
+            "{}-{}-r{round}",
+            cell.id.replace('/', "-"),
+            variant.engine
+        ));
+        let mut cmd = Command::new(&exe);
+        cmd.arg("--db")
+            .arg(&dir)
+            .args(["--engine", &variant.engine, "--workload", &variant.workload])
+            .args([
+                "--threads",
+                &cell.threads.to_string(),
+                "--num",
+                &num.to_string(),
+            ]);
+        if variant.engine != "device" {
+            cmd.args(cell.extra);
+        }
+        let done = idx as f64;
+        let elapsed = started.elapsed().as_secs_f64();
+        let eta = if idx == 0 {
+            String::new()
+        } else {
+            format!(
+                ", ~{} left",
+                mmss(elapsed / done * (plan.len() as f64 - done))
+            )
+        };
+        print!(
+            "[{:>3}/{} {}{eta}] {:<13} {:<9} round {}/{} ... ",
+            idx + 1,
+            plan.len(),
+            mmss(elapsed),
+            cell.id,
+            variant.engine,
+            round + 1,
+            config.runs
+        );
+        let _ = std::io::stdout().flush();
+        let timeout = Duration::from_secs(if config.quick { 120 } else { 600 });
+        let t0 = Instant::now();
+        let res = run_one(cmd, timeout);
+        let _ = std::fs::remove_dir_all(&dir);
+        // Write back what the run left dirty, so the next run does not pay
+        // for it.
+        let _ = Command::new("sync").status();
+        match res {
+            Ok(line) => {
+                let obj = json::parse(&line)?;
+                println!(
+                    "{:>10} ops/s  p99 {:>9}  ({:.1} s)",
+                    fmt_ops(num_field(&obj, "ops_per_sec")),
+                    fmt_us(num_field(&obj, "p99_us")),
+                    t0.elapsed().as_secs_f64()
+                );
+                let tagged = format!(
+                    "{},\"cell\":{},\"run\":{}}}",
+                    line.trim_end().trim_end_matches('}'),
+                    json::quote(cell.id),
+                    round + 1
+                );
+                writeln!(results, "{tagged}")?;
+                outcomes.push(RunOutcome {
+                    cell: cell.id,
+                    engine: variant.engine.clone(),
+                    obj,
+                });
+            }
+            Err(e) => {
+                println!("FAILED: {e:#}");
+                writeln!(
+                    results,
+                    "{{\"kind\":\"failure\",\"cell\":{},\"engine\":{},\"run\":{},\"error\":{}}}",
+                    json::quote(cell.id),
+                    json::quote(&variant.engine),
+                    round + 1,
+                    json::quote(&format!("{e:#}"))
+                )?;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&data_root);
+
+    let medians = medians(&cells, &config.engines, &outcomes);
+    for m in &medians {
+        let mut line = String::from("{");
+        for (i, (k, v)) in m.obj.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            let _ = write!(line, "{}:{}", json::quote(k), value_text(v));
+        }
+        let _ = write!(
+            line,
+            ",\"cell\":{},\"run\":\"median\"}}",
+            json::quote(m.cell)
+        );
+        writeln!(results, "{line}")?;
+    }
+
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "cargo xtask bench{}: {} round(s) per cell, medians; {} in {}\n{machine}\n",
+        if config.quick { " --quick" } else { "" },
+        config.runs,
+        stamp,
+        mmss(started.elapsed().as_secs_f64())
+    );
+    report.push_str(&cells_table(&cells, &config.engines, &medians, config.runs));
+    report.push('\n');
+    report.push_str(&targets_table(&config.engines, &medians));
+    let svg_path = results_dir.join("fillsync.svg");
+    if let Some(svg) = fillsync_svg(&config.engines, &medians, &stamp, &machine, config.quick) {
+        std::fs::write(&svg_path, svg)?;
+        let _ = writeln!(report, "\nfillsync curve: {}", svg_path.display());
+    }
+    let _ = writeln!(report, "all runs: {}", results_path.display());
+    println!("\n{report}");
+    std::fs::write(results_dir.join(format!("{stamp}.txt")), &report)?;
+    Ok(())
+}
+
+fn parse_args(args: &[String]) -> Result<Config> {
+    let mut config = Config {
+        quick: false,
+        runs: 0,
+        engines: ENGINES.iter().map(|s| s.to_string()).collect(),
+        only: Vec::new(),
+        peers: true,
+        install: true,
+    };
+    let mut engines_given = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => config.quick = true,
+            "--runs" => {
+                config.runs = it
+                    .next()
+                    .context("--runs needs a number")?
+                    .parse()
+                    .context("--runs needs a number")?
+            }
+            "--engines" => {
+                engines_given = true;
+                config.engines = list(it.next().context("--engines needs a list")?);
+                for e in &config.engines {
+                    if !ENGINES.contains(&e.as_str()) {
+                        bail!("unknown engine {e:?}; engines: {}", ENGINES.join(","));
+                    }
+                }
+            }
+            "--only" => config.only = list(it.next().context("--only needs a list")?),
+            "--no-peers" => config.peers = false,
+            "--no-install" => config.install = false,
+            other => bail!(
+                "unknown option {other:?}; usage: cargo xtask bench [--quick] [--runs N] \
+                 [--engines {}] [--only CELL,..] [--no-peers] [--no-install]\ncells: {}",
+                ENGINES.join(","),
+                cell_ids()
+            ),
+        }
+    }
+    if config.runs == 0 {
+        config.runs = if config.quick { 1 } else { 3 };
+    }
+    if !config.peers {
+        if engines_given && config.engines.iter().any(|e| e != "tributary") {
+            bail!("--no-peers runs Tributary only");
+        }
+        config.engines = vec!["tributary".to_owned()];
+    }
+    config.peers = config.engines.iter().any(|e| e != "tributary");
+    Ok(config)
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn cell_ids() -> String {
+    CELLS.iter().map(|c| c.id).collect::<Vec<_>>().join(", ")
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Installs Debian's LevelDB and RocksDB development packages when their C
+/// headers are missing.
+fn ensure_peer_libraries() -> Result<()> {
+    let wanted = [
+        ("libleveldb-dev", "/usr/include/leveldb/c.h"),
+        ("librocksdb-dev", "/usr/include/rocksdb/c.h"),
+    ];
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(_, header)| !Path::new(header).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("bench: installing {} (the C++ peers)", missing.join(" "));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut cmd = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        println!(
+            "$ {}apt-get {}",
+            if root { "" } else { "sudo " },
+            args.join(" ")
+        );
+        let status = cmd.status().context("cannot start apt-get")?;
+        if !status.success() {
+            bail!(
+                "apt-get {} failed ({status}); install {} by hand, or run with --no-peers",
+                args.join(" "),
+                missing.join(" ")
+            );
+        }
+        Ok(())
+    };
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend(&missing);
+    apt(&install)
+}
+
+/// Builds the bench binary (with the peers unless `peers` is false) and
+/// returns its path.
+fn build(root: &Path, cargo: &str, peers: bool) -> Result<PathBuf> {
+    let target = root.join("target").join("bench");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .args(["build", "--release", "-p", "tributary", "--bin", "bench"]);
+    if peers {
+        cmd.args(["--features", "peers"]);
+    }
+    println!(
+        "$ CARGO_TARGET_DIR={} cargo build --release -p tributary --bin bench{}",
+        target.display(),
+        if peers { " --features peers" } else { "" }
+    );
+    let status = cmd.status().context("cannot start cargo")?;
+    if !status.success() {
+        bail!("building the bench binary failed ({status})");
+    }
+    Ok(target.join("release").join("bench"))
+}
+
+/// An engine (or the device) and the workload it runs in a cell.
+#[derive(Clone)]
+struct Variant {
+    engine: String,
+    workload: String,
+}
+
+fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
+    let mut v = Vec::new();
+    if let Some(device) = cell.device {
+        v.push(Variant {
+            engine: "device".to_owned(),
+            workload: device.to_owned(),
+        });
+    }
+    if cell.engines {
+        for e in engines {
+            v.push(Variant {
+                engine: e.clone(),
+                workload: cell.workload.to_owned(),
+            });
+        }
+    }
+    v
+}
+
+/// Runs one bench process and returns its JSON line; kills it after
+/// `timeout`.
+fn run_one(mut cmd: Command, timeout: Duration) -> Result<String> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start the bench binary")?;
+    // Drain both pipes in threads so a chatty engine cannot block on them.
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if t0.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("timed out after {} s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = out.join().unwrap_or_default();
+    let err = err.join().unwrap_or_default();
+    if !status.success() {
+        bail!("{status}: {}", err.trim());
+    }
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    match lines.as_slice() {
+        [line] => Ok(line.to_string()),
+        _ => bail!("expected one JSON line, got:\n{out}"),
+    }
+}
+
+/// The runs of one cell by one engine.
+struct RunOutcome {
+    cell: &'static str,
+    engine: String,
+    obj: Object,
+}
+
+/// The median of a cell's runs by one engine.
+struct Median {
+    cell: &'static str,
+    engine: String,
+    obj: Object,
+}
+
+/// Per cell and engine, the median of each numeric field over the runs
+/// (the upper median for an even count); other fields from the first run.
+fn medians(cells: &[&Cell], engines: &[String], outcomes: &[RunOutcome]) -> Vec<Median> {
+    let mut out = Vec::new();
+    for cell in cells {
+        for engine in variants(cell, engines).into_iter().map(|v| v.engine) {
+            let runs: Vec<&Object> = outcomes
+                .iter()
+                .filter(|o| o.cell == cell.id && o.engine == engine)
+                .map(|o| &o.obj)
+                .collect();
+            let Some(first) = runs.first() else { continue };
+            let mut obj = (*first).clone();
+            for (key, value) in obj.iter_mut() {
+                if let Value::Num(_) = value {
+                    let mut xs: Vec<f64> =
+                        runs.iter().filter_map(|r| r.get(key)?.as_f64()).collect();
+                    xs.sort_by(f64::total_cmp);
+                    *value = Value::Num(xs[xs.len() / 2]);
+                }
+            }
+            obj.insert("runs".to_owned(), Value::Num(runs.len() as f64));
+            out.push(Median {
+                cell: cell.id,
+                engine,
+                obj,
+            });
+        }
+    }
+    out
+}
+
+fn find<'a>(medians: &'a [Median], cell: &str, engine: &str) -> Option<&'a Object> {
+    medians
+        .iter()
+        .find(|m| m.cell == cell && m.engine == engine)
+        .map(|m| &m.obj)
+}
+
+fn num_field(obj: &Object, key: &str) -> Option<f64> {
+    obj.get(key).and_then(Value::as_f64)
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Str(s) => json::quote(s),
+        Value::Num(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Value::Num(x) => format!("{x}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".to_owned(),
+    }
+}
+
+/// Every cell and engine: throughput, latency, CPU and group commit.
+fn cells_table(cells: &[&Cell], engines: &[String], medians: &[Median], rounds: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<13} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  notes",
+        "cell",
+        "engine",
+        "ops/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
+        "cpu%",
+        "fsync/s",
+        "w/group",
+    );
+    for cell in cells {
+        for (i, engine) in variants(cell, engines)
+            .into_iter()
+            .map(|v| v.engine)
+            .enumerate()
+        {
+            let Some(obj) = find(medians, cell.id, &engine) else {
+                let _ = writeln!(
+                    s,
+                    "{:<13} {:<9} {:>10}",
+                    if i == 0 { cell.id } else { "" },
+                    engine,
+                    "FAILED"
+                );
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            let mut notes = Vec::new();
+            if let Some(mb) = f("mb_per_sec").filter(|_| cell.workload == "rawseq") {
+                notes.push(format!("{mb:.0} MB/s"));
+            }
+            if let Some(h) = f("hit_rate") {
+                notes.push(format!("hit rate {h:.3}"));
+            }
+            if let Some(n) = f("big_batches") {
+                notes.push(format!(
+                    "{n:.0} big batches, slowest {:.0} ms",
+                    f("big_batch_max_ms").unwrap_or(0.0)
+                ));
+            }
+            let runs = f("runs").unwrap_or(0.0);
+            if (runs as usize) < rounds {
+                notes.push(format!("only {runs:.0} of {rounds} runs succeeded"));
+            }
+            let _ = writeln!(
+                s,
+                "{:<13} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  {}",
+                if i == 0 { cell.id } else { "" },
+                engine,
+                fmt_ops(f("ops_per_sec")),
+                fmt_us(f("p50_us")),
+                fmt_us(f("p99_us")),
+                fmt_us(f("p999_us")),
+                fmt_us(f("max_us")),
+                f("cpu_pct").map_or("-".to_owned(), |c| format!("{c:.0}")),
+                f("fsyncs_per_sec").map_or("-".to_owned(), |c| format!("{c:.0}")),
+                f("mean_group").map_or("-".to_owned(), |c| format!("{c:.1}")),
+                notes.join("; ")
+            );
+        }
+    }
+    s
+}
+
+/// The targets of BENCH.md, with Tributary's ratio to each peer.
+fn targets_table(engines: &[String], medians: &[Median]) -> String {
+    let peers: Vec<&String> = engines.iter().filter(|e| *e != "tributary").collect();
+    let mut s = String::new();
+    let _ = write!(s, "{:<13} {:>10}", "cell", "tributary");
+    for p in &peers {
+        let _ = write!(s, "  {:>19}", format!("vs {p}"));
+    }
+    let _ = writeln!(s, "  target");
+    let ops = |cell: &str, engine: &str| {
+        find(medians, cell, engine).and_then(|o| num_field(o, "ops_per_sec"))
+    };
+    let p99 =
+        |cell: &str, engine: &str| find(medians, cell, engine).and_then(|o| num_field(o, "p99_us"));
+    let mut cell_ids: Vec<&str> = medians.iter().map(|m| m.cell).collect();
+    cell_ids.dedup();
+    for cell in cell_ids {
+        if cell.starts_with("rawseq") {
+            continue;
+        }
+        let trib = ops(cell, "tributary");
+        let _ = write!(s, "{:<13} {:>10}", cell, fmt_ops(trib));
+        for p in &peers {
+            let text = match (trib, ops(cell, p), p99(cell, "tributary"), p99(cell, p)) {
+                (Some(t), Some(o), Some(tp), Some(op)) if o > 0.0 && tp > 0.0 => {
+                    format!("{:.2}x ops {:.2}x p99", t / o, op / tp)
+                }
+                _ => "-".to_owned(),
+            };
+            let _ = write!(s, "  {text:>19}");
+        }
+        let _ = writeln!(s, "  {}", target_text(cell, medians, &peers));
+    }
+    let _ = writeln!(
+        s,
+        "\n`Nx ops` is Tributary's ops/s over the peer's; `Nx p99` is the peer's p99 over \
+         Tributary's (above 1: Tributary's tail is shorter)."
+    );
+    s
+}
+
+/// BENCH.md's target for `cell`, the measured value, and whether it is met.
+fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> String {
+    let ops = |c: &str, e: &str| find(medians, c, e).and_then(|o| num_field(o, "ops_per_sec"));
+    let Some(trib) = ops(cell, "tributary") else {
+        return "-".to_owned();
+    };
+    let verdict = |ratio: f64, goal: f64, what: &str| {
+        format!(
+            ">= {goal}x {what}: {ratio:.2}x {}",
+            if ratio >= goal { "MET" } else { "MISSED" }
+        )
+    };
+    let vs_leveldb = |goal: f64| match ops(cell, "leveldb") {
+        Some(l) if l > 0.0 => verdict(trib / l, goal, "leveldb"),
+        _ => format!(">= {goal}x leveldb: no leveldb run"),
+    };
+    match cell {
+        "fillsync/1" => match ops(cell, "device") {
+            Some(d) if d > 0.0 => verdict(trib / d, 0.9, "raw append+fdatasync"),
+            _ => "-".to_owned(),
+        },
+        "fillsync/16" | "fillsync/64" => vs_leveldb(1.5),
+        "fillseq/1" | "fillrandom/1" | "fillbatch/1" | "readrandom/1" | "readrandom/2" => {
+            vs_leveldb(1.0)
+        }
+        "fillrandom/4" | "fillrandom/16" => {
+            let best = peers
+                .iter()
+                .filter_map(|p| ops(cell, p).map(|o| (o, p.as_str())))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            match best {
+                Some((o, name)) if o > 0.0 => {
+                    verdict(trib / o, 1.3, &format!("best peer ({name})"))
+                }
+                _ => "-".to_owned(),
+            }
+        }
+        "bigbatch/16" => {
+            let p99 = |c: &str, e: &str| find(medians, c, e).and_then(|o| num_field(o, "p99_us"));
+            let mut text = match (p99(cell, "tributary"), p99("fillsync/16", "tributary")) {
+                (Some(with), Some(without)) if without > 0.0 => {
+                    let r = with / without;
+                    format!(
+                        "p99 with/without a 64 MiB batch <= 3x: {r:.2}x {}",
+                        if r <= 3.0 { "MET" } else { "MISSED" }
+                    )
+                }
+                _ => "p99 with/without <= 3x: no fillsync/16 run".to_owned(),
+            };
+            let others: Vec<String> = peers
+                .iter()
+                .filter_map(|p| match (p99(cell, p), p99("fillsync/16", p)) {
+                    (Some(w), Some(wo)) if wo > 0.0 => Some(format!("{p} {:.2}x", w / wo)),
+                    _ => None,
+                })
+                .collect();
+            if !others.is_empty() {
+                let _ = write!(text, " (peers: {})", others.join(", "));
+            }
+            text
+        }
+        _ => "-".to_owned(),
+    }
+}
+
+/// The fillsync curve from the medians, if any fillsync cell ran.
+fn fillsync_svg(
+    engines: &[String],
+    medians: &[Median],
+    stamp: &str,
+    machine: &str,
+    quick: bool,
+) -> Option<String> {
+    let series: Vec<svg::Series> = engines
+        .iter()
+        .map(|e| svg::Series {
+            engine: e.clone(),
+            points: medians
+                .iter()
+                .filter(|m| m.engine == *e && m.cell.starts_with("fillsync/"))
+                .filter_map(|m| {
+                    Some((
+                        num_field(&m.obj, "threads")?,
+                        num_field(&m.obj, "ops_per_sec")?,
+                    ))
+                })
+                .collect(),
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if series.is_empty() {
+        return None;
+    }
+    let device = find(medians, "fillsync/1", "device").and_then(|o| num_field(o, "ops_per_sec"));
+    let subtitle = format!(
+        "{stamp}{}, medians; {machine}",
+        if quick { " (--quick)" } else { "" }
+    );
+    Some(svg::fillsync(&series, device, &subtitle))
+}
+
+fn fmt_ops(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x >= 100.0 => group_thousands(x.round() as u64),
+        Some(x) => format!("{x:.1}"),
+        None => "-".to_owned(),
+    }
+}
+
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Microseconds, shown in the unit that keeps them short.
+fn fmt_us(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_owned(),
+        Some(us) if us >= 10_000.0 => format!("{:.0} ms", us / 1e3),
+        Some(us) if us >= 1_000.0 => format!("{:.1} ms", us / 1e3),
+        Some(us) if us >= 100.0 => format!("{us:.0} us"),
+        Some(us) => format!("{us:.1} us"),
+    }
+}
+
+fn mmss(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// One line about the machine and the commit, for the results.
+fn machine_summary(root: &Path) -> String {
+    let cmd = |prog: &str, args: &[&str]| {
+        Command::new(prog)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_else(|| "?".to_owned())
+    };
+    format!(
+        "{} cores, Linux {}, commit {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cmd("uname", &["-r"]),
+        cmd("git", &["rev-parse", "--short", "HEAD"])
+    )
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC.
+fn utc_stamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_and_numbers() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(utc_stamp(t), "20231114-221320");
+        assert_eq!(group_thousands(1_234_567), "1,234,567");
+        assert_eq!(fmt_us(Some(12_345.0)), "12 ms");
+        assert_eq!(mmss(125.0), "2:05");
+    }
+
+    #[test]
+    fn every_cell_is_reachable_by_only() {
+        for c in CELLS {
+            assert!(c.num >= c.quick_num);
+            assert!(c.id.contains('/'));
+        }
+    }
 }

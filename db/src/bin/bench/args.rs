@@ -167,7 +167,8 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
             "--engine" => engine = Some(EngineName::parse(value()?)?),
             "--workload" => {
                 let v = value()?;
-                workload = Some(Workload::parse(v).ok_or_else(|| format!("unknown workload {v:?}"))?);
+                workload =
+                    Some(Workload::parse(v).ok_or_else(|| format!("unknown workload {v:?}"))?);
             }
             "--threads" => threads = Some(number(arg, value()?)?),
             "--num" => num = Some(number(arg, value()?)?),
@@ -190,7 +191,11 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
         return Err(format!(
             "workload {} runs on engine {}, not {}",
             workload.name(),
-            if workload.is_raw() { "device" } else { "a database" },
+            if workload.is_raw() {
+                "device"
+            } else {
+                "a database"
+            },
             engine.name()
         ));
     }
@@ -225,7 +230,7 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
     }
     // Every index a run writes must fit in key-size decimal digits: the key
     // space, plus the side writer's keys above it.
-    let big_records = spec.big_batch_mib.map_or(0, |mib| crate::gen::big_batch_records(mib));
+    let big_records = spec.big_batch_mib.map_or(0, crate::gen::big_batch_records);
     let max_index = spec.key_space() + big_records as u64;
     let digits = max_index.max(1).to_string().len();
     if spec.key_size < digits {

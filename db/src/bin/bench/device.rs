@@ -25,7 +25,10 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
         let cpu_start = report::process_cpu_secs();
         let results: Vec<_> = handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a bench thread panicked".to_owned())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a bench thread panicked".to_owned()))
+            })
             .collect();
         let cpu_secs = match (cpu_start, report::process_cpu_secs()) {
             (Some(a), Some(b)) => Some(b - a),
@@ -33,9 +36,18 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
         };
         (results, cpu_secs)
     });
-    let results: Vec<(Instant, Instant, Vec<u64>)> = results.into_iter().collect::<Result<_, _>>()?;
-    let started = results.iter().map(|r| r.0).min().expect("at least one thread");
-    let ended = results.iter().map(|r| r.1).max().expect("at least one thread");
+    let results: Vec<(Instant, Instant, Vec<u64>)> =
+        results.into_iter().collect::<Result<_, _>>()?;
+    let started = results
+        .iter()
+        .map(|r| r.0)
+        .min()
+        .expect("at least one thread");
+    let ended = results
+        .iter()
+        .map(|r| r.1)
+        .max()
+        .expect("at least one thread");
     let secs = ended.duration_since(started).as_secs_f64();
     let mut latencies_ns: Vec<u64> = results.into_iter().flat_map(|r| r.2).collect();
     latencies_ns.sort_unstable();
@@ -61,7 +73,8 @@ fn worker(
     barrier: &Barrier,
 ) -> Result<(Instant, Instant, Vec<u64>), String> {
     let path = spec.db.join(format!("raw-{thread}.log"));
-    let mut file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut file =
+        File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let io = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut latencies_ns = Vec::with_capacity(spec.num);
     let mut values = Values::new(buf, spec.value_size, thread);

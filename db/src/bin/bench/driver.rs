@@ -40,10 +40,7 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
         _ => None,
     };
     engine.close()?;
-    Ok(Outcome {
-        counters,
-        ..timed
-    })
+    Ok(Outcome { counters, ..timed })
 }
 
 /// What one thread measured.
@@ -98,7 +95,10 @@ fn timed_phase<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Outc
         let cpu_start = report::process_cpu_secs();
         let results: Vec<Result<ThreadResult, String>> = handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a bench thread panicked".to_owned())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a bench thread panicked".to_owned()))
+            })
             .collect();
         let cpu_secs = match (cpu_start, report::process_cpu_secs()) {
             (Some(a), Some(b)) => Some(b - a),
@@ -112,8 +112,16 @@ fn timed_phase<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Outc
     });
     let results: Vec<ThreadResult> = results.into_iter().collect::<Result<_, _>>()?;
     let big = big_report.transpose()?;
-    let started = results.iter().map(|r| r.started).min().expect("at least one thread");
-    let ended = results.iter().map(|r| r.ended).max().expect("at least one thread");
+    let started = results
+        .iter()
+        .map(|r| r.started)
+        .min()
+        .expect("at least one thread");
+    let ended = results
+        .iter()
+        .map(|r| r.ended)
+        .max()
+        .expect("at least one thread");
     let secs = ended.duration_since(started).as_secs_f64();
     let calls: usize = results.iter().map(|r| r.latencies_ns.len()).sum();
     let hits: u64 = results.iter().map(|r| r.hits).sum();

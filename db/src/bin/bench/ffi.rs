@@ -175,7 +175,9 @@ fn check(api: &Api, err: *mut c_char, op: &str) -> Result<(), String> {
     // SAFETY: a non-null `errptr` is a NUL-terminated string the library
     // allocated with malloc (c.h: "the caller must free it"), freed just
     // below and not used after.
-    let msg = unsafe { CStr::from_ptr(err) }.to_string_lossy().into_owned();
+    let msg = unsafe { CStr::from_ptr(err) }
+        .to_string_lossy()
+        .into_owned();
     // SAFETY: as above; `free` is the library's own `*_free`.
     unsafe { (api.free)(err.cast()) };
     Err(format!("{} {op}: {msg}", api.name))
@@ -209,7 +211,11 @@ impl<F: Flavor> Engine for CDb<F> {
                 (api.readoptions_destroy)(read);
                 return Err(e);
             }
-            assert!(!db.is_null(), "{} open returned null without an error", api.name);
+            assert!(
+                !db.is_null(),
+                "{} open returned null without an error",
+                api.name
+            );
             Ok(CDb {
                 db,
                 options,
@@ -223,7 +229,11 @@ impl<F: Flavor> Engine for CDb<F> {
 
     #[inline]
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String> {
-        let opts = if sync { self.write_sync } else { self.write_plain };
+        let opts = if sync {
+            self.write_sync
+        } else {
+            self.write_plain
+        };
         let mut err = ptr::null_mut();
         // SAFETY: `self.db` and `opts` are live (the type's invariants); the
         // key and value slices are valid for their lengths during the call,
@@ -267,7 +277,11 @@ impl<F: Flavor> Engine for CDb<F> {
 
     #[inline]
     fn write(&self, batch: &mut CBatch, sync: bool) -> Result<(), String> {
-        let opts = if sync { self.write_sync } else { self.write_plain };
+        let opts = if sync {
+            self.write_sync
+        } else {
+            self.write_plain
+        };
         let mut err = ptr::null_mut();
         // SAFETY: the database, options and batch are live; the batch is
         // this thread's alone for the call (`&mut`), then cleared in place.

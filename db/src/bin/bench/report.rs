@@ -66,7 +66,12 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
         us(99.9),
         us(100.0),
     );
-    let _ = write!(s, ",\"key_size\":{},\"batch\":{}", spec.key_size, spec.records_per_call());
+    let _ = write!(
+        s,
+        ",\"key_size\":{},\"batch\":{}",
+        spec.key_size,
+        spec.records_per_call()
+    );
     if let Some(hit_rate) = outcome.hit_rate {
         let _ = write!(s, ",\"hit_rate\":{hit_rate:.4}");
     }
