@@ -126,6 +126,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::manual_rotate)] // The formula as FORMATS.md writes it.
     fn mask_matches_the_formula() {
         for c in [0u32, 1, 0xa0cc_26e6, 0xffff_ffff, 0x8000_0000, 0x1234_5678] {
             let by_formula = ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8);

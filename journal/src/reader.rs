@@ -107,6 +107,7 @@ pub struct Reader<R: io::Read> {
 }
 
 /// Whether a reader can go on.
+#[derive(Clone)]
 enum State {
     Reading,
     /// The journal ended (cleanly or at a torn tail): every later call
@@ -117,6 +118,7 @@ enum State {
 }
 
 /// A copy of the error a reader stopped with (`io::Error` is not `Clone`).
+#[derive(Clone)]
 enum Failure {
     Io {
         kind: io::ErrorKind,
@@ -239,6 +241,23 @@ impl<R: io::Read> Reader<R> {
     /// The recovery mode the reader was built with.
     pub fn mode(&self) -> Recovery {
         self.mode
+    }
+
+    /// The source.
+    pub fn get_ref(&self) -> &R {
+        &self.source
+    }
+
+    /// The source, mutably. The reader has already taken the bytes of the
+    /// current block from it; whatever is read from it next is the next
+    /// block.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.source
+    }
+
+    /// The source, giving up the current block and any record in progress.
+    pub fn into_inner(self) -> R {
+        self.source
     }
 
     fn find_record(&mut self) -> Result<Option<Found>, ReadError> {
@@ -464,6 +483,34 @@ impl Failure {
                 offset: *offset,
                 reason: *reason,
             },
+        }
+    }
+}
+
+/// A checkpoint: the clone goes on independently from the same point, with
+/// a clone of the source (for a byte slice, the same position).
+impl<R: io::Read + Clone> Clone for Reader<R> {
+    fn clone(&self) -> Reader<R> {
+        Reader {
+            source: self.source.clone(),
+            mode: self.mode,
+            block: self.block.clone(),
+            at_eof: self.at_eof,
+            block_start: self.block_start,
+            pos: self.pos,
+            // The last record returned is dead once `next_record` is called
+            // again; only a record in progress needs copying.
+            record: if self.pending.is_some() {
+                self.record.clone()
+            } else {
+                Vec::new()
+            },
+            pending: self.pending,
+            record_offset: self.record_offset,
+            offset: self.offset,
+            dropped: self.dropped.clone(),
+            torn_tail: self.torn_tail,
+            state: self.state.clone(),
         }
     }
 }

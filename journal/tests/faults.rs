@@ -209,8 +209,10 @@ fn flush_error() {
 
 #[test]
 fn interrupted_writes_are_retried() {
-    let mut sink = FaultySink::default();
-    sink.interrupt_next = true;
+    let sink = FaultySink {
+        interrupt_next: true,
+        ..FaultySink::default()
+    };
     let mut w = Writer::new(sink);
     w.append(b"hello").unwrap();
     w.sync().unwrap();

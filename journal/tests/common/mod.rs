@@ -204,6 +204,7 @@ pub fn layout(lens: &[usize]) -> (Vec<RecordAt>, u64) {
 }
 
 /// The stored checksum of a chunk, computed here independently of the crate.
+#[allow(clippy::manual_rotate)] // The formula as FORMATS.md writes it.
 pub fn checksum(type_byte: u8, data: &[u8]) -> u32 {
     let mut buf = Vec::with_capacity(1 + data.len());
     buf.push(type_byte);
