@@ -1,4 +1,17 @@
-//! The write-merge protocol (group commit): one leader merges waiting
-//! writers' batches into one journal record and one fsync.
-//!
-//! Skeleton: the `writer` issue fills it in.
+//! Group commit: the goleveldb write-merge protocol.
+//! (Docs to be written.)
+
+mod backend;
+mod error;
+mod group_commit;
+mod metrics;
+mod offer;
+mod options;
+mod sync;
+
+pub use backend::{Backend, Log, Memtable, Room};
+pub use error::{RoomError, WriteError};
+pub use group_commit::GroupCommit;
+pub use metrics::Metrics;
+pub use offer::{merge_limit, MERGE_LIMIT, MERGE_LIMIT_LARGE};
+pub use options::{Options, WriteOptions};

@@ -1,0 +1,756 @@
+//! The write-merge protocol with one reply slot per waiting writer:
+//! [`GroupCommit`].
+//!
+//! See the [crate docs](crate) for the protocol and how each part maps to
+//! goleveldb. In short, one mutex guards the meeting point ([`State`]): the
+//! write-lock token, the queue of offered writes, the queue of writers that
+//! only want the lock, and the sticky errors. A writer that must wait puts
+//! a [`Slot`] in a queue and sleeps on the slot's own condition variable; a
+//! leader answers it by filling the slot, which never blocks the leader.
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use batch::{Batch, Record, SeqNum};
+
+use crate::metrics::Counters;
+use crate::offer::{self, merge_limit, Offer, Own};
+use crate::sync::{lock, wait, AtomicU64, Condvar, Mutex};
+use crate::{Backend, Metrics, Options, RoomError, WriteError, WriteOptions};
+
+/// The group-commit writer: shared by every writer thread (by `&` or
+/// [`Arc`]), it serialises writes through one leader at a time, which merges
+/// the writes waiting behind it into one journal record and at most one
+/// fsync.
+///
+/// See the [crate docs](crate) for the protocol, its guarantees and an
+/// example.
+pub struct GroupCommit {
+    /// The writers' meeting point.
+    state: Mutex<State>,
+    /// Signalled when the token comes back to [`State::token`] while `close`
+    /// waits for it.
+    idle: Condvar,
+    /// Options fixed at construction.
+    options: Options,
+    /// The last sequence number applied to the memtable, for
+    /// [`last_seq`](GroupCommit::last_seq).
+    // Invariant: written only by the token holder, after `Memtable::apply`.
+    published: AtomicU64,
+    /// The counters behind [`metrics`](GroupCommit::metrics).
+    counters: Counters,
+}
+
+/// Everything writers meet over, under [`GroupCommit::state`].
+struct State {
+    /// The write lock (goleveldb `writeLockC`): `Some` when free. Taking it
+    /// out is acquiring the lock; whoever holds the [`Token`] holds the lock
+    /// and the backend.
+    // Invariant: while the token is free and the writer is not closed, both
+    // queues are empty: a releasing leader hands the token to the oldest
+    // waiter rather than put it back.
+    token: Option<Box<Token>>,
+    /// Writes offered to the leader, oldest first (goleveldb `writeMergeC`).
+    /// A writer in this queue is also waiting for the lock, as goleveldb's
+    /// `select` sends on both `writeMergeC` and `writeLockC`.
+    offers: VecDeque<Waiter>,
+    /// Writers that wait for the lock but do not merge (merging off for
+    /// them), and maintenance tasks (`with_backend`), oldest first.
+    lockers: VecDeque<Waiter>,
+    /// The ticket of the next waiter, to find the oldest of both queues.
+    next_ticket: u64,
+    /// Set by `close` (goleveldb `closeC`). Never cleared.
+    closed: bool,
+    /// Whether `close` waits on [`GroupCommit::idle`].
+    closer_waiting: bool,
+    /// The journal error that poisoned the writer. Never cleared.
+    poisoned: Option<Arc<io::Error>>,
+    /// The persistent background error (goleveldb `compPerErrC`). Never
+    /// cleared.
+    background: Option<RoomError>,
+}
+
+/// The write lock and what only its holder may touch.
+struct Token {
+    /// The journal, memtable and flush side.
+    backend: Box<dyn Backend>,
+    /// The last sequence number used by a committed group.
+    last_seq: SeqNum,
+    /// The group being built: reused across groups to save allocations.
+    // Invariant: cleared at the start of every group.
+    group: Batch,
+    /// The writes merged into the group being built, in merge order.
+    // Invariant: empty outside a group commit.
+    members: Vec<Arc<Slot>>,
+}
+
+/// A writer waiting in a queue.
+struct Waiter {
+    /// Arrival order across both queues.
+    ticket: u64,
+    /// Where its answer goes.
+    slot: Arc<Slot>,
+    /// A `with_backend` call rather than a write: it fails only on close.
+    maintenance: bool,
+}
+
+/// One waiting writer's offer and the place for its answer: goleveldb's
+/// `writeMergedC` and `writeAckC`, private to this writer.
+struct Slot {
+    /// The offered write.
+    offer: Offer,
+    /// The answer, once given. Filled exactly once.
+    reply: Mutex<Option<Reply>>,
+    /// Signalled when `reply` is filled.
+    ready: Condvar,
+}
+
+/// The answer to a waiting writer.
+enum Reply {
+    /// Done: the result of the group it was merged into, or a reason it was
+    /// never attempted (closed, poisoned, background error).
+    Done(Result<SeqNum, WriteError>),
+    /// The write lock is yours: the writer leads a group of its own. Carries
+    /// the token, handed over without being released.
+    Lock(Box<Token>),
+}
+
+/// How a writer came out of waiting.
+enum Acquired {
+    /// It holds the write lock.
+    Lock(Box<Token>),
+    /// It is done, with this result.
+    Done(Result<SeqNum, WriteError>),
+}
+
+impl GroupCommit {
+    /// A writer over `backend`, whose last used sequence number is `last_seq`
+    /// (the first write gets `last_seq + 1`).
+    pub fn new(backend: Box<dyn Backend>, last_seq: SeqNum, options: Options) -> GroupCommit {
+        let token = Token {
+            backend,
+            last_seq,
+            group: Batch::new(),
+            members: Vec::new(),
+        };
+        GroupCommit {
+            state: Mutex::new(State {
+                token: Some(Box::new(token)),
+                offers: VecDeque::new(),
+                lockers: VecDeque::new(),
+                next_ticket: 0,
+                closed: false,
+                closer_waiting: false,
+                poisoned: None,
+                background: None,
+            }),
+            idle: Condvar::new(),
+            options,
+            published: AtomicU64::new(last_seq.0),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Writes `batch` atomically and returns the sequence number of its
+    /// first record; its records take that and the following ones.
+    ///
+    /// The batch is read, never modified. An empty batch returns at once with
+    /// [`last_seq`](GroupCommit::last_seq) and consumes no sequence number.
+    ///
+    /// # Errors
+    ///
+    /// See [`WriteError`]. On any error nothing of the batch is visible.
+    pub fn write(&self, batch: &Batch, opts: WriteOptions) -> Result<SeqNum, WriteError> {
+        if batch.is_empty() {
+            if lock(&self.state).closed {
+                return Err(WriteError::Closed);
+            }
+            return Ok(self.last_seq());
+        }
+        self.write_own(Own::Batch(batch), opts)
+    }
+
+    /// Writes one put of `key` to `value` and returns its sequence number.
+    ///
+    /// It is merged as a single record, without building a batch for it.
+    ///
+    /// # Errors
+    ///
+    /// See [`WriteError`].
+    pub fn put(&self, key: &[u8], value: &[u8], opts: WriteOptions) -> Result<SeqNum, WriteError> {
+        self.write_own(Own::Record(Record::Put { key, value }), opts)
+    }
+
+    /// Writes one delete of `key` and returns its sequence number.
+    ///
+    /// # Errors
+    ///
+    /// See [`WriteError`].
+    pub fn delete(&self, key: &[u8], opts: WriteOptions) -> Result<SeqNum, WriteError> {
+        self.write_own(Own::Record(Record::Delete { key }), opts)
+    }
+
+    /// Sets the persistent background error (goleveldb's `compPerErrC`):
+    /// every writer waiting now gets it at once, and so does every later
+    /// write. The write in flight finishes with its own result.
+    ///
+    /// The first error set stays; later ones are ignored.
+    pub fn set_background_error(&self, err: RoomError) {
+        let failed = {
+            let mut state = lock(&self.state);
+            if state.background.is_some() {
+                return;
+            }
+            state.background = Some(err.clone());
+            state.drain_writes()
+        };
+        answer_all(failed, &WriteError::Background(err));
+    }
+
+    /// Closes the writer: every waiting writer returns
+    /// [`WriteError::Closed`] at once, the group in flight finishes (its
+    /// writers get their real result), and then `close` returns. Later writes
+    /// and [`with_backend`](GroupCommit::with_backend) calls get `Closed`.
+    ///
+    /// No acknowledged write is lost: every write answered `Ok` was
+    /// journaled and applied before its answer.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Closed`] if already closed.
+    pub fn close(&self) -> Result<(), WriteError> {
+        let mut state = lock(&self.state);
+        if state.closed {
+            return Err(WriteError::Closed);
+        }
+        state.closed = true;
+        let failed = state.drain_all();
+        // Answer outside the lock, so that the woken writers do not block on
+        // it; nobody else can reach these slots any more.
+        drop(state);
+        answer_all(failed, &WriteError::Closed);
+
+        let mut state = lock(&self.state);
+        while state.token.is_none() {
+            state.closer_waiting = true;
+            state = wait(&self.idle, state);
+        }
+        state.closer_waiting = false;
+        // The token stays in `state`, where `closed` keeps anyone from taking
+        // it: the write lock is never released again.
+        Ok(())
+    }
+
+    /// The last sequence number applied to the memtable.
+    pub fn last_seq(&self) -> SeqNum {
+        SeqNum(self.published.load(Ordering::Acquire))
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> Metrics {
+        let mut metrics = self.counters.snapshot();
+        let state = lock(&self.state);
+        metrics.waiting = (state.offers.len() + state.lockers.len()) as u64;
+        metrics
+    }
+
+    /// Runs `f` on the backend while holding the write lock, with no write
+    /// in flight: for maintenance such as forcing a memtable rotation.
+    ///
+    /// It waits for the lock like a write that does not merge, and works
+    /// even when the writer is poisoned or has a background error. Use
+    /// [`Backend::as_any_mut`] to reach the concrete type.
+    /// If `f` panics, the writer is poisoned: the backend's state is unknown.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Closed`] if the writer is closed, before or while
+    /// waiting.
+    pub fn with_backend<R>(&self, f: impl FnOnce(&mut dyn Backend) -> R) -> Result<R, WriteError> {
+        let token = match self.acquire_maintenance()? {
+            Acquired::Lock(token) => token,
+            Acquired::Done(Err(err)) => return Err(err),
+            Acquired::Done(Ok(_)) => unreachable!("a maintenance waiter is never merged"),
+        };
+        let mut leader = Leader::new(self, token);
+        let result = f(&mut *leader.token().backend);
+        leader.release(None);
+        Ok(result)
+    }
+
+    /// Takes the backend back, for example to close the journal after
+    /// [`close`](GroupCommit::close).
+    ///
+    /// `None` only if a thread panicked while holding the write lock in a
+    /// way the leader guard could not recover from, which should not happen.
+    pub fn into_backend(self) -> Option<Box<dyn Backend>> {
+        let state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.token.map(|token| token.backend)
+    }
+
+    /// The whole protocol for one write (a writer, steps 1 and 2).
+    fn write_own(&self, own: Own<'_>, opts: WriteOptions) -> Result<SeqNum, WriteError> {
+        offer::validate(own)?;
+        let merge = opts.merge && self.options.merge;
+        match self.acquire(own, opts.sync, merge)? {
+            Acquired::Done(result) => result,
+            Acquired::Lock(token) => Leader::new(self, token).commit(own, opts.sync, merge),
+        }
+    }
+
+    /// Writer step 1: take the free write lock, or queue (offering the write
+    /// when `merge`) and wait to be merged or handed the lock.
+    fn acquire(&self, own: Own<'_>, sync: bool, merge: bool) -> Result<Acquired, WriteError> {
+        {
+            let mut state = lock(&self.state);
+            state.check_write()?;
+            if let Some(token) = state.token.take() {
+                return Ok(Acquired::Lock(token));
+            }
+        }
+        // The lock is busy: copy the write for the leader outside the lock,
+        // then look again, since the lock may have come free meanwhile.
+        let slot = Arc::new(Slot::new(Offer::new(own, sync, merge)));
+        {
+            let mut state = lock(&self.state);
+            state.check_write()?;
+            if let Some(token) = state.token.take() {
+                return Ok(Acquired::Lock(token));
+            }
+            state.enqueue(Arc::clone(&slot), merge, false);
+        }
+        Ok(slot.wait())
+    }
+
+    /// As [`acquire`](GroupCommit::acquire) for `with_backend`: waits for
+    /// the lock only, and fails only when closed.
+    fn acquire_maintenance(&self) -> Result<Acquired, WriteError> {
+        let slot = {
+            let mut state = lock(&self.state);
+            if state.closed {
+                return Err(WriteError::Closed);
+            }
+            if let Some(token) = state.token.take() {
+                return Ok(Acquired::Lock(token));
+            }
+            let slot = Arc::new(Slot::new(Offer::lock_only()));
+            state.enqueue(Arc::clone(&slot), false, true);
+            slot
+        };
+        Ok(slot.wait())
+    }
+}
+
+impl State {
+    /// Why a write arriving now fails at once, if it does: closed, then
+    /// poisoned, then a background error.
+    fn check_write(&self) -> Result<(), WriteError> {
+        if self.closed {
+            Err(WriteError::Closed)
+        } else if let Some(cause) = &self.poisoned {
+            Err(WriteError::Poisoned(Arc::clone(cause)))
+        } else if let Some(err) = &self.background {
+            Err(WriteError::Background(err.clone()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn enqueue(&mut self, slot: Arc<Slot>, merge: bool, maintenance: bool) {
+        let waiter = Waiter {
+            ticket: self.next_ticket,
+            slot,
+            maintenance,
+        };
+        self.next_ticket += 1;
+        if merge {
+            self.offers.push_back(waiter);
+        } else {
+            self.lockers.push_back(waiter);
+        }
+    }
+
+    /// Removes the oldest waiter of both queues.
+    fn pop_oldest(&mut self) -> Option<Waiter> {
+        let offers_first = match (self.offers.front(), self.lockers.front()) {
+            (Some(offer), Some(locker)) => offer.ticket < locker.ticket,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if offers_first {
+            self.offers.pop_front()
+        } else {
+            self.lockers.pop_front()
+        }
+    }
+
+    /// Removes every waiting write, keeping maintenance waiters.
+    fn drain_writes(&mut self) -> Vec<Arc<Slot>> {
+        let mut failed: Vec<Arc<Slot>> = self.offers.drain(..).map(|w| w.slot).collect();
+        self.lockers.retain(|waiter| {
+            if waiter.maintenance {
+                true
+            } else {
+                failed.push(Arc::clone(&waiter.slot));
+                false
+            }
+        });
+        failed
+    }
+
+    /// Removes every waiter.
+    fn drain_all(&mut self) -> Vec<Arc<Slot>> {
+        let offers = self.offers.drain(..);
+        offers.chain(self.lockers.drain(..)).map(|w| w.slot).collect()
+    }
+}
+
+impl Slot {
+    fn new(offer: Offer) -> Slot {
+        Slot {
+            offer,
+            reply: Mutex::new(None),
+            ready: Condvar::new(),
+        }
+    }
+
+    /// Gives the waiting writer its answer. Never blocks on the writer: it
+    /// only fills the slot and wakes the writer, which runs on its own time.
+    fn answer(&self, reply: Reply) {
+        let mut slot = lock(&self.reply);
+        debug_assert!(slot.is_none(), "a writer was answered twice");
+        *slot = Some(reply);
+        drop(slot);
+        self.ready.notify_one();
+    }
+
+    /// Waits for the answer.
+    fn wait(&self) -> Acquired {
+        let mut slot = lock(&self.reply);
+        loop {
+            match slot.take() {
+                Some(Reply::Done(result)) => return Acquired::Done(result),
+                Some(Reply::Lock(token)) => return Acquired::Lock(token),
+                None => slot = wait(&self.ready, slot),
+            }
+        }
+    }
+}
+
+/// Answers every slot with `err`.
+fn answer_all(slots: Vec<Arc<Slot>>, err: &WriteError) {
+    for slot in slots {
+        slot.answer(Reply::Done(Err(err.clone())));
+    }
+}
+
+/// The holder of the write lock, running one group commit (or a maintenance
+/// task).
+///
+/// Its `Drop` is the safety net of raft-engine's leader guard: if the
+/// backend panics mid-group, it poisons the writer, answers every merged
+/// writer, and releases or hands off the lock, so that no writer hangs.
+struct Leader<'a> {
+    gc: &'a GroupCommit,
+    /// The write lock, until released.
+    token: Option<Box<Token>>,
+    /// The write that did not fit, taken from the queue: it gets the lock
+    /// when this group is done.
+    overflow: Option<Arc<Slot>>,
+}
+
+impl<'a> Leader<'a> {
+    fn new(gc: &'a GroupCommit, token: Box<Token>) -> Leader<'a> {
+        Leader {
+            gc,
+            token: Some(token),
+            overflow: None,
+        }
+    }
+
+    fn token(&mut self) -> &mut Token {
+        self.token.as_mut().expect("the leader holds the token until it ends")
+    }
+
+    /// The leader's group commit, steps 1 to 8, with `own` first.
+    fn commit(mut self, own: Own<'_>, sync: bool, merge: bool) -> Result<SeqNum, WriteError> {
+        let gc = self.gc;
+        let own_len = own.internal_len();
+
+        // Step 1: make room for our own write.
+        let started = Instant::now();
+        let room = self.token().backend.make_room(own_len);
+        gc.counters.room_wait(started.elapsed());
+        let free = match room {
+            Ok(free) => free,
+            Err(err) => {
+                // Nothing merged yet: only we see the error.
+                self.release(None);
+                return Err(WriteError::Room(err));
+            }
+        };
+
+        // Steps 2 and 3: merge the writes already waiting, up to the limit.
+        let mut group_sync = sync;
+        if merge {
+            let limit = merge_limit(own_len, free);
+            if limit > 0 {
+                let Leader {
+                    token, overflow, ..
+                } = &mut self;
+                let token = token.as_mut().expect("the leader holds the token");
+                *overflow = gc.take_offers(
+                    limit,
+                    own.n_records(),
+                    &mut token.members,
+                    &mut group_sync,
+                );
+            }
+        }
+
+        // Step 4: sequence numbers.
+        let token = self.token();
+        token.group.clear();
+        own.append_to(&mut token.group);
+        for member in &token.members {
+            member.offer.append_to(&mut token.group);
+        }
+        let n_records = token.group.len() as u64;
+        let first = token.last_seq.checked_add(1);
+        let last = first.and_then(|first| first.checked_add(n_records - 1));
+        let (Some(first), Some(last)) = (first, last) else {
+            let err = WriteError::SeqOverflow {
+                last: token.last_seq,
+                n_records,
+            };
+            return self.finish(Err(err), own.n_records(), None);
+        };
+        token.group.set_seq(first);
+
+        // Step 5: one journal record, and at most one fsync.
+        if let Err(err) = token.backend.append(&token.group) {
+            return self.fail_journal(err, own.n_records());
+        }
+        if group_sync {
+            Counters::add(&gc.counters.fsyncs, 1);
+            if let Err(err) = token.backend.sync() {
+                return self.fail_journal(err, own.n_records());
+            }
+        }
+
+        // Step 6: the memtable, then the publication of the new last
+        // sequence number (done by `apply` for readers, and here for
+        // `last_seq`).
+        token.backend.apply(&token.group);
+        token.last_seq = last;
+        gc.published.store(last.0, Ordering::Release);
+
+        // Step 7: rotate the memtable if full. An error here cannot undo the
+        // group, which is journaled and applied: it poisons later writes.
+        let applied = token.group.internal_len();
+        if token.group.as_bytes().len() > MAX_KEPT_GROUP_BYTES {
+            token.group = Batch::new();
+        }
+        if let Err(err) = token.backend.after_write(applied) {
+            gc.set_background_error(err);
+        }
+
+        // Step 8.
+        self.finish(Ok(first), own.n_records(), None)
+    }
+
+    /// A failed journal append or sync: the group fails, and the writer is
+    /// poisoned so that no later group reuses its sequence numbers or
+    /// retries the fsync.
+    fn fail_journal(self, err: io::Error, own_records: usize) -> Result<SeqNum, WriteError> {
+        let cause = Arc::new(err);
+        let poison = if cfg!(seeded_bug = "seq_reuse_after_error") {
+            // Seeded bug: treat the failure as transient, as goleveldb does
+            // (its quirk (a)): the next group starts at the same sequence
+            // number.
+            None
+        } else {
+            Some(Arc::clone(&cause))
+        };
+        self.finish(Err(WriteError::Log(cause)), own_records, poison)
+    }
+
+    /// Step 8: answer every merged writer with the group's one result, and
+    /// only then release the lock or hand it to the overflow writer.
+    /// `own_records` is the leader's own record count, which comes first in
+    /// the group. Returns the leader's own result.
+    fn finish(
+        mut self,
+        result: Result<SeqNum, WriteError>,
+        own_records: usize,
+        poison: Option<Arc<io::Error>>,
+    ) -> Result<SeqNum, WriteError> {
+        let members = mem::take(&mut self.token().members);
+        if cfg!(seeded_bug = "ack_after_unlock") {
+            // Seeded bug (goleveldb #136, fixed by PR #137): release the lock
+            // first and answer the group afterwards.
+            self.release(poison);
+            self.gc.ack(&members, own_records, &result);
+            return result;
+        }
+        self.gc.ack(&members, own_records, &result);
+        // Keep the members' allocation for the next group.
+        let mut members = members;
+        members.clear();
+        self.token().members = members;
+        self.release(poison);
+        result
+    }
+
+    /// Releases the lock, or hands it to the overflow writer.
+    fn release(&mut self, poison: Option<Arc<io::Error>>) {
+        let token = self.token.take().expect("the leader holds the token");
+        let overflow = self.overflow.take();
+        self.gc.release_token(token, overflow, poison);
+    }
+}
+
+/// The group buffer is dropped after a group larger than this, rather than
+/// kept for the next group, so one huge batch does not pin its memory.
+const MAX_KEPT_GROUP_BYTES: usize = 2 * crate::MERGE_LIMIT_LARGE;
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        let Some(mut token) = self.token.take() else {
+            return;
+        };
+        // Only a panic in the backend (or a bug) gets here: the group's
+        // state is unknown, so poison the writer and answer everyone.
+        let cause = Arc::new(io::Error::other(
+            "a group-commit leader panicked; the journal's state is unknown",
+        ));
+        let members = mem::take(&mut token.members);
+        let err = WriteError::Poisoned(Arc::clone(&cause));
+        for member in &members {
+            member.answer(Reply::Done(Err(err.clone())));
+        }
+        let overflow = self.overflow.take();
+        self.gc.release_token(token, overflow, Some(cause));
+    }
+}
+
+impl GroupCommit {
+    /// Leader step 3: take the writes already waiting, oldest first, while
+    /// they fit in `limit`; returns the first that does not (the overflow
+    /// writer). Merging a write is taking it out of the queue: that is the
+    /// answer "merged" (goleveldb's `writeMergedC <- true`), given without
+    /// waking the writer, which sleeps on until its ack.
+    fn take_offers(
+        &self,
+        mut limit: usize,
+        mut n_records: usize,
+        members: &mut Vec<Arc<Slot>>,
+        group_sync: &mut bool,
+    ) -> Option<Arc<Slot>> {
+        let mut state = lock(&self.state);
+        while limit > 0 {
+            let Some(front) = state.offers.front() else {
+                break;
+            };
+            let offer = &front.slot.offer;
+            if !offer.fits(limit, n_records) {
+                Counters::add(&self.counters.overflows, 1);
+                return state.offers.pop_front().map(|waiter| waiter.slot);
+            }
+            limit -= offer.internal_len;
+            n_records += offer.n_records;
+            if !cfg!(seeded_bug = "dropped_sync_flag") {
+                *group_sync |= offer.sync;
+            }
+            let waiter = state.offers.pop_front().expect("front exists");
+            members.push(waiter.slot);
+        }
+        None
+    }
+
+    /// The ack half of step 8: every merged writer gets the group's result;
+    /// on success each its own first sequence number.
+    fn ack(&self, members: &[Arc<Slot>], own_records: usize, result: &Result<SeqNum, WriteError>) {
+        self.counters
+            .group_answered(1 + members.len() as u64, result.is_ok());
+        match result {
+            Ok(first) => {
+                let mut seq = first.0 + own_records as u64;
+                for member in members {
+                    member.answer(Reply::Done(Ok(SeqNum(seq))));
+                    seq += member.offer.n_records as u64;
+                }
+            }
+            Err(err) => {
+                for member in members {
+                    let reply = if cfg!(seeded_bug = "follower_ok_after_error") {
+                        // Seeded bug (goleveldb-style #3096): followers are
+                        // told OK though the journal write failed.
+                        Reply::Done(Ok(SeqNum(0)))
+                    } else {
+                        Reply::Done(Err(err.clone()))
+                    };
+                    member.answer(reply);
+                }
+            }
+        }
+    }
+
+    /// The unlock half of step 8: record the poison, then hand the token to
+    /// the overflow writer, or to the oldest waiter, or put it back. When the
+    /// writer is closed, poisoned or has a background error, nobody gets it:
+    /// the waiters (the overflow writer included) are answered with the
+    /// error instead.
+    fn release_token(
+        &self,
+        token: Box<Token>,
+        overflow: Option<Arc<Slot>>,
+        poison: Option<Arc<io::Error>>,
+    ) {
+        let mut state = lock(&self.state);
+        if let Some(cause) = poison {
+            state.poisoned.get_or_insert(cause);
+        }
+        let (failed, err) = match state.check_write() {
+            Ok(()) => (Vec::new(), None),
+            Err(err) => {
+                let mut failed = if state.closed {
+                    state.drain_all()
+                } else {
+                    state.drain_writes()
+                };
+                failed.extend(overflow.clone());
+                (failed, Some(err))
+            }
+        };
+        let next = match (err.is_none(), overflow) {
+            (true, Some(overflow)) => Some(overflow),
+            _ if state.closed => None,
+            _ => state.pop_oldest().map(|waiter| waiter.slot),
+        };
+        let handed = match next {
+            Some(next) => Some((next, token)),
+            None => {
+                state.token = Some(token);
+                if state.closer_waiting {
+                    self.idle.notify_all();
+                }
+                None
+            }
+        };
+        drop(state);
+        if let Some(err) = err {
+            answer_all(failed, &err);
+        }
+        if let Some((next, token)) = handed {
+            next.answer(Reply::Lock(token));
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Options of the writer as a whole ([`Options`]) and of one write
+//! ([`WriteOptions`]).
+
+/// Options of a [`GroupCommit`](crate::GroupCommit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Whether writes may be merged into groups at all (goleveldb's
+    /// `!NoWriteMerge`). When `false`, every write waits for the write lock
+    /// and is its own group; [`WriteOptions::merge`] is then ignored.
+    pub merge: bool,
+}
+
+impl Options {
+    /// Merging on: the protocol's normal mode.
+    pub const fn new() -> Options {
+        Options { merge: true }
+    }
+}
+
+/// Options of one write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Return only after an fsync that covers this write. A group syncs if
+    /// any of its members asked.
+    pub sync: bool,
+    /// Whether this write may be merged (goleveldb's `!wo.NoWriteMerge`).
+    /// A write with `merge == false` neither offers itself to a leader nor,
+    /// when it leads, merges others: it waits for the write lock and is a
+    /// group of its own.
+    pub merge: bool,
+}
+
+impl WriteOptions {
+    /// No sync, merging allowed.
+    pub const fn new() -> WriteOptions {
+        WriteOptions {
+            sync: false,
+            merge: true,
+        }
+    }
+
+    /// Sync, merging allowed.
+    pub const fn synced() -> WriteOptions {
+        WriteOptions {
+            sync: true,
+            merge: true,
+        }
+    }
+}
