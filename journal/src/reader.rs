@@ -528,3 +528,250 @@ impl<R: io::Read> std::fmt::Debug for Reader<R> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Small cases for each branch of the reader (small enough for Miri);
+    //! the integration tests cover the rest.
+
+    use super::*;
+    use crate::format::encode_header;
+    use crate::Writer;
+
+    fn journal(records: &[&[u8]]) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new());
+        for r in records {
+            w.append(r).unwrap();
+        }
+        w.flush().unwrap();
+        w.into_inner()
+    }
+
+    /// A chunk with a correct checksum.
+    fn chunk(chunk_type: ChunkType, data: &[u8]) -> Vec<u8> {
+        let mut out = encode_header(chunk_type, data).to_vec();
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// All records, then the error or `None`.
+    fn read(bytes: &[u8], mode: Recovery) -> (Vec<Vec<u8>>, Option<ReadError>, Reader<&[u8]>) {
+        let mut r = Reader::new(bytes, mode);
+        let mut records = Vec::new();
+        let error = loop {
+            match r.next_record() {
+                Ok(Some(rec)) => records.push(rec.to_vec()),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        (records, error, r)
+    }
+
+    fn corrupt(e: Option<ReadError>) -> (u64, Corruption) {
+        match e {
+            Some(ReadError::Corrupt { offset, reason }) => (offset, reason),
+            other => panic!("not corruption: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn records_and_offsets() {
+        let bytes = journal(&[b"one", b"", b"three"]);
+        let mut r = Reader::new(&bytes[..], Recovery::Strict);
+        assert_eq!(r.next_record().unwrap(), Some(&b"one"[..]));
+        assert_eq!((r.record_offset(), r.offset()), (0, 10));
+        assert_eq!(r.next_record().unwrap(), Some(&b""[..]));
+        assert_eq!((r.record_offset(), r.offset()), (10, 17));
+        assert_eq!(r.next_record().unwrap(), Some(&b"three"[..]));
+        assert_eq!((r.record_offset(), r.offset()), (17, 29));
+        assert_eq!(r.next_record().unwrap(), None);
+        assert_eq!(r.next_record().unwrap(), None);
+        assert_eq!(r.torn_tail(), None);
+        assert_eq!(r.mode(), Recovery::Strict);
+    }
+
+    #[test]
+    fn record_across_blocks() {
+        let big = vec![9u8; BLOCK_SIZE + 10];
+        let bytes = journal(&[b"a", &big, b"z"]);
+        let (records, error, r) = read(&bytes, Recovery::Strict);
+        assert!(error.is_none());
+        assert_eq!(records, [b"a".to_vec(), big, b"z".to_vec()]);
+        assert_eq!(r.offset(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn torn_tails() {
+        let bytes = journal(&[b"one", b"two"]);
+        let cases = [
+            (13, Corruption::TruncatedHeader),
+            (18, Corruption::TruncatedChunk),
+        ];
+        for (len, reason) in cases {
+            for mode in [Recovery::Strict, Recovery::Tolerant] {
+                let (records, error, r) = read(&bytes[..len], mode);
+                assert!(error.is_none());
+                assert_eq!(records, [b"one".to_vec()]);
+                let tail = Dropped {
+                    offset: 10,
+                    len: len as u64 - 10,
+                    reason,
+                };
+                assert_eq!(r.torn_tail(), Some(tail));
+                assert_eq!(r.dropped(), []);
+            }
+        }
+    }
+
+    #[test]
+    fn zeros_to_the_end_are_a_tail_but_zeros_before_data_are_not() {
+        let mut bytes = journal(&[b"one"]);
+        bytes.resize(100, 0);
+        let (records, error, r) = read(&bytes, Recovery::Strict);
+        assert!(error.is_none());
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            r.torn_tail().map(|t| (t.offset, t.reason)),
+            Some((10, Corruption::ZeroedTail))
+        );
+
+        bytes.extend_from_slice(&chunk(ChunkType::Full, b"later"));
+        assert_eq!(
+            corrupt(read(&bytes, Recovery::Strict).1),
+            (10, Corruption::ZeroedHeader)
+        );
+        let (records, error, r) = read(&bytes, Recovery::Tolerant);
+        assert!(error.is_none());
+        // The rest of the block is dropped, "later" with it.
+        assert_eq!(records, [b"one".to_vec()]);
+        let dropped = Dropped {
+            offset: 10,
+            len: bytes.len() as u64 - 10,
+            reason: Corruption::ZeroedHeader,
+        };
+        assert_eq!(r.dropped(), [dropped]);
+        assert_eq!(r.torn_tail(), None);
+    }
+
+    #[test]
+    fn chunks_out_of_order() {
+        let mut bytes = chunk(ChunkType::Middle, b"m");
+        bytes.extend(chunk(ChunkType::First, b"f"));
+        bytes.extend(chunk(ChunkType::Full, b"x"));
+        assert_eq!(
+            corrupt(read(&bytes, Recovery::Strict).1),
+            (0, Corruption::OrphanChunk(ChunkType::Middle))
+        );
+        let (records, _, r) = read(&bytes, Recovery::Tolerant);
+        assert_eq!(records, [b"x".to_vec()]);
+        let orphan = Dropped {
+            offset: 0,
+            len: 8,
+            reason: Corruption::OrphanChunk(ChunkType::Middle),
+        };
+        let partial = Dropped {
+            offset: 8,
+            len: 8,
+            reason: Corruption::PartialRecord(ChunkType::Full),
+        };
+        assert_eq!(r.dropped(), [orphan, partial]);
+    }
+
+    #[test]
+    fn empty_first_then_full_is_old_leveldb_and_accepted() {
+        let mut bytes = chunk(ChunkType::First, b"");
+        bytes.extend(chunk(ChunkType::Full, b"x"));
+        let (records, error, r) = read(&bytes, Recovery::Strict);
+        assert!(error.is_none());
+        assert_eq!(records, [b"x".to_vec()]);
+        assert_eq!(r.dropped(), []);
+        assert_eq!(r.record_offset(), 7);
+    }
+
+    #[test]
+    fn bad_chunks_drop_the_rest_of_the_block() {
+        let good = journal(&[b"abc", b"def"]);
+        let mut bad_type = good.clone();
+        bad_type[6] = 9;
+        let mut bad_sum = good.clone();
+        bad_sum[0] ^= 1;
+        let mut bad_len = good.clone();
+        bad_len[5] = 0xff;
+        for (bytes, reason) in [
+            (bad_type, Corruption::UnknownChunkType(9)),
+            (bad_sum, Corruption::ChecksumMismatch),
+            (bad_len, Corruption::LengthOverflowsBlock),
+        ] {
+            assert_eq!(corrupt(read(&bytes, Recovery::Strict).1), (0, reason));
+            let (records, error, r) = read(&bytes, Recovery::Tolerant);
+            assert!(error.is_none() && records.is_empty());
+            let dropped = Dropped {
+                offset: 0,
+                len: 20,
+                reason,
+            };
+            assert_eq!(r.dropped(), [dropped]);
+        }
+    }
+
+    #[test]
+    fn errors_are_sticky_and_clones_are_independent() {
+        let mut bytes = journal(&[b"one", b"two"]);
+        bytes[10] ^= 1;
+        let mut r = Reader::new(&bytes[..], Recovery::Strict);
+        let mut checkpoint = r.clone();
+        assert_eq!(r.next_record().unwrap(), Some(&b"one"[..]));
+        // The whole (short) block is read, so a clone now carries the damage.
+        let mut late_clone = r.clone();
+        let e = r.next_record().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "corrupt journal at offset 10: chunk checksum mismatch"
+        );
+        assert_eq!(r.next_record().unwrap_err().to_string(), e.to_string());
+        assert_eq!(
+            late_clone.next_record().unwrap_err().to_string(),
+            e.to_string()
+        );
+        // The first clone has read nothing: given good bytes, it reads them.
+        let good = journal(&[b"one", b"two"]);
+        *checkpoint.get_mut() = &good[..];
+        assert_eq!(checkpoint.next_record().unwrap(), Some(&b"one"[..]));
+        assert_eq!(checkpoint.next_record().unwrap(), Some(&b"two"[..]));
+        assert_eq!(checkpoint.next_record().unwrap(), None);
+        assert_eq!(checkpoint.into_inner(), &[] as &[u8]);
+    }
+
+    /// A source that returns one byte per call, with interruptions.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        interrupt: bool,
+    }
+
+    impl io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.data.len()).min(1);
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn short_and_interrupted_reads() {
+        let bytes = journal(&[b"one", b"two"]);
+        let source = Trickle {
+            data: &bytes,
+            interrupt: false,
+        };
+        let mut r = Reader::new(source, Recovery::Strict);
+        assert_eq!(r.next_record().unwrap(), Some(&b"one"[..]));
+        assert_eq!(r.next_record().unwrap(), Some(&b"two"[..]));
+        assert_eq!(r.next_record().unwrap(), None);
+    }
+}

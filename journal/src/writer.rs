@@ -322,7 +322,12 @@ mod tests {
 
     #[test]
     fn framed_len_bound_is_an_upper_bound() {
-        for len in [0, 1, 100, MAX - 1, MAX, MAX + 1, 3 * MAX + 5] {
+        let lens: &[usize] = if cfg!(miri) {
+            &[0, 1, MAX + 1]
+        } else {
+            &[0, 1, 100, MAX - 1, MAX, MAX + 1, 3 * MAX + 5]
+        };
+        for &len in lens {
             for start in [0, 1, BLOCK_SIZE - 7, BLOCK_SIZE - 6, BLOCK_SIZE - 1] {
                 let mut w = Writer::with_offset(Vec::new(), start as u64);
                 w.append(&vec![0u8; len]).unwrap();
