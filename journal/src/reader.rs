@@ -29,7 +29,8 @@ pub enum Recovery {
 /// Reads records back from a journal.
 ///
 /// It reads the source 32 KiB at a time, so a plain `File` needs no
-/// `BufReader`.
+/// `BufReader`; the first read that returns no bytes is the end of the
+/// journal.
 /// Memory: one block buffer plus the largest record; nothing is sized from a
 /// length found in the input.
 /// It never panics, whatever the input.
@@ -61,8 +62,9 @@ pub enum Recovery {
 /// `first` or `full` chunk while a record with data is in progress; and a
 /// zero header with a non-zero byte anywhere after it, in its block or any
 /// later one.
-/// [`Recovery::Strict`] returns the first as [`ReadError::Corrupt`], whose
-/// offset is the damaged chunk's.
+/// [`Recovery::Strict`] returns the first as [`ReadError::Corrupt`], at the
+/// offset of the chunk header where it was found (for a record cut short,
+/// the chunk that cut it; for zeros, the first zero header).
 /// [`Recovery::Tolerant`] lists it in [`dropped`](Reader::dropped), starting
 /// at the record in progress if any, drops the rest of the block (only the
 /// chunk for an out-of-order chunk, whose own checksum is good; up to the
