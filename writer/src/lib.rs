@@ -2,6 +2,8 @@
 //! (Docs to be written.)
 
 mod backend;
+#[cfg(not(loom))]
+pub mod channels;
 mod error;
 mod group_commit;
 mod metrics;

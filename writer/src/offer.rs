@@ -99,7 +99,10 @@ enum OfferData {
     /// A copy of the caller's batch.
     Batch(Batch),
     /// A put: the key, then the value, in one buffer.
-    Put { key_and_value: Vec<u8>, key_len: usize },
+    Put {
+        key_and_value: Vec<u8>,
+        key_len: usize,
+    },
     /// A delete: the key.
     Delete { key: Vec<u8> },
     /// A write that no leader can merge: merging is off for it, or it is

@@ -127,7 +127,10 @@ fn check(fail_append: Option<usize>) {
 }
 
 fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], fail_append: Option<usize>) {
-    assert_eq!(journal.calls_after_close, 0, "backend called after close returned");
+    assert_eq!(
+        journal.calls_after_close, 0,
+        "backend called after close returned"
+    );
     assert_eq!(journal.overlapping_calls, 0, "backend called concurrently");
 
     // Dense sequence numbers; the memtable applies exactly the successful
@@ -135,10 +138,17 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], fail_append
     let ok_appends: Vec<_> = journal.appends.iter().filter(|a| a.ok).collect();
     let mut next = 1;
     for append in &ok_appends {
-        assert_eq!(append.seq, next, "sequence numbers not dense: {:?}", journal.appends);
+        assert_eq!(
+            append.seq, next,
+            "sequence numbers not dense: {:?}",
+            journal.appends
+        );
         next += append.records.len() as u64;
     }
-    let applied: Vec<_> = ok_appends.iter().map(|a| (a.seq, a.records.len())).collect();
+    let applied: Vec<_> = ok_appends
+        .iter()
+        .map(|a| (a.seq, a.records.len()))
+        .collect();
     assert_eq!(journal.applied, applied, "memtable and journal disagree");
 
     // No sequence number is handed out twice, even after a failed append.
@@ -146,7 +156,12 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], fail_append
     taken.sort_unstable();
     let n_taken = taken.len();
     taken.dedup();
-    assert_eq!(taken.len(), n_taken, "a sequence number was reused: {:?}", journal.appends);
+    assert_eq!(
+        taken.len(),
+        n_taken,
+        "a sequence number was reused: {:?}",
+        journal.appends
+    );
 
     let failed_at = fail_append.filter(|&k| k <= journal.appends.len());
     for (i, result) in results.iter().enumerate() {
@@ -168,7 +183,10 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], fail_append
                 "writer {i} acked at {seq} but journaled at {journaled:?}"
             ),
             Err(err) => {
-                assert!(journaled.is_empty(), "writer {i} failed ({err}) but was journaled");
+                assert!(
+                    journaled.is_empty(),
+                    "writer {i} failed ({err}) but was journaled"
+                );
                 match err {
                     WriteError::Closed => {}
                     WriteError::Log(_) => {

@@ -9,9 +9,9 @@
 // Each test file uses a different part of the fake.
 #![allow(dead_code)]
 
-use std::io;
 #[cfg(loom)]
 use loom::sync::{Condvar, Mutex, MutexGuard};
+use std::io;
 use std::sync::{Arc, PoisonError};
 #[cfg(not(loom))]
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -106,7 +106,10 @@ impl Gate {
         *lock(&self.waiting) += 1;
         let mut open = lock(&self.open);
         while !*open {
-            open = self.opened.wait(open).unwrap_or_else(PoisonError::into_inner);
+            open = self
+                .opened
+                .wait(open)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -221,7 +224,10 @@ impl Log for Fake {
             room_asked,
         });
         if !ok {
-            return Err(io::Error::other(format!("injected append failure #{}", self.n_append)));
+            return Err(io::Error::other(format!(
+                "injected append failure #{}",
+                self.n_append
+            )));
         }
         journal.appended_through = group.seq().0 + group.len() as u64 - 1;
         Ok(())
@@ -241,7 +247,10 @@ impl Log for Fake {
         let mut journal = lock(&self.journal);
         journal.busy = false;
         if !ok {
-            return Err(io::Error::other(format!("injected sync failure #{}", self.n_sync)));
+            return Err(io::Error::other(format!(
+                "injected sync failure #{}",
+                self.n_sync
+            )));
         }
         journal.n_syncs_ok += 1;
         journal.synced_through = journal.appended_through;
