@@ -280,6 +280,12 @@ impl GroupCommit {
         if let Some(cause) = lock(&self.poisoned).clone() {
             return self.unlock_write(false, 0, Err(WriteError::Poisoned(cause)));
         }
+        if let Some(err) = lock(&self.background).clone() {
+            // goleveldb's compaction goroutine holds the write lock while in
+            // the persistent-error state; here a writer that won the lock
+            // gives up instead.
+            return self.unlock_write(false, 0, Err(WriteError::Background(err)));
+        }
         let (overflow, merged, result) = {
             let mut inner = lock(&self.inner);
             self.commit(&mut inner, own, merge, sync)

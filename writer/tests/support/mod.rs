@@ -61,6 +61,8 @@ pub struct Journal {
     pub appends: Vec<Append>,
     /// Sync calls, and those that succeeded.
     pub n_syncs: usize,
+    /// For each sync call, how many appends preceded it.
+    pub sync_after: Vec<usize>,
     pub n_syncs_ok: usize,
     /// The last sequence number of the last successful append.
     pub appended_through: u64,
@@ -130,6 +132,8 @@ pub struct Config {
     pub fail_room: Option<usize>,
     /// The 1-based `after_write` call that fails.
     pub fail_after_write: Option<usize>,
+    /// The 1-based `apply` call that panics.
+    pub panic_apply: Option<usize>,
     /// Time each sync sleeps.
     pub sync_delay: Duration,
     /// What `make_room` returns.
@@ -147,6 +151,7 @@ impl Config {
             fail_sync: None,
             fail_room: None,
             fail_after_write: None,
+            panic_apply: None,
             sync_delay: Duration::ZERO,
             free: 64 << 20,
             gate_room: None,
@@ -239,6 +244,8 @@ impl Log for Fake {
         {
             let mut journal = self.enter();
             journal.n_syncs += 1;
+            let n_appends = journal.appends.len();
+            journal.sync_after.push(n_appends);
             journal.busy = true;
         }
         if !self.config.sync_delay.is_zero() {
@@ -261,6 +268,11 @@ impl Log for Fake {
 impl Memtable for Fake {
     fn apply(&mut self, group: &Batch) {
         let mut journal = self.enter();
+        let call = journal.applied.len() + 1;
+        if self.config.panic_apply == Some(call) {
+            drop(journal);
+            panic!("injected panic in apply");
+        }
         journal.applied.push((group.seq().0, group.len()));
     }
 }
