@@ -50,11 +50,14 @@ struct Cell {
     id: &'static str,
     workload: &'static str,
     threads: usize,
-    /// Calls per thread in the full run and with `--quick`. Chosen so that
-    /// one run takes a few seconds here (fsync is 0.15 to 3 ms on this
-    /// machine's disk) and the whole matrix about 25 minutes.
+    /// Calls per thread (`--num`) in the full run and with `--quick`.
     num: usize,
     quick_num: usize,
+    /// `--duration` in seconds in the full run and with `--quick`: the time
+    /// a synced cell runs, or a guard for the others, whose `num` ends them
+    /// first (a few seconds each on a 2-core machine).
+    secs: f64,
+    quick_secs: f64,
     extra: &'static [&'static str],
     /// A device workload measured in the same cell, interleaved with the
     /// engines, with the same arguments.
@@ -63,6 +66,7 @@ struct Cell {
     engines: bool,
 }
 
+/// A cell bounded by its call count.
 const fn cell(
     id: &'static str,
     workload: &'static str,
@@ -76,9 +80,24 @@ const fn cell(
         threads,
         num,
         quick_num,
+        secs: 30.0,
+        quick_secs: 5.0,
         extra: &[],
         device: None,
         engines: true,
+    }
+}
+
+/// A cell bounded by time: synced writes go as fast as the disk's fsync,
+/// which varies twentyfold (0.15 to 3 ms) on shared machines, so a count
+/// cannot fit both a fast and a slow disk.
+const fn timed(id: &'static str, workload: &'static str, threads: usize) -> Cell {
+    Cell {
+        num: 100_000,
+        quick_num: 100_000,
+        secs: 4.0,
+        quick_secs: 0.8,
+        ..cell(id, workload, threads, 0, 0)
     }
 }
 
@@ -86,31 +105,33 @@ const fn cell(
 const CELLS: &[Cell] = &[
     Cell {
         device: Some("rawsync"),
-        ..cell("fillsync/1", "fillsync", 1, 1000, 60)
+        ..timed("fillsync/1", "fillsync", 1)
     },
-    cell("fillsync/4", "fillsync", 4, 500, 30),
-    cell("fillsync/16", "fillsync", 16, 250, 12),
-    cell("fillsync/64", "fillsync", 64, 100, 5),
-    // The same as fillsync/16, with a 64 MiB synced batch written beside the
-    // 16 small writers every 500 ms: compare its p99 with fillsync/16's.
+    timed("fillsync/4", "fillsync", 4),
+    timed("fillsync/16", "fillsync", 16),
+    timed("fillsync/64", "fillsync", 64),
+    // fillsync/16 with a 64 MiB synced batch written beside the 16 small
+    // writers every 500 ms: compare its p99 with fillsync/16's.
     Cell {
         extra: &["--big-batch", "64"],
-        ..cell("bigbatch/16", "fillsync", 16, 250, 12)
+        ..timed("bigbatch/16", "fillsync", 16)
     },
-    cell("fillseq/1", "fillseq", 1, 1_000_000, 50_000),
-    cell("fillrandom/1", "fillrandom", 1, 1_000_000, 50_000),
-    cell("fillrandom/4", "fillrandom", 4, 250_000, 12_500),
-    cell("fillrandom/16", "fillrandom", 16, 62_500, 3_125),
+    cell("fillseq/1", "fillseq", 1, 1_000_000, 100_000),
+    cell("fillrandom/1", "fillrandom", 1, 1_000_000, 100_000),
+    cell("fillrandom/4", "fillrandom", 4, 250_000, 25_000),
+    cell("fillrandom/16", "fillrandom", 16, 62_500, 6_250),
     Cell {
         extra: &["--batch", "100"],
-        ..cell("fillbatch/1", "fillbatch", 1, 10_000, 500)
+        ..cell("fillbatch/1", "fillbatch", 1, 10_000, 1_000)
     },
-    cell("readrandom/1", "readrandom", 1, 1_000_000, 50_000),
-    cell("readrandom/2", "readrandom", 2, 500_000, 25_000),
+    cell("readrandom/1", "readrandom", 1, 1_000_000, 100_000),
+    cell("readrandom/2", "readrandom", 2, 500_000, 50_000),
     Cell {
         device: Some("rawseq"),
         engines: false,
-        ..cell("rawseq/1", "rawseq", 1, 512, 64)
+        secs: 3.0,
+        quick_secs: 1.0,
+        ..cell("rawseq/1", "rawseq", 1, 2048, 2048)
     },
 ];
 
@@ -189,10 +210,10 @@ pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let mut outcomes: Vec<RunOutcome> = Vec::new();
     for (idx, (cell, variant, round)) in plan.iter().enumerate() {
-        let num = if config.quick {
-            cell.quick_num
+        let (num, secs) = if config.quick {
+            (cell.quick_num, cell.quick_secs)
         } else {
-            cell.num
+            (cell.num, cell.secs)
         };
         let dir = data_root.join(format!(
             "{}-{}-r{round}",
@@ -208,6 +229,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 &cell.threads.to_string(),
                 "--num",
                 &num.to_string(),
+                "--duration",
+                &secs.to_string(),
             ]);
         if variant.engine != "device" {
             cmd.args(cell.extra);
@@ -608,16 +631,7 @@ fn cells_table(cells: &[&Cell], engines: &[String], medians: &[Median], rounds: 
     let _ = writeln!(
         s,
         "{:<13} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  notes",
-        "cell",
-        "engine",
-        "ops/s",
-        "p50",
-        "p99",
-        "p99.9",
-        "max",
-        "cpu%",
-        "fsync/s",
-        "w/group",
+        "cell", "engine", "ops/s", "p50", "p99", "p99.9", "max", "cpu%", "fsync/s", "w/group",
     );
     for cell in cells {
         for (i, engine) in variants(cell, engines)
@@ -911,7 +925,7 @@ mod tests {
     #[test]
     fn every_cell_is_reachable_by_only() {
         for c in CELLS {
-            assert!(c.num >= c.quick_num);
+            assert!(c.num >= c.quick_num && c.secs >= c.quick_secs);
             assert!(c.id.contains('/'));
         }
     }

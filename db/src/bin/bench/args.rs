@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: bench --db DIR --workload W --threads T --num N
              [--value-size 100] [--key-size 16] [--sync] [--batch B]
-             [--engine ENGINE] [--big-batch MIB]
+             [--engine ENGINE] [--big-batch MIB] [--duration SECS]
 workloads: fillseq fillrandom fillsync fillbatch readrandom rawsync rawseq
 engines: tributary (default) device (default for raw*) leveldb rocksdb fjall (the last three
          with the cargo feature `peers`)";
@@ -26,6 +26,9 @@ pub struct Spec {
     pub batch: usize,
     /// Size of the side writer's batches in MiB, if `--big-batch` was given.
     pub big_batch_mib: Option<usize>,
+    /// `--duration SECS`: each thread also stops after this long, as
+    /// db_bench's `--duration`; `num` is then the most calls a thread makes.
+    pub duration: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +162,7 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
     let mut sync_flag = false;
     let mut batch = None;
     let mut big_batch_mib = None;
+    let mut duration = None;
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -176,6 +180,15 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
             "--key-size" => key_size = number(arg, value()?)?,
             "--batch" => batch = Some(number(arg, value()?)?),
             "--big-batch" => big_batch_mib = Some(number(arg, value()?)?),
+            "--duration" => {
+                let v = value()?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0 && s.is_finite())
+                    .ok_or_else(|| format!("--duration needs positive seconds, got {v:?}"))?;
+                duration = Some(secs);
+            }
             "--sync" => sync_flag = true,
             "-h" | "--help" => return Err("help".to_owned()),
             other => return Err(format!("unknown argument {other:?}")),
@@ -218,6 +231,7 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
         sync_flag,
         batch,
         big_batch_mib,
+        duration,
     };
     if spec.threads == 0 || spec.num == 0 || spec.batch == 0 {
         return Err("--threads, --num and --batch must be at least 1".to_owned());

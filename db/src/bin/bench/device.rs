@@ -3,6 +3,7 @@
 //! `rawseq` (sequential write bandwidth).
 
 use crate::args::{Spec, Workload};
+use crate::driver::Recorder;
 use crate::gen::{self, Values, VALUE_BUFFER_LEN};
 use crate::report::{self, Outcome};
 use std::fs::File;
@@ -76,31 +77,43 @@ fn worker(
     let mut file =
         File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let io = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut latencies_ns = Vec::with_capacity(spec.num);
     let mut values = Values::new(buf, spec.value_size, thread);
     barrier.wait();
     let started = Instant::now();
+    let mut rec = Recorder::new(spec.num, spec.duration);
     match spec.workload {
         Workload::RawSync => {
             for _ in 0..spec.num {
                 let value = values.next_value();
-                let t0 = Instant::now();
-                file.write_all(value).map_err(io)?;
-                file.sync_data().map_err(io)?;
-                latencies_ns.push(t0.elapsed().as_nanos() as u64);
+                rec.time(|| {
+                    file.write_all(value)?;
+                    file.sync_data()
+                })
+                .map_err(io)?;
+                if rec.expired() {
+                    break;
+                }
             }
         }
         Workload::RawSeq => {
+            // The last chunk (the N-th, or the first to start past
+            // `--duration`) carries the one fdatasync.
             for i in 0..spec.num {
-                let t0 = Instant::now();
-                file.write_all(buf).map_err(io)?;
-                if i + 1 == spec.num {
-                    file.sync_data().map_err(io)?;
+                let last = i + 1 == spec.num || rec.expired();
+                rec.time(|| {
+                    file.write_all(buf)?;
+                    if last {
+                        file.sync_data()?;
+                    }
+                    Ok::<(), std::io::Error>(())
+                })
+                .map_err(io)?;
+                if last {
+                    break;
                 }
-                latencies_ns.push(t0.elapsed().as_nanos() as u64);
             }
         }
         other => unreachable!("{} is not a raw workload", other.name()),
     }
-    Ok((started, Instant::now(), latencies_ns))
+    Ok((started, Instant::now(), rec.into_latencies()))
 }

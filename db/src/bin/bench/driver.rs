@@ -51,21 +51,47 @@ struct ThreadResult {
     hits: u64,
 }
 
-/// A thread's preallocated latency log.
-struct Recorder {
+/// A thread's preallocated latency log, and its deadline.
+pub struct Recorder {
     latencies_ns: Vec<u64>,
+    /// When the last call ended.
+    last_end: Instant,
+    /// `--duration`: calls stop once one ends past this instant.
+    deadline: Option<Instant>,
 }
 
 impl Recorder {
+    /// A log for `calls` calls, started now, with `--duration` `secs`.
+    pub fn new(calls: usize, secs: Option<f64>) -> Recorder {
+        let now = Instant::now();
+        Recorder {
+            latencies_ns: Vec::with_capacity(calls),
+            last_end: now,
+            deadline: secs.map(|s| now + Duration::from_secs_f64(s)),
+        }
+    }
+
     /// Runs `call`, logging how long it took.
     #[inline(always)]
-    fn time<T>(&mut self, call: impl FnOnce() -> T) -> T {
+    pub fn time<T>(&mut self, call: impl FnOnce() -> T) -> T {
         let t0 = Instant::now();
         let res = call();
-        let ns = t0.elapsed().as_nanos() as u64;
+        let t1 = Instant::now();
         debug_assert!(self.latencies_ns.len() < self.latencies_ns.capacity());
-        self.latencies_ns.push(ns);
+        self.latencies_ns
+            .push(t1.duration_since(t0).as_nanos() as u64);
+        self.last_end = t1;
         res
+    }
+
+    /// Whether `--duration` has run out (never without it).
+    #[inline(always)]
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| self.last_end >= d)
+    }
+
+    pub fn into_latencies(self) -> Vec<u64> {
+        self.latencies_ns
     }
 }
 
@@ -150,9 +176,6 @@ fn worker<E: Engine>(
     thread: usize,
     barrier: &Barrier,
 ) -> Result<ThreadResult, String> {
-    let mut rec = Recorder {
-        latencies_ns: Vec::with_capacity(spec.num),
-    };
     let mut key = vec![0u8; spec.key_size];
     let mut values = Values::new(values, spec.value_size, thread);
     let mut rng = SplitMix64::new(gen::RANDOM_KEY_SEED + thread as u64);
@@ -162,6 +185,7 @@ fn worker<E: Engine>(
     let mut hits = 0;
     barrier.wait();
     let started = Instant::now();
+    let mut rec = Recorder::new(spec.num, spec.duration);
     match spec.workload {
         Workload::FillSeq => {
             let first = (thread * spec.num) as u64;
@@ -169,6 +193,9 @@ fn worker<E: Engine>(
                 gen::write_key(&mut key, first + i);
                 let value = values.next_value();
                 rec.time(|| engine.put(&key, value, sync))?;
+                if rec.expired() {
+                    break;
+                }
             }
         }
         Workload::FillRandom | Workload::FillSync => {
@@ -176,6 +203,9 @@ fn worker<E: Engine>(
                 gen::write_key(&mut key, rng.below(key_space));
                 let value = values.next_value();
                 rec.time(|| engine.put(&key, value, sync))?;
+                if rec.expired() {
+                    break;
+                }
             }
         }
         Workload::FillBatch => {
@@ -188,12 +218,18 @@ fn worker<E: Engine>(
                     }
                     engine.write(&mut batch, sync)
                 })?;
+                if rec.expired() {
+                    break;
+                }
             }
         }
         Workload::ReadRandom => {
             for _ in 0..spec.num {
                 gen::write_key(&mut key, rng.below(key_space));
                 hits += u64::from(rec.time(|| engine.get(&key))?);
+                if rec.expired() {
+                    break;
+                }
             }
         }
         Workload::RawSync | Workload::RawSeq => {
@@ -204,7 +240,7 @@ fn worker<E: Engine>(
     Ok(ThreadResult {
         started,
         ended,
-        latencies_ns: rec.latencies_ns,
+        latencies_ns: rec.into_latencies(),
         hits,
     })
 }

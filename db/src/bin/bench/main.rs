@@ -4,6 +4,7 @@
 //! bench --db DIR --workload W --threads T --num N
 //!       [--value-size 100] [--key-size 16] [--sync] [--batch B]
 //!       [--engine tributary|leveldb|rocksdb|fjall|device] [--big-batch MIB]
+//!       [--duration SECS]
 //! ```
 //!
 //! It deletes and recreates `DIR`, runs one workload against one engine, and
@@ -29,6 +30,12 @@
 //! "large batch beside small sync writers" case. Its writes are not counted
 //! in `ops` nor in the latencies; `big_batches` and `big_batch_max_ms` say
 //! what it did.
+//!
+//! `--duration SECS` (as db_bench's) stops each thread after SECS seconds
+//! even if it has not made its `N` calls; `ops` counts the calls made, and
+//! the key space stays `T*N`. `cargo xtask bench` uses it to bound the
+//! synced cells, whose speed follows the disk's fsync latency (0.15 to 3 ms
+//! on the shared machines this was written on).
 //!
 //! The peers (`leveldb`, `rocksdb`, `fjall`) exist only with the cargo
 //! feature `peers`; without it the binary knows Tributary and the device.

@@ -72,6 +72,9 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
         spec.key_size,
         spec.records_per_call()
     );
+    if let Some(d) = spec.duration {
+        let _ = write!(s, ",\"duration\":{d}");
+    }
     if let Some(hit_rate) = outcome.hit_rate {
         let _ = write!(s, ",\"hit_rate\":{hit_rate:.4}");
     }
