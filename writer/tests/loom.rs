@@ -1,6 +1,9 @@
 //! Model checking of the write-merge protocol with loom (RELIABILITY.md row
 //! C1): three writers, one of them without sync, race each other and a
 //! `close`; the journal fails at append k for k in {none, 1, 2}.
+//! Further models race the same writers with an overflow hand-off (with and
+//! without a journal error), a writer that does not merge, a background
+//! error, and a `with_backend` call.
 //!
 //! Run with (see the crate docs for the seeded bugs):
 //!
@@ -29,43 +32,135 @@
 
 mod support;
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use batch::SeqNum;
 use loom::thread;
 use support::{lock, Config, Fake, Journal};
-use writer::{GroupCommit, Options, WriteError, WriteOptions};
+use writer::{GroupCommit, Options, RoomError, WriteError, WriteOptions};
 
-/// Sync flags of the three writers: mixed, so that a non-sync leader may
-/// merge a sync follower.
-const SYNC: [bool; 3] = [false, true, true];
+/// One model: three writers, and what the main thread does besides
+/// `close`.
+#[derive(Clone, Copy)]
+struct Spec {
+    /// How many of the three writers run.
+    n_writers: usize,
+    /// Per writer: whether it syncs.
+    sync: [bool; 3],
+    /// Per writer: whether it may merge.
+    merge: [bool; 3],
+    /// The 1-based append that fails.
+    fail_append: Option<usize>,
+    /// The free room `make_room` reports.
+    free: usize,
+    /// Before closing, the main thread sets a background error.
+    background_error: bool,
+    /// Before closing, the main thread runs `with_backend`.
+    maintenance: bool,
+}
+
+/// Mixed sync, so that a non-sync leader may merge a sync follower; room
+/// for every write.
+const C1: Spec = Spec {
+    n_writers: 3,
+    sync: [false, true, true],
+    merge: [true; 3],
+    fail_append: None,
+    free: 1 << 20,
+    background_error: false,
+    maintenance: false,
+};
+
+/// Each put takes `1 + 1 + 8` internal bytes; with this much free room a
+/// leader may merge 15 bytes: one follower, after which 5 bytes are left, so
+/// a second waiting follower overflows and is handed the lock.
+const ROOM_FOR_ONE_FOLLOWER: usize = 25;
 
 #[test]
 fn no_journal_error() {
-    check(None);
+    check(C1);
 }
 
 #[test]
 fn journal_error_at_first_append() {
-    check(Some(1));
+    check(Spec {
+        fail_append: Some(1),
+        ..C1
+    });
 }
 
 #[test]
 fn journal_error_at_second_append() {
-    check(Some(2));
+    check(Spec {
+        fail_append: Some(2),
+        ..C1
+    });
 }
 
-fn check(fail_append: Option<usize>) {
+#[test]
+fn overflow_hand_off() {
+    let n_overflows = check(Spec {
+        free: ROOM_FOR_ONE_FOLLOWER,
+        ..C1
+    });
+    assert!(
+        n_overflows > 0,
+        "no interleaving handed the lock to an overflow writer"
+    );
+}
+
+#[test]
+fn overflow_hand_off_after_a_journal_error() {
+    check(Spec {
+        free: ROOM_FOR_ONE_FOLLOWER,
+        fail_append: Some(1),
+        ..C1
+    });
+}
+
+#[test]
+fn a_writer_that_does_not_merge() {
+    check(Spec {
+        merge: [true, false, true],
+        ..C1
+    });
+}
+
+#[test]
+fn background_error_then_close() {
+    check(Spec {
+        background_error: true,
+        ..C1
+    });
+}
+
+/// Two writers only: with three, this model has a million interleavings.
+#[test]
+fn maintenance_then_close() {
+    check(Spec {
+        n_writers: 2,
+        maintenance: true,
+        ..C1
+    });
+}
+
+/// Explores every interleaving of `spec` within the preemption bound and
+/// returns in how many of them an overflow writer was handed the lock.
+fn check(spec: Spec) -> usize {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(3);
     }
-    let iterations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = Arc::clone(&iterations);
+    let iterations = Arc::new(AtomicUsize::new(0));
+    let overflows = Arc::new(AtomicUsize::new(0));
+    let (counted, counted_overflows) = (Arc::clone(&iterations), Arc::clone(&overflows));
     builder.check(move || {
-        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counted.fetch_add(1, Relaxed);
         let mut config = Config::new();
-        config.fail_append = fail_append;
+        config.fail_append = spec.fail_append;
+        config.free = spec.free;
         let fake = Fake::new(config);
         let journal = Arc::clone(&fake.journal);
         let gc = Arc::new(GroupCommit::new(
@@ -74,17 +169,17 @@ fn check(fail_append: Option<usize>) {
             Options::new(),
         ));
 
-        let writers: Vec<_> = (0..SYNC.len())
+        let writers: Vec<_> = (0..spec.n_writers)
             .map(|i| {
                 let gc = Arc::clone(&gc);
                 let journal = Arc::clone(&journal);
                 thread::spawn(move || {
                     let opts = WriteOptions {
-                        sync: SYNC[i],
-                        merge: true,
+                        sync: spec.sync[i],
+                        merge: spec.merge[i],
                     };
                     let result = gc.put(&[i as u8], b"v", opts);
-                    if let (Ok(seq), true) = (&result, SYNC[i]) {
+                    if let (Ok(seq), true) = (&result, spec.sync[i]) {
                         let synced = lock(&journal).synced_through;
                         assert!(
                             synced >= seq.0,
@@ -96,8 +191,24 @@ fn check(fail_append: Option<usize>) {
             })
             .collect();
 
+        if spec.background_error {
+            gc.set_background_error(RoomError::new("injected background error"));
+        }
+        if spec.maintenance {
+            let journal = Arc::clone(&journal);
+            gc.with_backend(move |_| {
+                lock(&journal).busy = true;
+                // Another lock of the fake's mutex, so that a write in
+                // flight could interleave here.
+                lock(&journal).busy = false;
+            })
+            .expect("not closed yet");
+        }
         gc.close().expect("first close");
         let metrics = gc.metrics();
+        if metrics.overflows > 0 {
+            counted_overflows.fetch_add(1, Relaxed);
+        }
         let answered = metrics.writes + metrics.failed_writes;
         {
             let mut journal = lock(&journal);
@@ -118,15 +229,17 @@ fn check(fail_append: Option<usize>) {
             Err(WriteError::Closed)
         ));
         assert!(matches!(gc.close(), Err(WriteError::Closed)));
-        verify(&lock(&journal), &results, fail_append);
+        verify(&lock(&journal), &results, spec);
     });
+    let n_overflows = overflows.load(Relaxed);
     println!(
-        "fail_append {fail_append:?}: {} interleavings explored",
-        iterations.load(std::sync::atomic::Ordering::Relaxed)
+        "{} interleavings explored, {n_overflows} with an overflow hand-off",
+        iterations.load(Relaxed)
     );
+    n_overflows
 }
 
-fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], fail_append: Option<usize>) {
+fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], spec: Spec) {
     assert_eq!(
         journal.calls_after_close, 0,
         "backend called after close returned"
@@ -163,7 +276,7 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], fail_append
         journal.appends
     );
 
-    let failed_at = fail_append.filter(|&k| k <= journal.appends.len());
+    let failed_at = spec.fail_append.filter(|&k| k <= journal.appends.len());
     for (i, result) in results.iter().enumerate() {
         let key = [i as u8];
         let journaled: Vec<u64> = ok_appends
@@ -199,6 +312,9 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], fail_append
                     }
                     WriteError::Poisoned(_) => {
                         assert!(failed_at.is_some(), "poisoned without a failure");
+                    }
+                    WriteError::Background(_) => {
+                        assert!(spec.background_error, "a background error out of nowhere");
                     }
                     other => panic!("writer {i}: unexpected error {other}"),
                 }

@@ -54,7 +54,10 @@ fn put(gc: &GroupCommit, write: W) -> Result<SeqNum, WriteError> {
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
         thread::sleep(Duration::from_millis(1));
     }
 }
@@ -101,9 +104,19 @@ impl Held {
     }
 
     /// Opens the gate and returns every write's result, in start order.
-    fn finish(self) -> (Vec<Result<SeqNum, WriteError>>, Arc<GroupCommit>, Arc<std::sync::Mutex<Journal>>) {
+    fn finish(
+        self,
+    ) -> (
+        Vec<Result<SeqNum, WriteError>>,
+        Arc<GroupCommit>,
+        Arc<std::sync::Mutex<Journal>>,
+    ) {
         self.gate.open();
-        let results = self.threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let results = self
+            .threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
         (results, self.gc, self.journal)
     }
 }
@@ -139,7 +152,10 @@ fn check(leader: W, followers: &[W], free: usize, expect: &[&str], expect_overfl
         .collect();
     assert_eq!(groups, expect);
     assert_eq!(gc.metrics().overflows, expect_overflows);
-    assert_eq!(journal.n_syncs, expect.iter().filter(|g| g.ends_with('*')).count());
+    assert_eq!(
+        journal.n_syncs,
+        expect.iter().filter(|g| g.ends_with('*')).count()
+    );
     // Each write got the sequence number it has in the journal.
     let mut seq_of = std::collections::HashMap::new();
     for append in &journal.appends {
@@ -147,9 +163,16 @@ fn check(leader: W, followers: &[W], free: usize, expect: &[&str], expect_overfl
             seq_of.insert(record.key.clone(), seq);
         }
     }
-    let all: Vec<W> = std::iter::once(leader).chain(followers.iter().copied()).collect();
+    let all: Vec<W> = std::iter::once(leader)
+        .chain(followers.iter().copied())
+        .collect();
     for (write, result) in all.iter().zip(&results) {
-        assert_eq!(result.as_ref().unwrap().0, seq_of[write.name.as_bytes()], "{}", write.name);
+        assert_eq!(
+            result.as_ref().unwrap().0,
+            seq_of[write.name.as_bytes()],
+            "{}",
+            write.name
+        );
     }
 }
 
@@ -158,7 +181,13 @@ const BIG: usize = 64 << 20;
 #[test]
 fn merges_waiting_writers_in_order_with_one_sync() {
     // A non-sync leader merges a sync follower: one fsync covers the group.
-    check(w("L", 100), &[synced("A", 100), w("B", 100)], BIG, &["L A B*"], 0);
+    check(
+        w("L", 100),
+        &[synced("A", 100), w("B", 100)],
+        BIG,
+        &["L A B*"],
+        0,
+    );
 }
 
 #[test]
@@ -166,7 +195,13 @@ fn a_write_that_exactly_fits_is_merged() {
     let half = MERGE_LIMIT / 2;
     // 128 KiB of followers fit exactly; the limit is then 0, so C is not even
     // looked at (no overflow): it gets the lock when the group is done.
-    check(w("L", 100), &[w("A", half), w("B", half), w("C", 100)], BIG, &["L A B", "C"], 0);
+    check(
+        w("L", 100),
+        &[w("A", half), w("B", half), w("C", 100)],
+        BIG,
+        &["L A B", "C"],
+        0,
+    );
 }
 
 #[test]
@@ -188,20 +223,50 @@ fn a_write_one_byte_over_overflows_and_gets_the_lock() {
 fn a_leader_over_128_kib_merges_up_to_1_mib_minus_itself() {
     let own = MERGE_LIMIT + 1;
     let limit = MERGE_LIMIT_LARGE - own;
-    check(w("L", own), &[w("A", limit), w("B", 100)], BIG, &["L A", "B"], 0);
-    check(w("L", own), &[w("A", limit + 1), w("B", 100)], BIG, &["L", "A B"], 1);
+    check(
+        w("L", own),
+        &[w("A", limit), w("B", 100)],
+        BIG,
+        &["L A", "B"],
+        0,
+    );
+    check(
+        w("L", own),
+        &[w("A", limit + 1), w("B", 100)],
+        BIG,
+        &["L", "A B"],
+        1,
+    );
 }
 
 #[test]
 fn a_leader_of_a_mib_or_more_merges_nothing() {
-    check(w("L", MERGE_LIMIT_LARGE), &[w("A", 100)], BIG, &["L", "A"], 0);
+    check(
+        w("L", MERGE_LIMIT_LARGE),
+        &[w("A", 100)],
+        BIG,
+        &["L", "A"],
+        0,
+    );
 }
 
 #[test]
 fn the_group_never_exceeds_the_free_room() {
     // Free room 1100 for a 100-byte leader: 1000 bytes may be merged.
-    check(w("L", 100), &[w("A", 600), w("B", 400), w("C", 100)], 1100, &["L A B", "C"], 0);
-    check(w("L", 100), &[w("A", 600), w("B", 401), w("C", 100)], 1100, &["L A", "B C"], 1);
+    check(
+        w("L", 100),
+        &[w("A", 600), w("B", 400), w("C", 100)],
+        1100,
+        &["L A B", "C"],
+        0,
+    );
+    check(
+        w("L", 100),
+        &[w("A", 600), w("B", 401), w("C", 100)],
+        1100,
+        &["L A", "B C"],
+        1,
+    );
     // No free room beyond the leader: no merging at all.
     check(w("L", 100), &[w("A", 100)], 100, &["L", "A"], 0);
 }
@@ -230,7 +295,13 @@ fn a_write_that_does_not_merge_waits_for_the_lock_alone() {
         .map(|a| a.records.iter().map(|r| r.key.clone()).collect())
         .collect();
     // The leader merges A and B around N; N gets the lock afterwards.
-    assert_eq!(groups, vec![vec![b"L".to_vec(), b"A".to_vec(), b"B".to_vec()], vec![b"N".to_vec()]]);
+    assert_eq!(
+        groups,
+        vec![
+            vec![b"L".to_vec(), b"A".to_vec(), b"B".to_vec()],
+            vec![b"N".to_vec()]
+        ]
+    );
 }
 
 #[test]
@@ -246,12 +317,18 @@ fn close_fails_waiting_writers_and_waits_for_the_group_in_flight() {
         assert!(matches!(follower.join().unwrap(), Err(WriteError::Closed)));
     }
     thread::sleep(Duration::from_millis(20));
-    assert!(!closer.is_finished(), "close returned with a group in flight");
+    assert!(
+        !closer.is_finished(),
+        "close returned with a group in flight"
+    );
     let (results, gc, journal) = held.finish();
     closer.join().unwrap().unwrap();
     assert_eq!(results[0].as_ref().unwrap(), &SeqNum(1));
     assert_eq!(lock(&journal).appends.len(), 1);
-    assert!(matches!(gc.put(b"k", b"v", WriteOptions::new()), Err(WriteError::Closed)));
+    assert!(matches!(
+        gc.put(b"k", b"v", WriteOptions::new()),
+        Err(WriteError::Closed)
+    ));
     assert!(matches!(gc.with_backend(|_| ()), Err(WriteError::Closed)));
     assert!(matches!(gc.close(), Err(WriteError::Closed)));
 }
@@ -270,7 +347,10 @@ fn a_background_error_reaches_waiting_writers_at_once() {
     let (results, gc, _) = held.finish();
     // The leader's own group was already under way: it completes.
     assert_eq!(results[0].as_ref().unwrap(), &SeqNum(1));
-    assert!(matches!(gc.put(b"k", b"v", WriteOptions::new()), Err(WriteError::Background(_))));
+    assert!(matches!(
+        gc.put(b"k", b"v", WriteOptions::new()),
+        Err(WriteError::Background(_))
+    ));
     // The first error stays.
     gc.set_background_error(RoomError::new("another"));
     let Err(WriteError::Background(err)) = gc.put(b"k", b"v", WriteOptions::new()) else {
@@ -282,13 +362,19 @@ fn a_background_error_reaches_waiting_writers_at_once() {
 fn single(config: Config, last_seq: SeqNum) -> (GroupCommit, Arc<std::sync::Mutex<Journal>>) {
     let fake = Fake::new(config);
     let journal = Arc::clone(&fake.journal);
-    (GroupCommit::new(Box::new(fake), last_seq, Options::new()), journal)
+    (
+        GroupCommit::new(Box::new(fake), last_seq, Options::new()),
+        journal,
+    )
 }
 
 #[test]
 fn an_empty_batch_consumes_no_sequence_number() {
     let (gc, journal) = single(Config::new(), SeqNum(41));
-    assert_eq!(gc.write(&Batch::new(), WriteOptions::synced()).unwrap(), SeqNum(41));
+    assert_eq!(
+        gc.write(&Batch::new(), WriteOptions::synced()).unwrap(),
+        SeqNum(41)
+    );
     assert_eq!(gc.put(b"k", b"v", WriteOptions::new()).unwrap(), SeqNum(42));
     assert_eq!(lock(&journal).appends.len(), 1);
     assert_eq!(gc.last_seq(), SeqNum(42));
@@ -318,7 +404,10 @@ fn sequence_numbers_run_out_with_an_error_not_a_panic() {
     let mut two = Batch::new();
     two.put(b"a", b"1");
     two.put(b"b", b"2");
-    assert_eq!(gc.write(&two, WriteOptions::new()).unwrap(), SeqNum(MAX_SEQ - 1));
+    assert_eq!(
+        gc.write(&two, WriteOptions::new()).unwrap(),
+        SeqNum(MAX_SEQ - 1)
+    );
     assert!(matches!(
         gc.put(b"c", b"3", WriteOptions::new()),
         Err(WriteError::SeqOverflow { last, n_records: 1 }) if last == SeqNum(MAX_SEQ)
@@ -332,7 +421,10 @@ fn a_room_error_fails_only_the_leader_and_consumes_nothing() {
     let mut config = Config::new();
     config.fail_room = Some(1);
     let (gc, journal) = single(config, SeqNum(0));
-    assert!(matches!(gc.put(b"a", b"1", WriteOptions::new()), Err(WriteError::Room(_))));
+    assert!(matches!(
+        gc.put(b"a", b"1", WriteOptions::new()),
+        Err(WriteError::Room(_))
+    ));
     assert_eq!(gc.put(b"b", b"2", WriteOptions::new()).unwrap(), SeqNum(1));
     assert_eq!(lock(&journal).appends.len(), 1);
 }
@@ -343,7 +435,10 @@ fn an_after_write_error_keeps_the_group_ok_and_fails_later_writes() {
     config.fail_after_write = Some(1);
     let (gc, journal) = single(config, SeqNum(0));
     assert_eq!(gc.put(b"a", b"1", WriteOptions::new()).unwrap(), SeqNum(1));
-    assert!(matches!(gc.put(b"b", b"2", WriteOptions::new()), Err(WriteError::Background(_))));
+    assert!(matches!(
+        gc.put(b"b", b"2", WriteOptions::new()),
+        Err(WriteError::Background(_))
+    ));
     assert_eq!(lock(&journal).applied, vec![(1, 1)]);
 }
 
@@ -380,9 +475,15 @@ fn a_panicking_backend_poisons_and_answers_the_group() {
     held.queue(w("B", 100));
     held.gate.open();
     let mut threads = held.threads.into_iter();
-    assert!(threads.next().unwrap().join().is_err(), "the leader's panic propagates");
+    assert!(
+        threads.next().unwrap().join().is_err(),
+        "the leader's panic propagates"
+    );
     for follower in threads {
-        assert!(matches!(follower.join().unwrap(), Err(WriteError::Poisoned(_))));
+        assert!(matches!(
+            follower.join().unwrap(),
+            Err(WriteError::Poisoned(_))
+        ));
     }
     assert!(matches!(
         held.gc.put(b"k", b"v", WriteOptions::new()),
@@ -413,12 +514,18 @@ fn with_backend_runs_alone_and_reaches_the_concrete_type() {
 fn error_messages() {
     let io = Arc::new(std::io::Error::other("disk on fire"));
     let cases = [
-        (WriteError::Log(Arc::clone(&io)), "journal write failed: disk on fire"),
+        (
+            WriteError::Log(Arc::clone(&io)),
+            "journal write failed: disk on fire",
+        ),
         (
             WriteError::Poisoned(io),
             "writer poisoned by an earlier journal failure: disk on fire",
         ),
-        (WriteError::Room(RoomError::new("level 0 full")), "no room for the write: level 0 full"),
+        (
+            WriteError::Room(RoomError::new("level 0 full")),
+            "no room for the write: level 0 full",
+        ),
         (
             WriteError::Background(RoomError::with_source(
                 "compaction failed",
@@ -434,7 +541,10 @@ fn error_messages() {
             },
             "sequence numbers exhausted: last is 7, 2 more needed",
         ),
-        (WriteError::TooLarge { len: 5 }, "key or value of 5 bytes is too large for a batch"),
+        (
+            WriteError::TooLarge { len: 5 },
+            "key or value of 5 bytes is too large for a batch",
+        ),
     ];
     for (err, expect) in cases {
         assert_eq!(err.to_string(), expect);

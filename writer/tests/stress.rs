@@ -54,7 +54,12 @@ macro_rules! impl_gc {
             fn write(&self, batch: &Batch, opts: WriteOptions) -> Result<SeqNum, WriteError> {
                 <$ty>::write(self, batch, opts)
             }
-            fn put(&self, key: &[u8], value: &[u8], opts: WriteOptions) -> Result<SeqNum, WriteError> {
+            fn put(
+                &self,
+                key: &[u8],
+                value: &[u8],
+                opts: WriteOptions,
+            ) -> Result<SeqNum, WriteError> {
                 <$ty>::put(self, key, value, opts)
             }
             fn delete(&self, key: &[u8], opts: WriteOptions) -> Result<SeqNum, WriteError> {
@@ -115,7 +120,11 @@ fn key(id: (usize, usize), record: usize) -> Vec<u8> {
 fn parse_key(key: &[u8]) -> ((usize, usize), usize) {
     let text = std::str::from_utf8(key).expect("utf-8 key");
     let mut parts = text[1..].split('.').map(|p| p.parse::<usize>().unwrap());
-    let (t, j, r) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let (t, j, r) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
     ((t, j), r)
 }
 
@@ -215,7 +224,10 @@ fn run<G: Gc>(gc: &Arc<G>, journal: &Arc<Mutex<Journal>>, workload: Workload) ->
 }
 
 /// Joins the threads, failing (rather than hanging) if any is stuck.
-fn join_all<T: Send + 'static>(handles: Vec<thread::JoinHandle<Vec<T>>>, limit: Duration) -> Vec<T> {
+fn join_all<T: Send + 'static>(
+    handles: Vec<thread::JoinHandle<Vec<T>>>,
+    limit: Duration,
+) -> Vec<T> {
     let (tx, rx) = mpsc::channel();
     let n = handles.len();
     for handle in handles {
@@ -247,12 +259,19 @@ fn verify(journal: &Journal, issued: &[Issued]) {
         assert_eq!(append.seq, next, "sequence numbers not dense");
         next += append.records.len() as u64;
     }
-    let applied: Vec<_> = ok_appends.iter().map(|a| (a.seq, a.records.len())).collect();
+    let applied: Vec<_> = ok_appends
+        .iter()
+        .map(|a| (a.seq, a.records.len()))
+        .collect();
     if journal.n_syncs_ok == journal.n_syncs {
         assert_eq!(journal.applied, applied, "memtable and journal disagree");
     } else {
         // The group whose fsync failed is in the journal but not applied.
-        assert_eq!(journal.applied[..], applied[..applied.len() - 1], "memtable and journal disagree");
+        assert_eq!(
+            journal.applied[..],
+            applied[..applied.len() - 1],
+            "memtable and journal disagree"
+        );
     }
 
     // No sequence number handed out twice, failed attempts included.
@@ -281,7 +300,10 @@ fn verify(journal: &Journal, issued: &[Issued]) {
     }
     let by_id: HashMap<(usize, usize), &Issued> = issued.iter().map(|w| (w.id, w)).collect();
     for id in found.keys() {
-        assert!(by_id.contains_key(id), "journaled write {id:?} was never issued");
+        assert!(
+            by_id.contains_key(id),
+            "journaled write {id:?} was never issued"
+        );
     }
     for write in issued {
         let records = found.get(&write.id).map(Vec::as_slice).unwrap_or(&[]);
@@ -305,10 +327,18 @@ fn verify(journal: &Journal, issued: &[Issued]) {
             }
             Err(err) => {
                 if journal.n_syncs_ok == journal.n_syncs {
-                    assert!(records.is_empty(), "write {:?} failed ({err}) but was journaled", write.id);
+                    assert!(
+                        records.is_empty(),
+                        "write {:?} failed ({err}) but was journaled",
+                        write.id
+                    );
                 }
                 for &(_, _, _, s) in records {
-                    assert!(!is_applied(s), "write {:?} failed ({err}) but was applied", write.id);
+                    assert!(
+                        !is_applied(s),
+                        "write {:?} failed ({err}) but was applied",
+                        write.id
+                    );
                 }
             }
         }
@@ -326,16 +356,28 @@ fn verify(journal: &Journal, issued: &[Issued]) {
             }
         }
         for &(id, len) in &writes {
-            assert_eq!(by_id[&id].internal_len, len, "write {id:?} journaled partly");
+            assert_eq!(
+                by_id[&id].internal_len, len,
+                "write {id:?} journaled partly"
+            );
         }
         let (_, leader_len) = writes[0];
-        assert_eq!(leader_len, append.room_asked, "make_room was not asked for the leader's write");
+        assert_eq!(
+            leader_len, append.room_asked,
+            "make_room was not asked for the leader's write"
+        );
         let merged: usize = writes[1..].iter().map(|&(_, len)| len).sum();
         let limit = merge_limit(leader_len, append.free);
-        assert!(merged <= limit, "group over the limit: merged {merged} > {limit}");
+        assert!(
+            merged <= limit,
+            "group over the limit: merged {merged} > {limit}"
+        );
         if writes.len() > 1 {
             for (id, _) in &writes {
-                assert!(by_id[id].merge, "write {id:?} does not merge but shares a group");
+                assert!(
+                    by_id[id].merge,
+                    "write {id:?} does not merge but shares a group"
+                );
             }
         }
     }
@@ -363,7 +405,12 @@ fn sixty_four_threads<G: Gc>() {
     let n_writes = (workload.threads * workload.writes_per_thread) as u64;
     assert_eq!(issued.len() as u64, n_writes);
     for write in &issued {
-        assert!(write.result.is_ok(), "write {:?} failed: {:?}", write.id, write.result);
+        assert!(
+            write.result.is_ok(),
+            "write {:?} failed: {:?}",
+            write.id,
+            write.result
+        );
     }
     let journal = lock(&journal);
     verify(&journal, &issued);
@@ -374,9 +421,15 @@ fn sixty_four_threads<G: Gc>() {
     assert_eq!(metrics.merged_writes, metrics.writes - metrics.groups);
     assert_eq!(metrics.fsyncs, journal.n_syncs as u64);
     assert!(metrics.max_group > 1, "nothing was merged: {metrics:?}");
-    assert!(metrics.overflows > 0, "no overflow hand-off happened: {metrics:?}");
+    assert!(
+        metrics.overflows > 0,
+        "no overflow hand-off happened: {metrics:?}"
+    );
     let n_synced = issued.iter().filter(|w| w.sync).count() as u64;
-    assert!(metrics.fsyncs < n_synced, "fsyncs were not shared: {metrics:?}");
+    assert!(
+        metrics.fsyncs < n_synced,
+        "fsyncs were not shared: {metrics:?}"
+    );
 }
 
 #[test]
@@ -423,7 +476,10 @@ fn poisoning<G: Gc>(fail_append: Option<usize>, fail_sync: Option<usize>) {
         let Err(WriteError::Log(other)) = &write.result else {
             unreachable!()
         };
-        assert!(Arc::ptr_eq(cause, other), "members of the failed group saw different errors");
+        assert!(
+            Arc::ptr_eq(cause, other),
+            "members of the failed group saw different errors"
+        );
     }
     // Those writers formed exactly the failed group.
     let failed_attempt = journal
@@ -438,10 +494,17 @@ fn poisoning<G: Gc>(fail_append: Option<usize>, fail_sync: Option<usize>) {
         .collect();
     let in_failed: std::collections::HashSet<(usize, usize)> =
         failed_group.iter().map(|w| w.id).collect();
-    assert_eq!(in_attempt, in_failed, "the Log error went to other writers than the group's");
+    assert_eq!(
+        in_attempt, in_failed,
+        "the Log error went to other writers than the group's"
+    );
 
     // Nothing was appended after the failure.
-    assert_eq!(failed_attempt, journal.appends.len() - 1, "an append followed the failure");
+    assert_eq!(
+        failed_attempt,
+        journal.appends.len() - 1,
+        "an append followed the failure"
+    );
 
     // Every other failure is `Poisoned` with the original cause.
     for write in &issued {
@@ -509,7 +572,10 @@ fn close_with_blocked_writers<G: Gc>() {
     let at_close = closer.join().unwrap();
     let journal = lock(&journal);
     verify(&journal, &issued);
-    assert_eq!(journal.calls_after_close, 0, "backend called after close returned");
+    assert_eq!(
+        journal.calls_after_close, 0,
+        "backend called after close returned"
+    );
 
     // Every thread ended on `Closed`, and nothing else failed.
     let mut last: HashMap<usize, &Issued> = HashMap::new();
@@ -525,7 +591,11 @@ fn close_with_blocked_writers<G: Gc>() {
     }
     assert_eq!(last.len(), 32);
     for write in last.values() {
-        assert!(matches!(write.result, Err(WriteError::Closed)), "{:?}", write.result);
+        assert!(
+            matches!(write.result, Err(WriteError::Closed)),
+            "{:?}",
+            write.result
+        );
     }
     let n_ok = issued.iter().filter(|w| w.result.is_ok()).count() as u64;
     assert!(n_ok > 0);
@@ -533,8 +603,14 @@ fn close_with_blocked_writers<G: Gc>() {
     assert_eq!(at_close, gc.metrics());
     assert_eq!(at_close.writes, n_ok);
 
-    assert!(matches!(gc.put(b"k", b"v", WriteOptions::new()), Err(WriteError::Closed)));
-    assert!(matches!(gc.write(&Batch::new(), WriteOptions::new()), Err(WriteError::Closed)));
+    assert!(matches!(
+        gc.put(b"k", b"v", WriteOptions::new()),
+        Err(WriteError::Closed)
+    ));
+    assert!(matches!(
+        gc.write(&Batch::new(), WriteOptions::new()),
+        Err(WriteError::Closed)
+    ));
     assert!(matches!(gc.close(), Err(WriteError::Closed)));
 }
 
@@ -585,7 +661,10 @@ fn background_error<G: Gc>() {
             Err(err) => panic!("unexpected error {err}"),
         }
     }
-    assert_eq!(n_background, 32, "every thread ends on the background error");
+    assert_eq!(
+        n_background, 32,
+        "every thread ends on the background error"
+    );
     assert!(matches!(
         gc.put(b"k", b"v", WriteOptions::new()),
         Err(WriteError::Background(_))
