@@ -11,8 +11,9 @@
 //! `writeMergedC` carries the follower's first sequence number instead of
 //! `true` (the leader knows it when it merges, since only the lock holder
 //! assigns sequence numbers), while `writeAckC` carries the shared result as
-//! in goleveldb. Not built under loom, which cannot model crossbeam's
-//! channels.
+//! in goleveldb. It is not model-checked: loom cannot model crossbeam's
+//! channels (under `--cfg loom` it builds, on loom's primitives, but is not
+//! run).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -806,3 +806,15 @@ impl GroupCommit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_by_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<GroupCommit>();
+        send_sync::<Slot>();
+    }
+}

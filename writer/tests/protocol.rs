@@ -5,6 +5,9 @@
 //! followers in a known order (watching `Metrics::waiting`), opens the gate,
 //! and checks the groups the fake journal recorded.
 
+// Real threads: not for a loom build.
+#![cfg(not(loom))]
+
 mod support;
 
 use std::sync::Arc;
@@ -62,10 +65,12 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+type SharedJournal = Arc<std::sync::Mutex<Journal>>;
+
 /// A writer whose first leader is held at the gate in `make_room`.
 struct Held {
     gc: Arc<GroupCommit>,
-    journal: Arc<std::sync::Mutex<Journal>>,
+    journal: SharedJournal,
     gate: Arc<Gate>,
     threads: Vec<thread::JoinHandle<Result<SeqNum, WriteError>>>,
 }
@@ -109,7 +114,7 @@ impl Held {
     ) -> (
         Vec<Result<SeqNum, WriteError>>,
         Arc<GroupCommit>,
-        Arc<std::sync::Mutex<Journal>>,
+        SharedJournal,
     ) {
         self.gate.open();
         let results = self
@@ -359,7 +364,7 @@ fn a_background_error_reaches_waiting_writers_at_once() {
     assert_eq!(err.message(), "disk full");
 }
 
-fn single(config: Config, last_seq: SeqNum) -> (GroupCommit, Arc<std::sync::Mutex<Journal>>) {
+fn single(config: Config, last_seq: SeqNum) -> (GroupCommit, SharedJournal) {
     let fake = Fake::new(config);
     let journal = Arc::clone(&fake.journal);
     (

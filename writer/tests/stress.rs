@@ -20,6 +20,9 @@
 //! (`writer::GroupCommit`) and goleveldb's channels
 //! (`writer::channels::GroupCommit`).
 
+// Real threads: not for a loom build.
+#![cfg(not(loom))]
+
 mod support;
 
 use std::collections::HashMap;
@@ -247,6 +250,13 @@ fn join_all<T: Send + 'static>(
     all
 }
 
+/// A write's `(thread, index)`.
+type WriteId = (usize, usize);
+
+/// Where a journaled record was found: append index, position in the
+/// append, record index in its write, sequence number.
+type Found = (usize, usize, usize, u64);
+
 /// Checks the whole history against the journal the fake recorded.
 fn verify(journal: &Journal, issued: &[Issued]) {
     assert_eq!(journal.overlapping_calls, 0, "backend called concurrently");
@@ -288,7 +298,7 @@ fn verify(journal: &Journal, issued: &[Issued]) {
         .map(|&(seq, n)| (seq, seq + n as u64))
         .collect();
     let is_applied = |seq: u64| applied_seqs.iter().any(|&(lo, hi)| lo <= seq && seq < hi);
-    let mut found: HashMap<(usize, usize), Vec<(usize, usize, usize, u64)>> = HashMap::new();
+    let mut found: HashMap<WriteId, Vec<Found>> = HashMap::new();
     for (a, append) in journal.appends.iter().enumerate() {
         if !append.ok {
             continue;
