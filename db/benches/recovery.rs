@@ -26,7 +26,10 @@ fn main() {
     while db.stats().journal_bytes < target_bytes {
         let mut b = Batch::new();
         for _ in 0..100 {
-            b.put(format!("{:016}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 10_000_000).as_bytes(), &value);
+            b.put(
+                format!("{:016}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 10_000_000).as_bytes(),
+                &value,
+            );
             i += 1;
         }
         db.write(&b, &WriteOptions::default()).unwrap();
@@ -62,7 +65,8 @@ fn main() {
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "log") {
-            let file = std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(&path).unwrap());
+            let file =
+                std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(&path).unwrap());
             let mut reader = journal::Reader::new(file, journal::Recovery::Strict);
             while let Some(record) = reader.next_record().unwrap() {
                 n += Batch::decode(record).unwrap().len() as u64;

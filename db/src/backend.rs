@@ -6,8 +6,8 @@
 //! own; readers see its effects only through [`Shared`].
 
 use crate::files;
-use crate::fs::{Fs, WritableFile};
 use crate::flush::Flush;
+use crate::fs::{Fs, WritableFile};
 use batch::{Batch, SeqNum};
 use memdb::{Inserter, MemDb};
 use std::io;
@@ -183,11 +183,10 @@ impl writer::Room for Backend {
             // limit then admits nobody beside it.
             return Ok(n);
         }
-        self.rotate()
-            .map_err(|e| {
-                let msg = format!("rotating from {}", self.journal_path.display());
-                writer::RoomError::with_source(&msg, Box::new(e))
-            })?;
+        self.rotate().map_err(|e| {
+            let msg = format!("rotating from {}", self.journal_path.display());
+            writer::RoomError::with_source(&msg, Box::new(e))
+        })?;
         Ok(self.inserter.memdb().free().max(n))
     }
 

@@ -85,7 +85,8 @@ impl Db {
             if !options.create_if_missing {
                 return Err(Error::NotFound { path: dir });
             }
-            fs.create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+            fs.create_dir_all(&dir)
+                .map_err(io_err("create directory", &dir))?;
         }
         let lock_path = dir.join(files::LOCK);
         let lock = fs.lock(&lock_path).map_err(|source| {
@@ -179,7 +180,9 @@ impl Db {
             });
         }
         let lock_path = dir.join(files::LOCK);
-        let _lock = fs.lock(&lock_path).map_err(|_| Error::Locked { path: lock_path.clone() })?;
+        let _lock = fs.lock(&lock_path).map_err(|_| Error::Locked {
+            path: lock_path.clone(),
+        })?;
         let recovered = recovery::replay(
             fs,
             dir,

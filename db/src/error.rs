@@ -69,14 +69,22 @@ impl fmt::Display for Error {
                 path,
                 offset,
                 reason,
-            } => write!(f, "corruption in {} at offset {offset}: {reason}", path.display()),
+            } => write!(
+                f,
+                "corruption in {} at offset {offset}: {reason}",
+                path.display()
+            ),
             Error::Locked { path } => write!(
                 f,
                 "database is locked: {} is held by another open database",
                 path.display()
             ),
             Error::AlreadyExists { path } => {
-                write!(f, "a database exists in {} and error_if_exists is set", path.display())
+                write!(
+                    f,
+                    "a database exists in {} and error_if_exists is set",
+                    path.display()
+                )
             }
             Error::NotFound { path } => write!(
                 f,
@@ -87,7 +95,10 @@ impl fmt::Display for Error {
             Error::InvalidBatch(e) => write!(f, "invalid batch: {e}"),
             Error::EmptyBatch => write!(f, "empty batch: nothing to write"),
             Error::BatchTooLarge { size, max } => {
-                write!(f, "batch of {size} bytes is larger than max_batch_size {max}")
+                write!(
+                    f,
+                    "batch of {size} bytes is larger than max_batch_size {max}"
+                )
             }
             Error::Write(e) => write!(f, "write failed: {e}"),
             Error::Closed => write!(f, "database is closed"),

@@ -36,7 +36,13 @@ mod tests {
         assert_eq!(p, Path::new("/d/000042.log"));
         assert_eq!(parse_journal_name("000042.log"), Some(42));
         assert_eq!(parse_journal_name("1234567.log"), Some(1_234_567));
-        for bad in ["LOCK", ".log", "12a.log", "000001.log.dropped", "000001.ldb"] {
+        for bad in [
+            "LOCK",
+            ".log",
+            "12a.log",
+            "000001.log.dropped",
+            "000001.ldb",
+        ] {
             assert_eq!(parse_journal_name(bad), None, "{bad}");
         }
     }

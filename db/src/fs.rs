@@ -396,7 +396,7 @@ impl FaultFs {
                     let start = inode.last_write_start.max(synced);
                     if start < data.len() {
                         let cut = start + (splitmix64(&mut rng) as usize) % (data.len() - start);
-                        if splitmix64(&mut rng) % 2 == 0 {
+                        if splitmix64(&mut rng).is_multiple_of(2) {
                             data.truncate(cut);
                         } else {
                             for byte in &mut data[cut..] {
@@ -448,7 +448,11 @@ impl FaultFs {
         let Some(&ino) = state.names.get(path) else {
             return false;
         };
-        match state.inodes.get_mut(&ino).and_then(|i| i.data.get_mut(offset)) {
+        match state
+            .inodes
+            .get_mut(&ino)
+            .and_then(|i| i.data.get_mut(offset))
+        {
             Some(byte) => {
                 *byte = f(*byte);
                 true
@@ -524,7 +528,8 @@ impl MemState {
             return Ok(());
         }
         self.fault_seen += 1;
-        let fails = self.fault_seen == fault.nth || (fault.persistent && self.fault_seen > fault.nth);
+        let fails =
+            self.fault_seen == fault.nth || (fault.persistent && self.fault_seen > fault.nth);
         if fails {
             Err(fault.kind)
         } else {
@@ -533,10 +538,12 @@ impl MemState {
     }
 
     fn ino(&self, path: &Path) -> io::Result<u64> {
-        self.names
-            .get(path)
-            .copied()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{}: no such file", path.display())))
+        self.names.get(path).copied().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such file", path.display()),
+            )
+        })
     }
 }
 
@@ -613,7 +620,10 @@ impl Fs for FaultFs {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let state = self.lock_state();
         if !state.dirs.contains(dir) {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{}: no such directory", dir.display())));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such directory", dir.display()),
+            ));
         }
         Ok(state
             .names
@@ -636,13 +646,20 @@ impl Fs for FaultFs {
             path: path.to_path_buf(),
             ino,
         });
-        Ok(Box::new(FaultFile { fs: self.clone(), ino }))
+        Ok(Box::new(FaultFile {
+            fs: self.clone(),
+            ino,
+        }))
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
         let state = self.lock_state();
         let ino = state.ino(path)?;
-        let data = state.inodes.get(&ino).map(|i| i.data.clone()).unwrap_or_default();
+        let data = state
+            .inodes
+            .get(&ino)
+            .map(|i| i.data.clone())
+            .unwrap_or_default();
         Ok(Box::new(io::Cursor::new(data)))
     }
 
@@ -690,7 +707,10 @@ impl Fs for FaultFs {
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         let mut state = self.lock_state();
         if !state.locks.insert(path.to_path_buf()) {
-            return Err(io::Error::new(io::ErrorKind::WouldBlock, "held by another open database"));
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "held by another open database",
+            ));
         }
         Ok(Box::new(FaultLock {
             fs: self.clone(),

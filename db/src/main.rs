@@ -83,14 +83,20 @@ struct Args {
 }
 
 impl Args {
-    fn parse(args: &[String], with_value: &[&str], without_value: &[&str]) -> Result<Args, Failure> {
+    fn parse(
+        args: &[String],
+        with_value: &[&str],
+        without_value: &[&str],
+    ) -> Result<Args, Failure> {
         let mut positional = Vec::new();
         let mut flags = Vec::new();
         let mut it = args.iter();
         while let Some(a) = it.next() {
             if let Some(name) = a.strip_prefix("--") {
                 if with_value.contains(&name) {
-                    let v = it.next().ok_or_else(|| usage(format!("--{name} needs a value")))?;
+                    let v = it
+                        .next()
+                        .ok_or_else(|| usage(format!("--{name} needs a value")))?;
                     flags.push((name.to_owned(), Some(v.clone())));
                 } else if without_value.contains(&name) {
                     flags.push((name.to_owned(), None));
@@ -140,7 +146,11 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     let Some((command, rest)) = rest.split_first() else {
         return Err(usage("no command"));
     };
-    let need_db = || db_dir.clone().ok_or_else(|| usage(format!("{command} needs --db DIR")));
+    let need_db = || {
+        db_dir
+            .clone()
+            .ok_or_else(|| usage(format!("{command} needs --db DIR")))
+    };
     match command.as_str() {
         "demo" => demo(&Args::parse(rest, &["threads", "writes"], &[])?),
         "dump-journal" => {
@@ -151,7 +161,10 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             let a = Args::parse(rest, &[], &["sync"])?;
             let kv = a.exactly(2, "KEY VALUE")?;
             let db = open(&need_db()?)?;
-            let opts = WriteOptions { sync: a.has("sync"), merge: true };
+            let opts = WriteOptions {
+                sync: a.has("sync"),
+                merge: true,
+            };
             db.put_with(kv[0].as_bytes(), kv[1].as_bytes(), &opts)?;
             db.close()?;
             Ok(())
@@ -160,7 +173,10 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             let a = Args::parse(rest, &[], &["sync"])?;
             let k = a.exactly(1, "KEY")?;
             let db = open(&need_db()?)?;
-            let opts = WriteOptions { sync: a.has("sync"), merge: true };
+            let opts = WriteOptions {
+                sync: a.has("sync"),
+                merge: true,
+            };
             db.delete_with(k[0].as_bytes(), &opts)?;
             db.close()?;
             Ok(())
@@ -194,8 +210,11 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 (None, None, None) => db.iter(),
             };
             let limit = a.number("limit", usize::MAX)?;
-            let items: Box<dyn Iterator<Item = (Vec<u8>, Vec<u8>)>> =
-                if a.has("reverse") { Box::new(iter.rev()) } else { Box::new(iter) };
+            let items: Box<dyn Iterator<Item = (Vec<u8>, Vec<u8>)>> = if a.has("reverse") {
+                Box::new(iter.rev())
+            } else {
+                Box::new(iter)
+            };
             let mut out = io::BufWriter::new(io::stdout().lock());
             for (k, v) in items.take(limit) {
                 writeln!(out, "{} {}", escape(&k), escape(&v))?;
@@ -226,10 +245,22 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             let dir = need_db()?;
             let report = Db::check(&dir, &Options::default())?;
             for j in &report.journals {
-                println!("{} {} bytes, {} batches, {} records", j.path.display(), j.bytes, j.batches, j.records);
+                println!(
+                    "{} {} bytes, {} batches, {} records",
+                    j.path.display(),
+                    j.bytes,
+                    j.batches,
+                    j.records
+                );
             }
             for d in &report.dropped {
-                println!("drop {} offset {} len {}: {}", d.path.display(), d.offset, d.len, d.reason);
+                println!(
+                    "drop {} offset {} len {}: {}",
+                    d.path.display(),
+                    d.offset,
+                    d.len,
+                    d.reason
+                );
             }
             for p in &report.set_aside {
                 println!("set aside {}", p.display());
@@ -239,7 +270,10 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 println!("ok");
                 Ok(())
             } else {
-                Err(Failure::Db(format!("{}: recovery would drop data", dir.display())))
+                Err(Failure::Db(format!(
+                    "{}: recovery would drop data",
+                    dir.display()
+                )))
             }
         }
         other => Err(usage(format!("unknown command {other:?}"))),
@@ -267,7 +301,8 @@ fn escape(bytes: &[u8]) -> String {
 /// Prints every record of a LevelDB-format log file, one line per batch
 /// record: `SEQ put KEY VALUE` or `SEQ delete KEY`.
 fn dump_journal(path: &Path) -> Result<(), Failure> {
-    let file = std::fs::File::open(path).map_err(|e| Failure::Db(format!("open {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::Db(format!("open {}: {e}", path.display())))?;
     let mut reader = journal::Reader::new(io::BufReader::new(file), journal::Recovery::Tolerant);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let mut damaged = false;
@@ -289,17 +324,30 @@ fn dump_journal(path: &Path) -> Result<(), Failure> {
             }
             Err(e) => {
                 damaged = true;
-                eprintln!("{}: record at offset {}: {e}", path.display(), reader.record_offset());
+                eprintln!(
+                    "{}: record at offset {}: {e}",
+                    path.display(),
+                    reader.record_offset()
+                );
             }
         }
     }
     out.flush()?;
     for d in reader.dropped() {
         damaged = true;
-        eprintln!("{}: dropped {} bytes at offset {}: {}", path.display(), d.len, d.offset, d.reason);
+        eprintln!(
+            "{}: dropped {} bytes at offset {}: {}",
+            path.display(),
+            d.len,
+            d.offset,
+            d.reason
+        );
     }
     if damaged {
-        return Err(Failure::Db(format!("{}: damaged records skipped", path.display())));
+        return Err(Failure::Db(format!(
+            "{}: damaged records skipped",
+            path.display()
+        )));
     }
     Ok(())
 }
@@ -311,14 +359,20 @@ fn demo(a: &Args) -> Result<(), Failure> {
     let threads = a.number("threads", 16)?.max(1);
     let writes = a.number("writes", 500)?.max(1);
     let dir = tempfile::tempdir()?;
-    println!("tributary demo: {threads} threads x {writes} synced puts into {}", dir.path().display());
+    println!(
+        "tributary demo: {threads} threads x {writes} synced puts into {}",
+        dir.path().display()
+    );
     let db = Arc::new(Db::open(dir.path(), Options::default())?);
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let db = Arc::clone(&db);
             std::thread::spawn(move || -> Result<(), tributary::Error> {
-                let opts = WriteOptions { sync: true, merge: true };
+                let opts = WriteOptions {
+                    sync: true,
+                    merge: true,
+                };
                 for i in 0..writes {
                     let key = format!("{:016}", t * writes + i);
                     db.put_with(key.as_bytes(), format!("value of {key}").as_bytes(), &opts)?;
@@ -328,12 +382,16 @@ fn demo(a: &Args) -> Result<(), Failure> {
         })
         .collect();
     for h in handles {
-        h.join().map_err(|_| Failure::Db("a writer thread panicked".to_owned()))??;
+        h.join()
+            .map_err(|_| Failure::Db("a writer thread panicked".to_owned()))??;
     }
     let secs = started.elapsed().as_secs_f64();
     let s = db.stats();
     let total = threads * writes;
-    println!("  {total} synced writes in {secs:.2} s: {:.0} writes/s", total as f64 / secs);
+    println!(
+        "  {total} synced writes in {secs:.2} s: {:.0} writes/s",
+        total as f64 / secs
+    );
     println!(
         "  {} group commits, {} fsyncs: {:.1} writes per fsync, {} fsyncs saved",
         s.writer.groups,
@@ -361,7 +419,9 @@ fn demo(a: &Args) -> Result<(), Failure> {
         report.elapsed.as_secs_f64() * 1e3
     );
     if count != total {
-        return Err(Failure::Db(format!("recovered {count} keys, wrote {total}")));
+        return Err(Failure::Db(format!(
+            "recovered {count} keys, wrote {total}"
+        )));
     }
     db.close()?;
     Ok(())

@@ -212,7 +212,8 @@ pub(crate) fn replay(
                             break;
                         };
                         if active.0.free() < batch.internal_len() && !active.0.is_empty() {
-                            let full = std::mem::replace(&mut active, MemDb::new(write_buffer_size));
+                            let full =
+                                std::mem::replace(&mut active, MemDb::new(write_buffer_size));
                             frozen.insert(0, full.0);
                         }
                         active.1.apply(batch.seq(), &batch);
@@ -280,7 +281,8 @@ pub(crate) fn replay(
             });
         }
         if fix == Fix::Repair && file_len > good_end {
-            fs.truncate(path, good_end).map_err(io_err("truncate", path))?;
+            fs.truncate(path, good_end)
+                .map_err(io_err("truncate", path))?;
             journal_bytes += good_end;
         } else {
             journal_bytes += file_len;

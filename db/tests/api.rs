@@ -56,14 +56,20 @@ fn check_scans(
 ) {
     let (l, h) = (bound(lo), bound(hi));
     let valid = match (&l, &h) {
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a <= b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+            a <= b
+        }
         _ => true,
     };
-    let expected: Vec<(Vec<u8>, Vec<u8>)> = if valid && !(matches!((&l, &h), (Bound::Excluded(a), Bound::Excluded(b)) if a == b)) {
-        model.range((l.clone(), h.clone())).map(|(k, v)| (k.clone(), v.clone())).collect()
-    } else {
-        Vec::new()
-    };
+    let expected: Vec<(Vec<u8>, Vec<u8>)> =
+        if valid && !(matches!((&l, &h), (Bound::Excluded(a), Bound::Excluded(b)) if a == b)) {
+            model
+                .range((l.clone(), h.clone()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
     let fwd: Vec<_> = db_range(l.clone(), h.clone()).collect();
     assert_eq!(fwd, expected, "forward scan {lo:?}..{hi:?}");
     let mut back: Vec<_> = db_range(l.clone(), h.clone()).rev().collect();
@@ -72,11 +78,8 @@ fn check_scans(
     // Both ends at once: alternate next and next_back.
     let mut it = db_range(l, h);
     let (mut front, mut tail) = (Vec::new(), Vec::new());
-    loop {
-        match it.next() {
-            Some(x) => front.push(x),
-            None => break,
-        }
+    while let Some(x) = it.next() {
+        front.push(x);
         match it.next_back() {
             Some(x) => tail.push(x),
             None => break,
@@ -169,10 +172,14 @@ fn prefix_scans() {
 #[test]
 fn rotation_keeps_everything_readable_and_recoverable() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { write_buffer_size: 64 << 10, ..Options::default() };
+    let options = Options {
+        write_buffer_size: 64 << 10,
+        ..Options::default()
+    };
     let db = Db::open(dir.path(), options.clone()).unwrap();
     for i in 0..3000u32 {
-        db.put(format!("{i:08}").as_bytes(), &[i as u8; 100]).unwrap();
+        db.put(format!("{i:08}").as_bytes(), &[i as u8; 100])
+            .unwrap();
     }
     let stats = db.stats();
     assert!(stats.rotations >= 3, "{stats:?}");
@@ -184,7 +191,11 @@ fn rotation_keeps_everything_readable_and_recoverable() {
     assert_eq!(db.iter().count(), 3000);
     assert_eq!(db.stats().last_seq.0, 3000);
     assert!(db.recovery_report().journals.len() >= 4);
-    assert!(db.recovery_report().is_clean(), "{:?}", db.recovery_report());
+    assert!(
+        db.recovery_report().is_clean(),
+        "{:?}",
+        db.recovery_report()
+    );
     db.close().unwrap();
 }
 
@@ -198,7 +209,14 @@ fn a_batch_larger_than_the_write_buffer_is_accepted_whole() {
         big.put(format!("big{i:05}").as_bytes(), &[1u8; 200]);
     }
     assert!(big.internal_len() > 64 << 10);
-    db.write(&big, &WriteOptions { sync: true, merge: true }).unwrap();
+    db.write(
+        &big,
+        &WriteOptions {
+            sync: true,
+            merge: true,
+        },
+    )
+    .unwrap();
     assert_eq!(db.prefix(b"big").count(), 1000);
     db.close().unwrap();
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();

@@ -7,26 +7,55 @@ use tributary::{Batch, Db, Error, Options, WriteOptions};
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
 fn bad_batches_are_typed_errors_with_no_effect() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { max_batch_size: 1 << 20, ..Options::default() };
+    let options = Options {
+        max_batch_size: 1 << 20,
+        ..Options::default()
+    };
     let db = Db::open(dir.path(), options).unwrap();
     db.put(b"before", b"1").unwrap();
 
     let mut too_big = Batch::new();
     too_big.put(b"big", &vec![0u8; 1 << 20]);
-    let cases: Vec<(&str, Vec<u8>, fn(&Error) -> bool)> = vec![
-        ("header under 12 bytes", hex("0000000000000000 0000"), |e| matches!(e, Error::InvalidBatch(_))),
-        ("count mismatch", hex("0000000000000000 02000000 00 01 61"), |e| matches!(e, Error::InvalidBatch(_))),
-        ("unknown key type", hex("0000000000000000 01000000 07 01 61"), |e| matches!(e, Error::InvalidBatch(_))),
-        ("varint overflow", hex("0000000000000000 01000000 00 ffffffffff01"), |e| matches!(e, Error::InvalidBatch(_))),
-        ("length past end", hex("0000000000000000 01000000 01 01 61 09 62"), |e| matches!(e, Error::InvalidBatch(_))),
-        ("batch over max size", too_big.as_bytes().to_vec(), |e| matches!(e, Error::BatchTooLarge { .. })),
-        ("empty batch", hex("0000000000000000 00000000"), |e| matches!(e, Error::EmptyBatch)),
+    type Case = (&'static str, Vec<u8>, fn(&Error) -> bool);
+    let cases: Vec<Case> = vec![
+        ("header under 12 bytes", hex("0000000000000000 0000"), |e| {
+            matches!(e, Error::InvalidBatch(_))
+        }),
+        (
+            "count mismatch",
+            hex("0000000000000000 02000000 00 01 61"),
+            |e| matches!(e, Error::InvalidBatch(_)),
+        ),
+        (
+            "unknown key type",
+            hex("0000000000000000 01000000 07 01 61"),
+            |e| matches!(e, Error::InvalidBatch(_)),
+        ),
+        (
+            "varint overflow",
+            hex("0000000000000000 01000000 00 ffffffffff01"),
+            |e| matches!(e, Error::InvalidBatch(_)),
+        ),
+        (
+            "length past end",
+            hex("0000000000000000 01000000 01 01 61 09 62"),
+            |e| matches!(e, Error::InvalidBatch(_)),
+        ),
+        ("batch over max size", too_big.as_bytes().to_vec(), |e| {
+            matches!(e, Error::BatchTooLarge { .. })
+        }),
+        ("empty batch", hex("0000000000000000 00000000"), |e| {
+            matches!(e, Error::EmptyBatch)
+        }),
     ];
 
     // Good writers run beside the bad ones the whole time.
@@ -47,27 +76,52 @@ fn bad_batches_are_typed_errors_with_no_effect() {
             .collect();
         for _ in 0..20 {
             for (name, bytes, is_expected) in &cases {
-                let err = db.write_encoded(bytes, &WriteOptions::default()).unwrap_err();
+                let err = db
+                    .write_encoded(bytes, &WriteOptions::default())
+                    .unwrap_err();
                 assert!(is_expected(&err), "{name}: unexpected error {err}");
                 let msg = err.to_string();
                 assert!(!msg.is_empty());
                 if matches!(err, Error::InvalidBatch(_)) {
-                    assert!(msg.contains("offset"), "{name}: the message says where: {msg}");
+                    assert!(
+                        msg.contains("offset"),
+                        "{name}: the message says where: {msg}"
+                    );
                 }
             }
         }
         stop.store(true, Ordering::Relaxed);
-        writers.into_iter().map(|w| w.join().unwrap()).collect::<Vec<u32>>()
+        writers
+            .into_iter()
+            .map(|w| w.join().unwrap())
+            .collect::<Vec<u32>>()
     });
 
     // Quiet now: a bad write changes nothing at all.
     let before = db.stats();
     for (name, bytes, _) in &cases {
-        assert!(db.write_encoded(bytes, &WriteOptions { sync: true, merge: true }).is_err());
+        assert!(db
+            .write_encoded(
+                bytes,
+                &WriteOptions {
+                    sync: true,
+                    merge: true
+                }
+            )
+            .is_err());
         let after = db.stats();
-        assert_eq!(after.last_seq, before.last_seq, "{name}: sequence number moved");
-        assert_eq!(after.memtable_bytes, before.memtable_bytes, "{name}: memtable changed");
-        assert_eq!(after.journal_bytes, before.journal_bytes, "{name}: journal grew");
+        assert_eq!(
+            after.last_seq, before.last_seq,
+            "{name}: sequence number moved"
+        );
+        assert_eq!(
+            after.memtable_bytes, before.memtable_bytes,
+            "{name}: memtable changed"
+        );
+        assert_eq!(
+            after.journal_bytes, before.journal_bytes,
+            "{name}: journal grew"
+        );
     }
     let expected_good: u32 = good_written.iter().sum();
     let n_good = db.prefix(b"good-").count() as u32;
@@ -80,9 +134,28 @@ fn bad_batches_are_typed_errors_with_no_effect() {
 fn bad_options_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     for (name, options) in [
-        ("tiny write buffer", Options { write_buffer_size: 10, ..Options::default() }),
-        ("zero max batch", Options { max_batch_size: 0, ..Options::default() }),
-        ("exists without create", Options { error_if_exists: true, create_if_missing: false, ..Options::default() }),
+        (
+            "tiny write buffer",
+            Options {
+                write_buffer_size: 10,
+                ..Options::default()
+            },
+        ),
+        (
+            "zero max batch",
+            Options {
+                max_batch_size: 0,
+                ..Options::default()
+            },
+        ),
+        (
+            "exists without create",
+            Options {
+                error_if_exists: true,
+                create_if_missing: false,
+                ..Options::default()
+            },
+        ),
     ] {
         match Db::open(dir.path(), options) {
             Err(Error::InvalidOptions(msg)) => assert!(!msg.is_empty(), "{name}"),
@@ -100,7 +173,10 @@ fn second_opener_gets_locked_error() {
         other => panic!("expected Locked, got {other:?}"),
     }
     db.close().unwrap();
-    Db::open(dir.path(), Options::default()).unwrap().close().unwrap();
+    Db::open(dir.path(), Options::default())
+        .unwrap()
+        .close()
+        .unwrap();
 }
 
 #[test]
@@ -121,14 +197,26 @@ fn second_process_gets_locked_error() {
 fn missing_and_existing_directories() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub");
-    match Db::open(&path, Options { create_if_missing: false, ..Options::default() }) {
+    match Db::open(
+        &path,
+        Options {
+            create_if_missing: false,
+            ..Options::default()
+        },
+    ) {
         Err(Error::NotFound { .. }) => {}
         other => panic!("expected NotFound, got {other:?}"),
     }
     let db = Db::open(&path, Options::default()).unwrap();
     db.put(b"k", b"v").unwrap();
     db.close().unwrap();
-    match Db::open(&path, Options { error_if_exists: true, ..Options::default() }) {
+    match Db::open(
+        &path,
+        Options {
+            error_if_exists: true,
+            ..Options::default()
+        },
+    ) {
         Err(Error::AlreadyExists { .. }) => {}
         other => panic!("expected AlreadyExists, got {other:?}"),
     }

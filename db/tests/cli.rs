@@ -3,21 +3,33 @@
 use std::process::{Command, Output};
 
 fn tributary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tributary")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
 fn put_get_delete_scan_stats_check() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    assert!(tributary(&["--db", d, "put", "apple", "red", "--sync"]).status.success());
-    assert!(tributary(&["--db", d, "put", "apricot", "orange"]).status.success());
-    assert!(tributary(&["--db", d, "put", "banana", "yel low"]).status.success());
+    assert!(tributary(&["--db", d, "put", "apple", "red", "--sync"])
+        .status
+        .success());
+    assert!(tributary(&["--db", d, "put", "apricot", "orange"])
+        .status
+        .success());
+    assert!(tributary(&["--db", d, "put", "banana", "yel low"])
+        .status
+        .success());
 
     let out = tributary(&["--db", d, "get", "apple"]);
     assert_eq!(out.status.code(), Some(0));
@@ -27,14 +39,23 @@ fn put_get_delete_scan_stats_check() {
     assert!(out.stdout.is_empty());
 
     let out = tributary(&["--db", d, "scan", "--prefix", "ap"]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "apple red\napricot orange\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "apple red\napricot orange\n"
+    );
     let out = tributary(&["--db", d, "scan", "--reverse", "--limit", "2"]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "banana yel\\x20low\napricot orange\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "banana yel\\x20low\napricot orange\n"
+    );
     let out = tributary(&["--db", d, "scan", "--start", "apricot", "--end", "b"]);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "apricot orange\n");
 
     assert!(tributary(&["--db", d, "delete", "apple"]).status.success());
-    assert_eq!(tributary(&["--db", d, "get", "apple"]).status.code(), Some(1));
+    assert_eq!(
+        tributary(&["--db", d, "get", "apple"]).status.code(),
+        Some(1)
+    );
 
     let out = tributary(&["--db", d, "stats"]);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -47,10 +68,19 @@ fn put_get_delete_scan_stats_check() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&[][..], &["frobnicate"][..], &["get", "k"][..], &["--db", "/tmp/x", "put", "k"][..], &["--db", "/tmp/x", "scan", "--limit", "many"][..]] {
+    for args in [
+        &[][..],
+        &["frobnicate"][..],
+        &["get", "k"][..],
+        &["--db", "/tmp/x", "put", "k"][..],
+        &["--db", "/tmp/x", "scan", "--limit", "many"][..],
+    ] {
         let out = tributary(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("usage"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("usage"),
+            "{args:?}"
+        );
     }
 }
 
@@ -77,12 +107,21 @@ fn dump_journal_reads_a_goleveldb_log() {
     w.append(b.as_bytes()).unwrap();
     w.flush().unwrap();
     let both = w.into_inner();
-    assert_eq!(&both[..bytes.len()], &bytes[..], "our framing matches goleveldb's bytes");
+    assert_eq!(
+        &both[..bytes.len()],
+        &bytes[..],
+        "our framing matches goleveldb's bytes"
+    );
     assert!(second.len() > 7);
     bytes = both;
     std::fs::write(&path, &bytes).unwrap();
     let out = tributary(&["dump-journal", path.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "1 put foo bar\n2 delete k\n3 put \\x00\\xffk v\\x20v\n"
@@ -105,7 +144,11 @@ fn dump_journal_reports_damage_with_exit_3() {
 #[test]
 fn demo_runs_and_shows_saved_fsyncs() {
     let out = tributary(&["demo", "--threads", "8", "--writes", "50"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("400 synced writes"), "{text}");
     assert!(text.contains("fsyncs saved"), "{text}");

@@ -64,8 +64,10 @@ fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
                 let mut rng = seed ^ (w << 32);
                 for _ in 0..size.batches_per_writer {
                     let batch = random_batch(&mut rng, 300, 400);
-                    let sync = common::splitmix64(&mut rng) % 4 == 0;
-                    let seq = db.write(&batch, &WriteOptions { sync, merge: true }).unwrap();
+                    let sync = common::splitmix64(&mut rng).is_multiple_of(4);
+                    let seq = db
+                        .write(&batch, &WriteOptions { sync, merge: true })
+                        .unwrap();
                     let at_mutation = fs.mutations();
                     acks.lock().unwrap().push(Ack {
                         seq,
@@ -78,7 +80,10 @@ fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
         }
     });
     let stats = db.stats();
-    assert!(stats.rotations >= 2, "the run must span at least 3 journals: {stats:?}");
+    assert!(
+        stats.rotations >= 2,
+        "the run must span at least 3 journals: {stats:?}"
+    );
     Arc::into_inner(db).unwrap().close().unwrap();
     let acks = Arc::into_inner(acks).unwrap().into_inner().unwrap();
     (Oracle::new(acks), fs.history())
@@ -127,7 +132,10 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
         }
         for mode in modes(point) {
             let crashed = model.crash(mode);
-            let ctx = format!("crash after mutation {point} of {}, {mode:?}", history.len());
+            let ctx = format!(
+                "crash after mutation {point} of {}, {mode:?}",
+                history.len()
+            );
             let db = Db::open(dir(), options(&crashed, size.write_buffer))
                 .unwrap_or_else(|e| panic!("{ctx}: open failed: {e}"));
             let s = db.recovery_report().last_seq.0;
@@ -138,14 +146,29 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
             let expected = oracle.state_at(s);
             assert_eq!(contents(&db), expected, "{ctx}: state at seq {s}");
             let synced = oracle.synced_before(point as u64);
-            assert!(s >= synced, "{ctx}: lost synced write: recovered {s}, synced {synced}");
+            assert!(
+                s >= synced,
+                "{ctx}: lost synced write: recovered {s}, synced {synced}"
+            );
             let mut probe = Batch::new();
             probe.put(b"probe", b"1");
-            let seq = db.write(&probe, &WriteOptions { sync: true, merge: true }).unwrap();
+            let seq = db
+                .write(
+                    &probe,
+                    &WriteOptions {
+                        sync: true,
+                        merge: true,
+                    },
+                )
+                .unwrap();
             assert_eq!(seq.0, s + 1, "{ctx}: next write's sequence number");
             db.close().unwrap();
             let again = Db::open(dir(), options(&crashed, size.write_buffer)).unwrap();
-            assert_eq!(again.recovery_report().last_seq.0, s + 1, "{ctx}: second open");
+            assert_eq!(
+                again.recovery_report().last_seq.0,
+                s + 1,
+                "{ctx}: second open"
+            );
             let mut with_probe = expected;
             with_probe.insert(b"probe".to_vec(), b"1".to_vec());
             assert_eq!(contents(&again), with_probe, "{ctx}: second open's state");
@@ -160,7 +183,13 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
         last_seqs_seen.len()
     );
     if !cfg!(debug_assertions) {
-        assert!(states >= 20_000, "D1 wants at least 20,000 recovered states, got {states}");
+        assert!(
+            states >= 20_000,
+            "D1 wants at least 20,000 recovered states, got {states}"
+        );
     }
-    assert!(last_seqs_seen.len() > 10, "crash points must recover many different prefixes");
+    assert!(
+        last_seqs_seen.len() > 10,
+        "crash points must recover many different prefixes"
+    );
 }

@@ -101,11 +101,16 @@ fn run(fs: &FaultFs, fault: Fault) -> (Vec<Attempt>, bool) {
 }
 
 fn check_recovered(fs: &FaultFs, attempts: &[Attempt], need_unsynced: bool, ctx: &str) {
-    let db = Db::open(dir(), options(fs, WRITE_BUFFER)).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
+    let db =
+        Db::open(dir(), options(fs, WRITE_BUFFER)).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
     let state: BTreeMap<Vec<u8>, Vec<u8>> = db.iter().collect();
     let mut known = 0;
     for a in attempts {
-        let present: Vec<bool> = a.keys.iter().map(|k| state.get(k) == Some(&a.value)).collect();
+        let present: Vec<bool> = a
+            .keys
+            .iter()
+            .map(|k| state.get(k) == Some(&a.value))
+            .collect();
         let all = present.iter().all(|p| *p);
         let none = present.iter().all(|p| !*p);
         assert!(all || none, "{ctx}: a batch is partly present");
@@ -116,11 +121,21 @@ fn check_recovered(fs: &FaultFs, attempts: &[Attempt], need_unsynced: bool, ctx:
             known += a.keys.len();
         }
     }
-    assert_eq!(state.len(), known, "{ctx}: the database holds keys never written");
+    assert_eq!(
+        state.len(),
+        known,
+        "{ctx}: the database holds keys never written"
+    );
     let mut b = Batch::new();
     b.put(b"after-reopen", b"ok");
-    db.write(&b, &WriteOptions { sync: true, merge: true })
-        .unwrap_or_else(|e| panic!("{ctx}: write after reopen: {e}"));
+    db.write(
+        &b,
+        &WriteOptions {
+            sync: true,
+            merge: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{ctx}: write after reopen: {e}"));
     db.close().unwrap();
 }
 
@@ -136,8 +151,18 @@ fn error_loop(op: FaultOp, kind: FaultKind, persistent: bool) -> u64 {
         };
         let (attempts, met) = run(&fs, fault);
         let ctx = format!("{fault:?}");
-        check_recovered(&fs.snapshot(), &attempts, true, &format!("{ctx}, process restart"));
-        check_recovered(&fs.crash(CrashMode::SyncedOnly), &attempts, false, &format!("{ctx}, power loss"));
+        check_recovered(
+            &fs.snapshot(),
+            &attempts,
+            true,
+            &format!("{ctx}, process restart"),
+        );
+        check_recovered(
+            &fs.crash(CrashMode::SyncedOnly),
+            &attempts,
+            false,
+            &format!("{ctx}, power loss"),
+        );
         if !met {
             return n;
         }
@@ -184,8 +209,15 @@ fn fault_during_recovery_then_clean_recovery() {
     let fs = FaultFs::new();
     let db = Db::open(dir(), options(&fs, WRITE_BUFFER)).unwrap();
     for i in 0..200u32 {
-        db.put_with(format!("k{i:04}").as_bytes(), &[7u8; 500], &WriteOptions { sync: i % 10 == 0, merge: true })
-            .unwrap();
+        db.put_with(
+            format!("k{i:04}").as_bytes(),
+            &[7u8; 500],
+            &WriteOptions {
+                sync: i % 10 == 0,
+                merge: true,
+            },
+        )
+        .unwrap();
     }
     db.close().unwrap();
     let mut failures = 0;
@@ -208,7 +240,10 @@ fn fault_during_recovery_then_clean_recovery() {
         let db = Db::open(dir(), options(&crashed, WRITE_BUFFER)).unwrap();
         // The synced writes (every tenth) survive whatever recovery met.
         for i in (0..200u32).step_by(10) {
-            assert!(db.get(format!("k{i:04}").as_bytes()).unwrap().is_some(), "n={n}: lost k{i:04}");
+            assert!(
+                db.get(format!("k{i:04}").as_bytes()).unwrap().is_some(),
+                "n={n}: lost k{i:04}"
+            );
         }
         db.close().unwrap();
     }

@@ -31,7 +31,10 @@ fn child_writer() {
             s.spawn(move || {
                 for i in 0.. {
                     let key = format!("r{round:03}-t{t}-{i:06}");
-                    let opts = WriteOptions { sync: i % 4 == 0, merge: true };
+                    let opts = WriteOptions {
+                        sync: i % 4 == 0,
+                        merge: true,
+                    };
                     db.put_with(key.as_bytes(), key.as_bytes(), &opts).unwrap();
                     use std::io::Write;
                     let mut out = out.lock().unwrap();
@@ -70,7 +73,9 @@ fn sigkill_keeps_every_acknowledged_write() {
             }
             keys
         });
-        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         std::thread::sleep(Duration::from_millis(5 + (rng >> 33) % 40));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -89,5 +94,8 @@ fn sigkill_keeps_every_acknowledged_write() {
         db.close().unwrap();
     }
     eprintln!("D3: {KILLS} kills, {acked_total} acknowledged writes, all present");
-    assert!(acked_total > KILLS as usize, "the children must have written");
+    assert!(
+        acked_total > KILLS as usize,
+        "the children must have written"
+    );
 }

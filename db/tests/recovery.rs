@@ -12,8 +12,15 @@ fn three_journals() -> (FaultFs, Vec<std::path::PathBuf>) {
     let fs = FaultFs::new();
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     for i in 0..1200u32 {
-        db.put_with(format!("{i:06}").as_bytes(), &[b'v'; 100], &WriteOptions { sync: true, merge: true })
-            .unwrap();
+        db.put_with(
+            format!("{i:06}").as_bytes(),
+            &[b'v'; 100],
+            &WriteOptions {
+                sync: true,
+                merge: true,
+            },
+        )
+        .unwrap();
     }
     assert!(db.stats().rotations >= 2);
     db.close().unwrap();
@@ -45,18 +52,28 @@ fn point_in_time_stops_at_mid_journal_damage_and_sets_later_journals_aside() {
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     assert_eq!(db.recovery_report().last_seq.0, last);
     assert_eq!(db.iter().count() as u64, last, "a prefix: keys 0..last");
-    assert_eq!(db.get(format!("{:06}", last - 1).as_bytes()).unwrap().is_some(), true);
+    assert!(db
+        .get(format!("{:06}", last - 1).as_bytes())
+        .unwrap()
+        .is_some());
     assert_eq!(db.get(format!("{last:06}").as_bytes()).unwrap(), None);
     db.put(b"new", b"1").unwrap();
     db.close().unwrap();
     // Stable: the second open sees the same prefix plus the new write.
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
-    assert!(db.recovery_report().is_clean(), "{:?}", db.recovery_report());
+    assert!(
+        db.recovery_report().is_clean(),
+        "{:?}",
+        db.recovery_report()
+    );
     assert_eq!(db.recovery_report().last_seq.0, last + 1);
     assert_eq!(db.iter().count() as u64, last + 1);
     db.close().unwrap();
     let names = tributary::fs::Fs::list(&fs, dir()).unwrap();
-    assert_eq!(names.iter().filter(|n| n.ends_with(".dropped")).count(), journals.len() - 1);
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".dropped")).count(),
+        journals.len() - 1
+    );
 }
 
 #[test]
@@ -64,9 +81,16 @@ fn strict_refuses_mid_journal_damage_and_changes_nothing() {
     let (fs, journals) = three_journals();
     assert!(fs.corrupt_byte(&journals[1], 100, |b| b ^ 0x01));
     let before = fs.contents(&journals[1]).unwrap();
-    let strict = tributary::Options { recovery: RecoveryMode::Strict, ..options(&fs, 64 << 10) };
+    let strict = tributary::Options {
+        recovery: RecoveryMode::Strict,
+        ..options(&fs, 64 << 10)
+    };
     match Db::open(dir(), strict) {
-        Err(Error::Corruption { path, offset, reason }) => {
+        Err(Error::Corruption {
+            path,
+            offset,
+            reason,
+        }) => {
             assert_eq!(path, journals[1]);
             assert!(offset < 32 << 10, "offset {offset}");
             assert!(!reason.is_empty());
@@ -84,16 +108,28 @@ fn a_torn_tail_is_dropped_quietly_in_both_modes() {
         db.put(format!("{i:04}").as_bytes(), &[1u8; 50]).unwrap();
     }
     db.close().unwrap();
-    let journal = tributary::fs::Fs::list(&fs, dir()).unwrap().into_iter().filter(|n| n.ends_with(".log")).max().unwrap();
+    let journal = tributary::fs::Fs::list(&fs, dir())
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".log"))
+        .max()
+        .unwrap();
     let path = dir().join(journal);
     let full = fs.contents(&path).unwrap();
     // Cut the last record in half: a crash mid-append.
     let torn = fs.snapshot();
     tributary::fs::Fs::truncate(&torn, &path, (full.len() - 30) as u64).unwrap();
-    let strict = tributary::Options { recovery: RecoveryMode::Strict, ..options(&torn, 1 << 20) };
+    let strict = tributary::Options {
+        recovery: RecoveryMode::Strict,
+        ..options(&torn, 1 << 20)
+    };
     let db = Db::open(dir(), strict).unwrap();
     assert_eq!(db.recovery_report().last_seq.0, 99);
     assert_eq!(db.recovery_report().dropped.len(), 1);
-    assert!(db.recovery_report().dropped[0].reason.contains("torn"), "{:?}", db.recovery_report());
+    assert!(
+        db.recovery_report().dropped[0].reason.contains("torn"),
+        "{:?}",
+        db.recovery_report()
+    );
     db.close().unwrap();
 }

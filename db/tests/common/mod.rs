@@ -33,7 +33,7 @@ pub fn random_batch(rng: &mut u64, n_keys: u64, max_value: usize) -> Batch {
     let n = 1 + splitmix64(rng) % 4;
     for _ in 0..n {
         let key = format!("key{:05}", splitmix64(rng) % n_keys);
-        if splitmix64(rng) % 5 == 0 {
+        if splitmix64(rng).is_multiple_of(5) {
             b.delete(key.as_bytes());
         } else {
             let len = (splitmix64(rng) as usize) % max_value;
