@@ -25,8 +25,12 @@
 //!    (also saved as `bench-results/<UTC time>.txt`), and draws the fillsync
 //!    curve to `bench-results/fillsync.svg`.
 //!
-//! The full matrix takes about 25 minutes on a 2-core machine; `--quick`
-//! (one round, small N) about one minute, as a smoke test. `--only fillsync`
+//! The full matrix takes about 20 minutes on a 2-core machine (the synced
+//! cells run 4 s each, the others a fixed N with a 30 s guard); `--quick`
+//! (one round, small N, 0.8 s synced cells) about one minute, as a smoke
+//! test. Synced numbers follow the disk: on a shared machine other tenants'
+//! writes change the fsync latency tenfold from one second to the next, so
+//! compare ratios within a run, and prefer a quiet machine. `--only fillsync`
 //! runs the cells whose name starts with `fillsync`.
 
 mod json;
