@@ -555,3 +555,23 @@ fn error_messages() {
         assert_eq!(err.to_string(), expect);
     }
 }
+
+proptest::proptest! {
+    /// The merge limit, for any leader size and free room: 128 KiB for a
+    /// leader up to 128 KiB, else 1 MiB minus the leader; never more than
+    /// the free room minus the leader.
+    #[test]
+    fn merge_limit_bounds(own in 0_usize..3 << 20, free in 0_usize..8 << 20) {
+        let limit = writer::merge_limit(own, free);
+        proptest::prop_assert!(limit <= free.saturating_sub(own));
+        if own <= MERGE_LIMIT {
+            proptest::prop_assert_eq!(limit, MERGE_LIMIT.min(free.saturating_sub(own)));
+        } else {
+            proptest::prop_assert!(own + limit <= MERGE_LIMIT_LARGE.max(own));
+            proptest::prop_assert_eq!(
+                limit,
+                MERGE_LIMIT_LARGE.saturating_sub(own).min(free.saturating_sub(own))
+            );
+        }
+    }
+}
