@@ -306,10 +306,15 @@ impl Db {
     /// [`Error::Io`] if the sync fails (the database is then poisoned), or
     /// [`Error::Closed`].
     pub fn sync(&self) -> Result<(), Error> {
-        let path = self.shared.dir.clone();
-        self.commit
-            .with_backend(|backend| backend.sync())?
-            .map_err(io_err("sync journal in", &path))
+        let res = self.commit.with_backend(|backend| backend.sync())?;
+        res.map_err(|e| {
+            // The journal writer already refuses to write after this error;
+            // failing every later write at once says why.
+            let msg = format!("journal sync failed: {e}");
+            self.commit
+                .set_background_error(writer::RoomError::new(&msg));
+            io_err("sync journal in", &self.shared.dir)(e)
+        })
     }
 
     /// The value of `key` in the newest state, owned.
@@ -385,11 +390,7 @@ impl Db {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
         }
-        let synced = self
-            .commit
-            .with_backend(|backend| backend.sync())
-            .map_err(Error::from)
-            .and_then(|r| r.map_err(io_err("sync journal in", &self.shared.dir)));
+        let synced = self.sync();
         let closed = self.commit.close().map_err(Error::from);
         synced.and(closed)
     }

@@ -249,3 +249,26 @@ fn fault_during_recovery_then_clean_recovery() {
     }
     assert!(failures > 0, "some recovery operation must have failed");
 }
+
+#[test]
+fn a_failed_explicit_sync_poisons_the_database() {
+    let fs = FaultFs::new();
+    let db = Db::open(dir(), options(&fs, WRITE_BUFFER)).unwrap();
+    db.put(b"a", b"1").unwrap();
+    fs.set_fault(Some(Fault {
+        op: FaultOp::Sync,
+        nth: 1,
+        persistent: false,
+        kind: FaultKind::Eio,
+    }));
+    assert!(matches!(db.sync(), Err(Error::Io { .. })));
+    // The fault was one-shot, but an fsync is never retried: every later
+    // write and sync fails until the database is reopened.
+    assert!(db.put(b"b", b"2").is_err());
+    assert!(db.sync().is_err());
+    assert!(db.close().is_err());
+    let db = Db::open(dir(), options(&fs.snapshot(), WRITE_BUFFER)).unwrap();
+    assert_eq!(db.get(b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(db.get(b"b").unwrap(), None);
+    db.close().unwrap();
+}
