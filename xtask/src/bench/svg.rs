@@ -10,10 +10,10 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const WIDTH: f64 = 900.0;
+const WIDTH: f64 = 940.0;
 const HEIGHT: f64 = 520.0;
 const LEFT: f64 = 90.0;
-const RIGHT: f64 = 240.0;
+const RIGHT: f64 = 280.0;
 const TOP: f64 = 60.0;
 const BOTTOM: f64 = 60.0;
 
@@ -140,7 +140,7 @@ pub fn fillsync(series: &[Series], device: Option<f64>, subtitle: &str) -> Strin
             LEFT + plot_w
         );
         legend.push((
-            format!("device: append+fdatasync, {}/s", si(d)),
+            format!("device: raw fdatasync loop, {}/s", si(d)),
             "#444",
             2.0,
             true,
