@@ -18,15 +18,16 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 
 status=0
 for bug in "${bugs[@]}"; do
-    flags="--cfg loom --cfg seeded_bug=\"$bug\""
+    export RUSTFLAGS="--cfg loom"
+    feature="seeded_bug_$bug"
     # A variant that does not build would "fail" for the wrong reason.
-    if ! RUSTFLAGS="$flags" cargo test -p tributary-writer --test loom --release --no-run -q; then
+    if ! cargo test -p tributary-writer --test loom --release --features "$feature" --no-run -q; then
         echo "seeded bug $bug: does not build"
         status=1
         continue
     fi
     start=$(date +%s)
-    if RUSTFLAGS="$flags" cargo test -p tributary-writer --test loom --release -q >/dev/null 2>&1; then
+    if cargo test -p tributary-writer --test loom --release --features "$feature" -q >/dev/null 2>&1; then
         echo "seeded bug $bug: NOT caught"
         status=1
     else

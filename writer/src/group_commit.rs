@@ -620,7 +620,7 @@ impl<'a> Leader<'a> {
     /// retries the fsync.
     fn fail_journal(self, err: io::Error, own_records: usize) -> Result<SeqNum, WriteError> {
         let cause = Arc::new(err);
-        let poison = if cfg!(seeded_bug = "seq_reuse_after_error") {
+        let poison = if cfg!(feature = "seeded_bug_seq_reuse_after_error") {
             // Seeded bug: treat the failure as transient, as goleveldb does
             // (its quirk (a)): the next group starts at the same sequence
             // number.
@@ -643,7 +643,7 @@ impl<'a> Leader<'a> {
     ) -> Result<SeqNum, WriteError> {
         let mut members = mem::take(&mut self.token().members);
         let roots: WakeNext = [members.first().cloned(), members.get(1).cloned()];
-        if cfg!(seeded_bug = "ack_after_unlock") {
+        if cfg!(feature = "seeded_bug_ack_after_unlock") {
             // Seeded bug (goleveldb #136, fixed by PR #137): release the lock
             // first and answer the group afterwards.
             self.release(poison);
@@ -720,7 +720,7 @@ impl GroupCommit {
             }
             limit -= offer.internal_len;
             n_records += offer.n_records;
-            if !cfg!(seeded_bug = "dropped_sync_flag") {
+            if !cfg!(feature = "seeded_bug_dropped_sync_flag") {
                 *group_sync |= offer.sync;
             }
             let waiter = state.offers.pop_front().expect("front exists");
@@ -742,7 +742,7 @@ impl GroupCommit {
                 Ok(_) => Ok(SeqNum(seq)),
                 // Seeded bug (goleveldb-style #3096): followers are told OK
                 // though the journal write failed.
-                Err(_) if cfg!(seeded_bug = "follower_ok_after_error") => Ok(SeqNum(0)),
+                Err(_) if cfg!(feature = "seeded_bug_follower_ok_after_error") => Ok(SeqNum(0)),
                 Err(err) => Err(err.clone()),
             };
             seq += member.offer.n_records as u64;

@@ -257,7 +257,7 @@
 //!   ```
 //!
 //!   Without `LOOM_MAX_PREEMPTIONS` the tests use 3.
-//! - Four seeded bugs, compiled in with `--cfg seeded_bug="NAME"`, each make
+//! - Four seeded bugs, compiled in with the feature `seeded_bug_NAME`, each make
 //!   that run fail: `ack_after_unlock` (goleveldb #136: the lock is released
 //!   before the members are answered; caught because `close` returns before
 //!   they are), `follower_ok_after_error` (members told OK after a failed
@@ -267,8 +267,8 @@
 //!   runs all four and expects each to fail:
 //!
 //!   ```text
-//!   RUSTFLAGS="--cfg loom --cfg seeded_bug=\"ack_after_unlock\"" \
-//!       cargo test -p tributary-writer --test loom --release   # must fail
+//!   RUSTFLAGS="--cfg loom" cargo test -p tributary-writer --test loom --release \
+//!       --features seeded_bug_ack_after_unlock   # must fail
 //!   ```
 //! - `tests/stress.rs` runs 64 threads against a fake that records every
 //!   call, on both implementations, and checks the whole history;

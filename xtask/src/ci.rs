@@ -231,11 +231,9 @@ fn miri(ctx: &Ctx) -> Result<String> {
 
 /// The loom build uses its own target directory: `--cfg loom` changes every
 /// crate's flags, and sharing the main one would rebuild it twice per run.
-fn loom_cmd(ctx: &Ctx, extra_cfg: Option<&str>) -> Command {
-    let mut rustflags = "--cfg loom".to_owned();
-    if let Some(cfg) = extra_cfg {
-        rustflags.push_str(&format!(" --cfg seeded_bug=\"{cfg}\""));
-    }
+/// A seeded bug is a feature of the writer, so switching bugs rebuilds only
+/// the writer.
+fn loom_cmd(ctx: &Ctx, seeded_bug: Option<&str>) -> Command {
     let mut cmd = ctx.cargo(&[
         "test",
         "-p",
@@ -244,7 +242,10 @@ fn loom_cmd(ctx: &Ctx, extra_cfg: Option<&str>) -> Command {
         "loom",
         "--release",
     ]);
-    cmd.env("RUSTFLAGS", rustflags)
+    if let Some(bug) = seeded_bug {
+        cmd.args(["--features", &format!("seeded_bug_{bug}")]);
+    }
+    cmd.env("RUSTFLAGS", "--cfg loom")
         .env("LOOM_MAX_PREEMPTIONS", "3")
         .env("CARGO_TARGET_DIR", ctx.root.join("target").join("loom"));
     cmd
