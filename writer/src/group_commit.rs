@@ -50,6 +50,8 @@ pub struct GroupCommit {
     // re-enters `State::token`. Read without the mutex, so it may be stale;
     // nothing depends on it but speed.
     lock_held: AtomicBool,
+    /// Writes in the last group, for [`gather`](GroupCommit::gather).
+    last_group: AtomicU64,
 }
 
 /// Everything writers meet over, under [`GroupCommit::state`].
@@ -174,6 +176,7 @@ impl GroupCommit {
             published: AtomicU64::new(last_seq.0),
             counters: Counters::default(),
             lock_held: AtomicBool::new(false),
+            last_group: AtomicU64::new(0),
         }
     }
 
@@ -552,6 +555,9 @@ impl<'a> Leader<'a> {
 
         // Steps 2 and 3: merge the writes already waiting, up to the limit.
         let mut group_sync = sync;
+        if merge && sync {
+            gc.gather();
+        }
         if merge {
             let limit = merge_limit(own_len, free);
             if limit > 0 {
@@ -675,6 +681,10 @@ impl<'a> Leader<'a> {
 /// kept for the next group, so one huge batch does not pin its memory.
 const MAX_KEPT_GROUP_BYTES: usize = 2 * crate::MERGE_LIMIT_LARGE;
 
+/// The longest a synced group's leader waits for the previous group's
+/// writers to come back: well under one fsync.
+const GATHER_MAX: std::time::Duration = std::time::Duration::from_micros(100);
+
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
         let Some(mut token) = self.token.take() else {
@@ -729,11 +739,45 @@ impl GroupCommit {
         None
     }
 
+    /// Commit delay (PostgreSQL's `commit_delay`, MySQL's
+    /// `binlog_group_commit_sync_delay`): before a synced group merges, wait
+    /// briefly for the writers of the previous group, which are being woken
+    /// now and will offer their next write, so that one fsync serves them
+    /// too instead of a second cohort's. Expected: the previous group's size
+    /// plus the writes waiting now; the wait ends when they are all queued or
+    /// after `GATHER_MAX`.
+    ///
+    /// It changes only when the merge loop runs, never what it may merge:
+    /// the loop still takes only writers already waiting, within the limits.
+    /// The loom models leave it out (a timed spin would only multiply their
+    /// interleavings without adding a new one).
+    fn gather(&self) {
+        if cfg!(loom) {
+            return;
+        }
+        let previous = self.last_group.load(Ordering::Relaxed) as usize;
+        if previous <= 1 {
+            return;
+        }
+        let waiting_now = lock(&self.state).offers.len();
+        let expected = previous + waiting_now;
+        let deadline = Instant::now() + GATHER_MAX;
+        loop {
+            let waiting = lock(&self.state).offers.len();
+            if waiting + 1 >= expected || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+
     /// The ack half of step 8: every merged writer gets the group's result;
     /// on success each its own first sequence number.
     fn ack(&self, members: &[Arc<Slot>], own_records: usize, result: &Result<SeqNum, WriteError>) {
         self.counters
             .group_answered(1 + members.len() as u64, result.is_ok());
+        self.last_group
+            .store(1 + members.len() as u64, Ordering::Relaxed);
         let mut seq = result
             .as_ref()
             .map_or(0, |first| first.0 + own_records as u64);
