@@ -6,6 +6,7 @@
 //! own; readers see its effects only through [`Shared`].
 
 use crate::files;
+use crate::filter::{KeyFilter, KeyHash};
 use crate::flush::Flush;
 use crate::fs::{Fs, WritableFile};
 use batch::{Batch, SeqNum};
@@ -24,13 +25,39 @@ use std::sync::{Arc, RwLock};
 #[derive(Debug)]
 pub(crate) struct View {
     pub active: Arc<MemDb>,
-    pub frozen: Vec<Arc<MemDb>>,
+    /// Newest first.
+    pub frozen: Vec<Arc<Frozen>>,
+}
+
+/// A memtable that takes no more writes, with a filter over its keys.
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    pub memdb: Arc<MemDb>,
+    pub filter: KeyFilter,
+}
+
+impl Frozen {
+    /// Freezes `memdb`, which must receive no more writes.
+    pub fn new(memdb: Arc<MemDb>) -> Frozen {
+        let filter = KeyFilter::build(&memdb);
+        Frozen { memdb, filter }
+    }
 }
 
 impl View {
     /// The memtables, newest first.
     pub fn memtables(&self) -> impl Iterator<Item = &Arc<MemDb>> {
-        std::iter::once(&self.active).chain(&self.frozen)
+        std::iter::once(&self.active).chain(self.frozen.iter().map(|f| &f.memdb))
+    }
+
+    /// The memtables that may hold `key`, newest first.
+    pub fn memtables_for(&self, key: &[u8]) -> impl Iterator<Item = &Arc<MemDb>> {
+        let hash = KeyHash::new(key);
+        let frozen = self
+            .frozen
+            .iter()
+            .filter(move |f| f.filter.may_contain(hash));
+        std::iter::once(&self.active).chain(frozen.map(|f| &f.memdb))
     }
 }
 
@@ -124,18 +151,21 @@ impl Backend {
         self.journal_number = number;
         self.journal_path = files::journal_path(&self.shared.dir, number);
         let (memdb, inserter) = MemDb::new(self.write_buffer_size);
-        self.inserter = inserter;
-        let frozen = {
+        let old = std::mem::replace(&mut self.inserter, inserter);
+        // The old memtable takes no more writes now: filter it before readers
+        // are sent to it as a frozen one.
+        let frozen = Arc::new(Frozen::new(Arc::clone(old.memdb())));
+        {
             let mut view = self.shared.view.write().unwrap_or_else(|e| e.into_inner());
-            let old = Arc::clone(&view.active);
-            let mut frozen = vec![Arc::clone(&old)];
-            frozen.extend(view.frozen.iter().cloned());
+            let mut all_frozen = Vec::with_capacity(view.frozen.len() + 1);
+            all_frozen.push(frozen);
+            all_frozen.extend(view.frozen.iter().cloned());
             *view = Arc::new(View {
                 active: memdb,
-                frozen,
+                frozen: all_frozen,
             });
-            old
-        };
+        }
+        let frozen = Arc::clone(old.memdb());
         self.shared
             .old_journal_bytes
             .fetch_add(old_size, Ordering::Relaxed);

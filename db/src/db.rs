@@ -1,6 +1,6 @@
 //! [`Db`]: open, write, read, close.
 
-use crate::backend::{Backend, Shared, View};
+use crate::backend::{Backend, Frozen, Shared, View};
 use crate::error::{io_err, Error};
 use crate::files;
 use crate::flush::KeepInMemory;
@@ -124,7 +124,11 @@ impl Db {
             fs: Arc::clone(&fs),
             view: RwLock::new(Arc::new(View {
                 active,
-                frozen: recovered.frozen,
+                frozen: recovered
+                    .frozen
+                    .into_iter()
+                    .map(|memdb| Arc::new(Frozen::new(memdb)))
+                    .collect(),
             })),
             last_seq: AtomicU64::new(last_seq.0),
             old_journal_bytes: AtomicU64::new(recovered.journal_bytes),
@@ -365,7 +369,7 @@ impl Db {
             memtable_bytes: view.active.used(),
             memtable_entries: view.active.len(),
             frozen_memtables: view.frozen.len(),
-            frozen_bytes: view.frozen.iter().map(|m| m.used()).sum(),
+            frozen_bytes: view.frozen.iter().map(|f| f.memdb.used()).sum(),
             journal_bytes: self.shared.old_journal_bytes.load(Ordering::Relaxed)
                 + self.shared.journal_bytes.load(Ordering::Relaxed),
             rotations: self.shared.rotations.load(Ordering::Relaxed),
@@ -427,7 +431,7 @@ impl Snapshot {
     }
 
     fn lookup(&self, key: &[u8]) -> Option<Vec<u8>> {
-        for memdb in self.view.memtables() {
+        for memdb in self.view.memtables_for(key) {
             match memdb.get(key, self.seq) {
                 Lookup::Found(value) => return Some(value.to_vec()),
                 Lookup::Deleted => return None,

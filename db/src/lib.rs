@@ -62,6 +62,7 @@ mod backend;
 mod db;
 mod error;
 mod files;
+mod filter;
 mod flush;
 pub mod fs;
 mod iter;
