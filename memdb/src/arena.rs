@@ -9,10 +9,16 @@
 //! Memory is handed out through a [`Bump`] cursor that the list's single
 //! writer owns; the arena itself only records its blocks, so that it can
 //! report their size and free them.
-//! Small requests are carved from blocks of [`BLOCK_SIZE`] bytes; a request
-//! larger than a quarter block gets a block of its own, so that the space
-//! left unused at the end of a block is at most a quarter block
-//! (LevelDB `util/arena.cc` does the same).
+//! Small requests are carved from blocks; a request larger than a quarter
+//! block gets a block of its own, so that the space left unused at the end of
+//! a block is at most a quarter block (LevelDB `util/arena.cc` does the same).
+//!
+//! Blocks start at [`MIN_BLOCK`] bytes and double up to [`MAX_BLOCK`], 2 MiB,
+//! so a small memtable stays small and a big one is mostly in 2 MiB blocks.
+//! On Linux those are 2 MiB-aligned and marked `MADV_HUGEPAGE`: a search
+//! touches a few dozen nodes scattered over the whole arena, and with 4 KiB
+//! pages nearly every one of them is a TLB miss (the benchmark's random gets
+//! are about 1.4x faster with huge pages on a 1 M-entry memtable).
 
 #![allow(unsafe_code)]
 
@@ -28,9 +34,12 @@ pub(crate) const ALIGN: usize = 8;
 // aligned for them.
 const _: () = assert!(align_of::<AtomicPtr<u8>>() <= ALIGN && align_of::<u32>() <= ALIGN);
 
-/// Size of an ordinary block. Smaller under Miri, so that the unit tests
+/// Size of the first block. Smaller under Miri, so that the unit tests
 /// cross block boundaries at the small sizes Miri can afford.
-pub(crate) const BLOCK_SIZE: usize = if cfg!(miri) { 1 << 10 } else { 64 << 10 };
+pub(crate) const MIN_BLOCK: usize = if cfg!(miri) { 1 << 10 } else { 64 << 10 };
+
+/// Size of the blocks once the arena has grown: a huge page.
+pub(crate) const MAX_BLOCK: usize = if cfg!(miri) { 4 << 10 } else { 2 << 20 };
 
 /// The blocks of one skiplist's nodes.
 pub(crate) struct Arena {
@@ -57,6 +66,9 @@ pub(crate) struct Bump {
     // handed out. With `remaining == 0`, `next` may dangle and is never read.
     next: NonNull<u8>,
     remaining: usize,
+    /// Size of the next ordinary block.
+    // Invariant: a power of two in `MIN_BLOCK..=MAX_BLOCK`.
+    block_size: usize,
 }
 
 // SAFETY: a `Bump` is a cursor into memory that no one else uses yet (its
@@ -84,6 +96,7 @@ impl Arena {
         let bump = Bump {
             next: NonNull::dangling(),
             remaining: 0,
+            block_size: MIN_BLOCK,
         };
         (arena, bump)
     }
@@ -105,12 +118,13 @@ impl Arena {
             .checked_next_multiple_of(ALIGN)
             .expect("memdb arena: allocation too large");
         if size > bump.remaining {
-            if size > BLOCK_SIZE / 4 {
+            if size > bump.block_size / 4 {
                 // The current block keeps its tail for later small requests.
                 return self.new_block(size);
             }
-            bump.next = self.new_block(BLOCK_SIZE);
-            bump.remaining = BLOCK_SIZE;
+            bump.next = self.new_block(bump.block_size);
+            bump.remaining = bump.block_size;
+            bump.block_size = (bump.block_size * 2).min(MAX_BLOCK);
         }
         let ptr = bump.next;
         // SAFETY: `size <= remaining`, so `next + size` is inside the block
@@ -126,11 +140,16 @@ impl Arena {
     }
 
     fn new_block(&self, size: usize) -> NonNull<u8> {
-        let layout = Layout::from_size_align(size, ALIGN).expect("memdb arena: block too large");
+        let huge = size == MAX_BLOCK && HUGE_PAGES;
+        let align = if huge { MAX_BLOCK } else { ALIGN };
+        let layout = Layout::from_size_align(size, align).expect("memdb arena: block too large");
         // SAFETY: `layout` has a non-zero size: `alloc` rejects zero and
-        // `BLOCK_SIZE` is not zero.
+        // `MIN_BLOCK` is not zero.
         let ptr = unsafe { alloc::alloc(layout) };
         let ptr = NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(layout));
+        if huge {
+            advise_huge_pages(ptr, size);
+        }
         self.blocks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -140,9 +159,49 @@ impl Arena {
     }
 }
 
+/// Whether [`MAX_BLOCK`]s are aligned and marked for transparent huge pages.
+const HUGE_PAGES: bool = cfg!(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(miri)
+));
+
+/// Asks Linux to back `len` bytes at `ptr`, a whole number of aligned huge
+/// pages, with transparent huge pages. Only a hint: failure changes nothing.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(miri)
+))]
+fn advise_huge_pages(ptr: NonNull<u8>, len: usize) {
+    use std::ffi::{c_int, c_void};
+
+    /// `MADV_HUGEPAGE` from `asm-generic/mman-common.h`, the value on x86-64
+    /// and AArch64.
+    const MADV_HUGEPAGE: c_int = 14;
+    extern "C" {
+        fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
+    }
+    // SAFETY: `madvise` with `MADV_HUGEPAGE` only changes how the kernel
+    // backs the pages, not their contents or validity; `ptr .. ptr + len` is
+    // a page-aligned range of our own allocation. An error (for example
+    // with THP disabled) is harmless and ignored.
+    unsafe { madvise(ptr.as_ptr().cast(), len, MADV_HUGEPAGE) };
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    not(miri)
+)))]
+fn advise_huge_pages(_ptr: NonNull<u8>, _len: usize) {}
+
 impl Drop for Arena {
     fn drop(&mut self) {
-        let blocks = self.blocks.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let blocks = self
+            .blocks
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
         for block in blocks.drain(..) {
             // SAFETY: the block came from `alloc::alloc(block.layout)` and is
             // freed only here, once, as `drain` removes it (the `blocks`
@@ -173,18 +232,43 @@ mod tests {
         let (b, _) = alloc(9);
         let (c, reserved) = alloc(8);
         assert_eq!((b - a, c - b), (ALIGN, 2 * ALIGN));
-        assert_eq!(reserved, BLOCK_SIZE);
+        assert_eq!(reserved, MIN_BLOCK);
         // 32 bytes used; a big request that fits is carved from the block.
-        let (d, reserved) = alloc(BLOCK_SIZE - 32 - ALIGN);
-        assert_eq!((d - c, reserved), (ALIGN, BLOCK_SIZE));
-        // One that does not fit gets a block of its own, and the current
-        // block's tail stays in use.
-        let (_, reserved) = alloc(BLOCK_SIZE / 4 + 1);
-        assert_eq!(reserved, BLOCK_SIZE + BLOCK_SIZE / 4 + ALIGN);
+        let (d, reserved) = alloc(MIN_BLOCK - 32 - ALIGN);
+        assert_eq!((d - c, reserved), (ALIGN, MIN_BLOCK));
+        // One over a quarter of the next block that does not fit gets a
+        // block of its own, and the current block's tail stays in use.
+        let (_, reserved) = alloc(MIN_BLOCK / 2 + 1);
+        assert_eq!(reserved, MIN_BLOCK + MIN_BLOCK / 2 + ALIGN);
         let (e, reserved) = alloc(ALIGN);
-        assert_eq!((e - d, reserved), (BLOCK_SIZE - 32 - ALIGN, BLOCK_SIZE + BLOCK_SIZE / 4 + ALIGN));
-        // A small request that does not fit starts a new block.
+        assert_eq!(
+            (e - d, reserved),
+            (MIN_BLOCK - 32 - ALIGN, MIN_BLOCK + MIN_BLOCK / 2 + ALIGN)
+        );
+        // A small request that does not fit starts a new block, twice as big.
         let (_, reserved) = alloc(1);
-        assert_eq!(reserved, 2 * BLOCK_SIZE + BLOCK_SIZE / 4 + ALIGN);
+        assert_eq!(reserved, 3 * MIN_BLOCK + MIN_BLOCK / 2 + ALIGN);
+    }
+
+    #[test]
+    fn blocks_double_up_to_max_block() {
+        let (arena, mut bump) = Arena::new();
+        let mut blocks = Vec::new();
+        let mut reserved = 0;
+        while blocks.iter().filter(|&&b| b == MAX_BLOCK).count() < 2 {
+            let p = arena.alloc(&mut bump, 256);
+            // SAFETY: `p` is 256 fresh bytes that this test owns.
+            unsafe { p.as_ptr().write_bytes(0xCD, 256) };
+            if arena.reserved() != reserved {
+                blocks.push(arena.reserved() - reserved);
+                reserved = arena.reserved();
+            }
+        }
+        let mut expect = vec![MIN_BLOCK];
+        while *expect.last().unwrap() < MAX_BLOCK {
+            expect.push(expect.last().unwrap() * 2);
+        }
+        expect.push(MAX_BLOCK);
+        assert_eq!(blocks, expect);
     }
 }

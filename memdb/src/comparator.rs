@@ -53,7 +53,7 @@ impl Cmp {
     #[inline]
     pub(crate) fn compare(&self, a: &[u8], b: &[u8]) -> Ordering {
         match self {
-            Cmp::Bytewise => a.cmp(b),
+            Cmp::Bytewise => compare_bytewise(a, b),
             Cmp::Custom(cmp) => cmp.compare(a, b),
         }
     }
@@ -64,6 +64,28 @@ impl Cmp {
             Cmp::Custom(cmp) => &**cmp,
         }
     }
+}
+
+/// `a.cmp(b)`, eight bytes at a time while both have eight left.
+///
+/// The same order as `<[u8]>::cmp`, but inlined: a search compares a few
+/// dozen short keys, and most differ in their first word, so this saves a
+/// call to `memcmp` per comparison.
+#[inline]
+pub(crate) fn compare_bytewise(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut a_rest, mut b_rest) = (a, b);
+    while let (Some((a_word, a_tail)), Some((b_word, b_tail))) = (
+        a_rest.split_first_chunk::<8>(),
+        b_rest.split_first_chunk::<8>(),
+    ) {
+        // Big-endian, so that integer order is byte order.
+        let (x, y) = (u64::from_be_bytes(*a_word), u64::from_be_bytes(*b_word));
+        if x != y {
+            return x.cmp(&y);
+        }
+        (a_rest, b_rest) = (a_tail, b_tail);
+    }
+    a_rest.cmp(b_rest)
 }
 
 impl fmt::Debug for Cmp {

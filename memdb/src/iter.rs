@@ -82,7 +82,9 @@ impl<'a> Iter<'a> {
     /// key.
     pub fn seek(&mut self, user_key: &[u8], snapshot: SeqNum) {
         let trailer = lookup_trailer(snapshot);
-        self.node = self.list.find_first(|n| self.list.is_before(n, user_key, trailer));
+        self.node = self
+            .list
+            .find_first(|n| self.list.is_before(n, user_key, trailer));
     }
 
     /// Moves to the next entry; becomes invalid after the last.
@@ -172,16 +174,29 @@ impl<'a> Range<'a> {
     /// Resolves the bounds to entries now. Entries inserted later carry
     /// sequence numbers above any snapshot a reader may use, so they do not
     /// change the answer.
-    pub(crate) fn new(list: &'a SkipList, start: Bound<&[u8]>, end: Bound<&[u8]>, snapshot: SeqNum) -> Range<'a> {
+    pub(crate) fn new(
+        list: &'a SkipList,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        snapshot: SeqNum,
+    ) -> Range<'a> {
         let cmp = list.cmp();
         let front = match start {
-            Bound::Included(k) => list.find_first(|n| cmp.compare(n.user_key(), k) == Ordering::Less),
-            Bound::Excluded(k) => list.find_first(|n| cmp.compare(n.user_key(), k) != Ordering::Greater),
+            Bound::Included(k) => {
+                list.find_first(|n| cmp.compare(n.user_key(), k) == Ordering::Less)
+            }
+            Bound::Excluded(k) => {
+                list.find_first(|n| cmp.compare(n.user_key(), k) != Ordering::Greater)
+            }
             Bound::Unbounded => list.first(),
         };
         let back = match end {
-            Bound::Included(k) => list.find_last(|n| cmp.compare(n.user_key(), k) != Ordering::Greater),
-            Bound::Excluded(k) => list.find_last(|n| cmp.compare(n.user_key(), k) == Ordering::Less),
+            Bound::Included(k) => {
+                list.find_last(|n| cmp.compare(n.user_key(), k) != Ordering::Greater)
+            }
+            Bound::Excluded(k) => {
+                list.find_last(|n| cmp.compare(n.user_key(), k) == Ordering::Less)
+            }
             Bound::Unbounded => list.last(),
         };
         let mut range = Range {

@@ -298,9 +298,12 @@ impl Inserter {
             // `MemDb::build` and is used with no other list (the field's
             // invariant); `self.memdb` keeps that list alive.
             unsafe {
-                memdb
-                    .list
-                    .insert(&mut self.writer, record.key(), trailer(seq, record.kind()), value)
+                memdb.list.insert(
+                    &mut self.writer,
+                    record.key(),
+                    trailer(seq, record.kind()),
+                    value,
+                )
             };
         }
         // Only this inserter writes the counters, so load-then-store is exact.
@@ -318,6 +321,8 @@ impl Inserter {
 
 impl fmt::Debug for Inserter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Inserter").field("memdb", &self.memdb).finish()
+        f.debug_struct("Inserter")
+            .field("memdb", &self.memdb)
+            .finish()
     }
 }

@@ -43,7 +43,13 @@ fn range(memdb: &MemDb, start: Bound<&str>, end: Bound<&str>, snapshot: u64) -> 
     let bounds = (start.map(str::as_bytes), end.map(str::as_bytes));
     memdb
         .range(bounds, SeqNum(snapshot))
-        .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                String::from_utf8_lossy(k),
+                String::from_utf8_lossy(v)
+            )
+        })
         .collect()
 }
 
@@ -52,7 +58,10 @@ fn empty_memdb() {
     let (memdb, inserter) = MemDb::new(100);
     assert_eq!(memdb.get(b"k", SeqNum(MAX_SEQ)), Lookup::Absent);
     assert!(memdb.is_empty());
-    assert_eq!((memdb.len(), memdb.used(), memdb.free(), memdb.capacity()), (0, 0, 100, 100));
+    assert_eq!(
+        (memdb.len(), memdb.used(), memdb.free(), memdb.capacity()),
+        (0, 0, 100, 100)
+    );
     assert!(entries(&memdb).is_empty());
     let mut it = memdb.iter();
     assert!(!it.valid());
@@ -69,11 +78,15 @@ fn empty_memdb() {
 #[test]
 fn get_honours_snapshots_and_deletes() {
     let (memdb, mut inserter) = MemDb::new(1 << 20);
-    inserter.apply(SeqNum(1), &batch(&[("k", Some("v1")), ("other", Some("o"))]));
+    inserter.apply(
+        SeqNum(1),
+        &batch(&[("k", Some("v1")), ("other", Some("o"))]),
+    );
     inserter.apply(SeqNum(5), &batch(&[("k", Some("v5"))]));
     inserter.apply(SeqNum(7), &batch(&[("k", None)]));
     inserter.apply(SeqNum(9), &batch(&[("k", Some(""))]));
-    let check = |snapshot: u64, expect: Lookup<'_>| assert_eq!(memdb.get(b"k", SeqNum(snapshot)), expect);
+    let check =
+        |snapshot: u64, expect: Lookup<'_>| assert_eq!(memdb.get(b"k", SeqNum(snapshot)), expect);
     check(0, Lookup::Absent);
     check(1, Lookup::Found(b"v1"));
     check(4, Lookup::Found(b"v1"));
@@ -94,8 +107,14 @@ fn get_honours_snapshots_and_deletes() {
 #[test]
 fn iter_orders_user_key_then_newest_first() {
     let (memdb, mut inserter) = MemDb::new(1 << 20);
-    inserter.apply(SeqNum(10), &batch(&[("b", Some("b10")), ("a", Some("a11")), ("c", None)]));
-    inserter.apply(SeqNum(20), &batch(&[("b", None), ("", Some("e21")), ("b", Some("b22"))]));
+    inserter.apply(
+        SeqNum(10),
+        &batch(&[("b", Some("b10")), ("a", Some("a11")), ("c", None)]),
+    );
+    inserter.apply(
+        SeqNum(20),
+        &batch(&[("b", None), ("", Some("e21")), ("b", Some("b22"))]),
+    );
     let e = |k: &str, seq: u64, kind: Kind, v: &str| (k.to_string(), seq, kind, v.to_string());
     let forward = vec![
         e("", 21, Kind::Put, "e21"),
@@ -168,27 +187,63 @@ fn range_bounds_and_both_ends() {
     let (memdb, mut inserter) = MemDb::new(1 << 20);
     inserter.apply(
         SeqNum(1),
-        &batch(&[("a", Some("1")), ("b", Some("2")), ("c", Some("3")), ("d", Some("4")), ("e", Some("5"))]),
+        &batch(&[
+            ("a", Some("1")),
+            ("b", Some("2")),
+            ("c", Some("3")),
+            ("d", Some("4")),
+            ("e", Some("5")),
+        ]),
     );
     // At seq 6: c deleted, b rewritten, f added.
-    inserter.apply(SeqNum(6), &batch(&[("c", None), ("b", Some("2b")), ("f", Some("6"))]));
+    inserter.apply(
+        SeqNum(6),
+        &batch(&[("c", None), ("b", Some("2b")), ("f", Some("6"))]),
+    );
     let all = ["a=1", "b=2b", "d=4", "e=5", "f=6"];
     assert_eq!(range(&memdb, Unbounded, Unbounded, 8), all);
-    assert_eq!(range(&memdb, Unbounded, Unbounded, 5), ["a=1", "b=2", "c=3", "d=4", "e=5"]);
+    assert_eq!(
+        range(&memdb, Unbounded, Unbounded, 5),
+        ["a=1", "b=2", "c=3", "d=4", "e=5"]
+    );
     assert_eq!(range(&memdb, Unbounded, Unbounded, 0), Vec::<String>::new());
-    assert_eq!(range(&memdb, Included("b"), Excluded("e"), 8), ["b=2b", "d=4"]);
-    assert_eq!(range(&memdb, Excluded("b"), Included("e"), 8), ["d=4", "e=5"]);
+    assert_eq!(
+        range(&memdb, Included("b"), Excluded("e"), 8),
+        ["b=2b", "d=4"]
+    );
+    assert_eq!(
+        range(&memdb, Excluded("b"), Included("e"), 8),
+        ["d=4", "e=5"]
+    );
     assert_eq!(range(&memdb, Included("bb"), Included("dd"), 8), ["d=4"]);
-    assert_eq!(range(&memdb, Excluded("a"), Excluded("b"), 8), Vec::<String>::new());
-    assert_eq!(range(&memdb, Included("c"), Included("c"), 8), Vec::<String>::new());
+    assert_eq!(
+        range(&memdb, Excluded("a"), Excluded("b"), 8),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        range(&memdb, Included("c"), Included("c"), 8),
+        Vec::<String>::new()
+    );
     assert_eq!(range(&memdb, Included("c"), Included("c"), 5), ["c=3"]);
-    assert_eq!(range(&memdb, Included("e"), Included("a"), 8), Vec::<String>::new());
-    assert_eq!(range(&memdb, Included("g"), Unbounded, 8), Vec::<String>::new());
-    assert_eq!(range(&memdb, Unbounded, Excluded("a"), 8), Vec::<String>::new());
+    assert_eq!(
+        range(&memdb, Included("e"), Included("a"), 8),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        range(&memdb, Included("g"), Unbounded, 8),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        range(&memdb, Unbounded, Excluded("a"), 8),
+        Vec::<String>::new()
+    );
 
     // A pair of `Bound<&[u8]>` is how bounded ranges are written.
     let (b, d): (&[u8], &[u8]) = (b"b", b"d");
-    assert_eq!(memdb.range((Included(b), Included(d)), SeqNum(8)).count(), 2);
+    assert_eq!(
+        memdb.range((Included(b), Included(d)), SeqNum(8)).count(),
+        2
+    );
     assert_eq!(memdb.range((Unbounded, Excluded(b)), SeqNum(8)).count(), 1);
 
     // Backwards, and from both ends at once without overlap.
@@ -224,7 +279,10 @@ impl Comparator for Reverse {
 fn custom_comparator_orders_everything() {
     let (memdb, mut inserter) = MemDb::with_comparator(1 << 20, Arc::new(Reverse));
     assert_eq!(memdb.comparator().name(), "test.Reverse");
-    inserter.apply(SeqNum(1), &batch(&[("a", Some("1")), ("c", Some("3")), ("b", Some("2"))]));
+    inserter.apply(
+        SeqNum(1),
+        &batch(&[("a", Some("1")), ("c", Some("3")), ("b", Some("2"))]),
+    );
     inserter.apply(SeqNum(4), &batch(&[("b", None), ("a", Some("1a"))]));
     let keys: Vec<_> = entries(&memdb).into_iter().map(|e| (e.0, e.1)).collect();
     let expect = [("c", 2), ("b", 4), ("b", 3), ("a", 5), ("a", 1)];
@@ -232,7 +290,10 @@ fn custom_comparator_orders_everything() {
     assert_eq!(memdb.get(b"b", SeqNum(3)), Lookup::Found(b"2"));
     assert_eq!(memdb.get(b"b", SeqNum(4)), Lookup::Deleted);
     assert_eq!(range(&memdb, Unbounded, Unbounded, 5), ["c=3", "a=1a"]);
-    assert_eq!(range(&memdb, Included("c"), Excluded("a"), 3), ["c=3", "b=2"]);
+    assert_eq!(
+        range(&memdb, Included("c"), Excluded("a"), 3),
+        ["c=3", "b=2"]
+    );
     let back: Vec<_> = memdb.range(.., SeqNum(5)).rev().map(|(k, _)| k).collect();
     assert_eq!(back, [b"a", b"c"]);
     assert_eq!(Bytewise.compare(b"a", b"b"), std::cmp::Ordering::Less);
@@ -258,13 +319,13 @@ fn repeated_sequence_numbers_keep_both_newest_insert_first() {
 #[test]
 fn big_and_many_entries_cross_blocks() {
     let (memdb, mut inserter) = MemDb::new(1 << 20);
-    let big = vec![7u8; crate::arena::BLOCK_SIZE];
+    let big = vec![7u8; crate::arena::MAX_BLOCK / 2 + 1];
     let n = if cfg!(miri) { 60 } else { 2000 };
     let mut seq = 1;
     for i in 0..n {
         let mut b = Batch::new();
         let key = format!("key{:05}", (i * 7919) % n);
-        if i % 17 == 0 {
+        if i % 97 == 0 {
             b.put(key.as_bytes(), &big);
         } else {
             b.put(key.as_bytes(), key.as_bytes());
@@ -311,7 +372,9 @@ fn readers_during_inserts_see_consistent_entries() {
                     let k = round % KEYS;
                     round += 1;
                     let got = match memdb.get(&key(k), SeqNum(snapshot)) {
-                        Lookup::Found(v) => Some(Some(u64::from_le_bytes(v[5..].try_into().unwrap()))),
+                        Lookup::Found(v) => {
+                            Some(Some(u64::from_le_bytes(v[5..].try_into().unwrap())))
+                        }
                         Lookup::Deleted => Some(None),
                         Lookup::Absent => None,
                     };
@@ -341,6 +404,41 @@ fn readers_during_inserts_see_consistent_entries() {
         }
     });
     assert_eq!(memdb.len() as u64, n_batches);
+}
+
+#[test]
+fn inlined_bytewise_compare_matches_slice_order() {
+    // Bytes where signedness or word boundaries would show.
+    const ALPHABET: [u8; 5] = [0, 1, 0x7f, 0x80, 0xff];
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut random_key = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let len = (rng % 20) as usize;
+        (0..len)
+            .map(|i| ALPHABET[(rng >> (3 * i + 8)) as usize % 5])
+            .collect::<Vec<u8>>()
+    };
+    let n = if cfg!(miri) { 300 } else { 20_000 };
+    for _ in 0..n {
+        let (a, b) = (random_key(), random_key());
+        assert_eq!(
+            crate::comparator::compare_bytewise(&a, &b),
+            a.cmp(&b),
+            "{a:?} {b:?}"
+        );
+        let mut c = a.clone();
+        c.push(0);
+        assert_eq!(
+            crate::comparator::compare_bytewise(&a, &c),
+            std::cmp::Ordering::Less
+        );
+        assert_eq!(
+            crate::comparator::compare_bytewise(&c, &c),
+            std::cmp::Ordering::Equal
+        );
+    }
 }
 
 #[test]

@@ -40,7 +40,9 @@ fn value(key: &[u8], seq: u64) -> Vec<u8> {
 }
 
 fn checksum(key: &[u8]) -> u64 {
-    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Checks that `v` is a whole value written for `key`, and returns its
@@ -48,7 +50,11 @@ fn checksum(key: &[u8]) -> u64 {
 fn check_value(key: &[u8], v: &[u8]) -> u64 {
     assert!(v.len() >= 16, "torn value for {key:?}");
     let seq = u64::from_le_bytes(v[..8].try_into().unwrap());
-    assert_eq!(u64::from_le_bytes(v[8..16].try_into().unwrap()), checksum(key), "value of another key");
+    assert_eq!(
+        u64::from_le_bytes(v[8..16].try_into().unwrap()),
+        checksum(key),
+        "value of another key"
+    );
     assert_eq!(v.len(), 16 + (seq % 61) as usize, "torn value");
     assert!(v[16..].iter().all(|&b| b == seq as u8), "torn value");
     seq
@@ -86,7 +92,11 @@ impl Workload {
         let history = &self.history[k as usize];
         let idx = history.partition_point(|&s| s <= snapshot).checked_sub(1)?;
         let seq = history[idx];
-        let kind = if self.deletes[seq as usize - 1] { Kind::Delete } else { Kind::Put };
+        let kind = if self.deletes[seq as usize - 1] {
+            Kind::Delete
+        } else {
+            Kind::Put
+        };
         Some((seq, kind))
     }
 }
@@ -98,7 +108,12 @@ fn one_inserter_three_readers() {
     let (memdb, mut inserter) = MemDb::new(64 << 20);
     let published = AtomicU64::new(0);
     let key_of: Vec<Vec<u8>> = (0..N_KEYS).map(user_key).collect();
-    let k_of = |key: &[u8]| key_of.iter().position(|k| k == key).expect("a key never written") as u64;
+    let k_of = |key: &[u8]| {
+        key_of
+            .iter()
+            .position(|k| k == key)
+            .expect("a key never written") as u64
+    };
 
     std::thread::scope(|s| {
         for reader in 0..N_READERS {
@@ -112,19 +127,34 @@ fn one_inserter_three_readers() {
                     for j in 0..50 {
                         let k = mix(rounds * 1000 + j + reader * 7) % N_KEYS;
                         let key = &key_of[k as usize];
-                        match (memdb.get(key, SeqNum(snapshot)), workload.visible(k, snapshot)) {
-                            (Lookup::Found(v), Some((seq, Kind::Put))) => assert_eq!(check_value(key, v), seq),
-                            (Lookup::Deleted, Some((_, Kind::Delete))) | (Lookup::Absent, None) => {}
-                            (got, expect) => panic!("get {k} at {snapshot}: {got:?}, expected {expect:?}"),
+                        match (
+                            memdb.get(key, SeqNum(snapshot)),
+                            workload.visible(k, snapshot),
+                        ) {
+                            (Lookup::Found(v), Some((seq, Kind::Put))) => {
+                                assert_eq!(check_value(key, v), seq)
+                            }
+                            (Lookup::Deleted, Some((_, Kind::Delete))) | (Lookup::Absent, None) => {
+                            }
+                            (got, expect) => {
+                                panic!("get {k} at {snapshot}: {got:?}, expected {expect:?}")
+                            }
                         }
                     }
                     // A range walk, alternately forward and backward.
                     let mut seen: Vec<&[u8]> = Vec::new();
                     let mut range = memdb.range(.., SeqNum(snapshot));
-                    let forward = rounds % 2 == 0;
-                    while let Some((key, v)) = if forward { range.next() } else { range.next_back() } {
+                    let forward = rounds.is_multiple_of(2);
+                    while let Some((key, v)) = if forward {
+                        range.next()
+                    } else {
+                        range.next_back()
+                    } {
                         let seq = check_value(key, v);
-                        assert_eq!(workload.visible(k_of(key), snapshot), Some((seq, Kind::Put)));
+                        assert_eq!(
+                            workload.visible(k_of(key), snapshot),
+                            Some((seq, Kind::Put))
+                        );
                         seen.push(key);
                     }
                     if !forward {
@@ -136,14 +166,17 @@ fn one_inserter_three_readers() {
                         .count();
                     assert_eq!(seen.len(), n_visible, "range at {snapshot} missed keys");
                     // Every few rounds, a raw walk of all entries.
-                    if rounds % 8 == 0 {
+                    if rounds.is_multiple_of(8) {
                         let mut it = memdb.iter();
                         it.seek_to_first();
                         let mut last: Option<(&[u8], u64)> = None;
                         while it.valid() {
                             let (key, seq) = (it.user_key(), it.seq().0);
                             if let Some((last_key, last_seq)) = last {
-                                assert!(last_key < key || (last_key == key && last_seq > seq), "entries out of order");
+                                assert!(
+                                    last_key < key || (last_key == key && last_seq > seq),
+                                    "entries out of order"
+                                );
                             }
                             if it.kind() == Kind::Put {
                                 assert_eq!(check_value(key, it.value()), seq);

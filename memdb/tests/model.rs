@@ -16,12 +16,26 @@ use proptest::prelude::*;
 enum Op {
     /// A batch of puts (`Some`) and deletes (`None`), applied `gap` sequence
     /// numbers after the last one.
-    Apply { records: Vec<(Vec<u8>, Option<Vec<u8>>)>, gap: u64 },
-    Get { key: Vec<u8>, snapshot: u64 },
+    Apply {
+        records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        gap: u64,
+    },
+    Get {
+        key: Vec<u8>,
+        snapshot: u64,
+    },
     /// Positions a cursor, then steps: `true` is `next`, `false` is `prev`.
-    Walk { start: Start, steps: Vec<bool> },
+    Walk {
+        start: Start,
+        steps: Vec<bool>,
+    },
     /// A range; `ends`: `true` takes from the front, `false` from the back.
-    Range { start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, snapshot: u64, ends: Vec<bool> },
+    Range {
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        snapshot: u64,
+        ends: Vec<bool>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -49,14 +63,17 @@ impl Model {
     }
 
     fn insert(&mut self, entry: Entry) {
-        let idx = self.entries.partition_point(|e| self.order((&e.0, e.1), (&entry.0, entry.1)) == Ordering::Less);
+        let idx = self
+            .entries
+            .partition_point(|e| self.order((&e.0, e.1), (&entry.0, entry.1)) == Ordering::Less);
         self.entries.insert(idx, entry);
     }
 
     /// Index of the first entry at or after `(key, snapshot)`.
     fn seek(&self, key: &[u8], snapshot: u64) -> usize {
         let snapshot = snapshot.min(MAX_SEQ);
-        self.entries.partition_point(|e| self.order((&e.0, e.1), (key, snapshot)) == Ordering::Less)
+        self.entries
+            .partition_point(|e| self.order((&e.0, e.1), (key, snapshot)) == Ordering::Less)
     }
 
     fn get(&self, key: &[u8], snapshot: u64) -> Lookup<'_> {
@@ -82,7 +99,12 @@ impl Model {
     }
 
     /// The visible `(key, value)` pairs in the range at `snapshot`.
-    fn range(&self, start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>, snapshot: u64) -> VecDeque<(Vec<u8>, Vec<u8>)> {
+    fn range(
+        &self,
+        start: &Bound<Vec<u8>>,
+        end: &Bound<Vec<u8>>,
+        snapshot: u64,
+    ) -> VecDeque<(Vec<u8>, Vec<u8>)> {
         let mut out = VecDeque::new();
         let mut last_key: Option<&[u8]> = None;
         for (key, seq, kind, value) in &self.entries {
@@ -139,7 +161,10 @@ fn snapshot() -> impl Strategy<Value = u64> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let record = (key(), prop::option::weighted(0.75, prop::collection::vec(any::<u8>(), 0..12)));
+    let record = (
+        key(),
+        prop::option::weighted(0.75, prop::collection::vec(any::<u8>(), 0..12)),
+    );
     prop_oneof![
         4 => (prop::collection::vec(record, 0..6), 0..3u64)
             .prop_map(|(records, gap)| Op::Apply { records, gap }),
@@ -169,7 +194,14 @@ fn resolve(raw: u64, last_seq: u64) -> u64 {
 }
 
 fn cursor_entry(it: &memdb::Iter<'_>) -> Option<Entry> {
-    it.valid().then(|| (it.user_key().to_vec(), it.seq().0, it.kind(), it.value().to_vec()))
+    it.valid().then(|| {
+        (
+            it.user_key().to_vec(),
+            it.seq().0,
+            it.kind(),
+            it.value().to_vec(),
+        )
+    })
 }
 
 fn run(ops: &[Op], cmp: fn(&[u8], &[u8]) -> Ordering, memdb: Arc<MemDb>, mut inserter: Inserter) {
@@ -192,7 +224,11 @@ fn run(ops: &[Op], cmp: fn(&[u8], &[u8]) -> Ordering, memdb: Arc<MemDb>, mut ins
                 let first = model.last_seq + 1 + gap;
                 inserter.apply(SeqNum(first), &b);
                 for (idx, (key, value)) in records.iter().enumerate() {
-                    let kind = if value.is_some() { Kind::Put } else { Kind::Delete };
+                    let kind = if value.is_some() {
+                        Kind::Put
+                    } else {
+                        Kind::Delete
+                    };
                     let value = value.clone().unwrap_or_default();
                     model.insert((key.clone(), first + idx as u64, kind, value));
                 }
@@ -206,7 +242,11 @@ fn run(ops: &[Op], cmp: fn(&[u8], &[u8]) -> Ordering, memdb: Arc<MemDb>, mut ins
             }
             Op::Get { key, snapshot } => {
                 let snapshot = resolve(*snapshot, model.last_seq);
-                assert_eq!(memdb.get(key, SeqNum(snapshot)), model.get(key, snapshot), "get {key:?} at {snapshot}");
+                assert_eq!(
+                    memdb.get(key, SeqNum(snapshot)),
+                    model.get(key, snapshot),
+                    "get {key:?} at {snapshot}"
+                );
             }
             Op::Walk { start, steps } => {
                 let mut it = memdb.iter();
@@ -225,7 +265,11 @@ fn run(ops: &[Op], cmp: fn(&[u8], &[u8]) -> Ordering, memdb: Arc<MemDb>, mut ins
                         model.seek(key, snapshot)
                     }
                 };
-                assert_eq!(cursor_entry(&it), model.entries.get(pos).cloned(), "after {start:?}");
+                assert_eq!(
+                    cursor_entry(&it),
+                    model.entries.get(pos).cloned(),
+                    "after {start:?}"
+                );
                 for &forward in steps {
                     if !it.valid() {
                         break;
@@ -240,14 +284,24 @@ fn run(ops: &[Op], cmp: fn(&[u8], &[u8]) -> Ordering, memdb: Arc<MemDb>, mut ins
                     assert_eq!(cursor_entry(&it), model.entries.get(pos).cloned());
                     if it.valid() {
                         let mut internal_key = it.user_key().to_vec();
-                        internal_key.extend_from_slice(&((it.seq().0 << 8) | it.kind() as u64).to_le_bytes());
+                        internal_key.extend_from_slice(
+                            &((it.seq().0 << 8) | it.kind() as u64).to_le_bytes(),
+                        );
                         assert_eq!(it.key(), &internal_key[..]);
                     }
                 }
             }
-            Op::Range { start, end, snapshot, ends } => {
+            Op::Range {
+                start,
+                end,
+                snapshot,
+                ends,
+            } => {
                 let snapshot = resolve(*snapshot, model.last_seq);
-                let bounds = (start.as_ref().map(Vec::as_slice), end.as_ref().map(Vec::as_slice));
+                let bounds = (
+                    start.as_ref().map(Vec::as_slice),
+                    end.as_ref().map(Vec::as_slice),
+                );
                 let mut expect = model.range(start, end, snapshot);
                 let mut range = memdb.range(bounds, SeqNum(snapshot));
                 let as_owned = |(k, v): (&[u8], &[u8])| (k.to_vec(), v.to_vec());
