@@ -224,8 +224,9 @@ impl MemDb {
     }
 
     /// Memory the memtable holds: the bytes of its arena blocks, which hold
-    /// every entry with its node overhead (links and lengths, about 24 bytes
-    /// an entry on 64-bit) and the unused tail of the current block.
+    /// every entry with its node overhead (links, lengths and alignment,
+    /// about 30 bytes an entry on 64-bit) and the unused tail of the current
+    /// block.
     pub fn approximate_size(&self) -> usize {
         self.list.reserved()
     }
