@@ -109,8 +109,15 @@ fn modes(point: usize) -> Vec<CrashMode> {
             keep_percent: 75,
             seed,
         },
+        CrashMode::RandomBlocks {
+            keep_percent: 75,
+            seed: !seed,
+        },
         CrashMode::TornAppend { seed },
         CrashMode::TornAppend { seed: !seed },
+        CrashMode::TornAppend {
+            seed: seed.rotate_left(17),
+        },
         CrashMode::UnsyncedNames,
     ]
 }
