@@ -2,16 +2,12 @@
 //! error, changes nothing (sequence number, memtable and journal sizes), and
 //! does not disturb writers merged at the same time.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use tributary::{Batch, Db, Error, Options, WriteOptions};
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use common::hex;
 
 #[test]
 fn bad_batches_are_typed_errors_with_no_effect() {

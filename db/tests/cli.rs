@@ -1,20 +1,16 @@
 //! The `tributary` binary: subcommands, output and exit codes.
 
+mod common;
+
 use std::process::{Command, Output};
+
+use common::hex;
 
 fn tributary(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tributary"))
         .args(args)
         .output()
         .unwrap()
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 #[test]

@@ -122,6 +122,15 @@ pub fn contents(db: &Db) -> BTreeMap<Vec<u8>, Vec<u8>> {
     db.iter().collect()
 }
 
+/// Bytes from hex digits; whitespace separates fields for reading.
+pub fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// The directory all fault-file-system tests use.
 pub fn dir() -> &'static Path {
     Path::new("/db")
