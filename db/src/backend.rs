@@ -9,24 +9,29 @@ use crate::files;
 use crate::filter::{KeyFilter, KeyHash};
 use crate::flush::Flush;
 use crate::fs::{Fs, WritableFile};
+use crate::run::SortedRun;
 use batch::{Batch, SeqNum};
-use memdb::{Inserter, MemDb};
+use memdb::{Inserter, Lookup, MemDb};
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-/// The memtables a read consults: the active one, then the frozen ones from
-/// newest to oldest.
+/// What a read consults: the active memtable, the frozen ones from newest to
+/// oldest, then the sorted run under them all.
 ///
-/// A view never changes once published; rotation publishes a new one. Every
-/// record with a sequence number at or below the published last sequence
-/// number is in the view that was current when that number was read.
+/// A view never changes once published; rotation and compaction publish new
+/// ones. Every record with a sequence number at or below the published last
+/// sequence number is in the view that was current when that number was
+/// read, except versions a compaction dropped because a newer version or a
+/// tombstone hides them at that number (see `Shared::snapshot`).
 #[derive(Debug)]
 pub(crate) struct View {
     pub active: Arc<MemDb>,
     /// Newest first.
     pub frozen: Vec<Arc<Frozen>>,
+    /// The merged frozen memtables of earlier compactions, if any.
+    pub run: Option<Arc<SortedRun>>,
 }
 
 /// A memtable that takes no more writes, with a filter over its keys.
@@ -50,14 +55,25 @@ impl View {
         std::iter::once(&self.active).chain(self.frozen.iter().map(|f| &f.memdb))
     }
 
-    /// The memtables that may hold `key`, newest first.
-    pub fn memtables_for(&self, key: &[u8]) -> impl Iterator<Item = &Arc<MemDb>> {
+    /// The value of `key` at `seq`, which must be at or above the run's
+    /// newest sequence number.
+    pub fn get(&self, key: &[u8], seq: SeqNum) -> Option<Vec<u8>> {
         let hash = KeyHash::new(key);
         let frozen = self
             .frozen
             .iter()
-            .filter(move |f| f.filter.may_contain(hash));
-        std::iter::once(&self.active).chain(frozen.map(|f| &f.memdb))
+            .filter(|f| f.filter.may_contain(hash))
+            .map(|f| &f.memdb);
+        for memdb in std::iter::once(&self.active).chain(frozen) {
+            match memdb.get(key, seq) {
+                Lookup::Found(value) => return Some(value.to_vec()),
+                Lookup::Deleted => return None,
+                Lookup::Absent => {}
+            }
+        }
+        let run = self.run.as_ref()?;
+        debug_assert!(run.max_seq() <= seq, "a run read below its newest record");
+        run.get(key, hash).map(<[u8]>::to_vec)
     }
 }
 
@@ -79,6 +95,10 @@ pub(crate) struct Shared {
     pub journal_bytes: AtomicU64,
     /// Memtable rotations since open.
     pub rotations: AtomicU64,
+    /// Held by the one compaction that may run at a time.
+    pub compaction: Mutex<()>,
+    /// Compactions since open.
+    pub compactions: AtomicU64,
 }
 
 impl Shared {
@@ -89,6 +109,59 @@ impl Shared {
 
     pub fn last_seq(&self) -> SeqNum {
         SeqNum(self.last_seq.load(Ordering::Acquire))
+    }
+
+    /// A sequence number and a view that agree: every record at or below
+    /// the number is readable in the view.
+    pub fn snapshot(&self) -> (SeqNum, Arc<View>) {
+        loop {
+            // The number before the view: views only lose records by moving
+            // them (to a frozen memtable, to the run), so every record at or
+            // below `seq` is in the view loaded after it.
+            let seq = self.last_seq();
+            let view = self.view();
+            // But a run holds only the newest version of each key, so it
+            // cannot answer below its newest record. That record was
+            // published before the run was, so loading the number again
+            // after seeing the run ends the loop.
+            if view.run.as_ref().is_none_or(|r| r.max_seq() <= seq) {
+                return (seq, view);
+            }
+        }
+    }
+
+    /// Merges every frozen memtable of the current view, with the run under
+    /// them, into a new run, and publishes a view with it.
+    ///
+    /// Returns false, changing nothing, if there was nothing to merge or the
+    /// run would be too large for its index.
+    pub fn compact(&self) -> bool {
+        let _one_at_a_time = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
+        let view = self.view();
+        if view.frozen.is_empty() {
+            return false;
+        }
+        let inputs: Vec<&MemDb> = view.frozen.iter().map(|f| &*f.memdb).collect();
+        let Ok(run) = SortedRun::merge(&inputs, view.run.as_deref()) else {
+            return false;
+        };
+        let run = Arc::new(run);
+        let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
+        // Rotations since `view` only put memtables in front; nothing else
+        // removes them while this compaction holds the lock. So the merged
+        // memtables are the oldest `inputs.len()` of the current view.
+        let keep = current.frozen.len() - inputs.len();
+        debug_assert!(current.frozen[keep..]
+            .iter()
+            .zip(&view.frozen)
+            .all(|(a, b)| Arc::ptr_eq(a, b)));
+        *current = Arc::new(View {
+            active: Arc::clone(&current.active),
+            frozen: current.frozen[..keep].to_vec(),
+            run: Some(run),
+        });
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        true
     }
 }
 
@@ -136,13 +209,18 @@ impl Backend {
         Ok(journal::Writer::new(file))
     }
 
+    /// Whether the active memtable holds no record.
+    pub fn active_is_empty(&self) -> bool {
+        self.inserter.memdb().is_empty()
+    }
+
     /// Freezes the active memtable and starts a new memtable and journal.
     ///
     /// The old journal is synced first, so a synced write in the new journal
     /// is never acknowledged while an earlier write in the old one could
     /// still be lost (the ALICE case of RELIABILITY.md D1). Any error leaves
     /// the database as it was; the caller poisons the write path.
-    fn rotate(&mut self) -> io::Result<()> {
+    pub fn rotate(&mut self) -> io::Result<()> {
         self.journal.sync()?;
         let number = self.journal_number + 1;
         let journal = Backend::create_journal(&self.shared, number)?;
@@ -163,6 +241,7 @@ impl Backend {
             *view = Arc::new(View {
                 active: memdb,
                 frozen: all_frozen,
+                run: view.run.clone(),
             });
         }
         let frozen = Arc::clone(old.memdb());
@@ -224,5 +303,54 @@ impl writer::Room for Backend {
         // Rotation happens in `make_room`, before the write that needs it:
         // rotating here too would only move the same work earlier.
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::FaultFs;
+    use batch::Batch;
+    use std::time::Duration;
+
+    /// A snapshot never pairs a sequence number with a run holding newer
+    /// records: it waits until the number catches up.
+    #[test]
+    fn snapshot_waits_until_the_number_covers_the_run() {
+        let (old, mut inserter) = MemDb::new(1 << 16);
+        let mut b = Batch::new();
+        b.put(b"k", b"v1");
+        b.put(b"k", b"v2");
+        inserter.apply(SeqNum(1), &b);
+        let run = SortedRun::merge(&[&old], None).unwrap();
+        assert_eq!(run.max_seq(), SeqNum(2));
+        let (active, _inserter) = MemDb::new(1 << 16);
+        let shared = Arc::new(Shared {
+            dir: PathBuf::from("/db"),
+            fs: Arc::new(FaultFs::new()),
+            view: RwLock::new(Arc::new(View {
+                active,
+                frozen: Vec::new(),
+                run: Some(Arc::new(run)),
+            })),
+            // As if a reader loaded the number just before seq 2 was
+            // published and the run built from it.
+            last_seq: AtomicU64::new(1),
+            old_journal_bytes: AtomicU64::new(0),
+            journal_bytes: AtomicU64::new(0),
+            rotations: AtomicU64::new(0),
+            compaction: Mutex::new(()),
+            compactions: AtomicU64::new(0),
+        });
+        let reader = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || shared.snapshot())
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!reader.is_finished(), "a snapshot at 1 over a run at 2");
+        shared.last_seq.store(2, Ordering::Release);
+        let (seq, view) = reader.join().unwrap();
+        assert_eq!(seq, SeqNum(2));
+        assert_eq!(view.get(b"k", seq).as_deref(), Some(&b"v2"[..]));
     }
 }

@@ -3,17 +3,16 @@
 use crate::backend::{Backend, Frozen, Shared, View};
 use crate::error::{io_err, Error};
 use crate::files;
-use crate::flush::KeepInMemory;
+use crate::flush::BackgroundCompaction;
 use crate::fs::FileLock;
 use crate::iter::{Iter, ScanRange};
 use crate::options::{Options, WriteOptions};
 use crate::recovery::{self, Fix, RecoveryReport};
 use batch::{Batch, Record, SeqNum};
-use memdb::Lookup;
 use std::ops::RangeBounds;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// An open database.
 ///
@@ -61,6 +60,12 @@ pub struct Stats {
     pub frozen_memtables: usize,
     /// Bytes in frozen memtables.
     pub frozen_bytes: usize,
+    /// Live keys in the sorted run under the memtables.
+    pub run_entries: usize,
+    /// Bytes of keys and values (with an 8-byte header each) in the run.
+    pub run_bytes: usize,
+    /// Compactions since open.
+    pub compactions: u64,
     /// Bytes in all live journals.
     pub journal_bytes: u64,
     /// Memtable rotations since open.
@@ -129,24 +134,29 @@ impl Db {
                     .into_iter()
                     .map(|memdb| Arc::new(Frozen::new(memdb)))
                     .collect(),
+                run: None,
             })),
             last_seq: AtomicU64::new(last_seq.0),
             old_journal_bytes: AtomicU64::new(recovered.journal_bytes),
             journal_bytes: AtomicU64::new(0),
             rotations: AtomicU64::new(0),
+            compaction: Mutex::new(()),
+            compactions: AtomicU64::new(0),
         });
         // New writes go to a new journal: old ones are never appended to, so
         // a torn tail in them stays where recovery cut it.
         let number = recovered.max_journal + 1;
         let journal = Backend::create_journal(&shared, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
+        let compaction = BackgroundCompaction::start(Arc::clone(&shared))
+            .map_err(io_err("start the compaction thread for", &dir))?;
         let backend = Backend::new(
             Arc::clone(&shared),
             journal,
             number,
             inserter,
             options.write_buffer_size,
-            Box::new(KeepInMemory),
+            Box::new(compaction),
         );
         let commit = writer::GroupCommit::new(
             Box::new(backend),
@@ -335,14 +345,45 @@ impl Db {
 
     /// A snapshot of the newest state.
     pub fn snapshot(&self) -> Snapshot {
-        // Load the sequence number before the view: every record at or below
-        // it is in the view loaded after (views only ever gain memtables
-        // until a flush, which will have to keep this order).
-        let seq = self.shared.last_seq();
-        Snapshot {
-            seq,
-            view: self.shared.view(),
-        }
+        let (seq, view) = self.shared.snapshot();
+        Snapshot { seq, view }
+    }
+
+    /// Merges the memtable and every frozen memtable into the sorted run
+    /// under them, so that a read consults one table (LevelDB's
+    /// `CompactRange` over the whole key space).
+    ///
+    /// The active memtable is frozen first, which starts a new journal.
+    /// Compaction also runs by itself in the background as memtables freeze
+    /// (see `ARCHITECTURE.md`); this call is for a caller that wants reads
+    /// settled now. It changes no file but the new journal: journals stay
+    /// the only durable copy of the data.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if freezing fails to sync the old journal or create the
+    /// new one (the database is then poisoned, as after a failed write), or
+    /// [`Error::Closed`].
+    pub fn compact(&self) -> Result<(), Error> {
+        let res = self.commit.with_backend(|backend| {
+            let backend: &mut Backend = backend
+                .as_any_mut()
+                .downcast_mut()
+                .expect("the database's writer drives its own backend");
+            if backend.active_is_empty() {
+                Ok(())
+            } else {
+                backend.rotate()
+            }
+        })?;
+        res.map_err(|e| {
+            let msg = format!("rotation for compaction failed: {e}");
+            self.commit
+                .set_background_error(writer::RoomError::new(&msg));
+            io_err("rotate journal in", &self.shared.dir)(e)
+        })?;
+        self.shared.compact();
+        Ok(())
     }
 
     /// Every live key and value in key order; `.rev()` walks backwards.
@@ -370,6 +411,9 @@ impl Db {
             memtable_entries: view.active.len(),
             frozen_memtables: view.frozen.len(),
             frozen_bytes: view.frozen.iter().map(|f| f.memdb.used()).sum(),
+            run_entries: view.run.as_ref().map_or(0, |r| r.len()),
+            run_bytes: view.run.as_ref().map_or(0, |r| r.data_bytes()),
+            compactions: self.shared.compactions.load(Ordering::Relaxed),
             journal_bytes: self.shared.old_journal_bytes.load(Ordering::Relaxed)
                 + self.shared.journal_bytes.load(Ordering::Relaxed),
             rotations: self.shared.rotations.load(Ordering::Relaxed),
@@ -431,14 +475,7 @@ impl Snapshot {
     }
 
     fn lookup(&self, key: &[u8]) -> Option<Vec<u8>> {
-        for memdb in self.view.memtables_for(key) {
-            match memdb.get(key, self.seq) {
-                Lookup::Found(value) => return Some(value.to_vec()),
-                Lookup::Deleted => return None,
-                Lookup::Absent => {}
-            }
-        }
-        None
+        self.view.get(key, self.seq)
     }
 
     /// Every live key at this snapshot, in key order.

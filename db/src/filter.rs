@@ -69,6 +69,11 @@ impl KeyHash {
     pub fn new(key: &[u8]) -> KeyHash {
         KeyHash(hash(key))
     }
+
+    /// The 64-bit hash itself (the sorted run's index uses it too).
+    pub fn value(self) -> u64 {
+        self.0
+    }
 }
 
 /// The bit positions of a key (double hashing over one 64-bit hash).

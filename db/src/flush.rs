@@ -1,30 +1,77 @@
-//! The seam where frozen memtables will become table files.
+//! What happens to a memtable once rotation freezes it.
 //!
-//! Rotation hands each frozen memtable to a [`Flush`]. Today the only one,
-//! [`KeepInMemory`], keeps it readable in memory and its journal live, so
-//! recovery replays it. The table issue fills this seam: a flush that writes
-//! the memtable to a sorted table, records it in a manifest with the journal
-//! number it covers, drops the memtable from the read view, and deletes the
-//! journal.
+//! Rotation hands each frozen memtable to a [`Flush`]. The one used today,
+//! [`BackgroundCompaction`], wakes a thread that merges the frozen memtables
+//! into the sorted run under them when enough have piled up
+//! ([`compaction_due`]); their journals stay live, so recovery replays them.
+//! A later table issue puts a flush to table files behind the same seam: it
+//! writes the run to a file, records it in a manifest with the journal
+//! number it covers, and deletes the journals.
 
+use crate::backend::{Shared, View};
 use memdb::MemDb;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
+
+/// Frozen memtables that wait for a compaction at least.
+const MIN_FROZEN: usize = 4;
+/// A compaction waits until the frozen memtables hold at least
+/// `1 / RUN_FRACTION` of the run's bytes, so that the run grows
+/// geometrically and each byte is copied a bounded number of times
+/// (about `RUN_FRACTION + 1`).
+const RUN_FRACTION: usize = 4;
 
 /// Receives each memtable frozen by rotation, on the write path.
 ///
 /// It must not block for long: the group-commit leader calls it while
-/// holding the write lock. A real flush hands the memtable to a background
-/// thread.
+/// holding the write lock.
 pub(crate) trait Flush: Send {
     /// `memdb` will receive no more writes.
     fn frozen(&mut self, memdb: Arc<MemDb>);
 }
 
-/// The flush of a database without tables: frozen memtables stay in the
-/// read view (the backend keeps them there) and their journals stay live.
-#[derive(Debug, Default)]
-pub(crate) struct KeepInMemory;
+/// Whether `view` has enough frozen memtables for a background compaction.
+pub(crate) fn compaction_due(view: &View) -> bool {
+    let frozen_bytes: usize = view.frozen.iter().map(|f| f.memdb.used()).sum();
+    let run_bytes = view.run.as_ref().map_or(0, |r| r.data_bytes());
+    view.frozen.len() >= MIN_FROZEN && frozen_bytes * RUN_FRACTION >= run_bytes
+}
 
-impl Flush for KeepInMemory {
-    fn frozen(&mut self, _memdb: Arc<MemDb>) {}
+/// Compacts on a thread of its own, woken by each rotation.
+///
+/// The thread holds the shared state and ends when this value is dropped
+/// (with the write path, when the database closes).
+#[derive(Debug)]
+pub(crate) struct BackgroundCompaction {
+    /// Capacity 1: a wake-up already pending covers this one too.
+    wake: SyncSender<()>,
+}
+
+impl BackgroundCompaction {
+    pub fn start(shared: Arc<Shared>) -> std::io::Result<BackgroundCompaction> {
+        let (wake, woken) = mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("tributary-compaction".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    if compaction_due(&shared.view()) {
+                        shared.compact();
+                    }
+                }
+            })?;
+        // Recovery may have left frozen memtables enough for a compaction.
+        let _ = wake.try_send(());
+        Ok(BackgroundCompaction { wake })
+    }
+}
+
+impl Flush for BackgroundCompaction {
+    fn frozen(&mut self, _memdb: Arc<MemDb>) {
+        match self.wake.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) => {}
+            // The thread is gone only if it panicked: reads then stay
+            // correct, only slower, so the write path goes on.
+            Err(TrySendError::Disconnected(())) => {}
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! Range scans over a snapshot: a merge of every memtable of a view.
+//! Range scans over a snapshot: a merge of every memtable of a view and
+//! the sorted run under them.
 //!
 //! The scan reads in chunks. Each refill asks every memtable for its next
 //! [`CHUNK`] visible versions (the newest version at or below the snapshot
@@ -138,8 +139,21 @@ impl Iter {
         // The furthest key this chunk may return: the nearest "last key" of
         // a memtable that filled its chunk and may hold more beyond it.
         let mut horizon: Option<Vec<u8>> = None;
-        for (age, memdb) in self.view.memtables().enumerate() {
-            let versions = visible_versions(memdb, self.seq, &self.remaining, direction, CHUNK);
+        let memtables = self
+            .view
+            .memtables()
+            .map(|memdb| visible_versions(memdb, self.seq, &self.remaining, direction, CHUNK));
+        // The run is the oldest source; every record in it is visible at
+        // `seq` (the invariant of `Shared::snapshot`).
+        let run = self.view.run.as_ref().map(|run| {
+            let lower = self.remaining.lower.as_ref().map(Vec::as_slice);
+            let upper = self.remaining.upper.as_ref().map(Vec::as_slice);
+            run.slice(lower, upper, direction == Direction::Backward, CHUNK)
+                .into_iter()
+                .map(|(k, v)| (k.to_vec(), Some(v.to_vec())))
+                .collect()
+        });
+        for (age, versions) in memtables.chain(run).enumerate() {
             if versions.len() == CHUNK {
                 let last = versions.last().map(|v| v.0.clone()).unwrap_or_default();
                 horizon = Some(match (horizon, direction) {

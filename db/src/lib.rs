@@ -68,6 +68,7 @@ pub mod fs;
 mod iter;
 mod options;
 mod recovery;
+mod run;
 
 pub use batch::{Batch, Record, SeqNum};
 pub use db::{Db, Snapshot, Stats};

@@ -100,10 +100,10 @@ impl Engine for Tributary {
         Ok(self.db.get(key).map_err(error)?.is_some())
     }
 
-    /// Nothing: Tributary has no table files nor compaction yet, so every
-    /// record already lives in a memtable, where reads find it.
+    /// A full compaction (`Db::compact`): the memtable and every frozen one
+    /// merged into the sorted run, as the peers' `CompactRange` does.
     fn settle(&self) -> Result<(), String> {
-        Ok(())
+        self.db.compact().map_err(error)
     }
 
     fn counters(&self) -> Option<Counters> {
