@@ -13,7 +13,7 @@ use std::io;
 use std::mem;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use batch::{Batch, Record, SeqNum};
 
@@ -52,6 +52,9 @@ pub struct GroupCommit {
     lock_held: AtomicBool,
     /// Writes in the last group, for [`gather`](GroupCommit::gather).
     last_group: AtomicU64,
+    /// A moving average of the backend's sync time in nanoseconds (0 before
+    /// the first), for [`gather`](GroupCommit::gather).
+    sync_nanos: AtomicU64,
 }
 
 /// Everything writers meet over, under [`GroupCommit::state`].
@@ -177,6 +180,7 @@ impl GroupCommit {
             counters: Counters::default(),
             lock_held: AtomicBool::new(false),
             last_group: AtomicU64::new(0),
+            sync_nanos: AtomicU64::new(0),
         }
     }
 
@@ -595,9 +599,11 @@ impl<'a> Leader<'a> {
         }
         if group_sync {
             Counters::add(&gc.counters.fsyncs, 1);
+            let started = Instant::now();
             if let Err(err) = token.backend.sync() {
                 return self.fail_journal(err, own.n_records());
             }
+            gc.note_sync(started.elapsed());
         }
 
         // Step 6: the memtable, then the publication of the new last
@@ -682,8 +688,8 @@ impl<'a> Leader<'a> {
 const MAX_KEPT_GROUP_BYTES: usize = 2 * crate::MERGE_LIMIT_LARGE;
 
 /// The longest a synced group's leader waits for the previous group's
-/// writers to come back: well under one fsync.
-const GATHER_MAX: std::time::Duration = std::time::Duration::from_micros(100);
+/// writers to come back, whatever the sync time.
+const GATHER_MAX: Duration = Duration::from_micros(300);
 
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
@@ -743,9 +749,19 @@ impl GroupCommit {
     /// `binlog_group_commit_sync_delay`): before a synced group merges, wait
     /// briefly for the writers of the previous group, which are being woken
     /// now and will offer their next write, so that one fsync serves them
-    /// too instead of a second cohort's. Expected: the previous group's size
-    /// plus the writes waiting now; the wait ends when they are all queued or
-    /// after `GATHER_MAX`.
+    /// too instead of a second cohort's.
+    ///
+    /// The wait is a bet, and it stops as soon as it stops paying. A group
+    /// of `g` writes that waited `w` costs `(sync + w) / g` per write; one
+    /// more writer lowers that only if it arrives within that cost. So the
+    /// wait ends when all the writers expected are queued (the previous
+    /// group's size plus those waiting at the start), when no writer arrived
+    /// for that cost, when the pace of arrivals says the rest would come
+    /// after the wait's end, or at that end: one sync time, at most
+    /// `GATHER_MAX`. With few threads it gathers the whole previous group;
+    /// with many threads on few cores, where waking them is the bottleneck,
+    /// it stops early and lets the rest form the next group during this
+    /// group's fsync (measured in `writer/README.md`).
     ///
     /// It changes only when the merge loop runs, never what it may merge:
     /// the loop still takes only writers already waiting, within the limits.
@@ -756,19 +772,60 @@ impl GroupCommit {
             return;
         }
         let previous = self.last_group.load(Ordering::Relaxed) as usize;
-        if previous <= 1 {
+        let sync = Duration::from_nanos(self.sync_nanos.load(Ordering::Relaxed));
+        if previous <= 1 || sync.is_zero() {
             return;
         }
-        let waiting_now = lock(&self.state).offers.len();
-        let expected = previous + waiting_now;
-        let deadline = Instant::now() + GATHER_MAX;
+        let started = Instant::now();
+        let mut waiting = lock(&self.state).offers.len();
+        let expected = previous + waiting;
+        let max_wait = sync.min(GATHER_MAX);
+        let at_start = waiting;
+        let mut last_arrival = started;
         loop {
-            let waiting = lock(&self.state).offers.len();
-            if waiting + 1 >= expected || Instant::now() >= deadline {
+            let now = Instant::now();
+            let group = waiting + 1;
+            let waited = now - started;
+            if group >= expected || waited >= max_wait {
                 break;
             }
+            let cost_per_write = (sync + waited) / group as u32;
+            if now - last_arrival > cost_per_write {
+                break;
+            }
+            let arrived = waiting - at_start;
+            // Once a quarter of the writers expected came back, their pace
+            // predicts the rest: stop if the whole group would not be in
+            // before the wait's end (many threads on few cores).
+            if arrived >= 2.max((expected - at_start) / 4) {
+                let projected = waited + waited / arrived as u32 * (expected - group) as u32;
+                if projected > max_wait {
+                    break;
+                }
+            }
             std::thread::yield_now();
+            let now_waiting = lock(&self.state).offers.len();
+            if now_waiting > waiting {
+                waiting = now_waiting;
+                last_arrival = Instant::now();
+            }
         }
+    }
+
+    /// Folds one sync time into the moving average (weight 1/8).
+    fn note_sync(&self, took: Duration) {
+        if cfg!(loom) {
+            return; // as `gather`: no use there, and extra interleavings
+        }
+        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let old = self.sync_nanos.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            took
+        } else {
+            old - old / 8 + took / 8
+        };
+        // Only the leader stores it: a plain store suffices.
+        self.sync_nanos.store(new, Ordering::Relaxed);
     }
 
     /// The ack half of step 8: every merged writer gets the group's result;
