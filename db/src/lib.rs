@@ -10,7 +10,17 @@
 //! | `memdb` | the memtables reads are served from |
 //!
 //! and owns what they leave out: the directory and its files, the lock,
-//! recovery, options, and (later) tables and compaction.
+//! recovery, options, and compaction.
+//!
+//! # One read
+//!
+//! A read takes a snapshot: the published last sequence number and the
+//! current view, made of the active memtable, the frozen ones (each with a
+//! Bloom filter), and the sorted run under them, into which a background
+//! thread (or [`Db::compact`]) merges frozen memtables. It looks in each,
+//! newest first, for the newest version at or below the snapshot. Journals
+//! stay the only durable copy: the run lives in memory until table files
+//! exist.
 //!
 //! # One write
 //!

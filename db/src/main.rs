@@ -234,6 +234,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             println!("memtable_entries {}", s.memtable_entries);
             println!("frozen_memtables {}", s.frozen_memtables);
             println!("frozen_bytes {}", s.frozen_bytes);
+            println!("run_entries {}", s.run_entries);
+            println!("run_bytes {}", s.run_bytes);
             println!("journal_bytes {}", s.journal_bytes);
             println!("journals {}", r.journals.len());
             println!("recovered_batches {}", r.batches());
