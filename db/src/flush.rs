@@ -19,7 +19,7 @@ const MIN_FROZEN: usize = 4;
 /// `1 / RUN_FRACTION` of the run's bytes, so that the run grows
 /// geometrically and each byte is copied a bounded number of times
 /// (about `RUN_FRACTION + 1`).
-const RUN_FRACTION: usize = 4;
+const RUN_FRACTION: usize = 2;
 
 /// Receives each memtable frozen by rotation, on the write path.
 ///
