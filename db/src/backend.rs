@@ -127,14 +127,16 @@ impl Shared {
             if view.run.as_ref().is_none_or(|r| r.max_seq() <= seq) {
                 return (seq, view);
             }
+            std::hint::spin_loop();
         }
     }
 
     /// Merges every frozen memtable of the current view, with the run under
     /// them, into a new run, and publishes a view with it.
     ///
-    /// Returns false, changing nothing, if there was nothing to merge or the
-    /// run would be too large for its index.
+    /// Returns false, changing nothing, if there was nothing to merge, the
+    /// run would be too large for its index, or it would hold a record not
+    /// yet published.
     pub fn compact(&self) -> bool {
         let _one_at_a_time = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
         let view = self.view();
@@ -145,6 +147,13 @@ impl Shared {
         let Ok(run) = SortedRun::merge(&inputs, view.run.as_deref()) else {
             return false;
         };
+        // A frozen memtable holds only published records, except after a
+        // backend panic mid-group (the writer is then poisoned and the
+        // number never moves again): a run above the number would make
+        // every snapshot wait for it forever.
+        if run.max_seq() > self.last_seq() {
+            return false;
+        }
         let run = Arc::new(run);
         let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
         // Rotations since `view` only put memtables in front; nothing else
@@ -313,6 +322,48 @@ mod tests {
     use batch::Batch;
     use std::time::Duration;
 
+    /// Unpublished records (left by a backend panic mid-group) never go
+    /// into a run, which no snapshot could then read.
+    #[test]
+    fn compaction_refuses_unpublished_records() {
+        let (frozen, mut inserter) = MemDb::new(1 << 16);
+        let mut b = Batch::new();
+        b.put(b"k", b"v1");
+        b.put(b"k", b"v2");
+        inserter.apply(SeqNum(1), &b);
+        let (active, _inserter) = MemDb::new(1 << 16);
+        let shared = shared_with(
+            View {
+                active,
+                frozen: vec![Arc::new(Frozen::new(frozen))],
+                run: None,
+            },
+            1,
+        );
+        assert!(!shared.compact());
+        assert!(shared.view().run.is_none());
+        let (seq, view) = shared.snapshot();
+        assert_eq!(seq, SeqNum(1));
+        assert_eq!(view.get(b"k", seq).as_deref(), Some(&b"v1"[..]));
+        shared.last_seq.store(2, Ordering::Release);
+        assert!(shared.compact());
+        assert_eq!(shared.view().frozen.len(), 0);
+    }
+
+    fn shared_with(view: View, last_seq: u64) -> Arc<Shared> {
+        Arc::new(Shared {
+            dir: PathBuf::from("/db"),
+            fs: Arc::new(FaultFs::new()),
+            view: RwLock::new(Arc::new(view)),
+            last_seq: AtomicU64::new(last_seq),
+            old_journal_bytes: AtomicU64::new(0),
+            journal_bytes: AtomicU64::new(0),
+            rotations: AtomicU64::new(0),
+            compaction: Mutex::new(()),
+            compactions: AtomicU64::new(0),
+        })
+    }
+
     /// A snapshot never pairs a sequence number with a run holding newer
     /// records: it waits until the number catches up.
     #[test]
@@ -325,23 +376,16 @@ mod tests {
         let run = SortedRun::merge(&[&old], None).unwrap();
         assert_eq!(run.max_seq(), SeqNum(2));
         let (active, _inserter) = MemDb::new(1 << 16);
-        let shared = Arc::new(Shared {
-            dir: PathBuf::from("/db"),
-            fs: Arc::new(FaultFs::new()),
-            view: RwLock::new(Arc::new(View {
+        // As if a reader loaded the number just before seq 2 was published
+        // and the run built from it.
+        let shared = shared_with(
+            View {
                 active,
                 frozen: Vec::new(),
                 run: Some(Arc::new(run)),
-            })),
-            // As if a reader loaded the number just before seq 2 was
-            // published and the run built from it.
-            last_seq: AtomicU64::new(1),
-            old_journal_bytes: AtomicU64::new(0),
-            journal_bytes: AtomicU64::new(0),
-            rotations: AtomicU64::new(0),
-            compaction: Mutex::new(()),
-            compactions: AtomicU64::new(0),
-        });
+            },
+            1,
+        );
         let reader = {
             let shared = Arc::clone(&shared);
             std::thread::spawn(move || shared.snapshot())
