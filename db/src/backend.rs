@@ -326,16 +326,10 @@ mod tests {
     /// into a run, which no snapshot could then read.
     #[test]
     fn compaction_refuses_unpublished_records() {
-        let (frozen, mut inserter) = MemDb::new(1 << 16);
-        let mut b = Batch::new();
-        b.put(b"k", b"v1");
-        b.put(b"k", b"v2");
-        inserter.apply(SeqNum(1), &b);
-        let (active, _inserter) = MemDb::new(1 << 16);
         let shared = shared_with(
             View {
-                active,
-                frozen: vec![Arc::new(Frozen::new(frozen))],
+                active: MemDb::new(1 << 16).0,
+                frozen: vec![Arc::new(Frozen::new(two_versions_of_k()))],
                 run: None,
             },
             1,
@@ -348,6 +342,16 @@ mod tests {
         shared.last_seq.store(2, Ordering::Release);
         assert!(shared.compact());
         assert_eq!(shared.view().frozen.len(), 0);
+    }
+
+    /// A memtable holding `k` = `v1` at 1 and `k` = `v2` at 2.
+    fn two_versions_of_k() -> Arc<MemDb> {
+        let (memdb, mut inserter) = MemDb::new(1 << 16);
+        let mut b = Batch::new();
+        b.put(b"k", b"v1");
+        b.put(b"k", b"v2");
+        inserter.apply(SeqNum(1), &b);
+        memdb
     }
 
     fn shared_with(view: View, last_seq: u64) -> Arc<Shared> {
@@ -368,12 +372,7 @@ mod tests {
     /// records: it waits until the number catches up.
     #[test]
     fn snapshot_waits_until_the_number_covers_the_run() {
-        let (old, mut inserter) = MemDb::new(1 << 16);
-        let mut b = Batch::new();
-        b.put(b"k", b"v1");
-        b.put(b"k", b"v2");
-        inserter.apply(SeqNum(1), &b);
-        let run = SortedRun::merge(&[&old], None).unwrap();
+        let run = SortedRun::merge(&[&two_versions_of_k()], None).unwrap();
         assert_eq!(run.max_seq(), SeqNum(2));
         let (active, _inserter) = MemDb::new(1 << 16);
         // As if a reader loaded the number just before seq 2 was published
