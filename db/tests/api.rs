@@ -225,7 +225,7 @@ fn background_compaction_bounds_the_frozen_memtables() {
     let fs = FaultFs::new();
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     let mut max_frozen = 0;
-    for i in 0..20_000u32 {
+    for i in 0..40_000u32 {
         db.put(format!("{:06}", i % 5000).as_bytes(), &[i as u8; 100])
             .unwrap();
         if i % 500 == 0 {
@@ -233,11 +233,22 @@ fn background_compaction_bounds_the_frozen_memtables() {
         }
     }
     let stats = db.stats();
-    assert!(stats.rotations >= 30, "{stats:?}");
+    // Without compaction every one of these rotations would stay frozen.
+    assert!(stats.rotations >= 60, "{stats:?}");
     assert!(stats.compactions >= 2, "{stats:?}");
-    // The run holds at most ~600 KiB, so compaction is due by four to
-    // eight frozen memtables; the thread may lag a little behind.
-    assert!(max_frozen < 16, "max frozen {max_frozen}, {stats:?}");
+    // The run holds at most ~600 KiB, so compaction is due by four to six
+    // frozen memtables; the thread may lag behind on a loaded machine.
+    assert!(max_frozen < 30, "max frozen {max_frozen}, {stats:?}");
+    // Once the thread catches up, few are left.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db.stats().frozen_memtables >= 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "compaction never caught up: {:?}",
+            db.stats()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(db.iter().count(), 5000);
     db.close().unwrap();
 }

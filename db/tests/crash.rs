@@ -14,9 +14,12 @@
 //! - the next write takes S + 1;
 //! - reopening again gives the same state.
 //!
-//! The full size (2,000 batches, over 20,000 recovered states) runs in
-//! release mode (`cargo test --release -p tributary --test crash`, a step of
-//! `cargo xtask ci`); debug builds run a smaller instance.
+//! The full size runs in release mode (`cargo test --release -p tributary
+//! --test crash`, a step of `cargo xtask ci`): the writers go on until the
+//! run has made at least 2,100 file-system mutations, so that the 10 crash
+//! modes give over 21,000 recovered states however the writes happened to
+//! merge (bigger groups mean fewer journal appends per batch). Debug builds
+//! run a smaller instance.
 
 mod common;
 
@@ -27,7 +30,10 @@ use tributary::{Batch, Db, WriteOptions};
 
 struct Size {
     writers: u64,
-    batches_per_writer: u64,
+    /// The writers stop once the run has made this many mutations...
+    min_mutations: usize,
+    /// ... or each has written this many batches.
+    max_batches_per_writer: u64,
     write_buffer: usize,
     /// Check every `stride`-th crash point (1 = all of them).
     stride: usize,
@@ -37,14 +43,16 @@ fn size() -> Size {
     if cfg!(debug_assertions) {
         Size {
             writers: 4,
-            batches_per_writer: 120,
+            min_mutations: 400,
+            max_batches_per_writer: 1_000,
             write_buffer: 64 << 10,
             stride: 7,
         }
     } else {
         Size {
             writers: 4,
-            batches_per_writer: 500,
+            min_mutations: 2_100,
+            max_batches_per_writer: 5_000,
             write_buffer: 256 << 10,
             stride: 1,
         }
@@ -62,7 +70,10 @@ fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
             let (db, acks, fs) = (Arc::clone(&db), Arc::clone(&acks), fs.clone());
             s.spawn(move || {
                 let mut rng = seed ^ (w << 32);
-                for _ in 0..size.batches_per_writer {
+                for _ in 0..size.max_batches_per_writer {
+                    if fs.mutations() >= size.min_mutations as u64 {
+                        break;
+                    }
                     let batch = random_batch(&mut rng, 300, 400);
                     let sync = common::splitmix64(&mut rng).is_multiple_of(4);
                     let seq = db
@@ -126,6 +137,11 @@ fn modes(point: usize) -> Vec<CrashMode> {
 fn every_crash_point_recovers_an_acknowledged_prefix() {
     let size = size();
     let (oracle, history) = record_run(&size, 0xc0ffee);
+    assert!(
+        history.len() >= size.min_mutations,
+        "the writers hit their batch cap after {} mutations",
+        history.len()
+    );
     let boundaries = oracle.boundaries();
     let model = FaultFs::new();
     let mut states = 0u64;
