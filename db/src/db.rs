@@ -321,14 +321,18 @@ impl Db {
     /// [`Error::Closed`].
     pub fn sync(&self) -> Result<(), Error> {
         let res = self.commit.with_backend(|backend| backend.sync())?;
-        res.map_err(|e| {
-            // The journal writer already refuses to write after this error;
-            // failing every later write at once says why.
-            let msg = format!("journal sync failed: {e}");
-            self.commit
-                .set_background_error(writer::RoomError::new(&msg));
-            io_err("sync journal in", &self.shared.dir)(e)
-        })
+        res.map_err(|e| self.poison("journal sync", "sync journal in", e))
+    }
+
+    /// The error of a journal operation run outside a write (a sync, a
+    /// rotation). The journal writer already refuses to write after it;
+    /// recording it as the writer's background error fails every later
+    /// write at once, saying why.
+    fn poison(&self, what: &str, op: &'static str, e: std::io::Error) -> Error {
+        let msg = format!("{what} failed: {e}");
+        self.commit
+            .set_background_error(writer::RoomError::new(&msg));
+        io_err(op, &self.shared.dir)(e)
     }
 
     /// The value of `key` in the newest state, owned.
@@ -376,12 +380,7 @@ impl Db {
                 backend.rotate()
             }
         })?;
-        res.map_err(|e| {
-            let msg = format!("rotation for compaction failed: {e}");
-            self.commit
-                .set_background_error(writer::RoomError::new(&msg));
-            io_err("rotate journal in", &self.shared.dir)(e)
-        })?;
+        res.map_err(|e| self.poison("rotation for compaction", "rotate journal in", e))?;
         self.shared.compact();
         Ok(())
     }

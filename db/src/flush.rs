@@ -10,7 +10,7 @@
 
 use crate::backend::{Shared, View};
 use memdb::MemDb;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 
 /// Frozen memtables that wait for a compaction at least.
@@ -67,11 +67,9 @@ impl BackgroundCompaction {
 
 impl Flush for BackgroundCompaction {
     fn frozen(&mut self, _memdb: Arc<MemDb>) {
-        match self.wake.try_send(()) {
-            Ok(()) | Err(TrySendError::Full(())) => {}
-            // The thread is gone only if it panicked: reads then stay
-            // correct, only slower, so the write path goes on.
-            Err(TrySendError::Disconnected(())) => {}
-        }
+        // Full: a wake-up is already pending, and it covers this one.
+        // Disconnected: the thread panicked; reads stay correct, only
+        // slower, so the write path goes on.
+        let _ = self.wake.try_send(());
     }
 }
