@@ -5,13 +5,14 @@
 //! so everything here runs on one thread at a time and needs no lock of its
 //! own; readers see its effects only through [`Shared`].
 
+use crate::closed_journals::{ClosedJournals, JournalWriter};
 use crate::files;
 use crate::filter::{KeyFilter, KeyHash};
 use crate::flush::Flush;
-use crate::fs::{Fs, WritableFile};
+use crate::fs::Fs;
 use crate::run::SortedRun;
 use batch::{Batch, SeqNum};
-use memdb::{Inserter, Lookup, MemDb};
+use memdb::{BlockPool, Inserter, Lookup, MemDb};
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,6 +100,10 @@ pub(crate) struct Shared {
     pub compaction: Mutex<()>,
     /// Compactions since open.
     pub compactions: AtomicU64,
+    /// Memory of dropped memtables, for the next ones.
+    pub blocks: Arc<BlockPool>,
+    /// Journals closed by rotation, waiting for their sync.
+    pub closed_journals: ClosedJournals,
 }
 
 impl Shared {
@@ -174,9 +179,6 @@ impl Shared {
     }
 }
 
-/// The journal writer of the current journal file.
-type JournalWriter = journal::Writer<Box<dyn WritableFile>>;
-
 /// What the group-commit leader drives.
 pub(crate) struct Backend {
     shared: Arc<Shared>,
@@ -225,19 +227,19 @@ impl Backend {
 
     /// Freezes the active memtable and starts a new memtable and journal.
     ///
-    /// The old journal is synced first, so a synced write in the new journal
-    /// is never acknowledged while an earlier write in the old one could
-    /// still be lost (the ALICE case of RELIABILITY.md D1). Any error leaves
-    /// the database as it was; the caller poisons the write path.
+    /// The old journal is queued for its sync, which the background thread
+    /// does, and every later synced group waits for (see
+    /// `closed_journals`). Any error leaves the database as it was; the
+    /// caller poisons the write path.
     pub fn rotate(&mut self) -> io::Result<()> {
-        self.journal.sync()?;
         let number = self.journal_number + 1;
         let journal = Backend::create_journal(&self.shared, number)?;
         let old_size = self.journal.size();
-        self.journal = journal;
+        let old = std::mem::replace(&mut self.journal, journal);
+        self.shared.closed_journals.push(self.journal_number, old);
         self.journal_number = number;
         self.journal_path = files::journal_path(&self.shared.dir, number);
-        let (memdb, inserter) = MemDb::new(self.write_buffer_size);
+        let (memdb, inserter) = MemDb::with_pool(self.write_buffer_size, &self.shared.blocks);
         let old = std::mem::replace(&mut self.inserter, inserter);
         // The old memtable takes no more writes now: filter it before readers
         // are sent to it as a frozen one.
@@ -275,6 +277,9 @@ impl writer::Log for Backend {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        // Older journals first: a synced write must not outlive an earlier
+        // one.
+        self.shared.closed_journals.sync_all()?;
         self.journal.sync()
     }
 }
@@ -291,6 +296,13 @@ impl writer::Memtable for Backend {
 
 impl writer::Room for Backend {
     fn make_room(&mut self, n: usize) -> Result<usize, writer::RoomError> {
+        if let Err(err) = self.shared.closed_journals.check() {
+            // A journal's data may be lost: no write may follow it.
+            return Err(writer::RoomError::with_source(
+                "refusing writes",
+                Box::new(err),
+            ));
+        }
         let memdb = self.inserter.memdb();
         if memdb.free() >= n {
             return Ok(memdb.free());
@@ -365,6 +377,8 @@ mod tests {
             rotations: AtomicU64::new(0),
             compaction: Mutex::new(()),
             compactions: AtomicU64::new(0),
+            blocks: BlockPool::new(0),
+            closed_journals: ClosedJournals::default(),
         })
     }
 

@@ -1,9 +1,10 @@
 //! [`Db`]: open, write, read, close.
 
 use crate::backend::{Backend, Frozen, Shared, View};
+use crate::closed_journals::ClosedJournals;
 use crate::error::{io_err, Error};
 use crate::files;
-use crate::flush::BackgroundCompaction;
+use crate::flush::{self, BackgroundCompaction};
 use crate::fs::FileLock;
 use crate::iter::{Iter, ScanRange};
 use crate::options::{Options, WriteOptions};
@@ -115,11 +116,13 @@ impl Db {
             return Err(Error::AlreadyExists { path: dir });
         }
 
+        let blocks = flush::memtable_pool(options.write_buffer_size);
         let recovered = recovery::replay(
             fs.as_ref(),
             &dir,
             options.recovery,
             options.write_buffer_size,
+            &blocks,
             Fix::Repair,
         )?;
         let last_seq = recovered.report.last_seq;
@@ -142,6 +145,8 @@ impl Db {
             rotations: AtomicU64::new(0),
             compaction: Mutex::new(()),
             compactions: AtomicU64::new(0),
+            blocks,
+            closed_journals: ClosedJournals::default(),
         });
         // New writes go to a new journal: old ones are never appended to, so
         // a torn tail in them stays where recovery cut it.
@@ -202,6 +207,7 @@ impl Db {
             dir,
             options.recovery,
             options.write_buffer_size,
+            &flush::memtable_pool(options.write_buffer_size),
             Fix::ReadOnly,
         )?;
         Ok(recovered.report)

@@ -9,7 +9,7 @@
 //! number it covers, and deletes the journals.
 
 use crate::backend::{Shared, View};
-use memdb::MemDb;
+use memdb::{BlockPool, MemDb};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 
@@ -20,6 +20,17 @@ const MIN_FROZEN: usize = 4;
 /// geometrically and each byte is copied a bounded number of times
 /// (about `RUN_FRACTION + 1`).
 const RUN_FRACTION: usize = 2;
+
+/// The pool of memtable memory for a database with memtables of
+/// `write_buffer_size` bytes.
+///
+/// A background compaction frees at least `MIN_FROZEN` memtables at once;
+/// the pool keeps twice their budget (a memtable's arena is larger than its
+/// budget by the skiplist's links), so the memtables filled before the next
+/// compaction reuse that memory instead of faulting in fresh pages.
+pub(crate) fn memtable_pool(write_buffer_size: usize) -> Arc<BlockPool> {
+    BlockPool::new(write_buffer_size.saturating_mul(2 * MIN_FROZEN))
+}
 
 /// Receives each memtable frozen by rotation, on the write path.
 ///
@@ -54,6 +65,8 @@ impl BackgroundCompaction {
             .name("tributary-compaction".into())
             .spawn(move || {
                 while woken.recv().is_ok() {
+                    // A failure is kept for the write path to report.
+                    let _ = shared.closed_journals.sync_all();
                     if compaction_due(&shared.view()) {
                         shared.compact();
                     }

@@ -69,6 +69,7 @@
 //! ```
 
 mod backend;
+mod closed_journals;
 mod db;
 mod error;
 mod files;

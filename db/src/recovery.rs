@@ -22,7 +22,7 @@ use crate::files;
 use crate::fs::Fs;
 use crate::options::RecoveryMode;
 use batch::{Batch, SeqNum};
-use memdb::{Inserter, MemDb};
+use memdb::{BlockPool, Inserter, MemDb};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,13 +142,14 @@ pub(crate) fn replay(
     dir: &Path,
     mode: RecoveryMode,
     write_buffer_size: usize,
+    blocks: &Arc<BlockPool>,
     fix: Fix,
 ) -> Result<Recovered, Error> {
     let started = Instant::now();
     let journals = list_journals(fs, dir)?;
     let mut report = RecoveryReport::default();
     let mut frozen: Vec<Arc<MemDb>> = Vec::new();
-    let mut active = MemDb::new(write_buffer_size);
+    let mut active = MemDb::with_pool(write_buffer_size, blocks);
     let mut last_seq = SeqNum::ZERO;
     let mut journal_bytes = 0;
     let mut stopped = false;
@@ -212,8 +213,10 @@ pub(crate) fn replay(
                             break;
                         };
                         if active.0.free() < batch.internal_len() && !active.0.is_empty() {
-                            let full =
-                                std::mem::replace(&mut active, MemDb::new(write_buffer_size));
+                            let full = std::mem::replace(
+                                &mut active,
+                                MemDb::with_pool(write_buffer_size, blocks),
+                            );
                             frozen.insert(0, full.0);
                         }
                         active.1.apply(batch.seq(), &batch);

@@ -13,19 +13,28 @@
 //! block gets a block of its own, so that the space left unused at the end of
 //! a block is at most a quarter block (LevelDB `util/arena.cc` does the same).
 //!
-//! Blocks start at [`MIN_BLOCK`] bytes and double up to [`MAX_BLOCK`], 2 MiB,
-//! so a small memtable stays small and a big one is mostly in 2 MiB blocks.
+//! Blocks start at about half the memtable's capacity, at least
+//! [`MIN_BLOCK`], and double up to [`MAX_BLOCK`], 2 MiB: a small memtable
+//! stays small, and the default 4 MiB one is all in 2 MiB blocks.
 //! On Linux those are 2 MiB-aligned and marked `MADV_HUGEPAGE`: a search
 //! touches a few dozen nodes scattered over the whole arena, and with 4 KiB
 //! pages nearly every one of them is a TLB miss (on the benchmark's
 //! 1 M-entry memtable, gets and inserts are 10-20% faster with huge pages).
+//!
+//! A [`BlockPool`] shared by the memtables of one database takes back the
+//! `MAX_BLOCK`s of a dropped arena and hands them to the next one. Fresh
+//! memory costs a page fault and the kernel zeroing the page on first
+//! touch: 10% of the time of a one-thread `fillseq` in `perf`, which
+//! recycling removes (C++ LevelDB gets the same from `malloc` reusing the
+//! heap of flushed memtables).
 
 #![allow(unsafe_code)]
 
 use std::alloc::{self, Layout};
+use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Alignment of every allocation, and the unit its size is rounded up to.
 pub(crate) const ALIGN: usize = 8;
@@ -45,12 +54,16 @@ pub(crate) const MAX_BLOCK: usize = if cfg!(miri) { 4 << 10 } else { 2 << 20 };
 pub(crate) struct Arena {
     /// Every block allocated, with the layout it was allocated with.
     // Invariant: each block came from `alloc::alloc(layout)` with a non-zero
-    // size, is not freed before `Drop`, and is freed there exactly once.
+    // size (directly, or through the pool, which then gave up its claim),
+    // is not freed before `Drop`, and is freed or given back to the pool
+    // there exactly once.
     // The mutex is taken only when a block is added and on drop; readers of
     // the skiplist never touch it.
     blocks: Mutex<Vec<Block>>,
     /// Sum of the sizes of `blocks`.
     reserved: AtomicUsize,
+    /// Where `MAX_BLOCK`s come from first and go back to on drop.
+    pool: Option<Arc<BlockPool>>,
 }
 
 struct Block {
@@ -86,17 +99,19 @@ unsafe impl Send for Arena {}
 unsafe impl Sync for Arena {}
 
 impl Arena {
-    /// An empty arena and the cursor to allocate from it.
+    /// An empty arena for a memtable of about `capacity` bytes, drawing its
+    /// `MAX_BLOCK`s from `pool` if given, and the cursor to allocate from it.
     /// Allocates nothing until the first [`alloc`](Arena::alloc).
-    pub(crate) fn new() -> (Arena, Bump) {
+    pub(crate) fn new(capacity: usize, pool: Option<Arc<BlockPool>>) -> (Arena, Bump) {
         let arena = Arena {
             blocks: Mutex::new(Vec::new()),
             reserved: AtomicUsize::new(0),
+            pool,
         };
         let bump = Bump {
             next: NonNull::dangling(),
             remaining: 0,
-            block_size: MIN_BLOCK,
+            block_size: first_block(capacity),
         };
         (arena, bump)
     }
@@ -140,16 +155,21 @@ impl Arena {
     }
 
     fn new_block(&self, size: usize) -> NonNull<u8> {
-        let huge = size == MAX_BLOCK && HUGE_PAGES;
-        let align = if huge { MAX_BLOCK } else { ALIGN };
-        let layout = Layout::from_size_align(size, align).expect("memdb arena: block too large");
-        // SAFETY: `layout` has a non-zero size: `alloc` rejects zero and
-        // `MIN_BLOCK` is not zero.
-        let ptr = unsafe { alloc::alloc(layout) };
-        let ptr = NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(layout));
-        if huge {
-            advise_huge_pages(ptr, size);
-        }
+        let layout = block_layout(size);
+        let recycled = match &self.pool {
+            Some(pool) if layout == POOLED => pool.take(),
+            _ => None,
+        };
+        let ptr = recycled.unwrap_or_else(|| {
+            // SAFETY: `layout` has a non-zero size: `alloc` rejects zero and
+            // `MIN_BLOCK` is not zero.
+            let ptr = unsafe { alloc::alloc(layout) };
+            let ptr = NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(layout));
+            if layout == POOLED && HUGE_PAGES {
+                advise_huge_pages(ptr, size);
+            }
+            ptr
+        });
         self.blocks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -158,6 +178,34 @@ impl Arena {
         ptr
     }
 }
+
+/// The size of the first ordinary block of an arena for a memtable of
+/// `capacity` bytes: about half of it, so that a memtable that fills its
+/// budget needs few blocks, within `MIN_BLOCK..=MAX_BLOCK`.
+fn first_block(capacity: usize) -> usize {
+    (capacity / 2)
+        .checked_next_power_of_two()
+        .unwrap_or(MAX_BLOCK)
+        .clamp(MIN_BLOCK, MAX_BLOCK)
+}
+
+/// How a block of `size` bytes is allocated: `MAX_BLOCK`s on a huge-page
+/// boundary where huge pages are used.
+fn block_layout(size: usize) -> Layout {
+    let align = if size == MAX_BLOCK && HUGE_PAGES {
+        MAX_BLOCK
+    } else {
+        ALIGN
+    };
+    Layout::from_size_align(size, align).expect("memdb arena: block too large")
+}
+
+/// The layout of the blocks a [`BlockPool`] keeps.
+const POOLED: Layout =
+    match Layout::from_size_align(MAX_BLOCK, if HUGE_PAGES { MAX_BLOCK } else { ALIGN }) {
+        Ok(layout) => layout,
+        Err(_) => panic!("MAX_BLOCK is a power of two"),
+    };
 
 /// Whether [`MAX_BLOCK`]s are aligned and marked for transparent huge pages.
 const HUGE_PAGES: bool = cfg!(all(
@@ -202,14 +250,105 @@ impl Drop for Arena {
             .blocks
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
+        // `&mut self` means no reference into the blocks is alive: every
+        // `Node<'a>` and slice handed out borrows the skiplist that owns
+        // this arena. So each block can be reused or freed.
         for block in blocks.drain(..) {
-            // SAFETY: the block came from `alloc::alloc(block.layout)` and is
-            // freed only here, once, as `drain` removes it (the `blocks`
-            // invariant). `&mut self` means no reference into it is alive:
-            // every `Node<'a>` and slice handed out borrows the skiplist that
-            // owns this arena.
+            if block.layout == POOLED {
+                if let Some(pool) = &self.pool {
+                    if pool.give(block.ptr) {
+                        continue;
+                    }
+                }
+            }
+            // SAFETY: the block came from `alloc::alloc(block.layout)`, or
+            // from a pool that got it from there with the same layout, and
+            // is freed only here, once, as `drain` removes it (the `blocks`
+            // invariant).
             unsafe { alloc::dealloc(block.ptr.as_ptr(), block.layout) };
         }
+    }
+}
+
+/// `MAX_BLOCK`s kept between memtables, so that a new memtable reuses the
+/// memory of a dropped one instead of faulting in fresh pages.
+///
+/// One pool serves the memtables of one database (create them with
+/// [`MemDb::with_pool`](crate::MemDb::with_pool)). It keeps at most the
+/// bytes given to [`BlockPool::new`]. It never raises peak memory: it holds
+/// only blocks that a memtable held before, until a later memtable takes
+/// them. It frees what it holds when the last `Arc` to it drops.
+pub struct BlockPool {
+    /// Blocks no arena uses, each allocated with the layout `POOLED`.
+    // Invariant: each came from `alloc::alloc(POOLED)`, is owned by the pool
+    // alone (no arena lists it) and is freed or handed out exactly once.
+    free: Mutex<Vec<NonNull<u8>>>,
+    /// At most this many blocks are kept.
+    max_blocks: usize,
+}
+
+// SAFETY: the pool owns its blocks outright (its invariant); they are plain
+// memory with no tie to a thread, and the list is behind a mutex.
+unsafe impl Send for BlockPool {}
+// SAFETY: as for `Send`: `&BlockPool` reaches the blocks only through the
+// mutex.
+unsafe impl Sync for BlockPool {}
+
+impl BlockPool {
+    /// A pool that keeps up to `max_bytes` of blocks (rounded down to whole
+    /// 2 MiB blocks).
+    pub fn new(max_bytes: usize) -> Arc<BlockPool> {
+        Arc::new(BlockPool {
+            free: Mutex::new(Vec::new()),
+            max_blocks: max_bytes / MAX_BLOCK,
+        })
+    }
+
+    /// Bytes the pool holds now, ready for the next memtables.
+    pub fn pooled_bytes(&self) -> usize {
+        self.lock().len() * MAX_BLOCK
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<NonNull<u8>>> {
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A block with the layout `POOLED`, now owned by the caller.
+    fn take(&self) -> Option<NonNull<u8>> {
+        self.lock().pop()
+    }
+
+    /// Takes `block` back unless the pool is full. `block` must have come
+    /// from `alloc::alloc(POOLED)` and be unused; on `true` the pool owns it.
+    fn give(&self, block: NonNull<u8>) -> bool {
+        let mut free = self.lock();
+        if free.len() < self.max_blocks {
+            free.push(block);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Drop for BlockPool {
+    fn drop(&mut self) {
+        let free = self.free.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for block in free.drain(..) {
+            // SAFETY: the pool owns the block, which came from
+            // `alloc::alloc(POOLED)` (the `free` invariant); `drain` removes
+            // it, so it is freed once.
+            unsafe { alloc::dealloc(block.as_ptr(), POOLED) };
+        }
+    }
+}
+
+impl fmt::Debug for BlockPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockPool")
+            .field("pooled_bytes", &self.pooled_bytes())
+            .field("max_bytes", &(self.max_blocks * MAX_BLOCK))
+            .finish()
     }
 }
 
@@ -219,7 +358,7 @@ mod tests {
 
     #[test]
     fn allocations_are_aligned_disjoint_and_big_ones_get_own_blocks() {
-        let (arena, mut bump) = Arena::new();
+        let (arena, mut bump) = Arena::new(0, None);
         assert_eq!(arena.reserved(), 0);
         let mut alloc = |size: usize| {
             let p = arena.alloc(&mut bump, size);
@@ -252,7 +391,7 @@ mod tests {
 
     #[test]
     fn blocks_double_up_to_max_block() {
-        let (arena, mut bump) = Arena::new();
+        let (arena, mut bump) = Arena::new(0, None);
         let mut blocks = Vec::new();
         let mut reserved = 0;
         while blocks.iter().filter(|&&b| b == MAX_BLOCK).count() < 2 {
@@ -270,5 +409,65 @@ mod tests {
         }
         expect.push(MAX_BLOCK);
         assert_eq!(blocks, expect);
+    }
+
+    #[test]
+    fn the_first_block_is_about_half_the_capacity() {
+        assert_eq!(first_block(0), MIN_BLOCK);
+        assert_eq!(first_block(MIN_BLOCK), MIN_BLOCK);
+        assert_eq!(first_block(4 * MIN_BLOCK), 2 * MIN_BLOCK);
+        assert_eq!(first_block(4 * MIN_BLOCK - 1), 2 * MIN_BLOCK);
+        assert_eq!(first_block(2 * MAX_BLOCK), MAX_BLOCK);
+        assert_eq!(first_block(usize::MAX), MAX_BLOCK);
+    }
+
+    /// Fills an arena of `capacity` from `pool` with `blocks` whole
+    /// `MAX_BLOCK`s, writing `byte` over each, and returns their addresses.
+    fn fill(pool: &Arc<BlockPool>, blocks: usize, byte: u8) -> (Arena, Vec<usize>) {
+        let (arena, mut bump) = Arena::new(2 * MAX_BLOCK, Some(Arc::clone(pool)));
+        let mut addrs = Vec::new();
+        for _ in 0..blocks {
+            // A quarter block at a time, so the blocks are ordinary ones.
+            for i in 0..4 {
+                let p = arena.alloc(&mut bump, MAX_BLOCK / 4);
+                // SAFETY: `p` is a quarter block of fresh bytes this test owns.
+                unsafe { p.as_ptr().write_bytes(byte, MAX_BLOCK / 4) };
+                if i == 0 {
+                    addrs.push(p.as_ptr() as usize);
+                }
+            }
+        }
+        assert_eq!(arena.reserved(), blocks * MAX_BLOCK);
+        (arena, addrs)
+    }
+
+    #[test]
+    fn a_pool_hands_the_blocks_of_a_dropped_arena_to_the_next_up_to_its_bound() {
+        let pool = BlockPool::new(2 * MAX_BLOCK + MAX_BLOCK / 2);
+        let (first, first_blocks) = fill(&pool, 3, 0x11);
+        assert_eq!(pool.pooled_bytes(), 0);
+        drop(first);
+        // Bounded at two blocks: the third was freed.
+        assert_eq!(pool.pooled_bytes(), 2 * MAX_BLOCK);
+
+        let (second, second_blocks) = fill(&pool, 3, 0x22);
+        assert_eq!(pool.pooled_bytes(), 0);
+        let reused = second_blocks
+            .iter()
+            .filter(|b| first_blocks.contains(b))
+            .count();
+        assert!(reused >= 2, "{reused} of the 2 pooled blocks reused");
+        drop(second);
+        assert_eq!(pool.pooled_bytes(), 2 * MAX_BLOCK);
+
+        // Arenas without a pool, or with a pool of no room, free their blocks.
+        let (arena, mut bump) = Arena::new(2 * MAX_BLOCK, None);
+        arena.alloc(&mut bump, 8);
+        drop(arena);
+        let empty = BlockPool::new(MAX_BLOCK - 1);
+        drop(fill(&empty, 1, 0x33));
+        assert_eq!(empty.pooled_bytes(), 0);
+        // Dropping the pool frees what it holds (Miri reports a leak if not).
+        drop(pool);
     }
 }

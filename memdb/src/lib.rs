@@ -84,6 +84,7 @@ mod skiplist;
 #[cfg(test)]
 mod tests;
 
+pub use arena::BlockPool;
 pub use comparator::{Bytewise, Comparator};
 pub use iter::{Iter, Range};
 
@@ -142,17 +143,25 @@ impl MemDb {
     /// An empty memtable with a budget of `capacity` bytes in
     /// [`internal_len`](batch::Batch::internal_len) units, ordered bytewise.
     pub fn new(capacity: usize) -> (Arc<MemDb>, Inserter) {
-        MemDb::build(capacity, Cmp::Bytewise)
+        MemDb::build(capacity, Cmp::Bytewise, None)
+    }
+
+    /// As [`new`](MemDb::new), with the arena's 2 MiB blocks taken from
+    /// `pool` when it has some and given back to it when the memtable
+    /// drops. A database shares one pool between its memtables, so that
+    /// each new memtable reuses the memory of a flushed one.
+    pub fn with_pool(capacity: usize, pool: &Arc<BlockPool>) -> (Arc<MemDb>, Inserter) {
+        MemDb::build(capacity, Cmp::Bytewise, Some(Arc::clone(pool)))
     }
 
     /// An empty memtable ordered by `cmp`, with a budget as in
     /// [`new`](MemDb::new).
     pub fn with_comparator(capacity: usize, cmp: Arc<dyn Comparator>) -> (Arc<MemDb>, Inserter) {
-        MemDb::build(capacity, Cmp::Custom(cmp))
+        MemDb::build(capacity, Cmp::Custom(cmp), None)
     }
 
-    fn build(capacity: usize, cmp: Cmp) -> (Arc<MemDb>, Inserter) {
-        let (list, writer) = SkipList::new(cmp);
+    fn build(capacity: usize, cmp: Cmp, pool: Option<Arc<BlockPool>>) -> (Arc<MemDb>, Inserter) {
+        let (list, writer) = SkipList::new(cmp, capacity, pool);
         let memdb = Arc::new(MemDb {
             list,
             capacity,

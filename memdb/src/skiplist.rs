@@ -58,8 +58,9 @@ use std::cmp::Ordering;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{self, AtomicPtr, AtomicUsize};
+use std::sync::Arc;
 
-use crate::arena::{Arena, Bump};
+use crate::arena::{Arena, BlockPool, Bump};
 use crate::comparator::Cmp;
 
 /// The most levels a node can have. With branching 2, 24 levels keep searches
@@ -140,9 +141,14 @@ unsafe impl Send for Node<'_> {}
 unsafe impl Sync for Node<'_> {}
 
 impl SkipList {
-    /// An empty list ordered by `cmp`, and the one writer for it.
-    pub(crate) fn new(cmp: Cmp) -> (SkipList, Writer) {
-        let (arena, mut bump) = Arena::new();
+    /// An empty list ordered by `cmp`, and the one writer for it, with an
+    /// arena sized for about `capacity` bytes and drawing on `pool`.
+    pub(crate) fn new(
+        cmp: Cmp,
+        capacity: usize,
+        pool: Option<Arc<BlockPool>>,
+    ) -> (SkipList, Writer) {
+        let (arena, mut bump) = Arena::new(capacity, pool);
         let size = LINK * MAX_HEIGHT + LENS + TRAILER;
         let block = arena.alloc(&mut bump, size);
         // SAFETY: `block` is `size` fresh bytes that we own, aligned for
