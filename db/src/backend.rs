@@ -16,7 +16,7 @@ use memdb::{BlockPool, Inserter, Lookup, MemDb};
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// What a read consults: the active memtable, the frozen ones from newest to
 /// oldest, then the sorted run under them all.
@@ -35,18 +35,36 @@ pub(crate) struct View {
     pub run: Option<Arc<SortedRun>>,
 }
 
-/// A memtable that takes no more writes, with a filter over its keys.
+/// A memtable that takes no more writes, with a filter over its keys once
+/// the background thread has built it.
+///
+/// Building the filter walks the whole memtable: a few milliseconds that
+/// rotation, which holds the write lock, does not pay. Until it is built,
+/// gets probe the memtable itself.
 #[derive(Debug)]
 pub(crate) struct Frozen {
     pub memdb: Arc<MemDb>,
-    pub filter: KeyFilter,
+    filter: OnceLock<KeyFilter>,
 }
 
 impl Frozen {
     /// Freezes `memdb`, which must receive no more writes.
     pub fn new(memdb: Arc<MemDb>) -> Frozen {
-        let filter = KeyFilter::build(&memdb);
-        Frozen { memdb, filter }
+        Frozen {
+            memdb,
+            filter: OnceLock::new(),
+        }
+    }
+
+    /// Whether a get of the key of `hash` must probe this memtable: false
+    /// only when the filter is built and rules the key out.
+    pub fn may_contain(&self, hash: KeyHash) -> bool {
+        self.filter.get().is_none_or(|f| f.may_contain(hash))
+    }
+
+    /// Builds the filter, if not yet built.
+    pub fn build_filter(&self) {
+        self.filter.get_or_init(|| KeyFilter::build(&self.memdb));
     }
 }
 
@@ -63,7 +81,7 @@ impl View {
         let frozen = self
             .frozen
             .iter()
-            .filter(|f| f.filter.may_contain(hash))
+            .filter(|f| f.may_contain(hash))
             .map(|f| &f.memdb);
         for memdb in std::iter::once(&self.active).chain(frozen) {
             match memdb.get(key, seq) {
@@ -241,8 +259,8 @@ impl Backend {
         self.journal_path = files::journal_path(&self.shared.dir, number);
         let (memdb, inserter) = MemDb::with_pool(self.write_buffer_size, &self.shared.blocks);
         let old = std::mem::replace(&mut self.inserter, inserter);
-        // The old memtable takes no more writes now: filter it before readers
-        // are sent to it as a frozen one.
+        // The old memtable takes no more writes now; the background thread,
+        // woken below, builds its filter.
         let frozen = Arc::new(Frozen::new(Arc::clone(old.memdb())));
         {
             let mut view = self.shared.view.write().unwrap_or_else(|e| e.into_inner());
@@ -354,6 +372,21 @@ mod tests {
         shared.last_seq.store(2, Ordering::Release);
         assert!(shared.compact());
         assert_eq!(shared.view().frozen.len(), 0);
+    }
+
+    /// A frozen memtable is probed for every key until its filter is built,
+    /// then only for keys the filter may hold.
+    #[test]
+    fn a_frozen_memtable_is_probed_until_its_filter_is_built() {
+        let frozen = Frozen::new(two_versions_of_k());
+        let absent: Vec<KeyHash> = (0..100)
+            .map(|i| KeyHash::new(format!("absent{i}").as_bytes()))
+            .collect();
+        assert!(absent.iter().all(|&h| frozen.may_contain(h)));
+        frozen.build_filter();
+        assert!(frozen.may_contain(KeyHash::new(b"k")));
+        let ruled_out = absent.iter().filter(|&&h| !frozen.may_contain(h)).count();
+        assert!(ruled_out >= 90, "{ruled_out} of 100 absent keys ruled out");
     }
 
     /// A memtable holding `k` = `v1` at 1 and `k` = `v2` at 2.

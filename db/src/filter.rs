@@ -1,8 +1,8 @@
 //! Bloom filters over the user keys of frozen memtables.
 //!
 //! Until frozen memtables are flushed to tables, a read may have to look in
-//! many of them (one per rotation since open), newest first. A filter built
-//! when a memtable is frozen answers "certainly not here" for almost every
+//! many of them (one per rotation since compaction), newest first. A filter
+//! built by the background thread after a memtable is frozen answers "certainly not here" for almost every
 //! memtable that does not hold the key, so a get costs a few hash probes per
 //! frozen memtable plus one or two skiplist searches, instead of a search in
 //! every one. (Profile: `MemDb::get` was 65% of `readrandom` with 30 frozen

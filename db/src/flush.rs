@@ -2,7 +2,8 @@
 //!
 //! Rotation hands each frozen memtable to a [`Flush`]. The one used today,
 //! [`BackgroundCompaction`], wakes a thread that first syncs the journals
-//! rotation closed (see `closed_journals`), then merges the frozen memtables
+//! rotation closed (see `closed_journals`), builds the Bloom filters of the
+//! frozen memtables, then merges the frozen memtables
 //! into the sorted run under them when enough have piled up
 //! ([`compaction_due`]); their journals stay live, so recovery replays them.
 //! A later table issue puts a flush to table files behind the same seam: it
@@ -68,8 +69,12 @@ impl BackgroundCompaction {
                 while woken.recv().is_ok() {
                     // A failure is kept for the write path to report.
                     let _ = shared.closed_journals.sync_all();
-                    if compaction_due(&shared.view()) {
-                        shared.compact();
+                    let view = shared.view();
+                    // Memtables about to be merged need no filter.
+                    if !(compaction_due(&view) && shared.compact()) {
+                        for frozen in &view.frozen {
+                            frozen.build_filter();
+                        }
                     }
                 }
             })?;
