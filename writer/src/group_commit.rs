@@ -712,7 +712,7 @@ const MAX_KEPT_GROUP_BYTES: usize = 2 * crate::MERGE_LIMIT_LARGE;
 
 /// How often an unsynced writer yields its core, looking for its answer,
 /// before it parks (see [`Slot::wait`]).
-const UNSYNCED_YIELDS: usize = 4;
+const UNSYNCED_YIELDS: usize = 8;
 
 /// The longest a synced group's leader waits for the previous group's
 /// writers to come back, whatever the sync time.
