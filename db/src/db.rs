@@ -153,8 +153,9 @@ impl Db {
         let number = recovered.max_journal + 1;
         let journal = Backend::create_journal(&shared, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
-        let compaction = BackgroundCompaction::start(Arc::clone(&shared))
-            .map_err(io_err("start the compaction thread for", &dir))?;
+        let compaction =
+            BackgroundCompaction::start(Arc::clone(&shared), options.write_buffer_size)
+                .map_err(io_err("start the compaction thread for", &dir))?;
         let backend = Backend::new(
             Arc::clone(&shared),
             journal,

@@ -61,12 +61,21 @@ pub(crate) struct BackgroundCompaction {
 }
 
 impl BackgroundCompaction {
-    pub fn start(shared: Arc<Shared>) -> std::io::Result<BackgroundCompaction> {
+    /// Starts the thread for a database whose memtables have a budget of
+    /// `write_buffer_size` bytes.
+    pub fn start(
+        shared: Arc<Shared>,
+        write_buffer_size: usize,
+    ) -> std::io::Result<BackgroundCompaction> {
         let (wake, woken) = mpsc::sync_channel::<()>(1);
         std::thread::Builder::new()
             .name("tributary-compaction".into())
             .spawn(move || {
                 while woken.recv().is_ok() {
+                    // First what the new memtable needs: memory faulted in
+                    // here, not in its inserts (an arena is about a quarter
+                    // larger than its budget).
+                    shared.blocks.prefill(write_buffer_size / 4 * 5);
                     // A failure is kept for the write path to report.
                     let _ = shared.closed_journals.sync_all();
                     let view = shared.view();

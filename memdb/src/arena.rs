@@ -24,9 +24,10 @@
 //! A [`BlockPool`] shared by the memtables of one database takes back the
 //! `MAX_BLOCK`s of a dropped arena and hands them to the next one. Fresh
 //! memory costs a page fault and the kernel zeroing the page on first
-//! touch: 10% of the time of a one-thread `fillseq` in `perf`, which
-//! recycling removes (C++ LevelDB gets the same from `malloc` reusing the
-//! heap of flushed memtables).
+//! touch: 10% of the time of a one-thread `fillseq` in `perf`. Recycling
+//! removes most of it (C++ LevelDB gets the same from `malloc` reusing the
+//! heap of flushed memtables); [`BlockPool::prefill`], run by a background
+//! thread, removes the rest while the memtables in use grow.
 
 #![allow(unsafe_code)]
 
@@ -207,6 +208,9 @@ const POOLED: Layout =
         Err(_) => panic!("MAX_BLOCK is a power of two"),
     };
 
+/// The smallest page size: touching one byte in each faults a block in.
+const PAGE: usize = 4096;
+
 /// Whether [`MAX_BLOCK`]s are aligned and marked for transparent huge pages.
 const HUGE_PAGES: bool = cfg!(all(
     target_os = "linux",
@@ -275,9 +279,10 @@ impl Drop for Arena {
 ///
 /// One pool serves the memtables of one database (create them with
 /// [`MemDb::with_pool`](crate::MemDb::with_pool)). It keeps at most the
-/// bytes given to [`BlockPool::new`]. It never raises peak memory: it holds
-/// only blocks that a memtable held before, until a later memtable takes
-/// them. It frees what it holds when the last `Arc` to it drops.
+/// bytes given to [`BlockPool::new`]: blocks that a memtable held before,
+/// until a later memtable takes them, and blocks a background thread
+/// faulted in ahead with [`prefill`](BlockPool::prefill). It frees what it
+/// holds when the last `Arc` to it drops.
 pub struct BlockPool {
     /// Blocks no arena uses, each allocated with the layout `POOLED`.
     // Invariant: each came from `alloc::alloc(POOLED)`, is owned by the pool
@@ -311,6 +316,36 @@ impl BlockPool {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<NonNull<u8>>> {
         self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Allocates blocks, and touches every page of them, until the pool
+    /// holds at least `bytes` (or is full).
+    ///
+    /// Meant for a background thread: the page faults and the kernel's
+    /// zeroing happen there, not in the memtable insert that would
+    /// otherwise touch the fresh pages first.
+    pub fn prefill(&self, bytes: usize) {
+        let want = bytes.div_ceil(MAX_BLOCK).min(self.max_blocks);
+        while self.lock().len() < want {
+            // SAFETY: `POOLED` has a non-zero size.
+            let ptr = unsafe { alloc::alloc(POOLED) };
+            let block = NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(POOLED));
+            if HUGE_PAGES {
+                advise_huge_pages(block, MAX_BLOCK);
+            }
+            for offset in (0..MAX_BLOCK).step_by(PAGE) {
+                // SAFETY: `offset < MAX_BLOCK`, inside the block we own; a
+                // volatile write so the touch is not optimised away.
+                unsafe { block.as_ptr().add(offset).write_volatile(0) };
+            }
+            if !self.give(block) {
+                // Filled meanwhile by a dropped arena.
+                // SAFETY: `block` came from `alloc::alloc(POOLED)` just
+                // above and the pool refused it, so we still own it.
+                unsafe { alloc::dealloc(block.as_ptr(), POOLED) };
+                return;
+            }
+        }
     }
 
     /// A block with the layout `POOLED`, now owned by the caller.
@@ -469,5 +504,21 @@ mod tests {
         assert_eq!(empty.pooled_bytes(), 0);
         // Dropping the pool frees what it holds (Miri reports a leak if not).
         drop(pool);
+    }
+
+    #[test]
+    fn prefill_fills_the_pool_up_to_its_bound() {
+        let pool = BlockPool::new(3 * MAX_BLOCK);
+        pool.prefill(MAX_BLOCK + 1);
+        assert_eq!(pool.pooled_bytes(), 2 * MAX_BLOCK);
+        pool.prefill(MAX_BLOCK);
+        assert_eq!(pool.pooled_bytes(), 2 * MAX_BLOCK, "already enough");
+        pool.prefill(usize::MAX);
+        assert_eq!(pool.pooled_bytes(), 3 * MAX_BLOCK);
+        // An arena takes the prefilled blocks, and gives them back.
+        let (arena, _) = fill(&pool, 2, 0x44);
+        assert_eq!(pool.pooled_bytes(), MAX_BLOCK);
+        drop(arena);
+        assert_eq!(pool.pooled_bytes(), 3 * MAX_BLOCK);
     }
 }
