@@ -121,6 +121,9 @@ struct Slot {
     reply: Mutex<Option<(Reply, WakeNext)>>,
     /// Signalled when `reply` is filled.
     ready: Condvar,
+    /// Whether the writer went to sleep on `ready` (see [`Slot::wake`]).
+    // Invariant: set only under the `reply` mutex, while `reply` is empty.
+    parked: AtomicBool,
 }
 
 /// The answer to a waiting writer.
@@ -465,6 +468,7 @@ impl Slot {
             offer,
             reply: Mutex::new(None),
             ready: Condvar::new(),
+            parked: AtomicBool::new(false),
         }
     }
 
@@ -476,9 +480,18 @@ impl Slot {
         *slot = Some((reply, wake_next));
     }
 
-    /// Wakes the writer, whose slot is filled.
+    /// Wakes the writer, whose slot is filled, if it sleeps: a writer that
+    /// found its answer while yielding needs no futex wake-up.
     fn wake(&self) {
-        self.ready.notify_one();
+        // `parked` is stored under the `reply` mutex before the writer
+        // sleeps, and the slot was filled under that mutex before this call
+        // (by this thread, or by the leader before it answered this
+        // thread's own slot, whose mutex we took since). So either the
+        // store happened before the fill, and is visible here through those
+        // mutexes, or the writer sees the answer and never sleeps.
+        if self.parked.load(Ordering::Relaxed) {
+            self.ready.notify_one();
+        }
     }
 
     /// Gives the waiting writer its answer and wakes it. Never blocks on the
@@ -511,7 +524,10 @@ impl Slot {
         let (reply, wake_next) = loop {
             match slot.take() {
                 Some(answer) => break answer,
-                None => slot = wait(&self.ready, slot),
+                None => {
+                    self.parked.store(true, Ordering::Relaxed);
+                    slot = wait(&self.ready, slot);
+                }
             }
         };
         drop(slot);
