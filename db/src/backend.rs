@@ -10,6 +10,7 @@ use crate::files;
 use crate::filter::{KeyFilter, KeyHash};
 use crate::flush::Flush;
 use crate::fs::Fs;
+use crate::next_journal::NextJournal;
 use crate::run::SortedRun;
 use batch::{Batch, SeqNum};
 use memdb::{BlockPool, Inserter, Lookup, MemDb};
@@ -122,6 +123,8 @@ pub(crate) struct Shared {
     pub blocks: Arc<BlockPool>,
     /// Journals closed by rotation, waiting for their sync.
     pub closed_journals: ClosedJournals,
+    /// The journal to rotate into, zero-filled ahead for synced workloads.
+    pub next_journal: NextJournal,
 }
 
 impl Shared {
@@ -206,6 +209,8 @@ pub(crate) struct Backend {
     inserter: Inserter,
     write_buffer_size: usize,
     flush: Box<dyn Flush>,
+    /// Whether the next journal was asked for since the last rotation.
+    next_requested: bool,
 }
 
 impl Backend {
@@ -226,6 +231,7 @@ impl Backend {
             inserter,
             write_buffer_size,
             flush,
+            next_requested: false,
         }
     }
 
@@ -236,6 +242,13 @@ impl Backend {
         let file = shared.fs.create(&path)?;
         shared.fs.sync_dir(&shared.dir)?;
         Ok(journal::Writer::new(file))
+    }
+
+    /// Makes every journal durable: the closed ones first, as a synced write
+    /// must not outlive an earlier one, then the current one.
+    pub fn sync_journals(&mut self) -> io::Result<()> {
+        self.shared.closed_journals.sync_all()?;
+        self.journal.sync()
     }
 
     /// Whether the active memtable holds no record.
@@ -251,7 +264,11 @@ impl Backend {
     /// caller poisons the write path.
     pub fn rotate(&mut self) -> io::Result<()> {
         let number = self.journal_number + 1;
-        let journal = Backend::create_journal(&self.shared, number)?;
+        let journal = match self.shared.next_journal.take(number) {
+            Some(journal) => journal,
+            None => Backend::create_journal(&self.shared, number)?,
+        };
+        self.next_requested = false;
         let old_size = self.journal.size();
         let old = std::mem::replace(&mut self.journal, journal);
         self.shared.closed_journals.push(self.journal_number, old);
@@ -294,11 +311,15 @@ impl writer::Log for Backend {
         Ok(())
     }
 
+    /// A synced group's sync.
     fn sync(&mut self) -> io::Result<()> {
-        // Older journals first: a synced write must not outlive an earlier
-        // one.
-        self.shared.closed_journals.sync_all()?;
-        self.journal.sync()
+        if !self.next_requested {
+            // A synced workload: have the next journal zero-filled ahead.
+            self.next_requested = true;
+            self.shared.next_journal.request(self.journal_number + 1);
+            self.flush.wake();
+        }
+        self.sync_journals()
     }
 }
 
@@ -412,6 +433,7 @@ mod tests {
             compactions: AtomicU64::new(0),
             blocks: BlockPool::new(0),
             closed_journals: ClosedJournals::default(),
+            next_journal: NextJournal::default(),
         })
     }
 

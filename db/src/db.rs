@@ -7,6 +7,7 @@ use crate::files;
 use crate::flush::{self, BackgroundCompaction};
 use crate::fs::FileLock;
 use crate::iter::{Iter, ScanRange};
+use crate::next_journal::{self, NextJournal};
 use crate::options::{Options, WriteOptions};
 use crate::recovery::{self, Fix, RecoveryReport};
 use batch::{Batch, Record, SeqNum};
@@ -147,12 +148,15 @@ impl Db {
             compactions: AtomicU64::new(0),
             blocks,
             closed_journals: ClosedJournals::default(),
+            next_journal: NextJournal::default(),
         });
         // New writes go to a new journal: old ones are never appended to, so
-        // a torn tail in them stays where recovery cut it.
+        // a torn tail in them stays where recovery cut it. It is zero-filled,
+        // in case writes are synced (see `next_journal`).
         let number = recovered.max_journal + 1;
-        let journal = Backend::create_journal(&shared, number)
-            .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
+        let journal =
+            next_journal::create_zeroed(fs.as_ref(), &dir, number, options.write_buffer_size)
+                .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
         let compaction =
             BackgroundCompaction::start(Arc::clone(&shared), options.write_buffer_size)
                 .map_err(io_err("start the compaction thread for", &dir))?;
@@ -327,7 +331,13 @@ impl Db {
     /// [`Error::Io`] if the sync fails (the database is then poisoned), or
     /// [`Error::Closed`].
     pub fn sync(&self) -> Result<(), Error> {
-        let res = self.commit.with_backend(|backend| backend.sync())?;
+        let res = self.commit.with_backend(|backend| {
+            let backend: &mut Backend = backend
+                .as_any_mut()
+                .downcast_mut()
+                .expect("the database's writer drives its own backend");
+            backend.sync_journals()
+        })?;
         res.map_err(|e| self.poison("journal sync", "sync journal in", e))
     }
 

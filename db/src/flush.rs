@@ -14,6 +14,7 @@ use crate::backend::{Shared, View};
 use memdb::{BlockPool, MemDb};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Frozen memtables that wait for a compaction at least.
 const MIN_FROZEN: usize = 4;
@@ -41,6 +42,8 @@ pub(crate) fn memtable_pool(write_buffer_size: usize) -> Arc<BlockPool> {
 pub(crate) trait Flush: Send {
     /// `memdb` will receive no more writes.
     fn frozen(&mut self, memdb: Arc<MemDb>);
+    /// Wakes the background work: a journal to prepare.
+    fn wake(&mut self);
 }
 
 /// Whether `view` has enough frozen memtables for a background compaction.
@@ -52,12 +55,16 @@ pub(crate) fn compaction_due(view: &View) -> bool {
 
 /// Compacts on a thread of its own, woken by each rotation.
 ///
-/// The thread holds the shared state and ends when this value is dropped
-/// (with the write path, when the database closes).
+/// The thread holds the shared state. Dropping this value (with the write
+/// path, when the database closes) ends the thread and waits for it, so
+/// that it touches no file once the database has released its directory.
 #[derive(Debug)]
 pub(crate) struct BackgroundCompaction {
-    /// Capacity 1: a wake-up already pending covers this one too.
-    wake: SyncSender<()>,
+    /// Capacity 1: a wake-up already pending covers this one too. `None`
+    /// only while dropping.
+    wake: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
 }
 
 impl BackgroundCompaction {
@@ -68,9 +75,11 @@ impl BackgroundCompaction {
         write_buffer_size: usize,
     ) -> std::io::Result<BackgroundCompaction> {
         let (wake, woken) = mpsc::sync_channel::<()>(1);
-        std::thread::Builder::new()
+        let background = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
             .name("tributary-compaction".into())
             .spawn(move || {
+                let shared = background;
                 while woken.recv().is_ok() {
                     // First what the new memtable needs: memory faulted in
                     // here, not in its inserts (an arena is about a quarter
@@ -78,6 +87,9 @@ impl BackgroundCompaction {
                     shared.blocks.prefill(write_buffer_size / 4 * 5);
                     // A failure is kept for the write path to report.
                     let _ = shared.closed_journals.sync_all();
+                    shared
+                        .next_journal
+                        .prepare(&*shared.fs, &shared.dir, write_buffer_size);
                     let view = shared.view();
                     // Memtables about to be merged need no filter.
                     if !(compaction_due(&view) && shared.compact()) {
@@ -89,15 +101,41 @@ impl BackgroundCompaction {
             })?;
         // Recovery may have left frozen memtables enough for a compaction.
         let _ = wake.try_send(());
-        Ok(BackgroundCompaction { wake })
+        Ok(BackgroundCompaction {
+            wake: Some(wake),
+            thread: Some(thread),
+            shared,
+        })
+    }
+}
+
+impl Drop for BackgroundCompaction {
+    fn drop(&mut self) {
+        // Disconnecting ends the thread's loop after its current round.
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            // A panic there was already reported on stderr; reads stayed
+            // correct without the thread.
+            let _ = thread.join();
+        }
+        self.shared
+            .next_journal
+            .discard(&*self.shared.fs, &self.shared.dir);
     }
 }
 
 impl Flush for BackgroundCompaction {
     fn frozen(&mut self, _memdb: Arc<MemDb>) {
+        self.wake();
+    }
+
+    fn wake(&mut self) {
         // Full: a wake-up is already pending, and it covers this one.
         // Disconnected: the thread panicked; reads stay correct, only
-        // slower, so the write path goes on.
-        let _ = self.wake.try_send(());
+        // slower, and rotation creates journals itself, so the write path
+        // goes on.
+        if let Some(wake) = &self.wake {
+            let _ = wake.try_send(());
+        }
     }
 }

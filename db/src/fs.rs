@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -40,6 +40,14 @@ pub trait Fs: Send + Sync + fmt::Debug {
     fn exists(&self, path: &Path) -> bool;
     /// Creates `path` empty (truncating it if it exists) for appending.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Creates `path` (truncating it if it exists) holding `len` zero bytes,
+    /// synced, and opens it for writing from its start, over the zeros.
+    ///
+    /// An `fdatasync` after an append must also make the new file size
+    /// durable, a file-system journal commit; after overwriting blocks that
+    /// are already allocated and synced it writes only the data (35% more
+    /// one-thread synced writes on ext4, `writer/README.md`).
+    fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>>;
     /// Opens `path` for reading from the start.
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
     /// Cuts `path` to `len` bytes and syncs it.
@@ -88,6 +96,24 @@ impl Fs for OsFs {
             .create(true)
             .truncate(true)
             .open(path)?;
+        Ok(Box::new(file))
+    }
+
+    fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            file.write_all(&zeros[..n])?;
+            left -= n as u64;
+        }
+        file.sync_all()?;
+        file.seek(io::SeekFrom::Start(0))?;
         Ok(Box::new(file))
     }
 
@@ -250,10 +276,13 @@ pub enum Mutation {
         /// Its inode.
         ino: u64,
     },
-    /// Bytes were appended to inode `ino`.
+    /// Bytes were written to inode `ino` at offset `at`, over what was there
+    /// and past its end.
     Write {
         /// The inode.
         ino: u64,
+        /// Where the bytes start; at most the inode's length.
+        at: usize,
         /// The bytes.
         bytes: Vec<u8>,
     },
@@ -290,11 +319,23 @@ pub enum Mutation {
 
 #[derive(Clone, Default)]
 struct Inode {
+    /// What reads see.
     data: Vec<u8>,
-    /// Bytes `..synced_len` are durable.
-    synced_len: usize,
+    /// What was there at the last sync: what survives a power loss.
+    durable: Vec<u8>,
     /// Where the last write began, for [`CrashMode::TornAppend`].
     last_write_start: usize,
+}
+
+impl Inode {
+    /// Length of the prefix of `data` that is durable as it is.
+    fn synced_prefix(&self) -> usize {
+        self.data
+            .iter()
+            .zip(&self.durable)
+            .take_while(|(a, b)| a == b)
+            .count()
+    }
 }
 
 impl fmt::Debug for FaultFs {
@@ -378,16 +419,20 @@ impl FaultFs {
                 continue;
             };
             let mut data = inode.data.clone();
-            let synced = inode.synced_len.min(data.len());
+            let synced = inode.synced_prefix();
             match mode {
-                CrashMode::SyncedOnly => data.truncate(synced),
+                CrashMode::SyncedOnly => data.clone_from(&inode.durable),
                 CrashMode::RandomBlocks { keep_percent, .. } => {
                     let mut block_start = synced - synced % 4096;
                     while block_start < data.len() {
                         let end = (block_start + 4096).min(data.len());
                         if splitmix64(&mut rng) % 100 >= u64::from(keep_percent) {
+                            // Lost: the block reads as it was at the last
+                            // sync, or as zeros past the durable end.
                             let from = block_start.max(synced);
-                            data[from..end].fill(0);
+                            for (i, byte) in data[from..end].iter_mut().enumerate() {
+                                *byte = inode.durable.get(from + i).copied().unwrap_or(0);
+                            }
                         }
                         block_start = end;
                     }
@@ -407,13 +452,13 @@ impl FaultFs {
                 }
                 CrashMode::UnsyncedNames => {}
             }
-            let synced_len = data.len();
+            let len = data.len();
             inodes.insert(
                 *ino,
                 Inode {
+                    durable: data.clone(),
                     data,
-                    synced_len,
-                    last_write_start: synced_len,
+                    last_write_start: len,
                 },
             );
         }
@@ -474,21 +519,26 @@ impl MemState {
                 self.names.insert(path.clone(), *ino);
                 self.next_inode = self.next_inode.max(ino + 1);
             }
-            Mutation::Write { ino, bytes } => {
+            Mutation::Write { ino, at, bytes } => {
                 if let Some(inode) = self.inodes.get_mut(ino) {
-                    inode.last_write_start = inode.data.len();
-                    inode.data.extend_from_slice(bytes);
+                    let at = (*at).min(inode.data.len());
+                    let end = at + bytes.len();
+                    if inode.data.len() < end {
+                        inode.data.resize(end, 0);
+                    }
+                    inode.data[at..end].copy_from_slice(bytes);
+                    inode.last_write_start = at;
                 }
             }
             Mutation::Sync { ino } => {
                 if let Some(inode) = self.inodes.get_mut(ino) {
-                    inode.synced_len = inode.data.len();
+                    inode.durable.clone_from(&inode.data);
                 }
             }
             Mutation::Truncate { ino, len } => {
                 if let Some(inode) = self.inodes.get_mut(ino) {
                     inode.data.truncate(*len);
-                    inode.synced_len = inode.data.len();
+                    inode.durable.clone_from(&inode.data);
                     inode.last_write_start = inode.data.len();
                 }
             }
@@ -560,6 +610,8 @@ fn fault_error(kind: FaultKind) -> io::Error {
 struct FaultFile {
     fs: FaultFs,
     ino: u64,
+    /// Where the next write goes.
+    pos: usize,
 }
 
 impl Write for FaultFile {
@@ -572,8 +624,10 @@ impl Write for FaultFile {
         };
         state.apply(Mutation::Write {
             ino: self.ino,
+            at: self.pos,
             bytes: buf[..stored].to_vec(),
         });
+        self.pos += stored;
         if stored < buf.len() {
             return Err(fault_error(FaultKind::ShortWrite));
         }
@@ -649,6 +703,20 @@ impl Fs for FaultFs {
         Ok(Box::new(FaultFile {
             fs: self.clone(),
             ino,
+            pos: 0,
+        }))
+    }
+
+    fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
+        let mut file = self.create(path)?;
+        file.write_all(&vec![0; len as usize])?;
+        file.sync_data()?;
+        // Reopened at the start, as a seek would.
+        let ino = self.lock_state().ino(path)?;
+        Ok(Box::new(FaultFile {
+            fs: self.clone(),
+            ino,
+            pos: 0,
         }))
     }
 

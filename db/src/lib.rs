@@ -77,6 +77,7 @@ mod filter;
 mod flush;
 pub mod fs;
 mod iter;
+mod next_journal;
 mod options;
 mod recovery;
 mod run;

@@ -226,7 +226,13 @@ pub(crate) fn replay(
                         good_end = reader.offset();
                     }
                     Ok(None) => {
-                        if let Some(torn) = reader.torn_tail() {
+                        // Zeros to the end are how a zero-filled journal
+                        // ends (see `next_journal`): nothing is dropped. A
+                        // repair still cuts them, below.
+                        if let Some(torn) = reader
+                            .torn_tail()
+                            .filter(|t| t.reason != journal::Corruption::ZeroedTail)
+                        {
                             damage = Some((torn.offset, format!("torn tail: {}", torn.reason)));
                         }
                         break;
