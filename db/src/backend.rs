@@ -209,8 +209,10 @@ pub(crate) struct Backend {
     inserter: Inserter,
     write_buffer_size: usize,
     flush: Box<dyn Flush>,
-    /// Whether the next journal was asked for since the last rotation.
+    /// Whether the next journal was asked for since the current one began.
     next_requested: bool,
+    /// Whether the current journal is zero-filled (see `next_journal`).
+    journal_zeroed: bool,
 }
 
 impl Backend {
@@ -232,6 +234,7 @@ impl Backend {
             write_buffer_size,
             flush,
             next_requested: false,
+            journal_zeroed: false,
         }
     }
 
@@ -242,6 +245,25 @@ impl Backend {
         let file = shared.fs.create(&path)?;
         shared.fs.sync_dir(&shared.dir)?;
         Ok(journal::Writer::new(file))
+    }
+
+    /// Makes journal `number` the current one; returns the one it replaces.
+    fn start_journal(
+        &mut self,
+        number: u64,
+        journal: JournalWriter,
+        zeroed: bool,
+    ) -> JournalWriter {
+        let old = std::mem::replace(&mut self.journal, journal);
+        self.shared
+            .old_journal_bytes
+            .fetch_add(old.size(), Ordering::Relaxed);
+        self.shared.journal_bytes.store(0, Ordering::Relaxed);
+        self.journal_number = number;
+        self.journal_path = files::journal_path(&self.shared.dir, number);
+        self.journal_zeroed = zeroed;
+        self.next_requested = false;
+        old
     }
 
     /// Makes every journal durable: the closed ones first, as a synced write
@@ -264,16 +286,12 @@ impl Backend {
     /// caller poisons the write path.
     pub fn rotate(&mut self) -> io::Result<()> {
         let number = self.journal_number + 1;
-        let journal = match self.shared.next_journal.take(number) {
-            Some(journal) => journal,
-            None => Backend::create_journal(&self.shared, number)?,
+        let (journal, zeroed) = match self.shared.next_journal.take(number) {
+            Some(journal) => (journal, true),
+            None => (Backend::create_journal(&self.shared, number)?, false),
         };
-        self.next_requested = false;
-        let old_size = self.journal.size();
-        let old = std::mem::replace(&mut self.journal, journal);
-        self.shared.closed_journals.push(self.journal_number, old);
-        self.journal_number = number;
-        self.journal_path = files::journal_path(&self.shared.dir, number);
+        let old = self.start_journal(number, journal, zeroed);
+        self.shared.closed_journals.push(number - 1, old);
         let (memdb, inserter) = MemDb::with_pool(self.write_buffer_size, &self.shared.blocks);
         let old = std::mem::replace(&mut self.inserter, inserter);
         // The old memtable takes no more writes now; the background thread,
@@ -291,10 +309,6 @@ impl Backend {
             });
         }
         let frozen = Arc::clone(old.memdb());
-        self.shared
-            .old_journal_bytes
-            .fetch_add(old_size, Ordering::Relaxed);
-        self.shared.journal_bytes.store(0, Ordering::Relaxed);
         self.shared.rotations.fetch_add(1, Ordering::Relaxed);
         self.flush.frozen(frozen);
         Ok(())
@@ -319,7 +333,17 @@ impl writer::Log for Backend {
             self.shared.next_journal.request(self.journal_number + 1);
             self.flush.wake();
         }
-        self.sync_journals()
+        self.sync_journals()?;
+        if !self.journal_zeroed {
+            // Leave an appended journal for a zero-filled one as soon as it
+            // is ready. The old one was just synced whole: nothing waits on
+            // it.
+            let number = self.journal_number + 1;
+            if let Some(journal) = self.shared.next_journal.take_ready(number) {
+                self.start_journal(number, journal, true);
+            }
+        }
+        Ok(())
     }
 }
 

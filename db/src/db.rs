@@ -7,7 +7,7 @@ use crate::files;
 use crate::flush::{self, BackgroundCompaction};
 use crate::fs::FileLock;
 use crate::iter::{Iter, ScanRange};
-use crate::next_journal::{self, NextJournal};
+use crate::next_journal::NextJournal;
 use crate::options::{Options, WriteOptions};
 use crate::recovery::{self, Fix, RecoveryReport};
 use batch::{Batch, Record, SeqNum};
@@ -151,12 +151,10 @@ impl Db {
             next_journal: NextJournal::default(),
         });
         // New writes go to a new journal: old ones are never appended to, so
-        // a torn tail in them stays where recovery cut it. It is zero-filled,
-        // in case writes are synced (see `next_journal`).
+        // a torn tail in them stays where recovery cut it.
         let number = recovered.max_journal + 1;
-        let journal =
-            next_journal::create_zeroed(fs.as_ref(), &dir, number, options.write_buffer_size)
-                .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
+        let journal = Backend::create_journal(&shared, number)
+            .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
         let compaction =
             BackgroundCompaction::start(Arc::clone(&shared), options.write_buffer_size)
                 .map_err(io_err("start the compaction thread for", &dir))?;

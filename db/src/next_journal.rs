@@ -8,15 +8,19 @@
 //! LevelDB's log format reserves the zero chunk type for such preallocated
 //! files, and the reader takes zeros to the end of a file as its end.
 //!
-//! Zero-filling costs a write of the whole journal, so it is done only for
-//! the journals of a synced workload, and off the write path:
+//! Zero-filling costs a write of the whole journal (and overwriting cached
+//! zeros costs unsynced writes about 3%), so it is done only for a synced
+//! workload, and off the write path:
 //!
-//! 1. The database opens on a zero-filled journal.
-//! 2. Rotation out of a journal that took a synced group asks for the one
-//!    after the new journal ([`NextJournal::request`]).
-//! 3. The background thread fills it ([`NextJournal::prepare`]).
-//! 4. The next rotation takes it if it is ready ([`NextJournal::take`]), and
-//!    otherwise creates an empty journal to append to, as before.
+//! 1. The database opens on an empty journal, appended to.
+//! 2. The first synced group in a journal asks for the next one
+//!    ([`NextJournal::request`]).
+//! 3. The background thread zero-fills it ([`NextJournal::prepare`]).
+//! 4. Rotation takes it if it is ready ([`NextJournal::take`]), and
+//!    otherwise creates an empty journal, as before. A journal that is
+//!    appended to also gives way to it after the next synced group, once it
+//!    is ready ([`NextJournal::take_ready`]): the memtable stays, only the
+//!    file changes.
 
 use crate::closed_journals::JournalWriter;
 use crate::files;
@@ -121,6 +125,18 @@ impl NextJournal {
         }
     }
 
+    /// Journal `number` if it is prepared; never waits.
+    pub fn take_ready(&self, number: u64) -> Option<JournalWriter> {
+        let mut state = self.lock();
+        if !matches!(*state, State::Ready(n, _) if n == number) {
+            return None;
+        }
+        match std::mem::take(&mut *state) {
+            State::Ready(_, journal) => Some(journal),
+            _ => unreachable!("checked above"),
+        }
+    }
+
     /// Removes a prepared journal no rotation took (the database is
     /// closing), so that a closed database leaves no file of zeros behind.
     /// Were the removal lost in a crash, recovery would read the file as an
@@ -177,7 +193,8 @@ mod tests {
         assert_eq!(fs.contents(&path), Some(vec![0; 5120]));
         assert!(!fs.exists(&files::journal_path(&dir(), 4)));
 
-        let mut journal = next.take(3).unwrap();
+        assert!(next.take_ready(4).is_none(), "another number");
+        let mut journal = next.take_ready(3).unwrap();
         assert!(next.take(3).is_none(), "taken once");
         journal.append(b"record").unwrap();
         journal.flush().unwrap();
