@@ -46,7 +46,7 @@ pub trait Fs: Send + Sync + fmt::Debug {
     /// An `fdatasync` after an append must also make the new file size
     /// durable, a file-system journal commit; after overwriting blocks that
     /// are already allocated and synced it writes only the data (35% more
-    /// one-thread synced writes on ext4, `writer/README.md`).
+    /// one-thread synced writes on ext4; ARCHITECTURE.md, Durability).
     fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>>;
     /// Opens `path` for reading from the start.
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;

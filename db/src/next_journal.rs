@@ -4,7 +4,8 @@
 //! which on ext4 is a file-system journal commit; over blocks that are
 //! already written and synced it writes only the data. So a journal that
 //! takes synced writes is faster as a file of zeros written over from its
-//! start (35% more one-thread synced writes here; `writer/README.md`).
+//! start (35% more one-thread synced writes here; ARCHITECTURE.md,
+//! Durability).
 //! LevelDB's log format reserves the zero chunk type for such preallocated
 //! files, and the reader takes zeros to the end of a file as its end.
 //!
