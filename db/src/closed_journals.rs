@@ -14,8 +14,9 @@
 //!   still returns a prefix of the acknowledged history. RocksDB does the
 //!   same: a synced write syncs every live WAL not yet synced.
 //! - A failed sync is never retried (the kernel may have dropped the dirty
-//!   pages and cleared the error). It is kept: the next synced group, and
-//!   every write after it, fail with it until the database is reopened.
+//!   pages and cleared the error). It is kept: from then on every write,
+//!   synced or not, and every `Db::sync` fail with it until the database is
+//!   reopened.
 
 use crate::fs::WritableFile;
 use std::collections::VecDeque;

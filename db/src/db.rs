@@ -380,8 +380,8 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if freezing fails to sync the old journal or create the
-    /// new one (the database is then poisoned, as after a failed write), or
+    /// [`Error::Io`] if freezing fails to create the new journal (the
+    /// database is then poisoned, as after a failed write), or
     /// [`Error::Closed`].
     pub fn compact(&self) -> Result<(), Error> {
         let res = self.commit.with_backend(|backend| {

@@ -1,9 +1,11 @@
 //! What happens to a memtable once rotation freezes it.
 //!
 //! Rotation hands each frozen memtable to a [`Flush`]. The one used today,
-//! [`BackgroundCompaction`], wakes a thread that first syncs the journals
-//! rotation closed (see `closed_journals`), builds the Bloom filters of the
-//! frozen memtables, then merges the frozen memtables
+//! [`BackgroundCompaction`], wakes a thread that faults in memory for the
+//! next memtable, syncs the journals rotation closed (see
+//! `closed_journals`), zero-fills the next journal if one is wanted (see
+//! `next_journal`), builds the Bloom filters of the frozen memtables, then
+//! merges the frozen memtables
 //! into the sorted run under them when enough have piled up
 //! ([`compaction_due`]); their journals stay live, so recovery replays them.
 //! A later table issue puts a flush to table files behind the same seam: it

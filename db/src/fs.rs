@@ -170,9 +170,9 @@ impl Fs for OsFs {
 pub enum CrashMode {
     /// Only synced bytes survive (LevelDB's and RocksDB's `DropUnsynced`).
     SyncedOnly,
-    /// Each unsynced 4 KiB block survives with the given percentage, and
-    /// lost blocks read as zeros (Pebble's crash tests). The seed picks the
-    /// blocks.
+    /// Each unsynced 4 KiB block survives with the given percentage; a lost
+    /// block reads as it was at the last sync, or as zeros past the synced
+    /// end (Pebble's crash tests). The seed picks the blocks.
     RandomBlocks {
         /// Chance, in percent, that an unsynced block survives.
         keep_percent: u8,
@@ -180,7 +180,9 @@ pub enum CrashMode {
         seed: u64,
     },
     /// All unsynced bytes survive except the last write to each file, which
-    /// is cut at a seeded random point, or has its tail replaced with garbage.
+    /// is cut at a seeded random point: the rest of it is lost (the file
+    /// ends at the cut if the write appended, else the old bytes stay), or
+    /// replaced with garbage.
     TornAppend {
         /// Seed of the cut point and the garbage.
         seed: u64,
@@ -323,8 +325,9 @@ struct Inode {
     data: Vec<u8>,
     /// What was there at the last sync: what survives a power loss.
     durable: Vec<u8>,
-    /// Where the last write began, for [`CrashMode::TornAppend`].
+    /// Where the last write began and ended, for [`CrashMode::TornAppend`].
     last_write_start: usize,
+    last_write_end: usize,
 }
 
 impl Inode {
@@ -439,12 +442,21 @@ impl FaultFs {
                 }
                 CrashMode::TornAppend { .. } => {
                     let start = inode.last_write_start.max(synced);
-                    if start < data.len() {
-                        let cut = start + (splitmix64(&mut rng) as usize) % (data.len() - start);
+                    let end = inode.last_write_end.min(data.len());
+                    if start < end {
+                        let cut = start + (splitmix64(&mut rng) as usize) % (end - start);
                         if splitmix64(&mut rng).is_multiple_of(2) {
-                            data.truncate(cut);
+                            if end == data.len() && cut >= inode.durable.len() {
+                                // An append: the file ends at the cut.
+                                data.truncate(cut);
+                            } else {
+                                // An overwrite: the old bytes stay.
+                                for (i, byte) in data[cut..end].iter_mut().enumerate() {
+                                    *byte = inode.durable.get(cut + i).copied().unwrap_or(0);
+                                }
+                            }
                         } else {
-                            for byte in &mut data[cut..] {
+                            for byte in &mut data[cut..end] {
                                 *byte = splitmix64(&mut rng) as u8;
                             }
                         }
@@ -459,6 +471,7 @@ impl FaultFs {
                     durable: data.clone(),
                     data,
                     last_write_start: len,
+                    last_write_end: len,
                 },
             );
         }
@@ -528,6 +541,7 @@ impl MemState {
                     }
                     inode.data[at..end].copy_from_slice(bytes);
                     inode.last_write_start = at;
+                    inode.last_write_end = end;
                 }
             }
             Mutation::Sync { ino } => {
@@ -540,6 +554,7 @@ impl MemState {
                     inode.data.truncate(*len);
                     inode.durable.clone_from(&inode.data);
                     inode.last_write_start = inode.data.len();
+                    inode.last_write_end = inode.data.len();
                 }
             }
             Mutation::Rename { from, to } => {

@@ -93,11 +93,15 @@ impl NextJournal {
             *state = State::Preparing(number);
             number
         };
-        let journal = create_zeroed(fs, dir, number, write_buffer_size);
+        // A panic must not leave the state `Preparing`: rotation would wait
+        // for it forever.
+        let journal = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            create_zeroed(fs, dir, number, write_buffer_size)
+        }));
         let mut state = self.lock();
         *state = match journal {
-            Ok(journal) => State::Ready(number, journal),
-            Err(_) => State::Idle,
+            Ok(Ok(journal)) => State::Ready(number, journal),
+            Ok(Err(_)) | Err(_) => State::Idle,
         };
         self.prepared.notify_all();
     }

@@ -136,6 +136,30 @@ pub(crate) fn list_journals(fs: &dyn Fs, dir: &Path) -> Result<Vec<(u64, PathBuf
     Ok(journals)
 }
 
+/// Whether the journal at `path` holds a readable record that starts past
+/// `offset`, skipping damage: damage with records after it is not a torn
+/// write.
+fn record_follows(fs: &dyn Fs, path: &Path, offset: u64) -> Result<bool, Error> {
+    let file = fs.open(path).map_err(io_err("open", path))?;
+    let mut reader = journal::Reader::new(file, journal::Recovery::Tolerant);
+    loop {
+        match reader.next_record().map(|r| r.is_some()) {
+            Ok(true) if reader.record_offset() > offset => return Ok(true),
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(journal::ReadError::Io(e)) => {
+                return Err(Error::Io {
+                    op: "read",
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
+            // Tolerant mode skips damage; anything else ends the search.
+            Err(_) => return Ok(false),
+        }
+    }
+}
+
 /// Replays the journals of `dir`.
 pub(crate) fn replay(
     fs: &dyn Fs,
@@ -193,6 +217,24 @@ pub(crate) fn replay(
                             }
                         };
                         let expected = SeqNum(last_seq.0 + 1);
+                        if batch.seq() > expected && journal_report.batches == 0 {
+                            // A journal that begins past a gap: the journals
+                            // before it lost an unsynced tail in a power
+                            // loss (rotation leaves a closed journal's sync
+                            // to later). Nothing here was acknowledged as
+                            // synced, since a synced group syncs every
+                            // earlier journal first: drop it and what
+                            // follows as a torn tail, not as damage.
+                            damage = Some((
+                                at,
+                                format!(
+                                    "torn tail: journal begins at sequence number {} where {expected} was expected",
+                                    batch.seq()
+                                ),
+                            ));
+                            stopped = true;
+                            break;
+                        }
                         if batch.seq() != expected {
                             damage = Some((
                                 at,
@@ -235,6 +277,16 @@ pub(crate) fn replay(
                         {
                             damage = Some((torn.offset, format!("torn tail: {}", torn.reason)));
                         }
+                        break;
+                    }
+                    Err(journal::ReadError::Corrupt { offset, reason })
+                        if !record_follows(fs, path, offset)? =>
+                    {
+                        // No record can be read past the damage: the last
+                        // write was torn by a crash. Over a zero-filled
+                        // journal that is a partial record followed by
+                        // zeros, not a short file.
+                        damage = Some((offset, format!("torn tail: {reason}")));
                         break;
                     }
                     Err(journal::ReadError::Corrupt { offset, reason }) => {

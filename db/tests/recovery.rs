@@ -34,21 +34,29 @@ fn three_journals() -> (FaultFs, Vec<std::path::PathBuf>) {
     (fs, journals)
 }
 
-#[test]
-fn point_in_time_stops_at_mid_journal_damage_and_sets_later_journals_aside() {
-    let (fs, journals) = three_journals();
-    // Damage the first journal with records in its second block (the very
-    // first journal may be short: synced writes leave it for a zero-filled
-    // one early).
-    let damaged = journals
+/// The first of `journals` with records past its first block, so that damage
+/// in its first block has records after it.
+fn long_journal(fs: &FaultFs, journals: &[std::path::PathBuf]) -> usize {
+    journals
         .iter()
         .position(|j| {
             fs.contents(j)
-                .is_some_and(|c| c.len() > 40_100 && c[40_000..40_100].iter().any(|&b| b != 0))
+                .and_then(|c| c.iter().rposition(|&b| b != 0))
+                .is_some_and(|last| last > 40_000)
         })
-        .unwrap();
+        .expect("a journal of more than one block")
+}
+
+#[test]
+fn point_in_time_stops_at_mid_journal_damage_and_sets_later_journals_aside() {
+    let (fs, journals) = three_journals();
+    // Damage the first journal with records in its second block, in its
+    // first block (the very first journal may be short: synced writes leave
+    // it for a zero-filled one early). Damage that no record follows, past
+    // the block it spoils, would be a torn tail.
+    let damaged = long_journal(&fs, &journals);
     assert!(damaged + 1 < journals.len());
-    assert!(fs.corrupt_byte(&journals[damaged], 40_000, |b| b ^ 0x10));
+    assert!(fs.corrupt_byte(&journals[damaged], 20_000, |b| b ^ 0x10));
     let later = journals.len() - 1 - damaged;
     let report = Db::check(dir(), &options(&fs, 64 << 10)).unwrap();
     assert!(!report.is_clean());
@@ -90,8 +98,9 @@ fn point_in_time_stops_at_mid_journal_damage_and_sets_later_journals_aside() {
 #[test]
 fn strict_refuses_mid_journal_damage_and_changes_nothing() {
     let (fs, journals) = three_journals();
-    assert!(fs.corrupt_byte(&journals[1], 100, |b| b ^ 0x01));
-    let before = fs.contents(&journals[1]).unwrap();
+    let damaged = long_journal(&fs, &journals);
+    assert!(fs.corrupt_byte(&journals[damaged], 100, |b| b ^ 0x01));
+    let before = fs.contents(&journals[damaged]).unwrap();
     let strict = tributary::Options {
         recovery: RecoveryMode::Strict,
         ..options(&fs, 64 << 10)
@@ -102,13 +111,13 @@ fn strict_refuses_mid_journal_damage_and_changes_nothing() {
             offset,
             reason,
         }) => {
-            assert_eq!(path, journals[1]);
+            assert_eq!(path, journals[damaged]);
             assert!(offset < 32 << 10, "offset {offset}");
             assert!(!reason.is_empty());
         }
         other => panic!("expected Corruption, got {other:?}"),
     }
-    assert_eq!(fs.contents(&journals[1]).unwrap(), before);
+    assert_eq!(fs.contents(&journals[damaged]).unwrap(), before);
 }
 
 #[test]
@@ -208,5 +217,114 @@ fn synced_writes_move_to_a_zero_filled_journal_that_recovers_cleanly() {
     for i in 0..n + 50 {
         assert!(db.get(format!("{i:06}").as_bytes()).unwrap().is_some());
     }
+    db.close().unwrap();
+}
+
+/// The journals of `fs`, oldest first.
+fn journals_of(fs: &FaultFs) -> Vec<std::path::PathBuf> {
+    let mut journals: Vec<_> = tributary::fs::Fs::list(fs, dir())
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".log"))
+        .map(|n| dir().join(n))
+        .collect();
+    journals.sort();
+    journals
+}
+
+fn strict(fs: &FaultFs, write_buffer: usize) -> tributary::Options {
+    tributary::Options {
+        recovery: RecoveryMode::Strict,
+        ..options(fs, write_buffer)
+    }
+}
+
+/// A crash mid-write over a zero-filled journal leaves part of the last
+/// record and then zeros, not a short file. With nothing readable after
+/// it, that is a torn tail, which even strict recovery drops quietly.
+#[test]
+fn a_torn_write_over_zeros_is_a_torn_tail() {
+    let fs = FaultFs::new();
+    let write_buffer = 64 << 10;
+    let db = Db::open(dir(), options(&fs, write_buffer)).unwrap();
+    let synced = WriteOptions {
+        sync: true,
+        merge: true,
+    };
+    let mut n = 0u32;
+    let started = std::time::Instant::now();
+    // Until a zero-filled journal holds records (the last journal may be
+    // the next one, zero-filled ahead and still all zeros).
+    let zero_filled_in_use = |fs: &FaultFs| {
+        journals_of(fs).iter().skip(1).any(|j| {
+            let c = fs.contents(j).unwrap();
+            c.len() == write_buffer / 4 * 5 && c[0] != 0
+        })
+    };
+    while n < 20 || !zero_filled_in_use(&fs) {
+        db.put_with(format!("{n:06}").as_bytes(), &[b'v'; 300], &synced)
+            .unwrap();
+        n += 1;
+        assert!(started.elapsed().as_secs() < 30, "never moved: {n} writes");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(db.stats().rotations, 0);
+    // Closing removes the zero-filled journal no rotation took.
+    db.close().unwrap();
+    let path = journals_of(&fs).last().unwrap().clone();
+    let data = fs.contents(&path).unwrap();
+    let end = data.iter().rposition(|&b| b != 0).unwrap() + 1;
+    assert!(end < data.len(), "zeros follow the records");
+    // The last 100 bytes of the last record never reached the disk.
+    for at in end - 100..end {
+        assert!(fs.corrupt_byte(&path, at, |_| 0));
+    }
+    let db = Db::open(dir(), strict(&fs, write_buffer)).unwrap();
+    let report = db.recovery_report();
+    assert_eq!(report.last_seq.0, u64::from(n - 1), "{report:?}");
+    assert_eq!(report.dropped.len(), 1, "{report:?}");
+    assert!(report.dropped[0].reason.contains("torn tail"), "{report:?}");
+    db.close().unwrap();
+}
+
+/// Rotation does not sync the journal it closes, so a power loss can cut
+/// the unsynced tail of one journal and keep the start of the next. The
+/// next then begins past a gap; nothing in it was acknowledged as synced,
+/// so recovery drops it as a torn tail, even in strict mode, and keeps the
+/// prefix.
+#[test]
+fn a_journal_beginning_past_a_gap_is_a_torn_tail() {
+    let fs = FaultFs::new();
+    let write_buffer = 64 << 10;
+    let db = Db::open(dir(), options(&fs, write_buffer)).unwrap();
+    let mut n = 0u32;
+    while db.stats().rotations < 2 {
+        db.put(format!("{n:06}").as_bytes(), &[b'v'; 300]).unwrap();
+        n += 1;
+    }
+    db.close().unwrap();
+    let journals = journals_of(&fs);
+    assert!(journals.len() >= 3);
+    // The first journal loses its last record.
+    let first_len = fs.contents(&journals[0]).unwrap().len();
+    tributary::fs::Fs::truncate(&fs, &journals[0], (first_len - 30) as u64).unwrap();
+
+    let db = Db::open(dir(), strict(&fs, write_buffer)).unwrap();
+    let report = db.recovery_report().clone();
+    let last = report.last_seq.0;
+    assert!(last > 0 && last < u64::from(n), "{report:?}");
+    assert!(
+        report
+            .dropped
+            .iter()
+            .all(|d| d.reason.contains("torn tail")),
+        "{report:?}"
+    );
+    assert!(report
+        .dropped
+        .iter()
+        .any(|d| d.reason.contains("journal begins at")));
+    assert_eq!(db.iter().count() as u64, last, "a prefix: keys 0..last");
+    assert_eq!(db.get(format!("{last:06}").as_bytes()).unwrap(), None);
     db.close().unwrap();
 }

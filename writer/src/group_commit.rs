@@ -484,11 +484,13 @@ impl Slot {
     /// found its answer while yielding needs no futex wake-up.
     fn wake(&self) {
         // `parked` is stored under the `reply` mutex before the writer
-        // sleeps, and the slot was filled under that mutex before this call
-        // (by this thread, or by the leader before it answered this
-        // thread's own slot, whose mutex we took since). So either the
-        // store happened before the fill, and is visible here through those
-        // mutexes, or the writer sees the answer and never sleeps.
+        // sleeps, and the slot was filled under that mutex before this call:
+        // by this thread, or by the leader, which fills a child's slot
+        // before its parent's (`ack` goes from the last member back), and
+        // the parent calling this took its own answer under its mutex
+        // since. So either the store happened before the fill, and is
+        // visible here through those mutexes, or the writer sees the answer
+        // and never sleeps.
         if self.parked.load(Ordering::Relaxed) {
             self.ready.notify_one();
         }
