@@ -133,12 +133,12 @@ impl NextJournal {
     /// Journal `number` if it is prepared; never waits.
     pub fn take_ready(&self, number: u64) -> Option<JournalWriter> {
         let mut state = self.lock();
-        if !matches!(*state, State::Ready(n, _) if n == number) {
-            return None;
-        }
         match std::mem::take(&mut *state) {
-            State::Ready(_, journal) => Some(journal),
-            _ => unreachable!("checked above"),
+            State::Ready(n, journal) if n == number => Some(journal),
+            other => {
+                *state = other;
+                None
+            }
         }
     }
 

@@ -4,39 +4,83 @@
 mod common;
 
 use common::{dir, options};
+use std::path::PathBuf;
 use tributary::fs::FaultFs;
 use tributary::{Db, Error, RecoveryMode, WriteOptions};
 
-/// A database of three journals (two rotations) of synced writes.
-fn three_journals() -> (FaultFs, Vec<std::path::PathBuf>) {
-    let fs = FaultFs::new();
-    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
-    for i in 0..1200u32 {
-        db.put_with(
-            format!("{i:06}").as_bytes(),
-            &[b'v'; 100],
-            &WriteOptions {
-                sync: true,
-                merge: true,
-            },
-        )
-        .unwrap();
-    }
-    assert!(db.stats().rotations >= 2);
-    db.close().unwrap();
-    let mut journals: Vec<_> = tributary::fs::Fs::list(&fs, dir())
+/// The journals of `fs`, oldest first.
+fn journals_of(fs: &FaultFs) -> Vec<PathBuf> {
+    let mut journals: Vec<_> = tributary::fs::Fs::list(fs, dir())
         .unwrap()
         .into_iter()
         .filter(|n| n.ends_with(".log"))
         .map(|n| dir().join(n))
         .collect();
     journals.sort();
+    journals
+}
+
+/// Strict recovery over `fs`.
+fn strict(fs: &FaultFs, write_buffer: usize) -> tributary::Options {
+    tributary::Options {
+        recovery: RecoveryMode::Strict,
+        ..options(fs, write_buffer)
+    }
+}
+
+const SYNCED: WriteOptions = WriteOptions {
+    sync: true,
+    merge: true,
+};
+
+/// Writes synced puts of `value` (at least `min` of them) until a
+/// zero-filled journal holds records, and returns how many it wrote and
+/// that journal. The first journal is appended to; the background thread
+/// zero-fills the next one after the first synced write, and a later synced
+/// write moves to it (see `next_journal`). The last journal may be the one
+/// after, zero-filled ahead and still all zeros.
+fn write_synced_until_zero_filled(
+    db: &Db,
+    fs: &FaultFs,
+    write_buffer: usize,
+    value: &[u8],
+    min: u32,
+) -> (u32, PathBuf) {
+    let mut n = 0u32;
+    let started = std::time::Instant::now();
+    loop {
+        db.put_with(format!("{n:06}").as_bytes(), value, &SYNCED)
+            .unwrap();
+        n += 1;
+        let in_use = journals_of(fs).into_iter().skip(1).find(|j| {
+            let c = fs.contents(j).unwrap();
+            c.len() == write_buffer / 4 * 5 && c[0] != 0
+        });
+        if let Some(journal) = in_use.filter(|_| n >= min) {
+            return (n, journal);
+        }
+        assert!(started.elapsed().as_secs() < 30, "never moved: {n} writes");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A database of three journals (two rotations) of synced writes.
+fn three_journals() -> (FaultFs, Vec<PathBuf>) {
+    let fs = FaultFs::new();
+    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    for i in 0..1200u32 {
+        db.put_with(format!("{i:06}").as_bytes(), &[b'v'; 100], &SYNCED)
+            .unwrap();
+    }
+    assert!(db.stats().rotations >= 2);
+    db.close().unwrap();
+    let journals = journals_of(&fs);
     (fs, journals)
 }
 
 /// The first of `journals` with records past its first block, so that damage
 /// in its first block has records after it.
-fn long_journal(fs: &FaultFs, journals: &[std::path::PathBuf]) -> usize {
+fn long_journal(fs: &FaultFs, journals: &[PathBuf]) -> usize {
     journals
         .iter()
         .position(|j| {
@@ -101,11 +145,7 @@ fn strict_refuses_mid_journal_damage_and_changes_nothing() {
     let damaged = long_journal(&fs, &journals);
     assert!(fs.corrupt_byte(&journals[damaged], 100, |b| b ^ 0x01));
     let before = fs.contents(&journals[damaged]).unwrap();
-    let strict = tributary::Options {
-        recovery: RecoveryMode::Strict,
-        ..options(&fs, 64 << 10)
-    };
-    match Db::open(dir(), strict) {
+    match Db::open(dir(), strict(&fs, 64 << 10)) {
         Err(Error::Corruption {
             path,
             offset,
@@ -128,25 +168,15 @@ fn a_torn_tail_is_dropped_quietly_in_both_modes() {
         db.put(format!("{i:04}").as_bytes(), &[1u8; 50]).unwrap();
     }
     db.close().unwrap();
-    let journal = tributary::fs::Fs::list(&fs, dir())
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.ends_with(".log"))
-        .max()
-        .unwrap();
-    let path = dir().join(journal);
+    let path = journals_of(&fs).pop().unwrap();
     let full = fs.contents(&path).unwrap();
-    // The journal was zero-filled when created: its records end at its last
-    // non-zero byte (the last record ends with its value, all ones).
+    // Its records end at its last non-zero byte (the last record ends with
+    // its value, all ones), whether or not zeros follow.
     let end = full.iter().rposition(|&b| b != 0).unwrap() + 1;
     // Cut the last record in half: a crash mid-append.
     let torn = fs.snapshot();
     tributary::fs::Fs::truncate(&torn, &path, (end - 30) as u64).unwrap();
-    let strict = tributary::Options {
-        recovery: RecoveryMode::Strict,
-        ..options(&torn, 1 << 20)
-    };
-    let db = Db::open(dir(), strict).unwrap();
+    let db = Db::open(dir(), strict(&torn, 1 << 20)).unwrap();
     assert_eq!(db.recovery_report().last_seq.0, 99);
     assert_eq!(db.recovery_report().dropped.len(), 1);
     assert!(
@@ -165,43 +195,18 @@ fn synced_writes_move_to_a_zero_filled_journal_that_recovers_cleanly() {
     let fs = FaultFs::new();
     let write_buffer = 64 << 10;
     let db = Db::open(dir(), options(&fs, write_buffer)).unwrap();
-    let synced = WriteOptions {
-        sync: true,
-        merge: true,
-    };
-    let last_journal = |fs: &FaultFs| {
-        let name = tributary::fs::Fs::list(fs, dir())
-            .unwrap()
-            .into_iter()
-            .filter(|n| n.ends_with(".log"))
-            .max()
-            .unwrap();
-        fs.contents(&dir().join(name)).unwrap()
-    };
-    // The first journal is appended to; the background thread zero-fills
-    // the next one after the first synced write, and a later synced write
-    // moves to it. Few writes, so that no rotation happens meanwhile.
-    let mut n = 0u32;
-    let started = std::time::Instant::now();
-    loop {
-        db.put_with(format!("{n:06}").as_bytes(), b"value", &synced)
-            .unwrap();
-        n += 1;
-        let journal = last_journal(&fs);
-        if journal.len() == write_buffer / 4 * 5 && journal[0] != 0 {
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 30, "never moved: {n} writes");
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    // Few writes, so that no rotation happens meanwhile.
+    let (n, path) = write_synced_until_zero_filled(&db, &fs, write_buffer, b"value", 0);
     assert_eq!(db.stats().rotations, 0);
     // More writes land in it, over its zeros.
+    let before = fs.contents(&path).unwrap();
     for i in n..n + 50 {
-        db.put_with(format!("{i:06}").as_bytes(), b"value", &synced)
+        db.put_with(format!("{i:06}").as_bytes(), b"value", &SYNCED)
             .unwrap();
     }
-    let journal = last_journal(&fs);
+    let journal = fs.contents(&path).unwrap();
     assert_eq!(journal.len(), write_buffer / 4 * 5);
+    assert_ne!(journal, before);
     assert!(journal.ends_with(&[0; 1024]));
 
     // A power loss keeps every synced write, and nothing is reported lost.
@@ -220,25 +225,6 @@ fn synced_writes_move_to_a_zero_filled_journal_that_recovers_cleanly() {
     db.close().unwrap();
 }
 
-/// The journals of `fs`, oldest first.
-fn journals_of(fs: &FaultFs) -> Vec<std::path::PathBuf> {
-    let mut journals: Vec<_> = tributary::fs::Fs::list(fs, dir())
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.ends_with(".log"))
-        .map(|n| dir().join(n))
-        .collect();
-    journals.sort();
-    journals
-}
-
-fn strict(fs: &FaultFs, write_buffer: usize) -> tributary::Options {
-    tributary::Options {
-        recovery: RecoveryMode::Strict,
-        ..options(fs, write_buffer)
-    }
-}
-
 /// A crash mid-write over a zero-filled journal leaves part of the last
 /// record and then zeros, not a short file. With nothing readable after
 /// it, that is a torn tail, which even strict recovery drops quietly.
@@ -247,31 +233,11 @@ fn a_torn_write_over_zeros_is_a_torn_tail() {
     let fs = FaultFs::new();
     let write_buffer = 64 << 10;
     let db = Db::open(dir(), options(&fs, write_buffer)).unwrap();
-    let synced = WriteOptions {
-        sync: true,
-        merge: true,
-    };
-    let mut n = 0u32;
-    let started = std::time::Instant::now();
-    // Until a zero-filled journal holds records (the last journal may be
-    // the next one, zero-filled ahead and still all zeros).
-    let zero_filled_in_use = |fs: &FaultFs| {
-        journals_of(fs).iter().skip(1).any(|j| {
-            let c = fs.contents(j).unwrap();
-            c.len() == write_buffer / 4 * 5 && c[0] != 0
-        })
-    };
-    while n < 20 || !zero_filled_in_use(&fs) {
-        db.put_with(format!("{n:06}").as_bytes(), &[b'v'; 300], &synced)
-            .unwrap();
-        n += 1;
-        assert!(started.elapsed().as_secs() < 30, "never moved: {n} writes");
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    let (n, path) = write_synced_until_zero_filled(&db, &fs, write_buffer, &[b'v'; 300], 20);
     assert_eq!(db.stats().rotations, 0);
     // Closing removes the zero-filled journal no rotation took.
     db.close().unwrap();
-    let path = journals_of(&fs).last().unwrap().clone();
+    assert_eq!(journals_of(&fs).last(), Some(&path));
     let data = fs.contents(&path).unwrap();
     let end = data.iter().rposition(|&b| b != 0).unwrap() + 1;
     assert!(end < data.len(), "zeros follow the records");
