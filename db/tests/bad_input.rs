@@ -160,8 +160,16 @@ fn bad_options_are_typed_errors() {
     }
 }
 
+/// Held by the tests that spawn a process or reopen a directory they
+/// closed. A child forked by another test thread shares
+/// every open file description of this process, the lock's included, until
+/// it execs (close-on-exec acts only then); a reopen in that window finds
+/// the directory still locked. Seen once in CI.
+static LOCK_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn second_opener_gets_locked_error() {
+    let _serial = LOCK_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     match Db::open(dir.path(), Options::default()) {
@@ -177,6 +185,7 @@ fn second_opener_gets_locked_error() {
 
 #[test]
 fn second_process_gets_locked_error() {
+    let _serial = LOCK_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
@@ -191,6 +200,7 @@ fn second_process_gets_locked_error() {
 
 #[test]
 fn missing_and_existing_directories() {
+    let _serial = LOCK_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub");
     match Db::open(
