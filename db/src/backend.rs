@@ -6,6 +6,7 @@
 //! own; readers see its effects only through [`Shared`].
 
 use crate::closed_journals::{ClosedJournals, JournalWriter};
+use crate::error::io_context;
 use crate::files;
 use crate::filter::{KeyFilter, KeyHash};
 use crate::flush::Flush;
@@ -213,6 +214,11 @@ pub(crate) struct Backend {
     next_requested: bool,
     /// Whether the current journal is zero-filled (see `next_journal`).
     journal_zeroed: bool,
+    /// The error of a rotation that failed. It is kept, and every later
+    /// write refuses with it: the journal lifecycle is in doubt (a journal
+    /// may exist without a durable name), and a journal error poisons the
+    /// write path until the database is reopened.
+    rotation_failure: Option<Arc<io::Error>>,
 }
 
 impl Backend {
@@ -235,6 +241,7 @@ impl Backend {
             flush,
             next_requested: false,
             journal_zeroed: false,
+            rotation_failure: None,
         }
     }
 
@@ -242,8 +249,14 @@ impl Backend {
     /// durable, so that a synced write in it survives a crash.
     pub fn create_journal(shared: &Shared, number: u64) -> io::Result<JournalWriter> {
         let path = files::journal_path(&shared.dir, number);
-        let file = shared.fs.create(&path)?;
-        shared.fs.sync_dir(&shared.dir)?;
+        let file = shared
+            .fs
+            .create(&path)
+            .map_err(io_context("create", &path))?;
+        shared
+            .fs
+            .sync_dir(&shared.dir)
+            .map_err(io_context("directory fsync", &shared.dir))?;
         Ok(journal::Writer::new(file))
     }
 
@@ -270,7 +283,9 @@ impl Backend {
     /// must not outlive an earlier one, then the current one.
     pub fn sync_journals(&mut self) -> io::Result<()> {
         self.shared.closed_journals.sync_all()?;
-        self.journal.sync()
+        self.journal
+            .sync()
+            .map_err(io_context("fdatasync", &self.journal_path))
     }
 
     /// Whether the active memtable holds no record.
@@ -282,16 +297,20 @@ impl Backend {
     ///
     /// The old journal is queued for its sync, which the background thread
     /// does, and every later synced group waits for (see
-    /// `closed_journals`). Any error leaves the database as it was; the
-    /// caller poisons the write path.
+    /// `closed_journals`). An error leaves the memtables as they were and is
+    /// kept: every later write refuses with it.
     pub fn rotate(&mut self) -> io::Result<()> {
-        let number = self.journal_number + 1;
-        let (journal, zeroed) = match self.shared.next_journal.take(number) {
-            Some(journal) => (journal, true),
-            None => (Backend::create_journal(&self.shared, number)?, false),
-        };
-        let old = self.start_journal(number, journal, zeroed);
-        self.shared.closed_journals.push(number - 1, old);
+        if let Some(failure) = &self.rotation_failure {
+            return Err(io::Error::new(
+                failure.kind(),
+                format!("refusing writes after a failed rotation: {failure}"),
+            ));
+        }
+        if let Err(e) = self.start_next_journal() {
+            let e = Arc::new(e);
+            self.rotation_failure = Some(Arc::clone(&e));
+            return Err(io::Error::new(e.kind(), e.to_string()));
+        }
         let (memdb, inserter) = MemDb::with_pool(self.write_buffer_size, &self.shared.blocks);
         let old = std::mem::replace(&mut self.inserter, inserter);
         // The old memtable takes no more writes now; the background thread,
@@ -315,10 +334,34 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Moves to the next journal, prepared or created now, and queues the
+    /// old one for its sync.
+    fn start_next_journal(&mut self) -> io::Result<()> {
+        let number = self.journal_number.checked_add(1).ok_or_else(|| {
+            io::Error::other(format!(
+                "{} holds the largest file number",
+                self.journal_path.display()
+            ))
+        })?;
+        let (journal, zeroed) = match self.shared.next_journal.take(number) {
+            Some(journal) => (journal, true),
+            None => (Backend::create_journal(&self.shared, number)?, false),
+        };
+        let old_path = self.journal_path.clone();
+        let old = self.start_journal(number, journal, zeroed);
+        self.shared.closed_journals.push(old_path, old);
+        Ok(())
+    }
+}
+
 impl writer::Log for Backend {
     fn append(&mut self, group: &Batch) -> io::Result<()> {
-        self.journal.append(group.as_bytes())?;
-        self.journal.flush()?;
+        let path = &self.journal_path;
+        self.journal
+            .append(group.as_bytes())
+            .and_then(|()| self.journal.flush())
+            .map_err(io_context("write", path))?;
         self.shared
             .journal_bytes
             .store(self.journal.size(), Ordering::Relaxed);
@@ -327,20 +370,20 @@ impl writer::Log for Backend {
 
     /// A synced group's sync.
     fn sync(&mut self) -> io::Result<()> {
-        if !self.next_requested {
+        let next = self.journal_number.checked_add(1);
+        if let (false, Some(next)) = (self.next_requested, next) {
             // A synced workload: have the next journal zero-filled ahead.
             self.next_requested = true;
-            self.shared.next_journal.request(self.journal_number + 1);
+            self.shared.next_journal.request(next);
             self.flush.wake();
         }
         self.sync_journals()?;
-        if !self.journal_zeroed {
+        if let (false, Some(next)) = (self.journal_zeroed, next) {
             // Leave an appended journal for a zero-filled one as soon as it
             // is ready. The old one was just synced whole: nothing waits on
             // it.
-            let number = self.journal_number + 1;
-            if let Some(journal) = self.shared.next_journal.take_ready(number) {
-                self.start_journal(number, journal, true);
+            if let Some(journal) = self.shared.next_journal.take_ready(next) {
+                self.start_journal(next, journal, true);
             }
         }
         Ok(())

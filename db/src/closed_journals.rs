@@ -21,6 +21,7 @@
 use crate::fs::WritableFile;
 use std::collections::VecDeque;
 use std::io;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// The journal writer of one journal file.
@@ -29,8 +30,8 @@ pub(crate) type JournalWriter = journal::Writer<Box<dyn WritableFile>>;
 /// Closed journals whose data may not be durable yet, oldest first.
 #[derive(Default)]
 pub(crate) struct ClosedJournals {
-    /// Journals waiting for their sync, with their numbers.
-    queue: Mutex<VecDeque<(u64, JournalWriter)>>,
+    /// Journals waiting for their sync, with their paths.
+    queue: Mutex<VecDeque<(PathBuf, JournalWriter)>>,
     /// Held for the whole of a [`sync_all`](ClosedJournals::sync_all).
     // Invariant: a journal leaves `queue` only under this lock, and is
     // synced (or `failure` set) before the lock is released. So when a
@@ -42,10 +43,10 @@ pub(crate) struct ClosedJournals {
 }
 
 impl ClosedJournals {
-    /// Queues journal `number`, just closed by rotation, for its sync.
+    /// Queues the journal at `path`, just closed by rotation, for its sync.
     /// Never blocks on a sync in progress.
-    pub fn push(&self, number: u64, journal: JournalWriter) {
-        lock(&self.queue).push_back((number, journal));
+    pub fn push(&self, path: PathBuf, journal: JournalWriter) {
+        lock(&self.queue).push_back((path, journal));
     }
 
     /// Syncs every queued journal, oldest first; returns once all closed
@@ -61,11 +62,12 @@ impl ClosedJournals {
             self.check()?;
             // The queue lock is not held during the sync, so rotation can
             // queue the next journal meanwhile.
-            let Some((number, mut journal)) = lock(&self.queue).pop_front() else {
+            let Some((path, mut journal)) = lock(&self.queue).pop_front() else {
                 return Ok(());
             };
             if let Err(err) = journal.sync() {
-                let err = io::Error::new(err.kind(), format!("journal {number:06}: {err}"));
+                let err =
+                    io::Error::new(err.kind(), format!("fdatasync {}: {err}", path.display()));
                 let _ = self.failure.set(Arc::new(err));
             }
         }
@@ -92,9 +94,10 @@ impl ClosedJournals {
 
 impl std::fmt::Debug for ClosedJournals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let numbers: Vec<u64> = lock(&self.queue).iter().map(|(n, _)| *n).collect();
+        let queue = lock(&self.queue);
+        let paths: Vec<&PathBuf> = queue.iter().map(|(p, _)| p).collect();
         f.debug_struct("ClosedJournals")
-            .field("queued", &numbers)
+            .field("queued", &paths)
             .field("failure", &self.failure.get())
             .finish()
     }
@@ -121,8 +124,8 @@ mod tests {
     fn sync_all_syncs_every_queued_journal_once() {
         let fs = FaultFs::recording();
         let closed = ClosedJournals::default();
-        closed.push(1, journal(&fs, "/db/000001.log"));
-        closed.push(2, journal(&fs, "/db/000002.log"));
+        closed.push("/db/000001.log".into(), journal(&fs, "/db/000001.log"));
+        closed.push("/db/000002.log".into(), journal(&fs, "/db/000002.log"));
         assert_eq!(closed.queued(), 2);
         let before = fs.mutations();
         closed.sync_all().unwrap();
@@ -136,8 +139,8 @@ mod tests {
     fn a_failed_sync_is_kept_and_never_retried() {
         let fs = FaultFs::new();
         let closed = ClosedJournals::default();
-        closed.push(7, journal(&fs, "/db/000007.log"));
-        closed.push(8, journal(&fs, "/db/000008.log"));
+        closed.push("/db/000007.log".into(), journal(&fs, "/db/000007.log"));
+        closed.push("/db/000008.log".into(), journal(&fs, "/db/000008.log"));
         fs.set_fault(Some(crate::fs::Fault {
             op: FaultOp::Sync,
             nth: 1,
@@ -146,14 +149,23 @@ mod tests {
         }));
         closed.check().unwrap();
         let err = closed.sync_all().unwrap_err();
-        assert!(err.to_string().contains("journal 000007"), "{err}");
+        assert!(
+            err.to_string().contains("fdatasync /db/000007.log"),
+            "{err}"
+        );
         let err = closed.check().unwrap_err();
-        assert!(err.to_string().contains("journal 000007"), "{err}");
+        assert!(
+            err.to_string().contains("fdatasync /db/000007.log"),
+            "{err}"
+        );
         // Journal 8 is not synced past the failure, and the next sync,
         // which would succeed, does not clear it.
         let before = fs.mutations();
         let err = closed.sync_all().unwrap_err();
-        assert!(err.to_string().contains("journal 000007"), "{err}");
+        assert!(
+            err.to_string().contains("fdatasync /db/000007.log"),
+            "{err}"
+        );
         assert_eq!(closed.queued(), 1);
         assert_eq!(fs.mutations(), before, "nothing retried or synced");
     }

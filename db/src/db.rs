@@ -96,29 +96,17 @@ impl Db {
                 .map_err(io_err("create directory", &dir))?;
         }
         let lock_path = dir.join(files::LOCK);
-        let lock = fs.lock(&lock_path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::WouldBlock {
-                Error::Locked {
-                    path: lock_path.clone(),
-                }
-            } else {
-                Error::Io {
-                    op: "lock",
-                    path: lock_path.clone(),
-                    source,
-                }
-            }
-        })?;
-        let existing = recovery::list_journals(fs.as_ref(), &dir)?;
-        if existing.is_empty() && !options.create_if_missing {
+        let lock = fs.lock(&lock_path, true).map_err(lock_error(&lock_path))?;
+        let exists = recovery::holds_journals(fs.as_ref(), &dir)?;
+        if !exists && !options.create_if_missing {
             return Err(Error::NotFound { path: dir });
         }
-        if !existing.is_empty() && options.error_if_exists {
+        if exists && options.error_if_exists {
             return Err(Error::AlreadyExists { path: dir });
         }
 
         let blocks = flush::memtable_pool(options.write_buffer_size);
-        let recovered = recovery::replay(
+        let recovered = recovery::recover(
             fs.as_ref(),
             &dir,
             options.recovery,
@@ -152,7 +140,7 @@ impl Db {
         });
         // New writes go to a new journal: old ones are never appended to, so
         // a torn tail in them stays where recovery cut it.
-        let number = recovered.max_journal + 1;
+        let number = recovered.next_journal;
         let journal = Backend::create_journal(&shared, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
         let compaction =
@@ -184,28 +172,55 @@ impl Db {
     }
 
     /// Checks the database in `dir` without changing it: replays every
-    /// journal and reports what opening would drop.
+    /// journal and reports what opening would drop and set aside.
     ///
-    /// It takes the lock, so it fails with [`Error::Locked`] while the
-    /// database is open.
+    /// It creates no file, not even `LOCK`. It takes the lock if the file
+    /// is there, so it fails with [`Error::Locked`] while the database is
+    /// open.
     ///
     /// # Errors
     ///
-    /// As [`open`](Db::open); with [`RecoveryMode::Strict`](crate::RecoveryMode::Strict),
-    /// damage is an [`Error::Corruption`].
+    /// [`Error::NotFound`] if `dir` holds no database; [`Error::Io`] naming
+    /// the real cause if the lock cannot be taken (a `LOCK` that is a
+    /// directory, say); otherwise as [`open`](Db::open). With
+    /// [`RecoveryMode::Strict`](crate::RecoveryMode::Strict), a break in the
+    /// history is an [`Error::Corruption`].
     pub fn check(dir: &Path, options: &Options) -> Result<RecoveryReport, Error> {
         options.validate()?;
         let fs = options.fs.as_ref();
-        if !fs.exists(dir) {
+        match fs.stat(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound {
+                    path: dir.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(io_err("stat", dir)(e)),
+            Ok(meta) if meta.kind != crate::fs::FileKind::Dir => {
+                return Err(Error::Io {
+                    op: "open database",
+                    path: dir.to_path_buf(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotADirectory,
+                        "not a directory",
+                    ),
+                })
+            }
+            Ok(_) => {}
+        }
+        let lock_path = dir.join(files::LOCK);
+        let _lock = match fs.lock(&lock_path, false) {
+            Ok(lock) => Some(lock),
+            // No database was ever opened here, or it is gone: nothing
+            // holds it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(lock_error(&lock_path)(e)),
+        };
+        if _lock.is_none() && !recovery::holds_journals(fs, dir)? {
             return Err(Error::NotFound {
                 path: dir.to_path_buf(),
             });
         }
-        let lock_path = dir.join(files::LOCK);
-        let _lock = fs.lock(&lock_path).map_err(|_| Error::Locked {
-            path: lock_path.clone(),
-        })?;
-        let recovered = recovery::replay(
+        let recovered = recovery::recover(
             fs,
             dir,
             options.recovery,
@@ -509,6 +524,23 @@ impl Snapshot {
 
     fn into_range(self, range: ScanRange) -> Iter {
         Iter::new(self.view, self.seq, range)
+    }
+}
+
+/// The error of taking the lock at `path`: [`Error::Locked`] if another
+/// holder has it, else the real cause.
+fn lock_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| {
+        if source.kind() == std::io::ErrorKind::WouldBlock {
+            Error::Locked { path }
+        } else {
+            Error::Io {
+                op: "lock",
+                path,
+                source,
+            }
+        }
     }
 }
 

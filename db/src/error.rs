@@ -25,6 +25,23 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An entry of the database directory is named like one of the
+    /// database's files but is not one it may touch: not a regular file (a
+    /// FIFO, a device, a socket, a directory, a symbolic link), a file with
+    /// more than one name (a hard link), or a number out of range. Found
+    /// before anything was changed.
+    ForeignFile {
+        /// The entry.
+        path: PathBuf,
+        /// What it is.
+        reason: String,
+    },
+    /// A file's number is the largest there is, so no new file can follow
+    /// it (file numbers never wrap).
+    FileNumberExhausted {
+        /// The file holding the largest number.
+        path: PathBuf,
+    },
     /// Another open database, in this process or another, holds the
     /// directory's `LOCK`.
     Locked {
@@ -72,6 +89,16 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "corruption in {} at offset {offset}: {reason}",
+                path.display()
+            ),
+            Error::ForeignFile { path, reason } => write!(
+                f,
+                "{} is not a file of this database: {reason}; nothing was changed",
+                path.display()
+            ),
+            Error::FileNumberExhausted { path } => write!(
+                f,
+                "{} holds the largest file number: no new file can follow it",
                 path.display()
             ),
             Error::Locked { path } => write!(
@@ -133,4 +160,11 @@ impl From<writer::WriteError> for Error {
 pub(crate) fn io_err(op: &'static str, path: &std::path::Path) -> impl FnOnce(io::Error) -> Error {
     let path = path.to_path_buf();
     move |source| Error::Io { op, path, source }
+}
+
+/// Puts the operation and path in front of an I/O error's message, keeping
+/// its kind, for errors that travel as `io::Error` (the write path's).
+pub(crate) fn io_context(op: &str, path: &std::path::Path) -> impl FnOnce(io::Error) -> io::Error {
+    let what = format!("{op} {}", path.display());
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
 }

@@ -3,8 +3,15 @@
 //! [`FaultFs`], an in-memory file system that forgets what was not synced.
 //!
 //! The database needs little of a file system: directories it creates and
-//! lists, append-only files it writes and syncs, whole files it reads,
-//! truncates, renames and removes, directory syncs, and an advisory lock.
+//! lists, new append-only files it writes and syncs, whole files it reads,
+//! renames and removes, directory syncs, an advisory lock, and `lstat`.
+//!
+//! Two things are left out on purpose, so that no code of the database can
+//! destroy bytes by accident: there is no truncate and no way to open an
+//! existing file for writing. A file is created new (failing if the name
+//! exists, so nothing is ever written through a link someone left there),
+//! and the only way to replace one is to rename another over it, which
+//! recovery does only after keeping the old one (see `recovery::repair`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -27,6 +34,30 @@ impl journal::SyncWrite for Box<dyn WritableFile> {
 /// A held advisory lock; dropping it releases the lock.
 pub trait FileLock: Send + Sync + fmt::Debug {}
 
+/// What a directory entry is, as `lstat` sees it: links are not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else: a FIFO, a socket, a device.
+    Other,
+}
+
+/// What [`Fs::stat`] tells of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metadata {
+    /// What it is.
+    pub kind: FileKind,
+    /// Its length in bytes (a regular file's contents).
+    pub len: u64,
+    /// Its hard-link count: how many names it has.
+    pub links: u64,
+}
+
 /// The file operations the database uses.
 ///
 /// Paths are absolute or relative to the process's directory; the database
@@ -34,14 +65,22 @@ pub trait FileLock: Send + Sync + fmt::Debug {}
 pub trait Fs: Send + Sync + fmt::Debug {
     /// Creates `dir` and its parents if they do not exist.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Creates the directory `dir`, whose parent exists; fails if the name
+    /// exists.
+    fn create_dir(&self, dir: &Path) -> io::Result<()>;
     /// The names of the entries of `dir`.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Whether `path` exists.
     fn exists(&self, path: &Path) -> bool;
-    /// Creates `path` empty (truncating it if it exists) for appending.
+    /// What the entry `path` is, without following a link (`lstat`).
+    fn stat(&self, path: &Path) -> io::Result<Metadata>;
+    /// Creates `path`, empty, for appending; fails with
+    /// [`io::ErrorKind::AlreadyExists`] if the name exists.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
-    /// Creates `path` (truncating it if it exists) holding `len` zero bytes,
-    /// synced, and opens it for writing from its start, over the zeros.
+    /// Creates `path` (failing if the name exists) holding `len` zero
+    /// bytes, synced, and opens it for writing from its start, over the
+    /// zeros. If it fails after creating the file, it removes it: a file of
+    /// zeros holds nothing, and left behind it would only take space.
     ///
     /// An `fdatasync` after an append must also make the new file size
     /// durable, a file-system journal commit; after overwriting blocks that
@@ -50,18 +89,19 @@ pub trait Fs: Send + Sync + fmt::Debug {
     fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>>;
     /// Opens `path` for reading from the start.
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
-    /// Cuts `path` to `len` bytes and syncs it.
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Renames `from` to `to`, replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes the file `path`.
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Makes the entries of `dir` (creates, renames, removes) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-    /// Takes an exclusive advisory lock on `path`, creating it if needed.
-    /// Fails with [`io::ErrorKind::WouldBlock`] if another holder, in this
-    /// process or another, has it.
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+    /// Takes an exclusive advisory lock on `path`. With `create` the file is
+    /// created if needed; without, a missing file is
+    /// [`io::ErrorKind::NotFound`] and the file is opened read-only, so that
+    /// the lock can be taken on a read-only file system. Fails with
+    /// [`io::ErrorKind::WouldBlock`] if another holder, in this process or
+    /// another, has it.
+    fn lock(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileLock>>;
 }
 
 /// The operating system's file system.
@@ -78,6 +118,10 @@ impl Fs for OsFs {
         fs::create_dir_all(dir)
     }
 
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir(dir)
+    }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -87,33 +131,55 @@ impl Fs for OsFs {
     }
 
     fn exists(&self, path: &Path) -> bool {
-        path.exists()
+        fs::symlink_metadata(path).is_ok()
+    }
+
+    fn stat(&self, path: &Path) -> io::Result<Metadata> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::symlink_metadata(path)?;
+        let t = meta.file_type();
+        let kind = if t.is_file() {
+            FileKind::File
+        } else if t.is_dir() {
+            FileKind::Dir
+        } else if t.is_symlink() {
+            FileKind::Symlink
+        } else {
+            FileKind::Other
+        };
+        Ok(Metadata {
+            kind,
+            len: meta.len(),
+            links: meta.nlink(),
+        })
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
+        // `create_new` is O_CREAT | O_EXCL: it fails on any existing name,
+        // a symbolic link included, so nothing is written through a link.
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
         Ok(Box::new(file))
     }
 
     fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
-        let zeros = vec![0u8; 1 << 20];
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(zeros.len() as u64) as usize;
-            file.write_all(&zeros[..n])?;
-            left -= n as u64;
+        let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        let mut fill = || -> io::Result<()> {
+            let zeros = vec![0u8; 1 << 20];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                file.write_all(&zeros[..n])?;
+                left -= n as u64;
+            }
+            file.sync_all()?;
+            file.seek(io::SeekFrom::Start(0))?;
+            Ok(())
+        };
+        if let Err(e) = fill() {
+            drop(file);
+            let _ = fs::remove_file(path);
+            return Err(e);
         }
-        file.sync_all()?;
-        file.seek(io::SeekFrom::Start(0))?;
         Ok(Box::new(file))
     }
 
@@ -122,12 +188,6 @@ impl Fs for OsFs {
             256 << 10,
             File::open(path)?,
         )))
-    }
-
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        let file = OpenOptions::new().write(true).open(path)?;
-        file.set_len(len)?;
-        file.sync_all()
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -142,13 +202,34 @@ impl Fs for OsFs {
         File::open(dir)?.sync_all()
     }
 
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+    fn lock(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileLock>> {
+        // Opening a FIFO would block: look before opening.
+        match fs::symlink_metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a regular file",
+                ))
+            }
+            _ => {}
+        }
+        let file = if create {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?
+        } else {
+            // flock(2) needs no write access.
+            File::open(path)?
+        };
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
         // flock(2): the lock belongs to this open file description, so a
         // second `open` in the same process conflicts too.
         match file.try_lock() {
@@ -202,7 +283,7 @@ pub enum FaultOp {
     Create,
     /// Directory syncs.
     SyncDir,
-    /// Renames.
+    /// Renames and removes.
     Rename,
     /// Any of the above.
     Any,
@@ -292,13 +373,6 @@ pub enum Mutation {
     Sync {
         /// The inode.
         ino: u64,
-    },
-    /// Inode `ino` was cut to `len` bytes and synced.
-    Truncate {
-        /// The inode.
-        ino: u64,
-        /// Its new length.
-        len: usize,
     },
     /// A name moved.
     Rename {
@@ -406,6 +480,61 @@ impl FaultFs {
         FaultFs {
             state: Arc::new(Mutex::new(state)),
         }
+    }
+
+    /// An independent copy of the current files that records every mutation
+    /// from now on: applying a prefix of its [`history`](FaultFs::history)
+    /// to another [`snapshot`](FaultFs::snapshot) of this file system
+    /// rebuilds that crash point.
+    pub fn snapshot_recording(&self) -> FaultFs {
+        let copy = self.snapshot();
+        copy.lock_state().history = Some(Vec::new());
+        copy
+    }
+
+    /// Cuts `path` to `len` bytes, durably, as damage from outside the
+    /// database would (the database itself never truncates). Returns false
+    /// if there is no such file.
+    pub fn set_len(&self, path: &Path, len: usize) -> bool {
+        let mut state = self.lock_state();
+        let Some(&ino) = state.names.get(path) else {
+            return false;
+        };
+        let Some(inode) = state.inodes.get_mut(&ino) else {
+            return false;
+        };
+        inode.data.resize(len, 0);
+        inode.durable.clone_from(&inode.data);
+        inode.last_write_start = len;
+        inode.last_write_end = len;
+        true
+    }
+
+    /// Gives the file `from` a second name `to`, durably, as `ln` would.
+    /// Returns false if there is no such file.
+    pub fn link(&self, from: &Path, to: &Path) -> bool {
+        let mut state = self.lock_state();
+        let Some(&ino) = state.names.get(from) else {
+            return false;
+        };
+        state.names.insert(to.to_path_buf(), ino);
+        state.durable_names.insert(to.to_path_buf(), ino);
+        true
+    }
+
+    /// Every file under `dir`, its subdirectories included, with its
+    /// contents, by path.
+    pub fn files_under(&self, dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        let state = self.lock_state();
+        state
+            .names
+            .iter()
+            .filter(|(p, _)| p.starts_with(dir))
+            .map(|(p, ino)| {
+                let data = state.inodes.get(ino).map(|i| i.data.clone());
+                (p.clone(), data.unwrap_or_default())
+            })
+            .collect()
     }
 
     /// The file system a machine would find after losing power now: a new,
@@ -549,14 +678,6 @@ impl MemState {
                     inode.durable.clone_from(&inode.data);
                 }
             }
-            Mutation::Truncate { ino, len } => {
-                if let Some(inode) = self.inodes.get_mut(ino) {
-                    inode.data.truncate(*len);
-                    inode.durable.clone_from(&inode.data);
-                    inode.last_write_start = inode.data.len();
-                    inode.last_write_end = inode.data.len();
-                }
-            }
             Mutation::Rename { from, to } => {
                 if let Some(ino) = self.names.remove(from) {
                     self.names.insert(to.clone(), ino);
@@ -567,6 +688,21 @@ impl MemState {
             }
             Mutation::SyncDir { dir } => {
                 let in_dir = |p: &PathBuf| p.parent() == Some(dir.as_path());
+                // Names leaving this directory by a rename arrive, durably,
+                // wherever they went.
+                let left: HashSet<u64> = self
+                    .durable_names
+                    .iter()
+                    .filter(|(p, i)| in_dir(p) && self.names.get(*p) != Some(i))
+                    .map(|(_, i)| *i)
+                    .collect();
+                let arrived: Vec<(PathBuf, u64)> = self
+                    .names
+                    .iter()
+                    .filter(|(p, i)| !in_dir(p) && left.contains(i))
+                    .map(|(p, i)| (p.clone(), *i))
+                    .collect();
+                self.durable_names.extend(arrived);
                 self.durable_names.retain(|p, _| !in_dir(p));
                 let live: Vec<(PathBuf, u64)> = self
                     .names
@@ -574,6 +710,13 @@ impl MemState {
                     .filter(|(p, _)| in_dir(p))
                     .map(|(p, i)| (p.clone(), *i))
                     .collect();
+                // A rename is atomic, across directories too: once its new
+                // name is durable, its old name in another directory is
+                // gone, whether or not that directory was synced.
+                let moved: HashSet<u64> = live.iter().map(|(_, i)| *i).collect();
+                let names = &self.names;
+                self.durable_names
+                    .retain(|p, i| !moved.contains(i) || names.get(p) == Some(i));
                 self.durable_names.extend(live);
                 self.dirs.insert(dir.clone());
             }
@@ -686,6 +829,19 @@ impl Fs for FaultFs {
         Ok(())
     }
 
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut state = self.lock_state();
+        state.check(FaultOp::Create).map_err(fault_error)?;
+        if state.dirs.contains(dir) || state.names.contains_key(dir) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{}: exists", dir.display()),
+            ));
+        }
+        state.dirs.insert(dir.to_path_buf());
+        Ok(())
+    }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let state = self.lock_state();
         if !state.dirs.contains(dir) {
@@ -694,12 +850,32 @@ impl Fs for FaultFs {
                 format!("{}: no such directory", dir.display()),
             ));
         }
-        Ok(state
-            .names
-            .keys()
+        let files = state.names.keys();
+        let subdirs = state.dirs.iter();
+        let mut names: Vec<String> = files
+            .chain(subdirs)
             .filter(|p| p.parent() == Some(dir))
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn stat(&self, path: &Path) -> io::Result<Metadata> {
+        let state = self.lock_state();
+        if state.dirs.contains(path) {
+            return Ok(Metadata {
+                kind: FileKind::Dir,
+                len: 0,
+                links: 1,
+            });
+        }
+        let ino = state.ino(path)?;
+        Ok(Metadata {
+            kind: FileKind::File,
+            len: state.inodes.get(&ino).map_or(0, |i| i.data.len() as u64),
+            links: state.names.values().filter(|&&i| i == ino).count() as u64,
+        })
     }
 
     fn exists(&self, path: &Path) -> bool {
@@ -710,6 +886,12 @@ impl Fs for FaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let mut state = self.lock_state();
         state.check(FaultOp::Create).map_err(fault_error)?;
+        if state.names.contains_key(path) || state.dirs.contains(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{}: exists", path.display()),
+            ));
+        }
         let ino = state.next_inode;
         state.apply(Mutation::Create {
             path: path.to_path_buf(),
@@ -724,8 +906,14 @@ impl Fs for FaultFs {
 
     fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
         let mut file = self.create(path)?;
-        file.write_all(&vec![0; len as usize])?;
-        file.sync_data()?;
+        let filled = file
+            .write_all(&vec![0; len as usize])
+            .and_then(|()| file.sync_data());
+        if let Err(e) = filled {
+            drop(file);
+            let _ = self.remove(path);
+            return Err(e);
+        }
         // Reopened at the start, as a seek would.
         let ino = self.lock_state().ino(path)?;
         Ok(Box::new(FaultFile {
@@ -744,17 +932,6 @@ impl Fs for FaultFs {
             .map(|i| i.data.clone())
             .unwrap_or_default();
         Ok(Box::new(io::Cursor::new(data)))
-    }
-
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        let mut state = self.lock_state();
-        state.check(FaultOp::Write).map_err(fault_error)?;
-        let ino = state.ino(path)?;
-        state.apply(Mutation::Truncate {
-            ino,
-            len: len as usize,
-        });
-        Ok(())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -787,8 +964,14 @@ impl Fs for FaultFs {
         Ok(())
     }
 
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+    fn lock(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileLock>> {
         let mut state = self.lock_state();
+        if !create && !state.names.contains_key(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such file", path.display()),
+            ));
+        }
         if !state.locks.insert(path.to_path_buf()) {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,

@@ -87,4 +87,4 @@ pub use db::{Db, Snapshot, Stats};
 pub use error::Error;
 pub use iter::Iter;
 pub use options::{Options, RecoveryMode, WriteOptions, MIN_WRITE_BUFFER_SIZE};
-pub use recovery::{DroppedRange, JournalReport, RecoveryReport};
+pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};

@@ -256,24 +256,48 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 );
             }
             for d in &report.dropped {
+                let kind = match d.kind {
+                    tributary::DropKind::TornTail => "torn tail",
+                    _ => "damage",
+                };
                 println!(
-                    "drop {} offset {} len {}: {}",
+                    "drop {} offset {} len {} ({kind}): {}",
                     d.path.display(),
                     d.offset,
                     d.len,
                     d.reason
                 );
             }
-            for p in &report.set_aside {
-                println!("set aside {}", p.display());
+            for s in &report.set_aside {
+                match s.cut_to {
+                    None => println!("set aside {} as {}", s.path.display(), s.kept_as.display()),
+                    Some(len) => println!(
+                        "cut {} to {len} bytes, its original kept as {}",
+                        s.path.display(),
+                        s.kept_as.display()
+                    ),
+                }
+            }
+            if let Some(d) = &report.damage {
+                println!(
+                    "DAMAGE {} at offset {}: {}",
+                    d.path.display(),
+                    d.offset,
+                    d.reason
+                );
             }
             println!("last_seq {}", report.last_seq);
             if report.is_clean() {
                 println!("ok");
                 Ok(())
+            } else if report.damage.is_some() {
+                Err(Failure::Db(format!(
+                    "{}: the history is broken; opening recovers the prefix above and sets the rest aside in lost/",
+                    dir.display()
+                )))
             } else {
                 Err(Failure::Db(format!(
-                    "{}: recovery would drop data",
+                    "{}: recovery would drop a torn tail",
                     dir.display()
                 )))
             }
@@ -312,7 +336,10 @@ fn dump_journal(path: &Path) -> Result<(), Failure> {
         let record = match reader.next_record() {
             Ok(Some(r)) => r,
             Ok(None) => break,
-            Err(e) => return Err(Failure::Db(format!("{}: {e}", path.display()))),
+            Err(e) => {
+                out.flush()?;
+                return Err(Failure::Db(format!("{}: {e}", path.display())));
+            }
         };
         match Batch::decode(record) {
             Ok(batch) => {
@@ -335,7 +362,10 @@ fn dump_journal(path: &Path) -> Result<(), Failure> {
         }
     }
     out.flush()?;
-    for d in reader.dropped() {
+    let torn = reader
+        .torn_tail()
+        .filter(|t| t.reason != journal::Corruption::ZeroedTail);
+    for d in reader.dropped().iter().chain(torn.as_ref()) {
         damaged = true;
         eprintln!(
             "{}: dropped {} bytes at offset {}: {}",
@@ -347,7 +377,7 @@ fn dump_journal(path: &Path) -> Result<(), Failure> {
     }
     if damaged {
         return Err(Failure::Db(format!(
-            "{}: damaged records skipped",
+            "{}: damaged or torn, records above are those that could be read",
             path.display()
         )));
     }

@@ -38,7 +38,7 @@ pub(crate) fn zeroed_len(write_buffer_size: usize) -> u64 {
 }
 
 /// Creates journal `number` in `dir` zero-filled for `write_buffer_size`,
-/// and makes its name durable.
+/// and makes its name durable. A failure leaves no file behind.
 pub(crate) fn create_zeroed(
     fs: &dyn Fs,
     dir: &Path,
@@ -46,8 +46,15 @@ pub(crate) fn create_zeroed(
     write_buffer_size: usize,
 ) -> io::Result<JournalWriter> {
     let path = files::journal_path(dir, number);
+    // On failure `create_zeroed` removes what it created.
     let file = fs.create_zeroed(&path, zeroed_len(write_buffer_size))?;
-    fs.sync_dir(dir)?;
+    if let Err(e) = fs.sync_dir(dir) {
+        // Ours, and all zeros: removed at once, so that it takes no space
+        // from the live journal on a full disk.
+        drop(file);
+        let _ = fs.remove(&path);
+        return Err(e);
+    }
     Ok(journal::Writer::new(file))
 }
 

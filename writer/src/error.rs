@@ -65,7 +65,7 @@ pub enum WriteError {
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WriteError::Log(err) => write!(f, "journal write failed: {err}"),
+            WriteError::Log(err) => write!(f, "journal failed: {err}"),
             WriteError::Poisoned(err) => {
                 write!(f, "writer poisoned by an earlier journal failure: {err}")
             }

@@ -521,7 +521,7 @@ fn error_messages() {
     let cases = [
         (
             WriteError::Log(Arc::clone(&io)),
-            "journal write failed: disk on fire",
+            "journal failed: disk on fire",
         ),
         (
             WriteError::Poisoned(io),

@@ -135,3 +135,150 @@ pub fn hex(s: &str) -> Vec<u8> {
 pub fn dir() -> &'static Path {
     Path::new("/db")
 }
+
+/// A database of several journals on a [`FaultFs`], with the history it
+/// holds: what the damage tests break and check against.
+pub struct History {
+    /// The file system, closed cleanly.
+    pub fs: FaultFs,
+    /// Every write, acknowledged.
+    pub oracle: Oracle,
+    /// The journals, oldest first, with the records each holds.
+    pub journals: Vec<JournalLayout>,
+    /// The write buffer the database was built with.
+    pub write_buffer: usize,
+}
+
+/// Where the records of one journal are.
+#[derive(Debug, Clone)]
+pub struct JournalLayout {
+    pub path: std::path::PathBuf,
+    pub number: u64,
+    pub len: usize,
+    pub records: Vec<RecordLayout>,
+}
+
+/// One record (a batch) of a journal.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordLayout {
+    /// Offset of its first chunk header.
+    pub start: usize,
+    /// Offset just past its last chunk.
+    pub end: usize,
+    /// Its batch's last sequence number.
+    pub last_seq: u64,
+}
+
+/// Writes `batches` seeded batches of values up to `max_value` bytes into a
+/// new database with a 64 KiB write buffer, synced or not, one writer.
+pub fn build_history(batches: u64, max_value: usize, synced: bool, seed: u64) -> History {
+    let fs = FaultFs::new();
+    let write_buffer = 64 << 10;
+    let db = Db::open(dir(), options(&fs, write_buffer)).unwrap();
+    let mut rng = seed;
+    let mut acks = Vec::new();
+    for _ in 0..batches {
+        let batch = random_batch(&mut rng, 400, max_value);
+        let seq = db
+            .write(
+                &batch,
+                &tributary::WriteOptions {
+                    sync: synced,
+                    merge: true,
+                },
+            )
+            .unwrap();
+        acks.push(Ack {
+            seq,
+            batch,
+            sync: synced,
+            at_mutation: 0,
+        });
+    }
+    db.close().unwrap();
+    let journals = layout(&fs);
+    History {
+        fs,
+        oracle: Oracle::new(acks),
+        journals,
+        write_buffer,
+    }
+}
+
+/// The journals of the database in [`dir`] and the records each holds.
+pub fn layout(fs: &FaultFs) -> Vec<JournalLayout> {
+    let mut names: Vec<String> = tributary::fs::Fs::list(fs, dir())
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let path = dir().join(&name);
+            let bytes = fs.contents(&path).unwrap();
+            let mut reader = journal::Reader::new(&bytes[..], journal::Recovery::Strict);
+            let mut records = Vec::new();
+            while let Some(record) = reader.next_record().unwrap() {
+                let batch = Batch::decode(record).unwrap();
+                records.push(RecordLayout {
+                    start: reader.record_offset() as usize,
+                    end: reader.offset() as usize,
+                    last_seq: batch.seq().0 + batch.len() as u64 - 1,
+                });
+            }
+            JournalLayout {
+                number: name.trim_end_matches(".log").parse().unwrap(),
+                path,
+                len: bytes.len(),
+                records,
+            }
+        })
+        .collect()
+}
+
+impl History {
+    /// The last sequence number of the journals before `k` (0 if none).
+    pub fn last_before(&self, k: usize) -> u64 {
+        self.journals[..k]
+            .iter()
+            .flat_map(|j| j.records.last())
+            .map(|r| r.last_seq)
+            .next_back()
+            .unwrap_or(0)
+    }
+
+    /// The last sequence number of the whole history.
+    pub fn last(&self) -> u64 {
+        self.last_before(self.journals.len())
+    }
+
+    /// Whether a journal after `k` holds a record.
+    pub fn records_after(&self, k: usize) -> bool {
+        self.journals[k + 1..].iter().any(|j| !j.records.is_empty())
+    }
+}
+
+/// Everything in the database directory, `lost/` included, by path.
+pub fn files(fs: &FaultFs) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
+    fs.files_under(dir())
+}
+
+/// Panics unless every file of `before` is still present, byte for byte,
+/// under some name in `after`: nothing was destroyed.
+pub fn assert_nothing_destroyed(
+    before: &BTreeMap<std::path::PathBuf, Vec<u8>>,
+    after: &BTreeMap<std::path::PathBuf, Vec<u8>>,
+    ctx: &str,
+) {
+    let kept: std::collections::HashSet<&Vec<u8>> = after.values().collect();
+    for (path, bytes) in before {
+        assert!(
+            kept.contains(bytes),
+            "{ctx}: the {} bytes of {} are in no file after the open",
+            bytes.len(),
+            path.display()
+        );
+    }
+}

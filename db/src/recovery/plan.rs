@@ -1,0 +1,499 @@
+//! The decision of recovery, as a pure function of the journal scans: how
+//! much history to replay, what was dropped and why, whether acknowledged
+//! writes may be lost, and the repair that makes the choice stable.
+//!
+//! # The rules
+//!
+//! Journals are taken oldest first. Sequence numbers are dense, so they say
+//! whether anything is missing: the first journal holding records must
+//! begin at sequence number 1, and each later one right after the last
+//! record before it.
+//!
+//! - A journal that ends *torn* (inside a record, or with nothing readable
+//!   after damage) is what a crash leaves. Whether it lost anything is told
+//!   by the next journal holding records: if there is none, the tail was the
+//!   newest write and is dropped quietly in every mode (the one damage
+//!   strict recovery accepts); if it begins exactly where the torn journal's
+//!   good part ends, the torn bytes held no record and nothing is lost; if
+//!   it begins anywhere else, records are missing between them.
+//! - A journal *damaged* in a way no crash leaves (a readable record after
+//!   the damage, a record that is not a well-formed batch, sequence numbers
+//!   out of order), or one that begins anywhere but where the history
+//!   expects, breaks the history there.
+//!
+//! A break is possible loss of acknowledged writes. Strict recovery refuses
+//! to open; point-in-time recovery keeps the prefix before it, and the
+//! repair sets the rest aside whole.
+//!
+//! # Why the repair steps come in this order
+//!
+//! A crash can stop a repair after any step. Each order below keeps, after
+//! every step but the last, the very fact the decision rested on, so the
+//! next open makes the same decision (the same refusal in strict mode, the
+//! same prefix in point-in-time mode) and finishes the repair:
+//!
+//! - A break *inside* journal `i` rests on `i`'s own bytes: the journals
+//!   after it are set aside first, newest first, and `i` is cut last.
+//! - A break at the *start* of journal `i` rests on `i`'s first sequence
+//!   number: `i` and the journals after it are set aside newest first, so
+//!   `i` goes last.
+//! - A break at the torn end of journal `p` rests on the first sequence
+//!   number of the next journal holding records, which setting journals
+//!   aside would hide: `p` is cut first (its good part, and with it the
+//!   expected sequence number, is unchanged by the cut), then the journals
+//!   after it are set aside newest first, so the next one goes last.
+//! - Torn tails accepted as the newest writes rest on no journal after them
+//!   holding records; cutting them changes that for none.
+//!
+//! A cut keeps the journal's whole original in `lost/` before replacing it
+//! (see `repair`). A journal whose good part is empty is set aside whole
+//! instead of cut to nothing.
+
+use super::scan::{Ending, JournalScan};
+use super::{Damage, DropKind, DroppedRange};
+use batch::SeqNum;
+use std::path::PathBuf;
+
+/// What recovery does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// The first `replayed` journals are replayed, each up to the end of
+    /// its good part.
+    pub replayed: usize,
+    /// The last sequence number replayed.
+    pub last_seq: SeqNum,
+    /// Bytes not replayed, in journal order.
+    pub dropped: Vec<DroppedRange>,
+    /// The break in the history, if any.
+    pub damage: Option<Damage>,
+    /// The repair, in the order it must run.
+    pub steps: Vec<Step>,
+}
+
+/// One step of a repair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Move the file into `lost/`, whole.
+    SetAside {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Keep the journal's original in `lost/`, then replace it with its
+    /// first `len` bytes.
+    Cut {
+        /// The journal.
+        path: PathBuf,
+        /// Its number.
+        number: u64,
+        /// The length it keeps.
+        len: u64,
+    },
+}
+
+/// Where the history breaks.
+enum Break {
+    /// Inside journal `i`, after its good part.
+    Inside(usize),
+    /// At the start of journal `i`.
+    AtStart(usize),
+    /// At the torn end of journal `p`.
+    TornEnd(usize),
+}
+
+/// Decides recovery over `scans`, oldest journal first.
+pub(crate) fn plan(scans: &[JournalScan]) -> Plan {
+    let mut expected = SeqNum(1);
+    let mut last_seq = SeqNum::ZERO;
+    // Journals ending torn, waiting for the next journal with records to
+    // tell whether their tails lost anything.
+    let mut torn: Vec<usize> = Vec::new();
+    let mut dropped = Vec::new();
+    let mut found = None;
+    for (i, scan) in scans.iter().enumerate() {
+        if scan.holds_records() {
+            let first = scan.seqs.map(|s| s.first);
+            if first == Some(expected) {
+                for &t in &torn {
+                    dropped.push(tail(
+                        &scans[t],
+                        DropKind::TornTail,
+                        &format!(
+                            "no record lost: {} continues at {expected}",
+                            scan.path.display()
+                        ),
+                    ));
+                }
+                torn.clear();
+            } else if let Some(&p) = torn.first() {
+                found = Some((Break::TornEnd(p), i));
+                break;
+            } else {
+                found = Some((Break::AtStart(i), i));
+                break;
+            }
+        }
+        if let Some(seqs) = scan.seqs {
+            last_seq = seqs.last;
+            expected = SeqNum(seqs.last.0.saturating_add(1));
+        }
+        match scan.ending {
+            Ending::Clean => {}
+            Ending::Torn { .. } => torn.push(i),
+            Ending::Damaged { .. } => {
+                found = Some((Break::Inside(i), i));
+                break;
+            }
+        }
+    }
+
+    let Some((found, next)) = found else {
+        // No break: every torn tail was the newest write.
+        let mut steps = Vec::new();
+        for &t in &torn {
+            dropped.push(tail(&scans[t], DropKind::TornTail, "the newest write"));
+            steps.push(shorten(&scans[t]));
+        }
+        return Plan {
+            replayed: scans.len(),
+            last_seq,
+            dropped,
+            damage: None,
+            steps,
+        };
+    };
+
+    let newest_first = |from: usize| {
+        (from..scans.len())
+            .rev()
+            .map(|j| Step::SetAside {
+                path: scans[j].path.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let (replayed, damage, steps) = match found {
+        Break::Inside(i) => {
+            let scan = &scans[i];
+            let Ending::Damaged { offset, reason } = &scan.ending else {
+                unreachable!("a break inside a journal is its damage")
+            };
+            let damage = Damage {
+                path: scan.path.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            };
+            dropped.push(tail(scan, DropKind::Damage, reason));
+            let mut steps = newest_first(i + 1);
+            steps.push(shorten(scan));
+            (i + 1, damage, steps)
+        }
+        Break::AtStart(i) => {
+            let scan = &scans[i];
+            let reason = match (scan.seqs, &scan.ending) {
+                (Some(s), _) => format!(
+                    "journal begins at sequence number {} where {expected} was expected",
+                    s.first
+                ),
+                (None, Ending::Damaged { offset, reason }) => {
+                    format!("damaged before its first record, at offset {offset}: {reason}")
+                }
+                (None, _) => unreachable!("a journal holding records has a batch or damage"),
+            };
+            let damage = Damage {
+                path: scan.path.clone(),
+                offset: 0,
+                reason: format!("{reason}: acknowledged writes may be lost"),
+            };
+            (i, damage, newest_first(i))
+        }
+        Break::TornEnd(p) => {
+            let scan = &scans[p];
+            let Ending::Torn { offset, reason } = &scan.ending else {
+                unreachable!("a break at a torn end is a torn journal")
+            };
+            let later = &scans[next];
+            let begins = match later.seqs {
+                Some(s) => format!(
+                    "begins at sequence number {} where {expected} was expected",
+                    s.first
+                ),
+                None => "is damaged before its first record".to_owned(),
+            };
+            let reason = format!(
+                "{reason}, while {} holds later records and {begins}: acknowledged writes may be lost",
+                later.path.display()
+            );
+            let damage = Damage {
+                path: scan.path.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            };
+            dropped.push(tail(scan, DropKind::Damage, &reason));
+            let mut steps = vec![shorten(scan)];
+            steps.extend(newest_first(p + 1));
+            (p + 1, damage, steps)
+        }
+    };
+    // Whole journals past the break, in journal order.
+    for scan in &scans[replayed..] {
+        if scan.len > 0 {
+            dropped.push(DroppedRange {
+                path: scan.path.clone(),
+                offset: 0,
+                len: scan.len,
+                kind: DropKind::Damage,
+                reason: format!("after the damage in {}", damage.path.display()),
+            });
+        }
+    }
+    Plan {
+        replayed,
+        last_seq,
+        dropped,
+        damage: Some(damage),
+        steps,
+    }
+}
+
+/// The bytes of `scan` after its good part, dropped for `reason`.
+fn tail(scan: &JournalScan, kind: DropKind, why: &str) -> DroppedRange {
+    let what = match &scan.ending {
+        Ending::Clean => String::new(),
+        Ending::Torn { offset, reason } | Ending::Damaged { offset, reason } => {
+            format!("{reason} (at offset {offset})")
+        }
+    };
+    DroppedRange {
+        path: scan.path.clone(),
+        offset: scan.good_end,
+        len: scan.len - scan.good_end,
+        kind,
+        reason: if what.is_empty() || what == why {
+            why.to_owned()
+        } else {
+            format!("{what}: {why}")
+        },
+    }
+}
+
+/// The step that ends `scan` at its good part: a cut, or setting it aside
+/// whole when its good part is empty.
+fn shorten(scan: &JournalScan) -> Step {
+    if scan.good_end == 0 {
+        Step::SetAside {
+            path: scan.path.clone(),
+        }
+    } else {
+        Step::Cut {
+            path: scan.path.clone(),
+            number: scan.number,
+            len: scan.good_end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::scan::SeqRange;
+    use super::*;
+
+    /// A journal of batches `first..=last` (none if `first` is 0), ending
+    /// as `ending` says: "clean", "torn" or "damaged".
+    fn journal(number: u64, first: u64, last: u64, ending: &str) -> JournalScan {
+        let seqs = (first > 0).then_some(SeqRange {
+            first: SeqNum(first),
+            last: SeqNum(last),
+        });
+        let good_end = if first > 0 {
+            100 * (last - first + 1)
+        } else {
+            0
+        };
+        let at = |reason: &str| (good_end, reason.to_owned());
+        JournalScan {
+            path: PathBuf::from(format!("/db/{number:06}.log")),
+            number,
+            len: good_end + 50,
+            seqs,
+            batches: 0,
+            records: 0,
+            good_end,
+            ending: match ending {
+                "clean" => Ending::Clean,
+                "torn" => {
+                    let (offset, reason) = at("torn tail");
+                    Ending::Torn { offset, reason }
+                }
+                "damaged" => {
+                    let (offset, reason) = at("checksum mismatch");
+                    Ending::Damaged { offset, reason }
+                }
+                other => panic!("{other}"),
+            },
+        }
+    }
+
+    fn aside(number: u64) -> Step {
+        Step::SetAside {
+            path: PathBuf::from(format!("/db/{number:06}.log")),
+        }
+    }
+
+    fn cut(number: u64, len: u64) -> Step {
+        Step::Cut {
+            path: PathBuf::from(format!("/db/{number:06}.log")),
+            number,
+            len,
+        }
+    }
+
+    /// Each row: the journals, then the expected replayed count, last
+    /// sequence number, whether the history breaks (and where), and the
+    /// repair.
+    #[test]
+    fn the_decision_table() {
+        struct Row {
+            what: &'static str,
+            journals: Vec<JournalScan>,
+            replayed: usize,
+            last_seq: u64,
+            damage_in: Option<u64>,
+            steps: Vec<Step>,
+        }
+        let rows = vec![
+            Row {
+                what: "whole history",
+                journals: vec![journal(1, 1, 10, "clean"), journal(2, 11, 20, "clean")],
+                replayed: 2,
+                last_seq: 20,
+                damage_in: None,
+                steps: vec![],
+            },
+            Row {
+                what: "torn tail of the newest journal",
+                journals: vec![journal(1, 1, 10, "clean"), journal(2, 11, 20, "torn")],
+                replayed: 2,
+                last_seq: 20,
+                damage_in: None,
+                steps: vec![cut(2, 1000)],
+            },
+            Row {
+                what: "torn tail, then empty journals",
+                journals: vec![
+                    journal(1, 1, 10, "torn"),
+                    journal(2, 0, 0, "clean"),
+                    journal(3, 0, 0, "torn"),
+                ],
+                replayed: 3,
+                last_seq: 10,
+                damage_in: None,
+                steps: vec![cut(1, 1000), aside(3)],
+            },
+            Row {
+                what: "torn bytes that held no record: the next journal continues",
+                journals: vec![journal(1, 1, 10, "torn"), journal(2, 11, 20, "clean")],
+                replayed: 2,
+                last_seq: 20,
+                damage_in: None,
+                steps: vec![],
+            },
+            Row {
+                what: "torn end of an older journal, a later one past a gap",
+                journals: vec![
+                    journal(1, 1, 10, "torn"),
+                    journal(2, 0, 0, "clean"),
+                    journal(3, 15, 20, "clean"),
+                    journal(4, 21, 30, "clean"),
+                ],
+                replayed: 1,
+                last_seq: 10,
+                damage_in: Some(1),
+                steps: vec![cut(1, 1000), aside(4), aside(3), aside(2)],
+            },
+            Row {
+                what: "the first journal missing",
+                journals: vec![journal(2, 11, 20, "clean"), journal(3, 21, 30, "clean")],
+                replayed: 0,
+                last_seq: 0,
+                damage_in: Some(2),
+                steps: vec![aside(3), aside(2)],
+            },
+            Row {
+                what: "a middle journal missing",
+                journals: vec![
+                    journal(1, 1, 10, "clean"),
+                    journal(3, 21, 30, "clean"),
+                    journal(4, 31, 40, "clean"),
+                ],
+                replayed: 1,
+                last_seq: 10,
+                damage_in: Some(3),
+                steps: vec![aside(4), aside(3)],
+            },
+            Row {
+                what: "a journal repeating history (a copy)",
+                journals: vec![journal(1, 1, 10, "clean"), journal(2, 1, 10, "clean")],
+                replayed: 1,
+                last_seq: 10,
+                damage_in: Some(2),
+                steps: vec![aside(2)],
+            },
+            Row {
+                what: "damage inside a middle journal",
+                journals: vec![
+                    journal(1, 1, 10, "clean"),
+                    journal(2, 11, 15, "damaged"),
+                    journal(3, 21, 30, "clean"),
+                ],
+                replayed: 2,
+                last_seq: 15,
+                damage_in: Some(2),
+                steps: vec![aside(3), cut(2, 500)],
+            },
+            Row {
+                what: "damage before the first record of the newest journal",
+                journals: vec![journal(1, 1, 10, "clean"), journal(2, 0, 0, "damaged")],
+                replayed: 1,
+                last_seq: 10,
+                damage_in: Some(2),
+                steps: vec![aside(2)],
+            },
+            Row {
+                what: "damage inside the newest journal, records after it",
+                journals: vec![journal(1, 1, 10, "damaged")],
+                replayed: 1,
+                last_seq: 10,
+                damage_in: Some(1),
+                steps: vec![cut(1, 1000)],
+            },
+        ];
+        for row in rows {
+            let plan = plan(&row.journals);
+            assert_eq!(plan.replayed, row.replayed, "{}", row.what);
+            assert_eq!(plan.last_seq, SeqNum(row.last_seq), "{}", row.what);
+            let damage_in = plan.damage.as_ref().map(|d| {
+                let name = d.path.file_name().unwrap().to_str().unwrap();
+                crate::files::parse_journal_name(name).unwrap()
+            });
+            assert_eq!(damage_in, row.damage_in, "{}: {plan:?}", row.what);
+            assert_eq!(plan.steps, row.steps, "{}", row.what);
+            // Every byte not replayed is accounted for, once.
+            let replayed: u64 = row.journals[..plan.replayed]
+                .iter()
+                .map(|j| j.good_end)
+                .sum();
+            let dropped: u64 = plan.dropped.iter().map(|d| d.len).sum();
+            let total: u64 = row.journals.iter().map(|j| j.len).sum();
+            let unused_clean: u64 = row.journals[..plan.replayed]
+                .iter()
+                .filter(|j| j.ending == Ending::Clean)
+                .map(|j| j.len - j.good_end)
+                .sum();
+            assert_eq!(
+                replayed + dropped + unused_clean,
+                total,
+                "{}: {plan:?}",
+                row.what
+            );
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The read-only first pass of recovery: which files the directory holds,
+//! whether the database may touch them, and what each journal holds.
+//!
+//! Nothing here changes the directory, and nothing here decides: a
+//! [`JournalScan`] describes one journal on its own (its sequence numbers
+//! are checked against each other, not against other journals), and
+//! `plan` turns the scans into a decision.
+
+use crate::error::{io_err, Error};
+use crate::files::{self, Name};
+use crate::fs::{FileKind, Fs};
+use batch::{Batch, SeqNum};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// The files of a database directory that recovery works with.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    /// Journals, oldest first.
+    pub journals: Vec<(u64, PathBuf)>,
+    /// Shortened copies left by a repair that a crash interrupted.
+    pub repair_copies: Vec<PathBuf>,
+    /// The number a new file takes: one more than any number in the
+    /// directory, `lost/` included.
+    pub next_number: u64,
+}
+
+/// Lists `dir` and checks every entry named like a database file before
+/// anything is read or changed: each must be a regular file with a single
+/// name, and its number must leave room for the next one.
+///
+/// # Errors
+///
+/// [`Error::ForeignFile`] naming the first entry that fails,
+/// [`Error::FileNumberExhausted`], or [`Error::Io`].
+pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
+    let mut journals = Vec::new();
+    let mut repair_copies = Vec::new();
+    let mut highest: Option<(u64, PathBuf)> = None;
+    let mut note = |n: u64, path: &Path| {
+        if highest.as_ref().is_none_or(|(h, _)| n > *h) {
+            highest = Some((n, path.to_path_buf()));
+        }
+    };
+    for name in fs.list(dir).map_err(io_err("list", dir))? {
+        let path = dir.join(&name);
+        match files::classify(&name) {
+            Name::Journal(n) => {
+                check_own_file(fs, &path)?;
+                note(n, &path);
+                journals.push((n, path));
+            }
+            Name::RepairCopy(n) => {
+                check_own_file(fs, &path)?;
+                note(n, &path);
+                repair_copies.push(path);
+            }
+            Name::NumberTooLarge => {
+                return Err(Error::ForeignFile {
+                    path,
+                    reason: "its file number does not fit in 64 bits".to_owned(),
+                })
+            }
+            Name::Other if name == files::LOST => {
+                let meta = fs.stat(&path).map_err(io_err("stat", &path))?;
+                if meta.kind != FileKind::Dir {
+                    return Err(Error::ForeignFile {
+                        path,
+                        reason: format!("{} where recovery keeps a directory", describe(meta.kind)),
+                    });
+                }
+                for kept in fs.list(&path).map_err(io_err("list", &path))? {
+                    if let Some(n) = lost_number(&kept) {
+                        note(n, &path.join(&kept));
+                    }
+                }
+            }
+            Name::Other => {}
+        }
+    }
+    journals.sort();
+    repair_copies.sort();
+    let next_number = match highest {
+        None => 1,
+        Some((n, path)) => files::next_number(n, &path)?,
+    };
+    Ok(Listing {
+        journals,
+        repair_copies,
+        next_number,
+    })
+}
+
+/// The file number of a name in `lost/`: `NNNNNN.log`, or with a `.K`
+/// suffix where that name was taken.
+fn lost_number(name: &str) -> Option<u64> {
+    let (digits, _) = name.split_once(".log")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Checks that `path` is a regular file with one name: the only kind of
+/// entry the database reads, renames or keeps.
+fn check_own_file(fs: &dyn Fs, path: &Path) -> Result<(), Error> {
+    let meta = fs.stat(path).map_err(io_err("stat", path))?;
+    let reason = if meta.kind != FileKind::File {
+        format!("{}, not a regular file", describe(meta.kind))
+    } else if meta.links != 1 {
+        format!(
+            "a regular file with {} names (hard links): changing it would change the others",
+            meta.links
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::ForeignFile {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+fn describe(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::File => "a regular file",
+        FileKind::Dir => "a directory",
+        FileKind::Symlink => "a symbolic link",
+        FileKind::Other => "a FIFO, socket or device",
+    }
+}
+
+/// What one journal holds, judged on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JournalScan {
+    /// The journal's file.
+    pub path: PathBuf,
+    /// Its number.
+    pub number: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// The good batches: readable, decodable, non-empty, each starting
+    /// right after the one before. `None` if there is none.
+    pub seqs: Option<SeqRange>,
+    /// Batches and records in the good part.
+    pub batches: u64,
+    /// Records (puts and deletes) in the good part.
+    pub records: u64,
+    /// Offset just past the last good batch: where the good part ends.
+    pub good_end: u64,
+    /// How the journal ends after its good part.
+    pub ending: Ending,
+}
+
+/// The first and last sequence numbers of a journal's good batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeqRange {
+    /// The first batch's sequence number.
+    pub first: SeqNum,
+    /// The last record's sequence number.
+    pub last: SeqNum,
+}
+
+/// How a journal ends after its good part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// At the end of the file, or at zeros that run to it (the unwritten
+    /// part of a zero-filled journal).
+    Clean,
+    /// In a way a crash leaves: the file ends inside a record, or no
+    /// readable record follows the damage (a torn write over zeros).
+    Torn {
+        /// Where the damage was found.
+        offset: u64,
+        /// What it is.
+        reason: String,
+    },
+    /// In a way no crash leaves: a readable record follows the damage, or
+    /// a readable record is not a well-formed batch that continues the ones
+    /// before it.
+    Damaged {
+        /// Where the damage was found.
+        offset: u64,
+        /// What it is.
+        reason: String,
+    },
+}
+
+impl JournalScan {
+    /// Whether the journal holds a readable record: a good batch, or a
+    /// record after damage.
+    pub fn holds_records(&self) -> bool {
+        self.seqs.is_some() || matches!(self.ending, Ending::Damaged { .. })
+    }
+}
+
+/// Reads journal `number` at `path` through, checking every batch.
+pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalScan, Error> {
+    let file = fs.open(path).map_err(io_err("open", path))?;
+    let mut counting = Counting {
+        inner: file,
+        count: 0,
+    };
+    let mut scan = JournalScan {
+        path: path.to_path_buf(),
+        number,
+        len: 0,
+        seqs: None,
+        batches: 0,
+        records: 0,
+        good_end: 0,
+        ending: Ending::Clean,
+    };
+    {
+        let mut reader = journal::Reader::new(&mut counting, journal::Recovery::Strict);
+        scan.ending = loop {
+            let decoded = match reader.next_record() {
+                Ok(Some(record)) => Batch::decode(record),
+                Ok(None) => {
+                    break match reader.torn_tail() {
+                        Some(t) if t.reason != journal::Corruption::ZeroedTail => Ending::Torn {
+                            offset: t.offset,
+                            reason: format!("torn tail: {}", t.reason),
+                        },
+                        _ => Ending::Clean,
+                    }
+                }
+                Err(journal::ReadError::Corrupt { offset, reason }) => {
+                    break if record_follows(fs, path, offset)? {
+                        Ending::Damaged {
+                            offset,
+                            reason: reason.to_string(),
+                        }
+                    } else {
+                        Ending::Torn {
+                            offset,
+                            reason: format!("torn write: {reason}, and no record after it"),
+                        }
+                    }
+                }
+                Err(e) => return Err(read_error(path, e)),
+            };
+            let at = reader.record_offset();
+            let damaged = |reason: String| Ending::Damaged { offset: at, reason };
+            let batch = match decoded {
+                Ok(b) => b,
+                Err(e) => break damaged(format!("bad batch: {e}")),
+            };
+            if batch.is_empty() {
+                break damaged("empty batch".to_owned());
+            }
+            let Some(last) = batch.seq().checked_add(batch.len() as u64 - 1) else {
+                break damaged("sequence number past the maximum".to_owned());
+            };
+            match &mut scan.seqs {
+                None => {
+                    scan.seqs = Some(SeqRange {
+                        first: batch.seq(),
+                        last,
+                    })
+                }
+                Some(range) if range.last.0.checked_add(1) == Some(batch.seq().0) => {
+                    range.last = last;
+                }
+                Some(range) => {
+                    break damaged(format!(
+                        "batch sequence number {} where {} was expected",
+                        batch.seq(),
+                        range.last.0.saturating_add(1)
+                    ))
+                }
+            }
+            scan.batches += 1;
+            scan.records += batch.len() as u64;
+            scan.good_end = reader.offset();
+        };
+    }
+    io::copy(&mut counting, &mut io::sink()).map_err(io_err("read", path))?;
+    scan.len = counting.count;
+    Ok(scan)
+}
+
+/// Whether the journal at `path` holds a readable record that starts past
+/// `offset`, skipping damage: damage with records after it is not a torn
+/// write.
+fn record_follows(fs: &dyn Fs, path: &Path, offset: u64) -> Result<bool, Error> {
+    let file = fs.open(path).map_err(io_err("open", path))?;
+    let mut reader = journal::Reader::new(file, journal::Recovery::Tolerant);
+    loop {
+        match reader.next_record().map(|r| r.is_some()) {
+            Ok(true) if reader.record_offset() > offset => return Ok(true),
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            Err(e @ journal::ReadError::Io(_)) => return Err(read_error(path, e)),
+            // Tolerant mode skips damage; anything else ends the search.
+            Err(_) => return Ok(false),
+        }
+    }
+}
+
+/// A read error of the journal at `path`, as the database's error.
+pub(crate) fn read_error(path: &Path, e: journal::ReadError) -> Error {
+    match e {
+        journal::ReadError::Io(source) => Error::Io {
+            op: "read",
+            path: path.to_path_buf(),
+            source,
+        },
+        journal::ReadError::Corrupt { offset, reason } => Error::Corruption {
+            path: path.to_path_buf(),
+            offset,
+            reason: reason.to_string(),
+        },
+        other => Error::Io {
+            op: "read",
+            path: path.to_path_buf(),
+            source: io::Error::other(other.to_string()),
+        },
+    }
+}
+
+/// A reader that counts the bytes it returned.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
