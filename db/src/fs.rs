@@ -338,6 +338,8 @@ struct MemState {
     fault: Option<Fault>,
     /// Matching operations seen since the fault was set.
     fault_seen: u64,
+    /// Operations failed by a fault so far.
+    injected: u64,
     /// Mutations (writes, syncs, creates, renames, removes, truncates and
     /// directory syncs) so far.
     mutations: u64,
@@ -464,6 +466,11 @@ impl FaultFs {
     /// point.
     pub fn apply(&self, m: &Mutation) {
         self.lock_state().apply(m.clone());
+    }
+
+    /// Operations a fault has failed so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.lock_state().injected
     }
 
     /// Mutations done so far: the crash points of a run.
@@ -613,6 +620,7 @@ impl FaultFs {
             locks: HashSet::new(),
             fault: None,
             fault_seen: 0,
+            injected: 0,
             mutations: 0,
             history: None,
         };
@@ -739,6 +747,7 @@ impl MemState {
         let fails =
             self.fault_seen == fault.nth || (fault.persistent && self.fault_seen > fault.nth);
         if fails {
+            self.injected += 1;
             Err(fault.kind)
         } else {
             Ok(())

@@ -25,7 +25,7 @@ mod common;
 
 use common::{contents, dir, options, random_batch, Ack, Oracle};
 use std::sync::{Arc, Mutex};
-use tributary::fs::{CrashMode, FaultFs, Mutation};
+use tributary::fs::{FaultFs, Mutation};
 use tributary::{Batch, Db, WriteOptions};
 
 struct Size {
@@ -100,39 +100,6 @@ fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
     (Oracle::new(acks), fs.history())
 }
 
-fn modes(point: usize) -> Vec<CrashMode> {
-    let seed = point as u64;
-    vec![
-        CrashMode::SyncedOnly,
-        CrashMode::RandomBlocks {
-            keep_percent: 25,
-            seed,
-        },
-        CrashMode::RandomBlocks {
-            keep_percent: 50,
-            seed,
-        },
-        CrashMode::RandomBlocks {
-            keep_percent: 50,
-            seed: !seed,
-        },
-        CrashMode::RandomBlocks {
-            keep_percent: 75,
-            seed,
-        },
-        CrashMode::RandomBlocks {
-            keep_percent: 75,
-            seed: !seed,
-        },
-        CrashMode::TornAppend { seed },
-        CrashMode::TornAppend { seed: !seed },
-        CrashMode::TornAppend {
-            seed: seed.rotate_left(17),
-        },
-        CrashMode::UnsyncedNames,
-    ]
-}
-
 #[test]
 fn every_crash_point_recovers_an_acknowledged_prefix() {
     let size = size();
@@ -153,7 +120,7 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
         if point % size.stride != 0 && point != history.len() {
             continue;
         }
-        for mode in modes(point) {
+        for mode in common::crash_modes(point) {
             let crashed = model.crash(mode);
             let ctx = format!(
                 "crash after mutation {point} of {}, {mode:?}",

@@ -41,7 +41,11 @@ const SEEDED_BUGS: &[&str] = &[
 ];
 
 /// Tests that run in release mode because debug builds make them too slow.
-const RELEASE_TESTS: &[(&str, &str)] = &[("tributary-journal", "damage"), ("tributary", "crash")];
+const RELEASE_TESTS: &[(&str, &str)] = &[
+    ("tributary-journal", "damage"),
+    ("tributary", "crash"),
+    ("tributary", "repair_crash"),
+];
 
 /// A step: its name, whether `--quick` runs it, and what it does (returning
 /// a detail for the summary).

@@ -282,3 +282,39 @@ pub fn assert_nothing_destroyed(
         );
     }
 }
+
+/// The crash modes of D1 for crash point `point`: synced-only, random
+/// blocks kept at 25, 50 and 75%, torn appends, and unsynced names lost.
+pub fn crash_modes(point: usize) -> Vec<tributary::fs::CrashMode> {
+    use tributary::fs::CrashMode;
+    let seed = point as u64;
+    vec![
+        CrashMode::SyncedOnly,
+        CrashMode::RandomBlocks {
+            keep_percent: 25,
+            seed,
+        },
+        CrashMode::RandomBlocks {
+            keep_percent: 50,
+            seed,
+        },
+        CrashMode::RandomBlocks {
+            keep_percent: 50,
+            seed: !seed,
+        },
+        CrashMode::RandomBlocks {
+            keep_percent: 75,
+            seed,
+        },
+        CrashMode::RandomBlocks {
+            keep_percent: 75,
+            seed: !seed,
+        },
+        CrashMode::TornAppend { seed },
+        CrashMode::TornAppend { seed: !seed },
+        CrashMode::TornAppend {
+            seed: seed.rotate_left(17),
+        },
+        CrashMode::UnsyncedNames,
+    ]
+}

@@ -1,0 +1,261 @@
+//! RELIABILITY.md R2: crashes and faults during a repair.
+//!
+//! Each case damages a multi-journal history so that opening must repair
+//! it: cut a journal, set journals aside, or both, in each order the plan
+//! uses. The repairing open is recorded on a [`FaultFs`]; then, for every
+//! prefix of its mutations and every D1 crash mode, the directory a power
+//! loss would leave is opened again, in the same mode, and must recover
+//! exactly what the first open recovered. While the repair is unfinished
+//! (an open of that state would still set something aside), a strict open
+//! must refuse exactly as it refused the original.
+//!
+//! Then the D2 loops: each kind of operation (write, sync, create, rename,
+//! directory sync) fails at its N-th use, once and persistently, for N = 1,
+//! 2, ... until an open meets no fault; the failing open returns an error
+//! or succeeds, never panics, and the next clean open (after a restart and
+//! after a power loss) recovers the same prefix.
+//!
+//! The full size runs in release mode (a step of `cargo xtask ci`); debug
+//! builds check every third crash point.
+
+mod common;
+
+use common::{build_history, contents, dir, History};
+use tributary::fs::{CrashMode, Fault, FaultFs, FaultKind, FaultOp, Fs};
+use tributary::{Db, Error, Options, RecoveryMode};
+
+struct Case {
+    what: String,
+    fs: FaultFs,
+    /// Whether strict recovery opens it (a torn tail of the newest write).
+    strict_ok: bool,
+}
+
+fn opts(fs: &FaultFs, h: &History, recovery: RecoveryMode) -> Options {
+    Options {
+        recovery,
+        ..common::options(fs, h.write_buffer)
+    }
+}
+
+/// Makes everything in `fs` durable, as damage already on disk is.
+fn bake(fs: &FaultFs) -> FaultFs {
+    fs.sync_dir(dir()).unwrap();
+    fs.crash(CrashMode::UnsyncedNames)
+}
+
+/// Damage that needs each kind of repair.
+fn cases(h: &History) -> Vec<Case> {
+    let full: Vec<usize> = (0..h.journals.len())
+        .filter(|&k| h.journals[k].records.len() >= 3)
+        .collect();
+    assert!(full.len() >= 3, "the history must span several journals");
+    let (first, middle, newest) = (full[0], full[full.len() / 2], *full.last().unwrap());
+    let mut cases = Vec::new();
+    let mut add = |what: &str, fs: FaultFs, strict_ok: bool| {
+        cases.push(Case {
+            what: what.to_owned(),
+            fs: bake(&fs),
+            strict_ok,
+        })
+    };
+
+    // Damage inside a middle journal: later journals set aside, then a cut.
+    let fs = h.fs.snapshot();
+    let j = &h.journals[middle];
+    let r = j.records[j.records.len() / 2];
+    assert!(fs.corrupt_byte(&j.path, r.start + 9, |b| b ^ 1));
+    add("damage inside a middle journal", fs, false);
+
+    // The torn end of an older journal: a cut, then later journals set
+    // aside.
+    let fs = h.fs.snapshot();
+    let j = &h.journals[first];
+    let r = j.records[j.records.len() - 2];
+    assert!(fs.set_len(&j.path, r.end - 3));
+    add("torn end of an older journal", fs, false);
+
+    // A middle journal missing: the journals after the gap set aside.
+    let fs = h.fs.snapshot();
+    fs.remove(&h.journals[middle].path).unwrap();
+    add("a middle journal missing", fs, false);
+
+    // Journals swapped.
+    let fs = h.fs.snapshot();
+    let (a, b) = (&h.journals[first].path, &h.journals[newest].path);
+    let tmp = dir().join("swap");
+    fs.rename(a, &tmp).unwrap();
+    fs.rename(b, a).unwrap();
+    fs.rename(&tmp, b).unwrap();
+    add("first and newest journals swapped", fs, false);
+
+    // A torn tail of the newest write: strict accepts it and cuts it too.
+    let fs = h.fs.snapshot();
+    let j = &h.journals[newest];
+    let r = *j.records.last().unwrap();
+    assert!(fs.set_len(&j.path, r.end - 5));
+    add("torn tail of the newest journal", fs, true);
+
+    // A shortened copy left by an interrupted repair, and damage to repair.
+    let fs = h.fs.snapshot();
+    let j = &h.journals[middle];
+    let data = fs.contents(&j.path).unwrap();
+    let copy = dir().join(format!("{:06}.log.repair", j.number));
+    let mut file = fs.create(&copy).unwrap();
+    std::io::Write::write_all(&mut file, &data[..data.len() / 2]).unwrap();
+    journal::SyncWrite::sync_data(&mut file).unwrap();
+    let r = j.records[1];
+    assert!(fs.corrupt_byte(&j.path, r.start + 9, |b| b ^ 1));
+    add("a leftover repair copy and damage", fs, false);
+    cases
+}
+
+/// What an open recovered: its last sequence number.
+fn recovered(fs: &FaultFs, h: &History, mode: RecoveryMode, ctx: &str) -> u64 {
+    let db = Db::open(dir(), opts(fs, h, mode)).unwrap_or_else(|e| panic!("{ctx}: open: {e}"));
+    let s = db.recovery_report().last_seq.0;
+    assert_eq!(contents(&db), h.oracle.state_at(s), "{ctx}: state at {s}");
+    db.close().unwrap();
+    s
+}
+
+/// Whether an open of `fs` would still repair something.
+fn unfinished(fs: &FaultFs, h: &History, ctx: &str) -> bool {
+    match Db::check(dir(), &opts(fs, h, RecoveryMode::PointInTime)) {
+        Ok(report) => !report.set_aside.is_empty() || report.damage.is_some(),
+        // Every journal set aside: an empty history, nothing to repair.
+        Err(Error::NotFound { .. }) => false,
+        Err(e) => panic!("{ctx}: check: {e}"),
+    }
+}
+
+/// Checks every crash point of the repairing open of `case` in `mode`;
+/// returns the states checked.
+fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> u64 {
+    let base = case.fs.snapshot();
+    let recording = base.snapshot_recording();
+    let db = Db::open(dir(), opts(&recording, h, mode))
+        .unwrap_or_else(|e| panic!("{}, {mode:?}: first open: {e}", case.what));
+    let prefix = db.recovery_report().last_seq.0;
+    assert!(
+        !db.recovery_report().set_aside.is_empty(),
+        "{}: the case must need a repair",
+        case.what
+    );
+    let history = recording.history();
+    drop(db);
+    let model = base.snapshot();
+    let mut states = 0;
+    for point in 0..=history.len() {
+        if point > 0 {
+            model.apply(&history[point - 1]);
+        }
+        if point % stride != 0 && point != history.len() {
+            continue;
+        }
+        for crash in common::crash_modes(point) {
+            let crashed = model.crash(crash);
+            let ctx = format!(
+                "{}, {mode:?}, crash after mutation {point} of {}, {crash:?}",
+                case.what,
+                history.len()
+            );
+            if mode == RecoveryMode::PointInTime && !case.strict_ok {
+                let probe = crashed.snapshot();
+                let strict = Db::open(dir(), opts(&probe, h, RecoveryMode::Strict));
+                match (strict, unfinished(&crashed, h, &ctx)) {
+                    (Err(Error::Corruption { .. }), true) => {}
+                    (Ok(db), false) => {
+                        assert_eq!(db.recovery_report().last_seq.0, prefix, "{ctx}: strict");
+                    }
+                    (Ok(_), true) => panic!("{ctx}: strict opened a half-repaired directory"),
+                    (Err(e), _) => panic!("{ctx}: strict: {e}"),
+                }
+            }
+            assert_eq!(recovered(&crashed, h, mode, &ctx), prefix, "{ctx}: prefix");
+            states += 1;
+        }
+    }
+    states
+}
+
+/// The D2 loops over the repairing open of `case`; returns the faulty
+/// opens checked.
+fn fault_loops(h: &History, case: &Case, mode: RecoveryMode) -> u64 {
+    let prefix = recovered(&case.fs.snapshot(), h, mode, &case.what);
+    let mut opens = 0;
+    for op in [
+        FaultOp::Write,
+        FaultOp::Sync,
+        FaultOp::Create,
+        FaultOp::Rename,
+        FaultOp::SyncDir,
+    ] {
+        for persistent in [false, true] {
+            for nth in 1.. {
+                let fs = case.fs.snapshot();
+                let fault = Fault {
+                    op,
+                    nth,
+                    persistent,
+                    kind: FaultKind::Eio,
+                };
+                fs.set_fault(Some(fault));
+                let ctx = format!("{}, {mode:?}, {fault:?}", case.what);
+                match Db::open(dir(), opts(&fs, h, mode)) {
+                    Ok(db) => drop(db),
+                    Err(Error::Io { .. }) => {}
+                    Err(e) => panic!("{ctx}: {e}"),
+                }
+                let met = fs.faults_injected() > 0;
+                fs.set_fault(None);
+                let restart = fs.snapshot();
+                assert_eq!(recovered(&restart, h, mode, &ctx), prefix, "{ctx}: restart");
+                let power_loss = fs.crash(CrashMode::SyncedOnly);
+                assert_eq!(
+                    recovered(&power_loss, h, mode, &ctx),
+                    prefix,
+                    "{ctx}: power loss"
+                );
+                opens += 1;
+                if !met {
+                    break;
+                }
+                assert!(nth < 1000, "{ctx}: the fault never stopped being met");
+            }
+        }
+    }
+    opens
+}
+
+fn run(synced: bool) {
+    let h = build_history(600, 300, synced, if synced { 21 } else { 22 });
+    let stride = if cfg!(debug_assertions) { 3 } else { 1 };
+    let (mut states, mut opens) = (0, 0);
+    let cases = cases(&h);
+    for case in &cases {
+        let mut modes = vec![RecoveryMode::PointInTime];
+        if case.strict_ok {
+            modes.push(RecoveryMode::Strict);
+        }
+        for mode in modes {
+            states += crash_points(&h, case, mode, stride);
+            opens += fault_loops(&h, case, mode);
+        }
+    }
+    eprintln!(
+        "R2 ({}): {} cases, {states} crash states, {opens} faulty opens, 0 violations",
+        if synced { "synced" } else { "unsynced" },
+        cases.len()
+    );
+}
+
+#[test]
+fn crashes_and_faults_during_repair_synced() {
+    run(true);
+}
+
+#[test]
+fn crashes_and_faults_during_repair_unsynced() {
+    run(false);
+}
