@@ -25,7 +25,7 @@ mod common;
 
 use common::{contents, dir, options, random_batch, Ack, Oracle};
 use std::sync::{Arc, Mutex};
-use tributary::fs::{FaultFs, Mutation};
+use tributary::fs::{CrashMode, FaultFs, Mutation};
 use tributary::{Batch, Db, WriteOptions};
 
 struct Size {
