@@ -409,6 +409,14 @@ impl writer::Room for Backend {
                 Box::new(err),
             ));
         }
+        if let Some(failure) = &self.rotation_failure {
+            // The journal lifecycle is in doubt: no write may follow, even
+            // one that would fit.
+            return Err(writer::RoomError::with_source(
+                "refusing writes after a failed rotation",
+                Box::new(io::Error::new(failure.kind(), failure.to_string())),
+            ));
+        }
         let memdb = self.inserter.memdb();
         if memdb.free() >= n {
             return Ok(memdb.free());

@@ -216,6 +216,28 @@ mod tests {
         assert!(contents[13..].iter().all(|&b| b == 0));
     }
 
+    /// A zero-filled journal that fails (a full disk, say) is removed at
+    /// once: left behind, it would take the space the live journal needs.
+    #[test]
+    fn a_journal_that_fails_to_prepare_leaves_no_file() {
+        use crate::fs::{Fault, FaultKind, FaultOp};
+        for op in [FaultOp::Write, FaultOp::Sync, FaultOp::SyncDir] {
+            let fs = FaultFs::new();
+            fs.create_dir_all(&dir()).unwrap();
+            fs.set_fault(Some(Fault {
+                op,
+                nth: 1,
+                persistent: false,
+                kind: FaultKind::NoSpace,
+            }));
+            let next = NextJournal::default();
+            next.request(3);
+            next.prepare(&fs, &dir(), 4096);
+            assert!(!fs.exists(&files::journal_path(&dir(), 3)), "{op:?}");
+            assert!(next.take(3).is_none(), "{op:?}");
+        }
+    }
+
     #[test]
     fn a_journal_prepared_for_another_number_is_not_taken() {
         let fs = FaultFs::new();
