@@ -16,7 +16,8 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
-    /// A journal is damaged and the recovery mode refuses to go on.
+    /// The history in the journals is damaged or has a hole, and strict
+    /// recovery refuses to open; or a file changed while it was read.
     Corruption {
         /// The damaged file.
         path: PathBuf,

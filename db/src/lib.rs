@@ -37,6 +37,10 @@
 //! - After a crash, [`Db::open`] recovers a prefix of the acknowledged
 //!   history: no hole, no partial batch; what it dropped is in
 //!   [`Db::recovery_report`].
+//! - Recovery never destroys data: what it cannot use it moves (or, for a
+//!   journal it cuts short, copies) whole into the directory's `lost/`,
+//!   and a crash in the middle of a repair changes nothing about the
+//!   outcome. [`RecoveryMode::Strict`] opens only on a whole history.
 //! - After a journal write or sync error the database refuses writes until
 //!   it is reopened; it never retries an fsync nor reuses a sequence number.
 //! - Reads see whole groups only, and never wait for writers.

@@ -104,22 +104,28 @@ impl Options {
     }
 }
 
-/// What opening a database does when a journal is damaged.
+/// What opening a database does when its history is damaged.
 ///
-/// A torn tail (the end of the newest journal cut short or zero-filled by a
-/// crash) is the normal result of a crash: every mode drops it quietly and
-/// reports it.
+/// A torn tail (the newest write cut short or left half-written over
+/// zeros by a crash, with no record after it) is the normal result of a
+/// crash: every mode drops it and reports it. Anything else (a gap between
+/// journals, damage with records after it, a torn end of an older journal
+/// while a later one holds records) is possible loss of acknowledged
+/// writes. In every mode nothing is destroyed: what is not replayed is
+/// kept whole in the directory's `lost/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecoveryMode {
-    /// Recover to the last intact record before any damage: replay stops at
-    /// the first corrupt chunk or batch, that journal is cut there, and any
-    /// later journal is set aside (renamed `*.log.dropped`), so the database
-    /// holds a prefix of its history with no hole. What was dropped is in the
-    /// [`RecoveryReport`](crate::RecoveryReport).
+    /// Recover to the last intact record before the first damage: the
+    /// damaged journal is cut there (its original kept in `lost/`) and
+    /// every later journal is moved into `lost/`, so that the database
+    /// holds a prefix of its history with no hole and the next open finds
+    /// the same. The damage is in
+    /// [`RecoveryReport::damage`](crate::RecoveryReport::damage).
     PointInTime,
-    /// Refuse to open (with [`Error::Corruption`]) if any journal is damaged
-    /// other than by a torn tail, changing nothing on disk.
+    /// Refuse to open, with [`Error::Corruption`] naming the journal and
+    /// offset and changing nothing on disk, unless the history is whole up
+    /// to a torn tail.
     Strict,
 }
 
