@@ -236,12 +236,17 @@ pub(crate) fn plan(scans: &[JournalScan]) -> Plan {
     // Whole journals past the break, in journal order.
     for scan in &scans[replayed..] {
         if scan.len > 0 {
+            let reason = if scan.path == damage.path {
+                damage.reason.clone()
+            } else {
+                format!("after the damage in {}", damage.path.display())
+            };
             dropped.push(DroppedRange {
                 path: scan.path.clone(),
                 offset: 0,
                 len: scan.len,
                 kind: DropKind::Damage,
-                reason: format!("after the damage in {}", damage.path.display()),
+                reason,
             });
         }
     }
