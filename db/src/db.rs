@@ -188,24 +188,10 @@ impl Db {
     pub fn check(dir: &Path, options: &Options) -> Result<RecoveryReport, Error> {
         options.validate()?;
         let fs = options.fs.as_ref();
-        match fs.stat(dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound {
-                    path: dir.to_path_buf(),
-                })
-            }
-            Err(e) => return Err(io_err("stat", dir)(e)),
-            Ok(meta) if meta.kind != crate::fs::FileKind::Dir => {
-                return Err(Error::Io {
-                    op: "open database",
-                    path: dir.to_path_buf(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::NotADirectory,
-                        "not a directory",
-                    ),
-                })
-            }
-            Ok(_) => {}
+        if !fs.exists(dir) {
+            return Err(Error::NotFound {
+                path: dir.to_path_buf(),
+            });
         }
         let lock_path = dir.join(files::LOCK);
         let _lock = match fs.lock(&lock_path, false) {

@@ -184,10 +184,17 @@ impl Fs for OsFs {
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
-        Ok(Box::new(io::BufReader::with_capacity(
-            256 << 10,
-            File::open(path)?,
-        )))
+        let file = File::open(path)?;
+        // Recovery checked the name with `lstat`; this checks what was
+        // opened, in case the entry changed since (a device would read
+        // forever).
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        Ok(Box::new(io::BufReader::with_capacity(256 << 10, file)))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -246,7 +253,10 @@ impl Fs for OsFs {
 /// How [`FaultFs::crash`] decides what survives of what was not synced.
 ///
 /// In every mode, directory entries (creates, renames, removes) survive only
-/// if their directory was synced after them.
+/// if their directory was synced after them. A rename between two
+/// directories is one atomic change, as ext4, XFS and btrfs journal it:
+/// once either directory is synced, the file is durably under its new name
+/// and no longer under its old one. Directories themselves always survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrashMode {
     /// Only synced bytes survive (LevelDB's and RocksDB's `DropUnsynced`).
@@ -387,6 +397,11 @@ pub enum Mutation {
     Remove {
         /// The name.
         path: PathBuf,
+    },
+    /// A directory was created.
+    CreateDir {
+        /// Its path.
+        dir: PathBuf,
     },
     /// A directory's entries were made durable.
     SyncDir {
@@ -686,6 +701,9 @@ impl MemState {
                     inode.durable.clone_from(&inode.data);
                 }
             }
+            Mutation::CreateDir { dir } => {
+                self.dirs.insert(dir.clone());
+            }
             Mutation::Rename { from, to } => {
                 if let Some(ino) = self.names.remove(from) {
                     self.names.insert(to.clone(), ino);
@@ -847,7 +865,9 @@ impl Fs for FaultFs {
                 format!("{}: exists", dir.display()),
             ));
         }
-        state.dirs.insert(dir.to_path_buf());
+        state.apply(Mutation::CreateDir {
+            dir: dir.to_path_buf(),
+        });
         Ok(())
     }
 

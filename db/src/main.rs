@@ -344,7 +344,7 @@ fn dump_journal(path: &Path) -> Result<(), Failure> {
         match Batch::decode(record) {
             Ok(batch) => {
                 for (i, r) in batch.records().enumerate() {
-                    let seq = batch.seq().0 + i as u64;
+                    let seq = batch.seq().0.saturating_add(i as u64);
                     match r.value() {
                         Some(v) => writeln!(out, "{seq} put {} {}", escape(r.key()), escape(v))?,
                         None => writeln!(out, "{seq} delete {}", escape(r.key()))?,

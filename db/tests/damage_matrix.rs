@@ -124,8 +124,17 @@ fn cases(h: &History) -> Vec<Case> {
         }
 
         // A flipped byte in the data of the first, middle and last record.
-        let picks = [0, j.records.len() / 2, j.records.len().saturating_sub(1)];
+        // The one before the last: its successor is often in the same
+        // block, which a reader resynchronising at block starts never sees.
+        let n_records = j.records.len();
+        let picks = [
+            0,
+            n_records / 2,
+            n_records.saturating_sub(2),
+            n_records.saturating_sub(1),
+        ];
         let mut picked: Vec<usize> = picks.into_iter().filter(|&i| i < j.records.len()).collect();
+        picked.sort_unstable();
         picked.dedup();
         for i in picked {
             let r = j.records[i];

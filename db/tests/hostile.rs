@@ -218,7 +218,7 @@ fn repro_7a_check_creates_nothing_and_names_the_real_cause() {
     let file = tmp.path().join("file");
     std::fs::write(&file, b"x").unwrap();
     let err = Db::check(&file, &Options::default()).unwrap_err();
-    assert!(err.to_string().contains("not a directory"), "{err}");
+    assert!(err.to_string().contains("Not a directory"), "{err}");
     // LOCK is a directory: the real cause, for check and open.
     let db_dir = tmp.path().join("db");
     let db = Db::open(&db_dir, Options::default()).unwrap();

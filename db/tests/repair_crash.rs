@@ -5,22 +5,26 @@
 //! uses. The repairing open is recorded on a [`FaultFs`]; then, for every
 //! prefix of its mutations and every D1 crash mode, the directory a power
 //! loss would leave is opened again, in the same mode, and must recover
-//! exactly what the first open recovered. While the repair is unfinished
-//! (an open of that state would still set something aside), a strict open
+//! exactly what the first open recovered, and every byte of the damaged
+//! directory must still be in some file. Until the repair is complete (the
+//! original journals are as the whole repair leaves them), a strict open
 //! must refuse exactly as it refused the original.
 //!
 //! Then the D2 loops: each kind of operation (write, sync, create, rename,
 //! directory sync) fails at its N-th use, once and persistently, for N = 1,
 //! 2, ... until an open meets no fault; the failing open returns an error
-//! or succeeds, never panics, and the next clean open (after a restart and
-//! after a power loss) recovers the same prefix.
+//! or succeeds, never panics, and the next clean open (after a restart, and
+//! after a power loss before or after the retried repair) recovers the same
+//! prefix and destroys nothing.
 //!
 //! The full size runs in release mode (a step of `cargo xtask ci`); debug
 //! builds check every third crash point.
 
 mod common;
 
-use common::{build_history, contents, dir, History};
+use common::{assert_nothing_destroyed, build_history, contents, dir, files, History};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use tributary::fs::{CrashMode, Fault, FaultFs, FaultKind, FaultOp, Fs};
 use tributary::{Db, Error, Options, RecoveryMode};
 
@@ -75,6 +79,15 @@ fn cases(h: &History) -> Vec<Case> {
     assert!(fs.set_len(&j.path, r.end - 3));
     add("torn end of an older journal", fs, false);
 
+    // The torn end of an older journal, then a journal with no record,
+    // then one past the gap: the one past the gap must go last.
+    let fs = h.fs.snapshot();
+    let j = &h.journals[first];
+    let r = j.records[j.records.len() - 2];
+    assert!(fs.set_len(&j.path, r.end - 3));
+    assert!(fs.set_len(&h.journals[first + 1].path, 0));
+    add("torn end of an older journal, then an empty one", fs, false);
+
     // A middle journal missing: the journals after the gap set aside.
     let fs = h.fs.snapshot();
     fs.remove(&h.journals[middle].path).unwrap();
@@ -119,14 +132,12 @@ fn recovered(fs: &FaultFs, h: &History, mode: RecoveryMode, ctx: &str) -> u64 {
     s
 }
 
-/// Whether an open of `fs` would still repair something.
-fn unfinished(fs: &FaultFs, h: &History, ctx: &str) -> bool {
-    match Db::check(dir(), &opts(fs, h, RecoveryMode::PointInTime)) {
-        Ok(report) => !report.set_aside.is_empty() || report.damage.is_some(),
-        // Every journal set aside: an empty history, nothing to repair.
-        Err(Error::NotFound { .. }) => false,
-        Err(e) => panic!("{ctx}: check: {e}"),
-    }
+/// The original journals of `fs` (those of `base`) that are live, with
+/// their contents.
+fn journals_left(fs: &FaultFs, base: &[PathBuf]) -> BTreeMap<PathBuf, Vec<u8>> {
+    base.iter()
+        .filter_map(|p| fs.contents(p).map(|c| (p.clone(), c)))
+        .collect()
 }
 
 /// Checks every crash point of the repairing open of `case` in `mode`;
@@ -144,6 +155,17 @@ fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> 
     );
     let history = recording.history();
     drop(db);
+    let before = files(&base);
+    let originals: Vec<PathBuf> = h.journals.iter().map(|j| j.path.clone()).collect();
+    // The repair is complete where the original journals are as the whole
+    // repair leaves them.
+    let done = {
+        let end = base.snapshot();
+        for m in &history {
+            end.apply(m);
+        }
+        journals_left(&end, &originals)
+    };
     let model = base.snapshot();
     let mut states = 0;
     for point in 0..=history.len() {
@@ -160,16 +182,17 @@ fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> 
                 case.what,
                 history.len()
             );
+            assert_nothing_destroyed(&before, &files(&crashed), &ctx);
             if mode == RecoveryMode::PointInTime && !case.strict_ok {
+                let complete = journals_left(&crashed, &originals) == done;
                 let probe = crashed.snapshot();
-                let strict = Db::open(dir(), opts(&probe, h, RecoveryMode::Strict));
-                match (strict, unfinished(&crashed, h, &ctx)) {
-                    (Err(Error::Corruption { .. }), true) => {}
-                    (Ok(db), false) => {
+                match Db::open(dir(), opts(&probe, h, RecoveryMode::Strict)) {
+                    Err(Error::Corruption { .. }) if !complete => {}
+                    Ok(db) if complete => {
                         assert_eq!(db.recovery_report().last_seq.0, prefix, "{ctx}: strict");
                     }
-                    (Ok(_), true) => panic!("{ctx}: strict opened a half-repaired directory"),
-                    (Err(e), _) => panic!("{ctx}: strict: {e}"),
+                    Ok(_) => panic!("{ctx}: strict opened a half-repaired directory"),
+                    Err(e) => panic!("{ctx}: strict (repair complete: {complete}): {e}"),
                 }
             }
             assert_eq!(recovered(&crashed, h, mode, &ctx), prefix, "{ctx}: prefix");
@@ -183,6 +206,7 @@ fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> 
 /// opens checked.
 fn fault_loops(h: &History, case: &Case, mode: RecoveryMode) -> u64 {
     let prefix = recovered(&case.fs.snapshot(), h, mode, &case.what);
+    let before = files(&case.fs);
     let mut opens = 0;
     for op in [
         FaultOp::Write,
@@ -209,13 +233,23 @@ fn fault_loops(h: &History, case: &Case, mode: RecoveryMode) -> u64 {
                 }
                 let met = fs.faults_injected() > 0;
                 fs.set_fault(None);
-                let restart = fs.snapshot();
-                assert_eq!(recovered(&restart, h, mode, &ctx), prefix, "{ctx}: restart");
+                // A power loss right after the failed open, and after the
+                // open that retries the repair: nothing is lost either way.
                 let power_loss = fs.crash(CrashMode::SyncedOnly);
+                assert_nothing_destroyed(&before, &files(&power_loss), &ctx);
                 assert_eq!(
                     recovered(&power_loss, h, mode, &ctx),
                     prefix,
                     "{ctx}: power loss"
+                );
+                let restart = fs.snapshot();
+                assert_eq!(recovered(&restart, h, mode, &ctx), prefix, "{ctx}: restart");
+                let after_retry = restart.crash(CrashMode::SyncedOnly);
+                assert_nothing_destroyed(&before, &files(&after_retry), &ctx);
+                assert_eq!(
+                    recovered(&after_retry, h, mode, &ctx),
+                    prefix,
+                    "{ctx}: power loss after the retried repair"
                 );
                 opens += 1;
                 if !met {

@@ -76,9 +76,11 @@
 mod error;
 mod format;
 mod reader;
+mod search;
 mod writer;
 
 pub use error::{Corruption, Dropped, ReadError};
 pub use format::{ChunkType, BLOCK_SIZE, HEADER_LEN, MAX_CHUNK_DATA};
 pub use reader::{Reader, Recovery};
+pub use search::record_start_at_or_after;
 pub use writer::{SyncWrite, Writer};

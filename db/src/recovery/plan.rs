@@ -41,7 +41,8 @@
 //!   number of the next journal holding records, which setting journals
 //!   aside would hide: `p` is cut first (its good part, and with it the
 //!   expected sequence number, is unchanged by the cut), then the journals
-//!   after it are set aside newest first, so the next one goes last.
+//!   after it are set aside newest first, except that the next one holding
+//!   records goes last (journals between them hold none).
 //! - Torn tails accepted as the newest writes rest on no journal after them
 //!   holding records; cutting them changes that for none.
 //!
@@ -228,8 +229,18 @@ pub(crate) fn plan(scans: &[JournalScan]) -> Plan {
                 reason: reason.clone(),
             };
             dropped.push(tail(scan, DropKind::Damage, &reason));
+            // The decision rests on `next`: it goes last. The journals
+            // between `p` and `next` hold no record, so they change
+            // nothing, but they too go before it.
             let mut steps = vec![shorten(scan)];
-            steps.extend(newest_first(p + 1));
+            steps.extend(
+                newest_first(p + 1)
+                    .into_iter()
+                    .filter(|s| !matches!(s, Step::SetAside { path } if *path == later.path)),
+            );
+            steps.push(Step::SetAside {
+                path: later.path.clone(),
+            });
             (p + 1, damage, steps)
         }
     };
@@ -412,7 +423,7 @@ mod tests {
                 replayed: 1,
                 last_seq: 10,
                 damage_in: Some(1),
-                steps: vec![cut(1, 1000), aside(4), aside(3), aside(2)],
+                steps: vec![cut(1, 1000), aside(4), aside(2), aside(3)],
             },
             Row {
                 what: "the first journal missing",

@@ -4,8 +4,8 @@
 //! # How a journal is cut
 //!
 //! 1. Its whole original is copied into `lost/` and synced, and `lost/` is
-//!    synced (skipped if `lost/` already holds an identical copy: a repair
-//!    interrupted after this step).
+//!    synced. Always a new copy: one left by an interrupted repair may have
+//!    failed its sync, and a retried fsync proves nothing on Linux.
 //! 2. Its first `len` bytes are copied to `NNNNNN.log.repair`, and synced.
 //! 3. The copy is renamed over the journal, and the directory is synced.
 //!
@@ -19,6 +19,11 @@
 //! It is renamed into `lost/` (under its own name, or with a `.K` suffix if
 //! that is taken), and both directories are synced before the next step, so
 //! that the order of the steps survives a power loss.
+//!
+//! A repair begins by syncing `lost/` and the database directory if `lost/`
+//! exists: an earlier repair that failed a directory sync left names that
+//! may not be durable, and the steps of this one must not be durable before
+//! them. Nothing in `lost/` is ever opened or read.
 
 use super::plan::Step;
 use super::SetAside;
@@ -72,6 +77,8 @@ struct Lost<'a> {
     fs: &'a dyn Fs,
     dir: &'a Path,
     path: PathBuf,
+    /// Whether `lost/` exists and is synced, in this repair.
+    ready: bool,
 }
 
 impl<'a> Lost<'a> {
@@ -80,21 +87,28 @@ impl<'a> Lost<'a> {
             fs,
             dir,
             path: dir.join(files::LOST),
+            ready: false,
         }
     }
 
-    /// Creates `lost/` if it does not exist, durably. (Listing the
-    /// directory already refused a `lost` that is not a directory.)
+    /// Creates `lost/` if it does not exist, durably; if it exists, makes
+    /// what an earlier repair did there durable before anything else.
     fn ensure(&mut self) -> Result<(), Error> {
-        if self.fs.exists(&self.path) {
+        if self.ready {
             return Ok(());
         }
-        self.fs
-            .create_dir(&self.path)
-            .map_err(io_err("create directory", &self.path))?;
-        self.fs
-            .sync_dir(self.dir)
-            .map_err(io_err("sync directory", self.dir))
+        if self.fs.exists(&self.path) {
+            self.sync_both()?;
+        } else {
+            self.fs
+                .create_dir(&self.path)
+                .map_err(io_err("create directory", &self.path))?;
+            self.fs
+                .sync_dir(self.dir)
+                .map_err(io_err("sync directory", self.dir))?;
+        }
+        self.ready = true;
+        Ok(())
     }
 
     /// Candidate names in `lost/` for the file `path`: its own name, then
@@ -134,17 +148,11 @@ impl<'a> Lost<'a> {
     fn cut(&mut self, path: &Path, number: u64, len: u64) -> Result<SetAside, Error> {
         self.ensure()?;
         // 1. Keep the original whole.
-        let kept_as = match self.identical_copy(path)? {
-            Some(kept) => kept,
-            None => {
-                let kept = self.free_name(path);
-                copy(self.fs, path, &kept, None)?;
-                self.fs
-                    .sync_dir(&self.path)
-                    .map_err(io_err("sync directory", &self.path))?;
-                kept
-            }
-        };
+        let kept_as = self.free_name(path);
+        copy(self.fs, path, &kept_as, None)?;
+        self.fs
+            .sync_dir(&self.path)
+            .map_err(io_err("sync directory", &self.path))?;
         // 2. Write the shortened copy. A copy left by an interrupted repair
         // was set aside before the steps ran (see `recover`), so the name
         // is free unless something else took it since, which `create`
@@ -163,19 +171,6 @@ impl<'a> Lost<'a> {
             kept_as,
             cut_to: Some(len),
         })
-    }
-
-    /// A file in `lost/` under one of `path`'s names with the same contents.
-    fn identical_copy(&self, path: &Path) -> Result<Option<PathBuf>, Error> {
-        for candidate in self.names(path) {
-            if !self.fs.exists(&candidate) {
-                return Ok(None);
-            }
-            if same_contents(self.fs, path, &candidate)? {
-                return Ok(Some(candidate));
-            }
-        }
-        Ok(None)
     }
 
     fn sync_both(&self) -> Result<(), Error> {
@@ -209,38 +204,4 @@ fn copy(fs: &dyn Fs, from: &Path, to: &Path, limit: Option<u64>) -> Result<(), E
         });
     }
     journal::SyncWrite::sync_data(&mut file).map_err(io_err("fdatasync", to))
-}
-
-/// Whether files `a` and `b` hold the same bytes.
-fn same_contents(fs: &dyn Fs, a: &Path, b: &Path) -> Result<bool, Error> {
-    if fs.stat(a).map_err(io_err("stat", a))?.len != fs.stat(b).map_err(io_err("stat", b))?.len {
-        return Ok(false);
-    }
-    let mut ra = fs.open(a).map_err(io_err("open", a))?;
-    let mut rb = fs.open(b).map_err(io_err("open", b))?;
-    let (mut ba, mut bb) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
-    loop {
-        let na = fill(&mut ra, &mut ba).map_err(io_err("read", a))?;
-        let nb = fill(&mut rb, &mut bb).map_err(io_err("read", b))?;
-        if ba[..na] != bb[..nb] {
-            return Ok(false);
-        }
-        if na == 0 {
-            return Ok(true);
-        }
-    }
-}
-
-/// Reads until `buf` is full or the reader ends; returns the bytes read.
-fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match reader.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

@@ -175,9 +175,10 @@ pub(crate) enum Ending {
         /// What it is.
         reason: String,
     },
-    /// In a way no crash leaves: a readable record follows the damage, or
-    /// a readable record is not a well-formed batch that continues the ones
-    /// before it.
+    /// In a way no crash leaves: a record was written after the damage (a
+    /// chunk that starts one, with a valid checksum, at any offset past
+    /// it), or a readable record is not a well-formed batch that continues
+    /// the ones before it.
     Damaged {
         /// Where the damage was found.
         offset: u64,
@@ -218,24 +219,38 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
                 Ok(Some(record)) => Batch::decode(record),
                 Ok(None) => {
                     break match reader.torn_tail() {
-                        Some(t) if t.reason != journal::Corruption::ZeroedTail => Ending::Torn {
-                            offset: t.offset,
-                            reason: format!("torn tail: {}", t.reason),
-                        },
+                        Some(t) if t.reason != journal::Corruption::ZeroedTail => {
+                            // Past the start of the torn record itself,
+                            // whose first chunk may be whole.
+                            match record_after(fs, path, t.offset + 1)? {
+                                // A length damaged in the last block reads
+                                // as a chunk running past the end.
+                                Some(at) => Ending::Damaged {
+                                    offset: t.offset,
+                                    reason: format!(
+                                        "{}, with a record after it at offset {at}",
+                                        t.reason
+                                    ),
+                                },
+                                None => Ending::Torn {
+                                    offset: t.offset,
+                                    reason: format!("torn tail: {}", t.reason),
+                                },
+                            }
+                        }
                         _ => Ending::Clean,
-                    }
+                    };
                 }
                 Err(journal::ReadError::Corrupt { offset, reason }) => {
-                    break if record_follows(fs, path, offset)? {
-                        Ending::Damaged {
+                    break match record_after(fs, path, offset)? {
+                        Some(at) => Ending::Damaged {
                             offset,
-                            reason: reason.to_string(),
-                        }
-                    } else {
-                        Ending::Torn {
+                            reason: format!("{reason}, with a record after it at offset {at}"),
+                        },
+                        None => Ending::Torn {
                             offset,
                             reason: format!("torn write: {reason}, and no record after it"),
-                        }
+                        },
                     }
                 }
                 Err(e) => return Err(read_error(path, e)),
@@ -280,22 +295,13 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
     Ok(scan)
 }
 
-/// Whether the journal at `path` holds a readable record that starts past
-/// `offset`, skipping damage: damage with records after it is not a torn
-/// write.
-fn record_follows(fs: &dyn Fs, path: &Path, offset: u64) -> Result<bool, Error> {
+/// Where the first record after damage at `offset` of the journal at
+/// `path` starts, if one does: damage with a record written after it is
+/// not a torn write. Every offset is tried, not only block starts (see
+/// [`journal::record_start_at_or_after`]).
+fn record_after(fs: &dyn Fs, path: &Path, offset: u64) -> Result<Option<u64>, Error> {
     let file = fs.open(path).map_err(io_err("open", path))?;
-    let mut reader = journal::Reader::new(file, journal::Recovery::Tolerant);
-    loop {
-        match reader.next_record().map(|r| r.is_some()) {
-            Ok(true) if reader.record_offset() > offset => return Ok(true),
-            Ok(true) => {}
-            Ok(false) => return Ok(false),
-            Err(e @ journal::ReadError::Io(_)) => return Err(read_error(path, e)),
-            // Tolerant mode skips damage; anything else ends the search.
-            Err(_) => return Ok(false),
-        }
-    }
+    journal::record_start_at_or_after(file, offset).map_err(io_err("read", path))
 }
 
 /// A read error of the journal at `path`, as the database's error.
