@@ -10,8 +10,9 @@
 //! 2. [`plan`] decides, as a pure function of the scans, how much history
 //!    to replay, whether acknowledged writes may be lost, and the repair.
 //! 3. Replay reads the good part of the journals again into memtables.
-//! 4. [`repair`] makes the decision stable, so that the next open finds the
-//!    same history and new journals never follow a hole.
+//! 4. [`repair`] makes a break stable, so that the next open finds the same
+//!    history and new journals never follow a hole. (A torn tail of the
+//!    newest write needs none: see `plan`.)
 //!
 //! # The guarantees (ARCHITECTURE.md, Recovery)
 //!

@@ -43,8 +43,13 @@
 //!   expected sequence number, is unchanged by the cut), then the journals
 //!   after it are set aside newest first, except that the next one holding
 //!   records goes last (journals between them hold none).
-//! - Torn tails accepted as the newest writes rest on no journal after them
-//!   holding records; cutting them changes that for none.
+//!
+//! A torn tail accepted as the newest write needs no repair. New writes go
+//! to a new journal that begins exactly where the tail's good part ends, so
+//! at the next open the torn bytes are followed by a journal that continues
+//! the history: bytes that provably held no record, accepted by both modes
+//! as before. (Cutting it instead would copy a whole journal into `lost/`
+//! at every open after a crash.)
 //!
 //! A cut keeps the journal's whole original in `lost/` before replacing it
 //! (see `repair`). A journal whose good part is empty is set aside whole
@@ -148,18 +153,19 @@ pub(crate) fn plan(scans: &[JournalScan]) -> Plan {
     }
 
     let Some((found, next)) = found else {
-        // No break: every torn tail was the newest write.
-        let mut steps = Vec::new();
+        // No break: every torn tail was the newest write. It stays where it
+        // is: the next journal will begin exactly where its good part ends,
+        // which makes it bytes that held no record (above), so every later
+        // open decides the same without a repair.
         for &t in &torn {
             dropped.push(tail(&scans[t], DropKind::TornTail, "the newest write"));
-            steps.push(shorten(&scans[t]));
         }
         return Plan {
             replayed: scans.len(),
             last_seq,
             dropped,
             damage: None,
-            steps,
+            steps: Vec::new(),
         };
     };
 
@@ -390,7 +396,7 @@ mod tests {
                 replayed: 2,
                 last_seq: 20,
                 damage_in: None,
-                steps: vec![cut(2, 1000)],
+                steps: vec![],
             },
             Row {
                 what: "torn tail, then empty journals",
@@ -402,7 +408,7 @@ mod tests {
                 replayed: 3,
                 last_seq: 10,
                 damage_in: None,
-                steps: vec![cut(1, 1000), aside(3)],
+                steps: vec![],
             },
             Row {
                 what: "torn bytes that held no record: the next journal continues",
