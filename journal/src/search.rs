@@ -31,17 +31,38 @@ pub fn record_start_at_or_after<R: Read>(mut source: R, from: u64) -> io::Result
             return Ok(None);
         }
         let block = &block[..len];
-        let first = from.saturating_sub(block_start).min(len as u64) as usize;
-        for at in first..len.saturating_sub(HEADER_LEN - 1) {
+        let mut at = from.saturating_sub(block_start).min(len as u64) as usize;
+        // Only offsets whose type byte is `full` or `first` can start a
+        // record; finding those skips zeros (the unwritten part of a
+        // zero-filled journal) a word at a time.
+        while let Some(type_at) = next_start_type(block, at + HEADER_LEN - 1) {
+            at = type_at + 1 - HEADER_LEN;
             if starts_record(block, at) {
                 return Ok(Some(block_start + at as u64));
             }
+            at += 1;
         }
         if len < BLOCK_SIZE {
             return Ok(None);
         }
         block_start += BLOCK_SIZE as u64;
     }
+}
+
+/// The first index at or after `from` holding a `full` or `first` type byte.
+fn next_start_type(block: &[u8], from: usize) -> Option<usize> {
+    let is_start = |b: u8| b == ChunkType::Full as u8 || b == ChunkType::First as u8;
+    let mut i = from;
+    while i + 8 <= block.len() {
+        let word = u64::from_le_bytes(block[i..i + 8].try_into().expect("eight bytes"));
+        if word != 0 {
+            if let Some(j) = block[i..i + 8].iter().position(|&b| is_start(b)) {
+                return Some(i + j);
+            }
+        }
+        i += 8;
+    }
+    (i..block.len()).find(|&j| is_start(block[j]))
 }
 
 /// Whether a record-starting chunk with a valid checksum begins at `at`.
