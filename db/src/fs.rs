@@ -7,8 +7,9 @@
 //! renames and removes, directory syncs, an advisory lock, and `lstat`.
 //!
 //! Two things are left out on purpose, so that no code of the database can
-//! destroy bytes by accident: there is no truncate and no way to open an
-//! existing file for writing. A file is created new (failing if the name
+//! destroy bytes by accident: there is no truncate (only
+//! [`Fs::trim_zeros`], which refuses to cut anything but zeros) and no way
+//! to open an existing file for writing. A file is created new (failing if the name
 //! exists, so nothing is ever written through a link someone left there),
 //! and the only way to replace one is to rename another over it, which
 //! recovery does only after keeping the old one (see `recovery::repair`).
@@ -89,6 +90,12 @@ pub trait Fs: Send + Sync + fmt::Debug {
     fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>>;
     /// Opens `path` for reading from the start.
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
+    /// Cuts the zeros at the end of `path` from `len` on, and syncs it;
+    /// fails with [`io::ErrorKind::InvalidData`], changing nothing, unless
+    /// every byte from `len` to the end is zero. The one way to shorten a
+    /// file: zeros are the unwritten part of a zero-filled journal, not
+    /// data, and reading them at every open costs as much as the journal.
+    fn trim_zeros(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Renames `from` to `to`, replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes the file `path`.
@@ -195,6 +202,26 @@ impl Fs for OsFs {
             ));
         }
         Ok(Box::new(io::BufReader::with_capacity(256 << 10, file)))
+    }
+
+    fn trim_zeros(&self, path: &Path, len: u64) -> io::Result<()> {
+        let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+        file.seek(io::SeekFrom::Start(len))?;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("not only zeros from offset {len}"),
+                ));
+            }
+        }
+        file.set_len(len)?;
+        file.sync_all()
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -397,6 +424,13 @@ pub enum Mutation {
     Remove {
         /// The name.
         path: PathBuf,
+    },
+    /// Inode `ino`, zeros from `len` on, was cut to `len` bytes and synced.
+    TrimZeros {
+        /// The inode.
+        ino: u64,
+        /// Its new length.
+        len: usize,
     },
     /// A directory was created.
     CreateDir {
@@ -701,6 +735,14 @@ impl MemState {
                     inode.durable.clone_from(&inode.data);
                 }
             }
+            Mutation::TrimZeros { ino, len } => {
+                if let Some(inode) = self.inodes.get_mut(ino) {
+                    inode.data.truncate(*len);
+                    inode.durable.clone_from(&inode.data);
+                    inode.last_write_start = inode.data.len();
+                    inode.last_write_end = inode.data.len();
+                }
+            }
             Mutation::CreateDir { dir } => {
                 self.dirs.insert(dir.clone());
             }
@@ -961,6 +1003,25 @@ impl Fs for FaultFs {
             .map(|i| i.data.clone())
             .unwrap_or_default();
         Ok(Box::new(io::Cursor::new(data)))
+    }
+
+    fn trim_zeros(&self, path: &Path, len: u64) -> io::Result<()> {
+        let mut state = self.lock_state();
+        state.check(FaultOp::Write).map_err(fault_error)?;
+        let ino = state.ino(path)?;
+        let len = len as usize;
+        let data = state.inodes.get(&ino).map(|i| &i.data[..]).unwrap_or(&[]);
+        if data
+            .get(len..)
+            .is_none_or(|tail| tail.iter().any(|&b| b != 0))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not only zeros from offset {len}"),
+            ));
+        }
+        state.apply(Mutation::TrimZeros { ino, len });
+        Ok(())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

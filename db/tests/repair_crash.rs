@@ -126,10 +126,16 @@ fn recovered(fs: &FaultFs, h: &History, mode: RecoveryMode, ctx: &str) -> u64 {
 }
 
 /// The original journals of `fs` (those of `base`) that are live, with
-/// their contents.
+/// their contents up to their last non-zero byte (cutting zero tails is a
+/// step of a repair that changes no decision).
 fn journals_left(fs: &FaultFs, base: &[PathBuf]) -> BTreeMap<PathBuf, Vec<u8>> {
     base.iter()
-        .filter_map(|p| fs.contents(p).map(|c| (p.clone(), c)))
+        .filter_map(|p| {
+            let mut c = fs.contents(p)?;
+            let end = c.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            c.truncate(end);
+            Some((p.clone(), c))
+        })
         .collect()
 }
 

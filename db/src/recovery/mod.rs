@@ -29,8 +29,10 @@
 //! - **Nothing is destroyed.** A repair never truncates, overwrites or
 //!   deletes a byte it has not kept first: journals after the damage are
 //!   moved into `lost/` whole, and a journal cut short is first copied
-//!   there whole. Zeros at the end of a journal are left alone: they hold
-//!   nothing and read the same way every time.
+//!   there whole. The only bytes recovery removes without keeping them are
+//!   zeros after a journal's last written byte: the unwritten part of a
+//!   zero-filled journal, which hold nothing ([`Fs::trim_zeros`] refuses
+//!   to cut anything else).
 //! - **Repair is atomic and idempotent.** A crash (or a failing operation)
 //!   after any step leaves a directory that the next open treats as this
 //!   one treated the original, until the last step completes the repair
@@ -222,12 +224,18 @@ pub(crate) fn recover(
         Fix::Repair => repair::run(fs, dir, &steps)?,
         Fix::ReadOnly => repair::preview(fs, dir, &steps),
     };
+    let trimmed = |scan: &scan::JournalScan| {
+        steps.iter().find_map(|s| match s {
+            Step::TrimZeros { path, len } if *path == scan.path && fix == Fix::Repair => Some(*len),
+            _ => None,
+        })
+    };
     let journal_bytes = scans
         .iter()
         .filter_map(|scan| {
             let done = set_aside.iter().find(|s| s.path == scan.path);
             match done {
-                None => Some(scan.len),
+                None => Some(trimmed(scan).unwrap_or(scan.len)),
                 Some(s) => s.cut_to,
             }
         })

@@ -54,6 +54,11 @@
 //! A cut keeps the journal's whole original in `lost/` before replacing it
 //! (see `repair`). A journal whose good part is empty is set aside whole
 //! instead of cut to nothing.
+//!
+//! Last, the zeros after the last written byte of every journal that stays
+//! are cut ([`Step::TrimZeros`]): they are the unwritten part of a
+//! zero-filled journal, they change no decision, and left in place every
+//! later open would read them again.
 
 use super::scan::{Ending, JournalScan};
 use super::{Damage, DropKind, DroppedRange};
@@ -84,6 +89,13 @@ pub(crate) enum Step {
         /// The file.
         path: PathBuf,
     },
+    /// Cut the zeros at the end of a journal that stays, from `len` on.
+    TrimZeros {
+        /// The journal.
+        path: PathBuf,
+        /// The length it keeps: its good part and any non-zero byte.
+        len: u64,
+    },
     /// Keep the journal's original in `lost/`, then replace it with its
     /// first `len` bytes.
     Cut {
@@ -108,6 +120,32 @@ enum Break {
 
 /// Decides recovery over `scans`, oldest journal first.
 pub(crate) fn plan(scans: &[JournalScan]) -> Plan {
+    let mut plan = decide(scans);
+    // Zeros after the last written byte of each journal that stays are
+    // the unwritten part of a zero-filled journal: cut, so that later
+    // opens do not read them again. Removing zeros changes no decision.
+    let stays = |path: &PathBuf| {
+        !plan.steps.iter().any(|s| match s {
+            Step::SetAside { path: p } | Step::Cut { path: p, .. } => p == path,
+            Step::TrimZeros { .. } => false,
+        })
+    };
+    let trims: Vec<Step> = scans
+        .iter()
+        .filter(|scan| stays(&scan.path))
+        .filter_map(|scan| {
+            let keep = scan.data_end.max(scan.good_end);
+            (keep < scan.len).then(|| Step::TrimZeros {
+                path: scan.path.clone(),
+                len: keep,
+            })
+        })
+        .collect();
+    plan.steps.extend(trims);
+    plan
+}
+
+fn decide(scans: &[JournalScan]) -> Plan {
     let mut expected = SeqNum(1);
     let mut last_seq = SeqNum::ZERO;
     // Journals ending torn, waiting for the next journal with records to
@@ -339,6 +377,7 @@ mod tests {
             batches: 0,
             records: 0,
             good_end,
+            data_end: good_end + 50,
             ending: match ending {
                 "clean" => Ending::Clean,
                 "torn" => {
@@ -366,6 +405,34 @@ mod tests {
             number,
             len,
         }
+    }
+
+    /// Zeros after the last written byte are cut from every journal that
+    /// stays, never below its good part; journals set aside or cut keep
+    /// theirs.
+    #[test]
+    fn zero_tails_of_journals_that_stay_are_trimmed() {
+        let mut zeroed = journal(1, 1, 10, "clean");
+        zeroed.data_end = 990; // The last record ends in zero bytes.
+        let mut torn = journal(2, 11, 20, "torn");
+        torn.data_end = 1020;
+        torn.len = 5000;
+        let plan = plan(&[zeroed, torn]);
+        let trim = |number: u64, len: u64| Step::TrimZeros {
+            path: PathBuf::from(format!("/db/{number:06}.log")),
+            len,
+        };
+        assert_eq!(plan.steps, vec![trim(1, 1000), trim(2, 1020)]);
+
+        let mut damaged = journal(1, 1, 10, "damaged");
+        damaged.data_end = 1000;
+        let plan = super::plan(&[damaged, journal(2, 21, 30, "clean")]);
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| !matches!(s, Step::TrimZeros { .. })),
+            "{plan:?}"
+        );
     }
 
     /// Each row: the journals, then the expected replayed count, last

@@ -47,6 +47,11 @@ pub(crate) fn run(fs: &dyn Fs, dir: &Path, steps: &[Step]) -> Result<Vec<SetAsid
         done.push(match step {
             Step::SetAside { path } => lost.set_aside(path)?,
             Step::Cut { path, number, len } => lost.cut(path, *number, *len)?,
+            Step::TrimZeros { path, len } => {
+                fs.trim_zeros(path, *len)
+                    .map_err(io_err("trim the zeros of", path))?;
+                continue;
+            }
         });
     }
     Ok(done)
@@ -57,6 +62,7 @@ pub(crate) fn preview(fs: &dyn Fs, dir: &Path, steps: &[Step]) -> Vec<SetAside> 
     let lost = Lost::new(fs, dir);
     steps
         .iter()
+        .filter(|step| !matches!(step, Step::TrimZeros { .. }))
         .map(|step| match step {
             Step::SetAside { path } => SetAside {
                 path: path.clone(),
@@ -68,6 +74,7 @@ pub(crate) fn preview(fs: &dyn Fs, dir: &Path, steps: &[Step]) -> Vec<SetAside> 
                 kept_as: lost.free_name(path),
                 cut_to: Some(*len),
             },
+            Step::TrimZeros { .. } => unreachable!("filtered out above"),
         })
         .collect()
 }

@@ -148,6 +148,9 @@ pub(crate) struct JournalScan {
     pub records: u64,
     /// Offset just past the last good batch: where the good part ends.
     pub good_end: u64,
+    /// Offset just past the last non-zero byte: zeros from here to the end
+    /// are the unwritten part of a zero-filled journal.
+    pub data_end: u64,
     /// How the journal ends after its good part.
     pub ending: Ending,
 }
@@ -201,6 +204,7 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
     let mut counting = Counting {
         inner: file,
         count: 0,
+        data_end: 0,
     };
     let mut scan = JournalScan {
         path: path.to_path_buf(),
@@ -210,6 +214,7 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
         batches: 0,
         records: 0,
         good_end: 0,
+        data_end: 0,
         ending: Ending::Clean,
     };
     {
@@ -292,6 +297,7 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
     }
     io::copy(&mut counting, &mut io::sink()).map_err(io_err("read", path))?;
     scan.len = counting.count;
+    scan.data_end = counting.data_end;
     Ok(scan)
 }
 
@@ -326,15 +332,35 @@ pub(crate) fn read_error(path: &Path, e: journal::ReadError) -> Error {
 }
 
 /// A reader that counts the bytes it returned.
+/// It also notes where the last non-zero byte ends.
 struct Counting<R> {
     inner: R,
     count: u64,
+    /// Offset just past the last non-zero byte read.
+    data_end: u64,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if let Some(last) = last_nonzero(&buf[..n]) {
+            self.data_end = self.count + last as u64 + 1;
+        }
         self.count += n as u64;
         Ok(n)
     }
+}
+
+/// The index of the last non-zero byte of `bytes`, looking at zeros a word
+/// at a time.
+fn last_nonzero(bytes: &[u8]) -> Option<usize> {
+    let mut end = bytes.len();
+    while end >= 8 {
+        let word = u64::from_le_bytes(bytes[end - 8..end].try_into().expect("eight bytes"));
+        if word != 0 {
+            break;
+        }
+        end -= 8;
+    }
+    bytes[..end].iter().rposition(|&b| b != 0)
 }
