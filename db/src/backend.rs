@@ -129,6 +129,41 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The shared state of a database just recovered in `dir`: its active
+    /// memtable, the frozen ones (newest first), the last sequence number
+    /// and the bytes of its journals.
+    pub fn recovered(
+        dir: &std::path::Path,
+        fs: &Arc<dyn Fs>,
+        active: Arc<MemDb>,
+        frozen: Vec<Arc<MemDb>>,
+        last_seq: SeqNum,
+        journal_bytes: u64,
+        blocks: Arc<BlockPool>,
+    ) -> Shared {
+        Shared {
+            dir: dir.to_path_buf(),
+            fs: Arc::clone(fs),
+            view: RwLock::new(Arc::new(View {
+                active,
+                frozen: frozen
+                    .into_iter()
+                    .map(|memdb| Arc::new(Frozen::new(memdb)))
+                    .collect(),
+                run: None,
+            })),
+            last_seq: AtomicU64::new(last_seq.0),
+            old_journal_bytes: AtomicU64::new(journal_bytes),
+            journal_bytes: AtomicU64::new(0),
+            rotations: AtomicU64::new(0),
+            compaction: Mutex::new(()),
+            compactions: AtomicU64::new(0),
+            blocks,
+            closed_journals: ClosedJournals::default(),
+            next_journal: NextJournal::default(),
+        }
+    }
+
     /// The current view.
     pub fn view(&self) -> Arc<View> {
         Arc::clone(&self.view.read().unwrap_or_else(|e| e.into_inner()))
@@ -307,6 +342,7 @@ impl Backend {
             ));
         }
         if let Err(e) = self.start_next_journal() {
+            log::error!("rotation failed: {e}; refusing writes until reopened");
             let e = Arc::new(e);
             self.rotation_failure = Some(Arc::clone(&e));
             return Err(io::Error::new(e.kind(), e.to_string()));
@@ -329,6 +365,11 @@ impl Backend {
         }
         let frozen = Arc::clone(old.memdb());
         self.shared.rotations.fetch_add(1, Ordering::Relaxed);
+        log::debug!(
+            "rotated to {} ({} bytes in the frozen memtable)",
+            self.journal_path.display(),
+            frozen.used()
+        );
         self.flush.frozen(frozen);
         Ok(())
     }

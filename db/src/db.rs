@@ -1,20 +1,18 @@
 //! [`Db`]: open, write, read, close.
 
-use crate::backend::{Backend, Frozen, Shared, View};
-use crate::closed_journals::ClosedJournals;
+use crate::backend::{Backend, Shared, View};
 use crate::error::{io_err, Error};
 use crate::files;
 use crate::flush::{self, BackgroundCompaction};
-use crate::fs::FileLock;
+use crate::fs::{FileLock, Fs, LockMode};
 use crate::iter::{Iter, ScanRange};
-use crate::next_journal::NextJournal;
 use crate::options::{Options, WriteOptions};
 use crate::recovery::{self, Fix, RecoveryReport};
 use batch::{Batch, Record, SeqNum};
 use std::ops::RangeBounds;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// An open database.
 ///
@@ -28,7 +26,8 @@ use std::sync::{Arc, Mutex, RwLock};
 /// not a power loss, as after any unsynced write.
 pub struct Db {
     shared: Arc<Shared>,
-    commit: writer::GroupCommit,
+    /// The write path; `None` when opened read-only.
+    commit: Option<writer::GroupCommit>,
     options: Options,
     report: RecoveryReport,
     closed: AtomicBool,
@@ -84,10 +83,10 @@ impl Db {
     /// holds the directory, [`Error::NotFound`] or [`Error::AlreadyExists`]
     /// as the options say, [`Error::Corruption`] in strict recovery, and
     /// [`Error::Io`] for a failing file operation.
-    pub fn open(dir: &Path, options: Options) -> Result<Db, Error> {
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db, Error> {
         options.validate()?;
         let fs = Arc::clone(&options.fs);
-        let dir = dir.to_path_buf();
+        let dir = dir.as_ref().to_path_buf();
         if !fs.exists(&dir) {
             if !options.create_if_missing {
                 return Err(Error::NotFound { path: dir });
@@ -96,7 +95,9 @@ impl Db {
                 .map_err(io_err("create directory", &dir))?;
         }
         let lock_path = dir.join(files::LOCK);
-        let lock = fs.lock(&lock_path, true).map_err(lock_error(&lock_path))?;
+        let lock = fs
+            .lock(&lock_path, LockMode::Write)
+            .map_err(lock_error(&lock_path))?;
         let exists = recovery::holds_journals(fs.as_ref(), &dir)?;
         if !exists && !options.create_if_missing {
             return Err(Error::NotFound { path: dir });
@@ -114,30 +115,18 @@ impl Db {
             &blocks,
             Fix::Repair,
         )?;
+        log_recovery(&recovered.report);
         let last_seq = recovered.report.last_seq;
         let (active, inserter) = recovered.active;
-        let shared = Arc::new(Shared {
-            dir: dir.clone(),
-            fs: Arc::clone(&fs),
-            view: RwLock::new(Arc::new(View {
-                active,
-                frozen: recovered
-                    .frozen
-                    .into_iter()
-                    .map(|memdb| Arc::new(Frozen::new(memdb)))
-                    .collect(),
-                run: None,
-            })),
-            last_seq: AtomicU64::new(last_seq.0),
-            old_journal_bytes: AtomicU64::new(recovered.journal_bytes),
-            journal_bytes: AtomicU64::new(0),
-            rotations: AtomicU64::new(0),
-            compaction: Mutex::new(()),
-            compactions: AtomicU64::new(0),
+        let shared = Arc::new(Shared::recovered(
+            &dir,
+            &fs,
+            active,
+            recovered.frozen,
+            last_seq,
+            recovered.journal_bytes,
             blocks,
-            closed_journals: ClosedJournals::default(),
-            next_journal: NextJournal::default(),
-        });
+        ));
         // New writes go to a new journal: old ones are never appended to, so
         // a torn tail in them stays where recovery cut it.
         let number = recovered.next_journal;
@@ -163,12 +152,94 @@ impl Db {
         );
         Ok(Db {
             shared,
-            commit,
+            commit: Some(commit),
             options,
             report: recovered.report,
             closed: AtomicBool::new(false),
             _lock: lock,
         })
+    }
+
+    /// Opens the database in `dir` for reading only: it never changes a
+    /// byte in the directory (no journal is created, no damage repaired,
+    /// nothing renamed, no `LOCK` created), and several processes may hold
+    /// it at once.
+    ///
+    /// It replays the journals as [`open`](Db::open) would, with the same
+    /// recovery mode, but keeps what a repair would do to itself: a torn
+    /// tail is skipped, the prefix before damage is read. Writes, syncs and
+    /// compactions fail with [`Error::ReadOnly`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if `dir` holds no database (nothing is
+    /// created), [`Error::Locked`] while a writer holds it, otherwise as
+    /// [`open`](Db::open).
+    pub fn open_read_only(dir: impl AsRef<Path>, options: Options) -> Result<Db, Error> {
+        options.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        let fs = Arc::clone(&options.fs);
+        let lock = Db::lock_for_reading(fs.as_ref(), &dir)?;
+        let blocks = flush::memtable_pool(options.write_buffer_size);
+        let recovered = recovery::recover(
+            fs.as_ref(),
+            &dir,
+            options.recovery,
+            options.write_buffer_size,
+            &blocks,
+            Fix::ReadOnly,
+        )?;
+        let last_seq = recovered.report.last_seq;
+        let shared = Arc::new(Shared::recovered(
+            &dir,
+            &fs,
+            recovered.active.0,
+            recovered.frozen,
+            last_seq,
+            recovered.journal_bytes,
+            blocks,
+        ));
+        Ok(Db {
+            shared,
+            commit: None,
+            options,
+            report: recovered.report,
+            closed: AtomicBool::new(false),
+            _lock: lock.unwrap_or_else(|| Box::new(NoLock)),
+        })
+    }
+
+    /// Takes a shared lock on the database in `dir`, changing nothing: no
+    /// lock if its `LOCK` file is missing (no writer ever held it then).
+    fn lock_for_reading(fs: &dyn Fs, dir: &Path) -> Result<Option<Box<dyn FileLock>>, Error> {
+        if !fs.exists(dir) {
+            return Err(Error::NotFound {
+                path: dir.to_path_buf(),
+            });
+        }
+        let lock_path = dir.join(files::LOCK);
+        let lock = match fs.lock(&lock_path, LockMode::Read) {
+            Ok(lock) => Some(lock),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(lock_error(&lock_path)(e)),
+        };
+        if lock.is_none() && !recovery::holds_journals(fs, dir)? {
+            return Err(Error::NotFound {
+                path: dir.to_path_buf(),
+            });
+        }
+        Ok(lock)
+    }
+
+    /// The write path, or [`Error::ReadOnly`].
+    fn writer(&self) -> Result<&writer::GroupCommit, Error> {
+        self.commit.as_ref().ok_or(Error::ReadOnly)
+    }
+
+    /// Whether the database was opened with
+    /// [`open_read_only`](Db::open_read_only).
+    pub fn is_read_only(&self) -> bool {
+        self.commit.is_none()
     }
 
     /// Checks the database in `dir` without changing it: replays every
@@ -185,27 +256,11 @@ impl Db {
     /// directory, say); otherwise as [`open`](Db::open). With
     /// [`RecoveryMode::Strict`](crate::RecoveryMode::Strict), a break in the
     /// history is an [`Error::Corruption`].
-    pub fn check(dir: &Path, options: &Options) -> Result<RecoveryReport, Error> {
+    pub fn check(dir: impl AsRef<Path>, options: &Options) -> Result<RecoveryReport, Error> {
+        let dir = dir.as_ref();
         options.validate()?;
         let fs = options.fs.as_ref();
-        if !fs.exists(dir) {
-            return Err(Error::NotFound {
-                path: dir.to_path_buf(),
-            });
-        }
-        let lock_path = dir.join(files::LOCK);
-        let _lock = match fs.lock(&lock_path, false) {
-            Ok(lock) => Some(lock),
-            // No database was ever opened here, or it is gone: nothing
-            // holds it.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(lock_error(&lock_path)(e)),
-        };
-        if _lock.is_none() && !recovery::holds_journals(fs, dir)? {
-            return Err(Error::NotFound {
-                path: dir.to_path_buf(),
-            });
-        }
+        let _lock = Db::lock_for_reading(fs, dir)?;
         let recovered = recovery::recover(
             fs,
             dir,
@@ -232,8 +287,9 @@ impl Db {
         &self.options
     }
 
-    /// The default options of a write: `sync` from [`Options::sync`], merged
-    /// unless [`Options::merge_writes`] is off.
+    /// The options [`put`](Db::put) and [`delete`](Db::delete) write with:
+    /// `sync` from [`Options::sync`], and merged (whether merging happens
+    /// at all is [`Options::merge_writes`]).
     pub fn default_write_options(&self) -> WriteOptions {
         WriteOptions {
             sync: self.options.sync,
@@ -246,7 +302,7 @@ impl Db {
     /// # Errors
     ///
     /// See [`write`](Db::write).
-    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), Error> {
         self.put_with(key, value, &self.default_write_options())
     }
 
@@ -255,9 +311,15 @@ impl Db {
     /// # Errors
     ///
     /// See [`write`](Db::write).
-    pub fn put_with(&self, key: &[u8], value: &[u8], options: &WriteOptions) -> Result<(), Error> {
+    pub fn put_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: &WriteOptions,
+    ) -> Result<(), Error> {
+        let (key, value) = (key.as_ref(), value.as_ref());
         self.check_size(Record::Put { key, value }.internal_len())?;
-        self.commit.put(key, value, writer_options(options))?;
+        self.writer()?.put(key, value, writer_options(options))?;
         Ok(())
     }
 
@@ -267,7 +329,7 @@ impl Db {
     /// # Errors
     ///
     /// See [`write`](Db::write).
-    pub fn delete(&self, key: &[u8]) -> Result<(), Error> {
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<(), Error> {
         self.delete_with(key, &self.default_write_options())
     }
 
@@ -276,9 +338,10 @@ impl Db {
     /// # Errors
     ///
     /// See [`write`](Db::write).
-    pub fn delete_with(&self, key: &[u8], options: &WriteOptions) -> Result<(), Error> {
+    pub fn delete_with(&self, key: impl AsRef<[u8]>, options: &WriteOptions) -> Result<(), Error> {
+        let key = key.as_ref();
         self.check_size(Record::Delete { key }.internal_len())?;
-        self.commit.delete(key, writer_options(options))?;
+        self.writer()?.delete(key, writer_options(options))?;
         Ok(())
     }
 
@@ -297,7 +360,7 @@ impl Db {
             return Err(Error::EmptyBatch);
         }
         self.check_size(batch.internal_len())?;
-        Ok(self.commit.write(batch, writer_options(options))?)
+        Ok(self.writer()?.write(batch, writer_options(options))?)
     }
 
     /// Decodes `bytes` as an encoded batch (LevelDB's format, header
@@ -330,7 +393,7 @@ impl Db {
     /// [`Error::Io`] if the sync fails (the database is then poisoned), or
     /// [`Error::Closed`].
     pub fn sync(&self) -> Result<(), Error> {
-        let res = self.commit.with_backend(|backend| {
+        let res = self.writer()?.with_backend(|backend| {
             let backend: &mut Backend = backend
                 .as_any_mut()
                 .downcast_mut()
@@ -346,8 +409,13 @@ impl Db {
     /// write at once, saying why.
     fn poison(&self, what: &str, op: &'static str, e: std::io::Error) -> Error {
         let msg = format!("{what} failed: {e}");
-        self.commit
-            .set_background_error(writer::RoomError::new(&msg));
+        log::error!(
+            "{}: {msg}; refusing writes until reopened",
+            self.shared.dir.display()
+        );
+        if let Some(commit) = &self.commit {
+            commit.set_background_error(writer::RoomError::new(&msg));
+        }
         io_err(op, &self.shared.dir)(e)
     }
 
@@ -358,9 +426,10 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// None today; the `Result` leaves room for reads from table files.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.snapshot().lookup(key))
+    /// None today: every read is from memory. The `Result` is for reads
+    /// from table files.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, Error> {
+        self.snapshot().get(key)
     }
 
     /// A snapshot of the newest state.
@@ -385,7 +454,7 @@ impl Db {
     /// database is then poisoned, as after a failed write), or
     /// [`Error::Closed`].
     pub fn compact(&self) -> Result<(), Error> {
-        let res = self.commit.with_backend(|backend| {
+        let res = self.writer()?.with_backend(|backend| {
             let backend: &mut Backend = backend
                 .as_any_mut()
                 .downcast_mut()
@@ -412,15 +481,20 @@ impl Db {
     }
 
     /// The live keys that start with `prefix`, in key order.
-    pub fn prefix(&self, prefix: &[u8]) -> Iter {
-        self.snapshot().into_range(ScanRange::prefix(prefix))
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        self.snapshot()
+            .into_range(ScanRange::prefix(prefix.as_ref()))
     }
 
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
         let view = self.shared.view();
         Stats {
-            writer: self.commit.metrics(),
+            writer: self
+                .commit
+                .as_ref()
+                .map(|c| c.metrics())
+                .unwrap_or_default(),
             last_seq: self.shared.last_seq(),
             memtable_bytes: view.active.used(),
             memtable_entries: view.active.len(),
@@ -453,8 +527,11 @@ impl Db {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
         }
+        let Some(commit) = &self.commit else {
+            return Ok(());
+        };
         let synced = self.sync();
-        let closed = self.commit.close().map_err(Error::from);
+        let closed = commit.close().map_err(Error::from);
         synced.and(closed)
     }
 }
@@ -464,7 +541,9 @@ impl Drop for Db {
         if !self.closed.swap(true, Ordering::AcqRel) {
             // No sync here: an error could not be reported (see the type's
             // docs). Close still wakes every blocked writer.
-            let _ = self.commit.close();
+            if let Some(commit) = &self.commit {
+                let _ = commit.close();
+            }
         }
     }
 }
@@ -485,12 +564,13 @@ impl Snapshot {
     }
 
     /// The value of `key` at this snapshot.
-    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.lookup(key)
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.view.get(key, self.seq)
+    ///
+    /// # Errors
+    ///
+    /// None today: every read is from memory. The `Result` is for reads
+    /// from table files.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.view.get(key.as_ref(), self.seq))
     }
 
     /// Every live key at this snapshot, in key order.
@@ -504,13 +584,58 @@ impl Snapshot {
     }
 
     /// The live keys that start with `prefix` at this snapshot.
-    pub fn prefix(&self, prefix: &[u8]) -> Iter {
-        self.clone().into_range(ScanRange::prefix(prefix))
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        self.clone().into_range(ScanRange::prefix(prefix.as_ref()))
     }
 
     fn into_range(self, range: ScanRange) -> Iter {
         Iter::new(self.view, self.seq, range)
     }
+}
+
+/// The lock of a read-only database whose `LOCK` file was missing.
+#[derive(Debug)]
+struct NoLock;
+
+impl FileLock for NoLock {}
+
+/// Tells the `log` facade what recovery did: damage as an error (writes
+/// may be lost), what was dropped or set aside as warnings, the rest as
+/// information.
+fn log_recovery(report: &RecoveryReport) {
+    if let Some(d) = &report.damage {
+        log::error!(
+            "recovery: history broken in {} at offset {}: {}; recovered up to sequence number {}, the rest set aside in lost/",
+            d.path.display(),
+            d.offset,
+            d.reason,
+            report.last_seq
+        );
+    }
+    for d in &report.dropped {
+        log::warn!(
+            "recovery: dropped {} bytes of {} at offset {}: {}",
+            d.len,
+            d.path.display(),
+            d.offset,
+            d.reason
+        );
+    }
+    for s in &report.set_aside {
+        log::warn!(
+            "recovery: kept {} as {}",
+            s.path.display(),
+            s.kept_as.display()
+        );
+    }
+    log::info!(
+        "recovery: {} batches from {} journals ({} bytes) in {:?}, last sequence number {}",
+        report.batches(),
+        report.journals.len(),
+        report.bytes(),
+        report.elapsed,
+        report.last_seq
+    );
 }
 
 /// The error of taking the lock at `path`: [`Error::Locked`] if another

@@ -77,6 +77,10 @@ pub enum Error {
     Write(writer::WriteError),
     /// The database is closed.
     Closed,
+    /// The database was opened with
+    /// [`Db::open_read_only`](crate::Db::open_read_only): nothing may
+    /// change it.
+    ReadOnly,
 }
 
 impl fmt::Display for Error {
@@ -114,11 +118,7 @@ impl fmt::Display for Error {
                     path.display()
                 )
             }
-            Error::NotFound { path } => write!(
-                f,
-                "no database in {} and create_if_missing is off",
-                path.display()
-            ),
+            Error::NotFound { path } => write!(f, "no database in {}", path.display()),
             Error::InvalidOptions(msg) => write!(f, "invalid options: {msg}"),
             Error::InvalidBatch(e) => write!(f, "invalid batch: {e}"),
             Error::EmptyBatch => write!(f, "empty batch: nothing to write"),
@@ -130,6 +130,7 @@ impl fmt::Display for Error {
             }
             Error::Write(e) => write!(f, "write failed: {e}"),
             Error::Closed => write!(f, "database is closed"),
+            Error::ReadOnly => write!(f, "database is open read-only: writes are refused"),
         }
     }
 }

@@ -21,6 +21,8 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use journal::SyncWrite;
+
 /// An append-only file open for writing, which can make its bytes durable.
 pub trait WritableFile: journal::SyncWrite + Send {}
 
@@ -34,6 +36,17 @@ impl journal::SyncWrite for Box<dyn WritableFile> {
 
 /// A held advisory lock; dropping it releases the lock.
 pub trait FileLock: Send + Sync + fmt::Debug {}
+
+/// How [`Fs::lock`] takes the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Exclusive, creating the file if it is missing: the one writer.
+    Write,
+    /// Shared with other readers, on an existing file opened read-only
+    /// (never created, so that it works on a read-only file system): a
+    /// missing file is [`io::ErrorKind::NotFound`].
+    Read,
+}
 
 /// What a directory entry is, as `lstat` sees it: links are not followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,13 +115,11 @@ pub trait Fs: Send + Sync + fmt::Debug {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Makes the entries of `dir` (creates, renames, removes) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-    /// Takes an exclusive advisory lock on `path`. With `create` the file is
-    /// created if needed; without, a missing file is
-    /// [`io::ErrorKind::NotFound`] and the file is opened read-only, so that
-    /// the lock can be taken on a read-only file system. Fails with
-    /// [`io::ErrorKind::WouldBlock`] if another holder, in this process or
-    /// another, has it.
-    fn lock(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileLock>>;
+    /// Takes an advisory lock on `path`, as `mode` says. Fails with
+    /// [`io::ErrorKind::WouldBlock`] if a holder in this process or another
+    /// has a lock that conflicts: a [`LockMode::Write`] lock conflicts with
+    /// every other, [`LockMode::Read`] locks only with a write lock.
+    fn lock(&self, path: &Path, mode: LockMode) -> io::Result<Box<dyn FileLock>>;
 }
 
 /// The operating system's file system.
@@ -236,7 +247,7 @@ impl Fs for OsFs {
         File::open(dir)?.sync_all()
     }
 
-    fn lock(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileLock>> {
+    fn lock(&self, path: &Path, mode: LockMode) -> io::Result<Box<dyn FileLock>> {
         // Opening a FIFO would block: look before opening.
         match fs::symlink_metadata(path) {
             Ok(meta) if !meta.is_file() => {
@@ -247,7 +258,7 @@ impl Fs for OsFs {
             }
             _ => {}
         }
-        let file = if create {
+        let file = if mode == LockMode::Write {
             OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -266,7 +277,11 @@ impl Fs for OsFs {
         }
         // flock(2): the lock belongs to this open file description, so a
         // second `open` in the same process conflicts too.
-        match file.try_lock() {
+        let locked = match mode {
+            LockMode::Write => file.try_lock(),
+            LockMode::Read => file.try_lock_shared(),
+        };
+        match locked {
             Ok(()) => Ok(Box::new(OsLock(file))),
             Err(TryLockError::WouldBlock) => Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
@@ -371,7 +386,9 @@ struct MemState {
     durable_names: BTreeMap<PathBuf, u64>,
     dirs: HashSet<PathBuf>,
     next_inode: u64,
-    locks: HashSet<PathBuf>,
+    /// Locks held, by path: `None` for a write lock, `Some(n)` for `n`
+    /// read locks.
+    locks: BTreeMap<PathBuf, Option<usize>>,
     fault: Option<Fault>,
     /// Matching operations seen since the fault was set.
     fault_seen: u64,
@@ -666,7 +683,7 @@ impl FaultFs {
             durable_names: state.durable_names.clone(),
             dirs: state.dirs.clone(),
             next_inode: state.next_inode,
-            locks: HashSet::new(),
+            locks: BTreeMap::new(),
             fault: None,
             fault_seen: 0,
             injected: 0,
@@ -885,7 +902,16 @@ impl FileLock for FaultLock {}
 
 impl Drop for FaultLock {
     fn drop(&mut self) {
-        self.fs.lock_state().locks.remove(&self.path);
+        let mut state = self.fs.lock_state();
+        match state.locks.get(&self.path) {
+            Some(Some(n)) if *n > 1 => {
+                let n = n - 1;
+                state.locks.insert(self.path.clone(), Some(n));
+            }
+            _ => {
+                state.locks.remove(&self.path);
+            }
+        }
     }
 }
 
@@ -1054,20 +1080,37 @@ impl Fs for FaultFs {
         Ok(())
     }
 
-    fn lock(&self, path: &Path, create: bool) -> io::Result<Box<dyn FileLock>> {
+    fn lock(&self, path: &Path, mode: LockMode) -> io::Result<Box<dyn FileLock>> {
         let mut state = self.lock_state();
-        if !create && !state.names.contains_key(path) {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{}: no such file", path.display()),
-            ));
+        if !state.names.contains_key(path) {
+            if mode == LockMode::Read {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{}: no such file", path.display()),
+                ));
+            }
+            // As `open(O_CREAT)` would: a mutation like any other, but one
+            // no fault is set on.
+            let ino = state.next_inode;
+            state.mutations += 1;
+            state.apply(Mutation::Create {
+                path: path.to_path_buf(),
+                ino,
+            });
         }
-        if !state.locks.insert(path.to_path_buf()) {
-            return Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "held by another open database",
-            ));
-        }
+        let held = state.locks.get(path).copied();
+        let next = match (mode, held) {
+            (LockMode::Write, None) => None,
+            (LockMode::Read, None) => Some(1),
+            (LockMode::Read, Some(Some(n))) => Some(n + 1),
+            (_, Some(_)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "held by another open database",
+                ))
+            }
+        };
+        state.locks.insert(path.to_path_buf(), next);
         Ok(Box::new(FaultLock {
             fs: self.clone(),
             path: path.to_path_buf(),

@@ -11,9 +11,11 @@
 //! change, chunks taken at different times fit together exactly.
 //!
 //! Front and back narrow the same remaining range, so a scan can be walked
-//! from both ends at once.
+//! from both ends at once; [`Iter::seek`] and [`Iter::seek_for_prev`]
+//! restart it on part of its range.
 
 use crate::backend::View;
+use crate::error::Error;
 use batch::{Kind, SeqNum};
 use memdb::MemDb;
 use std::collections::{BTreeMap, VecDeque};
@@ -88,6 +90,24 @@ impl ScanRange {
         }
     }
 
+    /// The lower bound `key` (inclusive), or this range's if tighter.
+    fn lower_at_least(&self, key: &[u8]) -> Bound<Vec<u8>> {
+        if self.above_lower(key) {
+            Bound::Included(key.to_vec())
+        } else {
+            self.lower.clone()
+        }
+    }
+
+    /// The upper bound `key` (inclusive), or this range's if tighter.
+    fn upper_at_most(&self, key: &[u8]) -> Bound<Vec<u8>> {
+        if self.below_upper(key) {
+            Bound::Included(key.to_vec())
+        } else {
+            self.upper.clone()
+        }
+    }
+
     fn below_upper(&self, key: &[u8]) -> bool {
         match &self.upper {
             Bound::Included(u) => key <= u.as_slice(),
@@ -106,11 +126,30 @@ enum Direction {
 /// An iterator over the live keys and values of a snapshot in a key range,
 /// in key order (and in reverse with `.rev()`).
 ///
-/// Items are owned `(key, value)` pairs.
+/// Items are owned `(key, value)` pairs, or the error of a read that failed;
+/// after an error the iterator ends. Reads are from memory today and cannot
+/// fail; the `Result` is for reads from table files, as in rust-rocksdb,
+/// sled and redb.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = tributary::Db::open(dir.path(), tributary::Options::default()).unwrap();
+/// for k in ["a", "b", "c", "d"] {
+///     db.put(k, "v")?;
+/// }
+/// let mut it = db.iter();
+/// it.seek("b");
+/// assert_eq!(it.next().transpose()?.map(|(k, _)| k), Some(b"b".to_vec()));
+/// it.seek_for_prev("c");
+/// assert_eq!(it.next_back().transpose()?.map(|(k, _)| k), Some(b"c".to_vec()));
+/// # Ok::<(), tributary::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Iter {
     view: Arc<View>,
     seq: SeqNum,
+    /// The scan's whole range: what a seek may move within.
+    range: ScanRange,
     /// The part of the range not yet fetched by either end.
     remaining: ScanRange,
     /// Whether `remaining` holds no more key.
@@ -125,11 +164,36 @@ impl Iter {
         Iter {
             view,
             seq,
+            range: range.clone(),
             remaining: range,
             exhausted,
             front: VecDeque::new(),
             back: VecDeque::new(),
         }
+    }
+
+    /// Restarts the scan at the first live key at or after `key` (within
+    /// the scan's range), as RocksDB's `Seek` does: from now on the iterator
+    /// is the scan of the range from `key` on, from both ends.
+    pub fn seek(&mut self, key: impl AsRef<[u8]>) {
+        let lower = self.range.lower_at_least(key.as_ref());
+        self.restart(lower, self.range.upper.clone());
+    }
+
+    /// Restarts the scan at the last live key at or before `key` (within
+    /// the scan's range), as RocksDB's `SeekForPrev` does: from now on the
+    /// iterator is the scan of the range up to `key`, and
+    /// [`next_back`](DoubleEndedIterator::next_back) returns that key first.
+    pub fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
+        let upper = self.range.upper_at_most(key.as_ref());
+        self.restart(self.range.lower.clone(), upper);
+    }
+
+    fn restart(&mut self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) {
+        self.remaining = ScanRange { lower, upper };
+        self.exhausted = self.remaining.is_empty();
+        self.front.clear();
+        self.back.clear();
     }
 
     /// Fetches the next chunk from one end of `remaining`.
@@ -210,16 +274,16 @@ impl Iter {
 }
 
 impl Iterator for Iter {
-    type Item = (Vec<u8>, Vec<u8>);
+    type Item = Result<(Vec<u8>, Vec<u8>), Error>;
 
-    fn next(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(item) = self.front.pop_front() {
-                return Some(item);
+                return Some(Ok(item));
             }
             if self.exhausted {
                 // The middle is used up: what is left sits in the back buffer.
-                return self.back.pop_back();
+                return self.back.pop_back().map(Ok);
             }
             self.refill(Direction::Forward);
         }
@@ -227,13 +291,13 @@ impl Iterator for Iter {
 }
 
 impl DoubleEndedIterator for Iter {
-    fn next_back(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn next_back(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(item) = self.back.pop_front() {
-                return Some(item);
+                return Some(Ok(item));
             }
             if self.exhausted {
-                return self.front.pop_back();
+                return self.front.pop_back().map(Ok);
             }
             self.refill(Direction::Backward);
         }

@@ -52,24 +52,28 @@
 //! ```
 //! use tributary::{Batch, Db, Options, WriteOptions};
 //!
-//! let dir = tempfile::tempdir().unwrap();
-//! let db = Db::open(dir.path(), Options::default()).unwrap();
-//! db.put(b"apple", b"red").unwrap();
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?;
+//! db.put("apple", "red")?;
 //!
 //! let mut batch = Batch::new();
 //! batch.put(b"banana", b"yellow");
 //! batch.delete(b"apple");
-//! db.write(&batch, &WriteOptions { sync: true, merge: true }).unwrap();
+//! db.write(&batch, &WriteOptions { sync: true, merge: true })?;
 //!
-//! assert_eq!(db.get(b"apple").unwrap(), None);
-//! assert_eq!(db.get(b"banana").unwrap().as_deref(), Some(&b"yellow"[..]));
-//! let keys: Vec<Vec<u8>> = db.iter().map(|(k, _)| k).collect();
-//! assert_eq!(keys, vec![b"banana".to_vec()]);
-//! db.close().unwrap();
+//! assert_eq!(db.get("apple")?, None);
+//! assert_eq!(db.get("banana")?.as_deref(), Some(&b"yellow"[..]));
+//! // Scans yield `Result`s: a read from a table file can fail.
+//! for item in db.range("a".."c") {
+//!     let (key, value) = item?;
+//!     assert_eq!((key, value), (b"banana".to_vec(), b"yellow".to_vec()));
+//! }
+//! db.close()?;
 //!
-//! // Reopening replays the journal.
-//! let db = Db::open(dir.path(), Options::default()).unwrap();
-//! assert_eq!(db.get(b"banana").unwrap().as_deref(), Some(&b"yellow"[..]));
+//! // Reopening replays the journal; a reader changes nothing on disk.
+//! let db = Db::open_read_only(dir.path(), Options::default())?;
+//! assert_eq!(db.get("banana")?.as_deref(), Some(&b"yellow"[..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod backend;
@@ -86,9 +90,12 @@ mod options;
 mod recovery;
 mod run;
 
-pub use batch::{Batch, Record, SeqNum};
+pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqNum};
 pub use db::{Db, Snapshot, Stats};
 pub use error::Error;
 pub use iter::Iter;
 pub use options::{Options, RecoveryMode, WriteOptions, MIN_WRITE_BUFFER_SIZE};
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
+/// The group-commit types the database's API names: [`Stats::writer`],
+/// [`Error::Write`].
+pub use writer::{Metrics, RoomError, WriteError};

@@ -21,10 +21,13 @@ pub struct Options {
     /// writes on the write lock; it is the same as goleveldb's
     /// `NoWriteMerge`.
     pub merge_writes: bool,
-    /// Whether [`Db::put`](crate::Db::put), [`Db::delete`](crate::Db::delete)
-    /// and [`WriteOptions::default`] sync. Default: `false`, as LevelDB: a
-    /// write survives a process crash at once, and a power loss once a later
-    /// synced write or [`Db::sync`](crate::Db::sync) covers it.
+    /// Whether [`Db::put`](crate::Db::put) and
+    /// [`Db::delete`](crate::Db::delete) sync, through
+    /// [`Db::default_write_options`](crate::Db::default_write_options).
+    /// Writes given their own [`WriteOptions`] follow those instead
+    /// ([`WriteOptions::default`] does not sync). Default: `false`, as
+    /// LevelDB: a write survives a process crash at once, and a power loss
+    /// once a later synced write or [`Db::sync`](crate::Db::sync) covers it.
     pub sync: bool,
     /// Create the directory and an empty database if there is none.
     /// Default: `true`.

@@ -72,18 +72,23 @@ fn check_scans(
         } else {
             Vec::new()
         };
-    let fwd: Vec<_> = db_range(l.clone(), h.clone()).collect();
+    let fwd: Vec<_> = db_range(l.clone(), h.clone())
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(fwd, expected, "forward scan {lo:?}..{hi:?}");
-    let mut back: Vec<_> = db_range(l.clone(), h.clone()).rev().collect();
+    let mut back: Vec<_> = db_range(l.clone(), h.clone())
+        .rev()
+        .collect::<Result<_, _>>()
+        .unwrap();
     back.reverse();
     assert_eq!(back, expected, "backward scan {lo:?}..{hi:?}");
     // Both ends at once: alternate next and next_back.
     let mut it = db_range(l, h);
     let (mut front, mut tail) = (Vec::new(), Vec::new());
     while let Some(x) = it.next() {
-        front.push(x);
+        front.push(x.unwrap());
         match it.next_back() {
-            Some(x) => tail.push(x),
+            Some(x) => tail.push(x.unwrap()),
             None => break,
         }
     }
@@ -107,11 +112,11 @@ proptest! {
         for op in &ops {
             match op {
                 Op::Put(k, v) => {
-                    db.put(&key(*k), &value(*k, *v)).unwrap();
+                    db.put(key(*k), value(*k, *v)).unwrap();
                     model.insert(key(*k), value(*k, *v));
                 }
                 Op::Delete(k) => {
-                    db.delete(&key(*k)).unwrap();
+                    db.delete(key(*k)).unwrap();
                     model.remove(&key(*k));
                 }
                 Op::Batch(records) => {
@@ -139,14 +144,14 @@ proptest! {
             }
         }
         for k in 0..64u8 {
-            prop_assert_eq!(db.get(&key(k)).unwrap(), model.get(&key(k)).cloned());
+            prop_assert_eq!(db.get(key(k)).unwrap(), model.get(&key(k)).cloned());
         }
         for (lo, hi) in &scans {
             check_scans(|l, h| db.range((l, h)), &model, *lo, *hi);
         }
         for (snap, snap_model) in &snapshots {
             for k in 0..64u8 {
-                prop_assert_eq!(snap.get(&key(k)), snap_model.get(&key(k)).cloned());
+                prop_assert_eq!(snap.get(key(k)).unwrap(), snap_model.get(&key(k)).cloned());
             }
             check_scans(|l, h| snap.range((l, h)), snap_model, None, None);
             check_scans(|l, h| snap.range((l, h)), snap_model, scans[0].0, scans[0].1);
@@ -164,10 +169,10 @@ fn prefix_scans() {
     }
     db.put(b"ab\xff", b"v").unwrap();
     db.put(b"ab\xff\xff", b"v").unwrap();
-    let keys: Vec<Vec<u8>> = db.prefix(b"ab").map(|(k, _)| k).collect();
+    let keys: Vec<Vec<u8>> = db.prefix(b"ab").map(|r| r.unwrap().0).collect();
     let want: Vec<&[u8]> = vec![b"ab", b"abc", b"abd", b"ab\x7f", b"ab\xff", b"ab\xff\xff"];
     assert_eq!(keys, want);
-    let all: Vec<Vec<u8>> = db.prefix(b"").map(|(k, _)| k).collect();
+    let all: Vec<Vec<u8>> = db.prefix(b"").map(|r| r.unwrap().0).collect();
     assert_eq!(all.len(), 9);
     db.close().unwrap();
 }
@@ -204,19 +209,19 @@ fn compaction_merges_frozen_memtables_into_one_run() {
         let k = format!("{i:05}").into_bytes();
         assert_eq!(db.get(&k).unwrap(), model.get(&k).cloned(), "{i}");
     }
-    let all: Vec<_> = db.iter().collect();
+    let all: Vec<_> = db.iter().collect::<Result<_, _>>().unwrap();
     let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_eq!(all, want);
     // The snapshot taken before still reads the old memtables.
     let (snap, snap_model) = before;
     for i in 0..1600u32 {
         let k = format!("{i:05}").into_bytes();
-        assert_eq!(snap.get(&k), snap_model.get(&k).cloned(), "{i}");
+        assert_eq!(snap.get(&k).unwrap(), snap_model.get(&k).cloned(), "{i}");
     }
     db.close().unwrap();
     // Journals are still the durable copy: a reopen finds everything.
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
-    assert_eq!(db.iter().collect::<Vec<_>>(), want);
+    assert_eq!(db.iter().collect::<Result<Vec<_>, _>>().unwrap(), want);
     db.close().unwrap();
 }
 
@@ -226,7 +231,7 @@ fn background_compaction_bounds_the_frozen_memtables() {
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     let mut max_frozen = 0;
     for i in 0..40_000u32 {
-        db.put(format!("{:06}", i % 5000).as_bytes(), &[i as u8; 100])
+        db.put(format!("{:06}", i % 5000).as_bytes(), [i as u8; 100])
             .unwrap();
         if i % 500 == 0 {
             max_frozen = max_frozen.max(db.stats().frozen_memtables);
@@ -291,7 +296,8 @@ fn snapshots_stay_consistent_across_compactions() {
         let snap = db.snapshot();
         let rounds: Vec<u64> = (0..10u8)
             .map(|k| {
-                snap.get(&[b'k', k])
+                snap.get([b'k', k])
+                    .unwrap()
                     .map_or(0, |v| u64::from_be_bytes(v[..8].try_into().unwrap()))
             })
             .collect();
@@ -303,7 +309,7 @@ fn snapshots_stay_consistent_across_compactions() {
         last_round = rounds[0];
         let scanned: Vec<u64> = snap
             .iter()
-            .map(|(_, v)| u64::from_be_bytes(v[..8].try_into().unwrap()))
+            .map(|r| u64::from_be_bytes(r.unwrap().1[..8].try_into().unwrap()))
             .collect();
         assert!(
             scanned.iter().all(|r| *r == rounds[0]),
@@ -328,7 +334,7 @@ fn rotation_keeps_everything_readable_and_recoverable() {
     };
     let db = Db::open(dir.path(), options.clone()).unwrap();
     for i in 0..3000u32 {
-        db.put(format!("{i:08}").as_bytes(), &[i as u8; 100])
+        db.put(format!("{i:08}").as_bytes(), [i as u8; 100])
             .unwrap();
     }
     let stats = db.stats();
@@ -382,5 +388,146 @@ fn close_then_drop_and_double_close() {
     drop(db); // Drop closes without sync, and releases the lock.
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+    db.close().unwrap();
+}
+
+/// A directory's entries with their kinds, sizes and contents.
+fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, bool, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let is_file = path.is_file();
+            let bytes = if is_file {
+                std::fs::read(&path).unwrap()
+            } else {
+                Vec::new()
+            };
+            (path, is_file, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn read_only_openers_share_and_a_writer_locks_them_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("db");
+    let db = Db::open(&path, tributary::Options::default()).unwrap();
+    db.put("k", "v").unwrap();
+    // A reader against a live writer.
+    assert!(matches!(
+        Db::open_read_only(&path, tributary::Options::default()),
+        Err(tributary::Error::Locked { .. })
+    ));
+    db.close().unwrap();
+    let before = listing(&path);
+    // Two readers at once, and a writer against them.
+    let a = Db::open_read_only(&path, tributary::Options::default()).unwrap();
+    let b = Db::open_read_only(&path, tributary::Options::default()).unwrap();
+    assert!(a.is_read_only());
+    assert_eq!(a.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(b.iter().count(), 1);
+    assert!(matches!(
+        Db::open(&path, tributary::Options::default()),
+        Err(tributary::Error::Locked { .. })
+    ));
+    // Writes through a reader are refused, saying why.
+    assert!(matches!(a.put("x", "y"), Err(tributary::Error::ReadOnly)));
+    assert!(matches!(a.delete("k"), Err(tributary::Error::ReadOnly)));
+    assert!(matches!(a.sync(), Err(tributary::Error::ReadOnly)));
+    assert!(matches!(a.compact(), Err(tributary::Error::ReadOnly)));
+    a.close().unwrap();
+    drop(b);
+    assert_eq!(listing(&path), before, "readers changed the directory");
+    // The writer can come back.
+    Db::open(&path, tributary::Options::default())
+        .unwrap()
+        .close()
+        .unwrap();
+}
+
+#[test]
+fn read_only_reads_the_prefix_of_a_torn_journal_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), tributary::Options::default()).unwrap();
+    for i in 0..10u32 {
+        db.put(format!("{i:02}"), "value").unwrap();
+    }
+    db.close().unwrap();
+    let journal = tmp.path().join("000001.log");
+    let len = std::fs::metadata(&journal).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .unwrap()
+        .set_len(len - 4)
+        .unwrap();
+    let before = listing(tmp.path());
+    for recovery in [
+        tributary::RecoveryMode::PointInTime,
+        tributary::RecoveryMode::Strict,
+    ] {
+        let options = tributary::Options {
+            recovery,
+            ..tributary::Options::default()
+        };
+        let db = Db::open_read_only(tmp.path(), options).unwrap();
+        assert_eq!(db.recovery_report().last_seq.0, 9);
+        assert_eq!(db.iter().count(), 9);
+        assert_eq!(db.get("09").unwrap(), None);
+        drop(db);
+        assert_eq!(listing(tmp.path()), before, "{recovery:?}");
+    }
+    // A missing path: nothing is created.
+    let missing = tmp.path().join("nowhere");
+    assert!(matches!(
+        Db::open_read_only(&missing, tributary::Options::default()),
+        Err(tributary::Error::NotFound { .. })
+    ));
+    assert!(!missing.exists());
+}
+
+#[test]
+fn seek_restarts_a_scan_within_its_range() {
+    let fs = FaultFs::new();
+    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    // Enough keys that the scan fetches in several chunks.
+    for i in 0..1000u32 {
+        db.put(format!("{i:04}"), i.to_string()).unwrap();
+    }
+    let keys = |it: &mut tributary::Iter, n: usize, back: bool| -> Vec<String> {
+        (0..n)
+            .filter_map(|_| if back { it.next_back() } else { it.next() })
+            .map(|r| String::from_utf8(r.unwrap().0).unwrap())
+            .collect()
+    };
+    let mut it = db.range("0100".."0900");
+    assert_eq!(keys(&mut it, 2, false), ["0100", "0101"]);
+    it.seek("0500");
+    assert_eq!(keys(&mut it, 2, false), ["0500", "0501"]);
+    // Back to an earlier key, and below the range: clamped to it.
+    it.seek("0200");
+    assert_eq!(keys(&mut it, 1, false), ["0200"]);
+    it.seek("0000");
+    assert_eq!(keys(&mut it, 1, false), ["0100"]);
+    // The back end after a seek starts at the range's end.
+    assert_eq!(keys(&mut it, 1, true), ["0899"]);
+    // seek_for_prev, including past the range's end and between keys.
+    it.seek_for_prev("0700");
+    assert_eq!(keys(&mut it, 2, true), ["0700", "0699"]);
+    it.seek_for_prev("9999");
+    assert_eq!(keys(&mut it, 1, true), ["0899"]);
+    db.delete("0300").unwrap();
+    let mut it = db.iter();
+    it.seek("0300");
+    assert_eq!(
+        keys(&mut it, 1, false),
+        ["0301"],
+        "a deleted key is skipped"
+    );
+    it.seek("1000");
+    assert!(it.next().is_none());
     db.close().unwrap();
 }

@@ -184,21 +184,6 @@ fn second_opener_gets_locked_error() {
 }
 
 #[test]
-fn second_process_gets_locked_error() {
-    let _serial = LOCK_TESTS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["--db", dir.path().to_str().unwrap(), "get", "x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("locked"), "{stderr}");
-    db.close().unwrap();
-}
-
-#[test]
 fn missing_and_existing_directories() {
     let _serial = LOCK_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();

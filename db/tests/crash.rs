@@ -200,7 +200,7 @@ fn a_synced_write_makes_the_closed_journals_durable() {
         let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
         let mut n = 0u32;
         while db.stats().rotations < 3 {
-            db.put(format!("{n:06}").as_bytes(), &[b'u'; 500]).unwrap();
+            db.put(format!("{n:06}").as_bytes(), [b'u'; 500]).unwrap();
             n += 1;
         }
         db.put_with(b"synced", b"1", &synced).unwrap();

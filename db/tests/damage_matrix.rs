@@ -425,7 +425,7 @@ fn non_regular_files_named_like_journals_are_refused() {
         )
         .unwrap();
         for i in 0..600u32 {
-            db.put(format!("{i:06}").as_bytes(), &[b'v'; 300]).unwrap();
+            db.put(format!("{i:06}").as_bytes(), [b'v'; 300]).unwrap();
         }
         assert!(db.stats().rotations >= 2);
         db.close().unwrap();

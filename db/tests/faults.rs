@@ -103,7 +103,7 @@ fn run(fs: &FaultFs, fault: Fault) -> (Vec<Attempt>, bool) {
 fn check_recovered(fs: &FaultFs, attempts: &[Attempt], need_unsynced: bool, ctx: &str) {
     let db =
         Db::open(dir(), options(fs, WRITE_BUFFER)).unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
-    let state: BTreeMap<Vec<u8>, Vec<u8>> = db.iter().collect();
+    let state: BTreeMap<Vec<u8>, Vec<u8>> = db.iter().collect::<Result<_, _>>().unwrap();
     let mut known = 0;
     for a in attempts {
         let present: Vec<bool> = a
@@ -211,7 +211,7 @@ fn fault_during_recovery_then_clean_recovery() {
     for i in 0..200u32 {
         db.put_with(
             format!("k{i:04}").as_bytes(),
-            &[7u8; 500],
+            [7u8; 500],
             &WriteOptions {
                 sync: i % 10 == 0,
                 merge: true,

@@ -69,7 +69,7 @@ fn three_journals() -> (FaultFs, Vec<PathBuf>) {
     let fs = FaultFs::new();
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     for i in 0..1200u32 {
-        db.put_with(format!("{i:06}").as_bytes(), &[b'v'; 100], &SYNCED)
+        db.put_with(format!("{i:06}").as_bytes(), [b'v'; 100], &SYNCED)
             .unwrap();
     }
     assert!(db.stats().rotations >= 2);
@@ -167,7 +167,7 @@ fn a_torn_tail_is_dropped_quietly_in_both_modes() {
     let fs = FaultFs::new();
     let db = Db::open(dir(), options(&fs, 1 << 20)).unwrap();
     for i in 0..100u32 {
-        db.put(format!("{i:04}").as_bytes(), &[1u8; 50]).unwrap();
+        db.put(format!("{i:04}").as_bytes(), [1u8; 50]).unwrap();
     }
     db.close().unwrap();
     let path = journals_of(&fs).pop().unwrap();
@@ -272,7 +272,7 @@ fn a_journal_beginning_past_a_gap_is_possible_loss() {
     let db = Db::open(dir(), options(&fs, write_buffer)).unwrap();
     let mut n = 0u32;
     while db.stats().rotations < 2 {
-        db.put(format!("{n:06}").as_bytes(), &[b'v'; 300]).unwrap();
+        db.put(format!("{n:06}").as_bytes(), [b'v'; 300]).unwrap();
         n += 1;
     }
     db.close().unwrap();

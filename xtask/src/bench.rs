@@ -9,7 +9,7 @@
 //! 1. Makes sure the peers can be built: C++ LevelDB and RocksDB come from
 //!    Debian's `libleveldb-dev` and `librocksdb-dev`, installed with
 //!    `apt-get` when their headers are missing (fjall comes from crates.io).
-//! 2. Builds `cargo build --release -p tributary --features peers --bin
+//! 2. Builds `cargo build --release -p tributary-cli --features peers --bin
 //!    bench` into `target/bench` (its own target directory, so that it does
 //!    not churn the one `cargo xtask ci` uses).
 //! 3. Runs the matrix of [`CELLS`]: in each cell every engine runs once per
@@ -475,12 +475,19 @@ fn build(root: &Path, cargo: &str, peers: bool) -> Result<PathBuf> {
     cmd.current_dir(root)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
-        .args(["build", "--release", "-p", "tributary", "--bin", "bench"]);
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "tributary-cli",
+            "--bin",
+            "bench",
+        ]);
     if peers {
         cmd.args(["--features", "peers"]);
     }
     println!(
-        "$ CARGO_TARGET_DIR={} cargo build --release -p tributary --bin bench{}",
+        "$ CARGO_TARGET_DIR={} cargo build --release -p tributary-cli --bin bench{}",
         target.display(),
         if peers { " --features peers" } else { "" }
     );

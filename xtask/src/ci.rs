@@ -224,7 +224,74 @@ fn release_tests(ctx: &Ctx) -> Result<String> {
     Ok(format!("({} suites)", RELEASE_TESTS.len()))
 }
 
+/// Runs `cmd` quietly; whether it succeeded. A command that cannot start
+/// counts as failed.
+fn succeeds(mut cmd: Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs, through rustup, the nightly toolchain and the given components
+/// if they are missing, saying what it installs.
+fn ensure_nightly(ctx: &Ctx, components: &[&str]) -> Result<()> {
+    let rustup = || Command::new("rustup");
+    if !succeeds({
+        let mut c = rustup();
+        c.args(["run", "nightly", "rustc", "--version"]);
+        c
+    }) {
+        println!("    installing the nightly toolchain (Miri and cargo-fuzz need it)");
+        exec({
+            let mut c = rustup();
+            c.args(["toolchain", "install", "nightly", "--profile", "minimal"]);
+            c
+        })
+        .context("installing nightly needs rustup (https://rustup.rs)")?;
+    }
+    if components.is_empty() {
+        return Ok(());
+    }
+    let installed = {
+        let out = rustup()
+            .args(["component", "list", "--installed", "--toolchain", "nightly"])
+            .output()
+            .context("cannot run rustup")?;
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let missing: Vec<&str> = components
+        .iter()
+        .copied()
+        .filter(|c| !installed.lines().any(|l| l.starts_with(c)))
+        .collect();
+    if !missing.is_empty() {
+        println!("    installing nightly components: {}", missing.join(", "));
+        exec({
+            let mut c = rustup();
+            c.args(["component", "add", "--toolchain", "nightly"])
+                .args(&missing);
+            c
+        })?;
+    }
+    if components.contains(&"miri") {
+        // Builds Miri's sysroot once; quiet when it is already built.
+        exec(ctx.nightly(&["miri", "setup"]))?;
+    }
+    Ok(())
+}
+
+/// Installs cargo-fuzz if `cargo fuzz` is missing, saying so.
+fn ensure_cargo_fuzz(ctx: &Ctx) -> Result<()> {
+    if succeeds(ctx.nightly(&["fuzz", "--version"])) {
+        return Ok(());
+    }
+    println!("    installing cargo-fuzz (cargo install cargo-fuzz --locked)");
+    exec(ctx.cargo(&["install", "cargo-fuzz", "--locked"]))
+}
+
 fn miri(ctx: &Ctx) -> Result<String> {
+    ensure_nightly(ctx, &["miri", "rust-src"])?;
     let mut args = vec!["miri", "test", "--lib"];
     for krate in MIRI_CRATES {
         args.extend(["-p", krate]);
@@ -284,6 +351,8 @@ fn seeded_bugs(ctx: &Ctx) -> Result<String> {
 }
 
 fn fuzz(ctx: &Ctx) -> Result<String> {
+    ensure_nightly(ctx, &[])?;
+    ensure_cargo_fuzz(ctx)?;
     let fuzz_dir = ctx.root.join("fuzz");
     exec({
         let mut cmd = ctx.nightly(&["fuzz", "build", "--release"]);
@@ -356,7 +425,14 @@ const BENCH_SMOKE: &[(&str, &[&str])] = &[
 ];
 
 fn bench_smoke(ctx: &Ctx) -> Result<String> {
-    exec(ctx.cargo(&["build", "--release", "-p", "tributary", "--bin", "bench"]))?;
+    exec(ctx.cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "tributary-cli",
+        "--bin",
+        "bench",
+    ]))?;
     let exe = ctx.root.join("target").join("release").join("bench");
     let dir = ctx.root.join("target").join("bench-smoke");
     for (workload, extra) in BENCH_SMOKE {

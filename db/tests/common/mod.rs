@@ -119,7 +119,7 @@ pub fn apply(state: &mut BTreeMap<Vec<u8>, Vec<u8>>, batch: &Batch) {
 
 /// Everything in the database, by a full scan.
 pub fn contents(db: &Db) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    db.iter().collect()
+    db.iter().collect::<Result<_, _>>().unwrap()
 }
 
 /// Bytes from hex digits; whitespace separates fields for reading.
