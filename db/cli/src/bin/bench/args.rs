@@ -9,6 +9,13 @@ workloads: fillseq fillrandom fillsync fillbatch readrandom rawsync rawseq
 engines: tributary (default) device (default for raw*) leveldb rocksdb fjall (the last three
          with the cargo feature `peers`)";
 
+/// The most threads a run starts. Past a few tens of thousands, a thread
+/// that the kernel created can still fail to set itself up (its signal
+/// stack is one more memory map, and `vm.max_map_count` runs out), and
+/// the Rust runtime aborts the process from inside it, where no error can
+/// be returned; a thread that fails to be created is reported as an error.
+pub const MAX_THREADS: usize = 4096;
+
 /// One run, as the command line asked for it.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -235,6 +242,12 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
     };
     if spec.threads == 0 || spec.num == 0 || spec.batch == 0 {
         return Err("--threads, --num and --batch must be at least 1".to_owned());
+    }
+    if spec.threads > MAX_THREADS {
+        return Err(format!(
+            "--threads {} is more than the {MAX_THREADS} a run starts (BENCH.md goes to 64)",
+            spec.threads
+        ));
     }
     if spec.value_size > crate::gen::VALUE_BUFFER_LEN {
         return Err(format!(

@@ -4,24 +4,35 @@
 
 use crate::args::{Spec, Workload};
 use crate::driver::Recorder;
+use crate::gate::{StartGate, CALLED_OFF};
 use crate::gen::{self, Values, VALUE_BUFFER_LEN};
 use crate::report::{self, Outcome};
 use std::fs::File;
 use std::io::Write;
-use std::sync::Barrier;
 use std::time::Instant;
 
 /// Runs `rawsync` or `rawseq` in `spec.db`, one file per thread.
 pub fn run(spec: &Spec) -> Result<Outcome, String> {
     let buf = gen::value_buffer();
-    let barrier = Barrier::new(spec.threads + 1);
-    let (results, cpu_secs) = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..spec.threads)
-            .map(|thread| {
-                let (barrier, buf) = (&barrier, &buf);
-                scope.spawn(move || worker(spec, buf, thread, barrier))
-            })
-            .collect();
+    let barrier = StartGate::new(spec.threads + 1);
+    let spawned = std::thread::scope(|scope| -> Result<_, String> {
+        let mut handles = Vec::with_capacity(spec.threads);
+        for thread in 0..spec.threads {
+            let (barrier, buf) = (&barrier, &buf);
+            let started = std::thread::Builder::new()
+                .spawn_scoped(scope, move || worker(spec, buf, thread, barrier));
+            match started {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    barrier.call_off();
+                    return Err(format!(
+                        "cannot start thread {} of {}: {e}",
+                        thread + 1,
+                        spec.threads
+                    ));
+                }
+            }
+        }
         barrier.wait();
         let cpu_start = report::process_cpu_secs();
         let results: Vec<_> = handles
@@ -35,10 +46,10 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,
         };
-        (results, cpu_secs)
+        Ok((results, cpu_secs))
     });
-    let results: Vec<(Instant, Instant, Vec<u64>)> =
-        results.into_iter().collect::<Result<_, _>>()?;
+    let (results, cpu_secs) = spawned?;
+    let results: Vec<(Instant, Instant, Vec<u64>)> = crate::gate::collect(results)?;
     let started = results
         .iter()
         .map(|r| r.0)
@@ -71,14 +82,22 @@ fn worker(
     spec: &Spec,
     buf: &[u8],
     thread: usize,
-    barrier: &Barrier,
+    barrier: &StartGate,
 ) -> Result<(Instant, Instant, Vec<u64>), String> {
     let path = spec.db.join(format!("raw-{thread}.log"));
-    let mut file =
-        File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut file = match File::create(&path) {
+        Ok(file) => file,
+        Err(e) => {
+            // The others must not wait for this thread at the start.
+            barrier.call_off();
+            return Err(format!("cannot create {}: {e}", path.display()));
+        }
+    };
     let io = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut values = Values::new(buf, spec.value_size, thread);
-    barrier.wait();
+    if !barrier.wait() {
+        return Err(CALLED_OFF.to_owned());
+    }
     let started = Instant::now();
     let mut rec = Recorder::new(spec.num, spec.duration);
     match spec.workload {

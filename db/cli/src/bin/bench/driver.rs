@@ -8,10 +8,10 @@
 
 use crate::args::{Spec, Workload};
 use crate::engine::{Counters, Engine};
+use crate::gate::{StartGate, CALLED_OFF};
 use crate::gen::{self, SplitMix64, Values};
 use crate::report::{self, BigBatchReport, Outcome};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 /// Records per batch of `readrandom`'s prep writer (BENCH.md).
@@ -98,25 +98,46 @@ impl Recorder {
 fn timed_phase<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Outcome, String> {
     let big = spec.big_batch_mib;
     let participants = spec.threads + 1 + usize::from(big.is_some());
-    let barrier = Barrier::new(participants);
+    let barrier = StartGate::new(participants);
     let finished = AtomicUsize::new(0);
-    let (results, cpu_secs, big_report) = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..spec.threads)
-            .map(|thread| {
-                let barrier = &barrier;
-                let finished = &finished;
-                scope.spawn(move || {
-                    let res = worker(engine, spec, values, thread, barrier);
-                    finished.fetch_add(1, Ordering::Release);
-                    res
-                })
-            })
-            .collect();
-        let big_handle = big.map(|mib| {
+    let spawned = std::thread::scope(|scope| -> Result<_, String> {
+        let mut handles = Vec::with_capacity(spec.threads);
+        for thread in 0..spec.threads {
             let barrier = &barrier;
             let finished = &finished;
-            scope.spawn(move || big_batch_writer(engine, spec, values, mib, barrier, finished))
-        });
+            let started = std::thread::Builder::new().spawn_scoped(scope, move || {
+                let res = worker(engine, spec, values, thread, barrier);
+                finished.fetch_add(1, Ordering::Release);
+                res
+            });
+            match started {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    barrier.call_off();
+                    return Err(format!(
+                        "cannot start thread {} of {}: {e}",
+                        thread + 1,
+                        spec.threads
+                    ));
+                }
+            }
+        }
+        let big_handle = match big {
+            None => None,
+            Some(mib) => {
+                let (barrier, finished) = (&barrier, &finished);
+                let started = std::thread::Builder::new().spawn_scoped(scope, move || {
+                    big_batch_writer(engine, spec, values, mib, barrier, finished)
+                });
+                match started {
+                    Ok(handle) => Some(handle),
+                    Err(e) => {
+                        barrier.call_off();
+                        return Err(format!("cannot start the big-batch writer: {e}"));
+                    }
+                }
+            }
+        };
         barrier.wait();
         let cpu_start = report::process_cpu_secs();
         let results: Vec<Result<ThreadResult, String>> = handles
@@ -134,9 +155,10 @@ fn timed_phase<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Outc
             h.join()
                 .unwrap_or_else(|_| Err("the big-batch writer panicked".to_owned()))
         });
-        (results, cpu_secs, big_report)
+        Ok((results, cpu_secs, big_report))
     });
-    let results: Vec<ThreadResult> = results.into_iter().collect::<Result<_, _>>()?;
+    let (results, cpu_secs, big_report) = spawned?;
+    let results: Vec<ThreadResult> = crate::gate::collect(results)?;
     let big = big_report.transpose()?;
     let started = results
         .iter()
@@ -174,7 +196,7 @@ fn worker<E: Engine>(
     spec: &Spec,
     values: &[u8],
     thread: usize,
-    barrier: &Barrier,
+    barrier: &StartGate,
 ) -> Result<ThreadResult, String> {
     let mut key = vec![0u8; spec.key_size];
     let mut values = Values::new(values, spec.value_size, thread);
@@ -183,7 +205,9 @@ fn worker<E: Engine>(
     let sync = spec.syncs();
     let mut batch = engine.new_batch();
     let mut hits = 0;
-    barrier.wait();
+    if !barrier.wait() {
+        return Err(CALLED_OFF.to_owned());
+    }
     let started = Instant::now();
     let mut rec = Recorder::new(spec.num, spec.duration);
     match spec.workload {
@@ -274,7 +298,7 @@ fn big_batch_writer<E: Engine>(
     spec: &Spec,
     values: &[u8],
     mib: usize,
-    barrier: &Barrier,
+    barrier: &StartGate,
     finished: &AtomicUsize,
 ) -> Result<BigBatchReport, String> {
     let records = gen::big_batch_records(mib);
@@ -283,7 +307,9 @@ fn big_batch_writer<E: Engine>(
     let mut batch = engine.new_batch();
     let mut report = BigBatchReport::default();
     let done = || finished.load(Ordering::Acquire) == spec.threads;
-    barrier.wait();
+    if !barrier.wait() {
+        return Err(CALLED_OFF.to_owned());
+    }
     while !done() {
         let t0 = Instant::now();
         for j in 0..records {

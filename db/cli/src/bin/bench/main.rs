@@ -48,6 +48,7 @@ mod driver;
 mod engine;
 #[cfg(feature = "peers")]
 mod ffi;
+mod gate;
 mod gen;
 #[cfg(feature = "peers")]
 mod peers;
