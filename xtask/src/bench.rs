@@ -33,11 +33,18 @@
 //! compare ratios within a run, and prefer a quiet machine. `--only fillsync`
 //! runs the cells whose name starts with `fillsync`.
 
-mod json;
 mod svg;
 
 use anyhow::{bail, Context, Result};
-use json::{Object, Value};
+use serde_json::Value;
+
+/// One run's JSON line, a flat object.
+type Object = serde_json::Map<String, Value>;
+
+/// A string as a JSON string literal.
+fn quote(s: &str) -> String {
+    Value::from(s).to_string()
+}
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -139,7 +146,30 @@ const CELLS: &[Cell] = &[
     },
 ];
 
-/// Options of one `cargo xtask bench`.
+/// `cargo xtask bench`: the BENCH.md matrix against the peers.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// One round with small N: a one-minute smoke of the matrix.
+    #[arg(long)]
+    quick: bool,
+    /// Rounds per cell (default 3, or 1 with --quick).
+    #[arg(long, value_name = "N")]
+    runs: Option<usize>,
+    /// The engines, comma-separated (tributary,leveldb,rocksdb,fjall).
+    #[arg(long, value_delimiter = ',', value_name = "E,..")]
+    engines: Option<Vec<String>>,
+    /// Only the cells whose name starts with one of these.
+    #[arg(long, value_delimiter = ',', value_name = "CELL,..")]
+    only: Vec<String>,
+    /// Tributary alone: no peer engine is built.
+    #[arg(long)]
+    no_peers: bool,
+    /// Do not install the peers' Debian packages if they are missing.
+    #[arg(long)]
+    no_install: bool,
+}
+
+/// Options of one `cargo xtask bench`, checked.
 struct Config {
     quick: bool,
     runs: usize,
@@ -150,8 +180,8 @@ struct Config {
 }
 
 /// Runs the benchmark matrix.
-pub fn run(args: &[String]) -> Result<()> {
-    let config = parse_args(args)?;
+pub fn run(args: Args) -> Result<()> {
+    let config = check_args(args)?;
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     if config.peers && config.install {
@@ -183,11 +213,11 @@ pub fn run(args: &[String]) -> Result<()> {
     writeln!(
         results,
         "{{\"kind\":\"meta\",\"started\":{},\"quick\":{},\"runs\":{},\"engines\":{},\"machine\":{}}}",
-        json::quote(&stamp),
+        quote(&stamp),
         config.quick,
         config.runs,
-        json::quote(&config.engines.join(",")),
-        json::quote(&machine)
+        quote(&config.engines.join(",")),
+        quote(&machine)
     )?;
 
     // Every run, in order: (cell, variant, round).
@@ -269,7 +299,8 @@ pub fn run(args: &[String]) -> Result<()> {
         let _ = Command::new("sync").status();
         match res {
             Ok(line) => {
-                let obj = json::parse(&line)?;
+                let obj: Object = serde_json::from_str(&line)
+                    .with_context(|| format!("the bench printed no JSON object: {line}"))?;
                 println!(
                     "{:>10} ops/s  p99 {:>9}  ({:.1} s)",
                     fmt_ops(num_field(&obj, "ops_per_sec")),
@@ -279,7 +310,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 let tagged = format!(
                     "{},\"cell\":{},\"run\":{}}}",
                     line.trim_end().trim_end_matches('}'),
-                    json::quote(cell.id),
+                    quote(cell.id),
                     round + 1
                 );
                 writeln!(results, "{tagged}")?;
@@ -294,10 +325,10 @@ pub fn run(args: &[String]) -> Result<()> {
                 writeln!(
                     results,
                     "{{\"kind\":\"failure\",\"cell\":{},\"engine\":{},\"run\":{},\"error\":{}}}",
-                    json::quote(cell.id),
-                    json::quote(&variant.engine),
+                    quote(cell.id),
+                    quote(&variant.engine),
                     round + 1,
-                    json::quote(&format!("{e:#}"))
+                    quote(&format!("{e:#}"))
                 )?;
             }
         }
@@ -311,13 +342,9 @@ pub fn run(args: &[String]) -> Result<()> {
             if i > 0 {
                 line.push(',');
             }
-            let _ = write!(line, "{}:{}", json::quote(k), value_text(v));
+            let _ = write!(line, "{}:{v}", quote(k));
         }
-        let _ = write!(
-            line,
-            ",\"cell\":{},\"run\":\"median\"}}",
-            json::quote(m.cell)
-        );
+        let _ = write!(line, ",\"cell\":{},\"run\":\"median\"}}", quote(m.cell));
         writeln!(results, "{line}")?;
     }
 
@@ -344,49 +371,25 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn parse_args(args: &[String]) -> Result<Config> {
+fn check_args(args: Args) -> Result<Config> {
+    let engines_given = args.engines.is_some();
     let mut config = Config {
-        quick: false,
-        runs: 0,
-        engines: ENGINES.iter().map(|s| s.to_string()).collect(),
-        only: Vec::new(),
-        peers: true,
-        install: true,
+        quick: args.quick,
+        runs: args.runs.unwrap_or(if args.quick { 1 } else { 3 }),
+        engines: args
+            .engines
+            .unwrap_or_else(|| ENGINES.iter().map(|s| s.to_string()).collect()),
+        only: args.only,
+        peers: !args.no_peers,
+        install: !args.no_install,
     };
-    let mut engines_given = false;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--quick" => config.quick = true,
-            "--runs" => {
-                config.runs = it
-                    .next()
-                    .context("--runs needs a number")?
-                    .parse()
-                    .context("--runs needs a number")?
-            }
-            "--engines" => {
-                engines_given = true;
-                config.engines = list(it.next().context("--engines needs a list")?);
-                for e in &config.engines {
-                    if !ENGINES.contains(&e.as_str()) {
-                        bail!("unknown engine {e:?}; engines: {}", ENGINES.join(","));
-                    }
-                }
-            }
-            "--only" => config.only = list(it.next().context("--only needs a list")?),
-            "--no-peers" => config.peers = false,
-            "--no-install" => config.install = false,
-            other => bail!(
-                "unknown option {other:?}; usage: cargo xtask bench [--quick] [--runs N] \
-                 [--engines {}] [--only CELL,..] [--no-peers] [--no-install]\ncells: {}",
-                ENGINES.join(","),
-                cell_ids()
-            ),
-        }
-    }
     if config.runs == 0 {
-        config.runs = if config.quick { 1 } else { 3 };
+        bail!("--runs must be at least 1");
+    }
+    for e in &config.engines {
+        if !ENGINES.contains(&e.as_str()) {
+            bail!("unknown engine {e:?}; engines: {}", ENGINES.join(","));
+        }
     }
     if !config.peers {
         if engines_given && config.engines.iter().any(|e| e != "tributary") {
@@ -396,13 +399,6 @@ fn parse_args(args: &[String]) -> Result<Config> {
     }
     config.peers = config.engines.iter().any(|e| e != "tributary");
     Ok(config)
-}
-
-fn list(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 fn cell_ids() -> String {
@@ -597,14 +593,20 @@ fn medians(cells: &[&Cell], engines: &[String], outcomes: &[RunOutcome]) -> Vec<
             let Some(first) = runs.first() else { continue };
             let mut obj = (*first).clone();
             for (key, value) in obj.iter_mut() {
-                if let Value::Num(_) = value {
+                if value.is_u64() {
+                    // Counts stay integers.
+                    let mut xs: Vec<u64> =
+                        runs.iter().filter_map(|r| r.get(key)?.as_u64()).collect();
+                    xs.sort_unstable();
+                    *value = Value::from(xs[xs.len() / 2]);
+                } else if value.is_number() {
                     let mut xs: Vec<f64> =
                         runs.iter().filter_map(|r| r.get(key)?.as_f64()).collect();
                     xs.sort_by(f64::total_cmp);
-                    *value = Value::Num(xs[xs.len() / 2]);
+                    *value = Value::from(xs[xs.len() / 2]);
                 }
             }
-            obj.insert("runs".to_owned(), Value::Num(runs.len() as f64));
+            obj.insert("runs".to_owned(), Value::from(runs.len()));
             out.push(Median {
                 cell: cell.id,
                 engine,
@@ -624,16 +626,6 @@ fn find<'a>(medians: &'a [Median], cell: &str, engine: &str) -> Option<&'a Objec
 
 fn num_field(obj: &Object, key: &str) -> Option<f64> {
     obj.get(key).and_then(Value::as_f64)
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::Str(s) => json::quote(s),
-        Value::Num(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
-        Value::Num(x) => format!("{x}"),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "null".to_owned(),
-    }
 }
 
 /// Every cell and engine: throughput, latency, CPU and group commit.

@@ -94,24 +94,27 @@ impl Ctx {
     }
 }
 
+/// `cargo xtask ci`: everything CI checks, step by step.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Only the fast steps: fmt, clippy, test, doc.
+    #[arg(long)]
+    quick: bool,
+    /// Leave out a step (fmt, clippy, test, doc, release-tests, miri, loom,
+    /// seeded-bugs, fuzz, bench-smoke); may be given more than once.
+    #[arg(long, value_name = "STEP")]
+    skip: Vec<String>,
+}
+
 /// Runs the CI steps selected by `args`.
-pub fn run(args: &[String]) -> Result<()> {
-    let mut quick = false;
-    let mut skip: Vec<String> = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--quick" => quick = true,
-            "--skip" => skip.push(it.next().context("--skip needs a step name")?.clone()),
-            other => bail!(
-                "unknown option {other:?}; usage: cargo xtask ci [--quick] [--skip STEP]...\nsteps: {}",
-                STEPS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
-            ),
-        }
-    }
+pub fn run(args: Args) -> Result<()> {
+    let Args { quick, skip } = args;
     for name in &skip {
         if !STEPS.iter().any(|s| s.0 == name) {
-            bail!("--skip {name:?}: no such step");
+            bail!(
+                "--skip {name:?}: no such step; steps: {}",
+                STEPS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+            );
         }
     }
     let ctx = Ctx {

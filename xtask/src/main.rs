@@ -14,7 +14,7 @@
 mod bench;
 mod ci;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::process::ExitCode;
 
 /// Errors are one line (`xtask: what failed: why`), never a backtrace.
@@ -28,14 +28,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Project automation.
+#[derive(clap::Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+enum Task {
+    /// Everything CI checks, step by step, installing what it needs.
+    Ci(ci::Args),
+    /// Tributary against its peers: the matrix of BENCH.md.
+    Bench(bench::Args),
+}
+
 fn run() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask <ci|bench> [options]");
-    };
-    match command.as_str() {
-        "ci" => ci::run(rest),
-        "bench" => bench::run(rest),
-        other => bail!("unknown xtask command {other:?}; expected `ci` or `bench`"),
+    match <Task as clap::Parser>::parse() {
+        Task::Ci(args) => ci::run(args),
+        Task::Bench(args) => bench::run(args),
     }
 }

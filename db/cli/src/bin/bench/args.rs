@@ -2,12 +2,61 @@
 
 use std::path::PathBuf;
 
-pub const USAGE: &str = "usage: bench --db DIR --workload W --threads T --num N
-             [--value-size 100] [--key-size 16] [--sync] [--batch B]
-             [--engine ENGINE] [--big-batch MIB] [--duration SECS]
-workloads: fillseq fillrandom fillsync fillbatch readrandom rawsync rawseq
+/// The workloads and engines, for `--help`.
+const AFTER_HELP: &str =
+    "workloads: fillseq fillrandom fillsync fillbatch readrandom rawsync rawseq
 engines: tributary (default) device (default for raw*) leveldb rocksdb fjall (the last three
          with the cargo feature `peers`)";
+
+/// The command line of BENCH.md, as clap reads it; [`spec`] checks it.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "bench",
+    about = "One db_bench-style run (BENCH.md): prints one JSON line",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// The database directory, deleted and created afresh.
+    #[arg(long, value_name = "DIR")]
+    db: PathBuf,
+    /// What to run.
+    #[arg(long, value_name = "W", value_parser = Workload::parse)]
+    workload: Workload,
+    /// Threads calling at once.
+    #[arg(long, value_name = "T")]
+    threads: usize,
+    /// Calls per thread (puts, gets, or batches for fillbatch).
+    #[arg(long, value_name = "N")]
+    num: usize,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Bytes per key.
+    #[arg(long, default_value_t = 16)]
+    key_size: usize,
+    /// Sync every write (fillsync and rawsync always do).
+    #[arg(long)]
+    sync: bool,
+    /// Records per batch, for fillbatch (default 100).
+    #[arg(long, value_name = "B")]
+    batch: Option<usize>,
+    /// The engine (default: tributary, or device for raw*).
+    #[arg(long, value_parser = EngineName::parse)]
+    engine: Option<EngineName>,
+    /// A side writer of synced MIB-MiB batches (fillsync, fillrandom).
+    #[arg(long = "big-batch", value_name = "MIB")]
+    big_batch: Option<usize>,
+    /// Each thread also stops after SECS seconds, as db_bench's --duration.
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
+    duration: Option<f64>,
+}
+
+fn positive_seconds(v: &str) -> Result<f64, String> {
+    v.parse()
+        .ok()
+        .filter(|s: &f64| *s > 0.0 && s.is_finite())
+        .ok_or_else(|| format!("needs positive seconds, got {v:?}"))
+}
 
 /// The most threads a run starts. Past a few tens of thousands, a thread
 /// that the kernel created can still fail to set itself up (its signal
@@ -74,8 +123,8 @@ impl Workload {
         }
     }
 
-    fn parse(s: &str) -> Option<Workload> {
-        Some(match s {
+    fn parse(s: &str) -> Result<Workload, String> {
+        Ok(match s {
             "fillseq" => Workload::FillSeq,
             "fillrandom" => Workload::FillRandom,
             "fillsync" => Workload::FillSync,
@@ -83,7 +132,7 @@ impl Workload {
             "readrandom" => Workload::ReadRandom,
             "rawsync" => Workload::RawSync,
             "rawseq" => Workload::RawSeq,
-            _ => return None,
+            _ => return Err(format!("unknown workload {s:?}")),
         })
     }
 
@@ -157,51 +206,21 @@ impl Spec {
     }
 }
 
-/// Parses the arguments after the program name.
-pub fn parse(argv: &[String]) -> Result<Spec, String> {
-    let mut db = None;
-    let mut engine = None;
-    let mut workload = None;
-    let mut threads = None;
-    let mut num = None;
-    let mut value_size = 100;
-    let mut key_size = 16;
-    let mut sync_flag = false;
-    let mut batch = None;
-    let mut big_batch_mib = None;
-    let mut duration = None;
-    let mut it = argv.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--db" => db = Some(PathBuf::from(value()?)),
-            "--engine" => engine = Some(EngineName::parse(value()?)?),
-            "--workload" => {
-                let v = value()?;
-                workload =
-                    Some(Workload::parse(v).ok_or_else(|| format!("unknown workload {v:?}"))?);
-            }
-            "--threads" => threads = Some(number(arg, value()?)?),
-            "--num" => num = Some(number(arg, value()?)?),
-            "--value-size" => value_size = number(arg, value()?)?,
-            "--key-size" => key_size = number(arg, value()?)?,
-            "--batch" => batch = Some(number(arg, value()?)?),
-            "--big-batch" => big_batch_mib = Some(number(arg, value()?)?),
-            "--duration" => {
-                let v = value()?;
-                let secs: f64 = v
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| *s > 0.0 && s.is_finite())
-                    .ok_or_else(|| format!("--duration needs positive seconds, got {v:?}"))?;
-                duration = Some(secs);
-            }
-            "--sync" => sync_flag = true,
-            "-h" | "--help" => return Err("help".to_owned()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    let workload = workload.ok_or("--workload is required")?;
+/// The run `cli` asks for, checked.
+pub fn spec(cli: Cli) -> Result<Spec, String> {
+    let Cli {
+        db,
+        workload,
+        threads,
+        num,
+        value_size,
+        key_size,
+        sync: sync_flag,
+        batch,
+        engine,
+        big_batch: big_batch_mib,
+        duration,
+    } = cli;
     let engine = engine.unwrap_or(if workload.is_raw() {
         EngineName::Device
     } else {
@@ -228,11 +247,11 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
         return Err("--big-batch applies to fillsync and fillrandom".to_owned());
     }
     let spec = Spec {
-        db: db.ok_or("--db is required")?,
+        db,
         engine,
         workload,
-        threads: threads.ok_or("--threads is required")?,
-        num: num.ok_or("--num is required")?,
+        threads,
+        num,
         value_size,
         key_size,
         sync_flag,
@@ -267,9 +286,4 @@ pub fn parse(argv: &[String]) -> Result<Spec, String> {
         ));
     }
     Ok(spec)
-}
-
-fn number(flag: &str, s: &str) -> Result<usize, String> {
-    s.parse()
-        .map_err(|_| format!("{flag} needs a non-negative integer, got {s:?}"))
 }

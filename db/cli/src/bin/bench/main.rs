@@ -58,11 +58,12 @@ use args::{EngineName, Spec};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let spec = match args::parse(&argv) {
+    let cli = <args::Cli as clap::Parser>::parse();
+    let spec = match args::spec(cli) {
         Ok(spec) => spec,
         Err(msg) => {
-            eprintln!("bench: {msg}\n{}", args::USAGE);
+            let mut cmd = <args::Cli as clap::CommandFactory>::command();
+            eprintln!("bench: {msg}\n\n{}", cmd.render_usage());
             return ExitCode::from(2);
         }
     };

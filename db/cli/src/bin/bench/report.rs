@@ -2,7 +2,6 @@
 
 use crate::args::Spec;
 use crate::engine::Counters;
-use std::fmt::Write;
 
 /// What a run measured.
 #[derive(Debug, Default)]
@@ -40,78 +39,70 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 /// The JSON line of BENCH.md for `outcome`, with the extra fields.
 pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
-    let us = |p: f64| percentile(&outcome.latencies_ns, p) as f64 / 1e3;
-    let ops_per_sec = if outcome.secs > 0.0 {
-        outcome.ops as f64 / outcome.secs
-    } else {
-        0.0
+    // Rounded as the contract prints them: 0.1 µs, 0.1 op/s, 1 µs of time.
+    let round = |x: f64, places: i32| {
+        let scale = 10f64.powi(places);
+        (x * scale).round() / scale
     };
-    let mut s = String::with_capacity(512);
-    let _ = write!(
-        s,
-        "{{\"engine\":\"{}\",\"workload\":\"{}\",\"threads\":{},\"num\":{},\"value_size\":{},\
-         \"sync\":{},\"ops\":{},\"secs\":{:.6},\"ops_per_sec\":{:.1},\"p50_us\":{:.1},\
-         \"p99_us\":{:.1},\"p999_us\":{:.1},\"max_us\":{:.1}",
-        spec.engine.name(),
-        spec.workload.name(),
-        spec.threads,
-        spec.num,
-        spec.value_size,
-        spec.syncs(),
-        outcome.ops,
-        outcome.secs,
-        ops_per_sec,
-        us(50.0),
-        us(99.0),
-        us(99.9),
-        us(100.0),
-    );
-    let _ = write!(
-        s,
-        ",\"key_size\":{},\"batch\":{}",
-        spec.key_size,
-        spec.records_per_call()
-    );
-    if let Some(d) = spec.duration {
-        let _ = write!(s, ",\"duration\":{d}");
-    }
-    if let Some(hit_rate) = outcome.hit_rate {
-        let _ = write!(s, ",\"hit_rate\":{hit_rate:.4}");
-    }
-    if let Some(cpu) = outcome.cpu_secs {
+    let us = |p: f64| round(percentile(&outcome.latencies_ns, p) as f64 / 1e3, 1);
+    let per_sec = |n: f64| {
         if outcome.secs > 0.0 {
-            let _ = write!(s, ",\"cpu_pct\":{:.1}", 100.0 * cpu / outcome.secs);
-        }
-    }
-    if let Some(c) = outcome.counters {
-        let per_sec = if outcome.secs > 0.0 {
-            c.fsyncs as f64 / outcome.secs
+            n / outcome.secs
         } else {
             0.0
-        };
+        }
+    };
+    let mut line = serde_json::json!({
+        "engine": spec.engine.name(),
+        "workload": spec.workload.name(),
+        "threads": spec.threads,
+        "num": spec.num,
+        "value_size": spec.value_size,
+        "sync": spec.syncs(),
+        "ops": outcome.ops,
+        "secs": round(outcome.secs, 6),
+        "ops_per_sec": round(per_sec(outcome.ops as f64), 1),
+        "p50_us": us(50.0),
+        "p99_us": us(99.0),
+        "p999_us": us(99.9),
+        "max_us": us(100.0),
+        "key_size": spec.key_size,
+        "batch": spec.records_per_call(),
+    });
+    let fields = line.as_object_mut().expect("an object");
+    let mut put = |key: &str, value: serde_json::Value| {
+        fields.insert(key.to_owned(), value);
+    };
+    if let Some(d) = spec.duration {
+        put("duration", d.into());
+    }
+    if let Some(hit_rate) = outcome.hit_rate {
+        put("hit_rate", round(hit_rate, 4).into());
+    }
+    if let (Some(cpu), true) = (outcome.cpu_secs, outcome.secs > 0.0) {
+        put("cpu_pct", round(100.0 * cpu / outcome.secs, 1).into());
+    }
+    if let Some(c) = outcome.counters {
         let mean_group = if c.groups > 0 {
             c.writes as f64 / c.groups as f64
         } else {
             0.0
         };
-        let _ = write!(
-            s,
-            ",\"fsyncs\":{},\"fsyncs_per_sec\":{per_sec:.1},\"groups\":{},\"mean_group\":{mean_group:.2},\"max_group\":{}",
-            c.fsyncs, c.groups, c.max_group
-        );
+        put("fsyncs", c.fsyncs.into());
+        put("fsyncs_per_sec", round(per_sec(c.fsyncs as f64), 1).into());
+        put("groups", c.groups.into());
+        put("mean_group", round(mean_group, 2).into());
+        put("max_group", c.max_group.into());
     }
     if let Some(mb) = outcome.mb_per_sec {
-        let _ = write!(s, ",\"mb_per_sec\":{mb:.1}");
+        put("mb_per_sec", round(mb, 1).into());
     }
     if let (Some(mib), Some(big)) = (spec.big_batch_mib, outcome.big) {
-        let _ = write!(
-            s,
-            ",\"big_batch_mib\":{mib},\"big_batches\":{},\"big_batch_max_ms\":{:.1}",
-            big.batches, big.max_ms
-        );
+        put("big_batch_mib", mib.into());
+        put("big_batches", big.batches.into());
+        put("big_batch_max_ms", round(big.max_ms, 1).into());
     }
-    s.push('}');
-    s
+    line.to_string()
 }
 
 /// User plus system CPU seconds of this process so far, from
