@@ -18,20 +18,9 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
     let spawned = std::thread::scope(|scope| -> Result<_, String> {
         let mut handles = Vec::with_capacity(spec.threads);
         for thread in 0..spec.threads {
-            let (barrier, buf) = (&barrier, &buf);
-            let started = std::thread::Builder::new()
-                .spawn_scoped(scope, move || worker(spec, buf, thread, barrier));
-            match started {
-                Ok(handle) => handles.push(handle),
-                Err(e) => {
-                    barrier.call_off();
-                    return Err(format!(
-                        "cannot start thread {} of {}: {e}",
-                        thread + 1,
-                        spec.threads
-                    ));
-                }
-            }
+            let (gate, buf) = (&barrier, &buf);
+            let what = format!("thread {} of {}", thread + 1, spec.threads);
+            handles.push(gate.spawn(scope, &what, move || worker(spec, buf, thread, gate))?);
         }
         barrier.wait();
         let cpu_start = report::process_cpu_secs();

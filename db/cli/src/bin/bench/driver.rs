@@ -103,39 +103,21 @@ fn timed_phase<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Outc
     let spawned = std::thread::scope(|scope| -> Result<_, String> {
         let mut handles = Vec::with_capacity(spec.threads);
         for thread in 0..spec.threads {
-            let barrier = &barrier;
-            let finished = &finished;
-            let started = std::thread::Builder::new().spawn_scoped(scope, move || {
-                let res = worker(engine, spec, values, thread, barrier);
+            let (gate, finished) = (&barrier, &finished);
+            let what = format!("thread {} of {}", thread + 1, spec.threads);
+            handles.push(gate.spawn(scope, &what, move || {
+                let res = worker(engine, spec, values, thread, gate);
                 finished.fetch_add(1, Ordering::Release);
                 res
-            });
-            match started {
-                Ok(handle) => handles.push(handle),
-                Err(e) => {
-                    barrier.call_off();
-                    return Err(format!(
-                        "cannot start thread {} of {}: {e}",
-                        thread + 1,
-                        spec.threads
-                    ));
-                }
-            }
+            })?);
         }
         let big_handle = match big {
             None => None,
             Some(mib) => {
-                let (barrier, finished) = (&barrier, &finished);
-                let started = std::thread::Builder::new().spawn_scoped(scope, move || {
-                    big_batch_writer(engine, spec, values, mib, barrier, finished)
-                });
-                match started {
-                    Ok(handle) => Some(handle),
-                    Err(e) => {
-                        barrier.call_off();
-                        return Err(format!("cannot start the big-batch writer: {e}"));
-                    }
-                }
+                let (gate, finished) = (&barrier, &finished);
+                Some(gate.spawn(scope, "the big-batch writer", move || {
+                    big_batch_writer(engine, spec, values, mib, gate, finished)
+                })?)
             }
         };
         barrier.wait();

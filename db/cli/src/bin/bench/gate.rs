@@ -6,6 +6,7 @@
 //! every waiting thread returns, and the run reports the error.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread::{Scope, ScopedJoinHandle};
 
 /// A start line for `parties` participants, the spawner among them.
 pub struct StartGate {
@@ -47,6 +48,22 @@ impl StartGate {
             }
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Starts a participant, `what` in messages, in `scope`; if it cannot be
+    /// started, calls the start off and says why.
+    pub fn spawn<'scope, T: Send + 'scope>(
+        &self,
+        scope: &'scope Scope<'scope, '_>,
+        what: &str,
+        f: impl FnOnce() -> T + Send + 'scope,
+    ) -> Result<ScopedJoinHandle<'scope, T>, String> {
+        std::thread::Builder::new()
+            .spawn_scoped(scope, f)
+            .map_err(|e| {
+                self.call_off();
+                format!("cannot start {what}: {e}")
+            })
     }
 
     /// Calls the start off: every waiter, now or later, gets false.
