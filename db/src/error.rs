@@ -166,7 +166,12 @@ pub(crate) fn io_err(op: &'static str, path: &std::path::Path) -> impl FnOnce(io
 
 /// Puts the operation and path in front of an I/O error's message, keeping
 /// its kind, for errors that travel as `io::Error` (the write path's).
-pub(crate) fn io_context(op: &str, path: &std::path::Path) -> impl FnOnce(io::Error) -> io::Error {
-    let what = format!("{op} {}", path.display());
-    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+///
+/// It borrows and formats nothing until an error comes: the write path
+/// passes one on every append and sync.
+pub(crate) fn io_context<'a>(
+    op: &'a str,
+    path: &'a std::path::Path,
+) -> impl FnOnce(io::Error) -> io::Error + 'a {
+    move |e| io::Error::new(e.kind(), format!("{op} {}: {e}", path.display()))
 }
