@@ -257,19 +257,10 @@ impl Db {
     /// [`RecoveryMode::Strict`](crate::RecoveryMode::Strict), a break in the
     /// history is an [`Error::Corruption`].
     pub fn check(dir: impl AsRef<Path>, options: &Options) -> Result<RecoveryReport, Error> {
-        let dir = dir.as_ref();
-        options.validate()?;
-        let fs = options.fs.as_ref();
-        let _lock = Db::lock_for_reading(fs, dir)?;
-        let recovered = recovery::recover(
-            fs,
-            dir,
-            options.recovery,
-            options.write_buffer_size,
-            &flush::memtable_pool(options.write_buffer_size),
-            Fix::ReadOnly,
-        )?;
-        Ok(recovered.report)
+        // A read-only open is exactly this: the same lock, the same replay,
+        // no repair.
+        let db = Db::open_read_only(dir, options.clone())?;
+        Ok(db.report.clone())
     }
 
     /// What opening found and dropped.
