@@ -54,6 +54,7 @@
 mod codec;
 mod error;
 mod format;
+pub mod key;
 
 pub use error::{DecodeError, DecodeErrorKind};
 pub use format::{Kind, HEADER_LEN, MAX_SEQ, TRAILER_LEN};

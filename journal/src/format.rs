@@ -88,8 +88,9 @@ impl ChunkType {
 /// LevelDB's checksum mask: rotate right by 15 bits, then add a constant.
 ///
 /// Storing a masked CRC keeps a CRC computed over bytes that themselves
-/// contain CRCs from being trivially zero.
-pub(crate) fn mask(crc: u32) -> u32 {
+/// contain CRCs from being trivially zero. LevelDB's table files mask their
+/// block checksums the same way, so this is the one definition of it.
+pub fn mask(crc: u32) -> u32 {
     crc.rotate_right(15).wrapping_add(MASK_DELTA)
 }
 

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
-use batch::{Kind, SeqNum, MAX_SEQ};
+use batch::Kind;
 
 /// A total order on user keys.
 ///
@@ -94,28 +94,8 @@ impl fmt::Debug for Cmp {
     }
 }
 
-/// The trailer of an internal key: `(seq << 8) | kind`.
-pub(crate) fn trailer(seq: SeqNum, kind: Kind) -> u64 {
-    debug_assert!(seq.0 <= MAX_SEQ);
-    (seq.0 << 8) | kind as u64
-}
-
-/// The trailer that sorts first among the entries of a user key visible at
-/// `snapshot`: entries at or after `(user_key, lookup_trailer(snapshot))`
-/// have `seq <= snapshot`. A snapshot past [`MAX_SEQ`] sees everything.
-pub(crate) fn lookup_trailer(snapshot: SeqNum) -> u64 {
-    // `Put` is the largest kind, so it sorts first among the entries of one
-    // sequence number.
-    trailer(SeqNum(snapshot.0.min(MAX_SEQ)), Kind::Put)
-}
-
-/// The sequence number in a trailer.
-pub(crate) fn trailer_seq(trailer: u64) -> SeqNum {
-    SeqNum(trailer >> 8)
-}
-
-/// The kind in a trailer.
+/// The kind in a trailer the memtable wrote.
 pub(crate) fn trailer_kind(trailer: u64) -> Kind {
-    Kind::from_byte(trailer as u8)
+    batch::key::trailer_kind(trailer)
         .expect("memdb invariant: trailers are written by `apply` with a valid kind")
 }

@@ -8,8 +8,9 @@ use std::ops::Bound;
 
 use batch::{Kind, SeqNum};
 
-use crate::comparator::{lookup_trailer, trailer_kind, trailer_seq};
+use crate::comparator::trailer_kind;
 use crate::skiplist::{Node, SkipList};
+use batch::key::{lookup_trailer, trailer_seq};
 
 /// A cursor over every entry of a memtable, in internal-key order: user key
 /// ascending, then sequence number descending.

@@ -96,8 +96,9 @@ use std::sync::Arc;
 
 use batch::{Batch, Kind, SeqNum};
 
-use crate::comparator::{lookup_trailer, trailer, trailer_kind, Cmp};
+use crate::comparator::{trailer_kind, Cmp};
 use crate::skiplist::SkipList;
+use batch::key::{lookup_trailer, trailer};
 
 /// A memtable: entries keyed by internal key, one writer, lock-free readers.
 ///

@@ -1,0 +1,447 @@
+//! Blocks: prefix-compressed sorted entries with restart points.
+//!
+//! ```text
+//! contents := entry* | restart: u32 LE * n | n: u32 LE
+//! entry    := shared: varint32 | unshared: varint32 | value_len: varint32
+//!             | key[shared..] | value
+//! ```
+//!
+//! An entry stores only the part of its key that differs from the previous
+//! key; at a restart point `shared` is 0, so a search can binary-search the
+//! restart points and decode forward from one.
+//!
+//! [`Block::verify`] checks everything a reader relies on once, so that the
+//! cursor's decoding afterwards never meets a malformed entry; it still
+//! decodes with checked arithmetic and reports rather than panics.
+
+use super::format::get_varint32;
+use super::{Corruption, Order};
+use std::cmp::Ordering;
+
+/// Builds one block's contents.
+#[derive(Debug)]
+pub struct BlockBuilder {
+    buf: Vec<u8>,
+    restarts: Vec<u32>,
+    /// Entries since the last restart point.
+    counter: usize,
+    restart_interval: usize,
+    last_key: Vec<u8>,
+}
+
+impl BlockBuilder {
+    /// A builder with a restart point every `restart_interval` entries.
+    pub fn new(restart_interval: usize) -> BlockBuilder {
+        assert!(restart_interval >= 1);
+        BlockBuilder {
+            buf: Vec::new(),
+            restarts: vec![0],
+            counter: 0,
+            restart_interval,
+            last_key: Vec::new(),
+        }
+    }
+
+    /// Whether no entry was added since the last reset.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The size of the block if finished now.
+    pub fn size_estimate(&self) -> usize {
+        self.buf.len() + 4 * self.restarts.len() + 4
+    }
+
+    /// Adds an entry; keys must be added in increasing order.
+    pub fn add(&mut self, key: &[u8], value: &[u8]) {
+        let shared = if self.counter < self.restart_interval {
+            common_prefix(&self.last_key, key)
+        } else {
+            self.restarts.push(self.buf.len() as u32);
+            self.counter = 0;
+            0
+        };
+        let unshared = key.len() - shared;
+        for n in [shared, unshared, value.len()] {
+            super::format::put_varint(&mut self.buf, n as u64);
+        }
+        self.buf.extend_from_slice(&key[shared..]);
+        self.buf.extend_from_slice(value);
+        self.last_key.truncate(shared);
+        self.last_key.extend_from_slice(&key[shared..]);
+        self.counter += 1;
+    }
+
+    /// Appends the restart array and returns the contents; the builder is
+    /// then reset for the next block.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        for r in &self.restarts {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.restarts.len() as u32).to_le_bytes());
+        self.restarts.clear();
+        self.restarts.push(0);
+        self.counter = 0;
+        self.last_key.clear();
+        out
+    }
+}
+
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// A block whose structure has been checked: every entry decodes, restart
+/// points fall on entries with `shared == 0`, and keys strictly increase in
+/// the block's order.
+#[derive(Debug, Clone, Copy)]
+pub struct Block<'a> {
+    data: &'a [u8],
+    /// Where the entries end and the restart array begins.
+    entries_end: usize,
+    restarts: usize,
+}
+
+/// One decoded entry header: where its key delta and value lie.
+#[derive(Debug, Clone)]
+struct Entry {
+    shared: usize,
+    key: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
+}
+
+impl Entry {
+    fn end(&self) -> usize {
+        self.value.end
+    }
+}
+
+/// Decodes the entry at `at` of `data[..end]`.
+#[inline]
+fn decode_entry(data: &[u8], at: usize, end: usize) -> Option<Entry> {
+    let bytes = data.get(at..end)?;
+    let (shared, a) = get_varint32(bytes)?;
+    let (unshared, b) = get_varint32(&bytes[a..])?;
+    let (value_len, c) = get_varint32(&bytes[a + b..])?;
+    let key_start = at + a + b + c;
+    let key_end = key_start.checked_add(unshared as usize)?;
+    let value_end = key_end.checked_add(value_len as usize)?;
+    if value_end > end {
+        return None;
+    }
+    Some(Entry {
+        shared: shared as usize,
+        key: key_start..key_end,
+        value: key_end..value_end,
+    })
+}
+
+impl<'a> Block<'a> {
+    /// Checks a block's contents: every entry, restart point and key, in
+    /// `order`. An error gives the offset within the block and what is
+    /// wrong.
+    pub fn verify(data: &'a [u8], order: Order) -> Result<Block<'a>, (usize, Corruption)> {
+        let block = Block::trusted(data)?;
+        let (n, entries_end) = (block.restarts, block.entries_end);
+        // An empty block (LevelDB writes one as metaindex when there is no
+        // filter) has one restart point, at 0.
+        if entries_end == 0 {
+            return match block.restart(0) {
+                0 if n == 1 => Ok(block),
+                _ => Err((
+                    entries_end,
+                    Corruption::BadBlock("restart point outside the entries"),
+                )),
+            };
+        }
+        let (mut key, mut previous) = (Vec::new(), Vec::new());
+        let mut at = 0;
+        let mut next_restart = 0;
+        while at < entries_end {
+            let entry = decode_entry(data, at, entries_end)
+                .ok_or((at, Corruption::BadBlock("entry runs past the block")))?;
+            if entry.shared > key.len() {
+                return Err((
+                    at,
+                    Corruption::BadBlock("shared prefix longer than the previous key"),
+                ));
+            }
+            let is_restart = next_restart < n && block.restart(next_restart) == at;
+            if is_restart {
+                if entry.shared != 0 {
+                    return Err((
+                        at,
+                        Corruption::BadBlock("restart point with a shared prefix"),
+                    ));
+                }
+                next_restart += 1;
+            } else if next_restart < n && block.restart(next_restart) < at {
+                return Err((at, Corruption::BadBlock("restart point inside an entry")));
+            } else if at == 0 {
+                return Err((
+                    0,
+                    Corruption::BadBlock("first entry is not a restart point"),
+                ));
+            }
+            // Two buffers, swapped, so the walk allocates only while keys grow.
+            previous.clear();
+            previous.extend_from_slice(&key[..entry.shared]);
+            previous.extend_from_slice(&data[entry.key.clone()]);
+            std::mem::swap(&mut key, &mut previous);
+            if !order.valid(&key) {
+                return Err((at, Corruption::BadKey));
+            }
+            if at > 0 && order.compare(&previous, &key) != Ordering::Less {
+                return Err((at, Corruption::KeysOutOfOrder));
+            }
+            at = entry.end();
+        }
+        if next_restart != n {
+            return Err((
+                entries_end,
+                Corruption::BadBlock("restart point outside the entries"),
+            ));
+        }
+        Ok(block)
+    }
+
+    /// A block that [`verify`](Block::verify) accepted before: only its
+    /// restart count is checked again.
+    pub fn trusted(data: &'a [u8]) -> Result<Block<'a>, (usize, Corruption)> {
+        let len = data.len();
+        if len < 4 {
+            return Err((0, Corruption::BadBlock("shorter than its restart count")));
+        }
+        let n = u32::from_le_bytes(data[len - 4..].try_into().expect("4 bytes")) as usize;
+        if n == 0 || n > (len - 4) / 4 {
+            return Err((len - 4, Corruption::BadBlock("restart count out of range")));
+        }
+        Ok(Block {
+            data,
+            entries_end: len - 4 - 4 * n,
+            restarts: n,
+        })
+    }
+
+    /// Whether the block holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries_end == 0
+    }
+
+    fn restart(&self, i: usize) -> usize {
+        let at = self.entries_end + 4 * i;
+        u32::from_le_bytes(self.data[at..at + 4].try_into().expect("4 bytes")) as usize
+    }
+
+    fn entry(&self, at: usize) -> Entry {
+        decode_entry(self.data, at, self.entries_end).expect("Block::verify checked every entry")
+    }
+
+    /// The key of the entry at a restart point (stored whole there).
+    fn restart_key(&self, i: usize) -> &'a [u8] {
+        let entry = self.entry(self.restart(i));
+        &self.data[entry.key]
+    }
+}
+
+/// A position in a block: the current entry's key (rebuilt from its
+/// prefix) and value.
+#[derive(Debug, Default)]
+pub struct Cursor {
+    /// Offset of the current entry; `None` before the first or after the
+    /// last.
+    at: Option<usize>,
+    /// Offset of the entry after the current one.
+    next: usize,
+    key: Vec<u8>,
+    value: std::ops::Range<usize>,
+}
+
+impl Cursor {
+    /// Whether the cursor is on an entry.
+    pub fn valid(&self) -> bool {
+        self.at.is_some()
+    }
+
+    /// The current key.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The current value, in `block`.
+    pub fn value<'a>(&self, block: &Block<'a>) -> &'a [u8] {
+        &block.data[self.value.clone()]
+    }
+
+    /// Decodes the entry at `at`, whose predecessor's key is in `self.key`.
+    fn load(&mut self, block: &Block<'_>, at: usize) {
+        let entry = block.entry(at);
+        self.key.truncate(entry.shared);
+        self.key.extend_from_slice(&block.data[entry.key.clone()]);
+        self.value = entry.value.clone();
+        self.at = Some(at);
+        self.next = entry.end();
+    }
+
+    fn load_restart(&mut self, block: &Block<'_>, i: usize) {
+        self.key.clear();
+        self.load(block, block.restart(i));
+    }
+
+    /// Moves to the first entry.
+    pub fn seek_to_first(&mut self, block: &Block<'_>) {
+        if block.is_empty() {
+            self.at = None;
+        } else {
+            self.load_restart(block, 0);
+        }
+    }
+
+    /// Moves to the last entry.
+    pub fn seek_to_last(&mut self, block: &Block<'_>) {
+        if block.is_empty() {
+            self.at = None;
+            return;
+        }
+        self.load_restart(block, block.restarts - 1);
+        while self.next < block.entries_end {
+            self.load(block, self.next);
+        }
+    }
+
+    /// Moves to the next entry, or past the end.
+    pub fn next(&mut self, block: &Block<'_>) {
+        if self.at.is_none() {
+            return;
+        }
+        if self.next >= block.entries_end {
+            self.at = None;
+        } else {
+            self.load(block, self.next);
+        }
+    }
+
+    /// Moves to the previous entry, or before the start.
+    pub fn prev(&mut self, block: &Block<'_>) {
+        let Some(at) = self.at else { return };
+        if at == 0 {
+            self.at = None;
+            return;
+        }
+        // The last restart point before the current entry, then forward.
+        let (mut lo, mut hi) = (0, block.restarts);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if block.restart(mid) < at {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.load_restart(block, lo);
+        while self.next < at {
+            self.load(block, self.next);
+        }
+    }
+
+    /// Moves to the first entry whose key is at or after `target` in
+    /// `cmp`'s order, or past the end.
+    pub fn seek(&mut self, block: &Block<'_>, target: &[u8], order: Order) {
+        if block.is_empty() {
+            self.at = None;
+            return;
+        }
+        // The last restart point whose key is before the target.
+        let (mut lo, mut hi) = (0, block.restarts);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if order.compare(block.restart_key(mid), target) == Ordering::Less {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.load_restart(block, lo);
+        while order.compare(&self.key, target) == Ordering::Less {
+            self.next(block);
+            if self.at.is_none() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BYTEWISE: Order = Order::Bytewise;
+
+    fn build(keys: &[Vec<u8>], interval: usize) -> Vec<u8> {
+        let mut b = BlockBuilder::new(interval);
+        for k in keys {
+            b.add(k, &[k.len() as u8]);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn cursor_walks_and_seeks_both_ways() {
+        let keys: Vec<Vec<u8>> = (0..100u32)
+            .map(|i| format!("key{:04}", i * 2).into_bytes())
+            .collect();
+        for interval in [1, 2, 16, 1000] {
+            let data = build(&keys, interval);
+            let block = Block::verify(&data, BYTEWISE).unwrap();
+            let mut c = Cursor::default();
+            c.seek_to_first(&block);
+            for k in &keys {
+                assert_eq!(c.key(), &k[..]);
+                c.next(&block);
+            }
+            assert!(!c.valid());
+            c.seek_to_last(&block);
+            for k in keys.iter().rev() {
+                assert_eq!(c.key(), &k[..]);
+                c.prev(&block);
+            }
+            assert!(!c.valid());
+            c.seek(&block, b"key0051", BYTEWISE);
+            assert_eq!(c.key(), b"key0052");
+            c.seek(&block, b"key0052", BYTEWISE);
+            assert_eq!(c.key(), b"key0052");
+            c.seek(&block, b"a", BYTEWISE);
+            assert_eq!(c.key(), b"key0000");
+            c.seek(&block, b"z", BYTEWISE);
+            assert!(!c.valid());
+        }
+    }
+
+    #[test]
+    fn empty_block_parses_and_has_no_entries() {
+        let data = BlockBuilder::new(16).finish();
+        assert_eq!(data, [0, 0, 0, 0, 1, 0, 0, 0]);
+        let block = Block::verify(&data, BYTEWISE).unwrap();
+        let mut c = Cursor::default();
+        c.seek_to_first(&block);
+        assert!(!c.valid());
+    }
+
+    #[test]
+    fn parse_rejects_disorder_and_bad_restarts() {
+        let data = build(&[b"b".to_vec(), b"a".to_vec()], 16);
+        assert_eq!(
+            Block::verify(&data, BYTEWISE).unwrap_err().1,
+            Corruption::KeysOutOfOrder
+        );
+        let mut data = build(&[b"a".to_vec(), b"b".to_vec()], 1);
+        let n = data.len();
+        data[n - 8] = 1; // second restart point inside the first entry
+        assert!(Block::verify(&data, BYTEWISE).is_err());
+        let mut data = build(&[b"a".to_vec()], 1);
+        let n = data.len();
+        data[n - 4] = 9;
+        assert!(Block::verify(&data, BYTEWISE).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Table files in LevelDB's format, byte for byte: the format alone.
+//!
+//! ```text
+//! file     := data_block* filter_block metaindex_block index_block footer
+//! block    := contents | type: u8 (0 none, 1 snappy) | crc: u32 LE
+//! crc      := mask(crc32c(contents ++ type))        journal::mask, LevelDB's
+//! handle   := offset: varint64 | size: varint64      size excludes the trailer
+//! footer   := metaindex handle | index handle | zeros to 40 bytes
+//!             | magic: u64 LE 0xdb4775248b80fb57     (48 bytes)
+//! ```
+//!
+//! - **Data blocks** hold entries keyed by internal key
+//!   ([`batch::key`]: user key ascending, newest version first), prefix
+//!   compressed with a restart point every 16 entries ([`block`]), cut at
+//!   4 KiB.
+//! - **The index block** has one entry per data block: a separator key
+//!   (at or after the block's last key, before the next block's first) and
+//!   the block's handle. A separator is never taken for a real key: a
+//!   table's smallest and largest keys come from its data
+//!   ([`TableSummary`]).
+//! - **The filter block** (`filter.leveldb.BuiltinBloomFilter2`, [`filter`])
+//!   holds a Bloom filter over the user keys of each 2 KiB range of data
+//!   block offsets.
+//! - **The metaindex** maps the filter's name to its handle.
+//!
+//! This module knows nothing of the database: bytes in, entries out. It
+//! uses no `crate::` item, so its only ties are the internal key
+//! ([`batch::key`]) and the checksum mask ([`journal::mask`]).
+//!
+//! # Reading is checked
+//!
+//! LevelDB skips block checksums unless asked; we never do. [`Table::open`]
+//! checks the footer, the index, the metaindex and the filter; each data
+//! block is checked on its first read: its checksum, every entry and
+//! restart point, strictly increasing valid internal keys, and that its
+//! keys lie between the separators around it. Anything wrong is a
+//! [`TableError`] naming the offset, never a panic and never a wrong
+//! answer.
+//!
+//! # Example
+//!
+//! ```ignore
+//! // (crate-internal; see the tests for a runnable version)
+//! let mut builder = TableBuilder::new(Vec::new());
+//! builder.add(&internal_key, b"value")?;
+//! let (bytes, summary) = builder.finish()?;
+//! let table = Table::open(bytes)?;
+//! ```
+
+pub mod block;
+pub mod builder;
+pub mod filter;
+pub mod format;
+pub mod reader;
+
+#[cfg(test)]
+mod tests;
+
+pub use builder::{TableBuilder, TableSummary};
+pub use reader::{Found, Table, TableIter};
+
+use format::BlockHandle;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// The order of a block's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Bytewise (the metaindex).
+    Bytewise,
+    /// Internal keys ([`batch::key::compare`]): data and index blocks.
+    Internal,
+}
+
+impl Order {
+    /// Compares two keys in this order.
+    #[inline]
+    pub fn compare(self, a: &[u8], b: &[u8]) -> Ordering {
+        match self {
+            Order::Bytewise => a.cmp(b),
+            Order::Internal => batch::key::compare(a, b),
+        }
+    }
+
+    /// Whether `key` is well formed in this order.
+    fn valid(self, key: &[u8]) -> bool {
+        match self {
+            Order::Bytewise => true,
+            Order::Internal => batch::key::parse(key).is_some(),
+        }
+    }
+}
+
+/// A damaged or unreadable table: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableError {
+    /// Byte offset in the file of the first bad byte found (or of the
+    /// structure that is bad).
+    pub offset: u64,
+    /// What is wrong.
+    pub kind: Corruption,
+}
+
+impl TableError {
+    pub(crate) fn new(offset: u64, kind: Corruption) -> TableError {
+        TableError { offset, kind }
+    }
+}
+
+/// What is wrong with a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// The file is shorter than a footer (its length).
+    TooShort(u64),
+    /// The footer's magic number is not LevelDB's table magic.
+    BadMagic(u64),
+    /// The footer's handles do not decode.
+    BadFooter,
+    /// A block handle points outside the file.
+    BadHandle(BlockHandle),
+    /// A block's checksum does not match its contents.
+    Checksum {
+        /// The checksum stored in the trailer.
+        stored: u32,
+        /// The checksum of the bytes read.
+        actual: u32,
+    },
+    /// A block type this reader does not read (1 is Snappy).
+    Unsupported(u8),
+    /// A block's structure is malformed.
+    BadBlock(&'static str),
+    /// Keys that do not strictly increase.
+    KeysOutOfOrder,
+    /// A key that is not an internal key (too short, or an unknown kind).
+    BadKey,
+    /// An index entry whose value is not a block handle.
+    BadIndexEntry,
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Corruption::TooShort(len) => write!(f, "{len} bytes is shorter than a table footer"),
+            Corruption::BadMagic(m) => write!(f, "bad table magic {m:#018x}"),
+            Corruption::BadFooter => f.write_str("footer handles do not decode"),
+            Corruption::BadHandle(h) => {
+                write!(
+                    f,
+                    "block handle (offset {}, size {}) outside the file",
+                    h.offset, h.size
+                )
+            }
+            Corruption::Checksum { stored, actual } => {
+                write!(
+                    f,
+                    "block checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
+                )
+            }
+            Corruption::Unsupported(t) => write!(f, "unsupported block type {t} (1 is Snappy)"),
+            Corruption::BadBlock(what) => write!(f, "malformed block: {what}"),
+            Corruption::KeysOutOfOrder => f.write_str("keys out of order"),
+            Corruption::BadKey => f.write_str("not an internal key"),
+            Corruption::BadIndexEntry => f.write_str("index entry is not a block handle"),
+        }
+    }
+}
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at offset {}: {}", self.offset, self.kind)
+    }
+}
+
+impl std::error::Error for TableError {}

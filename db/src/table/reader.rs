@@ -1,0 +1,409 @@
+//! Reading a table: point lookups and a cursor, over bytes that stay put
+//! (a memory map, or a vector in tests).
+
+use super::block::{Block, Cursor};
+use super::filter::{FilterReader, FILTER_META_KEY};
+use super::format::{block_checksum, BlockHandle, Footer, BLOCK_TRAILER_LEN, NO_COMPRESSION};
+use super::{Corruption, Order, TableError};
+use batch::{key, Kind, SeqNum};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+
+/// The bytes of a table file: anything that derefs to a stable slice.
+pub type TableBytes = Box<dyn AsRef<[u8]> + Send + Sync>;
+
+/// An open table: its index in memory, its blocks read in place.
+pub struct Table {
+    bytes: TableBytes,
+    /// One entry per data block, in order.
+    pub(super) index: Vec<IndexEntry>,
+    /// The separators of `index`, concatenated.
+    separators: Vec<u8>,
+    /// The filter block's contents, if the table has one.
+    filter: Option<Range<usize>>,
+    /// One bit per data block: its checksum and structure were checked.
+    verified: Box<[AtomicU64]>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct IndexEntry {
+    separator: Range<usize>,
+    pub(super) handle: BlockHandle,
+    /// The block's contents in the file, checked against its length.
+    pub(super) contents: Range<usize>,
+}
+
+/// The newest version of a user key found in a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found<'a> {
+    /// Its sequence number.
+    pub seq: SeqNum,
+    /// Put or delete.
+    pub kind: Kind,
+    /// The value (empty for a delete).
+    pub value: &'a [u8],
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("len", &self.len())
+            .field("data_blocks", &self.index.len())
+            .field("filter", &self.filter.is_some())
+            .finish()
+    }
+}
+
+/// Checks a block's trailer and returns its contents.
+fn checked_contents(file: &[u8], contents: Range<usize>) -> Result<&[u8], TableError> {
+    let at = contents.start as u64;
+    let trailer = &file[contents.end..contents.end + BLOCK_TRAILER_LEN];
+    let data = &file[contents];
+    let block_type = trailer[0];
+    let stored = u32::from_le_bytes(trailer[1..].try_into().expect("4 bytes"));
+    let actual = block_checksum(data, block_type);
+    if stored != actual {
+        return Err(TableError::new(at, Corruption::Checksum { stored, actual }));
+    }
+    if block_type != NO_COMPRESSION {
+        return Err(TableError::new(at, Corruption::Unsupported(block_type)));
+    }
+    Ok(data)
+}
+
+/// Checks a whole block: trailer and structure.
+fn verified_block(
+    file: &[u8],
+    contents: Range<usize>,
+    order: Order,
+) -> Result<Block<'_>, TableError> {
+    let at = contents.start as u64;
+    let data = checked_contents(file, contents)?;
+    Block::verify(data, order).map_err(|(offset, kind)| TableError::new(at + offset as u64, kind))
+}
+
+impl Table {
+    /// Opens a table over its whole file, checking the footer, the index,
+    /// the metaindex and the filter.
+    pub fn open(bytes: impl AsRef<[u8]> + Send + Sync + 'static) -> Result<Table, TableError> {
+        let bytes: TableBytes = Box::new(bytes);
+        let file = (*bytes).as_ref();
+        let footer = Footer::decode(file)?;
+        let footer_at = (file.len() - super::format::FOOTER_LEN) as u64;
+
+        let index_range = footer.index.range(file.len(), footer_at)?;
+        let index_block = verified_block(file, index_range.clone(), Order::Internal)?;
+        let mut index = Vec::new();
+        let mut separators = Vec::new();
+        let mut cursor = Cursor::default();
+        cursor.seek_to_first(&index_block);
+        while cursor.valid() {
+            let value = cursor.value(&index_block);
+            let bad = || TableError::new(index_range.start as u64, Corruption::BadIndexEntry);
+            let (handle, used) = BlockHandle::decode(value).ok_or_else(bad)?;
+            if used != value.len() {
+                return Err(bad());
+            }
+            let contents = handle.range(file.len(), index_range.start as u64)?;
+            let start = separators.len();
+            separators.extend_from_slice(cursor.key());
+            index.push(IndexEntry {
+                separator: start..separators.len(),
+                handle,
+                contents,
+            });
+            cursor.next(&index_block);
+        }
+
+        let meta_range = footer.metaindex.range(file.len(), footer_at)?;
+        let meta = verified_block(file, meta_range.clone(), Order::Bytewise)?;
+        let mut filter = None;
+        cursor.seek(&meta, FILTER_META_KEY, Order::Bytewise);
+        if cursor.valid() && cursor.key() == FILTER_META_KEY {
+            let value = cursor.value(&meta);
+            let bad = || TableError::new(meta_range.start as u64, Corruption::BadIndexEntry);
+            let (handle, _) = BlockHandle::decode(value).ok_or_else(bad)?;
+            let range = handle.range(file.len(), meta_range.start as u64)?;
+            checked_contents(file, range.clone())?;
+            filter = Some(range);
+        }
+
+        let verified = (0..index.len().div_ceil(64))
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        Ok(Table {
+            bytes,
+            index,
+            separators,
+            filter,
+            verified,
+        })
+    }
+
+    fn file(&self) -> &[u8] {
+        (*self.bytes).as_ref()
+    }
+
+    /// The file's length.
+    pub fn len(&self) -> u64 {
+        self.file().len() as u64
+    }
+
+    /// Whether the file is empty (never, for a table that opened).
+    pub fn is_empty(&self) -> bool {
+        self.file().is_empty()
+    }
+
+    /// Data blocks in the table.
+    pub fn data_blocks(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether the table has a filter block.
+    pub fn has_filter(&self) -> bool {
+        self.filter.is_some()
+    }
+
+    fn separator(&self, i: usize) -> &[u8] {
+        &self.separators[self.index[i].separator.clone()]
+    }
+
+    /// The first data block whose separator is at or after `target`.
+    pub(super) fn find_block(&self, target: &[u8]) -> usize {
+        self.index.partition_point(|e| {
+            key::compare(&self.separators[e.separator.clone()], target).is_lt()
+        })
+    }
+
+    /// Data block `i`, checked on its first read: its trailer, its
+    /// structure, and that its keys lie after the previous separator and
+    /// at or before its own.
+    fn block(&self, i: usize) -> Result<Block<'_>, TableError> {
+        let entry = &self.index[i];
+        let file = self.file();
+        let (word, bit) = (&self.verified[i / 64], 1u64 << (i % 64));
+        if word.load(AtomicOrdering::Relaxed) & bit != 0 {
+            let data = &file[entry.contents.clone()];
+            return Block::trusted(data)
+                .map_err(|(o, kind)| TableError::new(entry.handle.offset + o as u64, kind));
+        }
+        let block = verified_block(file, entry.contents.clone(), Order::Internal)?;
+        let out_of_place = TableError::new(entry.handle.offset, Corruption::KeysOutOfOrder);
+        let mut cursor = Cursor::default();
+        cursor.seek_to_last(&block);
+        if cursor.valid() && key::compare(cursor.key(), self.separator(i)).is_gt() {
+            return Err(out_of_place);
+        }
+        if i > 0 {
+            cursor.seek_to_first(&block);
+            if cursor.valid() && key::compare(cursor.key(), self.separator(i - 1)).is_le() {
+                return Err(out_of_place);
+            }
+        }
+        // Relaxed: checking is idempotent, so a thread that misses the bit
+        // only checks again.
+        word.fetch_or(bit, AtomicOrdering::Relaxed);
+        Ok(block)
+    }
+
+    /// Whether the filter rules out `user_key` in the block at `offset`.
+    pub(super) fn filtered_out(&self, offset: u64, user_key: &[u8]) -> bool {
+        match &self.filter {
+            Some(range) => {
+                !FilterReader::new(&self.file()[range.clone()]).may_match(offset, user_key)
+            }
+            None => false,
+        }
+    }
+
+    /// The newest version of `user_key` at or below `snapshot`, if the
+    /// table holds one.
+    pub fn get(&self, user_key: &[u8], snapshot: SeqNum) -> Result<Option<Found<'_>>, TableError> {
+        let mut target = Vec::with_capacity(user_key.len() + 8);
+        target.extend_from_slice(user_key);
+        target.extend_from_slice(&key::lookup_trailer(snapshot).to_le_bytes());
+        let mut i = self.find_block(&target);
+        if i >= self.index.len() || self.filtered_out(self.index[i].handle.offset, user_key) {
+            return Ok(None);
+        }
+        let mut cursor = Cursor::default();
+        loop {
+            let block = self.block(i)?;
+            cursor.seek(&block, &target, Order::Internal);
+            if cursor.valid() {
+                let (found_user, seq, kind) =
+                    key::parse(cursor.key()).expect("Block::verify checked every key");
+                if found_user != user_key {
+                    return Ok(None);
+                }
+                let value = cursor.value(&block);
+                return Ok(Some(Found { seq, kind, value }));
+            }
+            // Only past a separator no longer than the block's last key can
+            // the next block hold the answer; for our own tables and
+            // LevelDB's this never runs.
+            i += 1;
+            if i >= self.index.len() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Checks every data block (for `check` and compaction inputs):
+    /// returns the number of entries.
+    pub fn verify_all(&self) -> Result<u64, TableError> {
+        let mut entries = 0;
+        let mut cursor = Cursor::default();
+        for i in 0..self.index.len() {
+            let block = self.block(i)?;
+            cursor.seek_to_first(&block);
+            while cursor.valid() {
+                entries += 1;
+                cursor.next(&block);
+            }
+        }
+        Ok(entries)
+    }
+
+    /// A cursor over the table's entries, holding the table.
+    pub fn iter(self: &Arc<Table>) -> TableIter {
+        TableIter {
+            table: Arc::clone(self),
+            block: None,
+            cursor: Cursor::default(),
+            error: None,
+        }
+    }
+}
+
+/// A cursor over a table's entries in internal-key order, forward and
+/// backward.
+///
+/// It starts unpositioned; a seek positions it. A damaged block met on the
+/// way ends the walk: [`valid`](TableIter::valid) turns false and
+/// [`error`](TableIter::error) holds the cause, so a scan can never end
+/// short in silence.
+#[derive(Debug)]
+pub struct TableIter {
+    table: Arc<Table>,
+    /// The data block the cursor is in.
+    block: Option<usize>,
+    cursor: Cursor,
+    error: Option<TableError>,
+}
+
+impl TableIter {
+    /// Whether the cursor is on an entry.
+    pub fn valid(&self) -> bool {
+        self.block.is_some() && self.cursor.valid()
+    }
+
+    /// The error that stopped the cursor, if any.
+    pub fn error(&self) -> Option<&TableError> {
+        self.error.as_ref()
+    }
+
+    /// The current internal key. Only while [`valid`](TableIter::valid).
+    pub fn key(&self) -> &[u8] {
+        self.cursor.key()
+    }
+
+    /// The current value. Only while [`valid`](TableIter::valid).
+    pub fn value(&self) -> &[u8] {
+        match self.block.map(|i| self.table.block(i)) {
+            Some(Ok(block)) => self.cursor.value(&block),
+            _ => &[],
+        }
+    }
+
+    /// Runs `f` on block `i`, stopping the cursor on an error.
+    fn with_block(&mut self, i: usize, f: impl FnOnce(&mut Cursor, &Block<'_>)) {
+        match self.table.block(i) {
+            Ok(block) => {
+                self.block = Some(i);
+                f(&mut self.cursor, &block);
+            }
+            Err(e) => {
+                self.block = None;
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Moves forward over empty blocks until on an entry or past the end.
+    fn skip_forward(&mut self) {
+        while let Some(i) = self.block {
+            if self.cursor.valid() {
+                return;
+            }
+            if i + 1 >= self.table.index.len() {
+                self.block = None;
+                return;
+            }
+            self.with_block(i + 1, |c, b| c.seek_to_first(b));
+        }
+    }
+
+    /// Moves backward over empty blocks until on an entry or before the
+    /// start.
+    fn skip_backward(&mut self) {
+        while let Some(i) = self.block {
+            if self.cursor.valid() {
+                return;
+            }
+            if i == 0 {
+                self.block = None;
+                return;
+            }
+            self.with_block(i - 1, |c, b| c.seek_to_last(b));
+        }
+    }
+
+    /// Moves to the first entry.
+    pub fn seek_to_first(&mut self) {
+        self.error = None;
+        self.block = None;
+        if !self.table.index.is_empty() {
+            self.with_block(0, |c, b| c.seek_to_first(b));
+            self.skip_forward();
+        }
+    }
+
+    /// Moves to the last entry.
+    pub fn seek_to_last(&mut self) {
+        self.error = None;
+        self.block = None;
+        if let Some(last) = self.table.index.len().checked_sub(1) {
+            self.with_block(last, |c, b| c.seek_to_last(b));
+            self.skip_backward();
+        }
+    }
+
+    /// Moves to the first entry at or after the internal key `target`.
+    pub fn seek(&mut self, target: &[u8]) {
+        self.error = None;
+        self.block = None;
+        let i = self.table.find_block(target);
+        if i < self.table.index.len() {
+            self.with_block(i, |c, b| c.seek(b, target, Order::Internal));
+            self.skip_forward();
+        }
+    }
+
+    /// Moves to the next entry. Only while [`valid`](TableIter::valid).
+    pub fn next(&mut self) {
+        if let Some(i) = self.block {
+            self.with_block(i, |c, b| c.next(b));
+            self.skip_forward();
+        }
+    }
+
+    /// Moves to the previous entry. Only while [`valid`](TableIter::valid).
+    pub fn prev(&mut self) {
+        if let Some(i) = self.block {
+            self.with_block(i, |c, b| c.prev(b));
+            self.skip_backward();
+        }
+    }
+}

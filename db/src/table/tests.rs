@@ -1,0 +1,220 @@
+//! Table properties (TABLES.md T1): what is written is read back exactly,
+//! by iteration both ways, by seek and by get; absent keys are filtered.
+
+use super::*;
+use batch::{key, Kind, SeqNum};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Entries in internal-key order: (user key, seq, kind, value).
+type Entries = Vec<(Vec<u8>, u64, Kind, Vec<u8>)>;
+
+fn ikey(user: &[u8], seq: u64, kind: Kind) -> Vec<u8> {
+    let mut out = Vec::new();
+    key::encode(&mut out, user, SeqNum(seq), kind);
+    out
+}
+
+fn build(entries: &Entries) -> Arc<Table> {
+    let mut b = TableBuilder::new(Vec::new());
+    for (user, seq, kind, value) in entries {
+        b.add(&ikey(user, *seq, *kind), value).unwrap();
+    }
+    let (bytes, summary) = b.finish().unwrap();
+    assert_eq!(summary.size, bytes.len() as u64);
+    assert_eq!(summary.entries, entries.len() as u64);
+    let first = &entries[0];
+    let last = entries.last().unwrap();
+    assert_eq!(summary.smallest, ikey(&first.0, first.1, first.2));
+    assert_eq!(summary.largest, ikey(&last.0, last.1, last.2));
+    Arc::new(Table::open(bytes).unwrap())
+}
+
+/// Sorted, distinct entries from arbitrary (user key, seq) pairs.
+fn normalize(raw: Vec<(Vec<u8>, u64, bool, Vec<u8>)>) -> Entries {
+    let mut map = BTreeMap::new();
+    for (user, seq, put, value) in raw {
+        let kind = if put { Kind::Put } else { Kind::Delete };
+        let value = if put { value } else { Vec::new() };
+        // Newest first within a user key: order by (user, !seq).
+        map.insert((user, std::cmp::Reverse(seq)), (kind, value));
+    }
+    map.into_iter()
+        .map(|((user, std::cmp::Reverse(seq)), (kind, value))| (user, seq, kind, value))
+        .collect()
+}
+
+fn user_key_strategy() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        // Short keys from a small alphabet: many shared prefixes and
+        // versions of one key.
+        proptest::collection::vec(0u8..4, 0..6),
+        // Long keys: a two-byte varint length, and prefixes longer than 127.
+        (proptest::collection::vec(any::<u8>(), 0..3), 120usize..300).prop_map(|(tail, n)| {
+            let mut k = vec![b'L'; n];
+            k.extend(tail);
+            k
+        }),
+        proptest::collection::vec(any::<u8>(), 0..20),
+    ]
+}
+
+fn entries_strategy() -> impl Strategy<Value = Entries> {
+    let value = prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec(any::<u8>(), 0..400)
+    ];
+    proptest::collection::vec(
+        (user_key_strategy(), 0u64..1000, any::<bool>(), value),
+        1..600,
+    )
+    .prop_map(normalize)
+}
+
+fn check_table(entries: &Entries) {
+    let table = build(entries);
+    let keys: Vec<Vec<u8>> = entries.iter().map(|(u, s, k, _)| ikey(u, *s, *k)).collect();
+
+    // Forward and backward iteration give exactly the entries.
+    let mut it = table.iter();
+    it.seek_to_first();
+    for (k, e) in keys.iter().zip(entries) {
+        assert!(it.valid());
+        assert_eq!(it.key(), &k[..]);
+        assert_eq!(it.value(), &e.3[..]);
+        it.next();
+    }
+    assert!(!it.valid() && it.error().is_none());
+    it.seek_to_last();
+    for k in keys.iter().rev() {
+        assert_eq!(it.key(), &k[..]);
+        it.prev();
+    }
+    assert!(!it.valid() && it.error().is_none());
+
+    // Every key is found by seek, and a seek just past it lands on the next.
+    for (i, k) in keys.iter().enumerate() {
+        it.seek(k);
+        assert_eq!(it.key(), &k[..]);
+        let (user, trailer) = key::split(k).unwrap();
+        if trailer > 0 {
+            let mut past = user.to_vec();
+            past.extend_from_slice(&(trailer - 1).to_le_bytes());
+            it.seek(&past);
+            match keys.get(i + 1) {
+                Some(next) => assert_eq!(it.key(), &next[..]),
+                None => assert!(!it.valid()),
+            }
+        }
+    }
+
+    // get: the newest version at or below each snapshot.
+    for (user, seq, _, _) in entries {
+        for snapshot in [*seq, seq + 1, seq.saturating_sub(1), u64::MAX] {
+            let want = entries
+                .iter()
+                .find(|(u, s, _, _)| u == user && *s <= snapshot)
+                .map(|(_, s, k, v)| (SeqNum(*s), *k, &v[..]));
+            let got = table
+                .get(user, SeqNum(snapshot))
+                .unwrap()
+                .map(|f| (f.seq, f.kind, f.value));
+            assert_eq!(got, want, "user key {user:?} at {snapshot}");
+        }
+    }
+    assert_eq!(table.verify_all().unwrap(), entries.len() as u64);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn tables_read_back_exactly(entries in entries_strategy()) {
+        check_table(&entries);
+    }
+}
+
+#[test]
+fn many_blocks_and_restarts_read_back() {
+    // 20,000 entries: hundreds of data blocks, several filters per block
+    // range boundary, and every restart position.
+    let entries: Entries = (0..20_000u32)
+        .map(|i| {
+            let user = format!("user{:08}", i / 2).into_bytes();
+            let kind = if i % 7 == 0 { Kind::Delete } else { Kind::Put };
+            let value = if kind == Kind::Put {
+                vec![i as u8; (i % 50) as usize]
+            } else {
+                Vec::new()
+            };
+            (user, u64::from(100_000 - i % 2), kind, value)
+        })
+        .collect();
+    check_table(&entries);
+    assert!(build(&entries).data_blocks() > 100);
+}
+
+#[test]
+fn absent_keys_are_filtered_about_one_percent_false_positives() {
+    let entries: Entries = (0..10_000u32)
+        .map(|i| (format!("k{i}").into_bytes(), 1, Kind::Put, b"v".to_vec()))
+        .collect();
+    let entries = normalize(
+        entries
+            .into_iter()
+            .map(|(u, s, _, v)| (u, s, true, v))
+            .collect(),
+    );
+    let table = build(&entries);
+    assert!(table.has_filter());
+    let probes = 100_000u32;
+    let passed = (0..probes)
+        .filter(|i| {
+            let user = format!("absent{i}").into_bytes();
+            let target = ikey(&user, batch::MAX_SEQ, Kind::Put);
+            let block = table.find_block(&target);
+            block < table.data_blocks()
+                && !table.filtered_out(table.index[block].handle.offset, &user)
+        })
+        .count();
+    let rate = passed as f64 / f64::from(probes);
+    println!(
+        "filter false-positive rate: {:.2}% of {probes} absent keys",
+        rate * 100.0
+    );
+    assert!(rate < 0.02, "false-positive rate {rate}");
+    for i in (0..probes).step_by(7) {
+        assert_eq!(
+            table
+                .get(format!("absent{i}").as_bytes(), SeqNum(u64::MAX))
+                .unwrap(),
+            None
+        );
+    }
+}
+
+#[test]
+fn empty_table_is_refused() {
+    assert!(TableBuilder::new(Vec::new()).finish().is_err());
+}
+
+#[test]
+fn snappy_block_is_unsupported() {
+    let entries = normalize(vec![(b"a".to_vec(), 1, true, b"x".to_vec())]);
+    let mut b = TableBuilder::new(Vec::new());
+    for (u, s, k, v) in &entries {
+        b.add(&ikey(u, *s, *k), v).unwrap();
+    }
+    let (mut bytes, _) = b.finish().unwrap();
+    // The first data block: mark it Snappy, with a matching checksum.
+    let table = Table::open(bytes.clone()).unwrap();
+    let contents = table.index[0].contents.clone();
+    bytes[contents.end] = format::SNAPPY;
+    let crc = format::block_checksum(&bytes[contents.clone()], format::SNAPPY);
+    bytes[contents.end + 1..contents.end + 5].copy_from_slice(&crc.to_le_bytes());
+    let table = Table::open(bytes).unwrap();
+    let err = table.get(b"a", SeqNum(5)).unwrap_err();
+    assert_eq!(err.kind, Corruption::Unsupported(1));
+    assert_eq!(err.offset, 0);
+}
