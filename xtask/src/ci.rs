@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `fmt` | `cargo fmt --all --check` | one style |
 //! | `clippy` | clippy on every target, warnings denied | lints, including missing docs |
-//! | `test` | `cargo test --workspace` | unit, property, integration and doc tests |
+//! | `test` | `cargo test --workspace` (installing libleveldb-dev first if missing) | unit, property, integration and doc tests, LevelDB golden tables |
 //! | `release-tests` | the tests too slow for debug builds, in release | RELIABILITY.md B2 (exhaustive journal damage) and the DB crash tests |
 //! | `doc` | `cargo doc` with warnings denied | every public item documented, no broken links |
 //! | `miri` | `cargo +nightly miri test --lib` on [`MIRI_CRATES`] | undefined behaviour in `unsafe` code and the codecs |
@@ -209,8 +209,35 @@ fn clippy(ctx: &Ctx) -> Result<String> {
 }
 
 fn test(ctx: &Ctx) -> Result<String> {
+    ensure_leveldb()?;
     exec(ctx.cargo(&["test", "--workspace"]))?;
     Ok(String::new())
+}
+
+/// Installs Debian's libleveldb-dev when its header is missing: the LevelDB
+/// golden-table test (TABLES.md T4) builds a C++ shim against it, and fails
+/// under CI without it.
+fn ensure_leveldb() -> Result<()> {
+    if Path::new("/usr/include/leveldb/table_builder.h").exists() {
+        return Ok(());
+    }
+    println!("    installing libleveldb-dev (apt-get)");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    for args in [
+        &["update", "-qq"][..],
+        &["install", "-y", "-qq", "libleveldb-dev"],
+    ] {
+        let mut cmd = Command::new(if root { "apt-get" } else { "sudo" });
+        if !root {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        exec(cmd).context("installing libleveldb-dev (install it by hand)")?;
+    }
+    Ok(())
 }
 
 fn doc(ctx: &Ctx) -> Result<String> {
