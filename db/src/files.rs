@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 /// The lock file's name.
 pub(crate) const LOCK: &str = "LOCK";
 
+/// The file naming the live manifest.
+pub(crate) const CURRENT: &str = "CURRENT";
+
 /// The directory, inside the database's, where recovery keeps what it set
 /// aside (LevelDB's `RepairDB` uses the same name).
 pub(crate) const LOST: &str = "lost";

@@ -90,6 +90,7 @@ mod options;
 mod recovery;
 mod run;
 pub mod table;
+pub mod version;
 
 pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqNum};
 pub use db::{Db, Snapshot, Stats};

@@ -26,7 +26,12 @@ use std::time::{Duration, Instant};
 const MIRI_CRATES: &[&str] = &["tributary-batch", "tributary-journal", "tributary-memdb"];
 
 /// cargo-fuzz targets in `fuzz/`.
-const FUZZ_TARGETS: &[&str] = &["batch_decode", "journal_read"];
+const FUZZ_TARGETS: &[&str] = &[
+    "batch_decode",
+    "journal_read",
+    "table_read",
+    "manifest_read",
+];
 
 /// Seconds each fuzz target runs in CI (the targets run in parallel).
 const FUZZ_SECONDS: u32 = 75;
@@ -45,6 +50,7 @@ const RELEASE_TESTS: &[(&str, &str)] = &[
     ("tributary-journal", "damage"),
     ("tributary", "crash"),
     ("tributary", "repair_crash"),
+    ("tributary", "table_damage"),
 ];
 
 /// A step: its name, whether `--quick` runs it, and what it does (returning
@@ -393,18 +399,25 @@ fn fuzz(ctx: &Ctx) -> Result<String> {
     for target in FUZZ_TARGETS {
         let corpus = fuzz_dir.join("corpus").join(target);
         std::fs::create_dir_all(&corpus)?;
+        // Committed seeds (a valid table, a valid manifest) start the
+        // search inside the format instead of at its magic numbers.
+        let seeds = fuzz_dir.join("seeds").join(target);
         let log = fuzz_dir.join(format!("{target}.log"));
-        let mut cmd = ctx.nightly(&[
-            "fuzz",
-            "run",
-            "--release",
-            target,
+        let max_time = format!("-max_total_time={FUZZ_SECONDS}");
+        let mut args = vec!["fuzz", "run", "--release", target];
+        let (corpus, seeds) = (corpus.display().to_string(), seeds.display().to_string());
+        args.push(&corpus);
+        if std::path::Path::new(&seeds).is_dir() {
+            args.push(&seeds);
+        }
+        args.extend([
             "--",
-            &format!("-max_total_time={FUZZ_SECONDS}"),
+            &max_time,
             "-rss_limit_mb=256",
             "-timeout=10",
             "-print_final_stats=1",
         ]);
+        let mut cmd = ctx.nightly(&args);
         cmd.current_dir(&fuzz_dir)
             .stdout(std::fs::File::create(&log)?)
             .stderr(std::fs::File::create(log.with_extension("err"))?);

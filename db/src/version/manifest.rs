@@ -1,0 +1,385 @@
+//! The manifest file: its replay, its appends, and `CURRENT`.
+//!
+//! # Reading
+//!
+//! The records are read in the journal's strict mode. A torn last record
+//! is an edit whose sync never returned, so no caller was told it
+//! committed: it is dropped. Damage anywhere before the end refuses the
+//! manifest: later edits may already have deleted the inputs of earlier
+//! ones, so no prefix is safe to guess at.
+//!
+//! # Installing a new manifest (at each open)
+//!
+//! 1. write `MANIFEST-NNNNNN`: the header and one full-state edit; `fdatasync`;
+//! 2. fsync the directory (the new name is durable);
+//! 3. write `NNNNNN.dbtmp` holding `MANIFEST-NNNNNN\n`; `fdatasync`;
+//! 4. rename it over `CURRENT`; fsync the directory (LevelDB skips this
+//!    fsync; the ALICE study found the bug);
+//! 5. only then may the old manifest be deleted.
+//!
+//! A crash before step 4's rename leaves the old `CURRENT` naming the old
+//! manifest, which is untouched; after it, the new one, which is complete
+//! and synced. Either way recovery reads a whole manifest.
+
+use super::catalog::{Catalog, Inconsistent};
+use super::edit::{Field, Header, Record, RecordError};
+use crate::fs::{Fs, WritableFile};
+use journal::{ReadError, Reader, Recovery};
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The name `CURRENT` holds for manifest `number`.
+pub fn manifest_name(number: u64) -> String {
+    format!("MANIFEST-{number:06}")
+}
+
+/// Why a manifest cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestError {
+    /// The framing is damaged (the journal reader's report).
+    Damaged {
+        /// Offset of the damaged chunk.
+        offset: u64,
+        /// What the journal reader found.
+        reason: String,
+    },
+    /// A record does not decode.
+    BadRecord {
+        /// Offset of the record.
+        offset: u64,
+        /// Why.
+        reason: RecordError,
+    },
+    /// The first record is not a header this code reads.
+    BadHeader(String),
+    /// An edit contradicts the edits before it.
+    Inconsistent {
+        /// Offset of the edit.
+        offset: u64,
+        /// Why.
+        reason: Inconsistent,
+    },
+    /// The manifest holds no header at all.
+    Empty,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestError::Damaged { offset, reason } => {
+                write!(f, "damaged at offset {offset}: {reason}")
+            }
+            ManifestError::BadRecord { offset, reason } => {
+                write!(f, "record at offset {offset}: {reason}")
+            }
+            ManifestError::BadHeader(why) => write!(f, "bad header: {why}"),
+            ManifestError::Inconsistent { offset, reason } => {
+                write!(
+                    f,
+                    "edit at offset {offset} contradicts the edits before it: {reason}"
+                )
+            }
+            ManifestError::Empty => f.write_str("no header record"),
+        }
+    }
+}
+
+/// A manifest read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// What its edits leave.
+    pub catalog: Catalog,
+    /// Edits applied (the header not counted).
+    pub edits: usize,
+    /// Bytes up to the end of the last whole record.
+    pub good_len: u64,
+    /// Bytes of a torn last record, dropped.
+    pub torn: u64,
+}
+
+/// Replays a manifest's bytes.
+pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
+    let mut reader = Reader::new(bytes, Recovery::Strict);
+    let mut catalog = Catalog::default();
+    let mut edits = 0;
+    let mut header_seen = false;
+    loop {
+        let record = match reader.next_record() {
+            Ok(Some(record)) => record,
+            Ok(None) => break,
+            Err(ReadError::Corrupt { offset, reason }) => {
+                return Err(ManifestError::Damaged {
+                    offset,
+                    reason: reason.to_string(),
+                })
+            }
+            // Reading from memory has no I/O error; anything else the
+            // reader reports is damage too.
+            Err(e) => {
+                return Err(ManifestError::Damaged {
+                    offset: 0,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let record = Record::decode(record);
+        let offset = reader.record_offset();
+        let record = record.map_err(|reason| ManifestError::BadRecord { offset, reason })?;
+        match (header_seen, record) {
+            (false, Record::Header(header)) => {
+                check_header(&header)?;
+                header_seen = true;
+            }
+            (false, Record::Edit(_)) => {
+                return Err(ManifestError::BadHeader(
+                    "the first record is an edit".into(),
+                ))
+            }
+            (true, Record::Header(_)) => {
+                return Err(ManifestError::BadRecord {
+                    offset,
+                    reason: RecordError::Decode("a second header".into()),
+                })
+            }
+            (true, Record::Edit(fields)) => {
+                catalog
+                    .apply(&fields)
+                    .map_err(|reason| ManifestError::Inconsistent { offset, reason })?;
+                edits += 1;
+            }
+        }
+    }
+    if !header_seen {
+        return Err(ManifestError::Empty);
+    }
+    let good_len = reader.offset();
+    Ok(Replayed {
+        catalog,
+        edits,
+        good_len,
+        torn: bytes.len() as u64 - good_len,
+    })
+}
+
+fn check_header(header: &Header) -> Result<(), ManifestError> {
+    let want = Header::current();
+    if header.magic != want.magic {
+        return Err(ManifestError::BadHeader(format!(
+            "magic {:?}",
+            header.magic
+        )));
+    }
+    if header.format != want.format {
+        return Err(ManifestError::BadHeader(format!(
+            "format {} (this build reads {})",
+            header.format, want.format
+        )));
+    }
+    if header.comparator != want.comparator {
+        return Err(ManifestError::BadHeader(format!(
+            "comparator {:?} (this build orders keys by {:?})",
+            header.comparator, want.comparator
+        )));
+    }
+    Ok(())
+}
+
+/// The open manifest, taking edits.
+///
+/// After an append or sync error it stays failed (the journal writer's
+/// rule): the caller must stop committing, since whether the edit is
+/// durable is unknown.
+pub struct ManifestWriter {
+    journal: journal::Writer<Box<dyn WritableFile>>,
+    path: PathBuf,
+    number: u64,
+}
+
+impl fmt::Debug for ManifestWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManifestWriter")
+            .field("path", &self.path)
+            .field("size", &self.journal.size())
+            .finish()
+    }
+}
+
+impl ManifestWriter {
+    /// Creates manifest `number` in `dir` holding the header and `catalog`
+    /// as one edit, synced; then fsyncs the directory (steps 1 and 2).
+    pub fn create(
+        fs: &dyn Fs,
+        dir: &Path,
+        number: u64,
+        catalog: &Catalog,
+    ) -> io::Result<ManifestWriter> {
+        let path = dir.join(manifest_name(number));
+        let file = fs.create(&path)?;
+        let mut writer = ManifestWriter {
+            journal: journal::Writer::new(file),
+            path,
+            number,
+        };
+        let result = (|| {
+            writer
+                .journal
+                .append(&Record::Header(Header::current()).encode())?;
+            writer
+                .journal
+                .append(&Record::Edit(catalog.full_edit()).encode())?;
+            writer.journal.sync()?;
+            fs.sync_dir(dir)
+        })();
+        match result {
+            Ok(()) => Ok(writer),
+            Err(e) => {
+                // Not named by CURRENT, so nothing reads it: remove it.
+                let _ = fs.remove(&writer.path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Appends an edit and syncs it: the commit point of a flush or a
+    /// compaction.
+    pub fn commit(&mut self, edit: &[Field]) -> io::Result<()> {
+        self.journal.append(&Record::Edit(edit.to_vec()).encode())?;
+        self.journal.sync()
+    }
+
+    /// The manifest's number.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The manifest's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes written.
+    pub fn size(&self) -> u64 {
+        self.journal.size()
+    }
+}
+
+/// Points `CURRENT` at manifest `number` (steps 3 and 4), through the
+/// temporary `tmp` (a `NNNNNN.dbtmp` path).
+pub fn set_current(fs: &dyn Fs, dir: &Path, number: u64, tmp: &Path) -> io::Result<()> {
+    let result = (|| {
+        let mut file = fs.create(tmp)?;
+        file.write_all(format!("{}\n", manifest_name(number)).as_bytes())?;
+        file.sync_data()?;
+        drop(file);
+        fs.rename(tmp, &dir.join(crate::files::CURRENT))?;
+        fs.sync_dir(dir)
+    })();
+    if result.is_err() && fs.exists(tmp) {
+        let _ = fs.remove(tmp);
+    }
+    result
+}
+
+/// The manifest number `CURRENT`'s contents name, or `None` if they are
+/// not exactly `MANIFEST-NNNNNN\n`.
+pub fn parse_current(contents: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(contents).ok()?;
+    let name = text.strip_suffix('\n')?;
+    let digits = name.strip_prefix("MANIFEST-")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::edit::FileMeta;
+
+    fn framed(records: &[Record]) -> Vec<u8> {
+        let mut w = journal::Writer::new(Vec::new());
+        for r in records {
+            w.append(&r.encode()).unwrap();
+        }
+        w.flush().unwrap();
+        w.into_inner()
+    }
+
+    fn add(number: u64) -> Field {
+        Field::AddFile {
+            level: 0,
+            file: FileMeta {
+                number,
+                size: 1,
+                entries: 1,
+                smallest: vec![0; 9],
+                largest: vec![1; 9],
+            },
+        }
+    }
+
+    #[test]
+    fn replay_applies_edits_and_drops_a_torn_last_one() {
+        let bytes = framed(&[
+            Record::Header(Header::current()),
+            Record::Edit(vec![Field::NextFileNumber(10), add(3)]),
+            Record::Edit(vec![add(4)]),
+        ]);
+        let r = replay(&bytes).unwrap();
+        assert_eq!((r.edits, r.torn), (2, 0));
+        assert_eq!(r.catalog.levels[0].len(), 2);
+        // Cut inside the last record: a torn tail, the edit never committed.
+        let cut = &bytes[..bytes.len() - 3];
+        let r = replay(cut).unwrap();
+        assert_eq!(r.edits, 1);
+        assert!(r.torn > 0);
+    }
+
+    #[test]
+    fn damage_before_the_end_refuses() {
+        let mut bytes = framed(&[
+            Record::Header(Header::current()),
+            Record::Edit(vec![Field::NextFileNumber(10), add(3)]),
+            Record::Edit(vec![add(4)]),
+        ]);
+        bytes[12] ^= 1;
+        assert!(matches!(replay(&bytes), Err(ManifestError::Damaged { .. })));
+        assert_eq!(replay(&[]), Err(ManifestError::Empty));
+        let no_header = framed(&[Record::Edit(vec![])]);
+        assert!(matches!(
+            replay(&no_header),
+            Err(ManifestError::BadHeader(_))
+        ));
+        let mut foreign = Header::current();
+        foreign.comparator = "other".into();
+        assert!(matches!(
+            replay(&framed(&[Record::Header(foreign)])),
+            Err(ManifestError::BadHeader(_))
+        ));
+        let twice = framed(&[
+            Record::Header(Header::current()),
+            Record::Edit(vec![Field::NextFileNumber(10), add(3)]),
+            Record::Edit(vec![add(3)]),
+        ]);
+        assert!(matches!(
+            replay(&twice),
+            Err(ManifestError::Inconsistent { .. })
+        ));
+    }
+
+    #[test]
+    fn current_parses_only_its_exact_form() {
+        assert_eq!(parse_current(b"MANIFEST-000012\n"), Some(12));
+        for bad in [
+            &b"MANIFEST-000012"[..],
+            b"MANIFEST-\n",
+            b"MANIFEST-12a\n",
+            b"manifest-1\n",
+            b"\xff\n",
+        ] {
+            assert_eq!(parse_current(bad), None, "{bad:?}");
+        }
+    }
+}
