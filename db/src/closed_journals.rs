@@ -86,7 +86,7 @@ impl ClosedJournals {
     }
 
     /// Journals waiting for their sync.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "fault-injection"))]
     pub fn queued(&self) -> usize {
         lock(&self.queue).len()
     }
@@ -107,7 +107,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-#[cfg(test)]
+// The tests run over `FaultFs`, which only the `fault-injection` feature
+// builds (the package's tests always turn it on).
+#[cfg(all(test, feature = "fault-injection"))]
 mod tests {
     use super::*;
     use crate::fs::{FaultFs, FaultKind, FaultOp, Fs};

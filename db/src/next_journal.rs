@@ -179,7 +179,9 @@ impl std::fmt::Debug for NextJournal {
     }
 }
 
-#[cfg(test)]
+// The tests run over `FaultFs`, which only the `fault-injection` feature
+// builds (the package's tests always turn it on).
+#[cfg(all(test, feature = "fault-injection"))]
 mod tests {
     use super::*;
     use crate::fs::FaultFs;

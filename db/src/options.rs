@@ -43,7 +43,8 @@ pub struct Options {
     /// Default: 256 MiB.
     pub max_batch_size: usize,
     /// The file system. Default: the operating system's ([`OsFs`]); tests
-    /// pass a [`FaultFs`](crate::fs::FaultFs).
+    /// pass a `FaultFs` (`tributary::fs::FaultFs`, built with the
+    /// `fault-injection` feature).
     pub fs: Arc<dyn Fs>,
 }
 
