@@ -13,28 +13,21 @@
 //! number it covers, and deletes the journals.
 
 use crate::backend::{Shared, View};
+use crate::tuning::{ARENA_QUARTERS, MIN_FROZEN, POOL_COMPACTIONS, RUN_FRACTION};
 use memdb::{BlockPool, MemDb};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// Frozen memtables that wait for a compaction at least.
-const MIN_FROZEN: usize = 4;
-/// A compaction waits until the frozen memtables hold at least
-/// `1 / RUN_FRACTION` of the run's bytes, so that the run grows
-/// geometrically and each byte is copied a bounded number of times
-/// (about `RUN_FRACTION + 1`).
-const RUN_FRACTION: usize = 2;
-
 /// The pool of memtable memory for a database with memtables of
 /// `write_buffer_size` bytes.
 ///
 /// A background compaction frees at least `MIN_FROZEN` memtables at once;
-/// the pool keeps twice their budget (a memtable's arena is larger than its
+/// the pool keeps `POOL_COMPACTIONS` (2) times their budget (a memtable's arena is larger than its
 /// budget by the skiplist's links), so the memtables filled before the next
 /// compaction reuse that memory instead of faulting in fresh pages.
 pub(crate) fn memtable_pool(write_buffer_size: usize) -> Arc<BlockPool> {
-    BlockPool::new(write_buffer_size.saturating_mul(2 * MIN_FROZEN))
+    BlockPool::new(write_buffer_size.saturating_mul(POOL_COMPACTIONS * MIN_FROZEN))
 }
 
 /// Receives each memtable frozen by rotation, on the write path.
@@ -86,7 +79,9 @@ impl BackgroundCompaction {
                     // First what the new memtable needs: memory faulted in
                     // here, not in its inserts (an arena is about a quarter
                     // larger than its budget).
-                    shared.blocks.prefill(write_buffer_size / 4 * 5);
+                    shared
+                        .blocks
+                        .prefill(write_buffer_size / 4 * ARENA_QUARTERS);
                     // A failure is kept for the write path to report.
                     let _ = shared.closed_journals.sync_all();
                     shared

@@ -89,6 +89,7 @@ mod next_journal;
 mod options;
 mod recovery;
 mod run;
+mod tuning;
 
 pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqNum};
 pub use db::{Db, Snapshot, Stats};

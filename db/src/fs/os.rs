@@ -1,6 +1,7 @@
 //! [`OsFs`]: the [`Fs`] seam over the operating system's file system.
 
 use super::{FileKind, FileLock, Fs, LockMode, Metadata, WritableFile};
+use crate::tuning::{READ_BUFFER, TRIM_CHECK_BUFFER, ZERO_FILL_CHUNK};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
 use std::path::Path;
@@ -65,7 +66,7 @@ impl Fs for OsFs {
     fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
         let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
         let mut fill = || -> io::Result<()> {
-            let zeros = vec![0u8; 1 << 20];
+            let zeros = vec![0u8; ZERO_FILL_CHUNK];
             let mut left = len;
             while left > 0 {
                 let n = left.min(zeros.len() as u64) as usize;
@@ -95,13 +96,13 @@ impl Fs for OsFs {
                 "not a regular file",
             ));
         }
-        Ok(Box::new(io::BufReader::with_capacity(256 << 10, file)))
+        Ok(Box::new(io::BufReader::with_capacity(READ_BUFFER, file)))
     }
 
     fn trim_zeros(&self, path: &Path, len: u64) -> io::Result<()> {
         let mut file = OpenOptions::new().read(true).write(true).open(path)?;
         file.seek(io::SeekFrom::Start(len))?;
-        let mut buf = vec![0u8; 64 << 10];
+        let mut buf = vec![0u8; TRIM_CHECK_BUFFER];
         loop {
             let n = file.read(&mut buf)?;
             if n == 0 {
