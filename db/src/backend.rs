@@ -5,14 +5,13 @@
 //! so everything here runs on one thread at a time and needs no lock of its
 //! own; readers see its effects only through [`Shared`].
 
-use crate::closed_journals::{ClosedJournals, JournalWriter};
 use crate::error::io_context;
 use crate::files;
 use crate::filter::{KeyFilter, KeyHash};
 use crate::flush::Flush;
 use crate::fs::Fs;
-use crate::next_journal::NextJournal;
 use crate::run::SortedRun;
+use crate::wal::{self, ClosedJournals, JournalWriter, NextJournal};
 use batch::{Batch, SeqNum};
 use memdb::{BlockPool, Inserter, Lookup, MemDb};
 use std::io;
@@ -247,7 +246,7 @@ pub(crate) struct Backend {
     flush: Box<dyn Flush>,
     /// Whether the next journal was asked for since the current one began.
     next_requested: bool,
-    /// Whether the current journal is zero-filled (see `next_journal`).
+    /// Whether the current journal is zero-filled (see `wal::prepared`).
     journal_zeroed: bool,
     /// The error of a rotation that failed. It is kept, and every later
     /// write refuses with it: the journal lifecycle is in doubt (a journal
@@ -278,21 +277,6 @@ impl Backend {
             journal_zeroed: false,
             rotation_failure: None,
         }
-    }
-
-    /// Creates journal `number` in the database directory and makes its name
-    /// durable, so that a synced write in it survives a crash.
-    pub fn create_journal(shared: &Shared, number: u64) -> io::Result<JournalWriter> {
-        let path = files::journal_path(&shared.dir, number);
-        let file = shared
-            .fs
-            .create(&path)
-            .map_err(io_context("create", &path))?;
-        shared
-            .fs
-            .sync_dir(&shared.dir)
-            .map_err(io_context("directory fsync", &shared.dir))?;
-        Ok(journal::Writer::new(file))
     }
 
     /// Makes journal `number` the current one; returns the one it replaces.
@@ -332,7 +316,7 @@ impl Backend {
     ///
     /// The old journal is queued for its sync, which the background thread
     /// does, and every later synced group waits for (see
-    /// `closed_journals`). An error leaves the memtables as they were and is
+    /// `wal::closed`). An error leaves the memtables as they were and is
     /// kept: every later write refuses with it.
     pub fn rotate(&mut self) -> io::Result<()> {
         if let Some(failure) = &self.rotation_failure {
@@ -387,7 +371,10 @@ impl Backend {
         })?;
         let (journal, zeroed) = match self.shared.next_journal.take(number) {
             Some(journal) => (journal, true),
-            None => (Backend::create_journal(&self.shared, number)?, false),
+            None => (
+                wal::create(&*self.shared.fs, &self.shared.dir, number)?,
+                false,
+            ),
         };
         let old_path = self.journal_path.clone();
         let old = self.start_journal(number, journal, zeroed);

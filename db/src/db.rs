@@ -8,6 +8,7 @@ use crate::fs::{FileLock, Fs, LockMode};
 use crate::iter::{Iter, ScanRange};
 use crate::options::{Options, WriteOptions};
 use crate::recovery::{self, Fix, RecoveryReport};
+use crate::wal;
 use batch::{Batch, Record, SeqNum};
 use std::ops::RangeBounds;
 use std::path::Path;
@@ -130,7 +131,7 @@ impl Db {
         // New writes go to a new journal: old ones are never appended to, so
         // a torn tail in them stays where recovery cut it.
         let number = recovered.next_journal;
-        let journal = Backend::create_journal(&shared, number)
+        let journal = wal::create(&*shared.fs, &dir, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
         let compaction =
             BackgroundCompaction::start(Arc::clone(&shared), options.write_buffer_size)

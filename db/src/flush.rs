@@ -3,8 +3,8 @@
 //! Rotation hands each frozen memtable to a [`Flush`]. The one used today,
 //! [`BackgroundCompaction`], wakes a thread that faults in memory for the
 //! next memtable, syncs the journals rotation closed (see
-//! `closed_journals`), zero-fills the next journal if one is wanted (see
-//! `next_journal`), builds the Bloom filters of the frozen memtables, then
+//! `wal::closed`), zero-fills the next journal if one is wanted (see
+//! `wal::prepared`), builds the Bloom filters of the frozen memtables, then
 //! merges the frozen memtables
 //! into the sorted run under them when enough have piled up
 //! ([`compaction_due`]); their journals stay live, so recovery replays them.

@@ -77,7 +77,6 @@
 //! ```
 
 mod backend;
-mod closed_journals;
 mod db;
 mod error;
 mod files;
@@ -85,11 +84,11 @@ mod filter;
 mod flush;
 pub mod fs;
 mod iter;
-mod next_journal;
 mod options;
 mod recovery;
 mod run;
 mod tuning;
+mod wal;
 
 pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqNum};
 pub use db::{Db, Snapshot, Stats};

@@ -61,7 +61,7 @@ pub(crate) const RUN_INDEX_SLOTS_PER_KEY: usize = 2;
 /// (commit e209930), with no measurement recorded.
 pub(crate) const SCAN_CHUNK: usize = 128;
 
-// Journals (`next_journal.rs`, `fs/os.rs`).
+// Journals (`wal/prepared.rs`, `fs/os.rs`).
 
 /// A zero-filled journal, in quarters of the write buffer: a journal holds
 /// one memtable's records with their journal and batch headers, a little

@@ -23,7 +23,7 @@
 //!    is ready ([`NextJournal::take_ready`]): the memtable stays, only the
 //!    file changes.
 
-use crate::closed_journals::JournalWriter;
+use super::JournalWriter;
 use crate::files;
 use crate::fs::Fs;
 use crate::tuning::ZEROED_JOURNAL_QUARTERS;

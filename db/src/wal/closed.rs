@@ -18,14 +18,11 @@
 //!   synced or not, and every `Db::sync` fail with it until the database is
 //!   reopened.
 
-use crate::fs::WritableFile;
+use super::JournalWriter;
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-
-/// The journal writer of one journal file.
-pub(crate) type JournalWriter = journal::Writer<Box<dyn WritableFile>>;
 
 /// Closed journals whose data may not be durable yet, oldest first.
 #[derive(Default)]
