@@ -1,12 +1,12 @@
 //! [`Db`]: open, write, read, close.
 
-use crate::backend::{Backend, Shared, View};
+use crate::backend::Backend;
 use crate::error::{io_err, Error};
 use crate::files;
 use crate::flush::{self, BackgroundCompaction};
 use crate::fs::{FileLock, Fs, LockMode};
-use crate::iter::{Iter, ScanRange};
 use crate::options::{Options, WriteOptions};
+use crate::read::{Iter, ScanRange, Shared, View};
 use crate::recovery::{self, Fix, RecoveryReport};
 use crate::wal;
 use batch::{Batch, Record, SeqNum};

@@ -12,9 +12,11 @@
 //! writes the run to a file, records it in a manifest with the journal
 //! number it covers, and deletes the journals.
 
-use crate::backend::{Shared, View};
+use crate::read::{Shared, View};
+use crate::run::SortedRun;
 use crate::tuning::{ARENA_QUARTERS, MIN_FROZEN, POOL_COMPACTIONS, RUN_FRACTION};
 use memdb::{BlockPool, MemDb};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -134,5 +136,81 @@ impl Flush for BackgroundCompaction {
         if let Some(wake) = &self.wake {
             let _ = wake.try_send(());
         }
+    }
+}
+
+impl Shared {
+    /// Merges every frozen memtable of the current view, with the run under
+    /// them, into a new run, and publishes a view with it.
+    ///
+    /// Returns false, changing nothing, if there was nothing to merge, the
+    /// run would be too large for its index, or it would hold a record not
+    /// yet published.
+    pub fn compact(&self) -> bool {
+        let _one_at_a_time = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
+        let view = self.view();
+        if view.frozen.is_empty() {
+            return false;
+        }
+        let inputs: Vec<&MemDb> = view.frozen.iter().map(|f| &*f.memdb).collect();
+        let Ok(run) = SortedRun::merge(&inputs, view.run.as_deref()) else {
+            return false;
+        };
+        // A frozen memtable holds only published records, except after a
+        // backend panic mid-group (the writer is then poisoned and the
+        // number never moves again): a run above the number would make
+        // every snapshot wait for it forever.
+        if run.max_seq() > self.last_seq() {
+            return false;
+        }
+        let run = Arc::new(run);
+        let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
+        // Rotations since `view` only put memtables in front; nothing else
+        // removes them while this compaction holds the lock. So the merged
+        // memtables are the oldest `inputs.len()` of the current view.
+        let keep = current.frozen.len() - inputs.len();
+        debug_assert!(current.frozen[keep..]
+            .iter()
+            .zip(&view.frozen)
+            .all(|(a, b)| Arc::ptr_eq(a, b)));
+        *current = Arc::new(View {
+            active: Arc::clone(&current.active),
+            frozen: current.frozen[..keep].to_vec(),
+            run: Some(run),
+        });
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::read::test_support::{shared_with, two_versions_of_k};
+    use crate::read::{Frozen, View};
+    use batch::SeqNum;
+    use memdb::MemDb;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    /// Unpublished records (left by a backend panic mid-group) never go
+    /// into a run, which no snapshot could then read.
+    #[test]
+    fn compaction_refuses_unpublished_records() {
+        let shared = shared_with(
+            View {
+                active: MemDb::new(1 << 16).0,
+                frozen: vec![Arc::new(Frozen::new(two_versions_of_k()))],
+                run: None,
+            },
+            1,
+        );
+        assert!(!shared.compact());
+        assert!(shared.view().run.is_none());
+        let (seq, view) = shared.snapshot();
+        assert_eq!(seq, SeqNum(1));
+        assert_eq!(view.get(b"k", seq).as_deref(), Some(&b"v1"[..]));
+        shared.last_seq.store(2, Ordering::Release);
+        assert!(shared.compact());
+        assert_eq!(shared.view().frozen.len(), 0);
     }
 }

@@ -39,7 +39,7 @@ pub(crate) const POOL_COMPACTIONS: usize = 2;
 /// (commit 681e487, which measured fillseq/1 at 611-637k -> 689-701k ops/s).
 pub(crate) const ARENA_QUARTERS: usize = 5;
 
-// Reads (`filter.rs`, `run.rs`, `iter.rs`).
+// Reads (`filter.rs`, `run.rs`, `read/iter.rs`).
 
 /// Bloom filter bits per distinct key of a frozen memtable: LevelDB's
 /// `NewBloomFilterPolicy(10)`, about 1% false positives.

@@ -14,7 +14,7 @@
 //! from both ends at once; [`Iter::seek`] and [`Iter::seek_for_prev`]
 //! restart it on part of its range.
 
-use crate::backend::View;
+use super::View;
 use crate::error::Error;
 use crate::tuning::SCAN_CHUNK;
 use batch::{Kind, SeqNum};
