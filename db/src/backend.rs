@@ -6,8 +6,9 @@
 //! own; readers see its effects only through [`Shared`], the read state
 //! (`read/`) it publishes into.
 
-use crate::error::io_context;
+use crate::error::{io_context, Error};
 use crate::files;
+use crate::files::FileNumbers;
 use crate::flush::Flush;
 use crate::read::{Frozen, Shared, View};
 use crate::wal::{self, JournalWriter};
@@ -23,7 +24,8 @@ pub(crate) struct Backend {
     shared: Arc<Shared>,
     journal: JournalWriter,
     journal_path: PathBuf,
-    journal_number: u64,
+    /// Where every new journal takes its number.
+    numbers: FileNumbers,
     inserter: Inserter,
     write_buffer_size: usize,
     flush: Box<dyn Flush>,
@@ -39,10 +41,14 @@ pub(crate) struct Backend {
 }
 
 impl Backend {
+    /// The write side of a database just opened: its current journal
+    /// `journal`, numbered `journal_number`, the file numbers after it, the
+    /// active memtable's inserter, and where frozen memtables go.
     pub fn new(
         shared: Arc<Shared>,
         journal: JournalWriter,
         journal_number: u64,
+        numbers: FileNumbers,
         inserter: Inserter,
         write_buffer_size: usize,
         flush: Box<dyn Flush>,
@@ -52,7 +58,7 @@ impl Backend {
             shared,
             journal,
             journal_path,
-            journal_number,
+            numbers,
             inserter,
             write_buffer_size,
             flush,
@@ -74,7 +80,6 @@ impl Backend {
             .old_journal_bytes
             .fetch_add(old.size(), Ordering::Relaxed);
         self.shared.journal_bytes.store(0, Ordering::Relaxed);
-        self.journal_number = number;
         self.journal_path = files::journal_path(&self.shared.dir, number);
         self.journal_zeroed = zeroed;
         self.next_requested = false;
@@ -146,12 +151,10 @@ impl Backend {
     /// Moves to the next journal, prepared or created now, and queues the
     /// old one for its sync.
     fn start_next_journal(&mut self) -> io::Result<()> {
-        let number = self.journal_number.checked_add(1).ok_or_else(|| {
-            io::Error::other(format!(
-                "{} holds the largest file number",
-                self.journal_path.display()
-            ))
-        })?;
+        let number = self.allocate_journal_number()?;
+        // A prepared journal was asked for with the number `peek` gave then:
+        // nothing else allocates numbers, so it is this one (and `take`
+        // checks it).
         let (journal, zeroed) = match self.shared.next_journal.take(number) {
             Some(journal) => (journal, true),
             None => (
@@ -163,6 +166,22 @@ impl Backend {
         let old = self.start_journal(number, journal, zeroed);
         self.shared.closed_journals.push(old_path, old);
         Ok(())
+    }
+
+    /// The number of the next journal, taken from the file numbers.
+    ///
+    /// The error is an `io::Error`, as every error of rotation is: the
+    /// write path reports it as a write error.
+    fn allocate_journal_number(&mut self) -> io::Result<u64> {
+        let dir = &self.shared.dir;
+        self.numbers
+            .allocate(|n| files::journal_path(dir, n))
+            .map_err(|e| match e {
+                Error::FileNumberExhausted { path } => {
+                    io::Error::other(format!("{} holds the largest file number", path.display()))
+                }
+                other => io::Error::other(other.to_string()),
+            })
     }
 }
 
@@ -181,7 +200,9 @@ impl writer::Log for Backend {
 
     /// A synced group's sync.
     fn sync(&mut self) -> io::Result<()> {
-        let next = self.journal_number.checked_add(1);
+        // The number the next journal will take; nothing is allocated
+        // until a journal is taken (see `start_next_journal`).
+        let next = self.numbers.peek();
         if let (false, Some(next)) = (self.next_requested, next) {
             // A synced workload: have the next journal zero-filled ahead.
             self.next_requested = true;
@@ -194,7 +215,9 @@ impl writer::Log for Backend {
             // is ready. The old one was just synced whole: nothing waits on
             // it.
             if let Some(journal) = self.shared.next_journal.take_ready(next) {
-                self.start_journal(next, journal, true);
+                let number = self.allocate_journal_number()?;
+                debug_assert_eq!(number, next, "only journals take file numbers");
+                self.start_journal(number, journal, true);
             }
         }
         Ok(())

@@ -130,7 +130,8 @@ impl Db {
         ));
         // New writes go to a new journal: old ones are never appended to, so
         // a torn tail in them stays where recovery cut it.
-        let number = recovered.next_journal;
+        let mut numbers = recovered.numbers;
+        let number = numbers.allocate(|n| files::journal_path(&dir, n))?;
         let journal = wal::create(&*shared.fs, &dir, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
         let compaction =
@@ -140,6 +141,7 @@ impl Db {
             Arc::clone(&shared),
             journal,
             number,
+            numbers,
             inserter,
             options.write_buffer_size,
             Box::new(compaction),
