@@ -1,13 +1,14 @@
 //! [`Db`]: open, write, read, close.
 
-use crate::backend::{Backend, Shared, View};
+use crate::backend::Backend;
 use crate::error::{io_err, Error};
 use crate::files;
 use crate::flush::{self, BackgroundCompaction};
 use crate::fs::{FileLock, Fs, LockMode};
-use crate::iter::{Iter, ScanRange};
 use crate::options::{Options, WriteOptions};
+use crate::read::{Iter, ScanRange, Shared, View};
 use crate::recovery::{self, Fix, RecoveryReport};
+use crate::wal;
 use batch::{Batch, Record, SeqNum};
 use std::ops::RangeBounds;
 use std::path::Path;
@@ -129,8 +130,9 @@ impl Db {
         ));
         // New writes go to a new journal: old ones are never appended to, so
         // a torn tail in them stays where recovery cut it.
-        let number = recovered.next_journal;
-        let journal = Backend::create_journal(&shared, number)
+        let mut numbers = recovered.numbers;
+        let number = numbers.allocate(|n| files::journal_path(&dir, n))?;
+        let journal = wal::create(&*shared.fs, &dir, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
         let compaction =
             BackgroundCompaction::start(Arc::clone(&shared), options.write_buffer_size)
@@ -139,6 +141,7 @@ impl Db {
             Arc::clone(&shared),
             journal,
             number,
+            numbers,
             inserter,
             options.write_buffer_size,
             Box::new(compaction),

@@ -9,10 +9,11 @@
 //!                         and the whole original of a journal it shortened
 //! ```
 //!
-//! File numbers only grow: a new journal takes one more than the highest
-//! number anywhere in the directory, `lost/` included, so it never takes the
-//! name of a file recovery set aside. The arithmetic is checked: a number
-//! with no successor is an error, never a wrap to 0.
+//! File numbers only grow, and have one owner, [`FileNumbers`]: a new file
+//! takes one more than the highest number anywhere in the directory, `lost/`
+//! included, so it never takes the name of a file recovery set aside. The
+//! arithmetic is checked: a number with no successor is an error, never a
+//! wrap to 0.
 
 use crate::error::Error;
 use std::path::{Path, PathBuf};
@@ -77,18 +78,78 @@ pub(crate) fn parse_journal_name(name: &str) -> Option<u64> {
     }
 }
 
-/// The number after `number`, for the file that `path` (holding `number`)
-/// would be followed by.
+/// The one owner of file numbers: every numbered file the database
+/// creates takes its number from here (LevelDB's
+/// `VersionSet::NewFileNumber`), so that no two files ever share one.
 ///
-/// # Errors
+/// Created at open from what recovery found in the directory, and owned by
+/// the write path afterwards (read-only opens create no file). Journals are
+/// the only numbered files today, so journal numbers are consecutive: each
+/// new journal takes one more than the one before. Nothing relies on that
+/// but the zero-filled journal, which is prepared for [`peek`]'s number and
+/// taken by the rotation that allocates it (see `backend.rs`); recovery
+/// relies only on numbers growing (see `recovery::plan`).
 ///
-/// [`Error::FileNumberExhausted`] naming `path` if `number` is the largest.
-pub(crate) fn next_number(number: u64, path: &Path) -> Result<u64, Error> {
-    number
-        .checked_add(1)
-        .ok_or_else(|| Error::FileNumberExhausted {
-            path: path.to_path_buf(),
-        })
+/// [`peek`]: FileNumbers::peek
+#[derive(Debug)]
+pub(crate) struct FileNumbers {
+    /// The smallest number no file has taken; `None` once `u64::MAX` is
+    /// taken.
+    // Invariant: greater than the number of every file in the directory
+    // (journals, repair copies, `lost/`) and of every file created since.
+    next: Option<u64>,
+    /// The file holding the largest number so far, which the error of an
+    /// exhausted counter names; `None` in an empty directory.
+    holder: Option<PathBuf>,
+}
+
+impl FileNumbers {
+    /// The counter of a directory whose highest file number is `highest`,
+    /// held by the file at its path (`None` if the directory holds no
+    /// numbered file): the next number is one more.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FileNumberExhausted`] naming the file if its number is the
+    /// largest, so that no new file could follow it.
+    pub fn after(highest: Option<(u64, PathBuf)>) -> Result<FileNumbers, Error> {
+        match highest {
+            None => Ok(FileNumbers {
+                next: Some(1),
+                holder: None,
+            }),
+            Some((n, path)) => match n.checked_add(1) {
+                Some(next) => Ok(FileNumbers {
+                    next: Some(next),
+                    holder: Some(path),
+                }),
+                None => Err(Error::FileNumberExhausted { path }),
+            },
+        }
+    }
+
+    /// The number [`allocate`](FileNumbers::allocate) returns next, if any
+    /// is left. Takes nothing.
+    pub fn peek(&self) -> Option<u64> {
+        self.next
+    }
+
+    /// Takes the next number for the file `path_of(number)` names.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FileNumberExhausted`] naming the file holding `u64::MAX`,
+    /// once it is taken.
+    pub fn allocate(&mut self, path_of: impl FnOnce(u64) -> PathBuf) -> Result<u64, Error> {
+        let Some(number) = self.next else {
+            return Err(Error::FileNumberExhausted {
+                path: self.holder.clone().unwrap_or_default(),
+            });
+        };
+        self.next = number.checked_add(1);
+        self.holder = Some(path_of(number));
+        Ok(number)
+    }
 }
 
 #[cfg(test)]
@@ -128,11 +189,36 @@ mod tests {
         );
         assert_eq!(classify("lost"), Name::Other);
         assert_eq!(classify("LOCK"), Name::Other);
-        let path = Path::new("/d/18446744073709551615.log");
-        assert_eq!(next_number(6, path).unwrap(), 7);
+    }
+
+    #[test]
+    fn file_numbers_grow_by_one_and_never_wrap() {
+        let dir = Path::new("/d");
+        let journal = |n| journal_path(dir, n);
+        let mut empty = FileNumbers::after(None).unwrap();
+        assert_eq!(empty.allocate(journal).unwrap(), 1);
+        assert_eq!(empty.allocate(journal).unwrap(), 2);
+
+        let mut numbers = FileNumbers::after(Some((6, journal(6)))).unwrap();
+        assert_eq!(numbers.peek(), Some(7));
+        assert_eq!(numbers.peek(), Some(7), "peek takes nothing");
+        assert_eq!(numbers.allocate(journal).unwrap(), 7);
+        assert_eq!(numbers.peek(), Some(8));
+
+        let largest = journal(u64::MAX);
         assert!(matches!(
-            next_number(u64::MAX, path),
-            Err(Error::FileNumberExhausted { path: p }) if p == path
+            FileNumbers::after(Some((u64::MAX, largest.clone()))),
+            Err(Error::FileNumberExhausted { path }) if path == largest
         ));
+        // One below the largest: the last number is taken, then no more.
+        let mut last = FileNumbers::after(Some((u64::MAX - 1, journal(u64::MAX - 1)))).unwrap();
+        assert_eq!(last.allocate(journal).unwrap(), u64::MAX);
+        assert_eq!(last.peek(), None);
+        for _ in 0..2 {
+            assert!(matches!(
+                last.allocate(journal),
+                Err(Error::FileNumberExhausted { ref path }) if *path == largest
+            ));
+        }
     }
 }

@@ -10,12 +10,8 @@
 //!
 //! Ten bits per key and seven probes give about 1% false positives.
 
+use crate::tuning::{BITS_PER_KEY, PROBES};
 use memdb::MemDb;
-
-/// Bits per distinct key.
-const BITS_PER_KEY: usize = 10;
-/// Probes per key: about `BITS_PER_KEY * ln 2`.
-const PROBES: u32 = 7;
 
 /// A Bloom filter over a set of user keys.
 #[derive(Debug)]

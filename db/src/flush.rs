@@ -3,8 +3,8 @@
 //! Rotation hands each frozen memtable to a [`Flush`]. The one used today,
 //! [`BackgroundCompaction`], wakes a thread that faults in memory for the
 //! next memtable, syncs the journals rotation closed (see
-//! `closed_journals`), zero-fills the next journal if one is wanted (see
-//! `next_journal`), builds the Bloom filters of the frozen memtables, then
+//! `wal::closed`), zero-fills the next journal if one is wanted (see
+//! `wal::prepared`), builds the Bloom filters of the frozen memtables, then
 //! merges the frozen memtables
 //! into the sorted run under them when enough have piled up
 //! ([`compaction_due`]); their journals stay live, so recovery replays them.
@@ -12,29 +12,24 @@
 //! writes the run to a file, records it in a manifest with the journal
 //! number it covers, and deletes the journals.
 
-use crate::backend::{Shared, View};
+use crate::read::{Shared, View};
+use crate::run::SortedRun;
+use crate::tuning::{ARENA_QUARTERS, MIN_FROZEN, POOL_COMPACTIONS, RUN_FRACTION};
 use memdb::{BlockPool, MemDb};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-/// Frozen memtables that wait for a compaction at least.
-const MIN_FROZEN: usize = 4;
-/// A compaction waits until the frozen memtables hold at least
-/// `1 / RUN_FRACTION` of the run's bytes, so that the run grows
-/// geometrically and each byte is copied a bounded number of times
-/// (about `RUN_FRACTION + 1`).
-const RUN_FRACTION: usize = 2;
 
 /// The pool of memtable memory for a database with memtables of
 /// `write_buffer_size` bytes.
 ///
 /// A background compaction frees at least `MIN_FROZEN` memtables at once;
-/// the pool keeps twice their budget (a memtable's arena is larger than its
+/// the pool keeps `POOL_COMPACTIONS` (2) times their budget (a memtable's arena is larger than its
 /// budget by the skiplist's links), so the memtables filled before the next
 /// compaction reuse that memory instead of faulting in fresh pages.
 pub(crate) fn memtable_pool(write_buffer_size: usize) -> Arc<BlockPool> {
-    BlockPool::new(write_buffer_size.saturating_mul(2 * MIN_FROZEN))
+    BlockPool::new(write_buffer_size.saturating_mul(POOL_COMPACTIONS * MIN_FROZEN))
 }
 
 /// Receives each memtable frozen by rotation, on the write path.
@@ -86,7 +81,9 @@ impl BackgroundCompaction {
                     // First what the new memtable needs: memory faulted in
                     // here, not in its inserts (an arena is about a quarter
                     // larger than its budget).
-                    shared.blocks.prefill(write_buffer_size / 4 * 5);
+                    shared
+                        .blocks
+                        .prefill(write_buffer_size / 4 * ARENA_QUARTERS);
                     // A failure is kept for the write path to report.
                     let _ = shared.closed_journals.sync_all();
                     shared
@@ -139,5 +136,81 @@ impl Flush for BackgroundCompaction {
         if let Some(wake) = &self.wake {
             let _ = wake.try_send(());
         }
+    }
+}
+
+impl Shared {
+    /// Merges every frozen memtable of the current view, with the run under
+    /// them, into a new run, and publishes a view with it.
+    ///
+    /// Returns false, changing nothing, if there was nothing to merge, the
+    /// run would be too large for its index, or it would hold a record not
+    /// yet published.
+    pub fn compact(&self) -> bool {
+        let _one_at_a_time = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
+        let view = self.view();
+        if view.frozen.is_empty() {
+            return false;
+        }
+        let inputs: Vec<&MemDb> = view.frozen.iter().map(|f| &*f.memdb).collect();
+        let Ok(run) = SortedRun::merge(&inputs, view.run.as_deref()) else {
+            return false;
+        };
+        // A frozen memtable holds only published records, except after a
+        // backend panic mid-group (the writer is then poisoned and the
+        // number never moves again): a run above the number would make
+        // every snapshot wait for it forever.
+        if run.max_seq() > self.last_seq() {
+            return false;
+        }
+        let run = Arc::new(run);
+        let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
+        // Rotations since `view` only put memtables in front; nothing else
+        // removes them while this compaction holds the lock. So the merged
+        // memtables are the oldest `inputs.len()` of the current view.
+        let keep = current.frozen.len() - inputs.len();
+        debug_assert!(current.frozen[keep..]
+            .iter()
+            .zip(&view.frozen)
+            .all(|(a, b)| Arc::ptr_eq(a, b)));
+        *current = Arc::new(View {
+            active: Arc::clone(&current.active),
+            frozen: current.frozen[..keep].to_vec(),
+            run: Some(run),
+        });
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::read::test_support::{shared_with, two_versions_of_k};
+    use crate::read::{Frozen, View};
+    use batch::SeqNum;
+    use memdb::MemDb;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    /// Unpublished records (left by a backend panic mid-group) never go
+    /// into a run, which no snapshot could then read.
+    #[test]
+    fn compaction_refuses_unpublished_records() {
+        let shared = shared_with(
+            View {
+                active: MemDb::new(1 << 16).0,
+                frozen: vec![Arc::new(Frozen::new(two_versions_of_k()))],
+                run: None,
+            },
+            1,
+        );
+        assert!(!shared.compact());
+        assert!(shared.view().run.is_none());
+        let (seq, view) = shared.snapshot();
+        assert_eq!(seq, SeqNum(1));
+        assert_eq!(view.get(b"k", seq).as_deref(), Some(&b"v1"[..]));
+        shared.last_seq.store(2, Ordering::Release);
+        assert!(shared.compact());
+        assert_eq!(shared.view().frozen.len(), 0);
     }
 }

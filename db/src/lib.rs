@@ -77,26 +77,26 @@
 //! ```
 
 mod backend;
-mod closed_journals;
 mod db;
 mod error;
 mod files;
 mod filter;
 mod flush;
 pub mod fs;
-mod iter;
-mod next_journal;
 mod options;
+mod read;
 mod recovery;
 mod run;
 pub mod table;
+mod tuning;
 pub mod version;
+mod wal;
 
 pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqNum};
 pub use db::{Db, Snapshot, Stats};
 pub use error::Error;
-pub use iter::Iter;
 pub use options::{Options, RecoveryMode, WriteOptions, MIN_WRITE_BUFFER_SIZE};
+pub use read::Iter;
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
 /// The group-commit types the database's API names: [`Stats::writer`],
 /// [`Error::Write`].

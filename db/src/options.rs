@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::fs::{Fs, OsFs};
+use crate::tuning::MAX_WRITE_BUFFER_SIZE;
 use std::fmt;
 use std::sync::Arc;
 
@@ -43,7 +44,8 @@ pub struct Options {
     /// Default: 256 MiB.
     pub max_batch_size: usize,
     /// The file system. Default: the operating system's ([`OsFs`]); tests
-    /// pass a [`FaultFs`](crate::fs::FaultFs).
+    /// pass a `FaultFs` (`tributary::fs::FaultFs`, built with the
+    /// `fault-injection` feature).
     pub fs: Arc<dyn Fs>,
 }
 
@@ -89,7 +91,7 @@ impl Options {
                 self.write_buffer_size
             )));
         }
-        if self.write_buffer_size > 1 << 30 {
+        if self.write_buffer_size > MAX_WRITE_BUFFER_SIZE {
             return Err(Error::InvalidOptions(format!(
                 "write_buffer_size is {} bytes, above the maximum of 1 GiB",
                 self.write_buffer_size

@@ -26,6 +26,7 @@
 //! view's run is not newer than the number (see `Shared::snapshot`).
 
 use crate::filter::KeyHash;
+use crate::tuning::RUN_INDEX_SLOTS_PER_KEY;
 use batch::{Kind, SeqNum};
 use memdb::MemDb;
 use std::cmp::Reverse;
@@ -263,7 +264,7 @@ impl Builder {
         if run.offsets.is_empty() {
             return run;
         }
-        let slots = (run.offsets.len() * 2).next_power_of_two();
+        let slots = (run.offsets.len() * RUN_INDEX_SLOTS_PER_KEY).next_power_of_two();
         let mask = slots - 1;
         let mut index = vec![0u64; slots];
         for &offset in &run.offsets {

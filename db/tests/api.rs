@@ -260,7 +260,7 @@ fn background_compaction_bounds_the_frozen_memtables() {
 
 /// Readers race compactions: every snapshot and every scan of it sees
 /// whole groups, in order. (The window where a snapshot could pair a number
-/// with a newer run is too narrow to hit from here; `backend.rs` tests it.)
+/// with a newer run is too narrow to hit from here; `read/state.rs` tests it.)
 #[test]
 fn snapshots_stay_consistent_across_compactions() {
     let fs = FaultFs::new();

@@ -46,6 +46,7 @@ mod repair;
 mod scan;
 
 use crate::error::Error;
+use crate::files::FileNumbers;
 use crate::options::RecoveryMode;
 use batch::{Batch, SeqNum};
 use memdb::{BlockPool, Inserter, MemDb};
@@ -172,8 +173,8 @@ pub(crate) struct Recovered {
     pub frozen: Vec<Arc<MemDb>>,
     /// The memtable new writes go to, with its inserter.
     pub active: (Arc<MemDb>, Inserter),
-    /// The number a new journal takes.
-    pub next_journal: u64,
+    /// The file numbers, for the new journal and every file after it.
+    pub numbers: FileNumbers,
     /// Bytes in the journals that stay live.
     pub journal_bytes: u64,
 }
@@ -264,7 +265,7 @@ pub(crate) fn recover(
         },
         frozen,
         active,
-        next_journal: listing.next_number,
+        numbers: listing.numbers,
         journal_bytes,
     })
 }

@@ -9,6 +9,12 @@
 //! begin at sequence number 1, and each later one right after the last
 //! record before it.
 //!
+//! "Oldest first" is file number order: recovery relies on each new journal
+//! taking a larger number than every file before it (`files::FileNumbers`),
+//! not on journal numbers being consecutive. They are consecutive today,
+//! because journals are the only numbered files; a missing journal is
+//! found by the gap it leaves in sequence numbers, never by its number.
+//!
 //! - A journal that ends *torn* (inside a record, or with nothing readable
 //!   after damage) is what a crash leaves. Whether it lost anything is told
 //!   by the next journal holding records: if there is none, the tail was the

@@ -7,7 +7,7 @@
 //! `plan` turns the scans into a decision.
 
 use crate::error::{io_err, Error};
-use crate::files::{self, Name};
+use crate::files::{self, FileNumbers, Name};
 use crate::fs::{FileKind, Fs};
 use batch::{Batch, SeqNum};
 use std::io::{self, Read};
@@ -20,9 +20,9 @@ pub(crate) struct Listing {
     pub journals: Vec<(u64, PathBuf)>,
     /// Shortened copies left by a repair that a crash interrupted.
     pub repair_copies: Vec<PathBuf>,
-    /// The number a new file takes: one more than any number in the
+    /// The file numbers: a new file takes one more than any number in the
     /// directory, `lost/` included.
-    pub next_number: u64,
+    pub numbers: FileNumbers,
 }
 
 /// Lists `dir` and checks every entry named like a database file before
@@ -80,14 +80,11 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
     }
     journals.sort();
     repair_copies.sort();
-    let next_number = match highest {
-        None => 1,
-        Some((n, path)) => files::next_number(n, &path)?,
-    };
+    let numbers = FileNumbers::after(highest)?;
     Ok(Listing {
         journals,
         repair_copies,
-        next_number,
+        numbers,
     })
 }
 

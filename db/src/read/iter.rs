@@ -2,7 +2,7 @@
 //! the sorted run under them.
 //!
 //! The scan reads in chunks. Each refill asks every memtable for its next
-//! [`CHUNK`] visible versions (the newest version at or below the snapshot
+//! [`SCAN_CHUNK`] visible versions (the newest version at or below the snapshot
 //! of each key, tombstones included) inside the part of the range not yet
 //! returned, merges them with the newest memtable winning on a tie, and
 //! keeps only keys up to the smallest "last key" of a memtable that may
@@ -14,16 +14,14 @@
 //! from both ends at once; [`Iter::seek`] and [`Iter::seek_for_prev`]
 //! restart it on part of its range.
 
-use crate::backend::View;
+use super::View;
 use crate::error::Error;
+use crate::tuning::SCAN_CHUNK;
 use batch::{Kind, SeqNum};
 use memdb::MemDb;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
-
-/// Versions fetched from each memtable per refill.
-const CHUNK: usize = 128;
 
 /// The key range of a scan, owned.
 #[derive(Debug, Clone)]
@@ -206,19 +204,19 @@ impl Iter {
         let memtables = self
             .view
             .memtables()
-            .map(|memdb| visible_versions(memdb, self.seq, &self.remaining, direction, CHUNK));
+            .map(|memdb| visible_versions(memdb, self.seq, &self.remaining, direction, SCAN_CHUNK));
         // The run is the oldest source; every record in it is visible at
         // `seq` (the invariant of `Shared::snapshot`).
         let run = self.view.run.as_ref().map(|run| {
             let lower = self.remaining.lower.as_ref().map(Vec::as_slice);
             let upper = self.remaining.upper.as_ref().map(Vec::as_slice);
-            run.slice(lower, upper, direction == Direction::Backward, CHUNK)
+            run.slice(lower, upper, direction == Direction::Backward, SCAN_CHUNK)
                 .into_iter()
                 .map(|(k, v)| (k.to_vec(), Some(v.to_vec())))
                 .collect()
         });
         for (age, versions) in memtables.chain(run).enumerate() {
-            if versions.len() == CHUNK {
+            if versions.len() == SCAN_CHUNK {
                 let last = versions.last().map(|v| v.0.clone()).unwrap_or_default();
                 horizon = Some(match (horizon, direction) {
                     (None, _) => last,

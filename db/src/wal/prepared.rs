@@ -23,9 +23,10 @@
 //!    is ready ([`NextJournal::take_ready`]): the memtable stays, only the
 //!    file changes.
 
-use crate::closed_journals::JournalWriter;
+use super::JournalWriter;
 use crate::files;
 use crate::fs::Fs;
+use crate::tuning::ZEROED_JOURNAL_QUARTERS;
 use std::io;
 use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -34,7 +35,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 /// a journal holds one memtable's records, with their journal and batch
 /// headers, a little more than its budget.
 pub(crate) fn zeroed_len(write_buffer_size: usize) -> u64 {
-    (write_buffer_size as u64).saturating_mul(5) / 4
+    (write_buffer_size as u64).saturating_mul(ZEROED_JOURNAL_QUARTERS) / 4
 }
 
 /// Creates journal `number` in `dir` zero-filled for `write_buffer_size`,
@@ -179,7 +180,9 @@ impl std::fmt::Debug for NextJournal {
     }
 }
 
-#[cfg(test)]
+// The tests run over `FaultFs`, which only the `fault-injection` feature
+// builds (the package's tests always turn it on).
+#[cfg(all(test, feature = "fault-injection"))]
 mod tests {
     use super::*;
     use crate::fs::FaultFs;

@@ -18,14 +18,11 @@
 //!   synced or not, and every `Db::sync` fail with it until the database is
 //!   reopened.
 
-use crate::fs::WritableFile;
+use super::JournalWriter;
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-
-/// The journal writer of one journal file.
-pub(crate) type JournalWriter = journal::Writer<Box<dyn WritableFile>>;
 
 /// Closed journals whose data may not be durable yet, oldest first.
 #[derive(Default)]
@@ -86,7 +83,7 @@ impl ClosedJournals {
     }
 
     /// Journals waiting for their sync.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "fault-injection"))]
     pub fn queued(&self) -> usize {
         lock(&self.queue).len()
     }
@@ -107,7 +104,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-#[cfg(test)]
+// The tests run over `FaultFs`, which only the `fault-injection` feature
+// builds (the package's tests always turn it on).
+#[cfg(all(test, feature = "fault-injection"))]
 mod tests {
     use super::*;
     use crate::fs::{FaultFs, FaultKind, FaultOp, Fs};
