@@ -6,11 +6,10 @@
 //! own; readers see its effects only through [`Shared`], the read state
 //! (`read/`) it publishes into.
 
+use crate::compaction::Flush;
 use crate::error::{io_context, Error};
 use crate::files;
-use crate::files::FileNumbers;
-use crate::flush::Flush;
-use crate::read::{Frozen, Shared, View};
+use crate::read::{lock, Frozen, Shared, View};
 use crate::wal::{self, JournalWriter};
 use batch::Batch;
 use memdb::{Inserter, MemDb};
@@ -24,13 +23,16 @@ pub(crate) struct Backend {
     shared: Arc<Shared>,
     journal: JournalWriter,
     journal_path: PathBuf,
-    /// Where every new journal takes its number.
-    numbers: FileNumbers,
+    journal_number: u64,
+    /// The journal the active memtable's records begin in (a memtable
+    /// spans two journals when the write path moves to a zero-filled one).
+    active_journal: u64,
     inserter: Inserter,
     write_buffer_size: usize,
     flush: Box<dyn Flush>,
-    /// Whether the next journal was asked for since the current one began.
-    next_requested: bool,
+    /// The number taken for the next journal, asked to be zero-filled
+    /// ahead, since the current one began.
+    next_requested: Option<u64>,
     /// Whether the current journal is zero-filled (see `wal::prepared`).
     journal_zeroed: bool,
     /// The error of a rotation that failed. It is kept, and every later
@@ -42,13 +44,13 @@ pub(crate) struct Backend {
 
 impl Backend {
     /// The write side of a database just opened: its current journal
-    /// `journal`, numbered `journal_number`, the file numbers after it, the
-    /// active memtable's inserter, and where frozen memtables go.
+    /// `journal`, numbered `journal_number`, the active memtable's
+    /// inserter, and where frozen memtables go. File numbers come from
+    /// `shared.numbers`.
     pub fn new(
         shared: Arc<Shared>,
         journal: JournalWriter,
         journal_number: u64,
-        numbers: FileNumbers,
         inserter: Inserter,
         write_buffer_size: usize,
         flush: Box<dyn Flush>,
@@ -58,11 +60,12 @@ impl Backend {
             shared,
             journal,
             journal_path,
-            numbers,
+            journal_number,
+            active_journal: journal_number,
             inserter,
             write_buffer_size,
             flush,
-            next_requested: false,
+            next_requested: None,
             journal_zeroed: false,
             rotation_failure: None,
         }
@@ -76,13 +79,12 @@ impl Backend {
         zeroed: bool,
     ) -> JournalWriter {
         let old = std::mem::replace(&mut self.journal, journal);
-        self.shared
-            .old_journal_bytes
-            .fetch_add(old.size(), Ordering::Relaxed);
+        lock(&self.shared.journals).insert(self.journal_number, old.size());
         self.shared.journal_bytes.store(0, Ordering::Relaxed);
         self.journal_path = files::journal_path(&self.shared.dir, number);
+        self.journal_number = number;
         self.journal_zeroed = zeroed;
-        self.next_requested = false;
+        self.next_requested = None;
         old
     }
 
@@ -122,8 +124,12 @@ impl Backend {
         let (memdb, inserter) = MemDb::with_pool(self.write_buffer_size, &self.shared.blocks);
         let old = std::mem::replace(&mut self.inserter, inserter);
         // The old memtable takes no more writes now; the background thread,
-        // woken below, builds its filter.
-        let frozen = Arc::new(Frozen::new(Arc::clone(old.memdb())));
+        // woken below, flushes it.
+        let frozen = Arc::new(Frozen {
+            memdb: Arc::clone(old.memdb()),
+            journal: self.active_journal,
+        });
+        self.active_journal = self.journal_number;
         {
             let mut view = self.shared.view.write().unwrap_or_else(|e| e.into_inner());
             let mut all_frozen = Vec::with_capacity(view.frozen.len() + 1);
@@ -131,8 +137,9 @@ impl Backend {
             all_frozen.extend(view.frozen.iter().cloned());
             *view = Arc::new(View {
                 active: memdb,
+                active_journal: self.active_journal,
                 frozen: all_frozen,
-                run: view.run.clone(),
+                version: Arc::clone(&view.version),
             });
         }
         let frozen = Arc::clone(old.memdb());
@@ -151,10 +158,11 @@ impl Backend {
     /// Moves to the next journal, prepared or created now, and queues the
     /// old one for its sync.
     fn start_next_journal(&mut self) -> io::Result<()> {
-        let number = self.allocate_journal_number()?;
-        // A prepared journal was asked for with the number `peek` gave then:
-        // nothing else allocates numbers, so it is this one (and `take`
-        // checks it).
+        // The number a prepared journal was asked for with, or a new one.
+        let number = match self.next_requested {
+            Some(number) => number,
+            None => self.allocate_journal_number()?,
+        };
         let (journal, zeroed) = match self.shared.next_journal.take(number) {
             Some(journal) => (journal, true),
             None => (
@@ -174,7 +182,7 @@ impl Backend {
     /// write path reports it as a write error.
     fn allocate_journal_number(&mut self) -> io::Result<u64> {
         let dir = &self.shared.dir;
-        self.numbers
+        lock(&self.shared.numbers)
             .allocate(|n| files::journal_path(dir, n))
             .map_err(|e| match e {
                 Error::FileNumberExhausted { path } => {
@@ -200,24 +208,26 @@ impl writer::Log for Backend {
 
     /// A synced group's sync.
     fn sync(&mut self) -> io::Result<()> {
-        // The number the next journal will take; nothing is allocated
-        // until a journal is taken (see `start_next_journal`).
-        let next = self.numbers.peek();
-        if let (false, Some(next)) = (self.next_requested, next) {
-            // A synced workload: have the next journal zero-filled ahead.
-            self.next_requested = true;
-            self.shared.next_journal.request(next);
-            self.flush.wake();
+        if self.next_requested.is_none() {
+            // A synced workload: have the next journal zero-filled ahead,
+            // under a number taken now.
+            if let Ok(number) = self.allocate_journal_number() {
+                self.next_requested = Some(number);
+                self.shared.next_journal.request(number);
+                self.flush.wake();
+            }
         }
         self.sync_journals()?;
-        if let (false, Some(next)) = (self.journal_zeroed, next) {
+        if let (false, Some(next)) = (self.journal_zeroed, self.next_requested) {
             // Leave an appended journal for a zero-filled one as soon as it
             // is ready. The old one was just synced whole: nothing waits on
-            // it.
+            // it, and the manifest may record its length.
             if let Some(journal) = self.shared.next_journal.take_ready(next) {
-                let number = self.allocate_journal_number()?;
-                debug_assert_eq!(number, next, "only journals take file numbers");
-                self.start_journal(number, journal, true);
+                let old_path = self.journal_path.clone();
+                let old = self.start_journal(next, journal, true);
+                self.shared
+                    .closed_journals
+                    .note_synced(old_path, old.size());
             }
         }
         Ok(())
@@ -241,6 +251,13 @@ impl writer::Room for Backend {
             return Err(writer::RoomError::with_source(
                 "refusing writes",
                 Box::new(err),
+            ));
+        }
+        if let Some(failure) = &*lock(&self.shared.background_error) {
+            // A manifest commit failed: the state of the files is in doubt.
+            return Err(writer::RoomError::with_source(
+                "refusing writes after a background failure",
+                Box::new(io::Error::other(failure.clone())),
             ));
         }
         if let Some(failure) = &self.rotation_failure {

@@ -1,18 +1,21 @@
 //! [`Db`]: open, write, read, close.
 
 use crate::backend::Backend;
+use crate::compaction::{self, build, Background};
 use crate::error::{io_err, Error};
-use crate::files;
-use crate::flush::{self, BackgroundCompaction};
+use crate::files::{self, FileNumbers};
 use crate::fs::{FileLock, Fs, LockMode};
 use crate::options::{Options, WriteOptions};
-use crate::read::{Iter, ScanRange, Shared, View};
+use crate::read::{lock, Iter, ScanRange, Shared, View};
 use crate::recovery::{self, Fix, RecoveryReport};
+use crate::version::{self, Catalog, Field, Retired, TableFile, VersionSet};
 use crate::wal;
 use batch::{Batch, Record, SeqNum};
+use memdb::MemDb;
 use std::ops::RangeBounds;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 
 /// An open database.
@@ -31,6 +34,9 @@ pub struct Db {
     commit: Option<writer::GroupCommit>,
     options: Options,
     report: RecoveryReport,
+    /// The manifest's catalog of a read-only database (a writable one
+    /// keeps its own in the version set).
+    read_only_catalog: Catalog,
     closed: AtomicBool,
     /// Held for the life of the database; dropping it releases `LOCK`.
     _lock: Box<dyn FileLock>,
@@ -62,12 +68,27 @@ pub struct Stats {
     pub frozen_memtables: usize,
     /// Bytes in frozen memtables.
     pub frozen_bytes: usize,
-    /// Live keys in the sorted run under the memtables.
-    pub run_entries: usize,
-    /// Bytes of keys and values (with an 8-byte header each) in the run.
-    pub run_bytes: usize,
-    /// Compactions since open.
-    pub compactions: u64,
+    /// Tables in each level (level 0 first).
+    pub files_per_level: Vec<usize>,
+    /// Bytes of tables in each level.
+    pub bytes_per_level: Vec<u64>,
+    /// Entries (every version and tombstone) in all tables.
+    pub table_entries: u64,
+    /// Flushes of memtables to tables since open.
+    pub flushes: u64,
+    /// Bytes of tables written since open (write amplification's
+    /// numerator, with the journals').
+    pub table_bytes_written: u64,
+    /// The live manifest and its size, if the database is writable.
+    pub manifest: Option<(std::path::PathBuf, u64)>,
+    /// The manifest's counters: the log number (journals below it are
+    /// obsolete), the next file number, and the last sequence number in
+    /// tables.
+    pub log_number: u64,
+    /// See [`log_number`](Stats::log_number).
+    pub next_file_number: u64,
+    /// See [`log_number`](Stats::log_number).
+    pub tables_last_seq: u64,
     /// Bytes in all live journals.
     pub journal_bytes: u64,
     /// Memtable rotations since open.
@@ -99,7 +120,7 @@ impl Db {
         let lock = fs
             .lock(&lock_path, LockMode::Write)
             .map_err(lock_error(&lock_path))?;
-        let exists = recovery::holds_journals(fs.as_ref(), &dir)?;
+        let exists = recovery::holds_database(fs.as_ref(), &dir)?;
         if !exists && !options.create_if_missing {
             return Err(Error::NotFound { path: dir });
         }
@@ -107,7 +128,8 @@ impl Db {
             return Err(Error::AlreadyExists { path: dir });
         }
 
-        let blocks = flush::memtable_pool(options.write_buffer_size);
+        let blocks = compaction::memtable_pool(options.write_buffer_size);
+        let (retire, retired) = mpsc::channel::<Retired>();
         let recovered = recovery::recover(
             fs.as_ref(),
             &dir,
@@ -115,36 +137,79 @@ impl Db {
             options.write_buffer_size,
             &blocks,
             Fix::Repair,
+            Some(&retire),
         )?;
         log_recovery(&recovered.report);
         let last_seq = recovered.report.last_seq;
-        let (active, inserter) = recovered.active;
-        let shared = Arc::new(Shared::recovered(
+        let mut numbers = recovered.numbers;
+        let catalog = recovered.catalog;
+        let mut version = recovered.version;
+
+        // A new manifest first, holding what the old one said: from here
+        // on `CURRENT` names a manifest of this open's, so a table it
+        // writes is never found beside a missing `CURRENT` (which recovery
+        // refuses: tables no manifest names could be anyone's).
+        let mut set = VersionSet::install(fs.as_ref(), &dir, catalog, &mut numbers)?;
+
+        // What the journals held goes into tables now, as LevelDB does at
+        // open, so that the journals can go and the next open replays
+        // nothing older than this one's writes.
+        let (active, _) = recovered.active;
+        let mut memtables = recovered.frozen;
+        memtables.reverse();
+        memtables.push(active);
+        let mut edit = Vec::new();
+        for memdb in memtables.iter().filter(|m| !m.is_empty()) {
+            let file = write_recovered(fs.as_ref(), &dir, memdb, &mut numbers, &retire)?;
+            edit.push(Field::AddFile {
+                level: 0,
+                file: file.meta.clone(),
+            });
+            version.levels[0].insert(0, Arc::new(file));
+        }
+        drop(memtables);
+
+        // New writes go to a new journal; the edit names it as the first
+        // live one, so every older journal is obsolete once it commits.
+        let number = numbers.allocate(|n| files::journal_path(&dir, n))?;
+        let journal = wal::create(fs.as_ref(), &dir, number)
+            .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
+        edit.extend([
+            Field::LogNumber(number),
+            Field::LastSeq(last_seq.0),
+            Field::NextFileNumber(numbers.peek().unwrap_or(u64::MAX)),
+        ]);
+        set.commit(edit)?;
+        // The manifest recovery read is obsolete now, with the rest.
+        let mut orphans = recovered.orphans;
+        orphans.extend(recovered.report.manifest.clone());
+        recovery::finish(fs.as_ref(), &dir, &recovered.replayed_journals, &orphans);
+
+        let (memdb, inserter) = MemDb::with_pool(options.write_buffer_size, &blocks);
+        let shared = Arc::new(Shared::new(
             &dir,
             &fs,
-            active,
-            recovered.frozen,
+            View {
+                active: memdb,
+                active_journal: number,
+                frozen: Vec::new(),
+                version: Arc::new(version),
+            },
             last_seq,
-            recovered.journal_bytes,
+            numbers,
+            Some(set),
+            Some(retire),
             blocks,
         ));
-        // New writes go to a new journal: old ones are never appended to, so
-        // a torn tail in them stays where recovery cut it.
-        let mut numbers = recovered.numbers;
-        let number = numbers.allocate(|n| files::journal_path(&dir, n))?;
-        let journal = wal::create(&*shared.fs, &dir, number)
-            .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
-        let compaction =
-            BackgroundCompaction::start(Arc::clone(&shared), options.write_buffer_size)
-                .map_err(io_err("start the compaction thread for", &dir))?;
+        let background = Background::start(Arc::clone(&shared), options.write_buffer_size, retired)
+            .map_err(io_err("start the background thread for", &dir))?;
         let backend = Backend::new(
             Arc::clone(&shared),
             journal,
             number,
-            numbers,
             inserter,
             options.write_buffer_size,
-            Box::new(compaction),
+            Box::new(background),
         );
         let commit = writer::GroupCommit::new(
             Box::new(backend),
@@ -158,6 +223,7 @@ impl Db {
             commit: Some(commit),
             options,
             report: recovered.report,
+            read_only_catalog: Catalog::default(),
             closed: AtomicBool::new(false),
             _lock: lock,
         })
@@ -183,7 +249,7 @@ impl Db {
         let dir = dir.as_ref().to_path_buf();
         let fs = Arc::clone(&options.fs);
         let lock = Db::lock_for_reading(fs.as_ref(), &dir)?;
-        let blocks = flush::memtable_pool(options.write_buffer_size);
+        let blocks = compaction::memtable_pool(options.write_buffer_size);
         let recovered = recovery::recover(
             fs.as_ref(),
             &dir,
@@ -191,22 +257,38 @@ impl Db {
             options.write_buffer_size,
             &blocks,
             Fix::ReadOnly,
+            None,
         )?;
         let last_seq = recovered.report.last_seq;
-        let shared = Arc::new(Shared::recovered(
+        let shared = Arc::new(Shared::new(
             &dir,
             &fs,
-            recovered.active.0,
-            recovered.frozen,
+            View {
+                active: recovered.active.0,
+                active_journal: recovered.catalog.log_number,
+                frozen: recovered
+                    .frozen
+                    .into_iter()
+                    .map(|memdb| Arc::new(crate::read::Frozen { memdb, journal: 0 }))
+                    .collect(),
+                version: Arc::new(recovered.version),
+            },
             last_seq,
-            recovered.journal_bytes,
+            recovered.numbers,
+            None,
+            None,
             blocks,
         ));
+        // The journals replayed stay live: what `stats` reports of them.
+        shared
+            .journal_bytes
+            .store(recovered.report.bytes(), Ordering::Relaxed);
         Ok(Db {
             shared,
             commit: None,
             options,
             report: recovered.report,
+            read_only_catalog: recovered.catalog,
             closed: AtomicBool::new(false),
             _lock: lock.unwrap_or_else(|| Box::new(NoLock)),
         })
@@ -226,7 +308,7 @@ impl Db {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(lock_error(&lock_path)(e)),
         };
-        if lock.is_none() && !recovery::holds_journals(fs, dir)? {
+        if lock.is_none() && !recovery::holds_database(fs, dir)? {
             return Err(Error::NotFound {
                 path: dir.to_path_buf(),
             });
@@ -420,8 +502,8 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// None today: every read is from memory. The `Result` is for reads
-    /// from table files.
+    /// [`Error::Corruption`] naming the table and offset if a table read
+    /// finds damage.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, Error> {
         self.snapshot().get(key)
     }
@@ -432,21 +514,22 @@ impl Db {
         Snapshot { seq, view }
     }
 
-    /// Merges the memtable and every frozen memtable into the sorted run
-    /// under them, so that a read consults one table (LevelDB's
-    /// `CompactRange` over the whole key space).
+    /// Flushes the memtable and every frozen memtable to level-0 tables
+    /// now, and deletes the journals that held them (LevelDB's
+    /// `CompactRange` begins the same way; merging the tables is issue
+    /// #14's leveled compaction).
     ///
     /// The active memtable is frozen first, which starts a new journal.
-    /// Compaction also runs by itself in the background as memtables freeze
-    /// (see `ARCHITECTURE.md`); this call is for a caller that wants reads
-    /// settled now. It changes no file but the new journal: journals stay
-    /// the only durable copy of the data.
+    /// Flushes also run by themselves in the background as memtables
+    /// freeze; this call is for a caller that wants the data in tables
+    /// now.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] if freezing fails to create the new journal (the
-    /// database is then poisoned, as after a failed write), or
-    /// [`Error::Closed`].
+    /// database is then poisoned, as after a failed write), a table write
+    /// or manifest error (after a manifest error writes are refused until
+    /// reopened), [`Error::ReadOnly`], or [`Error::Closed`].
     pub fn compact(&self) -> Result<(), Error> {
         let res = self.writer()?.with_backend(|backend| {
             let backend: &mut Backend = backend
@@ -460,8 +543,7 @@ impl Db {
             }
         })?;
         res.map_err(|e| self.poison("rotation for compaction", "rotate journal in", e))?;
-        self.shared.compact();
-        Ok(())
+        compaction::flush_now(&self.shared)
     }
 
     /// Every live key and value in key order; `.rev()` walks backwards.
@@ -483,6 +565,10 @@ impl Db {
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
         let view = self.shared.view();
+        let versions = lock(&self.shared.versions);
+        let catalog = versions
+            .as_ref()
+            .map_or_else(|| self.read_only_catalog.clone(), |s| s.catalog.clone());
         Stats {
             writer: self
                 .commit
@@ -494,11 +580,23 @@ impl Db {
             memtable_entries: view.active.len(),
             frozen_memtables: view.frozen.len(),
             frozen_bytes: view.frozen.iter().map(|f| f.memdb.used()).sum(),
-            run_entries: view.run.as_ref().map_or(0, |r| r.len()),
-            run_bytes: view.run.as_ref().map_or(0, |r| r.data_bytes()),
-            compactions: self.shared.compactions.load(Ordering::Relaxed),
-            journal_bytes: self.shared.old_journal_bytes.load(Ordering::Relaxed)
-                + self.shared.journal_bytes.load(Ordering::Relaxed),
+            files_per_level: view.version.levels.iter().map(Vec::len).collect(),
+            bytes_per_level: view
+                .version
+                .levels
+                .iter()
+                .map(|l| l.iter().map(|t| t.meta.size).sum())
+                .collect(),
+            table_entries: view.version.tables().map(|(_, t)| t.meta.entries).sum(),
+            flushes: self.shared.flushes.load(Ordering::Relaxed),
+            table_bytes_written: self.shared.table_bytes_written.load(Ordering::Relaxed),
+            manifest: versions
+                .as_ref()
+                .map(|s| (s.manifest_path().to_path_buf(), s.manifest_size())),
+            log_number: catalog.log_number,
+            next_file_number: catalog.next_file_number,
+            tables_last_seq: catalog.last_seq,
+            journal_bytes: self.shared.journal_bytes(),
             rotations: self.shared.rotations.load(Ordering::Relaxed),
         }
     }
@@ -561,10 +659,10 @@ impl Snapshot {
     ///
     /// # Errors
     ///
-    /// None today: every read is from memory. The `Result` is for reads
-    /// from table files.
+    /// [`Error::Corruption`] naming the table and offset if a table read
+    /// finds damage.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.view.get(key.as_ref(), self.seq))
+        self.view.get(key.as_ref(), self.seq)
     }
 
     /// Every live key at this snapshot, in key order.
@@ -585,6 +683,34 @@ impl Snapshot {
     fn into_range(self, range: ScanRange) -> Iter {
         Iter::new(self.view, self.seq, range)
     }
+}
+
+/// Writes a memtable recovered from the journals to a new level-0 table,
+/// synced with its name, and opens it.
+fn write_recovered(
+    fs: &dyn Fs,
+    dir: &Path,
+    memdb: &MemDb,
+    numbers: &mut FileNumbers,
+    retire: &Sender<Retired>,
+) -> Result<TableFile, Error> {
+    let number = numbers.allocate(|n| files::table_path(dir, n))?;
+    let path = files::table_path(dir, number);
+    let mut it = memdb.iter();
+    it.seek_to_first();
+    let entries = std::iter::from_fn(|| {
+        if !it.valid() {
+            return None;
+        }
+        let entry = (it.key(), it.value());
+        it.next();
+        Some(entry)
+    });
+    let meta =
+        build::write_table(fs, &path, number, entries).map_err(io_err("write table", &path))?;
+    fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
+    let table = version::set::open_table(fs, &path, meta.size)?;
+    Ok(TableFile::new(meta, table, path, Some(retire.clone())))
 }
 
 /// The lock of a read-only database whose `LOCK` file was missing.

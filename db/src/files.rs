@@ -2,9 +2,13 @@
 //!
 //! ```text
 //! DIR/LOCK                advisory lock held while the database is open
-//! DIR/000001.log          journals, numbered in write order
-//! DIR/000002.log
-//! DIR/000002.log.repair   a journal's shortened copy while a repair writes it
+//! DIR/CURRENT             names the live manifest: "MANIFEST-000005\n"
+//! DIR/MANIFEST-000005     the manifest: which tables make up the database
+//! DIR/000003.ldb          tables (LevelDB's format; .sst is read too)
+//! DIR/000004.log          journals, numbered in write order
+//! DIR/000006.log
+//! DIR/000007.dbtmp        a file being written before it is renamed (CURRENT)
+//! DIR/000006.log.repair   a journal's shortened copy while a repair writes it
 //! DIR/lost/000002.log     what recovery set aside: journals after damage,
 //!                         and the whole original of a journal it shortened
 //! ```
@@ -36,6 +40,12 @@ pub(crate) enum Name {
     /// The shortened copy of journal `n` that a repair is writing:
     /// `NNNNNN.log.repair`.
     RepairCopy(u64),
+    /// Table `n`: `NNNNNN.ldb`, or `NNNNNN.sst` as older LevelDB wrote.
+    Table(u64),
+    /// Manifest `n`: `MANIFEST-NNNNNN`.
+    Manifest(u64),
+    /// A temporary file `n`: `NNNNNN.dbtmp`.
+    Temp(u64),
     /// Digits that look like a file number but do not fit in a `u64`.
     NumberTooLarge,
     /// Anything else (`LOCK`, `lost`, files of other programs).
@@ -52,21 +62,48 @@ pub(crate) fn repair_copy_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:06}.log.repair"))
 }
 
+/// The path of table `number` in `dir`.
+pub(crate) fn table_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:06}.ldb"))
+}
+
+/// The path of manifest `number` in `dir`.
+pub(crate) fn manifest_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(crate::version::manifest::manifest_name(number))
+}
+
+/// The path of temporary file `number` in `dir`.
+pub(crate) fn temp_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:06}.dbtmp"))
+}
+
 /// What the file name `name` is.
 pub(crate) fn classify(name: &str) -> Name {
-    let (digits, journal) = match (name.strip_suffix(".log"), name.strip_suffix(".log.repair")) {
-        (Some(d), _) => (d, true),
-        (None, Some(d)) => (d, false),
-        (None, None) => return Name::Other,
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Name::Other;
+    type Kind = fn(u64) -> Name;
+    let patterns: [(&str, &str, Kind); 6] = [
+        ("", ".log", Name::Journal),
+        ("", ".log.repair", Name::RepairCopy),
+        ("", ".ldb", Name::Table),
+        ("", ".sst", Name::Table),
+        ("", ".dbtmp", Name::Temp),
+        ("MANIFEST-", "", Name::Manifest),
+    ];
+    for (prefix, suffix, kind) in patterns {
+        let Some(digits) = name
+            .strip_prefix(prefix)
+            .and_then(|n| n.strip_suffix(suffix))
+        else {
+            continue;
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        return match digits.parse() {
+            Ok(n) => kind(n),
+            Err(_) => Name::NumberTooLarge,
+        };
     }
-    match digits.parse() {
-        Ok(n) if journal => Name::Journal(n),
-        Ok(n) => Name::RepairCopy(n),
-        Err(_) => Name::NumberTooLarge,
-    }
+    Name::Other
 }
 
 /// The journal number of a file name, if it names a journal.
@@ -82,15 +119,12 @@ pub(crate) fn parse_journal_name(name: &str) -> Option<u64> {
 /// creates takes its number from here (LevelDB's
 /// `VersionSet::NewFileNumber`), so that no two files ever share one.
 ///
-/// Created at open from what recovery found in the directory, and owned by
-/// the write path afterwards (read-only opens create no file). Journals are
-/// the only numbered files today, so journal numbers are consecutive: each
-/// new journal takes one more than the one before. Nothing relies on that
-/// but the zero-filled journal, which is prepared for [`peek`]'s number and
-/// taken by the rotation that allocates it (see `backend.rs`); recovery
-/// relies only on numbers growing (see `recovery::plan`).
-///
-/// [`peek`]: FileNumbers::peek
+/// Created at open from what recovery found in the directory and the
+/// manifest's next file number, and shared afterwards (behind a mutex in
+/// `Shared`) by the write path, which numbers journals, and the background
+/// thread, which numbers tables and manifests (read-only opens create no
+/// file). Numbers interleave across kinds; recovery relies only on their
+/// growing (see `recovery::plan`).
 #[derive(Debug)]
 pub(crate) struct FileNumbers {
     /// The smallest number no file has taken; `None` once `u64::MAX` is
@@ -125,6 +159,14 @@ impl FileNumbers {
                 }),
                 None => Err(Error::FileNumberExhausted { path }),
             },
+        }
+    }
+
+    /// Moves the next number up to `next` if it is below: the manifest's
+    /// next file number counts files since deleted.
+    pub fn at_least(&mut self, next: u64) {
+        if let Some(current) = self.next {
+            self.next = Some(current.max(next));
         }
     }
 

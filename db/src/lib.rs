@@ -77,16 +77,14 @@
 //! ```
 
 mod backend;
+mod compaction;
 mod db;
 mod error;
 mod files;
-mod filter;
-mod flush;
 pub mod fs;
 mod options;
 mod read;
 mod recovery;
-mod run;
 pub mod table;
 mod tuning;
 pub mod version;

@@ -6,32 +6,31 @@
 //!
 //! - Knobs a user may set: they are fields of `Options`, with their
 //!   defaults there, and the public [`MIN_WRITE_BUFFER_SIZE`] beside them.
-//! - Byte layouts: they stay next to their format (`run.rs`'s index slot,
-//!   the `journal` crate's blocks), so a format reads whole in one file.
+//! - Byte layouts: they stay next to their format (`table/`'s blocks and
+//!   filters, the `journal` crate's blocks), so a format reads whole in one
+//!   file.
 //! - File names (`LOCK`, `lost`): `files.rs`, with the directory's layout.
 //!
 //! [`MIN_WRITE_BUFFER_SIZE`]: crate::MIN_WRITE_BUFFER_SIZE
 
-// Background compaction (`flush.rs`).
+// Background work (`compaction/`).
 
-/// Frozen memtables that wait for a background compaction at least, so
-/// that one compaction merges several at once: set with the sorted run
-/// (commit 79bfb62), the same count as LevelDB's level-0 trigger
-/// (`kL0_CompactionTrigger`).
-pub(crate) const MIN_FROZEN: usize = 4;
+/// Memtables' worth of memory the block pool keeps from flushed memtables
+/// for the next ones: with flushes right behind rotation at most one or
+/// two memtables are frozen at a time, and two keep every new memtable on
+/// reused pages (fresh ones cost 10% of a one-thread `fillseq`,
+/// ARCHITECTURE.md `memdb`) while bounding the memory a reopened database
+/// holds to a few write buffers (issue #13).
+pub(crate) const POOL_MEMTABLES: usize = 2;
 
-/// A background compaction waits until the frozen memtables hold at least
-/// `1 / RUN_FRACTION` of the run's bytes, so that the run grows
-/// geometrically and each byte is copied a bounded number of times (about
-/// `RUN_FRACTION + 1`, three with 2, as ARCHITECTURE.md says).
-pub(crate) const RUN_FRACTION: usize = 2;
+/// The first wait before a failed flush is retried, doubling up to
+/// [`FLUSH_RETRY_MAX`]: a table write error is retried with back-off
+/// (TABLES.md §6), quickly for a transient error and without spinning on
+/// a full disk.
+pub(crate) const FLUSH_RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// The memtable block pool keeps this many times the budget of the
-/// [`MIN_FROZEN`] memtables one compaction frees, because an arena is
-/// larger than its budget by the skiplist's links and the memtables filled
-/// before the next compaction should all reuse memory instead of faulting
-/// in fresh pages (10% of a one-thread `fillseq`, ARCHITECTURE.md `memdb`).
-pub(crate) const POOL_COMPACTIONS: usize = 2;
+/// The longest wait between flush retries.
+pub(crate) const FLUSH_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A memtable's arena, in quarters of its budget: the skiplist's links make
 /// it about a quarter larger, so the background thread faults in
@@ -39,24 +38,10 @@ pub(crate) const POOL_COMPACTIONS: usize = 2;
 /// (commit 681e487, which measured fillseq/1 at 611-637k -> 689-701k ops/s).
 pub(crate) const ARENA_QUARTERS: usize = 5;
 
-// Reads (`filter.rs`, `run.rs`, `read/iter.rs`).
+// Reads (`read/iter.rs`).
 
-/// Bloom filter bits per distinct key of a frozen memtable: LevelDB's
-/// `NewBloomFilterPolicy(10)`, about 1% false positives.
-pub(crate) const BITS_PER_KEY: usize = 10;
-
-/// Bloom filter probes per key: `BITS_PER_KEY * ln 2` rounded (6.93), the
-/// count that minimises false positives for 10 bits (LevelDB truncates it
-/// to 6).
-pub(crate) const PROBES: u32 = 7;
-
-/// Slots of the sorted run's hash index per key, before rounding up to a
-/// power of two: at most half the slots are full, so linear probing stays
-/// short (the invariant on `SortedRun::index`).
-pub(crate) const RUN_INDEX_SLOTS_PER_KEY: usize = 2;
-
-/// Versions a scan fetches from each memtable per refill: each refill
-/// starts with a seek in every memtable, so a chunk spreads that cost over
+/// Versions a scan fetches from each source (memtable or table) per
+/// refill: each refill starts with a seek in every source, so a chunk spreads that cost over
 /// many keys while a short scan copies little; set with the first iterator
 /// (commit e209930), with no measurement recorded.
 pub(crate) const SCAN_CHUNK: usize = 128;

@@ -153,28 +153,40 @@ fn repro_4_links_to_journals_are_refused() {
     let db = Db::open(tmp.path(), Options::default()).unwrap();
     db.put(b"k", b"v").unwrap();
     db.close().unwrap();
-    let journal = std::fs::read(tmp.path().join("000001.log")).unwrap();
-    std::os::unix::fs::symlink(tmp.path().join("000001.log"), tmp.path().join("000013.log"))
-        .unwrap();
+    let path = only_journal(tmp.path());
+    let journal = std::fs::read(&path).unwrap();
+    std::os::unix::fs::symlink(&path, tmp.path().join("000013.log")).unwrap();
     for _ in 0..2 {
         let err = Db::open(tmp.path(), Options::default()).unwrap_err();
         assert!(matches!(err, Error::ForeignFile { .. }), "{err}");
     }
-    assert_eq!(
-        std::fs::read(tmp.path().join("000001.log")).unwrap(),
-        journal
-    );
+    assert_eq!(std::fs::read(&path).unwrap(), journal);
+}
+
+/// The one journal in `dir` (a database just closed has only its current
+/// one: the others were flushed to tables).
+fn only_journal(dir: &std::path::Path) -> std::path::PathBuf {
+    let journals: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    journals.into_iter().next().unwrap()
 }
 
 /// Reproduction 5: A journal named with the largest number made the next one wrap to 0,
-/// and zero-filling it destroyed `000001.log`. Now the open refuses.
+/// and zero-filling it destroyed `000001.log`. Now the open refuses, and a
+/// database with a few numbers left opens, then fails a rotation that
+/// would need one more, and its data survives.
 #[test]
 fn repro_5_file_numbers_never_wrap() {
     let tmp = tempfile::tempdir().unwrap();
     let db = Db::open(tmp.path(), Options::default()).unwrap();
     db.put_with(b"k", b"v", &SYNCED).unwrap();
     db.close().unwrap();
-    let first = std::fs::read(tmp.path().join("000001.log")).unwrap();
+    let journal = only_journal(tmp.path());
+    let first = std::fs::read(&journal).unwrap();
     std::fs::write(tmp.path().join(format!("{}.log", u64::MAX)), b"").unwrap();
     for _ in 0..2 {
         let err = Db::open(tmp.path(), Options::default()).unwrap_err();
@@ -185,13 +197,15 @@ fn repro_5_file_numbers_never_wrap() {
             "{check}"
         );
     }
-    assert_eq!(std::fs::read(tmp.path().join("000001.log")).unwrap(), first);
+    assert_eq!(std::fs::read(&journal).unwrap(), first);
 
-    // One below the largest: the database opens on the last number there
-    // is, and a rotation, which would need one more, fails as a write
-    // error instead of wrapping.
+    // Five below the largest: the open takes four numbers (a manifest, its
+    // temporary, a table for what it recovered, a journal), a synced write
+    // takes the last for the next journal, and a rotation after that,
+    // which would need one more, fails as a write error instead of
+    // wrapping.
     std::fs::remove_file(tmp.path().join(format!("{}.log", u64::MAX))).unwrap();
-    std::fs::write(tmp.path().join(format!("{}.log", u64::MAX - 1)), b"").unwrap();
+    std::fs::write(tmp.path().join(format!("{}.log", u64::MAX - 5)), b"").unwrap();
     let db = Db::open(
         tmp.path(),
         Options {
@@ -212,7 +226,23 @@ fn repro_5_file_numbers_never_wrap() {
     assert!(err.to_string().contains("largest file number"), "{err}");
     assert!(db.put(b"after", b"x").is_err(), "the failure is sticky");
     drop(db);
-    assert_eq!(std::fs::read(tmp.path().join("000001.log")).unwrap(), first);
+    // Nothing acknowledged was lost, and nothing wrapped to number 0.
+    assert!(!tmp.path().join("000000.log").exists());
+    // (The journal numbered five below the largest was obsolete: gone.)
+    assert!(!tmp.path().join(format!("{}.log", u64::MAX - 5)).exists());
+    let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.iter().any(|n| n.ends_with(".ldb")), "{names:?}");
+    // The directory now holds the largest number: it cannot open again
+    // (every open takes new numbers), and says so.
+    let check = Db::check(tmp.path(), &Options::default()).unwrap_err();
+    assert!(
+        matches!(check, Error::FileNumberExhausted { .. }),
+        "{check}"
+    );
 }
 
 // 6 (non-regular files hang) is in damage_matrix.rs.
@@ -299,8 +329,16 @@ fn repro_7d_journal_errors_name_the_operation_and_file() {
             persistent: false,
             kind: FaultKind::Eio,
         }));
+        let journal = fs
+            .files_under(dir())
+            .into_keys()
+            .find(|p| p.extension().is_some_and(|e| e == "log"))
+            .unwrap();
         let err = db.put_with(b"k", b"v", &SYNCED).unwrap_err().to_string();
-        assert!(err.contains(&format!("{word} /db/000001.log")), "{err}");
+        assert!(
+            err.contains(&format!("{word} {}", journal.display())),
+            "{err}"
+        );
         assert!(!err.contains("journal write failed"), "{err}");
     }
 }

@@ -64,9 +64,13 @@ fn write_synced_until_zero_filled(
     }
 }
 
-/// A database of three journals (two rotations) of synced writes.
+/// A database of three journals (two rotations) of synced writes, all
+/// live: table creation is refused while it is written, so no memtable is
+/// flushed (as in a database whose flushes lag), and the manifest records
+/// each closed journal's synced length.
 fn three_journals() -> (FaultFs, Vec<PathBuf>) {
     let fs = FaultFs::new();
+    fs.refuse_creating(Some(".ldb"));
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     for i in 0..1200u32 {
         db.put_with(format!("{i:06}").as_bytes(), [b'v'; 100], &SYNCED)
@@ -74,8 +78,19 @@ fn three_journals() -> (FaultFs, Vec<PathBuf>) {
     }
     assert!(db.stats().rotations >= 2);
     db.close().unwrap();
+    fs.refuse_creating(None);
     let journals = journals_of(&fs);
     (fs, journals)
+}
+
+/// Removes the manifest and `CURRENT`: the directory of journals only that
+/// a database wrote before tables existed.
+fn without_manifest(fs: &FaultFs) {
+    for name in tributary::fs::Fs::list(fs, dir()).unwrap() {
+        if name == "CURRENT" || name.starts_with("MANIFEST-") {
+            tributary::fs::Fs::remove(fs, &dir().join(name)).unwrap();
+        }
+    }
 }
 
 /// The first of `journals` with records past its first block, so that damage
@@ -138,7 +153,7 @@ fn point_in_time_stops_at_mid_journal_damage_and_sets_later_journals_aside() {
     assert_eq!(db.iter().count() as u64, last + 1);
     db.close().unwrap();
     let lost = tributary::fs::Fs::list(&fs, &dir().join("lost")).unwrap();
-    assert_eq!(lost.len(), later + 1, "{lost:?}");
+    assert_eq!(lost.len(), later + 1, "{lost:?} {journals:?} {damaged}");
 }
 
 #[test]
@@ -259,15 +274,12 @@ fn a_torn_write_over_zeros_is_a_torn_tail() {
     db.close().unwrap();
 }
 
-/// Rotation does not sync the journal it closes, so a power loss can cut
-/// the unsynced tail of one journal and keep the start of the next. The
-/// next then begins past a gap. Without a record of each journal's synced
-/// length, that cannot be told from acknowledged writes lost: strict
-/// refuses, naming the torn journal, and point-in-time recovers the prefix
-/// and reports the damage.
-#[test]
-fn a_journal_beginning_past_a_gap_is_possible_loss() {
+/// Unsynced writes over three journals, all live (flushes refused), in a
+/// directory of journals only: the layout before tables, where nothing
+/// records which journal was synced how far.
+fn unsynced_journals_without_manifest() -> (FaultFs, Vec<PathBuf>, u32) {
     let fs = FaultFs::new();
+    fs.refuse_creating(Some(".ldb"));
     let write_buffer = 64 << 10;
     let db = Db::open(dir(), options(&fs, write_buffer)).unwrap();
     let mut n = 0u32;
@@ -276,8 +288,23 @@ fn a_journal_beginning_past_a_gap_is_possible_loss() {
         n += 1;
     }
     db.close().unwrap();
+    fs.refuse_creating(None);
+    without_manifest(&fs);
     let journals = journals_of(&fs);
     assert!(journals.len() >= 3);
+    (fs, journals, n)
+}
+
+/// Rotation does not sync the journal it closes, so a power loss can cut
+/// the unsynced tail of one journal and keep the start of the next. The
+/// next then begins past a gap. With no manifest recording each journal's
+/// synced length, that cannot be told from acknowledged writes lost:
+/// strict refuses, naming the torn journal, and point-in-time recovers the
+/// prefix and reports the damage.
+#[test]
+fn without_a_manifest_a_journal_beginning_past_a_gap_is_possible_loss() {
+    let write_buffer = 64 << 10;
+    let (fs, journals, n) = unsynced_journals_without_manifest();
     // The first journal loses its last record.
     let first_len = fs.contents(&journals[0]).unwrap().len();
     assert!(fs.set_len(&journals[0], first_len - 30));
@@ -301,4 +328,82 @@ fn a_journal_beginning_past_a_gap_is_possible_loss() {
     assert_eq!(db.iter().count() as u64, last, "a prefix: keys 0..last");
     assert_eq!(db.get(format!("{last:06}").as_bytes()).unwrap(), None);
     db.close().unwrap();
+}
+
+/// Journal tracking (issue #13): the manifest records each closed
+/// journal's synced length. A recorded journal cut below that length, or
+/// missing, is lost synced data: strict refuses, and point-in-time
+/// recovers the prefix and reports damage, not a torn tail.
+#[test]
+fn a_recorded_journal_shorter_than_synced_or_missing_is_lost_synced_data() {
+    for missing in [false, true] {
+        let (fs, journals) = three_journals();
+        if missing {
+            tributary::fs::Fs::remove(&fs, &journals[1]).unwrap();
+        } else {
+            let len = fs.contents(&journals[0]).unwrap().len();
+            assert!(fs.set_len(&journals[0], len - 30));
+        }
+        let broken = if missing { &journals[1] } else { &journals[0] };
+        match Db::open(dir(), strict(&fs, 64 << 10)) {
+            Err(Error::Corruption { path, reason, .. }) => {
+                assert_eq!(&path, broken, "{reason}");
+                assert!(reason.contains("lost synced data"), "{reason}");
+            }
+            other => panic!("missing {missing}: strict must refuse: {other:?}"),
+        }
+        let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+        let report = db.recovery_report().clone();
+        let damage = report.damage.as_ref().expect("damage reported");
+        assert_eq!(&damage.path, broken);
+        assert!(damage.reason.contains("lost synced data"), "{report:?}");
+        assert!(
+            report
+                .dropped
+                .iter()
+                .all(|d| d.kind == tributary::DropKind::Damage),
+            "{report:?}"
+        );
+        let last = report.last_seq.0;
+        assert!(last > 0 && last < 1200, "{report:?}");
+        assert_eq!(db.iter().count() as u64, last, "a prefix: keys 0..last");
+        db.close().unwrap();
+    }
+}
+
+/// Damage past a recorded journal's synced length is what a crash leaves
+/// (bytes written after the sync the manifest records): both modes open,
+/// dropping it as a torn tail, and lose nothing.
+#[test]
+fn damage_past_the_recorded_synced_length_is_a_crash_tail() {
+    let (fs, journals) = three_journals();
+    let path = &journals[0];
+    let mut bytes = fs.contents(path).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    bytes.truncate(end);
+    // A torn write after the synced end: a chunk header and garbage.
+    bytes.extend_from_slice(&[0x12, 0x34, 0x56, 0x78, 0x20, 0x00, 0x01]);
+    bytes.extend_from_slice(&[0xab; 20]);
+    assert!(fs.set_len(path, 0));
+    tributary::fs::Fs::remove(&fs, path).unwrap();
+    let mut file = tributary::fs::Fs::create(&fs, path).unwrap();
+    std::io::Write::write_all(&mut file, &bytes).unwrap();
+    tributary::fs::SyncWrite::sync_data(&mut file).unwrap();
+    drop(file);
+    for mode in [RecoveryMode::Strict, RecoveryMode::PointInTime] {
+        let report = Db::check(
+            dir(),
+            &tributary::Options {
+                recovery: mode,
+                ..options(&fs, 64 << 10)
+            },
+        )
+        .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert!(report.damage.is_none(), "{mode:?}: {report:?}");
+        assert_eq!(report.last_seq.0, 1200, "{mode:?}: {report:?}");
+        assert!(report
+            .dropped
+            .iter()
+            .all(|d| d.kind == tributary::DropKind::TornTail));
+    }
 }

@@ -25,7 +25,7 @@ mod common;
 use common::{assert_nothing_destroyed, build_history, contents, dir, files, History};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use tributary::fs::{CrashMode, Fault, FaultFs, FaultKind, FaultOp, Fs};
+use tributary::fs::{CrashMode, Fault, FaultFs, FaultKind, FaultOp, Fs, Mutation};
 use tributary::{Db, Error, Options, RecoveryMode};
 
 /// Damage that strict recovery refuses and point-in-time repairs. (A torn
@@ -156,11 +156,25 @@ fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> 
     drop(db);
     let before = files(&base);
     let originals: Vec<PathBuf> = h.journals.iter().map(|j| j.path.clone()).collect();
+    // The open repairs first, then flushes what it recovered to tables
+    // and installs a manifest, then deletes the flushed journals. Its first
+    // table or manifest marks the end of the repair, every step of which
+    // is durable by then.
+    let repaired_at = history
+        .iter()
+        .position(|m| match m {
+            Mutation::Create { path, .. } => {
+                let name = path.file_name().unwrap().to_string_lossy();
+                name.ends_with(".ldb") || name.starts_with("MANIFEST-")
+            }
+            _ => false,
+        })
+        .unwrap_or(history.len());
     // The repair is complete where the original journals are as the whole
-    // repair leaves them.
+    // repair leaves them, or once the open has gone past it.
     let done = {
         let end = base.snapshot();
-        for m in &history {
+        for m in &history[..repaired_at] {
             end.apply(m);
         }
         journals_left(&end, &originals)
@@ -182,7 +196,7 @@ fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> 
                 history.len()
             );
             assert_nothing_destroyed(&before, &files(&crashed), &ctx);
-            let complete = journals_left(&crashed, &originals) == done;
+            let complete = point >= repaired_at || journals_left(&crashed, &originals) == done;
             let probe = crashed.snapshot();
             match Db::open(dir(), opts(&probe, h, RecoveryMode::Strict)) {
                 Err(Error::Corruption { .. }) if !complete => {}

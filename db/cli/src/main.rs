@@ -351,7 +351,18 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
             "last_seq": s.last_seq.0,
             "memtable": { "bytes": s.memtable_bytes, "entries": s.memtable_entries },
             "frozen_memtables": { "count": s.frozen_memtables, "bytes": s.frozen_bytes },
-            "sorted_run": { "entries": s.run_entries, "bytes": s.run_bytes },
+            "levels": s.files_per_level.iter().zip(&s.bytes_per_level).enumerate()
+                .map(|(level, (files, bytes))| serde_json::json!({
+                    "level": level, "files": files, "bytes": bytes,
+                }))
+                .collect::<Vec<_>>(),
+            "tables": { "entries": s.table_entries },
+            "manifest": {
+                "path": r.manifest.as_ref().map(|p| p.display().to_string()),
+                "log_number": s.log_number,
+                "next_file_number": s.next_file_number,
+                "last_seq": s.tables_last_seq,
+            },
             "journals": { "count": r.journals.len(), "bytes": s.journal_bytes },
             "recovery": {
                 "batches": r.batches(),
@@ -396,13 +407,17 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
         "-".into(),
         s.frozen_bytes as u64,
     )?;
-    row(
-        &mut out,
-        "sorted run",
-        u8::from(s.run_entries > 0).to_string(),
-        s.run_entries.to_string(),
-        s.run_bytes as u64,
-    )?;
+    for (level, (files, bytes)) in s.files_per_level.iter().zip(&s.bytes_per_level).enumerate() {
+        if *files > 0 {
+            row(
+                &mut out,
+                &format!("level {level} tables"),
+                files.to_string(),
+                "-".into(),
+                *bytes,
+            )?;
+        }
+    }
     row(
         &mut out,
         "journal",
@@ -411,6 +426,17 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
         s.journal_bytes,
     )?;
     writeln!(out)?;
+    match &r.manifest {
+        Some(path) => writeln!(
+            out,
+            "Manifest {}: log number {}, next file number {}, last sequence number in tables {}",
+            path.display(),
+            s.log_number,
+            s.next_file_number,
+            s.tables_last_seq
+        )?,
+        None => writeln!(out, "Manifest: none (a directory of journals only)")?,
+    }
     writeln!(
         out,
         "Recovery: {} batches from {:.2} MB of journal in {:.1} ms",

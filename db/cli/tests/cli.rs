@@ -165,7 +165,11 @@ fn repro_7e_dump_journal_reports_a_torn_tail() {
     db.put(b"a", b"1").unwrap();
     db.put(b"b", b"2").unwrap();
     db.close().unwrap();
-    let path = tmp.path().join("000001.log");
+    let path = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
     let len = std::fs::metadata(&path).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)

@@ -5,7 +5,7 @@
 //! Test machinery, not for production: built only with the `tributary`
 //! feature `fault-injection`, which the package's own tests turn on.
 
-use super::{FileKind, FileLock, Fs, LockMode, Metadata, WritableFile};
+use super::{FileKind, FileLock, Fs, LockMode, MappedFile, Metadata, WritableFile};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -110,6 +110,9 @@ struct MemState {
     /// read locks.
     locks: BTreeMap<PathBuf, Option<usize>>,
     fault: Option<Fault>,
+    /// Creating a file whose name ends with this fails (see
+    /// [`FaultFs::refuse_creating`]).
+    refused_suffix: Option<String>,
     /// Matching operations seen since the fault was set.
     fault_seen: u64,
     /// Operations failed by a fault so far.
@@ -231,6 +234,14 @@ impl FaultFs {
         let mut state = self.lock_state();
         state.fault = fault;
         state.fault_seen = 0;
+    }
+
+    /// Makes every create of a file whose name ends with `suffix` fail
+    /// with `EIO` (`None` lifts it), as a disk could refuse one kind of
+    /// file: with `".ldb"`, flushes fail and retry, so journals pile up as
+    /// they did before tables existed. Not counted as an injected fault.
+    pub fn refuse_creating(&self, suffix: Option<&str>) {
+        self.lock_state().refused_suffix = suffix.map(str::to_owned);
     }
 
     /// An empty file system that keeps every mutation, for
@@ -405,6 +416,7 @@ impl FaultFs {
             next_inode: state.next_inode,
             locks: BTreeMap::new(),
             fault: None,
+            refused_suffix: None,
             fault_seen: 0,
             injected: 0,
             mutations: 0,
@@ -703,6 +715,14 @@ impl Fs for FaultFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let mut state = self.lock_state();
         state.check(FaultOp::Create).map_err(fault_error)?;
+        if let Some(suffix) = &state.refused_suffix {
+            if path.to_string_lossy().ends_with(suffix.as_str()) {
+                return Err(io::Error::other(format!(
+                    "{}: creating refused",
+                    path.display()
+                )));
+            }
+        }
         if state.names.contains_key(path) || state.dirs.contains(path) {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
@@ -749,6 +769,17 @@ impl Fs for FaultFs {
             .map(|i| i.data.clone())
             .unwrap_or_default();
         Ok(Box::new(io::Cursor::new(data)))
+    }
+
+    fn map(&self, path: &Path) -> io::Result<MappedFile> {
+        let state = self.lock_state();
+        let ino = state.ino(path)?;
+        let data = state
+            .inodes
+            .get(&ino)
+            .map(|i| i.data.clone())
+            .unwrap_or_default();
+        Ok(Box::new(data))
     }
 
     fn trim_zeros(&self, path: &Path, len: u64) -> io::Result<()> {

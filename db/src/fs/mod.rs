@@ -44,6 +44,9 @@ impl journal::SyncWrite for Box<dyn WritableFile> {
     }
 }
 
+/// The contents of an immutable file, read in place (see [`Fs::map`]).
+pub type MappedFile = Box<dyn AsRef<[u8]> + Send + Sync>;
+
 /// A held advisory lock; dropping it releases the lock.
 pub trait FileLock: Send + Sync + fmt::Debug {}
 
@@ -113,6 +116,9 @@ pub trait Fs: Send + Sync + fmt::Debug {
     fn create_zeroed(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>>;
     /// Opens `path` for reading from the start.
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
+    /// The whole contents of `path`, which must never change again (a
+    /// table file): [`OsFs`] maps it into memory.
+    fn map(&self, path: &Path) -> io::Result<MappedFile>;
     /// Cuts the zeros at the end of `path` from `len` on, and syncs it;
     /// fails with [`io::ErrorKind::InvalidData`], changing nothing, unless
     /// every byte from `len` to the end is zero. The one way to shorten a

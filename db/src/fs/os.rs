@@ -1,6 +1,6 @@
 //! [`OsFs`]: the [`Fs`] seam over the operating system's file system.
 
-use super::{FileKind, FileLock, Fs, LockMode, Metadata, WritableFile};
+use super::{FileKind, FileLock, Fs, LockMode, MappedFile, Metadata, WritableFile};
 use crate::tuning::{READ_BUFFER, TRIM_CHECK_BUFFER, ZERO_FILL_CHUNK};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
@@ -97,6 +97,28 @@ impl Fs for OsFs {
             ));
         }
         Ok(Box::new(io::BufReader::with_capacity(READ_BUFFER, file)))
+    }
+
+    fn map(&self, path: &Path) -> io::Result<MappedFile> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            // A zero-length mapping is an error on Linux; an empty table is
+            // refused by the reader anyway.
+            return Ok(Box::new(Vec::<u8>::new()));
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: a memory map is sound only while no one changes or
+        // shortens the file under it. Table files are created new under
+        // their final name, written and synced before any reader maps them,
+        // and never written, truncated or renamed over afterwards: the `Fs`
+        // seam has no way to open an existing file for writing, and the
+        // directory's `LOCK` keeps out every other Tributary process. The
+        // map is dropped only after the last reader of the table is gone
+        // (`version::current`). Another program that truncates the file
+        // behind the lock can still make a read fault; that is outside the
+        // fault model (RELIABILITY.md), as it is for LevelDB's mmap reads.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Box::new(map))
     }
 
     fn trim_zeros(&self, path: &Path, len: u64) -> io::Result<()> {

@@ -16,8 +16,9 @@
 
 use super::View;
 use crate::error::Error;
+use crate::table::{Table, TableError, TableIter};
 use crate::tuning::SCAN_CHUNK;
-use batch::{Kind, SeqNum};
+use batch::{key, Kind, SeqNum};
 use memdb::MemDb;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::{Bound, RangeBounds};
@@ -154,6 +155,8 @@ pub struct Iter {
     exhausted: bool,
     front: VecDeque<(Vec<u8>, Vec<u8>)>,
     back: VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// A table read that failed: returned once, then the scan ends.
+    error: Option<Error>,
 }
 
 impl Iter {
@@ -167,6 +170,7 @@ impl Iter {
             exhausted,
             front: VecDeque::new(),
             back: VecDeque::new(),
+            error: None,
         }
     }
 
@@ -205,17 +209,33 @@ impl Iter {
             .view
             .memtables()
             .map(|memdb| visible_versions(memdb, self.seq, &self.remaining, direction, SCAN_CHUNK));
-        // The run is the oldest source; every record in it is visible at
-        // `seq` (the invariant of `Shared::snapshot`).
-        let run = self.view.run.as_ref().map(|run| {
-            let lower = self.remaining.lower.as_ref().map(Vec::as_slice);
-            let upper = self.remaining.upper.as_ref().map(Vec::as_slice);
-            run.slice(lower, upper, direction == Direction::Backward, SCAN_CHUNK)
-                .into_iter()
-                .map(|(k, v)| (k.to_vec(), Some(v.to_vec())))
-                .collect()
-        });
-        for (age, versions) in memtables.chain(run).enumerate() {
+        // Then the tables, newest first: level 0 in order, then each
+        // deeper level (whose tables do not overlap, so their order among
+        // themselves does not matter).
+        let mut tables = Vec::new();
+        for (_, file) in self.view.version.tables() {
+            match table_versions(
+                &file.table,
+                self.seq,
+                &self.remaining,
+                direction,
+                SCAN_CHUNK,
+            ) {
+                Ok(versions) => tables.push(versions),
+                Err(e) => {
+                    self.error = Some(Error::Corruption {
+                        path: file.path().to_path_buf(),
+                        offset: e.offset,
+                        reason: format!("table {}", e.kind),
+                    });
+                    self.exhausted = true;
+                    self.front.clear();
+                    self.back.clear();
+                    return;
+                }
+            }
+        }
+        for (age, versions) in memtables.chain(tables).enumerate() {
             if versions.len() == SCAN_CHUNK {
                 let last = versions.last().map(|v| v.0.clone()).unwrap_or_default();
                 horizon = Some(match (horizon, direction) {
@@ -276,6 +296,9 @@ impl Iterator for Iter {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
+            if let Some(e) = self.error.take() {
+                return Some(Err(e));
+            }
             if let Some(item) = self.front.pop_front() {
                 return Some(Ok(item));
             }
@@ -291,6 +314,9 @@ impl Iterator for Iter {
 impl DoubleEndedIterator for Iter {
     fn next_back(&mut self) -> Option<Self::Item> {
         loop {
+            if let Some(e) = self.error.take() {
+                return Some(Err(e));
+            }
             if let Some(item) = self.back.pop_front() {
                 return Some(Ok(item));
             }
@@ -300,6 +326,101 @@ impl DoubleEndedIterator for Iter {
             self.refill(Direction::Backward);
         }
     }
+}
+
+/// Visible versions of one source: each key with its value, or `None` for
+/// a tombstone.
+type Versions = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Up to `limit` visible versions of `table` at `seq` inside `range`, from
+/// the given end, as [`visible_versions`] gives them for a memtable.
+fn table_versions(
+    table: &Arc<Table>,
+    seq: SeqNum,
+    range: &ScanRange,
+    direction: Direction,
+    limit: usize,
+) -> Result<Versions, TableError> {
+    let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut it = table.iter();
+    let entry = |it: &TableIter| {
+        let (user, entry_seq, kind) =
+            key::parse(it.key()).expect("the table reader checked every key");
+        let value = match kind {
+            Kind::Put => Some(it.value().to_vec()),
+            Kind::Delete => None,
+        };
+        (user.to_vec(), entry_seq, value)
+    };
+    match direction {
+        Direction::Forward => {
+            match &range.lower {
+                Bound::Unbounded => it.seek_to_first(),
+                Bound::Included(k) | Bound::Excluded(k) => {
+                    it.seek(&internal(k, key::lookup_trailer(SeqNum(u64::MAX))))
+                }
+            }
+            while it.valid() && out.len() < limit {
+                let (user, entry_seq, value) = entry(&it);
+                if !range.below_upper(&user) {
+                    break;
+                }
+                let visible = entry_seq <= seq && range.above_lower(&user);
+                if visible && out.last().map(|l| l.0.as_slice()) != Some(user.as_slice()) {
+                    out.push((user, value));
+                }
+                it.next();
+            }
+        }
+        Direction::Backward => {
+            match &range.upper {
+                Bound::Unbounded => it.seek_to_last(),
+                Bound::Included(k) | Bound::Excluded(k) => {
+                    // After every version of `k`: the smallest trailer sorts
+                    // last among them.
+                    it.seek(&internal(k, 0));
+                    match it.valid().then(|| key::user_key(it.key()) == k.as_slice()) {
+                        Some(true) => {}
+                        Some(false) => it.prev(),
+                        None if it.error().is_none() => it.seek_to_last(),
+                        None => {}
+                    }
+                }
+            }
+            let mut pending: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
+            while it.valid() {
+                let (user, entry_seq, value) = entry(&it);
+                if !range.above_lower(&user) {
+                    break;
+                }
+                if pending.as_ref().is_some_and(|p| p.0 != user) {
+                    out.extend(pending.take());
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+                if entry_seq <= seq && range.below_upper(&user) {
+                    pending = Some((user, value));
+                }
+                it.prev();
+            }
+            if it.error().is_none() {
+                out.extend(pending);
+            }
+        }
+    }
+    match it.error() {
+        Some(e) => Err(e.clone()),
+        None => Ok(out),
+    }
+}
+
+/// The internal key `user_key | trailer`.
+fn internal(user_key: &[u8], trailer: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(user_key.len() + 8);
+    out.extend_from_slice(user_key);
+    out.extend_from_slice(&trailer.to_le_bytes());
+    out
 }
 
 /// Up to `limit` visible versions of `memdb` at `seq` inside `range`, from

@@ -3,17 +3,14 @@
 //! over a snapshot of it (`iter.rs`).
 //!
 //! A read loads the published last sequence number, then the current view
-//! (the active memtable, the frozen ones with their filters, and the sorted
-//! run under them), and looks up entries at or below that number. The
-//! write side publishes into it (`backend.rs`: rotation and each group's
-//! last sequence number), and so does compaction (`flush.rs`).
+//! (the active memtable, the frozen ones, and the tables of the version
+//! under them), and looks up entries at or below that number. The write
+//! side publishes into it (`backend.rs`: rotation and each group's last
+//! sequence number), and so does flush (`compaction/flush.rs`).
 
 mod iter;
 mod state;
 
 pub use iter::Iter;
 pub(crate) use iter::ScanRange;
-pub(crate) use state::{Frozen, Shared, View};
-
-#[cfg(test)]
-pub(crate) use state::test_support;
+pub(crate) use state::{lock, Frozen, Shared, View};

@@ -7,64 +7,45 @@
 //! an `RwLock` that rotation and compaction hold only to swap it, and the
 //! last sequence number is an atomic.
 
-use crate::filter::{KeyFilter, KeyHash};
+use crate::error::Error;
+use crate::files::FileNumbers;
 use crate::fs::Fs;
-use crate::run::SortedRun;
+use crate::version::{Lookup as TableLookup, Retired, Version, VersionSet};
 use crate::wal::{ClosedJournals, NextJournal};
 use batch::SeqNum;
 use memdb::{BlockPool, Lookup, MemDb};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// What a read consults: the active memtable, the frozen ones from newest to
-/// oldest, then the sorted run under them all.
+/// oldest, then the tables of the version under them all.
 ///
-/// A view never changes once published; rotation and compaction publish new
+/// A view never changes once published; rotation and flush publish new
 /// ones. Every record with a sequence number at or below the published last
 /// sequence number is in the view that was current when that number was
-/// read, except versions a compaction dropped because a newer version or a
-/// tombstone hides them at that number (see `Shared::snapshot`).
+/// read: records only move (from the active memtable to a frozen one, from
+/// a frozen one to a table), and a flush keeps every version.
 #[derive(Debug)]
 pub(crate) struct View {
     pub active: Arc<MemDb>,
+    /// The journal the active memtable's records begin in.
+    pub active_journal: u64,
     /// Newest first.
     pub frozen: Vec<Arc<Frozen>>,
-    /// The merged frozen memtables of earlier compactions, if any.
-    pub run: Option<Arc<SortedRun>>,
+    /// The tables.
+    pub version: Arc<Version>,
 }
 
-/// A memtable that takes no more writes, with a filter over its keys once
-/// the background thread has built it.
-///
-/// Building the filter walks the whole memtable: a few milliseconds that
-/// rotation, which holds the write lock, does not pay. Until it is built,
-/// gets probe the memtable itself.
+/// A memtable that takes no more writes, waiting for its flush.
 #[derive(Debug)]
 pub(crate) struct Frozen {
     pub memdb: Arc<MemDb>,
-    filter: OnceLock<KeyFilter>,
-}
-
-impl Frozen {
-    /// Freezes `memdb`, which must receive no more writes.
-    pub fn new(memdb: Arc<MemDb>) -> Frozen {
-        Frozen {
-            memdb,
-            filter: OnceLock::new(),
-        }
-    }
-
-    /// Whether a get of the key of `hash` must probe this memtable: false
-    /// only when the filter is built and rules the key out.
-    pub fn may_contain(&self, hash: KeyHash) -> bool {
-        self.filter.get().is_none_or(|f| f.may_contain(hash))
-    }
-
-    /// Builds the filter, if not yet built.
-    pub fn build_filter(&self) {
-        self.filter.get_or_init(|| KeyFilter::build(&self.memdb));
-    }
+    /// The journal its records begin in: once it is flushed, journals below
+    /// the next memtable's first journal hold nothing unflushed.
+    pub journal: u64,
 }
 
 impl View {
@@ -73,34 +54,35 @@ impl View {
         std::iter::once(&self.active).chain(self.frozen.iter().map(|f| &f.memdb))
     }
 
-    /// The value of `key` at `seq`, which must be at or above the run's
-    /// newest sequence number.
-    pub fn get(&self, key: &[u8], seq: SeqNum) -> Option<Vec<u8>> {
-        let hash = KeyHash::new(key);
-        let frozen = self
-            .frozen
-            .iter()
-            .filter(|f| f.may_contain(hash))
-            .map(|f| &f.memdb);
-        for memdb in std::iter::once(&self.active).chain(frozen) {
+    /// The value of `key` at `seq`: the memtables newest first, then the
+    /// tables. The first holding a version at or below `seq` decides.
+    pub fn get(&self, key: &[u8], seq: SeqNum) -> Result<Option<Vec<u8>>, Error> {
+        for memdb in self.memtables() {
             match memdb.get(key, seq) {
-                Lookup::Found(value) => return Some(value.to_vec()),
-                Lookup::Deleted => return None,
+                Lookup::Found(value) => return Ok(Some(value.to_vec())),
+                Lookup::Deleted => return Ok(None),
                 Lookup::Absent => {}
             }
         }
-        let run = self.run.as_ref()?;
-        debug_assert!(run.max_seq() <= seq, "a run read below its newest record");
-        run.get(key, hash).map(<[u8]>::to_vec)
+        match self.version.get(key, seq) {
+            Ok(TableLookup::Found(value)) => Ok(Some(value.to_vec())),
+            Ok(TableLookup::Deleted | TableLookup::Absent) => Ok(None),
+            Err((path, e)) => Err(Error::Corruption {
+                path,
+                offset: e.offset,
+                reason: format!("table {}", e.kind),
+            }),
+        }
     }
 }
 
-/// State shared between the write path and readers.
+/// State shared between the write path, the background thread and
+/// readers.
 ///
 /// Beside the read state (the view and the last sequence number) it carries
 /// what the write path and the background thread share: the directory and
-/// file system, counters, the block pool, and the closed and prepared
-/// journals (`wal`).
+/// file system, the file numbers, the version set, counters, the block
+/// pool, and the closed and prepared journals (`wal`).
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub dir: PathBuf,
@@ -112,16 +94,26 @@ pub(crate) struct Shared {
     // record up to it, so a reader that loads it (Acquire) sees them all,
     // and never sees part of a group.
     pub last_seq: AtomicU64,
-    /// Bytes of live journals other than the current one.
-    pub old_journal_bytes: AtomicU64,
+    /// The one counter of file numbers (journals, tables, manifests).
+    pub numbers: Mutex<FileNumbers>,
+    /// The catalog and manifest; `None` in a read-only database. Held by
+    /// the one flush that may run at a time.
+    pub versions: Mutex<Option<VersionSet>>,
+    /// Where obsolete tables go to be deleted.
+    pub retire: Option<Sender<Retired>>,
+    /// Live journals (number to bytes written), the current one included.
+    pub journals: Mutex<BTreeMap<u64, u64>>,
+    /// The error that stopped the background work (a manifest failure):
+    /// the write path refuses every write with it.
+    pub background_error: Mutex<Option<String>>,
     /// Size of the current journal.
     pub journal_bytes: AtomicU64,
     /// Memtable rotations since open.
     pub rotations: AtomicU64,
-    /// Held by the one compaction that may run at a time.
-    pub compaction: Mutex<()>,
-    /// Compactions since open.
-    pub compactions: AtomicU64,
+    /// Flushes since open.
+    pub flushes: AtomicU64,
+    /// Bytes of tables written since open.
+    pub table_bytes_written: AtomicU64,
     /// Memory of dropped memtables, for the next ones.
     pub blocks: Arc<BlockPool>,
     /// Journals closed by rotation, waiting for their sync.
@@ -130,36 +122,40 @@ pub(crate) struct Shared {
     pub next_journal: NextJournal,
 }
 
+/// Locks `mutex`, taking the data of a poisoned one: every value behind
+/// these mutexes is left consistent between statements.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Shared {
-    /// The shared state of a database just recovered in `dir`: its active
-    /// memtable, the frozen ones (newest first), the last sequence number
-    /// and the bytes of its journals.
-    pub fn recovered(
+    /// The shared state of a database just opened in `dir`, publishing
+    /// `view` at `last_seq`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
         dir: &std::path::Path,
         fs: &Arc<dyn Fs>,
-        active: Arc<MemDb>,
-        frozen: Vec<Arc<MemDb>>,
+        view: View,
         last_seq: SeqNum,
-        journal_bytes: u64,
+        numbers: FileNumbers,
+        versions: Option<VersionSet>,
+        retire: Option<Sender<Retired>>,
         blocks: Arc<BlockPool>,
     ) -> Shared {
         Shared {
             dir: dir.to_path_buf(),
             fs: Arc::clone(fs),
-            view: RwLock::new(Arc::new(View {
-                active,
-                frozen: frozen
-                    .into_iter()
-                    .map(|memdb| Arc::new(Frozen::new(memdb)))
-                    .collect(),
-                run: None,
-            })),
+            view: RwLock::new(Arc::new(view)),
             last_seq: AtomicU64::new(last_seq.0),
-            old_journal_bytes: AtomicU64::new(journal_bytes),
+            numbers: Mutex::new(numbers),
+            versions: Mutex::new(versions),
+            retire,
+            journals: Mutex::new(BTreeMap::new()),
+            background_error: Mutex::new(None),
             journal_bytes: AtomicU64::new(0),
             rotations: AtomicU64::new(0),
-            compaction: Mutex::new(()),
-            compactions: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            table_bytes_written: AtomicU64::new(0),
             blocks,
             closed_journals: ClosedJournals::default(),
             next_journal: NextJournal::default(),
@@ -178,107 +174,15 @@ impl Shared {
     /// A sequence number and a view that agree: every record at or below
     /// the number is readable in the view.
     pub fn snapshot(&self) -> (SeqNum, Arc<View>) {
-        loop {
-            // The number before the view: views only lose records by moving
-            // them (to a frozen memtable, to the run), so every record at or
-            // below `seq` is in the view loaded after it.
-            let seq = self.last_seq();
-            let view = self.view();
-            // But a run holds only the newest version of each key, so it
-            // cannot answer below its newest record. That record was
-            // published before the run was, so loading the number again
-            // after seeing the run ends the loop.
-            if view.run.as_ref().is_none_or(|r| r.max_seq() <= seq) {
-                return (seq, view);
-            }
-            std::hint::spin_loop();
-        }
-    }
-}
-
-/// Builders for the unit tests of the read state and of what publishes it.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use super::*;
-    use crate::fs::OsFs;
-    use batch::Batch;
-
-    /// A memtable holding `k` = `v1` at 1 and `k` = `v2` at 2.
-    pub(crate) fn two_versions_of_k() -> Arc<MemDb> {
-        let (memdb, mut inserter) = MemDb::new(1 << 16);
-        let mut b = Batch::new();
-        b.put(b"k", b"v1");
-        b.put(b"k", b"v2");
-        inserter.apply(SeqNum(1), &b);
-        memdb
+        // The number before the view: views only lose records by moving
+        // them (to a frozen memtable, to a table that keeps every version),
+        // so every record at or below `seq` is in the view loaded after it.
+        let seq = self.last_seq();
+        (seq, self.view())
     }
 
-    pub(crate) fn shared_with(view: View, last_seq: u64) -> Arc<Shared> {
-        Arc::new(Shared {
-            dir: PathBuf::from("/db"),
-            // Never touched: compaction and snapshots change no file.
-            fs: Arc::new(OsFs),
-            view: RwLock::new(Arc::new(view)),
-            last_seq: AtomicU64::new(last_seq),
-            old_journal_bytes: AtomicU64::new(0),
-            journal_bytes: AtomicU64::new(0),
-            rotations: AtomicU64::new(0),
-            compaction: Mutex::new(()),
-            compactions: AtomicU64::new(0),
-            blocks: BlockPool::new(0),
-            closed_journals: ClosedJournals::default(),
-            next_journal: NextJournal::default(),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::test_support::{shared_with, two_versions_of_k};
-    use super::*;
-    use std::time::Duration;
-
-    /// A frozen memtable is probed for every key until its filter is built,
-    /// then only for keys the filter may hold.
-    #[test]
-    fn a_frozen_memtable_is_probed_until_its_filter_is_built() {
-        let frozen = Frozen::new(two_versions_of_k());
-        let absent: Vec<KeyHash> = (0..100)
-            .map(|i| KeyHash::new(format!("absent{i}").as_bytes()))
-            .collect();
-        assert!(absent.iter().all(|&h| frozen.may_contain(h)));
-        frozen.build_filter();
-        assert!(frozen.may_contain(KeyHash::new(b"k")));
-        let ruled_out = absent.iter().filter(|&&h| !frozen.may_contain(h)).count();
-        assert!(ruled_out >= 90, "{ruled_out} of 100 absent keys ruled out");
-    }
-
-    /// A snapshot never pairs a sequence number with a run holding newer
-    /// records: it waits until the number catches up.
-    #[test]
-    fn snapshot_waits_until_the_number_covers_the_run() {
-        let run = SortedRun::merge(&[&two_versions_of_k()], None).unwrap();
-        assert_eq!(run.max_seq(), SeqNum(2));
-        let (active, _inserter) = MemDb::new(1 << 16);
-        // As if a reader loaded the number just before seq 2 was published
-        // and the run built from it.
-        let shared = shared_with(
-            View {
-                active,
-                frozen: Vec::new(),
-                run: Some(Arc::new(run)),
-            },
-            1,
-        );
-        let reader = {
-            let shared = Arc::clone(&shared);
-            std::thread::spawn(move || shared.snapshot())
-        };
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(!reader.is_finished(), "a snapshot at 1 over a run at 2");
-        shared.last_seq.store(2, Ordering::Release);
-        let (seq, view) = reader.join().unwrap();
-        assert_eq!(seq, SeqNum(2));
-        assert_eq!(view.get(b"k", seq).as_deref(), Some(&b"v2"[..]));
+    /// Bytes of every live journal.
+    pub fn journal_bytes(&self) -> u64 {
+        lock(&self.journals).values().sum::<u64>() + self.journal_bytes.load(Ordering::Relaxed)
     }
 }

@@ -48,10 +48,12 @@ mod scan;
 use crate::error::Error;
 use crate::files::FileNumbers;
 use crate::options::RecoveryMode;
+use crate::version::{self, Catalog, Retired, Version};
 use batch::{Batch, SeqNum};
 use memdb::{BlockPool, Inserter, MemDb};
 use plan::Step;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,6 +75,12 @@ pub struct RecoveryReport {
     /// Files moved or copied into `lost/`, in the order it was done (for
     /// `check`, what opening would do).
     pub set_aside: Vec<SetAside>,
+    /// The manifest `CURRENT` named, if the database had one.
+    pub manifest: Option<PathBuf>,
+    /// Tables the manifest lists.
+    pub tables: usize,
+    /// Their bytes.
+    pub table_bytes: u64,
     /// Time spent recovering.
     pub elapsed: Duration,
 }
@@ -175,13 +183,24 @@ pub(crate) struct Recovered {
     pub active: (Arc<MemDb>, Inserter),
     /// The file numbers, for the new journal and every file after it.
     pub numbers: FileNumbers,
-    /// Bytes in the journals that stay live.
-    pub journal_bytes: u64,
+    /// What the manifest said.
+    pub catalog: Catalog,
+    /// Its tables, open.
+    pub version: Version,
+    /// The journals replayed that stay in the directory, each with whether
+    /// it holds bytes replay could not use (to be set aside, not deleted,
+    /// once its records are in tables).
+    pub replayed_journals: Vec<(PathBuf, bool)>,
+    /// Files no state refers to: journals below the log number, tables and
+    /// manifests not current, temporary files. A writer deletes them once
+    /// its own manifest is installed.
+    pub orphans: Vec<PathBuf>,
 }
 
-/// Whether `dir` holds a journal: whether a database is there.
-pub(crate) fn holds_journals(fs: &dyn Fs, dir: &Path) -> Result<bool, Error> {
-    Ok(!scan::list(fs, dir)?.journals.is_empty())
+/// Whether `dir` holds a database: a journal, a table or `CURRENT`.
+pub(crate) fn holds_database(fs: &dyn Fs, dir: &Path) -> Result<bool, Error> {
+    let listing = scan::list(fs, dir)?;
+    Ok(!listing.journals.is_empty() || !listing.tables.is_empty() || listing.current)
 }
 
 /// Recovers the database in `dir`.
@@ -192,15 +211,61 @@ pub(crate) fn recover(
     write_buffer_size: usize,
     blocks: &Arc<BlockPool>,
     fix: Fix,
+    retire: Option<&Sender<Retired>>,
 ) -> Result<Recovered, Error> {
     let started = Instant::now();
     let listing = scan::list(fs, dir)?;
-    let scans = listing
+    // The tables first: the manifest says which, and from where the
+    // journals take over.
+    let loaded = if listing.current {
+        Some(version::set::load(fs, dir)?)
+    } else if let Some((_, table)) = listing.tables.first() {
+        // Tables with no manifest naming them: a directory someone took
+        // `CURRENT` from. Deleting them as orphans could destroy data.
+        return Err(Error::Corruption {
+            path: dir.join(crate::files::CURRENT),
+            offset: 0,
+            reason: format!(
+                "missing while the directory holds tables ({} and maybe others): \
+                 no manifest says which of them are live",
+                table.display()
+            ),
+        });
+    } else {
+        None
+    };
+    if let Some(l) = loaded.as_ref().filter(|l| l.torn > 0) {
+        // An edit whose sync never returned: no caller was told it
+        // committed, and what it described is still in the journals.
+        log::warn!(
+            "recovery: dropped a torn last edit ({} bytes) of {}",
+            l.torn,
+            l.path.display()
+        );
+    }
+    let catalog = loaded
+        .as_ref()
+        .map(|l| l.catalog.clone())
+        .unwrap_or_default();
+    let version = version::set::open_tables(fs, dir, &catalog, retire)?;
+    // Journals below the log number hold nothing that is not in tables.
+    let (obsolete_journals, live): (Vec<_>, Vec<_>) = listing
         .journals
+        .iter()
+        .cloned()
+        .partition(|(number, _)| *number < catalog.log_number);
+    let scans = live
         .iter()
         .map(|(number, path)| scan::journal(fs, *number, path))
         .collect::<Result<Vec<_>, Error>>()?;
-    let plan = plan::plan(&scans);
+    let plan = plan::plan_with(
+        &scans,
+        plan::Expect {
+            first_seq: SeqNum(catalog.last_seq.saturating_add(1)),
+            synced: &catalog.synced_journals,
+            tracking: loaded.is_some(),
+        },
+    );
     if mode == RecoveryMode::Strict {
         if let Some(d) = plan.damage {
             return Err(Error::Corruption {
@@ -225,22 +290,37 @@ pub(crate) fn recover(
         Fix::Repair => repair::run(fs, dir, &steps)?,
         Fix::ReadOnly => repair::preview(fs, dir, &steps),
     };
-    let trimmed = |scan: &scan::JournalScan| {
-        steps.iter().find_map(|s| match s {
-            Step::TrimZeros { path, len } if *path == scan.path && fix == Fix::Repair => Some(*len),
-            _ => None,
-        })
-    };
-    let journal_bytes = scans
+    // The journals that stay in the directory, and whether each holds
+    // bytes replay could not use (a torn tail): once their records are in
+    // tables those are set aside whole rather than deleted.
+    let replayed_journals = scans
         .iter()
         .filter_map(|scan| {
             let done = set_aside.iter().find(|s| s.path == scan.path);
             match done {
-                None => Some(trimmed(scan).unwrap_or(scan.len)),
-                Some(s) => s.cut_to,
+                Some(s) if s.cut_to.is_none() => None,
+                // Cut to its good part: nothing unusable is left in it.
+                Some(_) => Some((scan.path.clone(), false)),
+                None => Some((scan.path.clone(), scan.data_end > scan.good_end)),
             }
         })
-        .sum();
+        .collect();
+    let mut orphans: Vec<PathBuf> = obsolete_journals.into_iter().map(|(_, p)| p).collect();
+    orphans.extend(
+        listing
+            .tables
+            .iter()
+            .filter(|(n, _)| !catalog.tables().any(|(_, f)| f.number == *n))
+            .map(|(_, p)| p.clone()),
+    );
+    orphans.extend(
+        listing
+            .manifests
+            .iter()
+            .filter(|(n, _)| loaded.as_ref().is_none_or(|l| l.number != *n))
+            .map(|(_, p)| p.clone()),
+    );
+    orphans.extend(listing.temps.iter().cloned());
     let journals = scans
         .iter()
         .enumerate()
@@ -254,6 +334,8 @@ pub(crate) fn recover(
             }
         })
         .collect();
+    let mut numbers = listing.numbers;
+    numbers.at_least(catalog.next_file_number);
     Ok(Recovered {
         report: RecoveryReport {
             journals,
@@ -261,13 +343,53 @@ pub(crate) fn recover(
             dropped: plan.dropped,
             damage: plan.damage,
             set_aside,
+            manifest: loaded.as_ref().map(|l| l.path.clone()),
+            tables: version.table_count(),
+            table_bytes: version.tables().map(|(_, t)| t.meta.size).sum(),
             elapsed: started.elapsed(),
         },
         frozen,
         active,
-        numbers: listing.numbers,
-        journal_bytes,
+        numbers,
+        catalog,
+        version,
+        replayed_journals,
+        orphans,
     })
+}
+
+/// After a writer installed its manifest: removes what no state refers to
+/// any more. Journals whose records are now in tables are deleted, or set
+/// aside whole into `lost/` if they hold bytes replay could not use (a torn
+/// tail is not data, but recovery never destroys what it did not read);
+/// orphans are deleted. A failure only leaves a file for the next open,
+/// which finds it obsolete again.
+pub(crate) fn finish(fs: &dyn Fs, dir: &Path, replayed: &[(PathBuf, bool)], orphans: &[PathBuf]) {
+    for (path, keep) in replayed {
+        let done = if *keep {
+            repair::run(fs, dir, &[Step::SetAside { path: path.clone() }])
+                .map(|kept| {
+                    for k in kept {
+                        log::warn!(
+                            "recovery: kept {} as {}",
+                            k.path.display(),
+                            k.kept_as.display()
+                        );
+                    }
+                })
+                .map_err(|e| e.to_string())
+        } else {
+            fs.remove(path).map_err(|e| e.to_string())
+        };
+        if let Err(e) = done {
+            log::warn!("cannot retire flushed journal {}: {e}", path.display());
+        }
+    }
+    for path in orphans {
+        if let Err(e) = fs.remove(path) {
+            log::warn!("cannot delete obsolete {}: {e}", path.display());
+        }
+    }
 }
 
 /// Replayed memtables: the frozen ones, newest first, and the active one

@@ -69,6 +69,7 @@
 use super::scan::{Ending, JournalScan};
 use super::{Damage, DropKind, DroppedRange};
 use batch::SeqNum;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// What recovery does.
@@ -118,15 +119,55 @@ pub(crate) enum Step {
 enum Break {
     /// Inside journal `i`, after its good part.
     Inside(usize),
+    /// Inside journal `i`, before the length the manifest recorded as
+    /// synced (the second field): synced data is lost.
+    LostSynced(usize, u64),
+    /// Before journal `i` (or after the last, `scans.len()`): a journal
+    /// the manifest recorded as synced, numbered the second field, is
+    /// missing.
+    Missing(usize, u64),
     /// At the start of journal `i`.
     AtStart(usize),
     /// At the torn end of journal `p`.
     TornEnd(usize),
 }
 
-/// Decides recovery over `scans`, oldest journal first.
+/// What the manifest says of the journals at or above its log number.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expect<'a> {
+    /// The sequence number the first journal holding records must begin
+    /// at: one past the newest record in tables.
+    pub first_seq: SeqNum,
+    /// Closed journals and the lengths they were synced to (issue #13,
+    /// journal tracking). Damage before that length is lost synced data in
+    /// every mode; damage after it is an ordinary crash tail.
+    pub synced: &'a BTreeMap<u64, u64>,
+    /// Whether a manifest tracks the journals' syncs. Then a journal it
+    /// does not record as synced was never synced, or was synced a moment
+    /// before the crash and is whole: a torn end in it is a crash tail,
+    /// even with records in a later journal (a synced write there would
+    /// have synced this one first). Without a manifest (a directory of
+    /// journals only) nothing tells, and such a tear breaks the history.
+    pub tracking: bool,
+}
+
+/// Decides recovery over `scans`, oldest journal first, for a database
+/// with no tables (every journal from sequence number 1, none tracked).
+#[cfg(test)]
 pub(crate) fn plan(scans: &[JournalScan]) -> Plan {
-    let mut plan = decide(scans);
+    plan_with(
+        scans,
+        Expect {
+            first_seq: SeqNum(1),
+            synced: &BTreeMap::new(),
+            tracking: false,
+        },
+    )
+}
+
+/// Decides recovery over `scans`, oldest journal first.
+pub(crate) fn plan_with(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
+    let mut plan = decide(scans, expect);
     // Zeros after the last written byte of each journal that stays are
     // the unwritten part of a zero-filled journal: cut, so that later
     // opens do not read them again. Removing zeros changes no decision.
@@ -151,15 +192,27 @@ pub(crate) fn plan(scans: &[JournalScan]) -> Plan {
     plan
 }
 
-fn decide(scans: &[JournalScan]) -> Plan {
-    let mut expected = SeqNum(1);
-    let mut last_seq = SeqNum::ZERO;
+fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
+    let mut expected = expect.first_seq;
+    let mut last_seq = SeqNum(expect.first_seq.0.saturating_sub(1));
+    // Tracked journals with bytes synced that no scan describes.
+    let mut missing = expect
+        .synced
+        .iter()
+        .filter(|&(n, &len)| len > 0 && !scans.iter().any(|s| s.number == *n))
+        .map(|(&n, _)| n)
+        .peekable();
     // Journals ending torn, waiting for the next journal with records to
     // tell whether their tails lost anything.
     let mut torn: Vec<usize> = Vec::new();
     let mut dropped = Vec::new();
     let mut found = None;
     for (i, scan) in scans.iter().enumerate() {
+        if let Some(&n) = missing.peek().filter(|&&n| n < scan.number) {
+            found = Some((Break::Missing(i, n), i));
+            break;
+        }
+        let synced = expect.synced.get(&scan.number).copied();
         if scan.holds_records() {
             let first = scan.seqs.map(|s| s.first);
             if first == Some(expected) {
@@ -186,9 +239,15 @@ fn decide(scans: &[JournalScan]) -> Plan {
             last_seq = seqs.last;
             expected = SeqNum(seqs.last.0.saturating_add(1));
         }
+        if let Some(len) = synced.filter(|&len| scan.good_end < len) {
+            found = Some((Break::LostSynced(i, len), i));
+            break;
+        }
         match scan.ending {
             Ending::Clean => {}
             Ending::Torn { .. } => torn.push(i),
+            // Past the length synced: what a crash leaves, however it looks.
+            Ending::Damaged { .. } if synced.is_some() => torn.push(i),
             Ending::Damaged { .. } => {
                 found = Some((Break::Inside(i), i));
                 break;
@@ -196,6 +255,11 @@ fn decide(scans: &[JournalScan]) -> Plan {
         }
     }
 
+    if found.is_none() {
+        if let Some(n) = missing.next() {
+            found = Some((Break::Missing(scans.len(), n), scans.len()));
+        }
+    }
     let Some((found, next)) = found else {
         // No break: every torn tail was the newest write. It stays where it
         // is: the next journal will begin exactly where its good part ends,
@@ -221,7 +285,48 @@ fn decide(scans: &[JournalScan]) -> Plan {
             })
             .collect::<Vec<_>>()
     };
+    let missing_path = |n: u64| {
+        let dir = scans
+            .first()
+            .and_then(|s| s.path.parent())
+            .unwrap_or(std::path::Path::new(""));
+        crate::files::journal_path(dir, n)
+    };
+    let mut crash_tail = false;
     let (replayed, damage, steps) = match found {
+        Break::LostSynced(i, len) => {
+            let scan = &scans[i];
+            let what = match &scan.ending {
+                Ending::Clean => format!("the journal ends at offset {}", scan.len),
+                Ending::Torn { offset, reason } | Ending::Damaged { offset, reason } => {
+                    format!("{reason} at offset {offset}")
+                }
+            };
+            let reason =
+                format!("lost synced data: the manifest records {len} bytes synced, but {what}");
+            let damage = Damage {
+                path: scan.path.clone(),
+                offset: scan.good_end,
+                reason: reason.clone(),
+            };
+            if scan.good_end < scan.len {
+                dropped.push(tail(scan, DropKind::Damage, &reason));
+            }
+            let mut steps = newest_first(i + 1);
+            if scan.good_end < scan.len {
+                steps.push(shorten(scan));
+            }
+            (i + 1, damage, steps)
+        }
+        Break::Missing(i, n) => {
+            let damage = Damage {
+                path: missing_path(n),
+                offset: 0,
+                reason: "lost synced data: the manifest records this journal as synced, but it is missing"
+                    .to_owned(),
+            };
+            (i, damage, newest_first(i))
+        }
         Break::Inside(i) => {
             let scan = &scans[i];
             let Ending::Damaged { offset, reason } = &scan.ending else {
@@ -258,8 +363,19 @@ fn decide(scans: &[JournalScan]) -> Plan {
         }
         Break::TornEnd(p) => {
             let scan = &scans[p];
-            let Ending::Torn { offset, reason } = &scan.ending else {
+            let (Ending::Torn { offset, reason } | Ending::Damaged { offset, reason }) =
+                &scan.ending
+            else {
                 unreachable!("a break at a torn end is a torn journal")
+            };
+            // Torn past the length the manifest recorded as synced (or in a
+            // journal it never recorded as synced): the bytes lost were
+            // never synced, and neither were the later journals' records (a
+            // synced write syncs every journal before its own), so this is
+            // what a crash leaves, in every mode (see `Expect::tracking`).
+            crash_tail = match expect.synced.get(&scan.number) {
+                Some(&len) => scan.good_end >= len,
+                None => expect.tracking,
             };
             let later = &scans[next];
             let begins = match later.seqs {
@@ -269,8 +385,13 @@ fn decide(scans: &[JournalScan]) -> Plan {
                 ),
                 None => "is damaged before its first record".to_owned(),
             };
+            let consequence = if crash_tail {
+                "past the length the manifest records as synced, so only unsynced writes are lost, as in any crash"
+            } else {
+                "acknowledged writes may be lost"
+            };
             let reason = format!(
-                "{reason}, while {} holds later records and {begins}: acknowledged writes may be lost",
+                "{reason}, while {} holds later records and {begins}: {consequence}",
                 later.path.display()
             );
             let damage = Damage {
@@ -278,7 +399,12 @@ fn decide(scans: &[JournalScan]) -> Plan {
                 offset: *offset,
                 reason: reason.clone(),
             };
-            dropped.push(tail(scan, DropKind::Damage, &reason));
+            let kind = if crash_tail {
+                DropKind::TornTail
+            } else {
+                DropKind::Damage
+            };
+            dropped.push(tail(scan, kind, &reason));
             // The decision rests on `next`: it goes last. The journals
             // between `p` and `next` hold no record, so they change
             // nothing, but they too go before it.
@@ -306,7 +432,11 @@ fn decide(scans: &[JournalScan]) -> Plan {
                 path: scan.path.clone(),
                 offset: 0,
                 len: scan.len,
-                kind: DropKind::Damage,
+                kind: if crash_tail {
+                    DropKind::TornTail
+                } else {
+                    DropKind::Damage
+                },
                 reason,
             });
         }
@@ -315,7 +445,7 @@ fn decide(scans: &[JournalScan]) -> Plan {
         replayed,
         last_seq,
         dropped,
-        damage: Some(damage),
+        damage: (!crash_tail).then_some(damage),
         steps,
     }
 }

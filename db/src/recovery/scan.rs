@@ -20,6 +20,14 @@ pub(crate) struct Listing {
     pub journals: Vec<(u64, PathBuf)>,
     /// Shortened copies left by a repair that a crash interrupted.
     pub repair_copies: Vec<PathBuf>,
+    /// Tables, by number.
+    pub tables: Vec<(u64, PathBuf)>,
+    /// Manifests, by number.
+    pub manifests: Vec<(u64, PathBuf)>,
+    /// Temporary files (`NNNNNN.dbtmp`) a crash left.
+    pub temps: Vec<PathBuf>,
+    /// Whether `CURRENT` exists.
+    pub current: bool,
     /// The file numbers: a new file takes one more than any number in the
     /// directory, `lost/` included.
     pub numbers: FileNumbers,
@@ -36,6 +44,8 @@ pub(crate) struct Listing {
 pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
     let mut journals = Vec::new();
     let mut repair_copies = Vec::new();
+    let (mut tables, mut manifests, mut temps) = (Vec::new(), Vec::new(), Vec::new());
+    let mut current = false;
     let mut highest: Option<(u64, PathBuf)> = None;
     let mut note = |n: u64, path: &Path| {
         if highest.as_ref().is_none_or(|(h, _)| n > *h) {
@@ -54,6 +64,25 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
                 check_own_file(fs, &path)?;
                 note(n, &path);
                 repair_copies.push(path);
+            }
+            Name::Table(n) => {
+                check_own_file(fs, &path)?;
+                note(n, &path);
+                tables.push((n, path));
+            }
+            Name::Manifest(n) => {
+                check_own_file(fs, &path)?;
+                note(n, &path);
+                manifests.push((n, path));
+            }
+            Name::Temp(n) => {
+                check_own_file(fs, &path)?;
+                note(n, &path);
+                temps.push(path);
+            }
+            Name::Other if name == files::CURRENT => {
+                check_own_file(fs, &path)?;
+                current = true;
             }
             Name::NumberTooLarge => {
                 return Err(Error::ForeignFile {
@@ -80,18 +109,26 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
     }
     journals.sort();
     repair_copies.sort();
+    tables.sort();
+    manifests.sort();
+    temps.sort();
     let numbers = FileNumbers::after(highest)?;
     Ok(Listing {
         journals,
         repair_copies,
+        tables,
+        manifests,
+        temps,
+        current,
         numbers,
     })
 }
 
-/// The file number of a name in `lost/`: `NNNNNN.log`, or with a `.K`
-/// suffix where that name was taken.
+/// The file number of a name in `lost/`: `NNNNNN.log` (or any other
+/// database file name), or with a `.K` suffix where that name was taken.
 fn lost_number(name: &str) -> Option<u64> {
-    let (digits, _) = name.split_once(".log")?;
+    let digits = name.strip_prefix("MANIFEST-").unwrap_or(name);
+    let (digits, _) = digits.split_once('.').unwrap_or((digits, ""));
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

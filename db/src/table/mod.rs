@@ -39,12 +39,25 @@
 //!
 //! # Example
 //!
-//! ```ignore
-//! // (crate-internal; see the tests for a runnable version)
+//! ```
+//! use batch::{key, Kind, SeqNum};
+//! use tributary::table::{Table, TableBuilder};
+//!
 //! let mut builder = TableBuilder::new(Vec::new());
-//! builder.add(&internal_key, b"value")?;
+//! for (user_key, seq) in [(&b"apple"[..], 7), (b"pear", 3)] {
+//!     let mut internal = Vec::new();
+//!     key::encode(&mut internal, user_key, SeqNum(seq), Kind::Put);
+//!     builder.add(&internal, b"value")?;
+//! }
 //! let (bytes, summary) = builder.finish()?;
-//! let table = Table::open(bytes)?;
+//! assert_eq!(summary.entries, 2);
+//!
+//! let table = Table::open(bytes).expect("a table we just wrote");
+//! let found = table.get(b"pear", SeqNum(10)).unwrap().unwrap();
+//! assert_eq!((found.seq, found.value), (SeqNum(3), &b"value"[..]));
+//! // Below its sequence number, the key is not there yet.
+//! assert_eq!(table.get(b"pear", SeqNum(2)).unwrap(), None);
+//! # Ok::<(), std::io::Error>(())
 //! ```
 
 pub mod block;

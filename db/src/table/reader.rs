@@ -87,7 +87,11 @@ impl Table {
     /// Opens a table over its whole file, checking the footer, the index,
     /// the metaindex and the filter.
     pub fn open(bytes: impl AsRef<[u8]> + Send + Sync + 'static) -> Result<Table, TableError> {
-        let bytes: TableBytes = Box::new(bytes);
+        Table::open_boxed(Box::new(bytes))
+    }
+
+    /// [`open`](Table::open) over bytes already boxed (a memory map).
+    pub fn open_boxed(bytes: TableBytes) -> Result<Table, TableError> {
         let file = (*bytes).as_ref();
         let footer = Footer::decode(file)?;
         let footer_at = (file.len() - super::format::FOOTER_LEN) as u64;

@@ -104,15 +104,25 @@ pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
     let mut catalog = Catalog::default();
     let mut edits = 0;
     let mut header_seen = false;
+    // Just past the last record applied.
+    let mut last_good = 0;
     loop {
         let record = match reader.next_record() {
             Ok(Some(record)) => record,
             Ok(None) => break,
             Err(ReadError::Corrupt { offset, reason }) => {
-                return Err(ManifestError::Damaged {
-                    offset,
-                    reason: reason.to_string(),
-                })
+                // Damage that no readable record follows is the last
+                // append, torn by a crash (the journal's own rule for a
+                // torn tail): its edit never returned from its sync.
+                match journal::record_start_at_or_after(bytes, offset + 1) {
+                    Ok(None) => break,
+                    _ => {
+                        return Err(ManifestError::Damaged {
+                            offset,
+                            reason: reason.to_string(),
+                        })
+                    }
+                }
             }
             // Reading from memory has no I/O error; anything else the
             // reader reports is damage too.
@@ -149,11 +159,12 @@ pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
                 edits += 1;
             }
         }
+        last_good = reader.offset();
     }
     if !header_seen {
         return Err(ManifestError::Empty);
     }
-    let good_len = reader.offset();
+    let good_len = last_good;
     Ok(Replayed {
         catalog,
         edits,

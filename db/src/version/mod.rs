@@ -5,15 +5,23 @@
 //!   bytes;
 //! - [`catalog`]: the pure fold of edits into the files of each level and
 //!   the counters;
+//! - `current`: the live tables of each level, shared by readers, and
+//!   how an obsolete one reaches the deleter;
 //! - [`manifest`]: replaying a manifest, appending edits, and installing
-//!   `CURRENT` atomically.
+//!   `CURRENT` atomically;
+//! - `set`: loading the manifest `CURRENT` names, opening its tables,
+//!   and committing edits.
 //!
 //! Dependencies point one way: this module uses `table` (for key ranges)
 //! and `fs`, never the read or write paths.
 
 pub mod catalog;
+pub(crate) mod current;
 pub mod edit;
 pub mod manifest;
+pub(crate) mod set;
 
 pub use catalog::{Catalog, NUM_LEVELS};
+pub(crate) use current::{Lookup, Retired, TableFile, Version};
 pub use edit::{Field, FileMeta, Record};
+pub(crate) use set::VersionSet;

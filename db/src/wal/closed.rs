@@ -37,6 +37,11 @@ pub(crate) struct ClosedJournals {
     syncing: Mutex<()>,
     /// The first sync that failed.
     failure: OnceLock<Arc<io::Error>>,
+    /// Journals synced since the last [`take_synced`], with the length
+    /// synced: the manifest records them (issue #13, journal tracking).
+    ///
+    /// [`take_synced`]: ClosedJournals::take_synced
+    synced: Mutex<Vec<(PathBuf, u64)>>,
 }
 
 impl ClosedJournals {
@@ -62,10 +67,13 @@ impl ClosedJournals {
             let Some((path, mut journal)) = lock(&self.queue).pop_front() else {
                 return Ok(());
             };
-            if let Err(err) = journal.sync() {
-                let err =
-                    io::Error::new(err.kind(), format!("fdatasync {}: {err}", path.display()));
-                let _ = self.failure.set(Arc::new(err));
+            match journal.sync() {
+                Ok(()) => lock(&self.synced).push((path, journal.size())),
+                Err(err) => {
+                    let err =
+                        io::Error::new(err.kind(), format!("fdatasync {}: {err}", path.display()));
+                    let _ = self.failure.set(Arc::new(err));
+                }
             }
         }
     }
@@ -80,6 +88,18 @@ impl ClosedJournals {
                 format!("a closed journal failed to sync: {err}"),
             )),
         }
+    }
+
+    /// Records that the journal at `path` was synced whole, at `len`
+    /// bytes, outside the queue (the write path leaving a journal it just
+    /// synced).
+    pub fn note_synced(&self, path: PathBuf, len: u64) {
+        lock(&self.synced).push((path, len));
+    }
+
+    /// The journals synced since the last call, with their synced lengths.
+    pub fn take_synced(&self) -> Vec<(PathBuf, u64)> {
+        std::mem::take(&mut *lock(&self.synced))
     }
 
     /// Journals waiting for their sync.

@@ -1,0 +1,197 @@
+//! Flush: the oldest frozen memtable becomes a level-0 table, and the
+//! journals that only it needed go.
+//!
+//! One flush, for the oldest frozen memtable `M` (TABLES.md §6, committed
+//! as `version::set` says):
+//!
+//! 1. write `M`'s entries, every version, to a new table and sync it
+//!    (skipped for an empty memtable: no table is ever empty);
+//! 2. fsync the directory;
+//! 3. commit the edit: the table at level 0, `LogNumber` = the first
+//!    journal of the memtable after `M` (journals below it hold nothing
+//!    unflushed), `LastSeq` = `M`'s newest record, the next file number,
+//!    and the synced lengths of closed journals;
+//! 4. publish a view without `M` and with the table;
+//! 5. delete the journals below the new log number.
+//!
+//! Oldest first, so that the log number only moves past memtables whose
+//! records are in tables. A crash anywhere before 3 leaves an orphan table
+//! and the journals: the next open replays them and deletes the orphan.
+
+use super::build;
+use crate::error::{io_err, Error};
+use crate::files;
+use crate::read::{lock, Frozen, Shared, View};
+use crate::version::{self, Field, TableFile, VersionSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Flushes frozen memtables, oldest first, until none is left; returns how
+/// many. Runs with the version set held, so one flush at a time.
+///
+/// `synced` are closed journals whose sync completed (number, length):
+/// recorded in the manifest with the first edit.
+///
+/// # Errors
+///
+/// A table write error (the memtable stays frozen, to be retried) or a
+/// manifest error (the set refuses every later commit).
+pub(crate) fn flush_frozen(shared: &Shared, mut synced: Vec<(u64, u64)>) -> Result<usize, Error> {
+    let mut guard = lock(&shared.versions);
+    let Some(set) = guard.as_mut() else {
+        return Ok(0);
+    };
+    let mut flushed = 0;
+    let result = loop {
+        let view = shared.view();
+        let Some(oldest) = view.frozen.last().cloned() else {
+            break Ok(flushed);
+        };
+        if let Err(e) = flush_one(shared, set, &view, &oldest, &mut synced) {
+            break Err(e);
+        }
+        flushed += 1;
+    };
+    // Synced lengths no flush edit took (nothing to flush, or a table
+    // write failed): recorded on their own, so that recovery can verify
+    // the journals while they stay live.
+    let fields = tracked(set, std::mem::take(&mut synced));
+    if !fields.is_empty() && set.failure().is_none() {
+        set.commit(fields)?;
+    }
+    result
+}
+
+/// Records the synced lengths of `synced` journals in the manifest, with
+/// no flush (the background thread's last round, at close).
+pub(crate) fn record_synced(shared: &Shared, synced: Vec<(u64, u64)>) -> Result<(), Error> {
+    let mut guard = lock(&shared.versions);
+    let Some(set) = guard.as_mut() else {
+        return Ok(());
+    };
+    let fields = tracked(set, synced);
+    if fields.is_empty() || set.failure().is_some() {
+        return Ok(());
+    }
+    set.commit(fields)
+}
+
+/// The `JournalSynced` fields for the journals still at or above the log
+/// number.
+fn tracked(set: &VersionSet, synced: Vec<(u64, u64)>) -> Vec<Field> {
+    synced
+        .into_iter()
+        .filter(|&(number, _)| number >= set.catalog.log_number)
+        .map(|(number, len)| Field::JournalSynced { number, len })
+        .collect()
+}
+
+fn flush_one(
+    shared: &Shared,
+    set: &mut VersionSet,
+    view: &View,
+    oldest: &Arc<Frozen>,
+    synced: &mut Vec<(u64, u64)>,
+) -> Result<(), Error> {
+    let dir = &shared.dir;
+    let fs = &*shared.fs;
+    // The journal the next memtable's records begin in.
+    let log_number = match view.frozen.len() {
+        1 => view.active_journal,
+        n => view.frozen[n - 2].journal,
+    };
+
+    let mut edit = Vec::new();
+    let mut table = None;
+    let mut last_seq = 0;
+    if !oldest.memdb.is_empty() {
+        let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
+        let path = files::table_path(dir, number);
+        let mut it = oldest.memdb.iter();
+        it.seek_to_first();
+        let entries = std::iter::from_fn(|| {
+            if !it.valid() {
+                return None;
+            }
+            let entry = (it.key(), it.value());
+            last_seq = last_seq.max(it.seq().0);
+            it.next();
+            Some(entry)
+        });
+        let meta =
+            build::write_table(fs, &path, number, entries).map_err(io_err("write table", &path))?;
+        fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
+        shared
+            .table_bytes_written
+            .fetch_add(meta.size, Ordering::Relaxed);
+        edit.push(Field::AddFile {
+            level: 0,
+            file: meta.clone(),
+        });
+        table = Some((meta, path));
+    }
+    edit.push(Field::LogNumber(log_number));
+    edit.push(Field::LastSeq(last_seq));
+    edit.push(Field::NextFileNumber(
+        lock(&shared.numbers).peek().unwrap_or(u64::MAX),
+    ));
+    edit.extend(tracked(set, std::mem::take(synced)));
+    set.commit(edit)?;
+
+    // Published: readers find the records in the table from now on.
+    let file = match table {
+        Some((meta, path)) => {
+            let opened = version::set::open_table(fs, &path, meta.size)?;
+            Some(Arc::new(TableFile::new(
+                meta,
+                opened,
+                path,
+                shared.retire.clone(),
+            )))
+        }
+        None => None,
+    };
+    {
+        let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
+        // Rotations since `view` only put memtables in front, and only this
+        // flush (holding the version set) removes them: `oldest` is still
+        // the last.
+        debug_assert!(current
+            .frozen
+            .last()
+            .is_some_and(|f| Arc::ptr_eq(f, oldest)));
+        let mut tables = (*current.version).clone();
+        if let Some(file) = file {
+            tables.levels[0].insert(0, file);
+        }
+        *current = Arc::new(View {
+            active: Arc::clone(&current.active),
+            active_journal: current.active_journal,
+            frozen: current.frozen[..current.frozen.len() - 1].to_vec(),
+            version: Arc::new(tables),
+        });
+    }
+    shared.flushes.fetch_add(1, Ordering::Relaxed);
+    log::debug!(
+        "flushed {} entries ({} bytes); log number {log_number}",
+        oldest.memdb.len(),
+        oldest.memdb.used()
+    );
+
+    // Obsolete now that the edit is durable: the journals below the log
+    // number. A failure to delete leaves an orphan the next open removes.
+    let obsolete: Vec<u64> = lock(&shared.journals)
+        .range(..log_number)
+        .map(|(&n, _)| n)
+        .collect();
+    for number in obsolete {
+        let path = files::journal_path(dir, number);
+        match fs.remove(&path) {
+            Ok(()) => {
+                lock(&shared.journals).remove(&number);
+            }
+            Err(e) => log::warn!("cannot delete obsolete journal {}: {e}", path.display()),
+        }
+    }
+    Ok(())
+}

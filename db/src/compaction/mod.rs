@@ -1,0 +1,222 @@
+//! What happens to a memtable once rotation freezes it, on the background
+//! thread.
+//!
+//! Rotation hands each frozen memtable to a [`Flush`]. The one used,
+//! [`Background`], wakes a thread that works in lanes, journal durability
+//! first (TABLES.md §6), so that a synced writer never waits behind a
+//! table write:
+//!
+//! 1. fault in memory for the next memtable;
+//! 2. sync the journals rotation closed (`wal::closed`);
+//! 3. zero-fill the next journal if one is wanted (`wal::prepared`);
+//! 4. flush frozen memtables to level-0 tables, oldest first, recording
+//!    the synced journals' lengths in the manifest with the edit
+//!    ([`flush`]);
+//! 5. delete obsolete tables that no reader holds any more.
+//!
+//! A table write error is retried with back-off (the memtable stays
+//! frozen and readable meanwhile); a manifest error stops the background
+//! work and poisons writes, reads keep working (TABLES.md §6).
+//!
+//! Leveled compaction (issue #14) joins this module: the pure picker, the
+//! merge job and write stalls.
+
+pub(crate) mod build;
+pub(crate) mod flush;
+
+use crate::read::{lock, Shared};
+use crate::tuning::{ARENA_QUARTERS, FLUSH_RETRY_MAX, FLUSH_RETRY_MIN, POOL_MEMTABLES};
+use crate::version::Retired;
+use memdb::{BlockPool, MemDb};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The pool of memtable memory for a database with memtables of
+/// `write_buffer_size` bytes: the memory of [`POOL_MEMTABLES`] flushed
+/// memtables, reused by the next ones instead of fresh pages.
+pub(crate) fn memtable_pool(write_buffer_size: usize) -> Arc<BlockPool> {
+    BlockPool::new(write_buffer_size.saturating_mul(POOL_MEMTABLES))
+}
+
+/// Receives each memtable frozen by rotation, on the write path.
+///
+/// It must not block for long: the group-commit leader calls it while
+/// holding the write lock.
+pub(crate) trait Flush: Send {
+    /// `memdb` will receive no more writes.
+    fn frozen(&mut self, memdb: Arc<MemDb>);
+    /// Wakes the background work: a journal to prepare.
+    fn wake(&mut self);
+}
+
+/// The background thread, woken by each rotation.
+///
+/// Dropping this value (with the write path, when the database closes)
+/// ends the thread and waits for it, so that it touches no file once the
+/// database has released its directory.
+#[derive(Debug)]
+pub(crate) struct Background {
+    /// Capacity 1: a wake-up already pending covers this one too. `None`
+    /// only while dropping.
+    wake: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Background {
+    /// Starts the thread for a database whose memtables have a budget of
+    /// `write_buffer_size` bytes; `retired` receives obsolete tables.
+    pub fn start(
+        shared: Arc<Shared>,
+        write_buffer_size: usize,
+        retired: Receiver<Retired>,
+    ) -> std::io::Result<Background> {
+        let (wake, woken) = mpsc::sync_channel::<()>(1);
+        let background = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("tributary-background".into())
+            .spawn(move || run(&background, write_buffer_size, &woken, &retired))?;
+        // Recovery may have left frozen memtables to flush.
+        let _ = wake.try_send(());
+        Ok(Background {
+            wake: Some(wake),
+            thread: Some(thread),
+            shared,
+        })
+    }
+}
+
+/// The thread's loop: one round per wake-up, and a retry round after a
+/// failed flush.
+fn run(
+    shared: &Shared,
+    write_buffer_size: usize,
+    woken: &Receiver<()>,
+    retired: &Receiver<Retired>,
+) {
+    let mut retry: Option<Duration> = None;
+    loop {
+        let woke = match retry {
+            None => woken.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(delay) => woken.recv_timeout(delay),
+        };
+        if woke == Err(RecvTimeoutError::Disconnected) {
+            break;
+        }
+        shared
+            .blocks
+            .prefill(write_buffer_size / 4 * ARENA_QUARTERS);
+        // A failure is kept for the write path to report.
+        let _ = shared.closed_journals.sync_all();
+        shared
+            .next_journal
+            .prepare(&*shared.fs, &shared.dir, write_buffer_size);
+        retry = match flush_now(shared) {
+            Ok(()) => None,
+            Err(_) if stopped(shared) => {
+                // The manifest failed: nothing more is committed. The
+                // thread stays to prepare journals and sync closed ones,
+                // which reads after the failure do not need but the error
+                // reporting of `Db::sync` does.
+                None
+            }
+            Err(_) => {
+                let next = retry.map_or(FLUSH_RETRY_MIN, |d| (d * 2).min(FLUSH_RETRY_MAX));
+                Some(next)
+            }
+        };
+        delete_retired(shared, retired);
+    }
+    // Closing: the journals synced since the last round (the close's own
+    // sync among them) are recorded, so that the next open can verify
+    // them; frozen memtables stay in their journals, as in LevelDB.
+    let _ = shared.closed_journals.sync_all();
+    if let Err(e) = flush::record_synced(shared, synced_journals(shared)) {
+        log::warn!("cannot record synced journals at close: {e}");
+    }
+    delete_retired(shared, retired);
+}
+
+/// The closed journals synced since the last call, by number.
+fn synced_journals(shared: &Shared) -> Vec<(u64, u64)> {
+    shared
+        .closed_journals
+        .take_synced()
+        .into_iter()
+        .filter_map(|(path, len)| journal_number(&path).map(|n| (n, len)))
+        .collect()
+}
+
+/// Flushes every frozen memtable; an error is logged (and, for the
+/// manifest, kept as the background error that poisons writes).
+pub(crate) fn flush_now(shared: &Shared) -> Result<(), crate::error::Error> {
+    match flush::flush_frozen(shared, synced_journals(shared)) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if let Some(failure) = lock(&shared.versions).as_ref().and_then(|s| s.failure()) {
+                log::error!("flush stopped: {e}; refusing writes until reopened");
+                *lock(&shared.background_error) =
+                    Some(format!("manifest commit failed: {failure}"));
+            } else {
+                log::error!("flush failed, will retry: {e}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Whether a manifest failure stopped commits for good.
+fn stopped(shared: &Shared) -> bool {
+    lock(&shared.background_error).is_some()
+}
+
+fn journal_number(path: &Path) -> Option<u64> {
+    match crate::files::classify(path.file_name()?.to_str()?) {
+        crate::files::Name::Journal(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// Unmaps and unlinks the tables no version holds any more (TABLES.md §8).
+fn delete_retired(shared: &Shared, retired: &Receiver<Retired>) {
+    for Retired { path, table } in retired.try_iter() {
+        drop(table);
+        if let Err(e) = shared.fs.remove(&path) {
+            log::warn!("cannot delete obsolete table {}: {e}", path.display());
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // Disconnecting ends the thread's loop after its current round.
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            // A panic there was already reported on stderr; reads stayed
+            // correct without the thread.
+            let _ = thread.join();
+        }
+        self.shared
+            .next_journal
+            .discard(&*self.shared.fs, &self.shared.dir);
+    }
+}
+
+impl Flush for Background {
+    fn frozen(&mut self, _memdb: Arc<MemDb>) {
+        self.wake();
+    }
+
+    fn wake(&mut self) {
+        // Full: a wake-up is already pending, and it covers this one.
+        // Disconnected: the thread panicked; reads stay correct, frozen
+        // memtables stay in memory, and rotation creates journals itself,
+        // so the write path goes on.
+        if let Some(wake) = &self.wake {
+            let _ = wake.try_send(());
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The live tables a read consults: a [`Version`], immutable once built,
+//! shared by the view that publishes it and by every snapshot and iterator
+//! that took it.
+//!
+//! # Obsolete files (TABLES.md §8)
+//!
+//! A table's [`TableFile`] is shared by every version that lists it. When
+//! an edit removes it, the file is marked obsolete; when the last version
+//! holding it drops (no current view, snapshot or iterator reads it any
+//! more), its drop hands the mapping and the path to the background
+//! deleter, which unmaps and unlinks it off the reader's thread.
+
+use super::catalog::NUM_LEVELS;
+use super::edit::FileMeta;
+use crate::table::{Found, Table, TableError};
+use batch::{key, SeqNum};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+/// A table no version lists any more, for the deleter: dropping the
+/// mapping and unlinking the file happen there.
+#[derive(Debug)]
+pub struct Retired {
+    /// The file to unlink.
+    pub path: PathBuf,
+    /// The mapping, dropped by the deleter.
+    pub table: Arc<Table>,
+}
+
+/// One live table: its manifest entry and its open mapping.
+#[derive(Debug)]
+pub struct TableFile {
+    /// What the manifest says of it.
+    pub meta: FileMeta,
+    /// The open table.
+    pub table: Arc<Table>,
+    path: PathBuf,
+    /// Set when an edit removed it; acted on at the last drop.
+    obsolete: AtomicBool,
+    /// Where its drop sends it once obsolete.
+    retire: Option<Sender<Retired>>,
+}
+
+impl TableFile {
+    /// A live table at `path`.
+    pub fn new(
+        meta: FileMeta,
+        table: Table,
+        path: PathBuf,
+        retire: Option<Sender<Retired>>,
+    ) -> TableFile {
+        TableFile {
+            meta,
+            table: Arc::new(table),
+            path,
+            obsolete: AtomicBool::new(false),
+            retire,
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Marks the file for deletion once no version holds it. (Flushes
+    /// only add tables; compaction, issue #14, removes them.)
+    #[allow(dead_code)]
+    pub fn mark_obsolete(&self) {
+        self.obsolete.store(true, Ordering::Release);
+    }
+
+    /// The user keys of its first and last entries.
+    pub fn user_range(&self) -> (&[u8], &[u8]) {
+        (
+            key::user_key(&self.meta.smallest),
+            key::user_key(&self.meta.largest),
+        )
+    }
+
+    /// Whether `user_key` lies within the table's key range.
+    pub fn may_hold(&self, user_key: &[u8]) -> bool {
+        let (lo, hi) = self.user_range();
+        lo <= user_key && user_key <= hi
+    }
+}
+
+impl Drop for TableFile {
+    fn drop(&mut self) {
+        if !self.obsolete.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(retire) = self.retire.take() {
+            // A closed deleter (the database is closing) leaves the file:
+            // the next open deletes it as an orphan.
+            let _ = retire.send(Retired {
+                path: std::mem::take(&mut self.path),
+                table: Arc::clone(&self.table),
+            });
+        }
+    }
+}
+
+/// The tables of each level: level 0 newest first (its tables may
+/// overlap), every deeper level in key order without overlap.
+#[derive(Debug, Default, Clone)]
+pub struct Version {
+    /// Tables by level.
+    pub levels: [Vec<Arc<TableFile>>; NUM_LEVELS],
+}
+
+/// The answer of a table lookup.
+pub enum Lookup<'a> {
+    /// The newest version at or below the snapshot is a put of this value.
+    Found(&'a [u8]),
+    /// It is a delete.
+    Deleted,
+    /// No table holds a version at or below the snapshot.
+    Absent,
+}
+
+impl Version {
+    /// Every table, level by level.
+    pub fn tables(&self) -> impl Iterator<Item = (usize, &Arc<TableFile>)> {
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(level, files)| files.iter().map(move |f| (level, f)))
+    }
+
+    /// Tables in all levels.
+    pub fn table_count(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
+    }
+
+    /// The newest version of `user_key` at or below `snapshot` in the
+    /// tables: level 0 newest first, then the one table of each deeper
+    /// level whose range holds the key. The first table holding a version
+    /// decides. A damaged table is an error naming the file.
+    pub fn get(
+        &self,
+        user_key: &[u8],
+        snapshot: SeqNum,
+    ) -> Result<Lookup<'_>, (PathBuf, TableError)> {
+        for file in &self.levels[0] {
+            if file.may_hold(user_key) {
+                if let Some(hit) = probe(file, user_key, snapshot)? {
+                    return Ok(lookup(hit));
+                }
+            }
+        }
+        for files in &self.levels[1..] {
+            let i = files.partition_point(|f| f.user_range().1 < user_key);
+            if let Some(file) = files.get(i).filter(|f| f.may_hold(user_key)) {
+                if let Some(hit) = probe(file, user_key, snapshot)? {
+                    return Ok(lookup(hit));
+                }
+            }
+        }
+        Ok(Lookup::Absent)
+    }
+}
+
+fn probe<'a>(
+    file: &'a TableFile,
+    user_key: &[u8],
+    snapshot: SeqNum,
+) -> Result<Option<Found<'a>>, (PathBuf, TableError)> {
+    file.table
+        .get(user_key, snapshot)
+        .map_err(|e| (file.path.clone(), e))
+}
+
+fn lookup(found: Found<'_>) -> Lookup<'_> {
+    match found.kind {
+        batch::Kind::Put => Lookup::Found(found.value),
+        batch::Kind::Delete => Lookup::Deleted,
+    }
+}
