@@ -1,5 +1,7 @@
-//! The database API against a `BTreeMap` model: puts, deletes, batches,
-//! snapshots, gets, and scans in both directions over several memtables.
+//! The database API against a `BTreeMap` model (TABLES.md T5): puts,
+//! deletes, batches, snapshots, gets, scans in both directions, flushes,
+//! reopens, and crashes with reopens, with the smallest write buffer so
+//! that many memtables and tables exist.
 
 mod common;
 
@@ -18,6 +20,10 @@ enum Op {
     Snapshot,
     Compact,
     Reopen,
+    /// Enough puts to rotate the memtable several times (several flushes).
+    Fill(u8),
+    /// A power loss (unsynced bytes lost), then an open.
+    Crash,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -28,6 +34,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Snapshot),
         1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
+        1 => any::<u8>().prop_map(Op::Fill),
+        1 => Just(Op::Crash),
     ]
 }
 
@@ -105,15 +113,23 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..250),
         scans in proptest::collection::vec((proptest::option::of((any::<u8>(), any::<bool>())), proptest::option::of((any::<u8>(), any::<bool>()))), 4),
     ) {
-        let fs = FaultFs::new();
+        let mut fs = FaultFs::new();
         let mut db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut snapshots = Vec::new();
+        // The model after each write, by its last sequence number, for
+        // crashes; and the last sequence number acknowledged with sync.
+        let mut history = vec![(0u64, model.clone())];
+        let mut synced = 0u64;
         for op in &ops {
             match op {
                 Op::Put(k, v) => {
-                    db.put(key(*k), value(*k, *v)).unwrap();
+                    let sync = v % 5 == 0;
+                    db.put_with(key(*k), value(*k, *v), &WriteOptions { sync, merge: true }).unwrap();
                     model.insert(key(*k), value(*k, *v));
+                    if sync {
+                        synced = db.stats().last_seq.0;
+                    }
                 }
                 Op::Delete(k) => {
                     db.delete(key(*k)).unwrap();
@@ -140,6 +156,33 @@ proptest! {
                 Op::Reopen => {
                     db.close().unwrap();
                     db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+                }
+                Op::Fill(seed) => {
+                    for i in 0..300u16 {
+                        let k = seed.wrapping_add(i as u8);
+                        let v = 1000 + i;
+                        db.put(key(k), value(k, v)).unwrap();
+                        model.insert(key(k), value(k, v));
+                        history.push((db.stats().last_seq.0, model.clone()));
+                    }
+                }
+                Op::Crash => {
+                    let crashed = fs.crash(tributary::fs::CrashMode::SyncedOnly);
+                    drop(db);
+                    fs = crashed;
+                    db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+                    let s = db.recovery_report().last_seq.0;
+                    prop_assert!(s >= synced, "lost a synced write: recovered {}, synced {}", s, synced);
+                    let at = history.iter().position(|(seq, _)| *seq == s);
+                    prop_assert!(at.is_some(), "recovered {} is no write's end", s);
+                    history.truncate(at.unwrap() + 1);
+                    model = history.last().unwrap().1.clone();
+                }
+            }
+            if !matches!(op, Op::Fill(_) | Op::Crash) {
+                let seq = db.stats().last_seq.0;
+                if history.last().map(|h| h.0) != Some(seq) {
+                    history.push((seq, model.clone()));
                 }
             }
         }
