@@ -113,6 +113,9 @@ struct MemState {
     /// Creating a file whose name ends with this fails (see
     /// [`FaultFs::refuse_creating`]).
     refused_suffix: Option<String>,
+    /// The fault counts only operations on paths whose file name contains
+    /// this (see [`FaultFs::set_fault_on`]).
+    fault_filter: Option<String>,
     /// Matching operations seen since the fault was set.
     fault_seen: u64,
     /// Operations failed by a fault so far.
@@ -234,6 +237,18 @@ impl FaultFs {
         let mut state = self.lock_state();
         state.fault = fault;
         state.fault_seen = 0;
+        state.fault_filter = None;
+    }
+
+    /// Sets `fault` for operations on files whose name contains
+    /// `name_contains` only (`".ldb"`: tables; `"MANIFEST"`: manifests;
+    /// `".dbtmp"`: the rename that installs `CURRENT`); the N-th is counted
+    /// among those. Directory syncs never match.
+    pub fn set_fault_on(&self, fault: Fault, name_contains: &str) {
+        let mut state = self.lock_state();
+        state.fault = Some(fault);
+        state.fault_seen = 0;
+        state.fault_filter = Some(name_contains.to_owned());
     }
 
     /// Makes every create of a file whose name ends with `suffix` fail
@@ -417,6 +432,7 @@ impl FaultFs {
             locks: BTreeMap::new(),
             fault: None,
             refused_suffix: None,
+            fault_filter: None,
             fault_seen: 0,
             injected: 0,
             mutations: 0,
@@ -545,12 +561,24 @@ impl MemState {
 
     /// Counts a mutation and decides whether it fails.
     fn check(&mut self, op: FaultOp) -> Result<(), FaultKind> {
+        self.check_at(op, None)
+    }
+
+    /// [`check`](MemState::check) for an operation on `path` (`None` for
+    /// one on no file, a directory sync).
+    fn check_at(&mut self, op: FaultOp, path: Option<&Path>) -> Result<(), FaultKind> {
         self.mutations += 1;
         let Some(fault) = self.fault else {
             return Ok(());
         };
         if fault.op != FaultOp::Any && fault.op != op {
             return Ok(());
+        }
+        if let Some(filter) = &self.fault_filter {
+            let name = path.and_then(Path::file_name).map(|n| n.to_string_lossy());
+            if !name.is_some_and(|n| n.contains(filter.as_str())) {
+                return Ok(());
+            }
         }
         self.fault_seen += 1;
         let fails =
@@ -586,6 +614,8 @@ fn fault_error(kind: FaultKind) -> io::Error {
 struct FaultFile {
     fs: FaultFs,
     ino: u64,
+    /// The name it was created under, for path-filtered faults.
+    path: PathBuf,
     /// Where the next write goes.
     pos: usize,
 }
@@ -593,7 +623,7 @@ struct FaultFile {
 impl Write for FaultFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut state = self.fs.lock_state();
-        let stored = match state.check(FaultOp::Write) {
+        let stored = match state.check_at(FaultOp::Write, Some(&self.path)) {
             Ok(()) => buf.len(),
             Err(FaultKind::ShortWrite) if buf.len() > 1 => buf.len() / 2,
             Err(kind) => return Err(fault_error(kind)),
@@ -618,7 +648,9 @@ impl Write for FaultFile {
 impl journal::SyncWrite for FaultFile {
     fn sync_data(&mut self) -> io::Result<()> {
         let mut state = self.fs.lock_state();
-        state.check(FaultOp::Sync).map_err(fault_error)?;
+        state
+            .check_at(FaultOp::Sync, Some(&self.path))
+            .map_err(fault_error)?;
         state.apply(Mutation::Sync { ino: self.ino });
         Ok(())
     }
@@ -658,7 +690,9 @@ impl Fs for FaultFs {
 
     fn create_dir(&self, dir: &Path) -> io::Result<()> {
         let mut state = self.lock_state();
-        state.check(FaultOp::Create).map_err(fault_error)?;
+        state
+            .check_at(FaultOp::Create, Some(dir))
+            .map_err(fault_error)?;
         if state.dirs.contains(dir) || state.names.contains_key(dir) {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
@@ -714,7 +748,9 @@ impl Fs for FaultFs {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let mut state = self.lock_state();
-        state.check(FaultOp::Create).map_err(fault_error)?;
+        state
+            .check_at(FaultOp::Create, Some(path))
+            .map_err(fault_error)?;
         if let Some(suffix) = &state.refused_suffix {
             if path.to_string_lossy().ends_with(suffix.as_str()) {
                 return Err(io::Error::other(format!(
@@ -737,6 +773,7 @@ impl Fs for FaultFs {
         Ok(Box::new(FaultFile {
             fs: self.clone(),
             ino,
+            path: path.to_path_buf(),
             pos: 0,
         }))
     }
@@ -756,6 +793,7 @@ impl Fs for FaultFs {
         Ok(Box::new(FaultFile {
             fs: self.clone(),
             ino,
+            path: path.to_path_buf(),
             pos: 0,
         }))
     }
@@ -784,7 +822,9 @@ impl Fs for FaultFs {
 
     fn trim_zeros(&self, path: &Path, len: u64) -> io::Result<()> {
         let mut state = self.lock_state();
-        state.check(FaultOp::Write).map_err(fault_error)?;
+        state
+            .check_at(FaultOp::Write, Some(path))
+            .map_err(fault_error)?;
         let ino = state.ino(path)?;
         let len = len as usize;
         let data = state.inodes.get(&ino).map(|i| &i.data[..]).unwrap_or(&[]);
@@ -803,7 +843,13 @@ impl Fs for FaultFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut state = self.lock_state();
-        state.check(FaultOp::Rename).map_err(fault_error)?;
+        let matched = state.fault_filter.as_ref().is_some_and(|f| {
+            to.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(f.as_str()))
+        });
+        state
+            .check_at(FaultOp::Rename, Some(if matched { to } else { from }))
+            .map_err(fault_error)?;
         state.ino(from)?;
         state.apply(Mutation::Rename {
             from: from.to_path_buf(),
@@ -814,7 +860,9 @@ impl Fs for FaultFs {
 
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut state = self.lock_state();
-        state.check(FaultOp::Rename).map_err(fault_error)?;
+        state
+            .check_at(FaultOp::Rename, Some(path))
+            .map_err(fault_error)?;
         state.ino(path)?;
         state.apply(Mutation::Remove {
             path: path.to_path_buf(),
