@@ -10,17 +10,18 @@
 //! | `memdb` | the memtables reads are served from |
 //!
 //! and owns what they leave out: the directory and its files, the lock,
-//! recovery, options, and compaction.
+//! recovery, options, table files ([`table`], LevelDB's format), the
+//! manifest ([`version`]) and flushes.
 //!
 //! # One read
 //!
 //! A read takes a snapshot: the published last sequence number and the
-//! current view, made of the active memtable, the frozen ones (each with a
-//! Bloom filter), and the sorted run under them, into which a background
-//! thread (or [`Db::compact`]) merges frozen memtables. It looks in each,
-//! newest first, for the newest version at or below the snapshot. Journals
-//! stay the only durable copy: the run lives in memory until table files
-//! exist.
+//! current view, made of the active memtable, the frozen ones, and the
+//! table files under them. It looks in each, newest first, for the newest
+//! version at or below the snapshot. A background thread flushes each
+//! frozen memtable to a level-0 table, records it in the manifest, and
+//! deletes the journals that held it; an open replays only the journals
+//! not yet flushed.
 //!
 //! # One write
 //!
@@ -41,8 +42,11 @@
 //!   journal it cuts short, copies) whole into the directory's `lost/`,
 //!   and a crash in the middle of a repair changes nothing about the
 //!   outcome. [`RecoveryMode::Strict`] opens only on a whole history.
-//! - After a journal write or sync error the database refuses writes until
-//!   it is reopened; it never retries an fsync nor reuses a sequence number.
+//! - After a journal write or sync error, or a manifest write or sync
+//!   error, the database refuses writes until it is reopened (reads go
+//!   on); it never retries an fsync nor reuses a sequence number.
+//! - A damaged table or manifest is a typed error naming the file and
+//!   offset, never a panic or a wrong answer.
 //! - Reads see whole groups only, and never wait for writers.
 //! - A second opener of the same directory, in this process or another, gets
 //!   [`Error::Locked`].
@@ -70,7 +74,8 @@
 //! }
 //! db.close()?;
 //!
-//! // Reopening replays the journal; a reader changes nothing on disk.
+//! // Reopening reads the manifest and tables and replays the unflushed
+//! // journal; a reader changes nothing on disk.
 //! let db = Db::open_read_only(dir.path(), Options::default())?;
 //! assert_eq!(db.get("banana")?.as_deref(), Some(&b"yellow"[..]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
