@@ -21,9 +21,12 @@
 //!    `rawseq` (sequential bandwidth) is a cell of its own.
 //! 4. Writes every JSON line (each run, tagged with `cell` and `run`, then
 //!    the medians with `"run":"median"`) to `bench-results/<UTC time>.jsonl`,
-//!    prints the table of every cell and the table of BENCH.md's targets
-//!    (also saved as `bench-results/<UTC time>.txt`), and draws the fillsync
-//!    curve to `bench-results/fillsync.svg`.
+//!    prints the table of every cell, the table of write amplification and
+//!    files per level of each fill (and prep) cell, the `reopen/1` cell's
+//!    reopen time and `RssAnon` beside the peers', and the table of
+//!    BENCH.md's and issue #13's targets (all saved as
+//!    `bench-results/<UTC time>.txt`), and draws the fillsync curve to
+//!    `bench-results/fillsync.svg`.
 //!
 //! The full matrix takes about 20 minutes on a 2-core machine (the synced
 //! cells run 4 s each, the others a fixed N with a 30 s guard); `--quick`
@@ -137,6 +140,9 @@ const CELLS: &[Cell] = &[
     },
     cell("readrandom/1", "readrandom", 1, 1_000_000, 100_000),
     cell("readrandom/2", "readrandom", 2, 500_000, 50_000),
+    // Untimed fillrandom of N keys, close, then a timed open in a fresh
+    // process, with its RssAnon (issue #13).
+    cell("reopen/1", "reopen", 1, 2_000_000, 200_000),
     Cell {
         device: Some("rawseq"),
         engines: false,
@@ -359,6 +365,12 @@ pub fn run(args: Args) -> Result<()> {
     );
     report.push_str(&cells_table(&cells, &config.engines, &medians, config.runs));
     report.push('\n');
+    report.push_str(&fills_table(&cells, &config.engines, &medians));
+    report.push('\n');
+    if let Some(t) = reopen_table(&cells, &config.engines, &medians) {
+        report.push_str(&t);
+        report.push('\n');
+    }
     report.push_str(&targets_table(&config.engines, &medians));
     let svg_path = results_dir.join("fillsync.svg");
     if let Some(svg) = fillsync_svg(&config.engines, &medians, &stamp, &machine, config.quick) {
@@ -768,6 +780,7 @@ fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> String {
                 _ => "-".to_owned(),
             }
         }
+        "reopen/1" => reopen_target(cell, medians),
         "bigbatch/16" => {
             let p99 = |c: &str, e: &str| find(medians, c, e).and_then(|o| num_field(o, "p99_us"));
             let mut text = match (p99(cell, "tributary"), p99("fillsync/16", "tributary")) {
@@ -794,6 +807,164 @@ fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> String {
         }
         _ => "-".to_owned(),
     }
+}
+
+/// Workloads whose JSON line has the write-amplification fields (a fill in
+/// the timed phase, or in the prep).
+const FILL_WORKLOADS: &[&str] = &[
+    "fillseq",
+    "fillrandom",
+    "fillsync",
+    "fillbatch",
+    "readrandom",
+    "reopen",
+];
+
+/// How many write buffers of anonymous memory after a reopen count as "a
+/// few" (issue #13's target).
+const REOPEN_WRITE_BUFFERS: f64 = 4.0;
+
+/// Mebibytes, one decimal.
+fn fmt_mib(bytes: Option<f64>) -> String {
+    bytes.map_or("-".to_owned(), |b| format!("{:.1}", b / 1048576.0))
+}
+
+/// `files_per_level` as `4/1/1`, trailing empty levels left out.
+fn fmt_levels(obj: &Object) -> String {
+    let Some(levels) = obj.get("files_per_level").and_then(Value::as_array) else {
+        return "-".to_owned();
+    };
+    let mut n: Vec<u64> = levels.iter().filter_map(Value::as_u64).collect();
+    while n.len() > 1 && n.last() == Some(&0) {
+        n.pop();
+    }
+    n.iter().map(u64::to_string).collect::<Vec<_>>().join("/")
+}
+
+/// Every fill (and prep) cell and engine: bytes written, write
+/// amplification, and files per level at the end of the timed phase
+/// (before close).
+fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<13} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  files per level",
+        "cell", "engine", "user MiB", "jrnl MiB", "tbl MiB", "io MiB", "w-amp", "io-amp",
+    );
+    for cell in cells
+        .iter()
+        .filter(|c| FILL_WORKLOADS.contains(&c.workload))
+    {
+        for (i, engine) in engines.iter().enumerate() {
+            let Some(obj) = find(medians, cell.id, engine) else {
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            let _ = writeln!(
+                s,
+                "{:<13} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  {}",
+                if i == 0 { cell.id } else { "" },
+                engine,
+                fmt_mib(f("user_bytes")),
+                fmt_mib(f("journal_bytes")),
+                fmt_mib(f("table_bytes")),
+                fmt_mib(f("io_bytes")),
+                f("write_amp").map_or("-".to_owned(), |w| format!("{w:.2}")),
+                f("io_write_amp").map_or("-".to_owned(), |w| format!("{w:.2}")),
+                fmt_levels(obj)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nAt the end of the timed phase, before close (readrandom: after its prep and settle; \
+         reopen: its prep). w-amp = (journal + table bytes) / user bytes: journal bytes are \
+         modelled from the records and group commits (Tributary's count; LevelDB and RocksDB \
+         only with one writer), table bytes are Tributary's Stats::table_bytes_written and \
+         LevelDB's leveldb.stats Write(MB) (whole MiB per level). io-amp = bytes the process \
+         passed to write(2) (/proc/self/io wchar, from before open) / user bytes, for every \
+         engine alike."
+    );
+    s
+}
+
+/// The reopen cell beside LevelDB's, if it ran.
+fn reopen_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Option<String> {
+    let cell = cells.iter().find(|c| c.workload == "reopen")?;
+    let trib_wb =
+        find(medians, cell.id, "tributary").and_then(|o| num_field(o, "write_buffer_bytes"));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<13} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  files at reopen",
+        cell.id, "engine", "reopen", "open", "RssAnon pre", "RssAnon", "+RssAnon", "/w-buf",
+    );
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{:.1} ms", x * 1e3));
+    let kib = |v: Option<f64>| v.map_or("-".to_owned(), |k| format!("{:.1} MiB", k / 1024.0));
+    for engine in engines {
+        let Some(obj) = find(medians, cell.id, engine) else {
+            let _ = writeln!(s, "{:<13} {:<9} {:>10}", "", engine, "FAILED");
+            continue;
+        };
+        let f = |k: &str| num_field(obj, k);
+        let (before, after) = (f("rss_anon_before_kib"), f("rss_anon_kib"));
+        // After the open over the engine's own write buffer, or Tributary's.
+        let wb = f("write_buffer_bytes").or(trib_wb);
+        let _ = writeln!(
+            s,
+            "{:<13} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  {}",
+            "",
+            engine,
+            ms(f("reopen_secs")),
+            ms(f("open_secs")),
+            kib(before),
+            kib(after),
+            kib(after.zip(before).map(|(a, b)| a - b)),
+            after
+                .zip(wb)
+                .map_or("-".to_owned(), |(a, w)| format!("{:.2}x", a * 1024.0 / w)),
+            fmt_levels(obj)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nreopen = open + one get, timed in a fresh child process after an untimed fillrandom \
+         of N keys and close; RssAnon (/proc/self/status) in that child before the open (pre) \
+         and right after it; /w-buf = RssAnon after / the engine's default write buffer \
+         (tributary {}, leveldb 4 MiB, rocksdb 64 MiB; fjall's: Tributary's).",
+        fmt_mib(trib_wb).trim().to_owned() + " MiB"
+    );
+    Some(s)
+}
+
+/// Issue #13's reopen target: Tributary's reopen no slower than LevelDB's,
+/// and its RssAnon after it within a few write buffers.
+fn reopen_target(cell: &str, medians: &[Median]) -> String {
+    let get = |e: &str, k: &str| find(medians, cell, e).and_then(|o| num_field(o, k));
+    let mut parts = Vec::new();
+    match (
+        get("tributary", "reopen_secs"),
+        get("leveldb", "reopen_secs"),
+    ) {
+        (Some(t), Some(l)) if t > 0.0 => parts.push(format!(
+            "reopen <= leveldb's: {:.1} vs {:.1} ms {}",
+            t * 1e3,
+            l * 1e3,
+            if t <= l { "MET" } else { "MISSED" }
+        )),
+        _ => parts.push("reopen <= leveldb's: no leveldb run".to_owned()),
+    }
+    if let Some(r) = get("tributary", "rss_anon_write_buffers") {
+        parts.push(format!(
+            "RssAnon <= {REOPEN_WRITE_BUFFERS} write buffers: {r:.2} {}",
+            if r <= REOPEN_WRITE_BUFFERS {
+                "MET"
+            } else {
+                "MISSED"
+            }
+        ));
+    }
+    parts.join("; ")
 }
 
 /// The fillsync curve from the medians, if any fillsync cell ran.
@@ -923,6 +1094,34 @@ mod tests {
         assert_eq!(group_thousands(1_234_567), "1,234,567");
         assert_eq!(fmt_us(Some(12_345.0)), "12 ms");
         assert_eq!(mmss(125.0), "2:05");
+    }
+
+    #[test]
+    fn levels_and_reopen_target() {
+        let line =
+            r#"{"files_per_level":[5,1,0,0],"reopen_secs":0.03,"rss_anon_write_buffers":2.4}"#;
+        let obj: Object = serde_json::from_str(line).unwrap();
+        assert_eq!(fmt_levels(&obj), "5/1");
+        let leveldb: Object = serde_json::from_str(r#"{"reopen_secs":0.06}"#).unwrap();
+        let medians = vec![
+            Median {
+                cell: "reopen/1",
+                engine: "tributary".to_owned(),
+                obj,
+            },
+            Median {
+                cell: "reopen/1",
+                engine: "leveldb".to_owned(),
+                obj: leveldb,
+            },
+        ];
+        let text = reopen_target("reopen/1", &medians);
+        assert!(text.contains("30.0 vs 60.0 ms MET"), "{text}");
+        assert!(text.contains("2.40 MET"), "{text}");
+        let cells: Vec<&Cell> = CELLS.iter().collect();
+        let table = reopen_table(&cells, &["tributary".to_owned()], &medians).unwrap();
+        assert!(table.contains("30.0 ms"), "{table}");
+        assert!(fills_table(&cells, &["tributary".to_owned()], &medians).contains("5/1"));
     }
 
     #[test]

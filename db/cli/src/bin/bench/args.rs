@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// The workloads and engines, for `--help`.
 const AFTER_HELP: &str =
-    "workloads: fillseq fillrandom fillsync fillbatch readrandom rawsync rawseq
+    "workloads: fillseq fillrandom fillsync fillbatch readrandom reopen rawsync rawseq
 engines: tributary (default) device (default for raw*) leveldb rocksdb fjall (the last three
          with the cargo feature `peers`)";
 
@@ -49,6 +49,10 @@ pub struct Cli {
     /// Each thread also stops after SECS seconds, as db_bench's --duration.
     #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
     duration: Option<f64>,
+    /// Internal to `reopen`: time the open of the existing DIR in this
+    /// fresh process and print what it measured (DIR is kept).
+    #[arg(long, hide = true)]
+    reopen_only: bool,
 }
 
 fn positive_seconds(v: &str) -> Result<f64, String> {
@@ -85,6 +89,8 @@ pub struct Spec {
     /// `--duration SECS`: each thread also stops after this long, as
     /// db_bench's `--duration`; `num` is then the most calls a thread makes.
     pub duration: Option<f64>,
+    /// `--reopen-only`: the child half of `reopen`.
+    pub reopen_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +100,7 @@ pub enum Workload {
     FillSync,
     FillBatch,
     ReadRandom,
+    Reopen,
     RawSync,
     RawSeq,
 }
@@ -118,6 +125,7 @@ impl Workload {
             Workload::FillSync => "fillsync",
             Workload::FillBatch => "fillbatch",
             Workload::ReadRandom => "readrandom",
+            Workload::Reopen => "reopen",
             Workload::RawSync => "rawsync",
             Workload::RawSeq => "rawseq",
         }
@@ -130,6 +138,7 @@ impl Workload {
             "fillsync" => Workload::FillSync,
             "fillbatch" => Workload::FillBatch,
             "readrandom" => Workload::ReadRandom,
+            "reopen" => Workload::Reopen,
             "rawsync" => Workload::RawSync,
             "rawseq" => Workload::RawSeq,
             _ => return Err(format!("unknown workload {s:?}")),
@@ -146,6 +155,14 @@ impl Workload {
 
     fn is_raw(self) -> bool {
         matches!(self, Workload::RawSync | Workload::RawSeq)
+    }
+
+    /// Whether the timed phase writes (the fills).
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Workload::FillSeq | Workload::FillRandom | Workload::FillSync | Workload::FillBatch
+        )
     }
 }
 
@@ -220,6 +237,7 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         engine,
         big_batch: big_batch_mib,
         duration,
+        reopen_only,
     } = cli;
     let engine = engine.unwrap_or(if workload.is_raw() {
         EngineName::Device
@@ -246,6 +264,9 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
     if big_batch_mib.is_some() && !matches!(workload, Workload::FillSync | Workload::FillRandom) {
         return Err("--big-batch applies to fillsync and fillrandom".to_owned());
     }
+    if reopen_only && workload != Workload::Reopen {
+        return Err("--reopen-only is internal to the reopen workload".to_owned());
+    }
     let spec = Spec {
         db,
         engine,
@@ -258,6 +279,7 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         batch,
         big_batch_mib,
         duration,
+        reopen_only,
     };
     if spec.threads == 0 || spec.num == 0 || spec.batch == 0 {
         return Err("--threads, --num and --batch must be at least 1".to_owned());

@@ -5,7 +5,12 @@
 //! end. Each call is timed into a vector allocated before the barrier, so the
 //! harness allocates nothing on the hot path. Open, prep, settle and close
 //! are not timed.
+//!
+//! Every run but `reopen` also counts what it wrote and reports, at the end
+//! of the timed phase and before close, the write amplification and the
+//! files per level (module `amp`).
 
+use crate::amp::{self, FillReport, Written};
 use crate::args::{Spec, Workload};
 use crate::engine::{Counters, Engine};
 use crate::gate::{StartGate, CALLED_OFF};
@@ -22,14 +27,33 @@ const BIG_BATCH_PAUSE: Duration = Duration::from_millis(500);
 
 /// Runs `spec` against a fresh `E` in `spec.db`.
 pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
+    if spec.workload == Workload::Reopen {
+        return crate::reopen::run::<E>(spec);
+    }
+    let io_before = amp::io_wchar();
     let engine = E::open(&spec.db)?;
     let values = gen::value_buffer();
+    let mut written = Written::default();
     if spec.workload == Workload::ReadRandom {
-        prep(&engine, spec, &values)?;
+        written = prep(&engine, spec, &values)?;
         engine.settle()?;
     }
     let before = engine.counters();
     let timed = timed_phase(&engine, spec, &values)?;
+    if spec.workload.writes() {
+        let calls = timed.latencies_ns.len() as u64;
+        written.add(timed.ops, spec.key_size, spec.value_size, calls);
+    }
+    if let (Some(mib), Some(big)) = (spec.big_batch_mib, timed.big) {
+        let records = (gen::big_batch_records(mib) as u64) * big.batches;
+        written.add(records, spec.key_size, gen::BIG_VALUE_LEN, big.batches);
+    }
+    // Only one thread writes: each call is one journal record.
+    let single_writer =
+        (spec.threads == 1 || !spec.workload.writes()) && spec.big_batch_mib.is_none();
+    let shape = engine.shape();
+    let io = amp::delta(io_before, amp::io_wchar());
+    let fill = FillReport::new(&written, shape, single_writer, io);
     let counters = match (before, engine.counters()) {
         (Some(b), Some(a)) => Some(Counters {
             fsyncs: a.fsyncs - b.fsyncs,
@@ -40,7 +64,11 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
         _ => None,
     };
     engine.close()?;
-    Ok(Outcome { counters, ..timed })
+    Ok(Outcome {
+        counters,
+        fill: Some(fill),
+        ..timed
+    })
 }
 
 /// What one thread measured.
@@ -169,6 +197,8 @@ fn timed_phase<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Outc
         counters: None,
         big,
         mb_per_sec: None,
+        fill: None,
+        reopen: None,
     })
 }
 
@@ -238,6 +268,7 @@ fn worker<E: Engine>(
                 }
             }
         }
+        Workload::Reopen => unreachable!("reopen runs in the reopen module"),
         Workload::RawSync | Workload::RawSeq => {
             unreachable!("raw workloads run in the device module")
         }
@@ -252,8 +283,8 @@ fn worker<E: Engine>(
 }
 
 /// `readrandom`'s untimed prep: one thread writes `T*N` random keys (seed
-/// `0xf1110000`) in batches of 1000, not synced.
-fn prep<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<(), String> {
+/// `0xf1110000`) in batches of 1000, not synced. Returns what it wrote.
+fn prep<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Written, String> {
     let key_space = spec.key_space();
     let mut rng = SplitMix64::new(gen::PREP_SEED);
     let mut values = Values::new(values, spec.value_size, 0);
@@ -269,7 +300,14 @@ fn prep<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<(), String>
         engine.write(&mut batch, false)?;
         left -= n;
     }
-    Ok(())
+    let mut written = Written::default();
+    written.add(
+        key_space,
+        spec.key_size,
+        spec.value_size,
+        key_space.div_ceil(PREP_BATCH as u64),
+    );
+    Ok(written)
 }
 
 /// The `--big-batch` side writer: from the barrier until every measured

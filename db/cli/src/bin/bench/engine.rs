@@ -5,6 +5,7 @@
 //! is generic over [`Engine`], so no engine pays for dynamic dispatch on the
 //! hot path.
 
+use crate::amp::Shape;
 use std::path::Path;
 
 /// A key-value engine under test.
@@ -37,6 +38,18 @@ pub trait Engine: Sized + Sync {
 
     /// Group-commit counters, for engines that expose them.
     fn counters(&self) -> Option<Counters> {
+        None
+    }
+
+    /// Table files per level, table bytes written and journal records
+    /// since open, as far as the engine exposes them (see `amp`).
+    fn shape(&self) -> Shape {
+        Shape::default()
+    }
+
+    /// The engine's default write buffer (memtable) size, for the `reopen`
+    /// workload's memory ratio, if known.
+    fn write_buffer_size() -> Option<u64> {
         None
     }
 
@@ -114,6 +127,22 @@ impl Engine for Tributary {
             writes: w.writes,
             max_group: w.max_group,
         })
+    }
+
+    /// `Stats`: tables per level, `table_bytes_written`, and the group
+    /// commits, one journal record each.
+    fn shape(&self) -> Shape {
+        let stats = self.db.stats();
+        Shape {
+            files_per_level: Some(stats.files_per_level.iter().map(|&n| n as u64).collect()),
+            table_bytes: Some(stats.table_bytes_written),
+            journal_records: Some(stats.writer.groups),
+            leveldb_journal: true,
+        }
+    }
+
+    fn write_buffer_size() -> Option<u64> {
+        Some(tributary::Options::default().write_buffer_size as u64)
     }
 
     fn close(self) -> Result<(), String> {

@@ -12,6 +12,7 @@
 //! `*_open` call, are non-null, and are destroyed exactly once, in `Drop`.
 #![allow(unsafe_code)]
 
+use crate::amp::Shape;
 use crate::engine::Engine;
 use std::ffi::{c_char, c_uchar, c_void, CStr, CString};
 use std::marker::PhantomData;
@@ -46,9 +47,17 @@ pub struct CBatch {
     api: &'static Api,
 }
 
-/// Which C library a [`CDb`] calls.
+/// Which C library a [`CDb`] calls, and what its properties are called.
 pub trait Flavor {
     const API: &'static Api;
+    /// The property giving the table files at level N, with N appended.
+    const FILES_AT_LEVEL: &'static str;
+    /// The default write buffer, from the library's `options.h`.
+    const WRITE_BUFFER: u64;
+    /// Bytes of tables written since open, from the library's properties.
+    fn table_bytes(db: &CDb<Self>) -> Option<u64>
+    where
+        Self: Sized;
 }
 
 pub struct LevelDbApi;
@@ -56,10 +65,52 @@ pub struct RocksDbApi;
 
 impl Flavor for LevelDbApi {
     const API: &'static Api = &LEVELDB;
+    const FILES_AT_LEVEL: &'static str = "leveldb.num-files-at-level";
+    const WRITE_BUFFER: u64 = 4 << 20;
+
+    /// The sum of the `Write(MB)` column of `leveldb.stats` (flushes into
+    /// level 0 and every compaction's output), in whole MiB per level.
+    fn table_bytes(db: &CDb<Self>) -> Option<u64> {
+        leveldb_stats_write_bytes(&db.property("leveldb.stats")?)
+    }
 }
 
 impl Flavor for RocksDbApi {
     const API: &'static Api = &ROCKSDB;
+    const FILES_AT_LEVEL: &'static str = "rocksdb.num-files-at-level";
+    const WRITE_BUFFER: u64 = 64 << 20;
+
+    /// `rocksdb.stats` gives flush and compaction bytes in GB with two or
+    /// three decimals (10 MB steps), too coarse for these runs: omitted.
+    fn table_bytes(_db: &CDb<Self>) -> Option<u64> {
+        None
+    }
+}
+
+/// The `Write(MB)` column of LevelDB's `leveldb.stats`, summed, in bytes:
+///
+/// ```text
+///                                Compactions
+/// Level  Files Size(MB) Time(sec) Read(MB) Write(MB)
+/// --------------------------------------------------
+///   0        2        8         0        0         8
+/// ```
+pub fn leveldb_stats_write_bytes(stats: &str) -> Option<u64> {
+    let mut lines = stats.lines().skip_while(|l| !l.starts_with("---"));
+    lines.next()?;
+    let mut mib = 0.0;
+    for line in lines {
+        let cols: Vec<f64> = line
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let [_, _, _, _, _, write] = cols[..] else {
+            return None;
+        };
+        mib += write;
+    }
+    Some((mib * 1048576.0).round() as u64)
 }
 
 type Ptr = *mut c_void;
@@ -87,6 +138,7 @@ pub struct Api {
     writebatch_clear: unsafe extern "C" fn(Ptr),
     writebatch_put: unsafe extern "C" fn(Ptr, *const c_char, usize, *const c_char, usize),
     compact_range: unsafe extern "C" fn(Ptr, *const c_char, usize, *const c_char, usize),
+    property_value: unsafe extern "C" fn(Ptr, *const c_char) -> *mut c_char,
     free: unsafe extern "C" fn(*mut c_void),
 }
 
@@ -127,6 +179,7 @@ c_api!(leveldb_sys, "leveldb", "leveldb", LEVELDB, {
     writebatch_clear => leveldb_writebatch_clear(Ptr);
     writebatch_put => leveldb_writebatch_put(Ptr, *const c_char, usize, *const c_char, usize);
     compact_range => leveldb_compact_range(Ptr, *const c_char, usize, *const c_char, usize);
+    property_value => leveldb_property_value(Ptr, *const c_char) -> *mut c_char;
     free => leveldb_free(*mut c_void);
 });
 
@@ -149,6 +202,7 @@ c_api!(rocksdb_sys, "rocksdb", "rocksdb", ROCKSDB, {
     writebatch_clear => rocksdb_writebatch_clear(Ptr);
     writebatch_put => rocksdb_writebatch_put(Ptr, *const c_char, usize, *const c_char, usize);
     compact_range => rocksdb_compact_range(Ptr, *const c_char, usize, *const c_char, usize);
+    property_value => rocksdb_property_value(Ptr, *const c_char) -> *mut c_char;
     free => rocksdb_free(*mut c_void);
 });
 
@@ -165,6 +219,24 @@ impl<F: Flavor> CDb<F> {
     /// Turns an error string set by the C API into a `Result`, freeing it.
     fn check(&self, err: *mut c_char, op: &str) -> Result<(), String> {
         check(F::API, err, op)
+    }
+
+    /// The property `name`, or `None` if the library does not know it.
+    fn property(&self, name: &str) -> Option<String> {
+        let name = CString::new(name).ok()?;
+        // SAFETY: the database is live; `name` is NUL-terminated and
+        // outlives the call. A non-null result is a malloc'd NUL-terminated
+        // string that we own (c.h), copied and then freed once with the
+        // library's `*_free`.
+        unsafe {
+            let value = (F::API.property_value)(self.db, name.as_ptr());
+            if value.is_null() {
+                return None;
+            }
+            let text = CStr::from_ptr(value).to_string_lossy().into_owned();
+            (F::API.free)(value.cast());
+            Some(text)
+        }
     }
 }
 
@@ -328,6 +400,32 @@ impl<F: Flavor> Engine for CDb<F> {
         Ok(())
     }
 
+    /// `<lib>.num-files-at-level<N>` for each level the library knows (it
+    /// answers null past its last), and [`Flavor::table_bytes`].
+    fn shape(&self) -> Shape {
+        let files: Vec<u64> = (0..)
+            .map_while(|level| {
+                self.property(&format!("{}{level}", F::FILES_AT_LEVEL))?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .take(64)
+            .collect();
+        Shape {
+            files_per_level: (!files.is_empty()).then_some(files),
+            table_bytes: F::table_bytes(self),
+            journal_records: None,
+            // RocksDB's WAL keeps LevelDB's record format unless
+            // `recycle_log_file_num` is set, which it is not by default.
+            leveldb_journal: true,
+        }
+    }
+
+    fn write_buffer_size() -> Option<u64> {
+        Some(F::WRITE_BUFFER)
+    }
+
     fn close(self) -> Result<(), String> {
         // `Drop` closes: the C APIs report no error from close.
         drop(self);
@@ -355,5 +453,21 @@ impl Drop for CBatch {
     fn drop(&mut self) {
         // SAFETY: `ptr` is live and owned by `self`; destroyed once.
         unsafe { (self.api.writebatch_destroy)(self.ptr) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leveldb_stats_parse() {
+        let stats = "                               Compactions\n\
+                     Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n\
+                     --------------------------------------------------\n  \
+                     0        2        8         0        0         8\n  \
+                     1        5       10         1       12        10\n";
+        assert_eq!(leveldb_stats_write_bytes(stats), Some(18 << 20));
+        assert_eq!(leveldb_stats_write_bytes("no table"), None);
     }
 }

@@ -15,8 +15,15 @@
 //!
 //! Workloads (BENCH.md): `fillseq`, `fillrandom`, `fillsync` (every put
 //! synced, whatever `--sync` says), `fillbatch` (`--batch B` records per
-//! write, default 100), `readrandom`. Two more measure the device under the
-//! same harness, with `--engine device` (the default for them):
+//! write, default 100), `readrandom`, and `reopen` (module `reopen`: an
+//! untimed fill of `T*N` random keys by one thread, close, then a timed
+//! open of the directory in a fresh child process, with its `RssAnon`).
+//! Every run but the device's also reports, at the end of the timed phase
+//! (before close), `user_bytes`, `io_bytes`, `io_write_amp`, and where the
+//! engine exposes them `journal_bytes`, `table_bytes`, `write_amp` and
+//! `files_per_level` (module `amp` says how each is computed). Two more
+//! measure the device under the same harness, with `--engine device` (the
+//! default for them):
 //!
 //! - `rawsync`: each thread appends `--value-size` bytes to its own file and
 //!   calls `fdatasync`, `N` times: the sync limit any journal is held to.
@@ -42,6 +49,7 @@
 //!
 //! Exit codes: 0 success, 2 usage error, 3 engine or I/O error.
 
+mod amp;
 mod args;
 mod device;
 mod driver;
@@ -52,6 +60,7 @@ mod gate;
 mod gen;
 #[cfg(feature = "peers")]
 mod peers;
+mod reopen;
 mod report;
 
 use args::{EngineName, Spec};
@@ -81,6 +90,19 @@ fn main() -> ExitCode {
 
 /// Runs the benchmark `spec` asks for and returns its JSON line.
 fn run(spec: &Spec) -> Result<String, String> {
+    if spec.reopen_only {
+        // The child half of `reopen`: the directory is the parent's prep.
+        return match spec.engine {
+            EngineName::Device => Err("reopen needs a database engine".to_owned()),
+            EngineName::Tributary => reopen::child::<engine::Tributary>(spec),
+            #[cfg(feature = "peers")]
+            EngineName::LevelDb => reopen::child::<ffi::LevelDb>(spec),
+            #[cfg(feature = "peers")]
+            EngineName::RocksDb => reopen::child::<ffi::RocksDb>(spec),
+            #[cfg(feature = "peers")]
+            EngineName::Fjall => reopen::child::<peers::Fjall>(spec),
+        };
+    }
     fresh_dir(&spec.db)?;
     let outcome = match spec.engine {
         EngineName::Device => device::run(spec)?,

@@ -1,5 +1,6 @@
 //! The one JSON line a run prints, and the numbers that go into it.
 
+use crate::amp::FillReport;
 use crate::args::Spec;
 use crate::engine::Counters;
 
@@ -18,6 +19,27 @@ pub struct Outcome {
     pub counters: Option<Counters>,
     pub big: Option<BigBatchReport>,
     pub mb_per_sec: Option<f64>,
+    /// Write amplification and files per level (module `amp`).
+    pub fill: Option<FillReport>,
+    /// What the `reopen` workload's child measured.
+    pub reopen: Option<ReopenReport>,
+}
+
+/// What the `reopen` workload measured (module `reopen`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReopenReport {
+    /// The open plus the get of one key, in the child.
+    pub reopen_secs: f64,
+    /// The open alone.
+    pub open_secs: f64,
+    /// The child's `RssAnon` before the open and right after it (and the
+    /// get), in KiB.
+    pub rss_anon_before_kib: Option<u64>,
+    pub rss_anon_kib: Option<u64>,
+    /// The parent's `RssAnon` after the prep's close, in KiB.
+    pub prep_rss_anon_kib: Option<u64>,
+    /// The engine's default write buffer in bytes, if known.
+    pub write_buffer: Option<u64>,
 }
 
 /// What the `--big-batch` side writer did.
@@ -101,6 +123,49 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
         put("big_batch_mib", mib.into());
         put("big_batches", big.batches.into());
         put("big_batch_max_ms", round(big.max_ms, 1).into());
+    }
+    if let Some(f) = &outcome.fill {
+        put("user_bytes", f.user_bytes.into());
+        if let Some(j) = f.journal_bytes {
+            put("journal_bytes", j.into());
+        }
+        if let Some(t) = f.table_bytes {
+            put("table_bytes", t.into());
+        }
+        if let Some(w) = f.write_amp() {
+            put("write_amp", round(w, 3).into());
+        }
+        if let Some(io) = f.io_bytes {
+            put("io_bytes", io.into());
+        }
+        if let Some(w) = f.io_write_amp() {
+            put("io_write_amp", round(w, 3).into());
+        }
+        if let Some(files) = &f.files_per_level {
+            put("files_per_level", files.clone().into());
+        }
+    }
+    if let Some(r) = outcome.reopen {
+        put("reopen_secs", round(r.reopen_secs, 6).into());
+        put("open_secs", round(r.open_secs, 6).into());
+        if let Some(k) = r.rss_anon_before_kib {
+            put("rss_anon_before_kib", k.into());
+        }
+        if let Some(k) = r.rss_anon_kib {
+            put("rss_anon_kib", k.into());
+        }
+        if let Some(k) = r.prep_rss_anon_kib {
+            put("prep_rss_anon_kib", k.into());
+        }
+        if let Some(wb) = r.write_buffer {
+            put("write_buffer_bytes", wb.into());
+            if let Some(k) = r.rss_anon_kib {
+                put(
+                    "rss_anon_write_buffers",
+                    round(k as f64 * 1024.0 / wb as f64, 2).into(),
+                );
+            }
+        }
     }
     line.to_string()
 }
