@@ -76,6 +76,8 @@ pub struct Stats {
     pub table_entries: u64,
     /// Flushes of memtables to tables since open.
     pub flushes: u64,
+    /// Full compactions ([`Db::compact`]) since open.
+    pub compactions: u64,
     /// Bytes of tables written since open (write amplification's
     /// numerator, with the journals').
     pub table_bytes_written: u64,
@@ -198,10 +200,10 @@ impl Db {
             last_seq,
             numbers,
             Some(set),
-            Some(retire),
+            Some((retire, retired)),
             blocks,
         ));
-        let background = Background::start(Arc::clone(&shared), options.write_buffer_size, retired)
+        let background = Background::start(Arc::clone(&shared), options.write_buffer_size)
             .map_err(io_err("start the background thread for", &dir))?;
         let backend = Backend::new(
             Arc::clone(&shared),
@@ -514,10 +516,12 @@ impl Db {
         Snapshot { seq, view }
     }
 
-    /// Flushes the memtable and every frozen memtable to level-0 tables
-    /// now, and deletes the journals that held them (LevelDB's
-    /// `CompactRange` begins the same way; merging the tables is issue
-    /// #14's leveled compaction).
+    /// Flushes the memtable and every frozen memtable to level-0 tables,
+    /// deletes the journals that held them, then merges every table into
+    /// non-overlapping level-1 tables holding the newest version of each
+    /// key (LevelDB's `CompactRange` over all keys). Snapshots taken
+    /// before keep reading what they saw; the old tables are deleted once
+    /// none holds them.
     ///
     /// The active memtable is frozen first, which starts a new journal.
     /// Flushes also run by themselves in the background as memtables
@@ -543,7 +547,11 @@ impl Db {
             }
         })?;
         res.map_err(|e| self.poison("rotation for compaction", "rotate journal in", e))?;
-        compaction::flush_now(&self.shared)
+        compaction::flush_now(&self.shared)?;
+        compaction::merge::compact_all(&self.shared)?;
+        // The inputs no snapshot holds go now, not at the next rotation.
+        self.shared.delete_retired();
+        Ok(())
     }
 
     /// Every live key and value in key order; `.rev()` walks backwards.
@@ -589,6 +597,7 @@ impl Db {
                 .collect(),
             table_entries: view.version.tables().map(|(_, t)| t.meta.entries).sum(),
             flushes: self.shared.flushes.load(Ordering::Relaxed),
+            compactions: self.shared.compactions.load(Ordering::Relaxed),
             table_bytes_written: self.shared.table_bytes_written.load(Ordering::Relaxed),
             manifest: versions
                 .as_ref()

@@ -29,6 +29,15 @@ pub(crate) const POOL_MEMTABLES: usize = 2;
 /// a full disk.
 pub(crate) const FLUSH_RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Bytes a table writer buffers before a write system call: 256 KiB,
+/// sixty-four 4 KiB blocks, so a table is written in few large writes.
+pub(crate) const TABLE_WRITE_BUFFER: usize = 256 << 10;
+
+/// The size at which a compaction output table is cut: LevelDB's
+/// `max_file_size` (2 MiB), so that a level is many small files a later
+/// compaction can pick from (issue #14), and one table's index stays small.
+pub(crate) const TARGET_FILE_SIZE: u64 = 2 << 20;
+
 /// The longest wait between flush retries.
 pub(crate) const FLUSH_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 

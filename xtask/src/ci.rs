@@ -465,6 +465,7 @@ const BENCH_SMOKE: &[(&str, &[&str])] = &[
     ("fillsync", &["--sync"]),
     ("fillbatch", &["--batch", "10"]),
     ("readrandom", &[]),
+    ("reopen", &[]),
 ];
 
 fn bench_smoke(ctx: &Ctx) -> Result<String> {

@@ -1,5 +1,5 @@
 //! Writing one table file from sorted entries: the output step shared by
-//! flush (and, later, compaction).
+//! flush and compaction.
 //!
 //! The file is written under its final name `NNNNNN.ldb`, created new
 //! (never over an existing name) and synced before anything names it: no
@@ -9,48 +9,77 @@
 
 use crate::fs::{Fs, WritableFile};
 use crate::table::TableBuilder;
+use crate::tuning::TABLE_WRITE_BUFFER;
 use crate::version::FileMeta;
 use std::io::{self, BufWriter};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Bytes the table writer buffers before a write system call.
-const WRITE_BUFFER: usize = 256 << 10;
+/// A table being written.
+pub(crate) struct OutputTable {
+    builder: TableBuilder<BufWriter<Box<dyn WritableFile>>>,
+    path: PathBuf,
+    number: u64,
+}
+
+impl OutputTable {
+    /// Creates table `number` at `path`, which must not exist.
+    pub fn create(fs: &dyn Fs, path: &Path, number: u64) -> io::Result<OutputTable> {
+        let file = fs.create(path)?;
+        Ok(OutputTable {
+            builder: TableBuilder::new(BufWriter::with_capacity(TABLE_WRITE_BUFFER, file)),
+            path: path.to_path_buf(),
+            number,
+        })
+    }
+
+    /// Adds an entry; keys in strictly increasing internal-key order.
+    pub fn add(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        self.builder.add(key, value)
+    }
+
+    /// About the file's size if finished now.
+    pub fn size_estimate(&self) -> u64 {
+        self.builder.size_estimate()
+    }
+
+    /// Finishes and syncs the file; returns its manifest entry.
+    pub fn finish(self) -> io::Result<FileMeta> {
+        let (out, summary) = self.builder.finish()?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_data()?;
+        Ok(FileMeta {
+            number: self.number,
+            size: summary.size,
+            entries: summary.entries,
+            smallest: summary.smallest,
+            largest: summary.largest,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
 
 /// Writes the entries (internal key, value), which must be in strictly
 /// increasing internal-key order and at least one, to a new table at
 /// `path`, syncs it, and returns its manifest entry. On an error the
 /// partial file is removed: nothing names it.
-pub fn write_table<'a>(
+pub(crate) fn write_table<'a>(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
     entries: impl Iterator<Item = (&'a [u8], &'a [u8])>,
 ) -> io::Result<FileMeta> {
-    let file = fs.create(path)?;
-    let result = fill(file, entries);
+    let result = OutputTable::create(fs, path, number).and_then(|mut out| {
+        for (key, value) in entries {
+            out.add(key, value)?;
+        }
+        out.finish()
+    });
     if result.is_err() {
         let _ = fs.remove(path);
     }
-    let summary = result?;
-    Ok(FileMeta {
-        number,
-        size: summary.size,
-        entries: summary.entries,
-        smallest: summary.smallest,
-        largest: summary.largest,
-    })
-}
-
-fn fill<'a>(
-    file: Box<dyn WritableFile>,
-    entries: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-) -> io::Result<crate::table::TableSummary> {
-    let mut builder = TableBuilder::new(BufWriter::with_capacity(WRITE_BUFFER, file));
-    for (key, value) in entries {
-        builder.add(key, value)?;
-    }
-    let (out, summary) = builder.finish()?;
-    let mut file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_data()?;
-    Ok(summary)
+    result
 }

@@ -12,7 +12,8 @@
 //! 4. flush frozen memtables to level-0 tables, oldest first, recording
 //!    the synced journals' lengths in the manifest with the edit
 //!    ([`flush`]);
-//! 5. delete obsolete tables that no reader holds any more.
+//! 5. delete obsolete tables that no reader holds any more
+//!    (`Shared::delete_retired`).
 //!
 //! A table write error is retried with back-off (the memtable stays
 //! frozen and readable meanwhile); a manifest error stops the background
@@ -23,10 +24,10 @@
 
 pub(crate) mod build;
 pub(crate) mod flush;
+pub(crate) mod merge;
 
 use crate::read::{lock, Shared};
 use crate::tuning::{ARENA_QUARTERS, FLUSH_RETRY_MAX, FLUSH_RETRY_MIN, POOL_MEMTABLES};
-use crate::version::Retired;
 use memdb::{BlockPool, MemDb};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
@@ -68,17 +69,13 @@ pub(crate) struct Background {
 
 impl Background {
     /// Starts the thread for a database whose memtables have a budget of
-    /// `write_buffer_size` bytes; `retired` receives obsolete tables.
-    pub fn start(
-        shared: Arc<Shared>,
-        write_buffer_size: usize,
-        retired: Receiver<Retired>,
-    ) -> std::io::Result<Background> {
+    /// `write_buffer_size` bytes.
+    pub fn start(shared: Arc<Shared>, write_buffer_size: usize) -> std::io::Result<Background> {
         let (wake, woken) = mpsc::sync_channel::<()>(1);
         let background = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("tributary-background".into())
-            .spawn(move || run(&background, write_buffer_size, &woken, &retired))?;
+            .spawn(move || run(&background, write_buffer_size, &woken))?;
         // Recovery may have left frozen memtables to flush.
         let _ = wake.try_send(());
         Ok(Background {
@@ -91,12 +88,7 @@ impl Background {
 
 /// The thread's loop: one round per wake-up, and a retry round after a
 /// failed flush.
-fn run(
-    shared: &Shared,
-    write_buffer_size: usize,
-    woken: &Receiver<()>,
-    retired: &Receiver<Retired>,
-) {
+fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
     let mut retry: Option<Duration> = None;
     loop {
         let woke = match retry {
@@ -128,7 +120,7 @@ fn run(
                 Some(next)
             }
         };
-        delete_retired(shared, retired);
+        shared.delete_retired();
     }
     // Closing: the journals synced since the last round (the close's own
     // sync among them) are recorded, so that the next open can verify
@@ -137,7 +129,7 @@ fn run(
     if let Err(e) = flush::record_synced(shared, synced_journals(shared)) {
         log::warn!("cannot record synced journals at close: {e}");
     }
-    delete_retired(shared, retired);
+    shared.delete_retired();
 }
 
 /// The closed journals synced since the last call, by number.
@@ -177,16 +169,6 @@ fn journal_number(path: &Path) -> Option<u64> {
     match crate::files::classify(path.file_name()?.to_str()?) {
         crate::files::Name::Journal(n) => Some(n),
         _ => None,
-    }
-}
-
-/// Unmaps and unlinks the tables no version holds any more (TABLES.md §8).
-fn delete_retired(shared: &Shared, retired: &Receiver<Retired>) {
-    for Retired { path, table } in retired.try_iter() {
-        drop(table);
-        if let Err(e) = shared.fs.remove(&path) {
-            log::warn!("cannot delete obsolete table {}: {e}", path.display());
-        }
     }
 }
 

@@ -18,6 +18,7 @@ use super::View;
 use crate::error::Error;
 use crate::table::{Table, TableError, TableIter};
 use crate::tuning::SCAN_CHUNK;
+use crate::version::TableFile;
 use batch::{key, Kind, SeqNum};
 use memdb::MemDb;
 use std::collections::{BTreeMap, VecDeque};
@@ -209,25 +210,19 @@ impl Iter {
             .view
             .memtables()
             .map(|memdb| visible_versions(memdb, self.seq, &self.remaining, direction, SCAN_CHUNK));
-        // Then the tables, newest first: level 0 in order, then each
-        // deeper level (whose tables do not overlap, so their order among
-        // themselves does not matter).
+        // Then the tables, newest first: each level-0 table in order, then
+        // each deeper level as one source (its tables do not overlap).
         let mut tables = Vec::new();
-        for (_, file) in self.view.version.tables() {
-            match table_versions(
-                &file.table,
-                self.seq,
-                &self.remaining,
-                direction,
-                SCAN_CHUNK,
-            ) {
+        let levels = &self.view.version.levels;
+        let sources = levels[0]
+            .iter()
+            .map(std::slice::from_ref)
+            .chain(levels[1..].iter().map(Vec::as_slice));
+        for files in sources {
+            match level_versions(files, self.seq, &self.remaining, direction, SCAN_CHUNK) {
                 Ok(versions) => tables.push(versions),
                 Err(e) => {
-                    self.error = Some(Error::Corruption {
-                        path: file.path().to_path_buf(),
-                        offset: e.offset,
-                        reason: format!("table {}", e.kind),
-                    });
+                    self.error = Some(e);
                     self.exhausted = true;
                     self.front.clear();
                     self.back.clear();
@@ -331,6 +326,57 @@ impl DoubleEndedIterator for Iter {
 /// Visible versions of one source: each key with its value, or `None` for
 /// a tombstone.
 type Versions = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Up to `limit` visible versions inside `range`, from the given end, of
+/// `files`: one level-0 table, or a deeper level's tables, which do not
+/// overlap and are in key order, so they read as one run (LevelDB's
+/// concatenating iterator): only the tables that overlap the range are
+/// read, and only until the chunk is full.
+fn level_versions(
+    files: &[Arc<TableFile>],
+    seq: SeqNum,
+    range: &ScanRange,
+    direction: Direction,
+    limit: usize,
+) -> Result<Versions, Error> {
+    let overlaps = |f: &&Arc<TableFile>| {
+        let (lo, hi) = f.user_range();
+        let upper_ok = match &range.upper {
+            Bound::Included(u) => lo <= u.as_slice(),
+            Bound::Excluded(u) => lo < u.as_slice(),
+            Bound::Unbounded => true,
+        };
+        let lower_ok = match &range.lower {
+            Bound::Included(l) => hi >= l.as_slice(),
+            Bound::Excluded(l) => hi > l.as_slice(),
+            Bound::Unbounded => true,
+        };
+        upper_ok && lower_ok
+    };
+    let mut out = Vec::new();
+    let read =
+        |file: &Arc<TableFile>, out: &mut Versions| -> Result<(), Error> {
+            let more = table_versions(&file.table, seq, range, direction, limit - out.len())
+                .map_err(|e| Error::Corruption {
+                    path: file.path().to_path_buf(),
+                    offset: e.offset,
+                    reason: format!("table {}", e.kind),
+                })?;
+            out.extend(more);
+            Ok(())
+        };
+    let ordered: Box<dyn Iterator<Item = &Arc<TableFile>>> = match direction {
+        Direction::Forward => Box::new(files.iter()),
+        Direction::Backward => Box::new(files.iter().rev()),
+    };
+    for file in ordered.filter(overlaps) {
+        read(file, &mut out)?;
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
 
 /// Up to `limit` visible versions of `table` at `seq` inside `range`, from
 /// the given end, as [`visible_versions`] gives them for a memtable.

@@ -17,7 +17,7 @@ use memdb::{BlockPool, Lookup, MemDb};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// What a read consults: the active memtable, the frozen ones from newest to
@@ -101,6 +101,11 @@ pub(crate) struct Shared {
     pub versions: Mutex<Option<VersionSet>>,
     /// Where obsolete tables go to be deleted.
     pub retire: Option<Sender<Retired>>,
+    /// The other end: drained by the background thread and by
+    /// `Db::compact`.
+    pub retired: Mutex<Option<Receiver<Retired>>>,
+    /// Full compactions since open.
+    pub compactions: AtomicU64,
     /// Live journals (number to bytes written), the current one included.
     pub journals: Mutex<BTreeMap<u64, u64>>,
     /// The error that stopped the background work (a manifest failure):
@@ -139,9 +144,13 @@ impl Shared {
         last_seq: SeqNum,
         numbers: FileNumbers,
         versions: Option<VersionSet>,
-        retire: Option<Sender<Retired>>,
+        retire: Option<(Sender<Retired>, Receiver<Retired>)>,
         blocks: Arc<BlockPool>,
     ) -> Shared {
+        let (retire, retired) = match retire {
+            Some((tx, rx)) => (Some(tx), Some(rx)),
+            None => (None, None),
+        };
         Shared {
             dir: dir.to_path_buf(),
             fs: Arc::clone(fs),
@@ -150,6 +159,8 @@ impl Shared {
             numbers: Mutex::new(numbers),
             versions: Mutex::new(versions),
             retire,
+            retired: Mutex::new(retired),
+            compactions: AtomicU64::new(0),
             journals: Mutex::new(BTreeMap::new()),
             background_error: Mutex::new(None),
             journal_bytes: AtomicU64::new(0),
@@ -179,6 +190,22 @@ impl Shared {
         // so every record at or below `seq` is in the view loaded after it.
         let seq = self.last_seq();
         (seq, self.view())
+    }
+
+    /// Unmaps and unlinks the tables no version holds any more
+    /// (TABLES.md §8), off every reader's thread.
+    pub fn delete_retired(&self) {
+        let retired = lock(&self.retired);
+        let Some(retired) = retired.as_ref() else {
+            return;
+        };
+        for Retired { path, table } in retired.try_iter() {
+            drop(table);
+            match self.fs.remove(&path) {
+                Ok(()) => log::debug!("deleted obsolete table {}", path.display()),
+                Err(e) => log::warn!("cannot delete obsolete table {}: {e}", path.display()),
+            }
+        }
     }
 
     /// Bytes of every live journal.

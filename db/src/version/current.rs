@@ -65,9 +65,7 @@ impl TableFile {
         &self.path
     }
 
-    /// Marks the file for deletion once no version holds it. (Flushes
-    /// only add tables; compaction, issue #14, removes them.)
-    #[allow(dead_code)]
+    /// Marks the file for deletion once no version holds it.
     pub fn mark_obsolete(&self) {
         self.obsolete.store(true, Ordering::Release);
     }
