@@ -617,9 +617,13 @@ fn dump_table(path: &Path) -> Result<(), Failure> {
         let (user_key, seq, kind) = batch::key::parse(it.key())
             .expect("the table reader checks every key is an internal key");
         match kind {
-            tributary::Kind::Put => {
-                writeln!(out, "{} put {} {}", seq.0, escape(user_key), escape(it.value()))?
-            }
+            tributary::Kind::Put => writeln!(
+                out,
+                "{} put {} {}",
+                seq.0,
+                escape(user_key),
+                escape(it.value())
+            )?,
             tributary::Kind::Delete => writeln!(out, "{} delete {}", seq.0, escape(user_key))?,
         }
         entries += 1;
@@ -633,7 +637,11 @@ fn dump_table(path: &Path) -> Result<(), Failure> {
         "{}: {entries} entries in {} data blocks{}",
         path.display(),
         table.data_blocks(),
-        if table.has_filter() { ", with a Bloom filter" } else { "" }
+        if table.has_filter() {
+            ", with a Bloom filter"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
