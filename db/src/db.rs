@@ -170,6 +170,7 @@ impl Db {
             version.levels[0].insert(0, Arc::new(file));
         }
         drop(memtables);
+        version.max_seq = version.max_seq.max(last_seq.0);
 
         // New writes go to a new journal; the edit names it as the first
         // live one, so every older journal is obsolete once it commits.

@@ -368,8 +368,10 @@ fn background_flush_bounds_the_frozen_memtables() {
 }
 
 /// Readers race compactions: every snapshot and every scan of it sees
-/// whole groups, in order. (The window where a snapshot could pair a number
-/// with a newer run is too narrow to hit from here; `read/state.rs` tests it.)
+/// whole groups, in order. A compaction drops versions that newer ones
+/// hide, so a snapshot must not pair its number with tables holding newer
+/// records (`Shared::snapshot`); before it waited for that, this test saw
+/// keys vanish.
 #[test]
 fn snapshots_stay_consistent_across_compactions() {
     let fs = FaultFs::new();

@@ -164,6 +164,7 @@ fn flush_one(
         if let Some(file) = file {
             tables.levels[0].insert(0, file);
         }
+        tables.max_seq = tables.max_seq.max(last_seq);
         *current = Arc::new(View {
             active: Arc::clone(&current.active),
             active_journal: current.active_journal,

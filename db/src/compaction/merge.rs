@@ -161,7 +161,10 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
         let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
         // Only flushes change tables, and they wait for the version set
         // this holds: the current version's tables are the inputs.
-        let mut tables = Version::default();
+        let mut tables = Version {
+            max_seq: current.version.max_seq,
+            ..Version::default()
+        };
         tables.levels[1] = level_one;
         version::set::sort_levels(&mut tables);
         *current = Arc::new(View {

@@ -185,11 +185,22 @@ impl Shared {
     /// A sequence number and a view that agree: every record at or below
     /// the number is readable in the view.
     pub fn snapshot(&self) -> (SeqNum, Arc<View>) {
-        // The number before the view: views only lose records by moving
-        // them (to a frozen memtable, to a table that keeps every version),
-        // so every record at or below `seq` is in the view loaded after it.
-        let seq = self.last_seq();
-        (seq, self.view())
+        loop {
+            // The number before the view: views only lose records by moving
+            // them (to a frozen memtable, to a table), so every record at or
+            // below `seq` is in the view loaded after it...
+            let seq = self.last_seq();
+            let view = self.view();
+            // ...except the versions a compaction dropped because a newer
+            // one hides them: those tables cannot answer below their newest
+            // record. That record was published before its table was, so
+            // loading the number again after seeing the tables ends the
+            // loop (a flush never writes an unpublished record).
+            if view.version.max_seq <= seq.0 {
+                return (seq, view);
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Unmaps and unlinks the tables no version holds any more

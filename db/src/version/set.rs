@@ -122,7 +122,10 @@ pub fn open_tables(
     catalog: &Catalog,
     retire: Option<&Sender<Retired>>,
 ) -> Result<Version, Error> {
-    let mut version = Version::default();
+    let mut version = Version {
+        max_seq: catalog.last_seq,
+        ..Version::default()
+    };
     for (level, meta) in catalog.tables() {
         let path = files::table_path(dir, meta.number);
         let file = open_table(fs, &path, meta.size)?;
