@@ -469,6 +469,15 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
 /// `check`: what opening would do, changing nothing.
 fn check(dir: &Path) -> Result<(), Failure> {
     let report = Db::check(dir, &Options::default())?;
+    match &report.manifest {
+        Some(m) => println!(
+            "{}: {} tables, {} bytes, every block checked",
+            m.display(),
+            report.tables,
+            report.table_bytes
+        ),
+        None => println!("no manifest: a directory of journals only"),
+    }
     for j in &report.journals {
         println!(
             "{} {} bytes, {} batches, {} records",
