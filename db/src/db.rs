@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::compaction::{self, build, Background};
-use crate::error::{io_err, Error};
+use crate::error::{io_err, table_err, Error};
 use crate::files::{self, FileNumbers};
 use crate::fs::{FileLock, Fs, LockMode};
 use crate::options::{Options, WriteOptions};
@@ -351,11 +351,7 @@ impl Db {
         // (an open checks a block only when a read first needs it).
         let db = Db::open_read_only(dir, options.clone())?;
         for (_, file) in db.shared.view().version.tables() {
-            file.table.verify_all().map_err(|e| Error::Corruption {
-                path: file.path().to_path_buf(),
-                offset: e.offset,
-                reason: format!("table {}", e.kind),
-            })?;
+            file.table.verify_all().map_err(table_err(file.path()))?;
         }
         Ok(db.report.clone())
     }
@@ -715,18 +711,8 @@ fn write_recovered(
 ) -> Result<TableFile, Error> {
     let number = numbers.allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
-    let mut it = memdb.iter();
-    it.seek_to_first();
-    let entries = std::iter::from_fn(|| {
-        if !it.valid() {
-            return None;
-        }
-        let entry = (it.key(), it.value());
-        it.next();
-        Some(entry)
-    });
-    let meta =
-        build::write_table(fs, &path, number, entries).map_err(io_err("write table", &path))?;
+    let (meta, _) =
+        build::write_memtable(fs, &path, number, memdb).map_err(io_err("write table", &path))?;
     fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
     let table = version::set::open_table(fs, &path, meta.size)?;
     Ok(TableFile::new(meta, table, path, Some(retire.clone())))

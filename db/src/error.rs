@@ -158,6 +158,17 @@ impl From<writer::WriteError> for Error {
     }
 }
 
+/// The error of a damaged table at `path`, for `map_err`: where in the
+/// file, and what the table reader found.
+pub(crate) fn table_err(path: &std::path::Path) -> impl FnOnce(crate::table::TableError) -> Error {
+    let path = path.to_path_buf();
+    move |e| Error::Corruption {
+        path,
+        offset: e.offset,
+        reason: format!("table {}", e.kind),
+    }
+}
+
 /// Wraps an I/O error with the operation and path, for `map_err`.
 pub(crate) fn io_err(op: &'static str, path: &std::path::Path) -> impl FnOnce(io::Error) -> Error {
     let path = path.to_path_buf();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{dir, options};
+use common::{dir, options, without_manifest};
 use std::path::PathBuf;
 use tributary::fs::FaultFs;
 use tributary::{Db, Error, RecoveryMode, WriteOptions};
@@ -81,16 +81,6 @@ fn three_journals() -> (FaultFs, Vec<PathBuf>) {
     fs.refuse_creating(None);
     let journals = journals_of(&fs);
     (fs, journals)
-}
-
-/// Removes the manifest and `CURRENT`: the directory of journals only that
-/// a database wrote before tables existed.
-fn without_manifest(fs: &FaultFs) {
-    for name in tributary::fs::Fs::list(fs, dir()).unwrap() {
-        if name == "CURRENT" || name.starts_with("MANIFEST-") {
-            tributary::fs::Fs::remove(fs, &dir().join(name)).unwrap();
-        }
-    }
 }
 
 /// The first of `journals` with records past its first block, so that damage

@@ -11,6 +11,7 @@ use crate::fs::{Fs, WritableFile};
 use crate::table::TableBuilder;
 use crate::tuning::TABLE_WRITE_BUFFER;
 use crate::version::FileMeta;
+use memdb::MemDb;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
@@ -60,6 +61,32 @@ impl OutputTable {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Writes every entry of `memdb` (every version and tombstone) to a new
+/// table at `path`, synced; returns its manifest entry and the newest
+/// sequence number in it. The one way a memtable becomes a table: the
+/// background flush and the open's flush of what it recovered.
+pub(crate) fn write_memtable(
+    fs: &dyn Fs,
+    path: &Path,
+    number: u64,
+    memdb: &MemDb,
+) -> io::Result<(FileMeta, u64)> {
+    let mut last_seq = 0;
+    let mut it = memdb.iter();
+    it.seek_to_first();
+    let entries = std::iter::from_fn(|| {
+        if !it.valid() {
+            return None;
+        }
+        let entry = (it.key(), it.value());
+        last_seq = last_seq.max(it.seq().0);
+        it.next();
+        Some(entry)
+    });
+    let meta = write_table(fs, path, number, entries)?;
+    Ok((meta, last_seq))
 }
 
 /// Writes the entries (internal key, value), which must be in strictly

@@ -107,19 +107,9 @@ fn flush_one(
     if !oldest.memdb.is_empty() {
         let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
         let path = files::table_path(dir, number);
-        let mut it = oldest.memdb.iter();
-        it.seek_to_first();
-        let entries = std::iter::from_fn(|| {
-            if !it.valid() {
-                return None;
-            }
-            let entry = (it.key(), it.value());
-            last_seq = last_seq.max(it.seq().0);
-            it.next();
-            Some(entry)
-        });
-        let meta =
-            build::write_table(fs, &path, number, entries).map_err(io_err("write table", &path))?;
+        let meta;
+        (meta, last_seq) = build::write_memtable(fs, &path, number, &oldest.memdb)
+            .map_err(io_err("write table", &path))?;
         fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
         shared
             .table_bytes_written

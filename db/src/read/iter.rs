@@ -15,7 +15,7 @@
 //! restart it on part of its range.
 
 use super::View;
-use crate::error::Error;
+use crate::error::{table_err, Error};
 use crate::table::{Table, TableError, TableIter};
 use crate::tuning::SCAN_CHUNK;
 use crate::version::TableFile;
@@ -354,17 +354,12 @@ fn level_versions(
         upper_ok && lower_ok
     };
     let mut out = Vec::new();
-    let read =
-        |file: &Arc<TableFile>, out: &mut Versions| -> Result<(), Error> {
-            let more = table_versions(&file.table, seq, range, direction, limit - out.len())
-                .map_err(|e| Error::Corruption {
-                    path: file.path().to_path_buf(),
-                    offset: e.offset,
-                    reason: format!("table {}", e.kind),
-                })?;
-            out.extend(more);
-            Ok(())
-        };
+    let read = |file: &Arc<TableFile>, out: &mut Versions| -> Result<(), Error> {
+        let more = table_versions(&file.table, seq, range, direction, limit - out.len())
+            .map_err(table_err(file.path()))?;
+        out.extend(more);
+        Ok(())
+    };
     let ordered: Box<dyn Iterator<Item = &Arc<TableFile>>> = match direction {
         Direction::Forward => Box::new(files.iter()),
         Direction::Backward => Box::new(files.iter().rev()),

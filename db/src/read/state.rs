@@ -7,7 +7,7 @@
 //! an `RwLock` that rotation and compaction hold only to swap it, and the
 //! last sequence number is an atomic.
 
-use crate::error::Error;
+use crate::error::{table_err, Error};
 use crate::files::FileNumbers;
 use crate::fs::Fs;
 use crate::version::{Lookup as TableLookup, Retired, Version, VersionSet};
@@ -67,11 +67,7 @@ impl View {
         match self.version.get(key, seq) {
             Ok(TableLookup::Found(value)) => Ok(Some(value.to_vec())),
             Ok(TableLookup::Deleted | TableLookup::Absent) => Ok(None),
-            Err((path, e)) => Err(Error::Corruption {
-                path,
-                offset: e.offset,
-                reason: format!("table {}", e.kind),
-            }),
+            Err((path, e)) => Err(table_err(&path)(e)),
         }
     }
 }

@@ -20,7 +20,7 @@ use super::catalog::Catalog;
 use super::current::{Retired, TableFile, Version};
 use super::edit::Field;
 use super::manifest::{self, ManifestWriter};
-use crate::error::{io_err, Error};
+use crate::error::{io_err, table_err, Error};
 use crate::files::{self, FileNumbers};
 use crate::fs::Fs;
 use crate::table::Table;
@@ -164,7 +164,7 @@ pub fn open_table(fs: &dyn Fs, path: &Path, size: u64) -> Result<Table, Error> {
         ));
     }
     let bytes = fs.map(path).map_err(io_err("map", path))?;
-    Table::open_boxed(bytes).map_err(|e| corrupt(e.offset, format!("table {}", e.kind)))
+    Table::open_boxed(bytes).map_err(table_err(path))
 }
 
 /// Puts level 0 newest first (by file number: a newer flush takes a larger

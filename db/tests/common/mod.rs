@@ -203,17 +203,23 @@ pub fn build_history(batches: u64, max_value: usize, synced: bool, seed: u64) ->
     }
     db.close().unwrap();
     fs.refuse_creating(None);
-    for name in tributary::fs::Fs::list(&fs, dir()).unwrap() {
-        if name == "CURRENT" || name.starts_with("MANIFEST-") {
-            tributary::fs::Fs::remove(&fs, &dir().join(name)).unwrap();
-        }
-    }
+    without_manifest(&fs);
     let journals = layout(&fs);
     History {
         fs,
         oracle: Oracle::new(acks),
         journals,
         write_buffer,
+    }
+}
+
+/// Removes the manifest and `CURRENT` from [`dir`]: the directory of
+/// journals only that a database wrote before tables existed.
+pub fn without_manifest(fs: &FaultFs) {
+    for name in tributary::fs::Fs::list(fs, dir()).unwrap() {
+        if name == "CURRENT" || name.starts_with("MANIFEST-") {
+            tributary::fs::Fs::remove(fs, &dir().join(name)).unwrap();
+        }
     }
 }
 
