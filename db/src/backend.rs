@@ -196,13 +196,16 @@ impl Backend {
 impl writer::Log for Backend {
     fn append(&mut self, group: &Batch) -> io::Result<()> {
         let path = &self.journal_path;
+        let before = self.journal.size();
         self.journal
             .append(group.as_bytes())
             .and_then(|()| self.journal.flush())
             .map_err(io_context("write", path))?;
+        let size = self.journal.size();
+        self.shared.journal_bytes.store(size, Ordering::Relaxed);
         self.shared
-            .journal_bytes
-            .store(self.journal.size(), Ordering::Relaxed);
+            .journal_bytes_written
+            .fetch_add(size - before, Ordering::Relaxed);
         Ok(())
     }
 
@@ -244,8 +247,9 @@ impl writer::Memtable for Backend {
     }
 }
 
-impl writer::Room for Backend {
-    fn make_room(&mut self, n: usize) -> Result<usize, writer::RoomError> {
+impl Backend {
+    /// Why no write may happen now, if one may not.
+    fn refusal(&self) -> Result<(), writer::RoomError> {
         if let Err(err) = self.shared.closed_journals.check() {
             // A journal's data may be lost: no write may follow it.
             return Err(writer::RoomError::with_source(
@@ -268,14 +272,22 @@ impl writer::Room for Backend {
                 Box::new(io::Error::new(failure.kind(), failure.to_string())),
             ));
         }
+        Ok(())
+    }
+}
+
+impl writer::Room for Backend {
+    fn make_room(&mut self, n: usize) -> Result<usize, writer::RoomError> {
+        self.refusal()?;
         let memdb = self.inserter.memdb();
         if memdb.free() >= n {
             return Ok(memdb.free());
         }
         if memdb.is_empty() {
-            // An empty memtable takes a write larger than its budget whole
-            // (goleveldb lets its empty memdb grow the same way); the merge
-            // limit then admits nobody beside it.
+            // An empty memtable takes a write larger than what it has left
+            // whole (goleveldb lets its empty memdb grow the same way); the
+            // merge limit then admits nobody beside it. A write larger than
+            // the whole budget never comes here (`is_large`).
             return Ok(n);
         }
         self.rotate().map_err(|e| {
@@ -283,6 +295,30 @@ impl writer::Room for Backend {
             writer::RoomError::with_source(&msg, Box::new(e))
         })?;
         Ok(self.inserter.memdb().free().max(n))
+    }
+
+    /// Larger than a memtable: such a batch goes straight to a table.
+    fn is_large(&self, n: usize) -> bool {
+        n > self.write_buffer_size
+    }
+
+    /// The large batch becomes a level-0 table (`compaction::large`),
+    /// after everything older: the active memtable is rotated first if it
+    /// holds anything, and `large::write` flushes every frozen one.
+    fn write_large(&mut self, group: &Batch) -> Result<(), writer::RoomError> {
+        self.refusal()?;
+        if !self.active_is_empty() {
+            self.rotate().map_err(|e| {
+                let msg = format!("rotating from {}", self.journal_path.display());
+                writer::RoomError::with_source(&msg, Box::new(e))
+            })?;
+        }
+        let last = crate::compaction::large::write(&self.shared, group).map_err(|e| {
+            writer::RoomError::with_source("writing a large batch to a table", Box::new(e))
+        })?;
+        // Publication point, as in `apply`: the table is in the view.
+        self.shared.last_seq.store(last, Ordering::Release);
+        Ok(())
     }
 
     fn after_write(&mut self, _applied: usize) -> Result<(), writer::RoomError> {

@@ -76,6 +76,9 @@ pub struct Stats {
     pub table_entries: u64,
     /// Flushes of memtables to tables since open.
     pub flushes: u64,
+    /// Batches larger than the write buffer written straight to level-0
+    /// tables since open, neither journaled nor held in a memtable.
+    pub large_batches: u64,
     /// Full compactions ([`Db::compact`]) since open.
     pub compactions: u64,
     /// Bytes of tables written since open (write amplification's
@@ -93,6 +96,9 @@ pub struct Stats {
     pub tables_last_seq: u64,
     /// Bytes in all live journals.
     pub journal_bytes: u64,
+    /// Bytes appended to journals since open (write amplification's
+    /// numerator, with [`table_bytes_written`](Stats::table_bytes_written)).
+    pub journal_bytes_written: u64,
     /// Memtable rotations since open.
     pub rotations: u64,
 }
@@ -603,6 +609,7 @@ impl Db {
                 .collect(),
             table_entries: view.version.tables().map(|(_, t)| t.meta.entries).sum(),
             flushes: self.shared.flushes.load(Ordering::Relaxed),
+            large_batches: self.shared.large_batches.load(Ordering::Relaxed),
             compactions: self.shared.compactions.load(Ordering::Relaxed),
             table_bytes_written: self.shared.table_bytes_written.load(Ordering::Relaxed),
             manifest: versions
@@ -612,6 +619,7 @@ impl Db {
             next_file_number: catalog.next_file_number,
             tables_last_seq: catalog.last_seq,
             journal_bytes: self.shared.journal_bytes(),
+            journal_bytes_written: self.shared.journal_bytes_written.load(Ordering::Relaxed),
             rotations: self.shared.rotations.load(Ordering::Relaxed),
         }
     }

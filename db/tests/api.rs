@@ -24,6 +24,9 @@ enum Op {
     Fill(u8),
     /// A power loss (unsynced bytes lost), then an open.
     Crash,
+    /// A batch larger than the write buffer (written straight to a
+    /// table), with deletes and several versions of a key.
+    Large(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -36,6 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Reopen),
         1 => any::<u8>().prop_map(Op::Fill),
         1 => Just(Op::Crash),
+        1 => any::<u8>().prop_map(Op::Large),
     ]
 }
 
@@ -165,6 +169,27 @@ proptest! {
                         model.insert(key(k), value(k, v));
                         history.push((db.stats().last_seq.0, model.clone()));
                     }
+                }
+                Op::Large(seed) => {
+                    let mut b = Batch::new();
+                    for i in 0..250u16 {
+                        let k = seed.wrapping_add((i * 7) as u8);
+                        if i % 9 == 4 {
+                            b.delete(&key(k));
+                            model.remove(&key(k));
+                        } else {
+                            b.put(&key(k), &value(k, 1500 + i));
+                            model.insert(key(k), value(k, 1500 + i));
+                        }
+                    }
+                    prop_assert!(b.internal_len() > 64 << 10);
+                    let before = db.stats().large_batches;
+                    db.write(&b, &WriteOptions::default()).unwrap();
+                    prop_assert_eq!(db.stats().large_batches, before + 1);
+                    // Durable once acknowledged, synced or not: its table
+                    // and the edit naming it are synced, and everything
+                    // older was flushed first.
+                    synced = db.stats().last_seq.0;
                 }
                 Op::Crash => {
                     let crashed = fs.crash(tributary::fs::CrashMode::SyncedOnly);

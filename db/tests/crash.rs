@@ -3,7 +3,8 @@
 //!
 //! One seeded run of 4 writers (25% of writes synced, the memtable rotating
 //! through several journals, each frozen memtable flushed to a table and
-//! committed to the manifest) is recorded on a [`FaultFs`]; the open that
+//! committed to the manifest, and now and then a batch larger than the
+//! write buffer written straight to a table) is recorded on a [`FaultFs`]; the open that
 //! starts it installs a manifest too, so crash points fall inside flushes
 //! and manifest installs as well as journal writes. Then, for each
 //! prefix of its mutations and each [`CrashMode`], the file system a power
@@ -47,6 +48,11 @@ struct Size {
     stride: usize,
 }
 
+/// Writer 0 writes a batch larger than the write buffer once the run is
+/// this far through its mutations, for each fraction: a few per run, as
+/// each adds a write buffer of data that every crash state copies.
+const LARGE_AT: [f64; 2] = [0.3, 0.6];
+
 fn size() -> Size {
     if cfg!(debug_assertions) {
         Size {
@@ -78,12 +84,23 @@ fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
             let (db, acks, fs) = (Arc::clone(&db), Arc::clone(&acks), fs.clone());
             s.spawn(move || {
                 let mut rng = seed ^ (w << 32);
+                let thresholds = LARGE_AT.map(|f| (f * size.min_mutations as f64) as u64);
+                let mut large: &[u64] = if w == 0 { &thresholds } else { &[] };
                 for _ in 0..size.max_batches_per_writer {
                     if fs.mutations() >= size.min_mutations as u64 {
                         break;
                     }
-                    let batch = random_batch(&mut rng, 300, 400);
-                    let sync = common::splitmix64(&mut rng).is_multiple_of(4);
+                    let large_now = large.first().is_some_and(|&at| fs.mutations() >= at);
+                    if large_now {
+                        large = &large[1..];
+                    }
+                    let (batch, sync) = if large_now {
+                        // Larger than the write buffer: straight to a table.
+                        (large_batch(&mut rng, size.write_buffer), true)
+                    } else {
+                        let batch = random_batch(&mut rng, 300, 400);
+                        (batch, common::splitmix64(&mut rng).is_multiple_of(4))
+                    };
                     let seq = db
                         .write(&batch, &WriteOptions { sync, merge: true })
                         .unwrap();
@@ -99,13 +116,36 @@ fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
         }
     });
     let stats = db.stats();
+    eprintln!(
+        "run: {} large batches, {} flushes, {} rotations",
+        stats.large_batches, stats.flushes, stats.rotations
+    );
     assert!(
         stats.rotations >= 2,
         "the run must span at least 3 journals: {stats:?}"
     );
+    assert!(
+        stats.large_batches >= 2,
+        "the run must write large batches: {stats:?}"
+    );
     Arc::into_inner(db).unwrap().close().unwrap();
     let acks = Arc::into_inner(acks).unwrap().into_inner().unwrap();
     (Oracle::new(acks), fs.history())
+}
+
+/// A batch of the run's keys larger than the write buffer, with deletes.
+fn large_batch(rng: &mut u64, write_buffer: usize) -> Batch {
+    let mut b = Batch::new();
+    while b.internal_len() <= write_buffer {
+        let key = format!("key{:05}", common::splitmix64(rng) % 300);
+        if common::splitmix64(rng).is_multiple_of(7) {
+            b.delete(key.as_bytes());
+        } else {
+            let fill = (common::splitmix64(rng) % 26) as u8 + b'A';
+            b.put(key.as_bytes(), &vec![fill; 2000]);
+        }
+    }
+    b
 }
 
 #[test]

@@ -84,6 +84,35 @@ pub trait Room: Send {
     /// every later write fails with
     /// [`WriteError::Background`](crate::WriteError::Background).
     fn after_write(&mut self, applied: usize) -> Result<(), RoomError>;
+
+    /// Whether a write of `n` internal bytes is *large*: too big for any
+    /// memtable, so that the backend takes it whole by
+    /// [`write_large`](Room::write_large) instead of the journal and the
+    /// memtable (goleveldb's large-batch transaction writes such a batch
+    /// straight to tables). The default is never.
+    fn is_large(&self, n: usize) -> bool {
+        let _ = n;
+        false
+    }
+
+    /// Makes `group`, a large write alone in its group (sequence numbers
+    /// set), durable and visible in one step, without
+    /// [`Log::append`] and [`Memtable::apply`], and publishes its last
+    /// sequence number as `apply` does. Called by the leader, under the
+    /// write lock, only for a write [`is_large`](Room::is_large) accepted;
+    /// nothing is merged beside it.
+    ///
+    /// # Errors
+    ///
+    /// A [`RoomError`]: the write fails, and must have left nothing durable
+    /// or visible, so that its sequence numbers are taken again by the next
+    /// write. A backend that cannot promise that (the commit's outcome is
+    /// unknown) must also refuse every later write, as a failed journal
+    /// does.
+    fn write_large(&mut self, group: &Batch) -> Result<(), RoomError> {
+        let _ = group;
+        Err(RoomError::new("this backend takes no large write"))
+    }
 }
 
 /// Everything the writer needs, in one trait object: implemented for every

@@ -313,6 +313,11 @@ impl GroupCommit {
         sync: bool,
     ) -> (bool, Option<usize>, Result<SeqNum, WriteError>) {
         let own_len = own.internal_len();
+        if inner.backend.is_large(own_len) {
+            // goleveldb's large-batch transaction: alone, straight to the
+            // backend, under the write lock.
+            return (false, Some(0), self.commit_large(inner, own));
+        }
         let started = Instant::now();
         let room = inner.backend.make_room(own_len);
         self.counters.room_wait(started.elapsed());
@@ -331,7 +336,7 @@ impl GroupCommit {
                 let Ok(offer) = self.merge_rx.try_recv() else {
                     break;
                 };
-                if !offer.fits(limit, n_records) {
+                if !offer.fits(limit, n_records) || inner.backend.is_large(offer.internal_len) {
                     Counters::add(&self.counters.overflows, 1);
                     overflow = true;
                     break;
@@ -384,6 +389,32 @@ impl GroupCommit {
             self.set_background_error(err);
         }
         (overflow, Some(merged), Ok(first))
+    }
+
+    /// A large write (see `Room::is_large`): numbered, then made durable
+    /// and visible by the backend in one step; a failure consumes no
+    /// sequence number.
+    fn commit_large(&self, inner: &mut Inner, own: Own<'_>) -> Result<SeqNum, WriteError> {
+        inner.group.clear();
+        own.append_to(&mut inner.group);
+        let n_records = inner.group.len() as u64;
+        let (Some(first), Some(last)) = (
+            inner.last_seq.checked_add(1),
+            inner.last_seq.checked_add(n_records),
+        ) else {
+            return Err(WriteError::SeqOverflow {
+                last: inner.last_seq,
+                n_records,
+            });
+        };
+        inner.group.set_seq(first);
+        let started = Instant::now();
+        let written = inner.backend.write_large(&inner.group);
+        self.counters.room_wait(started.elapsed());
+        written.map_err(WriteError::Room)?;
+        inner.last_seq = last;
+        self.published.store(last.0, Ordering::Release);
+        Ok(first)
     }
 
     /// goleveldb `unlockWrite`: ack every merged writer, then hand the lock

@@ -100,6 +100,24 @@ struct Token {
     members: Vec<Arc<Slot>>,
 }
 
+impl Token {
+    /// Step 4: gives the group built in `group` the sequence numbers after
+    /// the last one used; returns its first and last.
+    fn number_group(&mut self) -> Result<(SeqNum, SeqNum), WriteError> {
+        let n_records = self.group.len() as u64;
+        let first = self.last_seq.checked_add(1);
+        let last = first.and_then(|first| first.checked_add(n_records - 1));
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(WriteError::SeqOverflow {
+                last: self.last_seq,
+                n_records,
+            });
+        };
+        self.group.set_seq(first);
+        Ok((first, last))
+    }
+}
+
 /// A writer waiting in a queue.
 struct Waiter {
     /// Arrival order across both queues.
@@ -584,6 +602,9 @@ impl<'a> Leader<'a> {
     fn commit(mut self, own: Own<'_>, sync: bool, merge: bool) -> Result<SeqNum, WriteError> {
         let gc = self.gc;
         let own_len = own.internal_len();
+        if self.token().backend.is_large(own_len) {
+            return self.commit_large(own);
+        }
 
         // Step 1: make room for our own write.
         let started = Instant::now();
@@ -610,8 +631,12 @@ impl<'a> Leader<'a> {
                     token, overflow, ..
                 } = &mut self;
                 let token = token.as_mut().expect("the leader holds the token");
+                let Token {
+                    backend, members, ..
+                } = &mut **token;
+                let is_large = |n| backend.is_large(n);
                 *overflow =
-                    gc.take_offers(limit, own.n_records(), &mut token.members, &mut group_sync);
+                    gc.take_offers(limit, own.n_records(), members, &mut group_sync, &is_large);
             }
         }
 
@@ -622,17 +647,10 @@ impl<'a> Leader<'a> {
         for member in &token.members {
             member.offer.append_to(&mut token.group);
         }
-        let n_records = token.group.len() as u64;
-        let first = token.last_seq.checked_add(1);
-        let last = first.and_then(|first| first.checked_add(n_records - 1));
-        let (Some(first), Some(last)) = (first, last) else {
-            let err = WriteError::SeqOverflow {
-                last: token.last_seq,
-                n_records,
-            };
-            return self.finish(Err(err), own.n_records(), None);
+        let (first, last) = match token.number_group() {
+            Ok(range) => range,
+            Err(err) => return self.finish(Err(err), own.n_records(), None),
         };
-        token.group.set_seq(first);
 
         // Step 5: one journal record, and at most one fsync.
         if let Err(err) = token.backend.append(&token.group) {
@@ -665,6 +683,36 @@ impl<'a> Leader<'a> {
         }
 
         // Step 8.
+        self.finish(Ok(first), own.n_records(), None)
+    }
+
+    /// The group commit of a large write (see [`Room::is_large`]): alone,
+    /// numbered as step 4 numbers a group, then made durable and visible
+    /// by the backend in one step in place of steps 1, 5, 6 and 7. A
+    /// failure leaves nothing behind (the backend's promise), so the
+    /// sequence numbers are not consumed and the writer is not poisoned.
+    ///
+    /// [`Room::is_large`]: crate::Room::is_large
+    fn commit_large(mut self, own: Own<'_>) -> Result<SeqNum, WriteError> {
+        let gc = self.gc;
+        let token = self.token();
+        token.group.clear();
+        own.append_to(&mut token.group);
+        let (first, last) = match token.number_group() {
+            Ok(range) => range,
+            Err(err) => return self.finish(Err(err), own.n_records(), None),
+        };
+        let started = Instant::now();
+        let written = token.backend.write_large(&token.group);
+        gc.counters.room_wait(started.elapsed());
+        if token.group.as_bytes().len() > MAX_KEPT_GROUP_BYTES {
+            token.group = Batch::new();
+        }
+        if let Err(err) = written {
+            return self.finish(Err(WriteError::Room(err)), own.n_records(), None);
+        }
+        token.last_seq = last;
+        gc.published.store(last.0, Ordering::Release);
         self.finish(Ok(first), own.n_records(), None)
     }
 
@@ -759,7 +807,8 @@ impl Drop for Leader<'_> {
 impl GroupCommit {
     /// Leader step 3: take the writes already waiting, oldest first, while
     /// they fit in `limit`; returns the first that does not (the overflow
-    /// writer). Merging a write is taking it out of the queue: that is the
+    /// writer), or the first that `is_large`, which leads its own group
+    /// whatever the limit. Merging a write is taking it out of the queue: that is the
     /// answer "merged" (goleveldb's `writeMergedC <- true`), given without
     /// waking the writer, which sleeps on until its ack.
     fn take_offers(
@@ -768,6 +817,7 @@ impl GroupCommit {
         mut n_records: usize,
         members: &mut Vec<Arc<Slot>>,
         group_sync: &mut bool,
+        is_large: &dyn Fn(usize) -> bool,
     ) -> Option<Arc<Slot>> {
         let mut state = lock(&self.state);
         while limit > 0 {
@@ -775,7 +825,7 @@ impl GroupCommit {
                 break;
             };
             let offer = &front.slot.offer;
-            if !offer.fits(limit, n_records) {
+            if !offer.fits(limit, n_records) || is_large(offer.internal_len) {
                 Counters::add(&self.counters.overflows, 1);
                 return state.offers.pop_front().map(|waiter| waiter.slot);
             }

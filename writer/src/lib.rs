@@ -68,6 +68,15 @@
 //!    then hand the lock to the overflow writer, or else to the oldest
 //!    waiting writer, or else release it.
 //!
+//! **A large write**, one that `Room::is_large` says no memtable can hold
+//! (goleveldb's large-batch transaction), is never merged: a leader meeting
+//! it in the queue stops merging there, as at an overflow. Leading, it is
+//! numbered as step 4 says and then handed whole to `Room::write_large`,
+//! which makes it durable and visible in one step in place of steps 1 and
+//! 5 to 7 (a database writes it straight to tables). If that fails, nothing
+//! of it is left, its sequence numbers go to the next write, and the
+//! writer is not poisoned.
+//!
 //! # From goleveldb's channels to reply slots
 //!
 //! goleveldb runs this protocol over Go channels, and

@@ -575,3 +575,117 @@ proptest::proptest! {
         }
     }
 }
+
+/// A batch of `n` puts of `len` internal bytes each, keys `k0`, `k1`, ...
+fn batch_of(n: usize, len: usize) -> Batch {
+    let mut b = Batch::new();
+    for i in 0..n {
+        let key = format!("k{i}");
+        b.put(key.as_bytes(), &vec![b'v'; len - key.len() - 8]);
+    }
+    b
+}
+
+#[test]
+fn a_large_write_goes_to_the_backend_whole_and_alone() {
+    for channels in [false, true] {
+        let mut config = Config::new();
+        config.large_over = Some(1000);
+        let fake = Fake::new(config);
+        let journal = Arc::clone(&fake.journal);
+        let (small, large, after): (SeqNum, SeqNum, SeqNum) = if channels {
+            let gc = writer::channels::GroupCommit::new(Box::new(fake), SeqNum(10), Options::new());
+            let s = gc.put(b"a", b"1", WriteOptions::new()).unwrap();
+            let l = gc
+                .write(&batch_of(20, 100), WriteOptions::synced())
+                .unwrap();
+            let a = gc.put(b"b", b"2", WriteOptions::new()).unwrap();
+            assert_eq!(gc.last_seq(), SeqNum(32));
+            (s, l, a)
+        } else {
+            let gc = GroupCommit::new(Box::new(fake), SeqNum(10), Options::new());
+            let s = gc.put(b"a", b"1", WriteOptions::new()).unwrap();
+            let l = gc
+                .write(&batch_of(20, 100), WriteOptions::synced())
+                .unwrap();
+            let a = gc.put(b"b", b"2", WriteOptions::new()).unwrap();
+            assert_eq!(gc.last_seq(), SeqNum(32));
+            (s, l, a)
+        };
+        assert_eq!((small, large, after), (SeqNum(11), SeqNum(12), SeqNum(32)));
+        let journal = lock(&journal);
+        // The large write was neither journaled nor applied, nor asked for
+        // room: the backend took it whole, numbered 12 to 31.
+        assert_eq!(journal.large, vec![(12, 20, true)], "channels: {channels}");
+        assert_eq!(journal.applied, vec![(11, 1), (32, 1)]);
+        assert_eq!(journal.appends.len(), 2);
+        assert_eq!(journal.n_room, 2);
+        assert_eq!(journal.n_syncs, 0);
+    }
+}
+
+#[test]
+fn a_failed_large_write_consumes_no_sequence_number() {
+    for channels in [false, true] {
+        let mut config = Config::new();
+        config.large_over = Some(1000);
+        config.fail_large = Some(1);
+        let fake = Fake::new(config);
+        let journal = Arc::clone(&fake.journal);
+        let results = if channels {
+            let gc = writer::channels::GroupCommit::new(Box::new(fake), SeqNum(0), Options::new());
+            [
+                gc.write(&batch_of(20, 100), WriteOptions::new()),
+                gc.write(&batch_of(20, 100), WriteOptions::new()),
+                gc.put(b"a", b"1", WriteOptions::new()),
+            ]
+        } else {
+            let gc = GroupCommit::new(Box::new(fake), SeqNum(0), Options::new());
+            [
+                gc.write(&batch_of(20, 100), WriteOptions::new()),
+                gc.write(&batch_of(20, 100), WriteOptions::new()),
+                gc.put(b"a", b"1", WriteOptions::new()),
+            ]
+        };
+        assert!(
+            matches!(&results[0], Err(WriteError::Room(e)) if e.message() == "injected write_large failure"),
+            "{results:?}"
+        );
+        // Not poisoned: the next large write takes the same numbers.
+        assert_eq!(results[1].as_ref().unwrap(), &SeqNum(1));
+        assert_eq!(results[2].as_ref().unwrap(), &SeqNum(21));
+        assert_eq!(
+            lock(&journal).large,
+            vec![(1, 20, false), (1, 20, true)],
+            "channels: {channels}"
+        );
+    }
+}
+
+#[test]
+fn a_large_write_is_never_merged_into_a_group() {
+    let mut config = Config::new();
+    config.large_over = Some(1000);
+    let mut held = Held::new(config, w("L", 100));
+    let gc = Arc::clone(&held.gc);
+    let before = gc.metrics().waiting;
+    held.threads.push(thread::spawn(move || {
+        gc.write(&batch_of(20, 100), WriteOptions::new())
+    }));
+    let gc = Arc::clone(&held.gc);
+    wait_until("the large write to queue", || {
+        gc.metrics().waiting == before + 1
+    });
+    held.queue(w("A", 100));
+    let (results, gc, journal) = held.finish();
+    for result in &results {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    let journal = lock(&journal);
+    // The large write overflowed the leader's group and led alone; "A"
+    // followed it.
+    let groups: Vec<Vec<u64>> = journal.appends.iter().map(|a| a.seqs().collect()).collect();
+    assert_eq!(groups, vec![vec![1], vec![22]]);
+    assert_eq!(journal.large, vec![(2, 20, true)]);
+    assert_eq!(gc.last_seq(), SeqNum(22));
+}

@@ -24,6 +24,7 @@
 
 pub(crate) mod build;
 pub(crate) mod flush;
+pub(crate) mod large;
 pub(crate) mod merge;
 
 use crate::read::{lock, Shared};
@@ -148,16 +149,24 @@ pub(crate) fn flush_now(shared: &Shared) -> Result<(), crate::error::Error> {
     match flush::flush_frozen(shared, synced_journals(shared)) {
         Ok(_) => Ok(()),
         Err(e) => {
-            if let Some(failure) = lock(&shared.versions).as_ref().and_then(|s| s.failure()) {
-                log::error!("flush stopped: {e}; refusing writes until reopened");
-                *lock(&shared.background_error) =
-                    Some(format!("manifest commit failed: {failure}"));
-            } else {
+            if !note_stopped(shared, &e) {
                 log::error!("flush failed, will retry: {e}");
             }
             Err(e)
         }
     }
+}
+
+/// After the error `e` of a flush or commit: if the manifest failed, keeps
+/// the background error that refuses every later write, and says so.
+pub(crate) fn note_stopped(shared: &Shared, e: &crate::error::Error) -> bool {
+    let versions = lock(&shared.versions);
+    let Some(failure) = versions.as_ref().and_then(|s| s.failure()) else {
+        return false;
+    };
+    log::error!("commits stopped: {e}; refusing writes until reopened");
+    *lock(&shared.background_error) = Some(format!("manifest commit failed: {failure}"));
+    true
 }
 
 /// Whether a manifest failure stopped commits for good.

@@ -109,10 +109,15 @@ pub(crate) struct Shared {
     pub background_error: Mutex<Option<String>>,
     /// Size of the current journal.
     pub journal_bytes: AtomicU64,
+    /// Bytes appended to journals since open.
+    pub journal_bytes_written: AtomicU64,
     /// Memtable rotations since open.
     pub rotations: AtomicU64,
     /// Flushes since open.
     pub flushes: AtomicU64,
+    /// Batches larger than the write buffer written straight to tables
+    /// since open (`compaction::large`).
+    pub large_batches: AtomicU64,
     /// Bytes of tables written since open.
     pub table_bytes_written: AtomicU64,
     /// Memory of dropped memtables, for the next ones.
@@ -160,8 +165,10 @@ impl Shared {
             journals: Mutex::new(BTreeMap::new()),
             background_error: Mutex::new(None),
             journal_bytes: AtomicU64::new(0),
+            journal_bytes_written: AtomicU64::new(0),
             rotations: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
+            large_batches: AtomicU64::new(0),
             table_bytes_written: AtomicU64::new(0),
             blocks,
             closed_journals: ClosedJournals::default(),

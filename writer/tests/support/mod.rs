@@ -70,6 +70,9 @@ pub struct Journal {
     pub synced_through: u64,
     /// `(first seq, n records)` of every `Memtable::apply`, in call order.
     pub applied: Vec<(u64, usize)>,
+    /// `(first seq, n records)` of every `Room::write_large` call, in call
+    /// order, and whether it succeeded.
+    pub large: Vec<(u64, usize, bool)>,
     /// `make_room` and `after_write` calls.
     pub n_room: usize,
     pub n_after_write: usize,
@@ -142,6 +145,11 @@ pub struct Config {
     pub gate_room: Option<(usize, Arc<Gate>)>,
     /// Whether to keep records (off for speed in big runs; counts are kept).
     pub keep_records: bool,
+    /// Writes of more internal bytes than this are large
+    /// (`Room::is_large`); `None`: none is.
+    pub large_over: Option<usize>,
+    /// The 1-based `write_large` call that fails.
+    pub fail_large: Option<usize>,
 }
 
 impl Config {
@@ -156,6 +164,8 @@ impl Config {
             free: 64 << 20,
             gate_room: None,
             keep_records: true,
+            large_over: None,
+            fail_large: None,
         }
     }
 }
@@ -295,6 +305,22 @@ impl Room for Fake {
             return Err(RoomError::new("injected make_room failure"));
         }
         Ok(self.config.free)
+    }
+
+    fn is_large(&self, n: usize) -> bool {
+        self.config.large_over.is_some_and(|over| n > over)
+    }
+
+    fn write_large(&mut self, group: &Batch) -> Result<(), RoomError> {
+        let mut journal = self.enter();
+        let call = journal.large.len() + 1;
+        let ok = self.config.fail_large != Some(call);
+        journal.large.push((group.seq().0, group.len(), ok));
+        if ok {
+            Ok(())
+        } else {
+            Err(RoomError::new("injected write_large failure"))
+        }
     }
 
     fn after_write(&mut self, _applied: usize) -> Result<(), RoomError> {

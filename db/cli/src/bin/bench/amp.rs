@@ -8,8 +8,10 @@
 //!
 //! - `user_bytes`: keys plus values of every record the run wrote (prep and
 //!   `--big-batch` side writer included).
-//! - `journal_bytes`: bytes written to journals since open. No engine
-//!   exposes it, so it is computed from what was written: each journal
+//! - `journal_bytes`: bytes written to journals since open. Tributary
+//!   counts them (`Stats::journal_bytes_written`; a batch larger than the
+//!   write buffer goes straight to a table and adds none). The peers do
+//!   not, so for them it is computed from what was written: each journal
 //!   record is a batch (12-byte header, then per record a kind byte, the
 //!   varint key length, the key, the varint value length, the value) cut
 //!   into chunks of at most 32 KiB blocks, each with a 7-byte header. One
@@ -86,6 +88,9 @@ pub struct Shape {
     pub table_bytes: Option<u64>,
     /// Journal records (group commits) written since open, if counted.
     pub journal_records: Option<u64>,
+    /// Journal bytes written since open, if the engine counts them: taken
+    /// over the model.
+    pub journal_bytes: Option<u64>,
     /// Whether the engine's journal has LevelDB's format (batches in
     /// 32 KiB blocks), so that [`journal_bytes`] models it.
     pub leveldb_journal: bool,
@@ -117,7 +122,9 @@ impl FillReport {
             .filter(|_| shape.leveldb_journal);
         FillReport {
             user_bytes: written.user_bytes,
-            journal_bytes: records.map(|r| journal_bytes(r, written.encoded)),
+            journal_bytes: shape
+                .journal_bytes
+                .or_else(|| records.map(|r| journal_bytes(r, written.encoded))),
             table_bytes: shape.table_bytes,
             files_per_level: shape.files_per_level,
             io_bytes,
@@ -216,6 +223,7 @@ mod tests {
             model <= live && live - model <= live / 5000 + 8,
             "model {model} vs journal {live}"
         );
+        assert_eq!(stats.journal_bytes_written, live);
         db.close().unwrap();
     }
 }

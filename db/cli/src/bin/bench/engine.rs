@@ -129,14 +129,17 @@ impl Engine for Tributary {
         })
     }
 
-    /// `Stats`: tables per level, `table_bytes_written`, and the group
-    /// commits, one journal record each.
+    /// `Stats`: tables per level, `table_bytes_written`, the group
+    /// commits, one journal record each, and the journal bytes written
+    /// (which leave out batches larger than the write buffer: those go
+    /// straight to tables).
     fn shape(&self) -> Shape {
         let stats = self.db.stats();
         Shape {
             files_per_level: Some(stats.files_per_level.iter().map(|&n| n as u64).collect()),
             table_bytes: Some(stats.table_bytes_written),
             journal_records: Some(stats.writer.groups),
+            journal_bytes: Some(stats.journal_bytes_written),
             leveldb_journal: true,
         }
     }

@@ -416,6 +416,7 @@ impl<F: Flavor> Engine for CDb<F> {
             files_per_level: (!files.is_empty()).then_some(files),
             table_bytes: F::table_bytes(self),
             journal_records: None,
+            journal_bytes: None,
             // RocksDB's WAL keeps LevelDB's record format unless
             // `recycle_log_file_num` is set, which it is not by default.
             leveldb_journal: true,

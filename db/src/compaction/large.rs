@@ -1,0 +1,162 @@
+//! A batch larger than the write buffer goes straight to a level-0 table
+//! (goleveldb's large-batch transaction), neither journaled nor held in a
+//! memtable.
+//!
+//! Journaling it and then flushing its memtable would write it twice, the
+//! second time as a background table write that competes with the synced
+//! writers' fsyncs for the device long after the batch was acknowledged.
+//! Written once as a table, under the write lock, it costs the small
+//! writers what its journal append did, and nothing afterwards.
+//!
+//! # Why the memtables are flushed first
+//!
+//! Reads consult the memtables before the tables, so a table must never
+//! hold a newer version of a key than a memtable does. The group-commit
+//! leader therefore rotates a non-empty active memtable before calling
+//! [`write`], and [`write`] flushes every frozen memtable before writing
+//! the batch: the batch's table then holds the newest records of every
+//! table, takes the largest file number (level 0 reads newest first by
+//! number), and the memtables are empty until the next write, which is
+//! newer than the batch.
+//!
+//! # Commit
+//!
+//! As a flush (`version::set`): the table is written and synced, the
+//! directory fsynced, then one edit, the table at level 0 and
+//! `LastSeq` = the batch's last record, is the commit point. Every earlier
+//! write is in a table by then, so a crash keeps a prefix of the history:
+//! before the commit the batch is absent (its table an orphan the next
+//! open deletes), after it the batch is whole. Recovery replays the
+//! journals after `LastSeq` only, and the next write continues there.
+//!
+//! A failure before the commit leaves nothing named: the write fails and
+//! its sequence numbers go to the next write. A manifest failure stops
+//! commits and poisons writes, as for a flush.
+
+use super::build;
+use crate::error::{io_err, Error};
+use crate::files;
+use crate::read::{lock, Shared, View};
+use crate::version::{self, Field, TableFile};
+use batch::{key, Batch, Record};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Writes `group`, numbered and larger than the write buffer, to a new
+/// level-0 table and commits it; returns the group's last sequence number.
+/// The caller holds the write lock and has rotated the active memtable if
+/// it held anything; the caller publishes the returned number.
+///
+/// # Errors
+///
+/// A closed journal's failed sync, a flush's error, a table write error
+/// (nothing committed), or a manifest error (commits stop; the background
+/// error is set so that every later write refuses).
+pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
+    debug_assert!(!group.is_empty());
+    let first = group.seq().0;
+    let last = first + group.len() as u64 - 1;
+
+    // Everything older into tables first (see the module comment). The
+    // journals rotation closed are synced before a flush deletes them, as
+    // the background thread does.
+    shared
+        .closed_journals
+        .sync_all()
+        .map_err(io_err("fdatasync closed journal", &shared.dir))?;
+    super::flush_now(shared)?;
+    debug_assert!(shared.view().frozen.is_empty());
+
+    // The records in internal-key order: by user key, newest first. Every
+    // record has its own sequence number, so no two keys are equal.
+    let mut entries: Vec<(Vec<u8>, &[u8])> = group
+        .records()
+        .zip(first..)
+        .map(|(record, seq)| {
+            let mut ikey = Vec::with_capacity(record.key().len() + 8);
+            key::encode(&mut ikey, record.key(), batch::SeqNum(seq), record.kind());
+            let value = match record {
+                Record::Put { value, .. } => value,
+                Record::Delete { .. } => &[][..],
+            };
+            (ikey, value)
+        })
+        .collect();
+    entries.sort_unstable_by(|a, b| key::compare(&a.0, &b.0));
+
+    let mut guard = lock(&shared.versions);
+    let Some(set) = guard.as_mut() else {
+        return Err(Error::Io {
+            op: "write a large batch",
+            path: shared.dir.clone(),
+            source: std::io::Error::other("the database has no manifest"),
+        });
+    };
+    let dir = &shared.dir;
+    let fs = &*shared.fs;
+    let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
+    let path = files::table_path(dir, number);
+    let meta = build::write_table(
+        fs,
+        &path,
+        number,
+        entries.iter().map(|(k, v)| (k.as_slice(), *v)),
+    )
+    .map_err(io_err("write table", &path))?;
+    drop(entries);
+    if let Err(e) = fs.sync_dir(dir) {
+        let _ = fs.remove(&path);
+        return Err(io_err("directory fsync", dir)(e));
+    }
+    shared
+        .table_bytes_written
+        .fetch_add(meta.size, Ordering::Relaxed);
+    let edit = vec![
+        Field::AddFile {
+            level: 0,
+            file: meta.clone(),
+        },
+        Field::LastSeq(last),
+        Field::NextFileNumber(lock(&shared.numbers).peek().unwrap_or(u64::MAX)),
+    ];
+    if let Err(e) = set.commit(edit) {
+        drop(guard);
+        super::note_stopped(shared, &e);
+        return Err(e);
+    }
+
+    // Published: readers find the batch in the table once the caller
+    // publishes `last`.
+    let opened = match version::set::open_table(fs, &path, meta.size) {
+        Ok(opened) => opened,
+        Err(e) => {
+            // Committed but unreadable here: the batch's numbers are taken
+            // for good, so no later write may take them again.
+            *lock(&shared.background_error) = Some(format!(
+                "a committed large-batch table cannot be opened: {e}"
+            ));
+            return Err(e);
+        }
+    };
+    let file = Arc::new(TableFile::new(meta, opened, path, shared.retire.clone()));
+    {
+        let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
+        let mut tables = (*current.version).clone();
+        tables.levels[0].push(file);
+        version::set::sort_levels(&mut tables);
+        tables.max_seq = tables.max_seq.max(last);
+        *current = Arc::new(View {
+            active: Arc::clone(&current.active),
+            active_journal: current.active_journal,
+            frozen: current.frozen.clone(),
+            version: Arc::new(tables),
+        });
+    }
+    shared.large_batches.fetch_add(1, Ordering::Relaxed);
+    log::debug!(
+        "wrote a large batch of {} records ({} bytes) to table {number}",
+        group.len(),
+        group.internal_len()
+    );
+    Ok(last)
+}
