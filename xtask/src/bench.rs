@@ -879,8 +879,8 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
         s,
         "\nAt the end of the timed phase, before close (readrandom: after its prep and settle; \
          reopen: its prep). w-amp = (journal + table bytes) / user bytes: journal bytes are \
-         modelled from the records and group commits (Tributary's count; LevelDB and RocksDB \
-         only with one writer), table bytes are Tributary's Stats::table_bytes_written and \
+         Tributary's Stats::journal_bytes_written, and for LevelDB and RocksDB (only with one \
+         writer) modelled from the records and calls, table bytes are Tributary's Stats::table_bytes_written and \
          LevelDB's leveldb.stats Write(MB) (whole MiB per level). io-amp = bytes the process \
          passed to write(2) (/proc/self/io wchar, from before open) / user bytes, for every \
          engine alike."
