@@ -313,11 +313,9 @@ impl writer::Room for Backend {
                 writer::RoomError::with_source(&msg, Box::new(e))
             })?;
         }
-        let last = crate::compaction::large::write(&self.shared, group).map_err(|e| {
+        crate::compaction::large::write(&self.shared, group).map_err(|e| {
             writer::RoomError::with_source("writing a large batch to a table", Box::new(e))
         })?;
-        // Publication point, as in `apply`: the table is in the view.
-        self.shared.last_seq.store(last, Ordering::Release);
         Ok(())
     }
 

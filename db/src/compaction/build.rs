@@ -99,10 +99,24 @@ pub(crate) fn write_table<'a>(
     number: u64,
     entries: impl Iterator<Item = (&'a [u8], &'a [u8])>,
 ) -> io::Result<FileMeta> {
-    let result = OutputTable::create(fs, path, number).and_then(|mut out| {
+    write_table_with(fs, path, number, |out| {
         for (key, value) in entries {
             out.add(key, value)?;
         }
+        Ok(())
+    })
+}
+
+/// As [`write_table`], with `fill` adding the entries (at least one, in
+/// strictly increasing internal-key order) to the open table.
+pub(crate) fn write_table_with(
+    fs: &dyn Fs,
+    path: &Path,
+    number: u64,
+    fill: impl FnOnce(&mut OutputTable) -> io::Result<()>,
+) -> io::Result<FileMeta> {
+    let result = OutputTable::create(fs, path, number).and_then(|mut out| {
+        fill(&mut out)?;
         out.finish()
     });
     if result.is_err() {

@@ -38,14 +38,14 @@ use crate::error::{io_err, Error};
 use crate::files;
 use crate::read::{lock, Shared, View};
 use crate::version::{self, Field, TableFile};
-use batch::{key, Batch, Record};
+use batch::{key, Batch, Record, SeqNum};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Writes `group`, numbered and larger than the write buffer, to a new
-/// level-0 table and commits it; returns the group's last sequence number.
-/// The caller holds the write lock and has rotated the active memtable if
-/// it held anything; the caller publishes the returned number.
+/// level-0 table, commits it and publishes its last sequence number,
+/// which it returns. The caller holds the write lock and has rotated the
+/// active memtable if it held anything.
 ///
 /// # Errors
 ///
@@ -68,21 +68,11 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     debug_assert!(shared.view().frozen.is_empty());
 
     // The records in internal-key order: by user key, newest first. Every
-    // record has its own sequence number, so no two keys are equal.
-    let mut entries: Vec<(Vec<u8>, &[u8])> = group
-        .records()
-        .zip(first..)
-        .map(|(record, seq)| {
-            let mut ikey = Vec::with_capacity(record.key().len() + 8);
-            key::encode(&mut ikey, record.key(), batch::SeqNum(seq), record.kind());
-            let value = match record {
-                Record::Put { value, .. } => value,
-                Record::Delete { .. } => &[][..],
-            };
-            (ikey, value)
-        })
-        .collect();
-    entries.sort_unstable_by(|a, b| key::compare(&a.0, &b.0));
+    // record has its own sequence number, so no two keys are equal. They
+    // are sorted as borrowed slices, with no allocation per record, and
+    // each internal key is built as it goes into the table.
+    let mut records: Vec<(Record<'_>, u64)> = group.records().zip(first..).collect();
+    records.sort_unstable_by(|(a, a_seq), (b, b_seq)| a.key().cmp(b.key()).then(b_seq.cmp(a_seq)));
 
     let mut guard = lock(&shared.versions);
     let Some(set) = guard.as_mut() else {
@@ -96,14 +86,17 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     let fs = &*shared.fs;
     let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
-    let meta = build::write_table(
-        fs,
-        &path,
-        number,
-        entries.iter().map(|(k, v)| (k.as_slice(), *v)),
-    )
+    let meta = build::write_table_with(fs, &path, number, |out| {
+        let mut ikey = Vec::new();
+        for (record, seq) in &records {
+            ikey.clear();
+            key::encode(&mut ikey, record.key(), SeqNum(*seq), record.kind());
+            out.add(&ikey, record.value().unwrap_or_default())?;
+        }
+        Ok(())
+    })
     .map_err(io_err("write table", &path))?;
-    drop(entries);
+    drop(records);
     if let Err(e) = fs.sync_dir(dir) {
         let _ = fs.remove(&path);
         return Err(io_err("directory fsync", dir)(e));
@@ -125,8 +118,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         return Err(e);
     }
 
-    // Published: readers find the batch in the table once the caller
-    // publishes `last`.
+    // Published: readers find the batch in the table.
     let opened = match version::set::open_table(fs, &path, meta.size) {
         Ok(opened) => opened,
         Err(e) => {
@@ -151,6 +143,10 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
             frozen: current.frozen.clone(),
             version: Arc::new(tables),
         });
+        // Publication point, as `Memtable::apply`'s, while the view is
+        // still locked: a reader that can load the new view loads this
+        // number too, and never spins in `Shared::snapshot` waiting for it.
+        shared.last_seq.store(last, Ordering::Release);
     }
     shared.large_batches.fetch_add(1, Ordering::Relaxed);
     log::debug!(
