@@ -87,7 +87,8 @@ fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
                 let thresholds = LARGE_AT.map(|f| (f * size.min_mutations as f64) as u64);
                 let mut large: &[u64] = if w == 0 { &thresholds } else { &[] };
                 for _ in 0..size.max_batches_per_writer {
-                    if fs.mutations() >= size.min_mutations as u64 {
+                    // Writer 0 goes on until it wrote its large batches.
+                    if fs.mutations() >= size.min_mutations as u64 && large.is_empty() {
                         break;
                     }
                     let large_now = large.first().is_some_and(|&at| fs.mutations() >= at);
