@@ -79,7 +79,8 @@ pub struct Stats {
     /// Batches larger than the write buffer written straight to level-0
     /// tables since open, neither journaled nor held in a memtable.
     pub large_batches: u64,
-    /// Full compactions ([`Db::compact`]) since open.
+    /// Compactions since open: leveled ones the background ran and full
+    /// ones ([`Db::compact`]).
     pub compactions: u64,
     /// Bytes of tables written since open (write amplification's
     /// numerator, with the journals').
@@ -209,6 +210,7 @@ impl Db {
             Some(set),
             Some((retire, retired)),
             blocks,
+            options.shape(),
         ));
         let background = Background::start(Arc::clone(&shared), options.write_buffer_size)
             .map_err(io_err("start the background thread for", &dir))?;
@@ -287,6 +289,7 @@ impl Db {
             None,
             None,
             blocks,
+            options.shape(),
         ));
         // The journals replayed stay live: what `stats` reports of them.
         shared

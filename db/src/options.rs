@@ -43,6 +43,15 @@ pub struct Options {
     /// fails with [`Error::BatchTooLarge`] and changes nothing.
     /// Default: 256 MiB.
     pub max_batch_size: usize,
+    /// The size at which compaction ends an output table, in bytes
+    /// (LevelDB's `max_file_size`, RocksDB's `target_file_size_base`).
+    /// Default: 2 MiB, as LevelDB. At least 4 KiB.
+    pub table_file_size: u64,
+    /// The target size of level 1 in bytes; each deeper level's is ten
+    /// times the one above (RocksDB's `max_bytes_for_level_base`).
+    /// Compaction moves data down once a level is over its target.
+    /// Default: 10 MiB, as LevelDB. At least 16 KiB.
+    pub level1_size: u64,
     /// The file system. Default: the operating system's ([`OsFs`]); tests
     /// pass a `FaultFs` (`tributary::fs::FaultFs`, built with the
     /// `fault-injection` feature).
@@ -59,6 +68,8 @@ impl Default for Options {
             error_if_exists: false,
             recovery: RecoveryMode::PointInTime,
             max_batch_size: 256 << 20,
+            table_file_size: 2 << 20,
+            level1_size: 10 << 20,
             fs: Arc::new(OsFs),
         }
     }
@@ -74,6 +85,8 @@ impl fmt::Debug for Options {
             .field("error_if_exists", &self.error_if_exists)
             .field("recovery", &self.recovery)
             .field("max_batch_size", &self.max_batch_size)
+            .field("table_file_size", &self.table_file_size)
+            .field("level1_size", &self.level1_size)
             .field("fs", &self.fs)
             .finish()
     }
@@ -84,6 +97,16 @@ pub const MIN_WRITE_BUFFER_SIZE: usize = 64 << 10;
 
 impl Options {
     /// Checks the options, naming the first bad one.
+    /// The tree's shape for the compaction picker.
+    pub(crate) fn shape(&self) -> crate::compaction::pick::Shape {
+        crate::compaction::pick::Shape {
+            l0_trigger: crate::tuning::L0_COMPACTION_TRIGGER,
+            l1_bytes: self.level1_size,
+            ratio: crate::tuning::LEVEL_SIZE_RATIO,
+            target_file_size: self.table_file_size,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.write_buffer_size < MIN_WRITE_BUFFER_SIZE {
             return Err(Error::InvalidOptions(format!(
@@ -95,6 +118,18 @@ impl Options {
             return Err(Error::InvalidOptions(format!(
                 "write_buffer_size is {} bytes, above the maximum of 1 GiB",
                 self.write_buffer_size
+            )));
+        }
+        if self.table_file_size < 4 << 10 {
+            return Err(Error::InvalidOptions(format!(
+                "table_file_size is {} bytes, below the minimum of 4096",
+                self.table_file_size
+            )));
+        }
+        if self.level1_size < 16 << 10 {
+            return Err(Error::InvalidOptions(format!(
+                "level1_size is {} bytes, below the minimum of 16384",
+                self.level1_size
             )));
         }
         if self.max_batch_size == 0 {

@@ -33,10 +33,16 @@ pub(crate) const FLUSH_RETRY_MIN: std::time::Duration = std::time::Duration::fro
 /// sixty-four 4 KiB blocks, so a table is written in few large writes.
 pub(crate) const TABLE_WRITE_BUFFER: usize = 256 << 10;
 
-/// The size at which a compaction output table is cut: LevelDB's
-/// `max_file_size` (2 MiB), so that a level is many small files a later
-/// compaction can pick from (issue #14), and one table's index stays small.
-pub(crate) const TARGET_FILE_SIZE: u64 = 2 << 20;
+/// Level-0 tables at which level 0 is due for compaction (its score is
+/// 1): LevelDB's `kL0_CompactionTrigger`. Every read consults each level-0
+/// table whose range holds its key, so their count is what costs.
+pub(crate) const L0_COMPACTION_TRIGGER: usize = 4;
+
+/// How much larger each level's target size is than the one above:
+/// LevelDB's and RocksDB's 10, which bounds the write amplification of
+/// each level to about 10 and the space held by stale versions to about
+/// 11%.
+pub(crate) const LEVEL_SIZE_RATIO: u64 = 10;
 
 /// The longest wait between flush retries.
 pub(crate) const FLUSH_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);

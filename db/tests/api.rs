@@ -109,6 +109,17 @@ fn check_scans(
     assert_eq!(front, expected, "two-ended scan {lo:?}..{hi:?}");
 }
 
+/// The model test's options: the smallest tables and level 1 there are,
+/// so that its 64 keys reach levels 2 and 3 and compactions there must
+/// keep the tombstones that hide older versions below.
+fn model_options(fs: &FaultFs) -> tributary::Options {
+    tributary::Options {
+        table_file_size: 4 << 10,
+        level1_size: 16 << 10,
+        ..options(fs, 64 << 10)
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 24 } else { 200 }))]
 
@@ -118,7 +129,7 @@ proptest! {
         scans in proptest::collection::vec((proptest::option::of((any::<u8>(), any::<bool>())), proptest::option::of((any::<u8>(), any::<bool>()))), 4),
     ) {
         let mut fs = FaultFs::new();
-        let mut db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+        let mut db = Db::open(dir(), model_options(&fs)).unwrap();
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut snapshots = Vec::new();
         // The model after each write, by its last sequence number, for
@@ -159,7 +170,7 @@ proptest! {
                 Op::Compact => db.compact().unwrap(),
                 Op::Reopen => {
                     db.close().unwrap();
-                    db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+                    db = Db::open(dir(), model_options(&fs)).unwrap();
                 }
                 Op::Fill(seed) => {
                     for i in 0..300u16 {
@@ -195,7 +206,7 @@ proptest! {
                     let crashed = fs.crash(tributary::fs::CrashMode::SyncedOnly);
                     drop(db);
                     fs = crashed;
-                    db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+                    db = Db::open(dir(), model_options(&fs)).unwrap();
                     let s = db.recovery_report().last_seq.0;
                     prop_assert!(s >= synced, "lost a synced write: recovered {}, synced {}", s, synced);
                     let at = history.iter().position(|(seq, _)| *seq == s);
@@ -271,7 +282,7 @@ fn compact_flushes_and_merges_every_table_into_level_one() {
     assert_eq!(stats.files_per_level[0], 0, "{stats:?}");
     assert!(stats.files_per_level[1] >= 1, "{stats:?}");
     assert_eq!(stats.table_entries, model.len() as u64, "{stats:?}");
-    assert!(stats.flushes >= 1 && stats.compactions == 1, "{stats:?}");
+    assert!(stats.flushes >= 1 && stats.compactions >= 1, "{stats:?}");
     // The journals of the flushed memtables are gone: only the current
     // one is left (and it is empty).
     let journals = fs

@@ -149,6 +149,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         shared.last_seq.store(last, Ordering::Release);
     }
     shared.large_batches.fetch_add(1, Ordering::Relaxed);
+    shared.wake_compaction();
     log::debug!(
         "wrote a large batch of {} records ({} bytes) to table {number}",
         group.len(),

@@ -1,33 +1,47 @@
-//! A full compaction (`Db::compact`): every table merged into level-1
-//! tables that do not overlap.
+//! The merge job: input tables merged into new tables of one level, and
+//! the edit that swaps them in. Both compactions use it: the leveled one
+//! the background picks (`compaction::level`) and the full one of
+//! `Db::compact` ([`compact_all`]).
 //!
-//! It keeps the newest version of each user key and drops tombstones:
-//! every table is an input, so no deeper table can hold an older version
-//! for a tombstone to hide. Snapshots and iterators taken before it keep
-//! the version they pinned, and with it the input tables, which are
-//! deleted only once the last of them drops (`version::current`). Output
-//! files are cut at [`TARGET_FILE_SIZE`], always between user keys.
+//! # The merge
 //!
-//! Leveled compaction (issue #14) replaces this with picked, bounded
-//! compactions between adjacent levels; this one serves `Db::compact` and
-//! the benchmarks' settle step until then.
+//! One pass over the inputs in internal-key order (a user key's versions
+//! newest first, whichever input holds them). Only the newest version of
+//! each user key is kept: a snapshot taken after the compaction loads a
+//! sequence number at or above every table's (`Shared::snapshot`), so it
+//! sees only newest versions, and a snapshot or iterator taken before
+//! keeps the version it pinned, and with it the inputs, which are deleted
+//! only once the last of them drops (`version::current`). A newest
+//! version that is a tombstone is dropped too when no table below the
+//! output level can hold its key: there is nothing left for it to hide.
+//! Output tables are cut at the target file size or where [`OutputCut`]
+//! says, always between user keys, so no user key spans two tables of a
+//! level.
+//!
+//! # The commit
+//!
+//! Outputs synced, the directory fsynced, then one edit (inputs deleted,
+//! outputs added, the level's compact pointer): the commit point, as for a
+//! flush (`version::set`). The view then drops the inputs and gains the
+//! outputs; tables flushed meanwhile stay in level 0 above them. Only one
+//! compaction runs at a time (`Shared::compacting`), so its inputs are
+//! still live when it commits: flushes only add tables.
 
 use super::build::OutputTable;
+use super::pick::OutputCut;
 use crate::error::{io_err, Error};
 use crate::files;
 use crate::read::{lock, Shared, View};
 use crate::table::{TableError, TableIter};
-use crate::tuning::TARGET_FILE_SIZE;
-use crate::version::{self, Field, TableFile, Version};
+use crate::version::{self, Field, FileMeta, TableFile};
 use batch::{key, Kind};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Merges every table into level 1; returns the tables written.
 pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
-    let mut guard = lock(&shared.versions);
-    let Some(set) = guard.as_mut() else {
-        return Ok(0);
-    };
+    let _alone = lock(&shared.compacting);
     let view = shared.view();
     let inputs: Vec<(usize, Arc<TableFile>)> = view
         .version
@@ -38,14 +52,44 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
     if inputs.is_empty() || (inputs.len() == 1 && only_level_one) {
         return Ok(0);
     }
+    // Every table is an input: no deeper table can hold a key a tombstone
+    // would hide.
+    let files: Vec<&Arc<TableFile>> = inputs.iter().map(|(_, f)| f).collect();
+    let outputs = merge(
+        shared,
+        &files,
+        |_| false,
+        None,
+        shared.shape.target_file_size,
+    )?;
+    let written = outputs.len();
+    install(shared, &inputs, Vec::new(), outputs, 1, None)?;
+    shared.compactions.fetch_add(1, Ordering::Relaxed);
+    Ok(written)
+}
+
+/// A finished, synced output table.
+pub(crate) struct Output {
+    meta: FileMeta,
+    path: PathBuf,
+}
+
+/// Merges `inputs` into new synced tables (see the module comment), the
+/// directory fsynced after them. `deeper_may_hold(user_key)` says whether
+/// a table below the output level may hold the key; `cut` ends tables
+/// early, and `target` is their size. On an error no output is left.
+pub(crate) fn merge(
+    shared: &Shared,
+    inputs: &[&Arc<TableFile>],
+    mut deeper_may_hold: impl FnMut(&[u8]) -> bool,
+    mut cut: Option<OutputCut>,
+    target: u64,
+) -> Result<Vec<Output>, Error> {
     let dir = &shared.dir;
     let fs = &*shared.fs;
-
-    // Newest first among equal user keys: level 0 newest first, then the
-    // deeper levels, which hold older data.
     let mut iters: Vec<(TableIter, &Arc<TableFile>)> = inputs
         .iter()
-        .map(|(_, file)| {
+        .map(|&file| {
             let mut it = file.table.iter();
             it.seek_to_first();
             (it, file)
@@ -58,12 +102,11 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
     };
 
     let mut outputs: Vec<OutputTable> = Vec::new();
-    let mut metas = Vec::new();
     let mut last_user: Option<Vec<u8>> = None;
     let result: Result<(), Error> = (|| {
         loop {
             // The smallest current key among the inputs; on a tie in user
-            // key the internal order already puts the newest first.
+            // key the internal order puts the newest first.
             let mut best: Option<usize> = None;
             for (i, (it, file)) in iters.iter().enumerate() {
                 if let Some(e) = it.error() {
@@ -78,14 +121,16 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
             let Some(b) = best else { break };
             let (it, _) = &mut iters[b];
             let (user, _, kind) = key::parse(it.key()).expect("the table reader checked every key");
-            let newest = last_user.as_deref() != Some(user);
-            if newest {
+            if last_user.as_deref() != Some(user) {
                 last_user = Some(user.to_vec());
-                if kind == Kind::Put {
-                    let cut = outputs
-                        .last()
-                        .is_none_or(|o| o.size_estimate() >= TARGET_FILE_SIZE);
-                    if cut {
+                let keep = kind == Kind::Put || deeper_may_hold(user);
+                if keep {
+                    let full = outputs.last().is_none_or(|o| o.size_estimate() >= target);
+                    let early = cut.as_mut().is_some_and(|c| c.before(it.key()));
+                    if full || early {
+                        if let Some(c) = cut.as_mut() {
+                            c.reset();
+                        }
                         let number =
                             lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
                         let path = files::table_path(dir, number);
@@ -103,69 +148,128 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
         }
         Ok(())
     })();
-    if let Err(e) = result {
-        for out in outputs {
-            let _ = fs.remove(out.path());
+    let paths: Vec<PathBuf> = outputs.iter().map(|o| o.path().to_path_buf()).collect();
+    let remove_all = || {
+        for p in &paths {
+            let _ = fs.remove(p);
         }
+    };
+    if let Err(e) = result {
+        drop(outputs);
+        remove_all();
         return Err(e);
     }
-    let paths: Vec<_> = outputs.iter().map(|o| o.path().to_path_buf()).collect();
+    let mut finished = Vec::with_capacity(outputs.len());
     for out in outputs {
         let path = out.path().to_path_buf();
         match out.finish() {
             Ok(meta) => {
                 shared
                     .table_bytes_written
-                    .fetch_add(meta.size, std::sync::atomic::Ordering::Relaxed);
-                metas.push((meta, path))
+                    .fetch_add(meta.size, Ordering::Relaxed);
+                finished.push(Output { meta, path });
             }
             Err(e) => {
-                for p in &paths {
-                    let _ = fs.remove(p);
-                }
+                remove_all();
                 return Err(io_err("write table", &path)(e));
             }
         }
     }
-    fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
+    if let Err(e) = fs.sync_dir(dir) {
+        remove_all();
+        return Err(io_err("directory fsync", dir)(e));
+    }
+    Ok(finished)
+}
 
-    let mut edit: Vec<Field> = inputs
+/// Commits a compaction and publishes it: `deleted` (level, table) leave
+/// and are marked obsolete, to go once nothing holds them; `moved`
+/// (level, table) leave their level and join `level` unchanged; `outputs`
+/// join `level` as new tables; `pointer` becomes the compact pointer of
+/// its level.
+pub(crate) fn install(
+    shared: &Shared,
+    deleted: &[(usize, Arc<TableFile>)],
+    moved: Vec<(usize, Arc<TableFile>)>,
+    outputs: Vec<Output>,
+    level: usize,
+    pointer: Option<(usize, Vec<u8>)>,
+) -> Result<(), Error> {
+    let fs = &*shared.fs;
+    let mut guard = lock(&shared.versions);
+    let Some(set) = guard.as_mut() else {
+        return Ok(());
+    };
+    // Every deletion before every addition: a moved table leaves its level
+    // before it joins the next.
+    let mut edit: Vec<Field> = deleted
         .iter()
+        .chain(&moved)
         .map(|(level, file)| Field::DeleteFile {
             level: *level as u8,
             number: file.meta.number,
         })
         .collect();
-    for (meta, _) in &metas {
+    for (_, file) in &moved {
         edit.push(Field::AddFile {
-            level: 1,
-            file: meta.clone(),
+            level: level as u8,
+            file: file.meta.clone(),
+        });
+    }
+    for out in &outputs {
+        edit.push(Field::AddFile {
+            level: level as u8,
+            file: out.meta.clone(),
+        });
+    }
+    if let Some((level, key)) = pointer {
+        edit.push(Field::CompactPointer {
+            level: level as u8,
+            key,
         });
     }
     edit.push(Field::NextFileNumber(
         lock(&shared.numbers).peek().unwrap_or(u64::MAX),
     ));
-    set.commit(edit)?;
+    if let Err(e) = set.commit(edit) {
+        let paths: Vec<_> = outputs.iter().map(|o| o.path.clone()).collect();
+        drop(guard);
+        if !super::note_stopped(shared, &e) {
+            // Not committed: the outputs are orphans.
+            for p in paths {
+                let _ = fs.remove(&p);
+            }
+        }
+        return Err(e);
+    }
 
-    let mut level_one = Vec::with_capacity(metas.len());
-    for (meta, path) in metas {
-        let table = version::set::open_table(fs, &path, meta.size)?;
-        level_one.push(Arc::new(TableFile::new(
-            meta,
+    let mut added = Vec::with_capacity(moved.len() + outputs.len());
+    for out in outputs {
+        let table = match version::set::open_table(fs, &out.path, out.meta.size) {
+            Ok(table) => table,
+            Err(e) => {
+                // Committed but unreadable: reads would miss its records.
+                *lock(&shared.background_error) = Some(format!(
+                    "a committed compaction output cannot be opened: {e}"
+                ));
+                return Err(e);
+            }
+        };
+        added.push(Arc::new(TableFile::new(
+            out.meta,
             table,
-            path,
+            out.path,
             shared.retire.clone(),
         )));
     }
     {
         let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
-        // Only flushes change tables, and they wait for the version set
-        // this holds: the current version's tables are the inputs.
-        let mut tables = Version {
-            max_seq: current.version.max_seq,
-            ..Version::default()
-        };
-        tables.levels[1] = level_one;
+        let mut tables = (*current.version).clone();
+        for (from, file) in deleted.iter().chain(&moved) {
+            tables.levels[*from].retain(|t| !Arc::ptr_eq(t, file));
+        }
+        tables.levels[level].extend(moved.into_iter().map(|(_, file)| file));
+        tables.levels[level].extend(added);
         version::set::sort_levels(&mut tables);
         *current = Arc::new(View {
             active: Arc::clone(&current.active),
@@ -174,12 +278,9 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
             version: Arc::new(tables),
         });
     }
-    // Deleted once no snapshot or iterator holds them.
-    for (_, file) in &inputs {
+    drop(guard);
+    for (_, file) in deleted {
         file.mark_obsolete();
     }
-    shared
-        .compactions
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Ok(paths.len())
+    Ok(())
 }

@@ -15,17 +15,24 @@
 //! 5. delete obsolete tables that no reader holds any more
 //!    (`Shared::delete_retired`).
 //!
-//! A table write error is retried with back-off (the memtable stays
-//! frozen and readable meanwhile); a manifest error stops the background
-//! work and poisons writes, reads keep working (TABLES.md §6).
+//! A second thread, the compaction lane, runs leveled compactions while
+//! any level is over its target ([`level`], choosing with the pure
+//! [`pick`], merging with [`merge`]), woken by every flush and large
+//! batch: a compaction that takes seconds never delays a journal sync, a
+//! zero-fill or a flush, and the two threads use both cores.
 //!
-//! Leveled compaction (issue #14) joins this module: the pure picker, the
-//! merge job and write stalls.
+//! A table write error is retried with back-off (the memtable stays
+//! frozen and readable meanwhile; a compaction's inputs stay live); a
+//! manifest error stops the background work and poisons writes, reads
+//! keep working (TABLES.md §6). Write stalls (issue #14) are still to
+//! come: level 0 is kept in check only by the lane keeping up.
 
 pub(crate) mod build;
 pub(crate) mod flush;
 pub(crate) mod large;
+pub(crate) mod level;
 pub(crate) mod merge;
+pub(crate) mod pick;
 
 use crate::read::{lock, Shared};
 use crate::tuning::{ARENA_QUARTERS, FLUSH_RETRY_MAX, FLUSH_RETRY_MIN, POOL_MEMTABLES};
@@ -65,6 +72,8 @@ pub(crate) struct Background {
     /// only while dropping.
     wake: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// The compaction lane (its wake-up is `Shared::compaction_wake`).
+    compactor: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
 
@@ -79,9 +88,18 @@ impl Background {
             .spawn(move || run(&background, write_buffer_size, &woken))?;
         // Recovery may have left frozen memtables to flush.
         let _ = wake.try_send(());
+        let (compact_wake, compact_woken) = mpsc::sync_channel::<()>(1);
+        let lane = Arc::clone(&shared);
+        let compactor = std::thread::Builder::new()
+            .name("tributary-compaction".into())
+            .spawn(move || compaction_lane(&lane, &compact_woken))?;
+        // The tables recovery found may be over their targets.
+        let _ = compact_wake.try_send(());
+        *lock(&shared.compaction_wake) = Some(compact_wake);
         Ok(Background {
             wake: Some(wake),
             thread: Some(thread),
+            compactor: Some(compactor),
             shared,
         })
     }
@@ -108,7 +126,10 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
             .next_journal
             .prepare(&*shared.fs, &shared.dir, write_buffer_size);
         retry = match flush_now(shared) {
-            Ok(()) => None,
+            Ok(()) => {
+                shared.wake_compaction();
+                None
+            }
             Err(_) if stopped(shared) => {
                 // The manifest failed: nothing more is committed. The
                 // thread stays to prepare journals and sync closed ones,
@@ -131,6 +152,46 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
         log::warn!("cannot record synced journals at close: {e}");
     }
     shared.delete_retired();
+}
+
+/// The compaction lane: while a level is over its target, the compaction
+/// it needs most (`level`), on its own thread, so that journal syncs,
+/// zero-filling and flushes never wait behind it. A failure is retried
+/// with the flush's back-off; after a manifest failure it stops.
+fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
+    let mut retry: Option<Duration> = None;
+    loop {
+        let woke = match retry {
+            None => woken.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(delay) => woken.recv_timeout(delay),
+        };
+        if woke == Err(RecvTimeoutError::Disconnected) {
+            return;
+        }
+        while !stopped(shared) {
+            if let Err(mpsc::TryRecvError::Disconnected) = woken.try_recv() {
+                return; // closing: the rest waits for the next open
+            }
+            match level::compact_once(shared, &shared.shape) {
+                Ok(true) => {
+                    retry = None;
+                    shared.delete_retired();
+                }
+                Ok(false) => {
+                    retry = None;
+                    break;
+                }
+                Err(e) => {
+                    if !note_stopped(shared, &e) {
+                        log::error!("compaction failed, will retry: {e}");
+                        retry =
+                            Some(retry.map_or(FLUSH_RETRY_MIN, |d| (d * 2).min(FLUSH_RETRY_MAX)));
+                    }
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// The closed journals synced since the last call, by number.
@@ -183,9 +244,13 @@ fn journal_number(path: &Path) -> Option<u64> {
 
 impl Drop for Background {
     fn drop(&mut self) {
-        // Disconnecting ends the thread's loop after its current round.
+        // Disconnecting ends each thread's loop after its current round.
         drop(self.wake.take());
-        if let Some(thread) = self.thread.take() {
+        drop(lock(&self.shared.compaction_wake).take());
+        for thread in [self.thread.take(), self.compactor.take()]
+            .into_iter()
+            .flatten()
+        {
             // A panic there was already reported on stderr; reads stayed
             // correct without the thread.
             let _ = thread.join();

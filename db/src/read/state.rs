@@ -7,6 +7,7 @@
 //! an `RwLock` that rotation and compaction hold only to swap it, and the
 //! last sequence number is an atomic.
 
+use crate::compaction::pick::Shape;
 use crate::error::{table_err, Error};
 use crate::files::FileNumbers;
 use crate::fs::Fs;
@@ -17,7 +18,7 @@ use memdb::{BlockPool, Lookup, MemDb};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// What a read consults: the active memtable, the frozen ones from newest to
@@ -122,6 +123,14 @@ pub(crate) struct Shared {
     pub table_bytes_written: AtomicU64,
     /// Memory of dropped memtables, for the next ones.
     pub blocks: Arc<BlockPool>,
+    /// The tree's shape (level targets, table size), from the options.
+    pub shape: Shape,
+    /// Held by the compaction running, so that only one runs at a time
+    /// and its inputs stay live until it commits.
+    pub compacting: Mutex<()>,
+    /// Wakes the compaction lane; `None` when it does not run (a
+    /// read-only database, or once it is told to stop).
+    pub compaction_wake: Mutex<Option<SyncSender<()>>>,
     /// Journals closed by rotation, waiting for their sync.
     pub closed_journals: ClosedJournals,
     /// The journal to rotate into, zero-filled ahead for synced workloads.
@@ -147,6 +156,7 @@ impl Shared {
         versions: Option<VersionSet>,
         retire: Option<(Sender<Retired>, Receiver<Retired>)>,
         blocks: Arc<BlockPool>,
+        shape: Shape,
     ) -> Shared {
         let (retire, retired) = match retire {
             Some((tx, rx)) => (Some(tx), Some(rx)),
@@ -173,6 +183,17 @@ impl Shared {
             blocks,
             closed_journals: ClosedJournals::default(),
             next_journal: NextJournal::default(),
+            shape,
+            compacting: Mutex::new(()),
+            compaction_wake: Mutex::new(None),
+        }
+    }
+
+    /// Wakes the compaction lane, if it runs: the tables changed.
+    pub fn wake_compaction(&self) {
+        if let Some(wake) = &*lock(&self.compaction_wake) {
+            // Full: a wake-up is pending and covers this one.
+            let _ = wake.try_send(());
         }
     }
 

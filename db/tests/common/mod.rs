@@ -19,9 +19,15 @@ pub fn splitmix64(state: &mut u64) -> u64 {
 
 /// Options over a fault file system with a small write buffer, so that a
 /// short workload rotates through several journals.
+///
+/// Tables and levels are small beside the write buffer (tables of a
+/// quarter of it, level 1 of twice it), so that a few flushes make
+/// leveled compactions through several levels.
 pub fn options(fs: &FaultFs, write_buffer_size: usize) -> Options {
     Options {
         write_buffer_size,
+        table_file_size: (write_buffer_size / 4) as u64,
+        level1_size: (write_buffer_size * 2) as u64,
         fs: Arc::new(fs.clone()),
         ..Options::default()
     }

@@ -1,0 +1,104 @@
+//! Leveled compaction: the job the compaction lane runs while any level
+//! is over its target (TABLES.md §6).
+//!
+//! [`compact_once`] asks the pure picker (`pick`) for the most needed
+//! compaction of the current version, then either moves its one table a
+//! level down (a trivial move: one edit, nothing rewritten) or merges its
+//! inputs of two adjacent levels into new tables of the lower one
+//! (`merge`). It holds `Shared::compacting`, never the version set, while
+//! it works, so flushes go on beside it; they only add level-0 tables,
+//! which stay above its outputs.
+
+use super::merge;
+use super::pick::{self, Entry, OutputCut, Shape};
+use crate::error::Error;
+use crate::read::{lock, Shared};
+use crate::version::{FileMeta, TableFile, Version, NUM_LEVELS};
+use batch::key;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl Entry for Arc<TableFile> {
+    fn meta(&self) -> &FileMeta {
+        &self.meta
+    }
+}
+
+/// Runs the compaction the current version needs most, if any; returns
+/// whether it ran one.
+///
+/// # Errors
+///
+/// A damaged input, a table write error (nothing committed, the outputs
+/// removed), or a manifest error (commits stop; the background error is
+/// set).
+pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error> {
+    let _alone = lock(&shared.compacting);
+    let version = Arc::clone(&shared.view().version);
+    let pointers = lock(&shared.versions)
+        .as_ref()
+        .map(|set| set.catalog.compact_pointers.clone())
+        .unwrap_or_default();
+    let pointer_of = |level: usize| pointers.get(&(level as u8)).cloned();
+    let Some(picked) = pick::pick(&version.levels, &pointer_of, shape) else {
+        return Ok(false);
+    };
+    let level = picked.level;
+    let take = |level: usize, idx: &[usize]| -> Vec<(usize, Arc<TableFile>)> {
+        idx.iter()
+            .map(|&i| (level, Arc::clone(&version.levels[level][i])))
+            .collect()
+    };
+    let upper = take(level, &picked.inputs[0]);
+    let lower = take(level + 1, &picked.inputs[1]);
+    let pointer = Some((level, picked.compact_pointer.clone()));
+    if picked.trivial_move {
+        log::debug!(
+            "moving table {} from level {level} down",
+            upper[0].1.meta.number
+        );
+        merge::install(shared, &[], upper, Vec::new(), level + 1, pointer)?;
+    } else {
+        let grandparents: Vec<(Vec<u8>, u64)> = picked
+            .grandparents
+            .iter()
+            .map(|&i| {
+                let meta = &version.levels[level + 2][i].meta;
+                (meta.largest.clone(), meta.size)
+            })
+            .collect();
+        let inputs: Vec<&Arc<TableFile>> = upper.iter().chain(&lower).map(|(_, f)| f).collect();
+        let outputs = merge::merge(
+            shared,
+            &inputs,
+            |user_key| deeper_may_hold(&version, level + 2, user_key),
+            Some(OutputCut::new(grandparents, shape)),
+            shape.target_file_size,
+        )?;
+        log::debug!(
+            "compacted {} + {} tables of levels {level} and {} into {}",
+            upper.len(),
+            lower.len(),
+            level + 1,
+            outputs.len()
+        );
+        let deleted: Vec<(usize, Arc<TableFile>)> = upper.into_iter().chain(lower).collect();
+        merge::install(shared, &deleted, Vec::new(), outputs, level + 1, pointer)?;
+    }
+    shared.compactions.fetch_add(1, Ordering::Relaxed);
+    Ok(true)
+}
+
+/// Whether a table of `version` at level `from` or deeper may hold
+/// `user_key`: if none may, a tombstone for it hides nothing and can go.
+fn deeper_may_hold(version: &Version, from: usize, user_key: &[u8]) -> bool {
+    (from..NUM_LEVELS).any(|level| {
+        // Deeper levels are in key order without overlap: the one table
+        // that may hold the key is the first that ends at or after it.
+        let files = &version.levels[level];
+        let i = files.partition_point(|t| key::user_key(&t.meta.largest) < user_key);
+        files
+            .get(i)
+            .is_some_and(|t| key::user_key(&t.meta.smallest) <= user_key)
+    })
+}

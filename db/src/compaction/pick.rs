@@ -1,0 +1,591 @@
+//! Choosing a compaction: a pure function of the tables' manifest entries,
+//! the compact pointers and the tree's [`Shape`] (TABLES.md §6, LevelDB's
+//! `VersionSet::PickCompaction` without seek compactions).
+//!
+//! 1. **Score** each level but the last: level 0 by its file count over
+//!    [`Shape::l0_trigger`] (every read consults each level-0 table, so
+//!    their number is what costs), a deeper level by its bytes over its
+//!    target, [`Shape::l1_bytes`] times [`Shape::ratio`] per level below 1.
+//!    The highest score at or above 1 is compacted; on a tie, the upper
+//!    level, whose data is newer and read first.
+//! 2. **The first input**: the first table of the level, in key order,
+//!    that ends after the level's compact pointer, or the level's first
+//!    table when none does (round robin: successive compactions sweep the
+//!    key space, so each part of a level is compacted in its turn).
+//! 3. **Expand** the input to the tables whose user keys overlap it, until
+//!    nothing more does. On level 0 tables overlap freely; on any level a
+//!    user key's versions may lie on both sides of a table boundary, and a
+//!    compaction that took one side only would move the newer version
+//!    below the older one.
+//! 4. **The next level's inputs**: the tables of level + 1 overlapping
+//!    that range, expanded the same way. Then, if it adds tables of the
+//!    first level without adding any of the next, the first input is
+//!    widened to the whole range, within [`Shape::expanded_limit`] bytes.
+//! 5. **A trivial move** when one table overlaps nothing below and little
+//!    of the level after: the edit moves it, and nothing is rewritten.
+//! 6. **The compact pointer** of the level becomes the largest key of the
+//!    inputs, recorded with the compaction's edit.
+//!
+//! [`OutputCut`] is the merge job's other decision from the same shape: it
+//! ends an output table before it overlaps too much of the grandparent
+//! level, so that one table's next compaction stays bounded.
+
+use crate::version::{FileMeta, NUM_LEVELS};
+use batch::key;
+use std::cmp::Ordering;
+
+/// The sizes that shape the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Level-0 tables at which level 0 scores 1.
+    pub l0_trigger: usize,
+    /// The target size of level 1 in bytes.
+    pub l1_bytes: u64,
+    /// How much larger each level's target is than the one above.
+    pub ratio: u64,
+    /// The size at which compaction cuts its output tables.
+    pub target_file_size: u64,
+}
+
+impl Shape {
+    /// The target size of `level` (1 or deeper) in bytes.
+    pub fn max_bytes(&self, level: usize) -> u64 {
+        debug_assert!(level >= 1);
+        let mut bytes = self.l1_bytes;
+        for _ in 1..level {
+            bytes = bytes.saturating_mul(self.ratio);
+        }
+        bytes
+    }
+
+    /// The most bytes a compaction's inputs may reach by widening its
+    /// first level (step 4; LevelDB's 25 tables).
+    pub fn expanded_limit(&self) -> u64 {
+        self.target_file_size.saturating_mul(25)
+    }
+
+    /// The most bytes of the grandparent level one output table may
+    /// overlap, and a trivial move may leave overlapped (LevelDB's 10
+    /// tables).
+    pub fn grandparent_limit(&self) -> u64 {
+        self.target_file_size.saturating_mul(10)
+    }
+}
+
+/// What a picker reads of a table: its manifest entry.
+pub(crate) trait Entry {
+    /// The table's manifest entry.
+    fn meta(&self) -> &FileMeta;
+}
+
+impl Entry for FileMeta {
+    fn meta(&self) -> &FileMeta {
+        self
+    }
+}
+
+/// A compaction to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pick {
+    /// The level compacted: its inputs move into `level + 1`.
+    pub level: usize,
+    /// Indices into the levels given of the inputs of `level` and of
+    /// `level + 1`, each in key order.
+    pub inputs: [Vec<usize>; 2],
+    /// Indices of the tables of `level + 2` that the inputs overlap, in key
+    /// order: where outputs are cut ([`OutputCut`]).
+    pub grandparents: Vec<usize>,
+    /// One input overlapping nothing in `level + 1`: moved, not rewritten.
+    pub trivial_move: bool,
+    /// The level's new compact pointer: the inputs' largest internal key.
+    pub compact_pointer: Vec<u8>,
+}
+
+/// The score of each level but the last (level 0 first); a level scoring
+/// at least 1 needs a compaction.
+pub(crate) fn scores<E: Entry>(levels: &[Vec<E>; NUM_LEVELS], shape: &Shape) -> Vec<f64> {
+    (0..NUM_LEVELS - 1)
+        .map(|level| {
+            if level == 0 {
+                levels[0].len() as f64 / shape.l0_trigger as f64
+            } else {
+                let bytes: u64 = levels[level].iter().map(|t| t.meta().size).sum();
+                bytes as f64 / shape.max_bytes(level) as f64
+            }
+        })
+        .collect()
+}
+
+/// The compaction to run next, if any level needs one. `levels` may list
+/// each level's tables in any order; `pointers` gives each level's compact
+/// pointer, if it has one.
+pub(crate) fn pick<E: Entry>(
+    levels: &[Vec<E>; NUM_LEVELS],
+    pointers: &dyn Fn(usize) -> Option<Vec<u8>>,
+    shape: &Shape,
+) -> Option<Pick> {
+    // Step 1. `max_by` keeps the last of equal scores: scan from the
+    // bottom up so that the upper level wins a tie.
+    let (level, score) = scores(levels, shape)
+        .into_iter()
+        .enumerate()
+        .rev()
+        .max_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal))?;
+    if score < 1.0 {
+        return None;
+    }
+    let files = in_key_order(&levels[level]);
+    let below = in_key_order(&levels[level + 1]);
+
+    // Step 2.
+    let pointer = pointers(level);
+    let first = files
+        .iter()
+        .copied()
+        .find(|&i| {
+            pointer
+                .as_deref()
+                .is_none_or(|p| key::compare(&levels[level][i].meta().largest, p).is_gt())
+        })
+        .or_else(|| files.first().copied())?;
+
+    // Step 3.
+    let (lo, hi) = user_range(&levels[level], &[first]);
+    let mut upper = overlapping(&levels[level], &files, lo, hi);
+
+    // Step 4.
+    let (lo, hi) = user_range(&levels[level], &upper);
+    let mut lower = overlapping(&levels[level + 1], &below, lo, hi);
+    if !lower.is_empty() {
+        let (all_lo, all_hi) = joint_range(levels, level, &upper, &lower);
+        let widened = overlapping(&levels[level], &files, all_lo, all_hi);
+        if widened.len() > upper.len() {
+            let bytes = total(&levels[level], &widened) + total(&levels[level + 1], &lower);
+            let (w_lo, w_hi) = user_range(&levels[level], &widened);
+            let widened_lower = overlapping(&levels[level + 1], &below, w_lo, w_hi);
+            if bytes < shape.expanded_limit() && widened_lower.len() == lower.len() {
+                upper = widened;
+                lower = widened_lower;
+            }
+        }
+    }
+
+    let grandparents = if level + 2 < NUM_LEVELS {
+        let (all_lo, all_hi) = joint_range(levels, level, &upper, &lower);
+        let grand = in_key_order(&levels[level + 2]);
+        overlapping_once(&levels[level + 2], &grand, all_lo, all_hi)
+    } else {
+        Vec::new()
+    };
+
+    // Step 5.
+    let grandparent_bytes = match levels.get(level + 2) {
+        Some(grand) => total(grand, &grandparents),
+        None => 0,
+    };
+    let trivial_move =
+        upper.len() == 1 && lower.is_empty() && grandparent_bytes <= shape.grandparent_limit();
+
+    // Step 6.
+    let compact_pointer = upper
+        .iter()
+        .map(|&i| &levels[level][i].meta().largest)
+        .max_by(|a, b| key::compare(a, b))
+        .expect("at least one input")
+        .clone();
+    Some(Pick {
+        level,
+        inputs: [upper, lower],
+        grandparents,
+        trivial_move,
+        compact_pointer,
+    })
+}
+
+/// The indices of `files`, by smallest internal key.
+fn in_key_order<E: Entry>(files: &[E]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by(|&a, &b| key::compare(&files[a].meta().smallest, &files[b].meta().smallest));
+    order
+}
+
+/// The smallest and largest user keys of the tables `chosen` of `files`.
+fn user_range<'a, E: Entry>(files: &'a [E], chosen: &[usize]) -> (&'a [u8], &'a [u8]) {
+    let lo = chosen
+        .iter()
+        .map(|&i| key::user_key(&files[i].meta().smallest))
+        .min()
+        .expect("at least one table");
+    let hi = chosen
+        .iter()
+        .map(|&i| key::user_key(&files[i].meta().largest))
+        .max()
+        .expect("at least one table");
+    (lo, hi)
+}
+
+/// The user-key range of the inputs of both levels.
+fn joint_range<'a, E: Entry>(
+    levels: &'a [Vec<E>; NUM_LEVELS],
+    level: usize,
+    upper: &[usize],
+    lower: &[usize],
+) -> (&'a [u8], &'a [u8]) {
+    let (mut lo, mut hi) = user_range(&levels[level], upper);
+    if !lower.is_empty() {
+        let (l, h) = user_range(&levels[level + 1], lower);
+        lo = lo.min(l);
+        hi = hi.max(h);
+    }
+    (lo, hi)
+}
+
+/// The tables of `files` (visited in `order`) whose user keys overlap
+/// `[lo, hi]`, once.
+fn overlapping_once<E: Entry>(files: &[E], order: &[usize], lo: &[u8], hi: &[u8]) -> Vec<usize> {
+    order
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let meta = files[i].meta();
+            key::user_key(&meta.smallest) <= hi && key::user_key(&meta.largest) >= lo
+        })
+        .collect()
+}
+
+/// The tables of `files` whose user keys overlap `[lo, hi]`, widened until
+/// no other table overlaps the range they span (steps 3 and 4).
+fn overlapping<E: Entry>(files: &[E], order: &[usize], lo: &[u8], hi: &[u8]) -> Vec<usize> {
+    let mut chosen = overlapping_once(files, order, lo, hi);
+    loop {
+        if chosen.is_empty() {
+            return chosen;
+        }
+        let (lo, hi) = user_range(files, &chosen);
+        let wider = overlapping_once(files, order, lo, hi);
+        if wider.len() == chosen.len() {
+            return chosen;
+        }
+        chosen = wider;
+    }
+}
+
+/// The bytes of the tables `chosen` of `files`.
+fn total<E: Entry>(files: &[E], chosen: &[usize]) -> u64 {
+    chosen.iter().map(|&i| files[i].meta().size).sum()
+}
+
+/// Where the merge job ends an output table early: before it overlaps
+/// more than [`Shape::grandparent_limit`] bytes of the grandparent level
+/// (LevelDB's `Compaction::ShouldStopBefore`).
+#[derive(Debug)]
+pub(crate) struct OutputCut {
+    /// The grandparents' largest internal keys and sizes, in key order.
+    grandparents: Vec<(Vec<u8>, u64)>,
+    next: usize,
+    seen_key: bool,
+    overlapped: u64,
+    limit: u64,
+}
+
+impl OutputCut {
+    /// A cut over the grandparent tables given (largest key and size), in
+    /// key order.
+    pub fn new(grandparents: Vec<(Vec<u8>, u64)>, shape: &Shape) -> OutputCut {
+        OutputCut {
+            grandparents,
+            next: 0,
+            seen_key: false,
+            overlapped: 0,
+            limit: shape.grandparent_limit(),
+        }
+    }
+
+    /// Whether the output table being written should end before
+    /// `internal_key`, the first version of a new user key; keys come in
+    /// increasing order. The caller starts a new table when it says so.
+    pub fn before(&mut self, internal_key: &[u8]) -> bool {
+        while let Some((largest, size)) = self.grandparents.get(self.next) {
+            if key::compare(internal_key, largest).is_le() {
+                break;
+            }
+            if self.seen_key {
+                self.overlapped += size;
+            }
+            self.next += 1;
+        }
+        self.seen_key = true;
+        if self.overlapped > self.limit {
+            self.overlapped = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The output table was cut for another reason (its size): it starts
+    /// its count of overlapped bytes afresh.
+    pub fn reset(&mut self) {
+        self.overlapped = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use batch::{Kind, SeqNum};
+
+    const SHAPE: Shape = Shape {
+        l0_trigger: 4,
+        l1_bytes: 1000,
+        ratio: 10,
+        target_file_size: 100,
+    };
+
+    fn ikey(user: &str, seq: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        key::encode(&mut out, user.as_bytes(), SeqNum(seq), Kind::Put);
+        out
+    }
+
+    /// Table `number` from `lo` to `hi` (user keys, newest versions at
+    /// `seq`), of `size` bytes.
+    fn t(number: u64, lo: &str, hi: &str, size: u64) -> FileMeta {
+        FileMeta {
+            number,
+            size,
+            entries: 1,
+            smallest: ikey(lo, 100 + number),
+            largest: ikey(hi, 100 + number),
+        }
+    }
+
+    fn levels(tables: &[(usize, FileMeta)]) -> [Vec<FileMeta>; NUM_LEVELS] {
+        let mut levels: [Vec<FileMeta>; NUM_LEVELS] = Default::default();
+        for (level, meta) in tables {
+            levels[*level].push(meta.clone());
+        }
+        levels
+    }
+
+    /// The numbers of the picked tables: (level, upper, lower,
+    /// grandparents, trivial move).
+    fn numbers(
+        levels: &[Vec<FileMeta>; NUM_LEVELS],
+        pick: &Pick,
+    ) -> (usize, Vec<u64>, Vec<u64>, Vec<u64>, bool) {
+        let n = |level: usize, idx: &[usize]| {
+            let mut v: Vec<u64> = idx.iter().map(|&i| levels[level][i].number).collect();
+            v.sort_unstable();
+            v
+        };
+        (
+            pick.level,
+            n(pick.level, &pick.inputs[0]),
+            n(pick.level + 1, &pick.inputs[1]),
+            if pick.level + 2 < NUM_LEVELS {
+                n(pick.level + 2, &pick.grandparents)
+            } else {
+                Vec::new()
+            },
+            pick.trivial_move,
+        )
+    }
+
+    type Expect = Option<(usize, Vec<u64>, Vec<u64>, Vec<u64>, bool)>;
+
+    fn run(tables: &[(usize, FileMeta)], pointers: &[(usize, Vec<u8>)], expect: Expect) {
+        let levels = levels(tables);
+        let pointers = pointers.to_vec();
+        let lookup = move |level: usize| {
+            pointers
+                .iter()
+                .find(|(l, _)| *l == level)
+                .map(|(_, k)| k.clone())
+        };
+        let got = pick(&levels, &lookup, &SHAPE).map(|p| numbers(&levels, &p));
+        assert_eq!(got, expect, "tables {tables:?}");
+    }
+
+    #[test]
+    fn nothing_to_do_below_every_target() {
+        run(&[], &[], None);
+        run(
+            &[
+                (0, t(1, "a", "z", 10)),
+                (0, t(2, "a", "z", 10)),
+                (0, t(3, "a", "z", 10)),
+                (1, t(4, "a", "m", 999)),
+            ],
+            &[],
+            None,
+        );
+    }
+
+    #[test]
+    fn level_zero_takes_every_overlapping_table_transitively() {
+        // 1 overlaps 2, 2 overlaps 3; 4 is apart. The first in key order
+        // is 1; the closure takes 1, 2 and 3 and the level-1 tables under
+        // a..h.
+        run(
+            &[
+                (0, t(1, "a", "c", 10)),
+                (0, t(2, "c", "f", 10)),
+                (0, t(3, "e", "h", 10)),
+                (0, t(4, "x", "z", 10)),
+                (1, t(5, "b", "d", 50)),
+                (1, t(6, "g", "k", 50)),
+                (1, t(7, "m", "p", 50)),
+                (2, t(8, "a", "b", 50)),
+                (2, t(9, "q", "r", 50)),
+            ],
+            &[],
+            Some((0, vec![1, 2, 3], vec![5, 6], vec![8], false)),
+        );
+    }
+
+    #[test]
+    fn the_compact_pointer_goes_round_robin() {
+        let tables = [
+            (1, t(1, "a", "b", 400)),
+            (1, t(2, "c", "d", 400)),
+            (1, t(3, "e", "f", 400)),
+        ];
+        // Level 1 holds 1200 of 1000 bytes: it scores 1.2.
+        run(&tables, &[], Some((1, vec![1], vec![], vec![], true)));
+        run(
+            &tables,
+            &[(1, ikey("b", 101))],
+            Some((1, vec![2], vec![], vec![], true)),
+        );
+        // Past the last table: back to the first.
+        run(
+            &tables,
+            &[(1, ikey("f", 103))],
+            Some((1, vec![1], vec![], vec![], true)),
+        );
+    }
+
+    #[test]
+    fn a_user_key_is_never_split_between_inputs() {
+        // Tables 1 and 2 of level 1 both hold versions of "c": picking 1
+        // takes 2 as well. In level 2, 4 and 5 share "k" the same way.
+        run(
+            &[
+                (1, t(1, "a", "c", 800)),
+                (1, t(2, "c", "e", 800)),
+                (2, t(3, "a", "b", 10)),
+                (2, t(4, "d", "k", 10)),
+                (2, t(5, "k", "m", 10)),
+            ],
+            &[],
+            Some((1, vec![1, 2], vec![3, 4, 5], vec![], false)),
+        );
+    }
+
+    #[test]
+    fn the_upper_inputs_widen_when_the_lower_ones_stay() {
+        // Picking 1 (a..c) takes 10 (a..f) below; widening to a..f adds 2
+        // (e..f) above without adding anything below.
+        run(
+            &[
+                (1, t(1, "a", "c", 600)),
+                (1, t(2, "e", "f", 600)),
+                (1, t(3, "x", "y", 600)),
+                (2, t(10, "a", "f", 100)),
+                (2, t(11, "g", "h", 100)),
+            ],
+            &[],
+            Some((1, vec![1, 2], vec![10], vec![], false)),
+        );
+        // Not when widening would pull in more of the lower level...
+        run(
+            &[
+                (1, t(1, "a", "c", 600)),
+                (1, t(2, "e", "g", 600)),
+                (2, t(10, "a", "f", 100)),
+                (2, t(11, "g", "h", 100)),
+            ],
+            &[],
+            Some((1, vec![1], vec![10], vec![], false)),
+        );
+        // ...nor past the expanded limit (2,500 bytes).
+        run(
+            &[
+                (1, t(1, "a", "c", 1500)),
+                (1, t(2, "e", "f", 1500)),
+                (2, t(10, "a", "f", 100)),
+            ],
+            &[],
+            Some((1, vec![1], vec![10], vec![], false)),
+        );
+    }
+
+    #[test]
+    fn the_highest_score_wins_and_a_tie_goes_up() {
+        // Level 0 scores 1 (4 tables), level 1 scores 2: level 1.
+        let mut tables = vec![
+            (0, t(1, "a", "b", 1)),
+            (0, t(2, "a", "b", 1)),
+            (0, t(3, "a", "b", 1)),
+            (0, t(4, "a", "b", 1)),
+            (1, t(5, "m", "n", 2000)),
+        ];
+        run(&tables, &[], Some((1, vec![5], vec![], vec![], true)));
+        // Level 1 at 1: a tie, level 0 wins.
+        tables[4] = (1, t(5, "m", "n", 1000));
+        run(
+            &tables,
+            &[],
+            Some((0, vec![1, 2, 3, 4], vec![], vec![], false)),
+        );
+    }
+
+    #[test]
+    fn a_move_is_trivial_only_over_little_grandparent_data() {
+        // Level 2 is 10,000 bytes; its target: a score of 1.
+        let big = [(2, t(1, "a", "c", 10_000)), (4, t(2, "a", "c", 1_001))];
+        run(&big, &[], Some((2, vec![1], vec![], vec![2], false)));
+        let small = [(2, t(1, "a", "c", 10_000)), (4, t(2, "a", "c", 1_000))];
+        run(&small, &[], Some((2, vec![1], vec![], vec![2], true)));
+    }
+
+    #[test]
+    fn the_last_level_is_never_compacted() {
+        let huge = [(NUM_LEVELS - 1, t(1, "a", "z", u64::MAX / 2))];
+        run(&huge, &[], None);
+    }
+
+    #[test]
+    fn scores_follow_the_targets() {
+        let levels = levels(&[
+            (0, t(1, "a", "b", 1)),
+            (0, t(2, "a", "b", 1)),
+            (1, t(3, "a", "b", 500)),
+            (2, t(4, "a", "b", 20_000)),
+        ]);
+        let s = scores(&levels, &SHAPE);
+        assert_eq!(s.len(), NUM_LEVELS - 1);
+        assert_eq!(&s[..3], &[0.5, 0.5, 2.0]);
+        assert_eq!(SHAPE.max_bytes(3), 100_000);
+    }
+
+    #[test]
+    fn outputs_are_cut_before_too_much_grandparent_overlap() {
+        // Grandparents of 600 bytes each; the limit is 1,000. Keys walk
+        // past them one by one.
+        let grand: Vec<(Vec<u8>, u64)> = ["b", "d", "f", "h"]
+            .iter()
+            .map(|k| (ikey(k, 1), 600))
+            .collect();
+        let mut cut = OutputCut::new(grand, &SHAPE);
+        let cuts: Vec<bool> = ["a", "c", "e", "g", "i"]
+            .iter()
+            .map(|k| cut.before(&ikey(k, 50)))
+            .collect();
+        // "a": nothing passed yet. "c": passed b (600). "e": passed d
+        // (1,200 > 1,000): cut. "g": passed f (600). "i": passed h (1,200):
+        // cut.
+        assert_eq!(cuts, [false, false, true, false, true]);
+    }
+}
