@@ -533,8 +533,10 @@ impl Db {
 
     /// Flushes the memtable and every frozen memtable to level-0 tables,
     /// deletes the journals that held them, then merges every table into
-    /// non-overlapping level-1 tables holding the newest version of each
-    /// key (LevelDB's `CompactRange` over all keys). Snapshots taken
+    /// non-overlapping tables of one level, holding the newest version of
+    /// each key: the first level whose target size holds them all, so
+    /// that no compaction moves them afterwards (LevelDB's `CompactRange`
+    /// over all keys). Snapshots taken
     /// before keep reading what they saw; the old tables are deleted once
     /// none holds them.
     ///

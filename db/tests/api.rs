@@ -257,7 +257,7 @@ fn prefix_scans() {
 }
 
 #[test]
-fn compact_flushes_and_merges_every_table_into_level_one() {
+fn compact_flushes_and_merges_every_table_into_one_level() {
     let fs = FaultFs::new();
     let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
     let mut model = BTreeMap::new();
@@ -277,10 +277,12 @@ fn compact_flushes_and_merges_every_table_into_level_one() {
     let stats = db.stats();
     assert_eq!(stats.frozen_memtables, 0, "{stats:?}");
     assert_eq!(stats.memtable_entries, 0, "{stats:?}");
-    // One run of level-1 tables holding the newest version of each live
-    // key: tombstones and older versions are gone.
-    assert_eq!(stats.files_per_level[0], 0, "{stats:?}");
-    assert!(stats.files_per_level[1] >= 1, "{stats:?}");
+    // One run of tables holding the newest version of each live key, in
+    // the first level whose target holds them (level 1 is twice the
+    // 64 KiB write buffer here, less than the data): tombstones and older
+    // versions are gone.
+    let levels: Vec<usize> = (0..7).filter(|&l| stats.files_per_level[l] > 0).collect();
+    assert_eq!(levels, [2], "{stats:?}");
     assert_eq!(stats.table_entries, model.len() as u64, "{stats:?}");
     assert!(stats.flushes >= 1 && stats.compactions >= 1, "{stats:?}");
     // The journals of the flushed memtables are gone: only the current

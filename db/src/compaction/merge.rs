@@ -1,7 +1,8 @@
 //! The merge job: input tables merged into new tables of one level, and
 //! the edit that swaps them in. Both compactions use it: the leveled one
 //! the background picks (`compaction::level`) and the full one of
-//! `Db::compact` ([`compact_all`]).
+//! `Db::compact` ([`compact_all`]), which merges every table into one
+//! level.
 //!
 //! # The merge
 //!
@@ -39,7 +40,10 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// Merges every table into level 1; returns the tables written.
+/// Merges every table into one level, the first whose target holds them
+/// ([`Shape::level_for`](super::pick::Shape::level_for)), so that the
+/// compaction lane has nothing to move afterwards; returns the tables
+/// written.
 pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
     let _alone = lock(&shared.compacting);
     let view = shared.view();
@@ -48,8 +52,9 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
         .tables()
         .map(|(level, file)| (level, Arc::clone(file)))
         .collect();
-    let only_level_one = inputs.iter().all(|(level, _)| *level == 1);
-    if inputs.is_empty() || (inputs.len() == 1 && only_level_one) {
+    let bytes: u64 = inputs.iter().map(|(_, f)| f.meta.size).sum();
+    let level = shared.shape.level_for(bytes);
+    if inputs.is_empty() || (inputs.len() == 1 && inputs[0].0 == level) {
         return Ok(0);
     }
     // Every table is an input: no deeper table can hold a key a tombstone
@@ -63,7 +68,7 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
         shared.shape.target_file_size,
     )?;
     let written = outputs.len();
-    install(shared, &inputs, Vec::new(), outputs, 1, None)?;
+    install(shared, &inputs, Vec::new(), outputs, level, None)?;
     shared.compactions.fetch_add(1, Ordering::Relaxed);
     Ok(written)
 }

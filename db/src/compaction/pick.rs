@@ -58,6 +58,16 @@ impl Shape {
         bytes
     }
 
+    /// The first level (1 or deeper) whose target holds `bytes`, or the
+    /// last: where a full compaction puts everything, so that the tree
+    /// is one level no compaction needs to move (LevelDB's `CompactRange`
+    /// over every key ends the same way, level by level).
+    pub fn level_for(&self, bytes: u64) -> usize {
+        (1..NUM_LEVELS)
+            .find(|&level| bytes <= self.max_bytes(level))
+            .unwrap_or(NUM_LEVELS - 1)
+    }
+
     /// The most bytes a compaction's inputs may reach by widening its
     /// first level (step 4; LevelDB's 25 tables).
     pub fn expanded_limit(&self) -> u64 {
@@ -568,6 +578,10 @@ mod tests {
         assert_eq!(s.len(), NUM_LEVELS - 1);
         assert_eq!(&s[..3], &[0.5, 0.5, 2.0]);
         assert_eq!(SHAPE.max_bytes(3), 100_000);
+        assert_eq!(SHAPE.level_for(0), 1);
+        assert_eq!(SHAPE.level_for(1000), 1);
+        assert_eq!(SHAPE.level_for(1001), 2);
+        assert_eq!(SHAPE.level_for(u64::MAX), NUM_LEVELS - 1);
     }
 
     #[test]
