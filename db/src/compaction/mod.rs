@@ -110,11 +110,7 @@ impl Background {
 fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
     let mut retry: Option<Duration> = None;
     loop {
-        let woke = match retry {
-            None => woken.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(delay) => woken.recv_timeout(delay),
-        };
-        if woke == Err(RecvTimeoutError::Disconnected) {
+        if !wait(woken, retry) {
             break;
         }
         shared
@@ -137,10 +133,7 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
                 // reporting of `Db::sync` does.
                 None
             }
-            Err(_) => {
-                let next = retry.map_or(FLUSH_RETRY_MIN, |d| (d * 2).min(FLUSH_RETRY_MAX));
-                Some(next)
-            }
+            Err(_) => Some(back_off(retry)),
         };
         shared.delete_retired();
     }
@@ -161,11 +154,7 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
 fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
     let mut retry: Option<Duration> = None;
     loop {
-        let woke = match retry {
-            None => woken.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(delay) => woken.recv_timeout(delay),
-        };
-        if woke == Err(RecvTimeoutError::Disconnected) {
+        if !wait(woken, retry) {
             return;
         }
         while !stopped(shared) {
@@ -184,14 +173,30 @@ fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
                 Err(e) => {
                     if !note_stopped(shared, &e) {
                         log::error!("compaction failed, will retry: {e}");
-                        retry =
-                            Some(retry.map_or(FLUSH_RETRY_MIN, |d| (d * 2).min(FLUSH_RETRY_MAX)));
+                        retry = Some(back_off(retry));
                     }
                     break;
                 }
             }
         }
     }
+}
+
+/// A lane's wait for its next round: a wake-up, or the end of `retry`
+/// after a failure. False once the lane is told to stop (its sender
+/// dropped).
+fn wait(woken: &Receiver<()>, retry: Option<Duration>) -> bool {
+    let woke = match retry {
+        None => woken.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        Some(delay) => woken.recv_timeout(delay),
+    };
+    woke != Err(RecvTimeoutError::Disconnected)
+}
+
+/// The delay before the next retry after a failure: the first, or the
+/// last doubled, at most the longest.
+fn back_off(last: Option<Duration>) -> Duration {
+    last.map_or(FLUSH_RETRY_MIN, |d| (d * 2).min(FLUSH_RETRY_MAX))
 }
 
 /// The closed journals synced since the last call, by number.
