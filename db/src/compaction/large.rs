@@ -36,7 +36,7 @@
 use super::build;
 use crate::error::{io_err, Error};
 use crate::files;
-use crate::read::{lock, Shared, View};
+use crate::read::{lock, Shared};
 use crate::version::{self, Field, TableFile};
 use batch::{key, Batch, Record, SeqNum};
 use std::sync::atomic::Ordering;
@@ -137,12 +137,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         tables.levels[0].push(file);
         version::set::sort_levels(&mut tables);
         tables.max_seq = tables.max_seq.max(last);
-        *current = Arc::new(View {
-            active: Arc::clone(&current.active),
-            active_journal: current.active_journal,
-            frozen: current.frozen.clone(),
-            version: Arc::new(tables),
-        });
+        *current = Arc::new(current.with_version(tables));
         // Publication point, as `Memtable::apply`'s, while the view is
         // still locked: a reader that can load the new view loads this
         // number too, and never spins in `Shared::snapshot` waiting for it.

@@ -32,7 +32,7 @@ use super::build::OutputTable;
 use super::pick::OutputCut;
 use crate::error::{io_err, Error};
 use crate::files;
-use crate::read::{lock, Shared, View};
+use crate::read::{lock, Shared};
 use crate::table::{TableError, TableIter};
 use crate::version::{self, Field, FileMeta, TableFile};
 use batch::{key, Kind};
@@ -276,12 +276,7 @@ pub(crate) fn install(
         tables.levels[level].extend(moved.into_iter().map(|(_, file)| file));
         tables.levels[level].extend(added);
         version::set::sort_levels(&mut tables);
-        *current = Arc::new(View {
-            active: Arc::clone(&current.active),
-            active_journal: current.active_journal,
-            frozen: current.frozen.clone(),
-            version: Arc::new(tables),
-        });
+        *current = Arc::new(current.with_version(tables));
     }
     drop(guard);
     for (_, file) in deleted {

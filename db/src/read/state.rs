@@ -50,6 +50,17 @@ pub(crate) struct Frozen {
 }
 
 impl View {
+    /// This view with the same memtables and the tables of `version`:
+    /// what a commit that only changes tables publishes.
+    pub fn with_version(&self, version: Version) -> View {
+        View {
+            active: Arc::clone(&self.active),
+            active_journal: self.active_journal,
+            frozen: self.frozen.clone(),
+            version: Arc::new(version),
+        }
+    }
+
     /// The memtables, newest first.
     pub fn memtables(&self) -> impl Iterator<Item = &Arc<MemDb>> {
         std::iter::once(&self.active).chain(self.frozen.iter().map(|f| &f.memdb))
