@@ -6,6 +6,7 @@
 //! own; readers see its effects only through [`Shared`], the read state
 //! (`read/`) it publishes into.
 
+use crate::compaction::stall::{GateClosed, Pressure, Stall};
 use crate::compaction::Flush;
 use crate::error::{io_context, Error};
 use crate::files;
@@ -276,19 +277,64 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Holds the group back while level 0 or the frozen memtables are
+    /// over their limits (`compaction::stall`). `fits` says whether the
+    /// write goes into the active memtable without a rotation; it cannot
+    /// change meanwhile, as the leader holds the write lock.
+    fn stall(&self, fits: bool) -> Result<(), writer::RoomError> {
+        let pressure = || {
+            let view = self.shared.view();
+            Pressure {
+                level0_tables: view.version.levels[0].len(),
+                frozen_memtables: view.frozen.len(),
+                fits,
+                flush_failing: self.shared.flush_failing.load(Ordering::Acquire),
+                compaction_failing: self.shared.compaction_failing.load(Ordering::Acquire),
+            }
+        };
+        let gate = &self.shared.gate;
+        let mut slowed = false;
+        loop {
+            match Stall::decide(pressure(), slowed) {
+                Stall::Proceed => return Ok(()),
+                Stall::SlowDown => gate.slow_down(),
+                Stall::Stop => gate.wait(|| -> Result<bool, writer::RoomError> {
+                    self.refusal()?;
+                    Ok(Stall::decide(pressure(), true) == Stall::Stop)
+                })?,
+            }
+            slowed = true;
+        }
+    }
+
+    /// Whether a write of `n` bytes goes into the active memtable as it
+    /// is: it has the room, or it is empty and takes the write whole
+    /// (goleveldb lets its empty memdb grow the same way).
+    fn fits(&self, n: usize) -> bool {
+        let memdb = self.inserter.memdb();
+        memdb.free() >= n || memdb.is_empty()
+    }
+}
+
+impl From<GateClosed> for writer::RoomError {
+    fn from(closed: GateClosed) -> writer::RoomError {
+        match closed {
+            GateClosed::Closing => writer::RoomError::new("the database is closing"),
+        }
+    }
+}
+
 impl writer::Room for Backend {
     fn make_room(&mut self, n: usize) -> Result<usize, writer::RoomError> {
         self.refusal()?;
-        let memdb = self.inserter.memdb();
-        if memdb.free() >= n {
-            return Ok(memdb.free());
-        }
-        if memdb.is_empty() {
-            // An empty memtable takes a write larger than what it has left
-            // whole (goleveldb lets its empty memdb grow the same way); the
-            // merge limit then admits nobody beside it. A write larger than
-            // the whole budget never comes here (`is_large`).
-            return Ok(n);
+        let fits = self.fits(n);
+        self.stall(fits)?;
+        if fits {
+            // An empty memtable's room is the write itself: the merge
+            // limit then admits nobody beside it. A write larger than the
+            // whole budget never comes here (`is_large`).
+            return Ok(self.inserter.memdb().free().max(n));
         }
         self.rotate().map_err(|e| {
             let msg = format!("rotating from {}", self.journal_path.display());
@@ -307,6 +353,8 @@ impl writer::Room for Backend {
     /// holds anything, and `large::write` flushes every frozen one.
     fn write_large(&mut self, group: &Batch) -> Result<(), writer::RoomError> {
         self.refusal()?;
+        // It adds a level-0 table, as a rotation does.
+        self.stall(false)?;
         if !self.active_is_empty() {
             self.rotate().map_err(|e| {
                 let msg = format!("rotating from {}", self.journal_path.display());

@@ -102,6 +102,14 @@ pub struct Stats {
     pub journal_bytes_written: u64,
     /// Memtable rotations since open.
     pub rotations: u64,
+    /// Write groups that slept 1 ms because level 0 held 8 tables or more
+    /// (goleveldb's write slowdown).
+    pub write_slowdowns: u64,
+    /// Write groups that waited for the background because level 0 held
+    /// 12 tables, or two memtables were waiting for their flush.
+    pub write_stops: u64,
+    /// Time spent in both kinds of stall.
+    pub write_stall_time: std::time::Duration,
 }
 
 impl Db {
@@ -169,7 +177,14 @@ impl Db {
         memtables.push(active);
         let mut edit = Vec::new();
         for memdb in memtables.iter().filter(|m| !m.is_empty()) {
-            let file = write_recovered(fs.as_ref(), &dir, memdb, &mut numbers, &retire)?;
+            let file = write_recovered(
+                fs.as_ref(),
+                &dir,
+                memdb,
+                &mut numbers,
+                &retire,
+                options.block_size,
+            )?;
             edit.push(Field::AddFile {
                 level: 0,
                 file: file.meta.clone(),
@@ -552,6 +567,45 @@ impl Db {
     /// or manifest error (after a manifest error writes are refused until
     /// reopened), [`Error::ReadOnly`], or [`Error::Closed`].
     pub fn compact(&self) -> Result<(), Error> {
+        self.flush_memtables()?;
+        compaction::merge::compact_all(&self.shared)?;
+        // The inputs no snapshot holds go now, not at the next rotation.
+        self.shared.delete_retired();
+        Ok(())
+    }
+
+    /// Compacts the keys from `start` to `end` (both inclusive; `None` is
+    /// unbounded), as LevelDB's `CompactRange` and RocksDB's
+    /// `compact_range` do: the memtables are flushed, then every table
+    /// holding keys in the range is merged down, level by level, into the
+    /// deepest level that held any. Overwritten versions and deletes
+    /// with nothing left to hide go, and their space comes back once no
+    /// snapshot or iterator taken before holds the old tables.
+    ///
+    /// `compact_range(None::<&[u8]>, None::<&[u8]>)` compacts everything, level by
+    /// level; [`compact`](Db::compact) does the same in one merge.
+    ///
+    /// # Errors
+    ///
+    /// As [`compact`](Db::compact).
+    pub fn compact_range<S: AsRef<[u8]>, E: AsRef<[u8]>>(
+        &self,
+        start: Option<S>,
+        end: Option<E>,
+    ) -> Result<(), Error> {
+        self.flush_memtables()?;
+        let (start, end) = (
+            start.as_ref().map(AsRef::as_ref),
+            end.as_ref().map(AsRef::as_ref),
+        );
+        compaction::level::compact_range(&self.shared, &self.shared.shape, start, end)?;
+        self.shared.delete_retired();
+        Ok(())
+    }
+
+    /// Freezes the active memtable if it holds anything, and flushes every
+    /// frozen one to level-0 tables.
+    fn flush_memtables(&self) -> Result<(), Error> {
         let res = self.writer()?.with_backend(|backend| {
             let backend: &mut Backend = backend
                 .as_any_mut()
@@ -564,11 +618,7 @@ impl Db {
             }
         })?;
         res.map_err(|e| self.poison("rotation for compaction", "rotate journal in", e))?;
-        compaction::flush_now(&self.shared)?;
-        compaction::merge::compact_all(&self.shared)?;
-        // The inputs no snapshot holds go now, not at the next rotation.
-        self.shared.delete_retired();
-        Ok(())
+        compaction::flush_now(&self.shared)
     }
 
     /// Every live key and value in key order; `.rev()` walks backwards.
@@ -594,6 +644,7 @@ impl Db {
         let catalog = versions
             .as_ref()
             .map_or_else(|| self.read_only_catalog.clone(), |s| s.catalog.clone());
+        let stalls = &self.shared.gate.counters;
         Stats {
             writer: self
                 .commit
@@ -626,6 +677,22 @@ impl Db {
             journal_bytes: self.shared.journal_bytes(),
             journal_bytes_written: self.shared.journal_bytes_written.load(Ordering::Relaxed),
             rotations: self.shared.rotations.load(Ordering::Relaxed),
+            write_slowdowns: stalls.slowdowns.load(Ordering::Relaxed),
+            write_stops: stalls.stops.load(Ordering::Relaxed),
+            write_stall_time: stalls.time(),
+        }
+    }
+
+    /// Test machinery: while `paused`, the background starts no leveled
+    /// compaction (flushes go on), so that a test can fill level 0 and
+    /// watch writes stall; unpausing wakes the compaction lane.
+    #[cfg(feature = "fault-injection")]
+    pub fn pause_compaction(&self, paused: bool) {
+        self.shared
+            .compaction_paused
+            .store(paused, Ordering::Release);
+        if !paused {
+            self.shared.wake_compaction();
         }
     }
 
@@ -650,6 +717,8 @@ impl Db {
         let Some(commit) = &self.commit else {
             return Ok(());
         };
+        // A writer stalled for the background returns now.
+        self.shared.gate.close();
         let synced = self.sync();
         let closed = commit.close().map_err(Error::from);
         synced.and(closed)
@@ -662,6 +731,7 @@ impl Drop for Db {
             // No sync here: an error could not be reported (see the type's
             // docs). Close still wakes every blocked writer.
             if let Some(commit) = &self.commit {
+                self.shared.gate.close();
                 let _ = commit.close();
             }
         }
@@ -721,11 +791,12 @@ fn write_recovered(
     memdb: &MemDb,
     numbers: &mut FileNumbers,
     retire: &Sender<Retired>,
+    block_size: usize,
 ) -> Result<TableFile, Error> {
     let number = numbers.allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
-    let (meta, _) =
-        build::write_memtable(fs, &path, number, memdb).map_err(io_err("write table", &path))?;
+    let (meta, _) = build::write_memtable(fs, &path, number, block_size, memdb)
+        .map_err(io_err("write table", &path))?;
     fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
     let table = version::set::open_table(fs, &path, meta.size)?;
     Ok(TableFile::new(meta, table, path, Some(retire.clone())))

@@ -38,6 +38,30 @@ pub(crate) const TABLE_WRITE_BUFFER: usize = 256 << 10;
 /// table whose range holds its key, so their count is what costs.
 pub(crate) const L0_COMPACTION_TRIGGER: usize = 4;
 
+/// Level-0 tables at which each write group sleeps 1 ms, once
+/// (`compaction::stall`): LevelDB's `kL0_SlowdownWritesTrigger` and
+/// goleveldb's default, twice the compaction trigger, so that the lane
+/// has a compaction's worth of slack before writers feel it.
+pub(crate) const L0_SLOWDOWN_TRIGGER: usize = 8;
+
+/// Level-0 tables at which a write that needs a rotation waits for the
+/// compaction lane: LevelDB's `kL0_StopWritesTrigger` and goleveldb's
+/// default. It bounds level 0, and so the tables a read may probe.
+pub(crate) const L0_STOP_TRIGGER: usize = 12;
+
+/// Frozen memtables at which a write that needs a rotation waits for the
+/// flush: memory stays within the active memtable and two frozen ones
+/// whatever the load (RocksDB's default `max_write_buffer_number` is 2
+/// memtables in all, goleveldb's one frozen; two frozen give a flush
+/// slowed by a compaction on the other core a memtable of slack).
+pub(crate) const MAX_FROZEN_MEMTABLES: usize = 2;
+
+/// The longest a stopped writer sleeps before it looks at the tree again
+/// without being woken: every change that ends a stall wakes it, so this
+/// only bounds the cost of one that did not (a journal sync failure found
+/// by the background thread).
+pub(crate) const STALL_RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// How much larger each level's target size is than the one above:
 /// LevelDB's and RocksDB's 10, which bounds the write amplification of
 /// each level to about 10 and the space held by stale versions to about

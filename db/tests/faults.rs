@@ -21,7 +21,10 @@
 //! valid. A batch larger than the write buffer, written straight to a
 //! table, fails alone on a table fault (nothing left, the retry takes
 //! its sequence numbers) and poisons writes on a manifest fault, whole
-//! or absent after a reopen.
+//! or absent after a reopen. A leveled compaction that meets a table
+//! fault is retried with back-off and leaves no output behind, with
+//! writes and reads going on; one that meets a manifest fault poisons
+//! writes, and the reopened database holds every write.
 
 mod common;
 
@@ -572,6 +575,143 @@ fn a_manifest_fault_during_a_large_batch_poisons_writes() {
             let second = holds_large(&db, "second", 100);
             eprintln!("manifest {op:?} fault, {name}: second batch kept: {second}");
             assert_eq!(db.get(b"after").unwrap(), None);
+            db.close().unwrap();
+        }
+    }
+}
+
+/// A database with compaction paused and `tables` level-0 tables, all
+/// synced, each spanning the same key range (so that compacting them is a
+/// merge, not a move); returns it and the keys written.
+fn with_level0_tables(fs: &FaultFs, tables: usize) -> (Db, Vec<Vec<u8>>) {
+    let db = Db::open(dir(), options(fs, WRITE_BUFFER)).unwrap();
+    db.pause_compaction(true);
+    let mut keys = std::collections::BTreeSet::new();
+    let mut n = 0u64;
+    while db.stats().files_per_level[0] < tables {
+        let k = format!("c{:06}", (n * 7919) % 3000).into_bytes();
+        db.put(&k, vec![b'v'; 500]).unwrap();
+        keys.insert(k);
+        n += 1;
+    }
+    let keys: Vec<Vec<u8>> = keys.into_iter().collect();
+    // Durable, so that a power loss keeps them all.
+    db.sync().unwrap();
+    (db, keys)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_table_fault_during_compaction_is_retried_and_leaves_nothing() {
+    for (op, kind) in [
+        (FaultOp::Write, FaultKind::Eio),
+        (FaultOp::Sync, FaultKind::Eio),
+        (FaultOp::Create, FaultKind::Eio),
+        (FaultOp::Write, FaultKind::NoSpace),
+        (FaultOp::Write, FaultKind::ShortWrite),
+    ] {
+        let fs = FaultFs::new();
+        let (db, keys) = with_level0_tables(&fs, 5);
+        let tables_before: Vec<_> = fs
+            .files_under(dir())
+            .into_keys()
+            .filter(|p| p.extension().is_some_and(|e| e == "ldb"))
+            .collect();
+        // Three faults in a row: the first round and two retries fail.
+        let injected = fs.faults_injected();
+        fs.set_fault_on(
+            Fault {
+                op,
+                nth: 1,
+                persistent: true,
+                kind,
+            },
+            ".ldb",
+        );
+        db.pause_compaction(false);
+        wait_for("the faults", || fs.faults_injected() >= injected + 3);
+        // Meanwhile nothing is lost, and reads and writes go on.
+        assert_eq!(db.stats().compactions, 0, "{op:?} {kind:?}");
+        for k in keys.iter().step_by(7) {
+            assert_eq!(db.get(k).unwrap(), Some(vec![b'v'; 500]), "{op:?} {kind:?}");
+        }
+        db.put(b"during", b"1").unwrap();
+        fs.set_fault(None);
+        // The retry succeeds, and only its outputs are left beside the
+        // inputs it did not delete yet: no orphan from the failed rounds.
+        wait_for("the retried compaction", || db.stats().compactions > 0);
+        wait_for("level 0 to drain", || db.stats().files_per_level[0] < 4);
+        let stats = db.stats();
+        let live: u64 = stats.files_per_level.iter().map(|&n| n as u64).sum();
+        db.close().unwrap();
+        let on_disk = fs
+            .files_under(dir())
+            .into_keys()
+            .filter(|p| p.extension().is_some_and(|e| e == "ldb"))
+            .count() as u64;
+        assert!(
+            on_disk <= live + tables_before.len() as u64,
+            "{op:?} {kind:?}: {on_disk} table files for {live} live tables"
+        );
+        let db = Db::open(dir(), options(&fs, WRITE_BUFFER)).unwrap();
+        for k in &keys {
+            assert_eq!(db.get(k).unwrap(), Some(vec![b'v'; 500]), "{op:?} {kind:?}");
+        }
+        assert_eq!(db.get(b"during").unwrap().as_deref(), Some(&b"1"[..]));
+        db.close().unwrap();
+        // The reopen deleted whatever no version names.
+        let names = fs
+            .files_under(dir())
+            .into_keys()
+            .filter(|p| p.extension().is_some_and(|e| e == "ldb"))
+            .count();
+        let reopened = Db::open(dir(), options(&fs, WRITE_BUFFER)).unwrap();
+        let listed: usize = reopened.stats().files_per_level.iter().sum();
+        reopened.close().unwrap();
+        assert_eq!(names, listed, "{op:?} {kind:?}: orphan tables after reopen");
+    }
+}
+
+#[test]
+fn a_manifest_fault_during_compaction_poisons_writes() {
+    for op in [FaultOp::Write, FaultOp::Sync] {
+        let fs = FaultFs::new();
+        let (db, keys) = with_level0_tables(&fs, 5);
+        fs.set_fault_on(
+            Fault {
+                op,
+                nth: 1,
+                persistent: false,
+                kind: FaultKind::Eio,
+            },
+            "MANIFEST",
+        );
+        db.pause_compaction(false);
+        wait_for("the poisoning", || db.put(b"probe", b"x").is_err());
+        assert!(matches!(db.put(b"after", b"2"), Err(Error::Write(_))));
+        for k in keys.iter().step_by(5) {
+            assert_eq!(db.get(k).unwrap(), Some(vec![b'v'; 500]), "{op:?}");
+        }
+        let _ = db.close();
+        for reopened in [fs.clone(), fs.crash(CrashMode::SyncedOnly)] {
+            let db = Db::open(dir(), options(&reopened, WRITE_BUFFER)).unwrap();
+            for k in &keys {
+                // Every key was in a table before the fault: flushed,
+                // synced and committed.
+                assert_eq!(db.get(k).unwrap(), Some(vec![b'v'; 500]), "{op:?}");
+            }
+            assert_eq!(db.get(b"after").unwrap(), None);
+            db.put(b"again", b"3").unwrap();
             db.close().unwrap();
         }
     }

@@ -8,7 +8,7 @@
 //! | `fmt` | `cargo fmt --all --check` | one style |
 //! | `clippy` | clippy on every target, warnings denied | lints, including missing docs |
 //! | `test` | `cargo test --workspace` (installing libleveldb-dev first if missing) | unit, property, integration and doc tests, LevelDB golden tables |
-//! | `release-tests` | the tests too slow for debug builds, in release | RELIABILITY.md B2 (exhaustive journal damage) and the DB crash tests |
+//! | `release-tests` | the tests too slow for debug builds, in release | RELIABILITY.md B2 (exhaustive journal damage) the DB crash tests, and the compaction space test (100 k keys ten times) |
 //! | `doc` | `cargo doc` with warnings denied | every public item documented, no broken links |
 //! | `miri` | `cargo +nightly miri test --lib` on [`MIRI_CRATES`] | undefined behaviour in `unsafe` code and the codecs |
 //! | `loom` | the writer's loom model | the group-commit protocol over every interleaving (RELIABILITY.md C1) |
@@ -51,6 +51,7 @@ const RELEASE_TESTS: &[(&str, &str)] = &[
     ("tributary", "crash"),
     ("tributary", "repair_crash"),
     ("tributary", "table_damage"),
+    ("tributary", "compaction"),
 ];
 
 /// A step: its name, whether `--quick` runs it, and what it does (returning

@@ -8,6 +8,7 @@
 //! tributary --db DIR delete KEY [--sync]
 //! tributary --db DIR scan [--start K] [--end K] [--prefix P] [--reverse] [--limit N]
 //! tributary --db DIR stats [--json]
+//! tributary --db DIR compact [--start K] [--end K]   LevelDB's CompactRange; both ends inclusive
 //! tributary --db DIR check                       what recovery would drop; exit 3 if damaged
 //! tributary dump-journal FILE                    one line per record of a LevelDB-format log
 //! ```
@@ -103,6 +104,19 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Compacts the keys from --start to --end (both inclusive; all keys
+    /// without them), as LevelDB's `CompactRange`: flushes the memtable,
+    /// merges the tables holding them down the levels, and deletes what
+    /// overwrites and deletes made obsolete. Prints the tables per level
+    /// before and after.
+    Compact {
+        /// The first key (inclusive).
+        #[arg(long, value_name = "KEY")]
+        start: Option<OsString>,
+        /// The last key (inclusive).
+        #[arg(long, value_name = "KEY")]
+        end: Option<OsString>,
+    },
     /// Reports what opening would recover, drop and set aside; exits 3 on
     /// damage. Changes nothing.
     Check,
@@ -197,6 +211,7 @@ fn subcommand_name(cmd: &Cmd) -> &'static str {
         Cmd::Delete { .. } => "delete",
         Cmd::Scan { .. } => "scan",
         Cmd::Stats { .. } => "stats",
+        Cmd::Compact { .. } => "compact",
         Cmd::Check => "check",
         Cmd::DumpJournal { .. } => "dump-journal",
         Cmd::DumpTable { .. } => "dump-table",
@@ -341,6 +356,43 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let db = Db::open_read_only(need_db("stats")?, Options::default())?;
             stats(&db, *json)
         }
+        Cmd::Compact { start, end } => {
+            let start = start
+                .as_deref()
+                .map(|k| bytes.parse("--start", k))
+                .transpose()?;
+            let end = end
+                .as_deref()
+                .map(|k| bytes.parse("--end", k))
+                .transpose()?;
+            // Never creates a database where there is none.
+            let options = Options {
+                create_if_missing: false,
+                ..Options::default()
+            };
+            let db = Db::open(need_db("compact")?, options)?;
+            let before = db.stats();
+            let started = Instant::now();
+            db.compact_range(start, end)?;
+            let after = db.stats();
+            let mib = |levels: &[u64]| levels.iter().sum::<u64>() as f64 / (1u64 << 20) as f64;
+            println!(
+                "compacted in {:.1} ms: {} compactions, {:.2} MB written",
+                started.elapsed().as_secs_f64() * 1e3,
+                after.compactions - before.compactions,
+                (after.table_bytes_written - before.table_bytes_written) as f64
+                    / (1u64 << 20) as f64
+            );
+            println!(
+                "  tables per level {:?} ({:.2} MB) -> {:?} ({:.2} MB)",
+                before.files_per_level,
+                mib(&before.bytes_per_level),
+                after.files_per_level,
+                mib(&after.bytes_per_level)
+            );
+            db.close()?;
+            Ok(())
+        }
         Cmd::Check => check(&need_db("check")?),
     }
 }
@@ -370,6 +422,11 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
                 "last_seq": s.tables_last_seq,
             },
             "journals": { "count": r.journals.len(), "bytes": s.journal_bytes },
+            "write_stalls_since_open": {
+                "slowdowns": s.write_slowdowns,
+                "stops": s.write_stops,
+                "seconds": s.write_stall_time.as_secs_f64(),
+            },
             "recovery": {
                 "batches": r.batches(),
                 "bytes": r.bytes(),
@@ -443,6 +500,16 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
         )?,
         None => writeln!(out, "Manifest: none (a directory of journals only)")?,
     }
+    // Counted per open, as RocksDB's "Cumulative stall": the same lines
+    // as a program printing `Db::stats` of its own database gets (this
+    // command's read-only open writes nothing, so its own are zero).
+    writeln!(
+        out,
+        "Write stalls since open: {} slowdowns, {} stops, {:.1} ms",
+        s.write_slowdowns,
+        s.write_stops,
+        s.write_stall_time.as_secs_f64() * 1e3
+    )?;
     writeln!(
         out,
         "Recovery: {} batches from {:.2} MB of journal in {:.1} ms",

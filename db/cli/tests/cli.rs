@@ -350,3 +350,47 @@ fn dump_table_prints_a_flushed_table_and_stats_shows_it() {
         "{stderr}"
     );
 }
+
+/// `compact` merges the tables holding its range down and drops what
+/// overwrites and deletes hid; it never creates a database.
+#[test]
+fn compact_merges_a_range_and_drops_what_is_hidden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_str().unwrap();
+    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    for round in 0..3 {
+        for i in 0..500 {
+            db.put(format!("k{i:04}"), format!("v{round}")).unwrap();
+        }
+        db.compact_range(Some(b"k0000"), None::<&[u8]>).unwrap();
+    }
+    for i in 0..250 {
+        db.delete(format!("k{i:04}")).unwrap();
+    }
+    db.close().unwrap();
+
+    let out = tributary(&["--db", d, "compact", "--start", "k0000", "--end", "k9999"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("compacted in"), "{said}");
+    let stats = tributary(&["--db", d, "stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let files: u64 = (0..7)
+        .map(|l| v["levels"][l]["files"].as_u64().unwrap())
+        .sum();
+    assert_eq!(files, 1, "{v}");
+    assert_eq!(v["tables"]["entries"], 250, "{v}");
+    let scan = tributary(&["--db", d, "scan", "--limit", "1"]);
+    assert_eq!(String::from_utf8_lossy(&scan.stdout), "k0250 v2\n");
+
+    let none = tempfile::tempdir().unwrap();
+    let missing = none.path().join("nothing");
+    let out = tributary(&["--db", missing.to_str().unwrap(), "compact"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!missing.exists());
+}

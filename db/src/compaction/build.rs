@@ -23,11 +23,18 @@ pub(crate) struct OutputTable {
 }
 
 impl OutputTable {
-    /// Creates table `number` at `path`, which must not exist.
-    pub fn create(fs: &dyn Fs, path: &Path, number: u64) -> io::Result<OutputTable> {
+    /// Creates table `number` at `path`, which must not exist, with data
+    /// blocks of `block_size` bytes.
+    pub fn create(
+        fs: &dyn Fs,
+        path: &Path,
+        number: u64,
+        block_size: usize,
+    ) -> io::Result<OutputTable> {
         let file = fs.create(path)?;
+        let out = BufWriter::with_capacity(TABLE_WRITE_BUFFER, file);
         Ok(OutputTable {
-            builder: TableBuilder::new(BufWriter::with_capacity(TABLE_WRITE_BUFFER, file)),
+            builder: TableBuilder::with_block_size(out, block_size),
             path: path.to_path_buf(),
             number,
         })
@@ -71,6 +78,7 @@ pub(crate) fn write_memtable(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
+    block_size: usize,
     memdb: &MemDb,
 ) -> io::Result<(FileMeta, u64)> {
     let mut last_seq = 0;
@@ -85,7 +93,7 @@ pub(crate) fn write_memtable(
         it.next();
         Some(entry)
     });
-    let meta = write_table(fs, path, number, entries)?;
+    let meta = write_table(fs, path, number, block_size, entries)?;
     Ok((meta, last_seq))
 }
 
@@ -97,9 +105,10 @@ pub(crate) fn write_table<'a>(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
+    block_size: usize,
     entries: impl Iterator<Item = (&'a [u8], &'a [u8])>,
 ) -> io::Result<FileMeta> {
-    write_table_with(fs, path, number, |out| {
+    write_table_with(fs, path, number, block_size, |out| {
         for (key, value) in entries {
             out.add(key, value)?;
         }
@@ -113,9 +122,10 @@ pub(crate) fn write_table_with(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
+    block_size: usize,
     fill: impl FnOnce(&mut OutputTable) -> io::Result<()>,
 ) -> io::Result<FileMeta> {
-    let result = OutputTable::create(fs, path, number).and_then(|mut out| {
+    let result = OutputTable::create(fs, path, number, block_size).and_then(|mut out| {
         fill(&mut out)?;
         out.finish()
     });

@@ -22,7 +22,7 @@ use super::build;
 use crate::error::{io_err, Error};
 use crate::files;
 use crate::read::{lock, Frozen, Shared, View};
-use crate::version::{self, Field, TableFile, VersionSet};
+use crate::version::{Field, VersionSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -108,8 +108,9 @@ fn flush_one(
         let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
         let path = files::table_path(dir, number);
         let meta;
-        (meta, last_seq) = build::write_memtable(fs, &path, number, &oldest.memdb)
-            .map_err(io_err("write table", &path))?;
+        (meta, last_seq) =
+            build::write_memtable(fs, &path, number, shared.shape.block_size, &oldest.memdb)
+                .map_err(io_err("write table", &path))?;
         fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
         shared
             .table_bytes_written
@@ -130,15 +131,7 @@ fn flush_one(
 
     // Published: readers find the records in the table from now on.
     let file = match table {
-        Some((meta, path)) => {
-            let opened = version::set::open_table(fs, &path, meta.size)?;
-            Some(Arc::new(TableFile::new(
-                meta,
-                opened,
-                path,
-                shared.retire.clone(),
-            )))
-        }
+        Some((meta, path)) => Some(super::open_committed(shared, meta, path)?),
         None => None,
     };
     {
@@ -163,6 +156,7 @@ fn flush_one(
         });
     }
     shared.flushes.fetch_add(1, Ordering::Relaxed);
+    shared.tables_changed();
     log::debug!(
         "flushed {} entries ({} bytes); log number {log_number}",
         oldest.memdb.len(),

@@ -37,7 +37,7 @@ use super::build;
 use crate::error::{io_err, Error};
 use crate::files;
 use crate::read::{lock, Shared};
-use crate::version::{self, Field, TableFile};
+use crate::version::{self, Field};
 use batch::{key, Batch, Record, SeqNum};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -86,7 +86,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     let fs = &*shared.fs;
     let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
-    let meta = build::write_table_with(fs, &path, number, |out| {
+    let meta = build::write_table_with(fs, &path, number, shared.shape.block_size, |out| {
         let mut ikey = Vec::new();
         for (record, seq) in &records {
             ikey.clear();
@@ -119,18 +119,8 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     }
 
     // Published: readers find the batch in the table.
-    let opened = match version::set::open_table(fs, &path, meta.size) {
-        Ok(opened) => opened,
-        Err(e) => {
-            // Committed but unreadable here: the batch's numbers are taken
-            // for good, so no later write may take them again.
-            *lock(&shared.background_error) = Some(format!(
-                "a committed large-batch table cannot be opened: {e}"
-            ));
-            return Err(e);
-        }
-    };
-    let file = Arc::new(TableFile::new(meta, opened, path, shared.retire.clone()));
+    // The batch's numbers are taken for good once committed.
+    let file = super::open_committed(shared, meta, path)?;
     {
         let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
         let mut tables = (*current.version).clone();
@@ -144,7 +134,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         shared.last_seq.store(last, Ordering::Release);
     }
     shared.large_batches.fetch_add(1, Ordering::Relaxed);
-    shared.wake_compaction();
+    shared.tables_changed();
     log::debug!(
         "wrote a large batch of {} records ({} bytes) to table {number}",
         group.len(),

@@ -10,7 +10,7 @@
 //! which stay above its outputs.
 
 use super::merge;
-use super::pick::{self, Entry, OutputCut, Shape};
+use super::pick::{self, Entry, OutputCut, Pick, Shape};
 use crate::error::Error;
 use crate::read::{lock, Shared};
 use crate::version::{FileMeta, TableFile, Version, NUM_LEVELS};
@@ -43,6 +43,53 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
     let Some(picked) = pick::pick(&version.levels, &pointer_of, shape) else {
         return Ok(false);
     };
+    run(shared, &version, &picked, shape)?;
+    Ok(true)
+}
+
+/// Compacts every table whose keys meet `[start, end]` (inclusive, `None`
+/// unbounded) down the levels, LevelDB's manual compaction: level 0 into
+/// 1, then 1 into 2, and so on down to the deepest level holding such a
+/// table, each in one merge ([`pick::pick_range`]). Overwritten versions
+/// and tombstones with nothing left below them go, so the space they held
+/// comes back once no snapshot holds the inputs. Returns the compactions
+/// run.
+///
+/// # Errors
+///
+/// As [`compact_once`].
+pub(crate) fn compact_range(
+    shared: &Shared,
+    shape: &Shape,
+    start: Option<&[u8]>,
+    end: Option<&[u8]>,
+) -> Result<usize, Error> {
+    let deepest = {
+        let version = &shared.view().version;
+        (1..NUM_LEVELS)
+            .rev()
+            .find(|&level| {
+                version.levels[level]
+                    .iter()
+                    .any(|t| pick::meets(&t.meta, start, end))
+            })
+            .unwrap_or(1)
+    };
+    let mut ran = 0;
+    for level in 0..deepest {
+        let _alone = lock(&shared.compacting);
+        let version = Arc::clone(&shared.view().version);
+        if let Some(picked) = pick::pick_range(&version.levels, level, start, end, shape) {
+            run(shared, &version, &picked, shape)?;
+            ran += 1;
+        }
+    }
+    Ok(ran)
+}
+
+/// Runs `picked`, a compaction of `version` (the current one, with
+/// `Shared::compacting` held): a move or a merge, then its commit.
+fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Result<(), Error> {
     let level = picked.level;
     let take = |level: usize, idx: &[usize]| -> Vec<(usize, Arc<TableFile>)> {
         idx.iter()
@@ -71,7 +118,7 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
         let outputs = merge::merge(
             shared,
             &inputs,
-            |user_key| deeper_may_hold(&version, level + 2, user_key),
+            |user_key| deeper_may_hold(version, level + 2, user_key),
             Some(OutputCut::new(grandparents, shape)),
             shape.target_file_size,
         )?;
@@ -86,7 +133,7 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
         merge::install(shared, &deleted, Vec::new(), outputs, level + 1, pointer)?;
     }
     shared.compactions.fetch_add(1, Ordering::Relaxed);
-    Ok(true)
+    Ok(())
 }
 
 /// Whether a table of `version` at level `from` or deeper may hold

@@ -95,7 +95,9 @@ pub(crate) fn merge(
     let mut iters: Vec<(TableIter, &Arc<TableFile>)> = inputs
         .iter()
         .map(|&file| {
-            let mut it = file.table.iter();
+            // Every input block's checksum is checked as the merge reads
+            // it, even one a read checked before.
+            let mut it = file.table.iter_rechecked();
             it.seek_to_first();
             (it, file)
         })
@@ -140,7 +142,7 @@ pub(crate) fn merge(
                             lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
                         let path = files::table_path(dir, number);
                         outputs.push(
-                            OutputTable::create(fs, &path, number)
+                            OutputTable::create(fs, &path, number, shared.shape.block_size)
                                 .map_err(io_err("create table", &path))?,
                         );
                     }
@@ -250,22 +252,7 @@ pub(crate) fn install(
 
     let mut added = Vec::with_capacity(moved.len() + outputs.len());
     for out in outputs {
-        let table = match version::set::open_table(fs, &out.path, out.meta.size) {
-            Ok(table) => table,
-            Err(e) => {
-                // Committed but unreadable: reads would miss its records.
-                *lock(&shared.background_error) = Some(format!(
-                    "a committed compaction output cannot be opened: {e}"
-                ));
-                return Err(e);
-            }
-        };
-        added.push(Arc::new(TableFile::new(
-            out.meta,
-            table,
-            out.path,
-            shared.retire.clone(),
-        )));
+        added.push(super::open_committed(shared, out.meta, out.path)?);
     }
     {
         let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
@@ -279,6 +266,7 @@ pub(crate) fn install(
         *current = Arc::new(current.with_version(tables));
     }
     drop(guard);
+    shared.tables_changed();
     for (_, file) in deleted {
         file.mark_obsolete();
     }

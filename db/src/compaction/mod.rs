@@ -24,8 +24,8 @@
 //! A table write error is retried with back-off (the memtable stays
 //! frozen and readable meanwhile; a compaction's inputs stay live); a
 //! manifest error stops the background work and poisons writes, reads
-//! keep working (TABLES.md §6). Write stalls (issue #14) are still to
-//! come: level 0 is kept in check only by the lane keeping up.
+//! keep working (TABLES.md §6). Writers are held back while level 0 or
+//! the frozen memtables outgrow what the lanes drain ([`stall`]).
 
 pub(crate) mod build;
 pub(crate) mod flush;
@@ -33,11 +33,13 @@ pub(crate) mod large;
 pub(crate) mod level;
 pub(crate) mod merge;
 pub(crate) mod pick;
+pub(crate) mod stall;
 
 use crate::read::{lock, Shared};
 use crate::tuning::{ARENA_QUARTERS, FLUSH_RETRY_MAX, FLUSH_RETRY_MIN, POOL_MEMTABLES};
 use memdb::{BlockPool, MemDb};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -121,11 +123,10 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
         shared
             .next_journal
             .prepare(&*shared.fs, &shared.dir, write_buffer_size);
-        retry = match flush_now(shared) {
-            Ok(()) => {
-                shared.wake_compaction();
-                None
-            }
+        let flushed = flush_now(shared);
+        shared.note_lane(&shared.flush_failing, flushed.is_err() && !stopped(shared));
+        retry = match flushed {
+            Ok(()) => None,
             Err(_) if stopped(shared) => {
                 // The manifest failed: nothing more is committed. The
                 // thread stays to prepare journals and sync closed ones,
@@ -157,11 +158,13 @@ fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
         if !wait(woken, retry) {
             return;
         }
-        while !stopped(shared) {
+        while !stopped(shared) && !shared.compaction_paused.load(Ordering::Acquire) {
             if let Err(mpsc::TryRecvError::Disconnected) = woken.try_recv() {
                 return; // closing: the rest waits for the next open
             }
-            match level::compact_once(shared, &shared.shape) {
+            let compacted = level::compact_once(shared, &shared.shape);
+            shared.note_lane(&shared.compaction_failing, compacted.is_err());
+            match compacted {
                 Ok(true) => {
                     retry = None;
                     shared.delete_retired();
@@ -230,9 +233,37 @@ pub(crate) fn note_stopped(shared: &Shared, e: &crate::error::Error) -> bool {
     let Some(failure) = versions.as_ref().and_then(|s| s.failure()) else {
         return false;
     };
-    log::error!("commits stopped: {e}; refusing writes until reopened");
-    *lock(&shared.background_error) = Some(format!("manifest commit failed: {failure}"));
+    let failure = format!("manifest commit failed: {failure}");
+    drop(versions);
+    log::error!("commits stopped: {e}");
+    shared.stop_writes(failure);
     true
+}
+
+/// Opens the table `meta` at `path`, which a commit just added: it cannot
+/// be taken back, so if it cannot be opened (its records would be missing
+/// from every read, and its sequence numbers are spent) writes stop for
+/// good rather than go on without it or write it again.
+pub(crate) fn open_committed(
+    shared: &Shared,
+    meta: crate::version::FileMeta,
+    path: std::path::PathBuf,
+) -> Result<Arc<crate::version::TableFile>, crate::error::Error> {
+    match crate::version::set::open_table(&*shared.fs, &path, meta.size) {
+        Ok(table) => Ok(Arc::new(crate::version::TableFile::new(
+            meta,
+            table,
+            path,
+            shared.retire.clone(),
+        ))),
+        Err(e) => {
+            shared.stop_writes(format!(
+                "the committed table {} cannot be opened: {e}",
+                path.display()
+            ));
+            Err(e)
+        }
+    }
 }
 
 /// Whether a manifest failure stopped commits for good.

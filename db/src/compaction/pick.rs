@@ -45,6 +45,9 @@ pub(crate) struct Shape {
     pub ratio: u64,
     /// The size at which compaction cuts its output tables.
     pub target_file_size: u64,
+    /// The size at which every table writer cuts a data block (not the
+    /// picker's concern, but fixed with the tree's other sizes).
+    pub block_size: usize,
 }
 
 impl Shape {
@@ -145,7 +148,6 @@ pub(crate) fn pick<E: Entry>(
         return None;
     }
     let files = in_key_order(&levels[level]);
-    let below = in_key_order(&levels[level + 1]);
 
     // Step 2.
     let pointer = pointers(level);
@@ -159,8 +161,66 @@ pub(crate) fn pick<E: Entry>(
         })
         .or_else(|| files.first().copied())?;
 
+    let mut pick = expand(levels, level, &[first], shape);
+    // Step 5.
+    let grandparent_bytes = match levels.get(level + 2) {
+        Some(grand) => total(grand, &pick.grandparents),
+        None => 0,
+    };
+    pick.trivial_move = pick.inputs[0].len() == 1
+        && pick.inputs[1].is_empty()
+        && grandparent_bytes <= shape.grandparent_limit();
+    Some(pick)
+}
+
+/// The compaction of `level` into `level + 1` of every table of `level`
+/// whose user keys meet `[start, end]` (each bound inclusive, `None`
+/// unbounded), expanded as [`pick`]'s steps 3, 4 and 6 do; `None` if no
+/// table of the level meets the range, or the level is the last.
+/// `Db::compact_range` runs it level by level (LevelDB's manual
+/// compaction). Its tables are always rewritten, never moved: the caller
+/// wants the space of overwritten and deleted keys back.
+pub(crate) fn pick_range<E: Entry>(
+    levels: &[Vec<E>; NUM_LEVELS],
+    level: usize,
+    start: Option<&[u8]>,
+    end: Option<&[u8]>,
+    shape: &Shape,
+) -> Option<Pick> {
+    if level + 1 >= NUM_LEVELS {
+        return None;
+    }
+    let files = in_key_order(&levels[level]);
+    let first: Vec<usize> = files
+        .iter()
+        .copied()
+        .filter(|&i| meets(levels[level][i].meta(), start, end))
+        .collect();
+    if first.is_empty() {
+        return None;
+    }
+    Some(expand(levels, level, &first, shape))
+}
+
+/// Whether a table's user keys meet `[start, end]` (`None` unbounded).
+pub(crate) fn meets(meta: &FileMeta, start: Option<&[u8]>, end: Option<&[u8]>) -> bool {
+    start.is_none_or(|s| key::user_key(&meta.largest) >= s)
+        && end.is_none_or(|e| key::user_key(&meta.smallest) <= e)
+}
+
+/// Steps 3, 4 and 6 from the first inputs `first` of `level`: the
+/// compaction they grow into (never a trivial move; [`pick`] decides
+/// that).
+fn expand<E: Entry>(
+    levels: &[Vec<E>; NUM_LEVELS],
+    level: usize,
+    first: &[usize],
+    shape: &Shape,
+) -> Pick {
+    let files = in_key_order(&levels[level]);
+    let below = in_key_order(&levels[level + 1]);
     // Step 3.
-    let (lo, hi) = user_range(&levels[level], &[first]);
+    let (lo, hi) = user_range(&levels[level], first);
     let mut upper = overlapping(&levels[level], &files, lo, hi);
 
     // Step 4.
@@ -188,14 +248,6 @@ pub(crate) fn pick<E: Entry>(
         Vec::new()
     };
 
-    // Step 5.
-    let grandparent_bytes = match levels.get(level + 2) {
-        Some(grand) => total(grand, &grandparents),
-        None => 0,
-    };
-    let trivial_move =
-        upper.len() == 1 && lower.is_empty() && grandparent_bytes <= shape.grandparent_limit();
-
     // Step 6.
     let compact_pointer = upper
         .iter()
@@ -203,13 +255,13 @@ pub(crate) fn pick<E: Entry>(
         .max_by(|a, b| key::compare(a, b))
         .expect("at least one input")
         .clone();
-    Some(Pick {
+    Pick {
         level,
         inputs: [upper, lower],
         grandparents,
-        trivial_move,
+        trivial_move: false,
         compact_pointer,
-    })
+    }
 }
 
 /// The indices of `files`, by smallest internal key.
@@ -350,6 +402,7 @@ mod tests {
         l1_bytes: 1000,
         ratio: 10,
         target_file_size: 100,
+        block_size: 4096,
     };
 
     fn ikey(user: &str, seq: u64) -> Vec<u8> {
@@ -601,5 +654,69 @@ mod tests {
         // (1,200 > 1,000): cut. "g": passed f (600). "i": passed h (1,200):
         // cut.
         assert_eq!(cuts, [false, false, true, false, true]);
+    }
+
+    #[test]
+    fn a_range_takes_every_table_it_meets_and_what_they_overlap() {
+        let tables = [
+            (1, t(1, "a", "c", 10)),
+            (1, t(2, "d", "f", 10)),
+            (1, t(3, "g", "i", 10)),
+            (2, t(4, "a", "b", 10)),
+            (2, t(5, "e", "h", 10)),
+            (3, t(6, "f", "z", 10)),
+        ];
+        let levels = levels(&tables);
+        let b = |s: &'static str| Some(s.as_bytes());
+        // (level, start, end) -> (level, upper, lower, grandparents, trivial)
+        type Range<'a> = (usize, Option<&'a [u8]>, Option<&'a [u8]>);
+        let rows: [(Range, Expect); 8] = [
+            // Inclusive bounds: "f" meets table 2 only; table 5 below
+            // widens the range to "d".."h", and table 3 joins, as it
+            // brings nothing more of level 2 (step 4).
+            (
+                (1, b("f"), b("f")),
+                Some((1, vec![2, 3], vec![5], vec![6], false)),
+            ),
+            (
+                (1, b("c"), b("d")),
+                Some((1, vec![1, 2, 3], vec![4, 5], vec![6], false)),
+            ),
+            (
+                (1, b("h"), None),
+                Some((1, vec![2, 3], vec![5], vec![6], false)),
+            ),
+            (
+                (1, None, None),
+                Some((1, vec![1, 2, 3], vec![4, 5], vec![6], false)),
+            ),
+            // Between tables, or past them: nothing to do.
+            ((1, b("cc"), b("cz")), None),
+            ((1, b("j"), None), None),
+            // Never a move, even of one table overlapping nothing.
+            (
+                (2, b("a"), b("a")),
+                Some((2, vec![4], vec![], vec![], false)),
+            ),
+            ((NUM_LEVELS - 1, None, None), None),
+        ];
+        for ((level, start, end), expect) in rows {
+            let got = pick_range(&levels, level, start, end, &SHAPE).map(|p| numbers(&levels, &p));
+            assert_eq!(got, expect, "level {level}, {start:?}..={end:?}");
+        }
+    }
+
+    #[test]
+    fn a_level_0_range_takes_overlapping_tables_transitively() {
+        let tables = [
+            (0, t(1, "a", "c", 10)),
+            (0, t(2, "b", "e", 10)),
+            (0, t(3, "e", "g", 10)),
+            (0, t(4, "x", "z", 10)),
+        ];
+        let levels = levels(&tables);
+        let got =
+            pick_range(&levels, 0, Some(b"a"), Some(b"a"), &SHAPE).map(|p| numbers(&levels, &p));
+        assert_eq!(got, Some((0, vec![1, 2, 3], vec![], vec![], false)));
     }
 }

@@ -8,6 +8,7 @@
 //! last sequence number is an atomic.
 
 use crate::compaction::pick::Shape;
+use crate::compaction::stall::WriteGate;
 use crate::error::{table_err, Error};
 use crate::files::FileNumbers;
 use crate::fs::Fs;
@@ -17,7 +18,7 @@ use batch::SeqNum;
 use memdb::{BlockPool, Lookup, MemDb};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -146,6 +147,18 @@ pub(crate) struct Shared {
     pub closed_journals: ClosedJournals,
     /// The journal to rotate into, zero-filled ahead for synced workloads.
     pub next_journal: NextJournal,
+    /// Where stalled writers wait for the background, and the stall
+    /// counters (`compaction::stall`).
+    pub gate: WriteGate,
+    /// A test hook: while set, the compaction lane starts no compaction
+    /// (stall tests fill level 0 with it).
+    pub compaction_paused: AtomicBool,
+    /// Whether the last flush failed and is being retried: frozen
+    /// memtables then stop no write (`compaction::stall`).
+    pub flush_failing: AtomicBool,
+    /// Whether the last compaction failed and is being retried: level 0
+    /// then stops no write.
+    pub compaction_failing: AtomicBool,
 }
 
 /// Locks `mutex`, taking the data of a poisoned one: every value behind
@@ -197,7 +210,37 @@ impl Shared {
             shape,
             compacting: Mutex::new(()),
             compaction_wake: Mutex::new(None),
+            gate: WriteGate::default(),
+            compaction_paused: AtomicBool::new(false),
+            flush_failing: AtomicBool::new(false),
+            compaction_failing: AtomicBool::new(false),
         }
+    }
+
+    /// Records whether a lane's last round failed (`flag` is
+    /// `flush_failing` or `compaction_failing`); a lane that starts to fail
+    /// wakes the stalled writers, whose stop it lifts.
+    pub fn note_lane(&self, flag: &AtomicBool, failed: bool) {
+        if flag.swap(failed, Ordering::AcqRel) != failed && failed {
+            self.gate.notify();
+        }
+    }
+
+    /// A new version was published (a flush, a compaction, a large
+    /// batch): the compaction lane may have work, and a stalled writer
+    /// may go on.
+    pub fn tables_changed(&self) {
+        self.wake_compaction();
+        self.gate.notify();
+    }
+
+    /// Stops the write path for good with `failure` (a manifest commit
+    /// failed, or a committed table cannot be opened): every later write
+    /// refuses with it, and every stalled writer wakes to see it.
+    pub fn stop_writes(&self, failure: String) {
+        log::error!("{failure}; refusing writes until reopened");
+        *lock(&self.background_error) = Some(failure);
+        self.gate.notify();
     }
 
     /// Wakes the compaction lane, if it runs: the tables changed.

@@ -69,7 +69,7 @@ pub mod reader;
 #[cfg(test)]
 mod tests;
 
-pub use builder::{TableBuilder, TableSummary};
+pub use builder::{TableBuilder, TableSummary, BLOCK_SIZE};
 pub use reader::{Found, Table, TableIter};
 
 use format::BlockHandle;

@@ -277,7 +277,31 @@ impl Table {
             block: None,
             cursor: Cursor::default(),
             error: None,
+            recheck: false,
         }
+    }
+
+    /// A cursor as [`iter`](Table::iter)'s that checks each block's
+    /// checksum again as it enters it, whatever earlier reads found: for a
+    /// compaction's inputs, so that damage done since a block was first
+    /// read (a flipped bit in the page cache, a write by another program)
+    /// is reported instead of copied into a new table. A checksum costs
+    /// little beside the copy.
+    pub fn iter_rechecked(self: &Arc<Table>) -> TableIter {
+        TableIter {
+            recheck: true,
+            ..self.iter()
+        }
+    }
+
+    /// Checks block `i`'s checksum again if an earlier read checked it
+    /// (if none did, [`block`](Table::block) checks it whole).
+    fn recheck(&self, i: usize) -> Result<(), TableError> {
+        let (word, bit) = (&self.verified[i / 64], 1u64 << (i % 64));
+        if word.load(AtomicOrdering::Relaxed) & bit == 0 {
+            return Ok(());
+        }
+        checked_contents(self.file(), self.index[i].contents.clone()).map(|_| ())
     }
 }
 
@@ -295,6 +319,9 @@ pub struct TableIter {
     block: Option<usize>,
     cursor: Cursor,
     error: Option<TableError>,
+    /// Whether each block's checksum is checked again on entering it
+    /// ([`Table::iter_rechecked`]).
+    recheck: bool,
 }
 
 impl TableIter {
@@ -323,6 +350,13 @@ impl TableIter {
 
     /// Runs `f` on block `i`, stopping the cursor on an error.
     fn with_block(&mut self, i: usize, f: impl FnOnce(&mut Cursor, &Block<'_>)) {
+        if self.recheck && self.block != Some(i) {
+            if let Err(e) = self.table.recheck(i) {
+                self.block = None;
+                self.error = Some(e);
+                return;
+            }
+        }
         match self.table.block(i) {
             Ok(block) => {
                 self.block = Some(i);
