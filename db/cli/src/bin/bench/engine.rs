@@ -236,6 +236,20 @@ impl Engine for Tributary {
         }
     }
 
+    /// `Stats::write_slowdowns` (write groups that slept 1 ms because
+    /// level 0 held 8 tables), `write_stops` (groups that waited for the
+    /// background at 12 tables, or for a memtable's flush) and
+    /// `write_stall_time`: counted per write group, not per write.
+    fn stalls(&self) -> Option<Stalls> {
+        let stats = self.db.stats();
+        Some(Stalls {
+            count: stats.write_slowdowns + stats.write_stops,
+            slowdowns: stats.write_slowdowns,
+            stops: stats.write_stops,
+            secs: stats.write_stall_time.as_secs_f64(),
+        })
+    }
+
     fn write_buffer_size() -> Option<u64> {
         Some(tributary::Options::default().write_buffer_size as u64)
     }

@@ -47,8 +47,8 @@
 //! `files_per_level` and `table_files` (module `amp` says how each is
 //! computed), and the write stalls of the timed phase, `stalls`,
 //! `stall_slowdowns`, `stall_stops` and `stall_secs`, for the engines that
-//! count them (RocksDB, from `rocksdb.stats`; not LevelDB nor fjall, which
-//! count none, so the fields are absent). Two more
+//! count them (Tributary, from `Stats`; RocksDB, from `rocksdb.stats`; not
+//! LevelDB nor fjall, which count none, so the fields are absent). Two more
 //! measure the device under the same harness, with `--engine device` (the
 //! default for them):
 //!
