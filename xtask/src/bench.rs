@@ -22,19 +22,48 @@
 //! 4. Writes every JSON line (each run, tagged with `cell` and `run`, then
 //!    the medians with `"run":"median"`) to `bench-results/<UTC time>.jsonl`,
 //!    prints the table of every cell, the table of write amplification and
-//!    files per level of each fill (and prep) cell, the `reopen/1` cell's
-//!    reopen time and `RssAnon` beside the peers', and the table of
+//!    files per level of each fill (and prep) cell, the reopen time and
+//!    `RssAnon` of `reopen/1` and `disk-fillrandom/1` beside the peers', one
+//!    table per engine of the beyond-memory cells, and the table of
 //!    BENCH.md's and issue #13's targets (all saved as
 //!    `bench-results/<UTC time>.txt`), and draws the fillsync curve to
-//!    `bench-results/fillsync.svg`.
+//!    `bench-results/fillsync.svg` and `disk-fillrandom/1`'s ops/s per
+//!    100 ms, one line per engine (stall storms show as dips), to
+//!    `bench-results/fillrandom-10m.svg`.
+//!
+//! The beyond-memory cells (BENCH.md "Beyond memory", ids `disk-*`, so
+//! `--only disk` runs them alone) hold data well past every write buffer:
+//! `disk-fillrandom/1` (10 M puts, then a timed reopen of the directory in
+//! a child, `--reopen-after`), `disk-fillrandom/4` (4 x 2.5 M), and five
+//! read cells on a prep of 5 M random keys (`--prep-keys 5000000`):
+//! `disk-readrandom/1` and `/2` (1 M gets per thread),
+//! `disk-seekrandom/1` (200 k seeks of 10 entries), `disk-readseq/1` (5 M
+//! entries) and `disk-readwhilewriting/2` (1 M gets per reader beside one
+//! writer). The read cells are one prep group: in each round each engine
+//! runs the five in turn on one directory, which the first preps and the
+//! others read with `--use-existing-db` (readwhilewriting, which writes,
+//! last), so that the 5 M-key prep and its compaction run once per engine
+//! and not five times. Their table gives per engine ops/s, p99.9 and max
+//! latency, write amplification, write stalls (count as slowdowns/stops,
+//! and time: Tributary's `Stats`, RocksDB's `rocksdb.stats`; LevelDB and
+//! fjall count none), files per level at the end, the reopen and the
+//! writer's ops/s.
 //!
 //! The full matrix takes about 20 minutes on a 2-core machine (the synced
-//! cells run 4 s each, the others a fixed N with a 30 s guard); `--quick`
-//! (one round, small N, 0.8 s synced cells) about one minute, as a smoke
-//! test. Synced numbers follow the disk: on a shared machine other tenants'
-//! writes change the fsync latency tenfold from one second to the next, so
-//! compare ratios within a run, and prefer a quiet machine. `--only fillsync`
-//! runs the cells whose name starts with `fillsync`.
+//! cells run 4 s each, the others a fixed N with a 30 s guard), plus about
+//! 8 to 10 minutes for the beyond-memory cells, which is why they run ONE
+//! round each (`BEYOND_ROUNDS`; the header says so; `--runs N` gives every
+//! cell N). That figure was estimated from runs of all four engines at a
+//! fifth of the size (2 M puts, a 1 M-key prep: 90 s in all) scaled by 5
+//! to 6, and a full-size Tributary `disk-fillrandom/1` (18 s); at full size
+//! the fills take about 20 s (Tributary) to 65 s (RocksDB) per engine
+//! each, the read group 30 to 50 s per engine. `--quick` (one round, small
+//! N, 0.8 s synced cells; beyond-memory cells on 200 k puts and a 100 k-key
+//! prep, under 2 s each) takes about one minute, as a smoke test. Synced
+//! numbers follow the disk: on a shared machine other tenants' writes
+//! change the fsync latency tenfold from one second to the next, so compare
+//! ratios within a run, and prefer a quiet machine. `--only fillsync` runs
+//! the cells whose name starts with `fillsync`.
 
 mod svg;
 
@@ -78,6 +107,16 @@ struct Cell {
     device: Option<&'static str>,
     /// Whether the engines run this cell (false: device only).
     engines: bool,
+    /// `--prep-keys` in the full run and with `--quick` (0: none).
+    prep_keys: u64,
+    quick_prep_keys: u64,
+    /// Read cells that name the same group (adjacent in [`CELLS`]) share
+    /// one prep per engine and round: the first of them that runs preps
+    /// a directory, the others read it with `--use-existing-db`, and it is
+    /// deleted after the last. Writing cells of a group come last in it.
+    prep_group: Option<&'static str>,
+    /// Rounds of this cell when `--runs` is not given (None: the default).
+    rounds: Option<usize>,
 }
 
 /// A cell bounded by its call count.
@@ -99,6 +138,48 @@ const fn cell(
         extra: &[],
         device: None,
         engines: true,
+        prep_keys: 0,
+        quick_prep_keys: 0,
+        prep_group: None,
+        rounds: None,
+    }
+}
+
+/// Rounds of the beyond-memory cells: one, to fit about 12 minutes for the
+/// four engines on a 2-core machine (module docs).
+const BEYOND_ROUNDS: usize = 1;
+
+/// A beyond-memory cell (BENCH.md): one round, and a guard long enough
+/// for any engine's 10 M puts.
+const fn beyond(
+    id: &'static str,
+    workload: &'static str,
+    threads: usize,
+    num: usize,
+    quick_num: usize,
+) -> Cell {
+    Cell {
+        secs: 300.0,
+        quick_secs: 30.0,
+        rounds: Some(BEYOND_ROUNDS),
+        ..cell(id, workload, threads, num, quick_num)
+    }
+}
+
+/// A beyond-memory read cell: BENCH.md's prep of 5 M keys (100 k with
+/// `--quick`), shared by the cells of the `disk-read` group.
+const fn beyond_read(
+    id: &'static str,
+    workload: &'static str,
+    threads: usize,
+    num: usize,
+    quick_num: usize,
+) -> Cell {
+    Cell {
+        prep_keys: 5_000_000,
+        quick_prep_keys: 100_000,
+        prep_group: Some("disk-read"),
+        ..beyond(id, workload, threads, num, quick_num)
     }
 }
 
@@ -150,6 +231,27 @@ const CELLS: &[Cell] = &[
         quick_secs: 1.0,
         ..cell("rawseq/1", "rawseq", 1, 2048, 2048)
     },
+    // Beyond memory (BENCH.md): data well past every write buffer, so that
+    // flushes, compactions and stalls are inside the timed region. The
+    // 10 M fill ends with a timed reopen of its directory in a child.
+    Cell {
+        extra: &["--reopen-after"],
+        ..beyond("disk-fillrandom/1", "fillrandom", 1, 10_000_000, 200_000)
+    },
+    beyond("disk-fillrandom/4", "fillrandom", 4, 2_500_000, 50_000),
+    // One prep of 5 M random keys per engine, read by the five cells in
+    // this order; readwhilewriting writes, so it comes last.
+    beyond_read("disk-readrandom/1", "readrandom", 1, 1_000_000, 20_000),
+    beyond_read("disk-readrandom/2", "readrandom", 2, 1_000_000, 20_000),
+    beyond_read("disk-seekrandom/1", "seekrandom", 1, 200_000, 10_000),
+    beyond_read("disk-readseq/1", "readseq", 1, 5_000_000, 100_000),
+    beyond_read(
+        "disk-readwhilewriting/2",
+        "readwhilewriting",
+        2,
+        1_000_000,
+        20_000,
+    ),
 ];
 
 /// `cargo xtask bench`: the BENCH.md matrix against the peers.
@@ -179,6 +281,8 @@ pub struct Args {
 struct Config {
     quick: bool,
     runs: usize,
+    /// Whether `--runs` was given: then it holds for every cell.
+    runs_given: bool,
     engines: Vec<String>,
     only: Vec<String>,
     peers: bool,
@@ -226,19 +330,10 @@ pub fn run(args: Args) -> Result<()> {
         quote(&machine)
     )?;
 
-    // Every run, in order: (cell, variant, round).
-    let mut plan = Vec::new();
-    for cell in &cells {
-        let variants = variants(cell, &config.engines);
-        for round in 0..config.runs {
-            let n = variants.len();
-            for i in 0..n {
-                plan.push((*cell, variants[(i + round) % n].clone(), round));
-            }
-        }
-    }
+    let plan = plan(&cells, &config);
+    let rounds_note = rounds_note(&cells, &config);
     println!(
-        "bench: {} runs in {} cells, {} round(s) each{}; results to {}",
+        "bench: {} runs in {} cells, {} round(s) each{rounds_note}{}; results to {}",
         plan.len(),
         cells.len(),
         config.runs,
@@ -249,17 +344,23 @@ pub fn run(args: Args) -> Result<()> {
 
     let started = Instant::now();
     let mut outcomes: Vec<RunOutcome> = Vec::new();
-    for (idx, (cell, variant, round)) in plan.iter().enumerate() {
-        let (num, secs) = if config.quick {
-            (cell.quick_num, cell.quick_secs)
+    // Shared preps that failed, by directory: the runs that would read
+    // them are skipped.
+    let mut failed_preps: Vec<PathBuf> = Vec::new();
+    for (idx, run) in plan.iter().enumerate() {
+        let Planned {
+            cell,
+            variant,
+            round,
+            rounds,
+            ..
+        } = run;
+        let (num, secs, prep_keys) = if config.quick {
+            (cell.quick_num, cell.quick_secs, cell.quick_prep_keys)
         } else {
-            (cell.num, cell.secs)
+            (cell.num, cell.secs, cell.prep_keys)
         };
-        let dir = data_root.join(format!(
-            "{}-{}-r{round}",
-            cell.id.replace('/', "-"),
-            variant.engine
-        ));
+        let dir = data_root.join(&run.dir);
         let mut cmd = Command::new(&exe);
         cmd.arg("--db")
             .arg(&dir)
@@ -275,6 +376,12 @@ pub fn run(args: Args) -> Result<()> {
         if variant.engine != "device" {
             cmd.args(cell.extra);
         }
+        if prep_keys > 0 {
+            cmd.args(["--prep-keys", &prep_keys.to_string()]);
+        }
+        if run.use_existing {
+            cmd.arg("--use-existing-db");
+        }
         let done = idx as f64;
         let elapsed = started.elapsed().as_secs_f64();
         let eta = if idx == 0 {
@@ -286,20 +393,31 @@ pub fn run(args: Args) -> Result<()> {
             )
         };
         print!(
-            "[{:>3}/{} {}{eta}] {:<13} {:<9} round {}/{} ... ",
+            "[{:>3}/{} {}{eta}] {:<23} {:<9} round {}/{} ... ",
             idx + 1,
             plan.len(),
             mmss(elapsed),
             cell.id,
             variant.engine,
             round + 1,
-            config.runs
+            rounds
         );
         let _ = std::io::stdout().flush();
         let timeout = Duration::from_secs(if config.quick { 120 } else { 600 });
         let t0 = Instant::now();
-        let res = run_one(cmd, timeout);
-        let _ = std::fs::remove_dir_all(&dir);
+        let res = if run.use_existing && failed_preps.contains(&dir) {
+            Err(anyhow::anyhow!(
+                "skipped: the run that preps its directory failed"
+            ))
+        } else {
+            run_one(cmd, timeout)
+        };
+        if res.is_err() && run.keep_dir && !run.use_existing {
+            failed_preps.push(dir.clone());
+        }
+        if !run.keep_dir {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         // Write back what the run left dirty, so the next run does not pay
         // for it.
         let _ = Command::new("sync").status();
@@ -357,17 +475,21 @@ pub fn run(args: Args) -> Result<()> {
     let mut report = String::new();
     let _ = writeln!(
         report,
-        "cargo xtask bench{}: {} round(s) per cell, medians; {} in {}\n{machine}\n",
+        "cargo xtask bench{}: {} round(s) per cell{rounds_note}, medians; {} in {}\n{machine}\n",
         if config.quick { " --quick" } else { "" },
         config.runs,
         stamp,
         mmss(started.elapsed().as_secs_f64())
     );
-    report.push_str(&cells_table(&cells, &config.engines, &medians, config.runs));
+    report.push_str(&cells_table(&cells, &medians, &config));
     report.push('\n');
     report.push_str(&fills_table(&cells, &config.engines, &medians));
     report.push('\n');
     if let Some(t) = reopen_table(&cells, &config.engines, &medians) {
+        report.push_str(&t);
+        report.push('\n');
+    }
+    if let Some(t) = beyond_tables(&cells, &config.engines, &medians) {
         report.push_str(&t);
         report.push('\n');
     }
@@ -376,6 +498,15 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(svg) = fillsync_svg(&config.engines, &medians, &stamp, &machine, config.quick) {
         std::fs::write(&svg_path, svg)?;
         let _ = writeln!(report, "\nfillsync curve: {}", svg_path.display());
+    }
+    let svg_path = results_dir.join(TIMELINE_SVG);
+    if let Some(svg) = timeline_svg(&config.engines, &medians, &stamp, &machine, config.quick) {
+        std::fs::write(&svg_path, svg)?;
+        let _ = writeln!(
+            report,
+            "{TIMELINE_CELL} ops/s over time: {}",
+            svg_path.display()
+        );
     }
     let _ = writeln!(report, "all runs: {}", results_path.display());
     println!("\n{report}");
@@ -388,6 +519,7 @@ fn check_args(args: Args) -> Result<Config> {
     let mut config = Config {
         quick: args.quick,
         runs: args.runs.unwrap_or(if args.quick { 1 } else { 3 }),
+        runs_given: args.runs.is_some(),
         engines: args
             .engines
             .unwrap_or_else(|| ENGINES.iter().map(|s| s.to_string()).collect()),
@@ -532,6 +664,96 @@ fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
     v
 }
 
+/// One run of the plan.
+struct Planned<'a> {
+    cell: &'a Cell,
+    variant: Variant,
+    round: usize,
+    /// Rounds of its cell.
+    rounds: usize,
+    /// Its directory under `target/bench-data`.
+    dir: String,
+    /// Whether it reads a directory an earlier run prepped
+    /// (`--use-existing-db`).
+    use_existing: bool,
+    /// Whether a later run reads its directory, which then stays.
+    keep_dir: bool,
+}
+
+/// Rounds of `cell`: `--runs` if given, else the cell's own or the
+/// default.
+fn cell_rounds(cell: &Cell, config: &Config) -> usize {
+    match cell.rounds {
+        Some(r) if !config.runs_given => r,
+        _ => config.runs,
+    }
+}
+
+/// What the header says about cells with fewer rounds than the others.
+fn rounds_note(cells: &[&Cell], config: &Config) -> String {
+    let fewer = cells
+        .iter()
+        .filter(|c| cell_rounds(c, config) != config.runs)
+        .count();
+    if fewer == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({fewer} beyond-memory disk-* cell(s): {BEYOND_ROUNDS} round, to fit about 12 \
+             minutes; --runs N overrides)"
+        )
+    }
+}
+
+/// Every run, in order. A cell runs its rounds, each with every variant
+/// once, in an order rotated each round. The adjacent cells of one prep
+/// group run as a unit: in each round, each engine (rotated) runs all of
+/// them in turn on one directory, prepped by the first.
+fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> {
+    let mut units: Vec<Vec<&'a Cell>> = Vec::new();
+    for &cell in cells {
+        match units.last_mut() {
+            Some(unit) if cell.prep_group.is_some() && unit[0].prep_group == cell.prep_group => {
+                unit.push(cell)
+            }
+            _ => units.push(vec![cell]),
+        }
+    }
+    let mut plan = Vec::new();
+    for unit in units {
+        let first = unit[0];
+        let rounds = cell_rounds(first, config);
+        let n = variants(first, &config.engines).len();
+        for round in 0..rounds {
+            for i in 0..n {
+                let engine = variants(first, &config.engines)[(i + round) % n]
+                    .engine
+                    .clone();
+                let dir = format!(
+                    "{}-{engine}-r{round}",
+                    first.prep_group.unwrap_or(first.id).replace('/', "-"),
+                );
+                for (j, &cell) in unit.iter().enumerate() {
+                    // The cells of a group have the same engines, and no
+                    // device.
+                    let variant = variants(cell, &config.engines)[(i + round) % n].clone();
+                    debug_assert_eq!(variant.engine, engine);
+                    plan.push(Planned {
+                        cell,
+                        variant,
+                        round,
+                        rounds,
+                        dir: dir.clone(),
+                        use_existing: j > 0,
+                        keep_dir: j + 1 < unit.len(),
+                    });
+                }
+            }
+        }
+    }
+    plan
+}
+
 /// Runs one bench process and returns its JSON line; kills it after
 /// `timeout`.
 fn run_one(mut cmd: Command, timeout: Duration) -> Result<String> {
@@ -641,11 +863,12 @@ fn num_field(obj: &Object, key: &str) -> Option<f64> {
 }
 
 /// Every cell and engine: throughput, latency, CPU and group commit.
-fn cells_table(cells: &[&Cell], engines: &[String], medians: &[Median], rounds: usize) -> String {
+fn cells_table(cells: &[&Cell], medians: &[Median], config: &Config) -> String {
+    let engines = &config.engines;
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<13} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  notes",
+        "{:<23} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  notes",
         "cell", "engine", "ops/s", "p50", "p99", "p99.9", "max", "cpu%", "fsync/s", "w/group",
     );
     for cell in cells {
@@ -657,7 +880,7 @@ fn cells_table(cells: &[&Cell], engines: &[String], medians: &[Median], rounds: 
             let Some(obj) = find(medians, cell.id, &engine) else {
                 let _ = writeln!(
                     s,
-                    "{:<13} {:<9} {:>10}",
+                    "{:<23} {:<9} {:>10}",
                     if i == 0 { cell.id } else { "" },
                     engine,
                     "FAILED"
@@ -678,13 +901,17 @@ fn cells_table(cells: &[&Cell], engines: &[String], medians: &[Median], rounds: 
                     f("big_batch_max_ms").unwrap_or(0.0)
                 ));
             }
+            if let Some(w) = f("writer_ops_per_sec") {
+                notes.push(format!("writer {} ops/s", fmt_ops(Some(w))));
+            }
             let runs = f("runs").unwrap_or(0.0);
+            let rounds = cell_rounds(cell, config);
             if (runs as usize) < rounds {
                 notes.push(format!("only {runs:.0} of {rounds} runs succeeded"));
             }
             let _ = writeln!(
                 s,
-                "{:<13} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  {}",
+                "{:<23} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  {}",
                 if i == 0 { cell.id } else { "" },
                 engine,
                 fmt_ops(f("ops_per_sec")),
@@ -706,7 +933,7 @@ fn cells_table(cells: &[&Cell], engines: &[String], medians: &[Median], rounds: 
 fn targets_table(engines: &[String], medians: &[Median]) -> String {
     let peers: Vec<&String> = engines.iter().filter(|e| *e != "tributary").collect();
     let mut s = String::new();
-    let _ = write!(s, "{:<13} {:>10}", "cell", "tributary");
+    let _ = write!(s, "{:<23} {:>10}", "cell", "tributary");
     for p in &peers {
         let _ = write!(s, "  {:>19}", format!("vs {p}"));
     }
@@ -723,7 +950,7 @@ fn targets_table(engines: &[String], medians: &[Median]) -> String {
             continue;
         }
         let trib = ops(cell, "tributary");
-        let _ = write!(s, "{:<13} {:>10}", cell, fmt_ops(trib));
+        let _ = write!(s, "{:<23} {:>10}", cell, fmt_ops(trib));
         for p in &peers {
             let text = match (trib, ops(cell, p), p99(cell, "tributary"), p99(cell, p)) {
                 (Some(t), Some(o), Some(tp), Some(op)) if o > 0.0 && tp > 0.0 => {
@@ -759,7 +986,35 @@ fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> String {
         Some(l) if l > 0.0 => verdict(trib / l, goal, "leveldb"),
         _ => format!(">= {goal}x leveldb: no leveldb run"),
     };
+    let vs_best_peer = |goal: f64| {
+        let best = peers
+            .iter()
+            .filter_map(|p| ops(cell, p).map(|o| (o, p.as_str())))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        match best {
+            Some((o, name)) if o > 0.0 => verdict(trib / o, goal, &format!("best peer ({name})")),
+            _ => "-".to_owned(),
+        }
+    };
     match cell {
+        "disk-fillrandom/1" => [
+            vs_leveldb(1.3),
+            tail_target(cell, medians),
+            reopen_target(cell, medians),
+        ]
+        .join("; "),
+        "disk-fillrandom/4" => vs_best_peer(1.3),
+        "disk-readrandom/1" | "disk-readrandom/2" => vs_leveldb(1.2),
+        "disk-readwhilewriting/2" => {
+            let writer =
+                |e: &str| find(medians, cell, e).and_then(|o| num_field(o, "writer_ops_per_sec"));
+            let writer_text = match (writer("tributary"), writer("leveldb")) {
+                (Some(t), Some(l)) if l > 0.0 => verdict(t / l, 1.0, "leveldb's writer"),
+                _ => ">= 1.0x leveldb's writer: no leveldb run".to_owned(),
+            };
+            format!("readers {}; writer {writer_text}", vs_leveldb(1.3))
+        }
+        "disk-seekrandom/1" | "disk-readseq/1" => vs_leveldb(1.0),
         "fillsync/1" => match ops(cell, "device") {
             Some(d) if d > 0.0 => verdict(trib / d, 0.9, "raw append+fdatasync"),
             _ => "-".to_owned(),
@@ -768,18 +1023,7 @@ fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> String {
         "fillseq/1" | "fillrandom/1" | "fillbatch/1" | "readrandom/1" | "readrandom/2" => {
             vs_leveldb(1.0)
         }
-        "fillrandom/4" | "fillrandom/16" => {
-            let best = peers
-                .iter()
-                .filter_map(|p| ops(cell, p).map(|o| (o, p.as_str())))
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            match best {
-                Some((o, name)) if o > 0.0 => {
-                    verdict(trib / o, 1.3, &format!("best peer ({name})"))
-                }
-                _ => "-".to_owned(),
-            }
-        }
+        "fillrandom/4" | "fillrandom/16" => vs_best_peer(1.3),
         "reopen/1" => reopen_target(cell, medians),
         "bigbatch/16" => {
             let p99 = |c: &str, e: &str| find(medians, c, e).and_then(|o| num_field(o, "p99_us"));
@@ -810,15 +1054,22 @@ fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> String {
 }
 
 /// Workloads whose JSON line has the write-amplification fields (a fill in
-/// the timed phase, or in the prep).
+/// the timed phase, in the prep, or by a side writer).
 const FILL_WORKLOADS: &[&str] = &[
     "fillseq",
     "fillrandom",
     "fillsync",
     "fillbatch",
     "readrandom",
+    "seekrandom",
+    "readseq",
+    "readwhilewriting",
     "reopen",
 ];
+
+/// The cell whose throughput over time is drawn, and where.
+const TIMELINE_CELL: &str = "disk-fillrandom/1";
+const TIMELINE_SVG: &str = "fillrandom-10m.svg";
 
 /// How many write buffers of anonymous memory after a reopen count as "a
 /// few" (issue #13's target).
@@ -848,22 +1099,31 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<13} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  files per level",
+        "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  files per level",
         "cell", "engine", "user MiB", "jrnl MiB", "tbl MiB", "io MiB", "w-amp", "io-amp",
     );
     for cell in cells
         .iter()
         .filter(|c| FILL_WORKLOADS.contains(&c.workload))
     {
-        for (i, engine) in engines.iter().enumerate() {
+        let mut first = true;
+        for engine in engines {
             let Some(obj) = find(medians, cell.id, engine) else {
                 continue;
             };
             let f = |k: &str| num_field(obj, k);
+            // A read cell on a prep an earlier cell wrote wrote nothing.
+            if f("user_bytes") == Some(0.0) {
+                continue;
+            }
             let _ = writeln!(
                 s,
-                "{:<13} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  {}",
-                if i == 0 { cell.id } else { "" },
+                "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  {}",
+                if std::mem::take(&mut first) {
+                    cell.id
+                } else {
+                    ""
+                },
                 engine,
                 fmt_mib(f("user_bytes")),
                 fmt_mib(f("journal_bytes")),
@@ -878,7 +1138,8 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
     let _ = writeln!(
         s,
         "\nAt the end of the timed phase, before close (readrandom: after its prep and settle; \
-         reopen: its prep). w-amp = (journal + table bytes) / user bytes: journal bytes are \
+         reopen: its prep; the disk-read cells: the first one's prep, then readwhilewriting's \
+         writer; cells that wrote nothing are left out). w-amp = (journal + table bytes) / user bytes: journal bytes are \
          Tributary's Stats::journal_bytes_written, and for LevelDB and RocksDB (only with one \
          writer) modelled from the records and calls, table bytes are Tributary's Stats::table_bytes_written and \
          LevelDB's leveldb.stats Write(MB) (whole MiB per level). io-amp = bytes the process \
@@ -888,53 +1149,163 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
     s
 }
 
-/// The reopen cell beside LevelDB's, if it ran.
+/// Whether `cell` reports a timed reopen: the `reopen` workload, or a fill
+/// with `--reopen-after`.
+fn reopens(cell: &Cell) -> bool {
+    cell.workload == "reopen" || cell.extra.contains(&"--reopen-after")
+}
+
+/// The reopen of each cell that times one, every engine beside the others,
+/// if any ran.
 fn reopen_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Option<String> {
-    let cell = cells.iter().find(|c| c.workload == "reopen")?;
+    let reopening: Vec<&&Cell> = cells.iter().filter(|c| reopens(c)).collect();
+    let first = reopening.first()?;
     let trib_wb =
-        find(medians, cell.id, "tributary").and_then(|o| num_field(o, "write_buffer_bytes"));
+        find(medians, first.id, "tributary").and_then(|o| num_field(o, "write_buffer_bytes"));
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<13} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  files at reopen",
-        cell.id, "engine", "reopen", "open", "RssAnon pre", "RssAnon", "+RssAnon", "/w-buf",
+        "{:<23} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  files at reopen",
+        "reopen", "engine", "reopen", "open", "RssAnon pre", "RssAnon", "+RssAnon", "/w-buf",
     );
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{:.1} ms", x * 1e3));
     let kib = |v: Option<f64>| v.map_or("-".to_owned(), |k| format!("{:.1} MiB", k / 1024.0));
-    for engine in engines {
-        let Some(obj) = find(medians, cell.id, engine) else {
-            let _ = writeln!(s, "{:<13} {:<9} {:>10}", "", engine, "FAILED");
-            continue;
-        };
-        let f = |k: &str| num_field(obj, k);
-        let (before, after) = (f("rss_anon_before_kib"), f("rss_anon_kib"));
-        // After the open over the engine's own write buffer, or Tributary's.
-        let wb = f("write_buffer_bytes").or(trib_wb);
-        let _ = writeln!(
-            s,
-            "{:<13} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  {}",
-            "",
-            engine,
-            ms(f("reopen_secs")),
-            ms(f("open_secs")),
-            kib(before),
-            kib(after),
-            kib(after.zip(before).map(|(a, b)| a - b)),
-            after
-                .zip(wb)
-                .map_or("-".to_owned(), |(a, w)| format!("{:.2}x", a * 1024.0 / w)),
-            fmt_levels(obj)
-        );
+    for cell in &reopening {
+        for (i, engine) in engines.iter().enumerate() {
+            let id = if i == 0 { cell.id } else { "" };
+            let Some(obj) = find(medians, cell.id, engine) else {
+                let _ = writeln!(s, "{id:<23} {engine:<9} {:>10}", "FAILED");
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            let (before, after) = (f("rss_anon_before_kib"), f("rss_anon_kib"));
+            // After the open over the engine's own write buffer, or
+            // Tributary's.
+            let wb = f("write_buffer_bytes").or(trib_wb);
+            let _ = writeln!(
+                s,
+                "{id:<23} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  {}",
+                engine,
+                ms(f("reopen_secs")),
+                ms(f("open_secs")),
+                kib(before),
+                kib(after),
+                kib(after.zip(before).map(|(a, b)| a - b)),
+                after
+                    .zip(wb)
+                    .map_or("-".to_owned(), |(a, w)| format!("{:.2}x", a * 1024.0 / w)),
+                fmt_levels(obj)
+            );
+        }
     }
     let _ = writeln!(
         s,
-        "\nreopen = open + one get, timed in a fresh child process after an untimed fillrandom \
-         of N keys and close; RssAnon (/proc/self/status) in that child before the open (pre) \
-         and right after it; /w-buf = RssAnon after / the engine's default write buffer \
-         (tributary {}, leveldb 4 MiB, rocksdb 64 MiB; fjall's: Tributary's).",
+        "\nreopen = open + one get, timed in a fresh child process after the fill and close \
+         (reopen/1: an untimed fillrandom of N keys; disk-fillrandom/1: the cell's timed \
+         fill); RssAnon (/proc/self/status) in that child before the open (pre) and right \
+         after it; /w-buf = RssAnon after / the engine's default write buffer (tributary {}, \
+         leveldb 4 MiB, rocksdb 64 MiB; fjall's: Tributary's); files at the end of the fill, \
+         before close.",
         fmt_mib(trib_wb).trim().to_owned() + " MiB"
     );
     Some(s)
+}
+
+/// The beyond-memory cells (`disk-*`), one table per engine: throughput,
+/// the tail, write amplification, stalls and the files at the end.
+fn beyond_tables(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Option<String> {
+    let beyond: Vec<&&Cell> = cells.iter().filter(|c| c.id.starts_with("disk-")).collect();
+    if beyond.is_empty() {
+        return None;
+    }
+    let mut s = String::new();
+    for engine in engines {
+        let _ = writeln!(s, "beyond memory: {engine}");
+        let _ = writeln!(
+            s,
+            "  {:<23} {:>10} {:>9} {:>9} {:>6} {:>6} {:>13} {:>9}  {:<17} notes",
+            "cell",
+            "ops/s",
+            "p99.9",
+            "max",
+            "w-amp",
+            "io-amp",
+            "stalls (s/s)",
+            "stall time",
+            "files per level",
+        );
+        for cell in &beyond {
+            let Some(obj) = find(medians, cell.id, engine) else {
+                let _ = writeln!(s, "  {:<23} {:>10}", cell.id, "FAILED");
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            let stalls = match (f("stalls"), f("stall_slowdowns"), f("stall_stops")) {
+                (Some(n), Some(slow), Some(stop)) => format!("{n:.0} ({slow:.0}/{stop:.0})"),
+                _ => "-".to_owned(),
+            };
+            let stall_time = f("stall_secs").map_or("-".to_owned(), |t| fmt_us(Some(t * 1e6)));
+            let mut notes = Vec::new();
+            if let Some(w) = f("writer_ops_per_sec") {
+                notes.push(format!("writer {} ops/s", fmt_ops(Some(w))));
+            }
+            if let Some(r) = f("reopen_secs") {
+                let rss = f("rss_anon_kib").map_or(String::new(), |k| {
+                    format!(", RssAnon {:.1} MiB", k / 1024.0)
+                });
+                notes.push(format!("reopen {:.1} ms{rss}", r * 1e3));
+            }
+            if let Some(h) = f("hit_rate") {
+                notes.push(format!("hit rate {h:.3}"));
+            }
+            let levels = match (fmt_levels(obj).as_str(), f("table_files")) {
+                ("-", Some(n)) => format!("{n:.0} in all"),
+                (levels, _) => levels.to_owned(),
+            };
+            let amp = |k: &str| f(k).map_or("-".to_owned(), |w| format!("{w:.2}"));
+            let _ = writeln!(
+                s,
+                "  {:<23} {:>10} {:>9} {:>9} {:>6} {:>6} {:>13} {:>9}  {:<17} {}",
+                cell.id,
+                fmt_ops(f("ops_per_sec")),
+                fmt_us(f("p999_us")),
+                fmt_us(f("max_us")),
+                amp("write_amp"),
+                amp("io_write_amp"),
+                stalls,
+                stall_time,
+                levels,
+                notes.join("; ")
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nBeyond memory: {BEYOND_ROUNDS} round per cell unless --runs says otherwise. w-amp and \
+         io-amp as in the write-amplification table (the read cells: what this run wrote, \
+         only the first read cell's prep and readwhilewriting's writer; - when nothing). \
+         stalls = write stalls in the timed phase (slowdowns/stops) and their time: \
+         Tributary's Stats write_slowdowns, write_stops, write_stall_time; RocksDB's \
+         rocksdb.stats Stalls(count), stall conditions entered (counted per flush or \
+         compaction, not per write), and Cumulative stall; - where the engine counts none \
+         (LevelDB, fjall). Files per level at the end of the timed phase (fjall: tables in \
+         all)."
+    );
+    Some(s)
+}
+
+/// BENCH.md's tail target: Tributary's p99.9 no higher than LevelDB's.
+fn tail_target(cell: &str, medians: &[Median]) -> String {
+    let p999 = |e: &str| find(medians, cell, e).and_then(|o| num_field(o, "p999_us"));
+    match (p999("tributary"), p999("leveldb")) {
+        (Some(t), Some(l)) => format!(
+            "p99.9 <= leveldb's: {} vs {} {}",
+            fmt_us(Some(t)),
+            fmt_us(Some(l)),
+            if t <= l { "MET" } else { "MISSED" }
+        ),
+        _ => "p99.9 <= leveldb's: no leveldb run".to_owned(),
+    }
 }
 
 /// Issue #13's reopen target: Tributary's reopen no slower than LevelDB's,
@@ -1001,6 +1372,53 @@ fn fillsync_svg(
         if quick { " (--quick)" } else { "" }
     );
     Some(svg::fillsync(&series, device, &subtitle))
+}
+
+/// [`TIMELINE_CELL`]'s throughput over time, one line per engine, if it
+/// ran: each interval's ops as ops per second, at the interval's end.
+fn timeline_svg(
+    engines: &[String],
+    medians: &[Median],
+    stamp: &str,
+    machine: &str,
+    quick: bool,
+) -> Option<String> {
+    let mut num = None;
+    let series: Vec<svg::Series> = engines
+        .iter()
+        .filter_map(|e| {
+            let obj = find(medians, TIMELINE_CELL, e)?;
+            let interval_ms = num_field(obj, "interval_ms").filter(|ms| *ms > 0.0)?;
+            num = num.or(num_field(obj, "num"));
+            let points = obj
+                .get("ops_per_interval")?
+                .as_array()?
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| {
+                    let secs = (i + 1) as f64 * interval_ms / 1e3;
+                    Some((secs, n.as_f64()? * 1e3 / interval_ms))
+                })
+                .collect();
+            Some(svg::Series {
+                engine: e.clone(),
+                points,
+            })
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if series.is_empty() {
+        return None;
+    }
+    let title = format!(
+        "fillrandom: {} random puts by one thread, ops/s per 100 ms",
+        num.map_or("?".to_owned(), svg::si)
+    );
+    let subtitle = format!(
+        "{TIMELINE_CELL}, {stamp}{}, one run; {machine}",
+        if quick { " (--quick)" } else { "" }
+    );
+    Some(svg::timeline(&title, &series, &subtitle))
 }
 
 fn fmt_ops(v: Option<f64>) -> String {
@@ -1122,6 +1540,90 @@ mod tests {
         let table = reopen_table(&cells, &["tributary".to_owned()], &medians).unwrap();
         assert!(table.contains("30.0 ms"), "{table}");
         assert!(fills_table(&cells, &["tributary".to_owned()], &medians).contains("5/1"));
+    }
+
+    #[test]
+    fn a_prep_group_runs_as_a_unit_per_engine() {
+        // The cells of a group are adjacent, with one round count.
+        for (i, c) in CELLS.iter().enumerate() {
+            let Some(group) = c.prep_group else { continue };
+            let prev = i.checked_sub(1).map(|j| &CELLS[j]);
+            if prev.is_some_and(|p| p.prep_group == Some(group)) {
+                assert_eq!(prev.unwrap().rounds, c.rounds, "{}", c.id);
+                assert_eq!(prev.unwrap().prep_keys, c.prep_keys, "{}", c.id);
+            } else {
+                assert!(!CELLS[i + 1..]
+                    .iter()
+                    .skip_while(|d| d.prep_group == Some(group))
+                    .any(|d| d.prep_group == Some(group)));
+            }
+        }
+        let config = Config {
+            quick: false,
+            runs: 3,
+            runs_given: false,
+            engines: vec!["tributary".to_owned(), "leveldb".to_owned()],
+            only: Vec::new(),
+            peers: true,
+            install: false,
+        };
+        let cells: Vec<&Cell> = CELLS
+            .iter()
+            .filter(|c| c.prep_group == Some("disk-read") || c.id == "readrandom/1")
+            .collect();
+        let plan = plan(&cells, &config);
+        // readrandom/1: 3 rounds of 2 engines; the group: 1 round of 2
+        // engines of 5 cells.
+        assert_eq!(plan.len(), 6 + 10);
+        let group = &plan[6..];
+        for (k, run) in group.iter().enumerate() {
+            assert_eq!(run.rounds, BEYOND_ROUNDS);
+            assert_eq!(run.variant.engine, group[k / 5 * 5].variant.engine);
+            assert_eq!(run.dir, format!("disk-read-{}-r0", run.variant.engine));
+            assert_eq!(run.use_existing, k % 5 != 0, "{k}");
+            assert_eq!(run.keep_dir, k % 5 != 4, "{k}");
+        }
+        assert_eq!(group[4].cell.workload, "readwhilewriting");
+        assert!(group.iter().all(|r| r.variant.workload == r.cell.workload));
+        assert!(plan[..6].iter().all(|r| !r.use_existing && !r.keep_dir));
+        assert!(rounds_note(&cells, &config).contains("5 beyond-memory"));
+    }
+
+    #[test]
+    fn beyond_targets() {
+        let line = |s: &str| -> Object { serde_json::from_str(s).unwrap() };
+        let median = |engine: &str, obj: Object| Median {
+            cell: "disk-readwhilewriting/2",
+            engine: engine.to_owned(),
+            obj,
+        };
+        let medians = vec![
+            median(
+                "tributary",
+                line(
+                    r#"{"ops_per_sec":260.0,"writer_ops_per_sec":90.0,"stalls":3,"stall_slowdowns":2,"stall_stops":1,"stall_secs":0.5}"#,
+                ),
+            ),
+            median(
+                "leveldb",
+                line(r#"{"ops_per_sec":200.0,"writer_ops_per_sec":100.0}"#),
+            ),
+        ];
+        let peers = ["leveldb".to_owned()];
+        let text = target_text(
+            "disk-readwhilewriting/2",
+            &medians,
+            &peers.iter().collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            text,
+            "readers >= 1.3x leveldb: 1.30x MET; writer >= 1x leveldb's writer: 0.90x MISSED"
+        );
+        let cells: Vec<&Cell> = CELLS.iter().collect();
+        let engines = ["tributary".to_owned(), "leveldb".to_owned()];
+        let tables = beyond_tables(&cells, &engines, &medians).unwrap();
+        assert!(tables.contains("3 (2/1)"), "{tables}");
+        assert!(tables.contains("writer 90.0 ops/s"), "{tables}");
     }
 
     #[test]

@@ -1,13 +1,51 @@
-//! The fillsync curve as a hand-written SVG: synced writes per second
-//! against writer threads, both axes logarithmic, one polyline per engine,
-//! and the device's append+fdatasync loop as a dashed line.
+//! The benchmark's charts as hand-written SVG: one polyline per engine on
+//! a plot whose axes are logarithmic or linear, with an optional dashed
+//! reference line. Two charts use it:
+//!
+//! - [`fillsync`]: synced writes per second against writer threads, both
+//!   axes logarithmic, one marker per point, and the device's
+//!   append+fdatasync loop as the reference.
+//! - [`timeline`]: ops per second against seconds into a run, both axes
+//!   linear from zero, so that a stall storm shows as a dip to the floor.
 
 use std::fmt::Write;
 
-/// One engine's curve: `(threads, ops_per_sec)` points in thread order.
+/// One engine's line: `(x, y)` points in x order.
 pub struct Series {
     pub engine: String,
     pub points: Vec<(f64, f64)>,
+}
+
+/// How an axis maps values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// Powers of two, as thread counts are (ticks at each).
+    Log2,
+    /// Powers of ten, ticks at 1, 2 and 5 times each.
+    Log10,
+    /// From zero, ticks at a round step.
+    Linear,
+}
+
+/// An axis: its label and scale.
+pub struct Axis<'a> {
+    pub label: &'a str,
+    pub scale: Scale,
+}
+
+/// What to draw.
+pub struct Chart<'a> {
+    pub title: &'a str,
+    /// Where and when, under the title.
+    pub subtitle: &'a str,
+    pub x: Axis<'a>,
+    pub y: Axis<'a>,
+    pub series: &'a [Series],
+    /// A horizontal dashed line at this y, with its legend text.
+    pub reference: Option<(f64, String)>,
+    /// A marker on each point, with a tooltip naming the point in
+    /// `x_unit` (for few points; a long series is a bare line).
+    pub markers: Option<&'a str>,
 }
 
 const WIDTH: f64 = 940.0;
@@ -28,31 +66,153 @@ fn style(engine: &str) -> (&'static str, f64) {
     }
 }
 
-/// Draws the curve. `device` is the raw append+fdatasync loop's ops/s, drawn
-/// as a horizontal dashed line; `subtitle` says where and when.
+/// The fillsync curve. `device` is the raw append+fdatasync loop's ops/s,
+/// drawn as a horizontal dashed line; `subtitle` says where and when.
 pub fn fillsync(series: &[Series], device: Option<f64>, subtitle: &str) -> String {
-    let all_y: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .chain(device)
-        .filter(|y| *y > 0.0)
-        .collect();
-    let max_threads = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .fold(1.0f64, f64::max)
-        .max(2.0);
-    let (y_min, y_max) = if all_y.is_empty() {
-        (1.0, 10.0)
-    } else {
-        let lo = all_y.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = all_y.iter().copied().fold(0.0, f64::max);
-        (nice_floor(lo * 0.8), nice_ceil(hi * 1.25))
-    };
+    draw(&Chart {
+        title: "fillsync: synced 100-byte puts per second",
+        subtitle,
+        x: Axis {
+            label: "writer threads (log scale)",
+            scale: Scale::Log2,
+        },
+        y: Axis {
+            label: "synced writes per second (log scale)",
+            scale: Scale::Log10,
+        },
+        series,
+        reference: device
+            .filter(|d| *d > 0.0)
+            .map(|d| (d, format!("device: raw fdatasync loop, {}/s", si(d)))),
+        markers: Some("threads"),
+    })
+}
+
+/// Throughput over time during one run per engine: `series` points are
+/// (seconds since the start, ops per second over the interval ending then).
+pub fn timeline(title: &str, series: &[Series], subtitle: &str) -> String {
+    draw(&Chart {
+        title,
+        subtitle,
+        x: Axis {
+            label: "seconds into the run",
+            scale: Scale::Linear,
+        },
+        y: Axis {
+            label: "ops per second",
+            scale: Scale::Linear,
+        },
+        series,
+        reference: None,
+        markers: None,
+    })
+}
+
+/// An axis's value range and its mapping onto `[0, 1]`.
+struct Mapping {
+    scale: Scale,
+    lo: f64,
+    hi: f64,
+    /// The tick step of a linear scale.
+    step: f64,
+}
+
+impl Mapping {
+    /// The range that holds `values` (positive ones only on a log scale).
+    fn fit(scale: Scale, values: impl Iterator<Item = f64>) -> Mapping {
+        let values: Vec<f64> = values
+            .filter(|v| v.is_finite() && (scale == Scale::Linear || *v > 0.0))
+            .collect();
+        let max = values.iter().copied().fold(0.0, f64::max);
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        // A linear scale: at most six round steps, the last just above the
+        // data.
+        let top = max.max(1e-9) * 1.05;
+        let step = nice_ceil(top / 6.0);
+        let (lo, hi) = match scale {
+            Scale::Log2 => (1.0, max.max(2.0)),
+            Scale::Log10 if values.is_empty() => (1.0, 10.0),
+            Scale::Log10 => (nice_floor(min * 0.8), nice_ceil(max * 1.25)),
+            Scale::Linear => (0.0, step * (top / step).ceil()),
+        };
+        Mapping {
+            scale,
+            lo,
+            hi,
+            step,
+        }
+    }
+
+    /// Where `v` falls, 0 at `lo` and 1 at `hi`.
+    fn frac(&self, v: f64) -> f64 {
+        match self.scale {
+            Scale::Log2 | Scale::Log10 => (v.ln() - self.lo.ln()) / (self.hi.ln() - self.lo.ln()),
+            Scale::Linear => (v - self.lo) / (self.hi - self.lo),
+        }
+    }
+
+    /// Whether `v` can be drawn (log scales have no zero).
+    fn drawable(&self, v: f64) -> bool {
+        v.is_finite() && (self.scale == Scale::Linear || v > 0.0)
+    }
+
+    /// The tick values.
+    fn ticks(&self) -> Vec<f64> {
+        let mut ticks = Vec::new();
+        match self.scale {
+            Scale::Log2 => {
+                let mut t = 1.0;
+                while t <= self.hi * 1.001 {
+                    ticks.push(t);
+                    t *= 2.0;
+                }
+            }
+            Scale::Log10 => {
+                let mut decade = 10f64.powf(self.lo.log10().floor());
+                while decade <= self.hi {
+                    for m in [1.0, 2.0, 5.0] {
+                        let v = decade * m;
+                        if v >= self.lo * 0.999 && v <= self.hi * 1.001 {
+                            ticks.push(v);
+                        }
+                    }
+                    decade *= 10.0;
+                }
+            }
+            Scale::Linear => {
+                let mut i = 0.0;
+                while self.lo + i * self.step <= self.hi * 1.001 {
+                    ticks.push(self.lo + i * self.step);
+                    i += 1.0;
+                }
+            }
+        }
+        ticks
+    }
+}
+
+/// Draws `chart`.
+pub fn draw(chart: &Chart) -> String {
+    let x_map = Mapping::fit(
+        chart.x.scale,
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0)),
+    );
+    let y_map = Mapping::fit(
+        chart.y.scale,
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .chain(chart.reference.as_ref().map(|r| r.0)),
+    );
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
-    let x_of = |t: f64| LEFT + plot_w * t.log2() / max_threads.log2();
-    let y_of = |v: f64| TOP + plot_h * (1.0 - (v.ln() - y_min.ln()) / (y_max.ln() - y_min.ln()));
+    let x_of = |v: f64| LEFT + plot_w * x_map.frac(v);
+    let y_of = |v: f64| TOP + plot_h * (1.0 - y_map.frac(v));
+    let drawable = |p: &&(f64, f64)| x_map.drawable(p.0) && y_map.drawable(p.1);
 
     let mut s = String::new();
     let _ = writeln!(
@@ -62,43 +222,35 @@ pub fn fillsync(series: &[Series], device: Option<f64>, subtitle: &str) -> Strin
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="26" font-size="18" font-weight="bold" text-anchor="middle">fillsync: synced 100-byte puts per second</text>"#,
-        LEFT + plot_w / 2.0
+        r#"<text x="{}" y="26" font-size="18" font-weight="bold" text-anchor="middle">{}</text>"#,
+        LEFT + plot_w / 2.0,
+        escape(chart.title)
     );
     let _ = writeln!(
         s,
         r##"<text x="{}" y="46" font-size="12" fill="#555" text-anchor="middle">{}</text>"##,
         LEFT + plot_w / 2.0,
-        escape(subtitle)
+        escape(chart.subtitle)
     );
 
-    // Grid and y ticks at 1, 2, 5 times powers of ten.
-    let mut decade = 10f64.powf(y_min.log10().floor());
-    while decade <= y_max {
-        for m in [1.0, 2.0, 5.0] {
-            let v = decade * m;
-            if v < y_min * 0.999 || v > y_max * 1.001 {
-                continue;
-            }
-            let y = y_of(v);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd" stroke-width="1"/>"##,
-                LEFT + plot_w
-            );
-            let _ = writeln!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end">{}</text>"#,
-                LEFT - 8.0,
-                y + 4.0,
-                si(v)
-            );
-        }
-        decade *= 10.0;
+    // Grid and y ticks.
+    for v in y_map.ticks() {
+        let y = y_of(v);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd" stroke-width="1"/>"##,
+            LEFT + plot_w
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end">{}</text>"#,
+            LEFT - 8.0,
+            y + 4.0,
+            si(v)
+        );
     }
-    // X ticks at powers of two.
-    let mut t = 1.0;
-    while t <= max_threads * 1.001 {
+    // X ticks.
+    for t in x_map.ticks() {
         let x = x_of(t);
         let _ = writeln!(
             s,
@@ -107,10 +259,10 @@ pub fn fillsync(series: &[Series], device: Option<f64>, subtitle: &str) -> Strin
         );
         let _ = writeln!(
             s,
-            r#"<text x="{x:.1}" y="{:.1}" font-size="12" text-anchor="middle">{t}</text>"#,
-            TOP + plot_h + 18.0
+            r#"<text x="{x:.1}" y="{:.1}" font-size="12" text-anchor="middle">{}</text>"#,
+            TOP + plot_h + 18.0,
+            si(t)
         );
-        t *= 2.0;
     }
     // Axes and their labels.
     let _ = writeln!(
@@ -119,62 +271,68 @@ pub fn fillsync(series: &[Series], device: Option<f64>, subtitle: &str) -> Strin
     );
     let _ = writeln!(
         s,
-        r#"<text x="{:.1}" y="{:.1}" font-size="14" text-anchor="middle">writer threads (log scale)</text>"#,
+        r#"<text x="{:.1}" y="{:.1}" font-size="14" text-anchor="middle">{}</text>"#,
         LEFT + plot_w / 2.0,
-        HEIGHT - 16.0
+        HEIGHT - 16.0,
+        escape(chart.x.label)
     );
     let _ = writeln!(
         s,
-        r#"<text x="22" y="{:.1}" font-size="14" text-anchor="middle" transform="rotate(-90 22 {:.1})">synced writes per second (log scale)</text>"#,
+        r#"<text x="22" y="{:.1}" font-size="14" text-anchor="middle" transform="rotate(-90 22 {:.1})">{}</text>"#,
         TOP + plot_h / 2.0,
-        TOP + plot_h / 2.0
+        TOP + plot_h / 2.0,
+        escape(chart.y.label)
     );
 
-    // The device limit.
+    // The reference line.
     let mut legend: Vec<(String, &str, f64, bool)> = Vec::new();
-    if let Some(d) = device.filter(|d| *d > 0.0) {
-        let y = y_of(d);
+    if let Some((v, text)) = chart.reference.as_ref().filter(|r| y_map.drawable(r.0)) {
+        let y = y_of(*v);
         let _ = writeln!(
             s,
             r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#444" stroke-width="2" stroke-dasharray="8 5"/>"##,
             LEFT + plot_w
         );
-        legend.push((
-            format!("device: raw fdatasync loop, {}/s", si(d)),
-            "#444",
-            2.0,
-            true,
-        ));
+        legend.push((text.clone(), "#444", 2.0, true));
     }
-    // One line per engine, Tributary last so it is drawn on top.
-    let mut order: Vec<&Series> = series.iter().collect();
+    // One line per engine, Tributary last so it is drawn on top; long
+    // series thinner, so the others show through.
+    let mut order: Vec<&Series> = chart.series.iter().collect();
     order.sort_by_key(|s| s.engine == "tributary");
     for serie in order {
         let (colour, width) = style(&serie.engine);
+        let width = if chart.markers.is_some() {
+            width
+        } else {
+            (width * 0.5).max(1.0)
+        };
         let pts: Vec<String> = serie
             .points
             .iter()
-            .filter(|p| p.1 > 0.0)
-            .map(|&(t, v)| format!("{:.1},{:.1}", x_of(t), y_of(v)))
+            .filter(drawable)
+            .map(|&(x, y)| format!("{:.1},{:.1}", x_of(x), y_of(y)))
             .collect();
         let _ = writeln!(
             s,
-            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="{width}" stroke-linejoin="round"/>"#,
-            pts.join(" ")
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="{width}" stroke-linejoin="round"><title>{}</title></polyline>"#,
+            pts.join(" "),
+            escape(&serie.engine)
         );
-        for &(t, v) in serie.points.iter().filter(|p| p.1 > 0.0) {
-            let _ = writeln!(
-                s,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="{:.1}" fill="{colour}"><title>{} {} threads: {:.0} ops/s</title></circle>"#,
-                x_of(t),
-                y_of(v),
-                width + 1.5,
-                serie.engine,
-                t,
-                v
-            );
+        if let Some(unit) = chart.markers {
+            for &(x, y) in serie.points.iter().filter(drawable) {
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="{:.1}" fill="{colour}"><title>{} {} {unit}: {:.0} ops/s</title></circle>"#,
+                    x_of(x),
+                    y_of(y),
+                    width + 1.5,
+                    escape(&serie.engine),
+                    x,
+                    y
+                );
+            }
         }
-        legend.push((serie.engine.clone(), colour, width, false));
+        legend.push((serie.engine.clone(), colour, width.max(2.0), false));
     }
     legend.sort_by_key(|l| (l.3, l.0 != "tributary"));
     for (i, (name, colour, width, dashed)) in legend.iter().enumerate() {
@@ -260,6 +418,11 @@ mod tests {
         assert_eq!(nice_ceil(1000.0), 1000.0);
         assert_eq!(si(12_345.0), "12.3k");
         assert_eq!(si(2_000_000.0), "2M");
+        let linear = Mapping::fit(Scale::Linear, [0.0, 470_000.0].into_iter());
+        assert_eq!(linear.hi, 500_000.0);
+        assert_eq!(linear.ticks().len(), 6);
+        let linear = Mapping::fit(Scale::Linear, [0.0, 700_000.0].into_iter());
+        assert_eq!((linear.hi, linear.ticks().len()), (800_000.0, 5));
     }
 
     #[test]
@@ -277,6 +440,21 @@ mod tests {
         let svg = fillsync(&series, Some(320.0), "test");
         assert!(svg.starts_with("<svg"));
         assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 4);
         assert!(svg.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn draws_a_timeline_with_its_dips() {
+        let series = vec![Series {
+            engine: "leveldb".into(),
+            points: vec![(0.1, 400_000.0), (0.2, 0.0), (0.3, 380_000.0)],
+        }];
+        let svg = timeline("fillrandom", &series, "test");
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        assert_eq!(svg.matches("<circle").count(), 0);
+        // The zero sample is drawn on the floor of the plot: x 0.2 of a
+        // 0..0.4 axis, y at the bottom.
+        assert!(svg.contains("375.0,460.0"), "{svg}");
     }
 }

@@ -20,9 +20,14 @@
 //!   same format, a group is one call only when a single thread writes, so
 //!   their journal bytes are given only then. Block trailers (at most 6
 //!   zero bytes per block) are left out: the figure is low by under 0.02 %.
+//!   With several writers, RocksDB's own figure stands in (`Cumulative WAL:
+//!   ... written: X GB` of `rocksdb.stats`), when it is large enough for
+//!   its two decimals (see `ffi`).
 //! - `table_bytes`: bytes of tables written since open (flushes and
 //!   compactions): Tributary's `Stats::table_bytes_written`; LevelDB's sum
-//!   of the `Write(MB)` column of `leveldb.stats` (whole MiB per level).
+//!   of the `Write(MB)` column of `leveldb.stats` (whole MiB per level);
+//!   RocksDB's `Cumulative compaction: X GB write` of `rocksdb.stats`
+//!   (flushes included), when it is large enough for its two decimals.
 //! - `write_amp` = (`journal_bytes` + `table_bytes`) / `user_bytes`.
 //! - `io_bytes`, `io_write_amp`: what every engine can be held to alike,
 //!   the bytes the process passed to `write(2)`-family calls (`wchar` of
@@ -30,7 +35,8 @@
 //!   `user_bytes`. It holds journals, tables, manifests and info logs, and
 //!   Tributary's zero-filled journals made ahead for synced workloads.
 //! - `files_per_level`: the engine's table files in each level, level 0
-//!   first.
+//!   first; `table_files`: their sum, or the engine's own count where it
+//!   does not give levels (fjall).
 
 /// What a run wrote, as the engine was asked to.
 #[derive(Debug, Default, Clone, Copy)]
@@ -94,6 +100,11 @@ pub struct Shape {
     /// Whether the engine's journal has LevelDB's format (batches in
     /// 32 KiB blocks), so that [`journal_bytes`] models it.
     pub leveldb_journal: bool,
+    /// The engine's own, rounded, count of journal bytes: used only when
+    /// neither `journal_bytes` nor the model gives a figure.
+    pub coarse_journal_bytes: Option<u64>,
+    /// Table files in all, for an engine that does not give levels.
+    pub table_files: Option<u64>,
 }
 
 /// The write-amplification fields of a fill's JSON line.
@@ -103,6 +114,7 @@ pub struct FillReport {
     pub journal_bytes: Option<u64>,
     pub table_bytes: Option<u64>,
     pub files_per_level: Option<Vec<u64>>,
+    pub table_files: Option<u64>,
     pub io_bytes: Option<u64>,
 }
 
@@ -124,8 +136,12 @@ impl FillReport {
             user_bytes: written.user_bytes,
             journal_bytes: shape
                 .journal_bytes
-                .or_else(|| records.map(|r| journal_bytes(r, written.encoded))),
+                .or_else(|| records.map(|r| journal_bytes(r, written.encoded)))
+                .or(shape.coarse_journal_bytes),
             table_bytes: shape.table_bytes,
+            table_files: shape
+                .table_files
+                .or_else(|| Some(shape.files_per_level.as_ref()?.iter().sum())),
             files_per_level: shape.files_per_level,
             io_bytes,
         }

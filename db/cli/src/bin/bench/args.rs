@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 /// The workloads and engines, for `--help`.
-const AFTER_HELP: &str =
-    "workloads: fillseq fillrandom fillsync fillbatch readrandom reopen rawsync rawseq
+const AFTER_HELP: &str = "workloads: fillseq fillrandom fillsync fillbatch readrandom
+           readwhilewriting seekrandom readseq reopen rawsync rawseq
 engines: tributary (default) device (default for raw*) leveldb rocksdb fjall (the last three
          with the cargo feature `peers`)";
 
@@ -49,6 +49,19 @@ pub struct Cli {
     /// Each thread also stops after SECS seconds, as db_bench's --duration.
     #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
     duration: Option<f64>,
+    /// The read workloads' prep writes K random keys (not T*N), and their
+    /// timed calls draw keys from [0, K).
+    #[arg(long = "prep-keys", value_name = "K")]
+    prep_keys: Option<u64>,
+    /// Read workloads: keep DIR and read what an earlier run with the same
+    /// --prep-keys (and --key-size, --value-size) left there, without the
+    /// prep, as db_bench's --use_existing_db.
+    #[arg(long = "use-existing-db")]
+    use_existing_db: bool,
+    /// fillrandom, fillsync: after the fill and close, time a reopen of DIR
+    /// in a fresh process, as the reopen workload does.
+    #[arg(long = "reopen-after")]
+    reopen_after: bool,
     /// Internal to `reopen`: time the open of the existing DIR in this
     /// fresh process and print what it measured (DIR is kept).
     #[arg(long, hide = true)]
@@ -91,6 +104,12 @@ pub struct Spec {
     pub duration: Option<f64>,
     /// `--reopen-only`: the child half of `reopen`.
     pub reopen_only: bool,
+    /// `--prep-keys K`: the prep's key count and the read key space.
+    pub prep_keys: Option<u64>,
+    /// `--use-existing-db`: no fresh directory, no prep.
+    pub use_existing_db: bool,
+    /// `--reopen-after`: the fill ends with a timed reopen in a child.
+    pub reopen_after: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +119,9 @@ pub enum Workload {
     FillSync,
     FillBatch,
     ReadRandom,
+    ReadWhileWriting,
+    SeekRandom,
+    ReadSeq,
     Reopen,
     RawSync,
     RawSeq,
@@ -125,6 +147,9 @@ impl Workload {
             Workload::FillSync => "fillsync",
             Workload::FillBatch => "fillbatch",
             Workload::ReadRandom => "readrandom",
+            Workload::ReadWhileWriting => "readwhilewriting",
+            Workload::SeekRandom => "seekrandom",
+            Workload::ReadSeq => "readseq",
             Workload::Reopen => "reopen",
             Workload::RawSync => "rawsync",
             Workload::RawSeq => "rawseq",
@@ -138,6 +163,9 @@ impl Workload {
             "fillsync" => Workload::FillSync,
             "fillbatch" => Workload::FillBatch,
             "readrandom" => Workload::ReadRandom,
+            "readwhilewriting" => Workload::ReadWhileWriting,
+            "seekrandom" => Workload::SeekRandom,
+            "readseq" => Workload::ReadSeq,
             "reopen" => Workload::Reopen,
             "rawsync" => Workload::RawSync,
             "rawseq" => Workload::RawSeq,
@@ -162,6 +190,18 @@ impl Workload {
         matches!(
             self,
             Workload::FillSeq | Workload::FillRandom | Workload::FillSync | Workload::FillBatch
+        )
+    }
+
+    /// Whether the workload reads what an untimed prep wrote (`readrandom`
+    /// and the workloads BENCH.md defines by it).
+    pub fn preps(self) -> bool {
+        matches!(
+            self,
+            Workload::ReadRandom
+                | Workload::ReadWhileWriting
+                | Workload::SeekRandom
+                | Workload::ReadSeq
         )
     }
 }
@@ -217,9 +257,12 @@ impl Spec {
     }
 
     /// The size of the key space random keys are drawn from: `T*N`, times
-    /// `B` for `fillbatch`.
+    /// `B` for `fillbatch`, or `--prep-keys` for the read workloads.
     pub fn key_space(&self) -> u64 {
-        (self.threads * self.num * self.records_per_call()) as u64
+        match self.prep_keys {
+            Some(k) if self.workload.preps() => k,
+            _ => (self.threads * self.num * self.records_per_call()) as u64,
+        }
     }
 }
 
@@ -238,6 +281,9 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         big_batch: big_batch_mib,
         duration,
         reopen_only,
+        prep_keys,
+        use_existing_db,
+        reopen_after,
     } = cli;
     let engine = engine.unwrap_or(if workload.is_raw() {
         EngineName::Device
@@ -267,6 +313,18 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
     if reopen_only && workload != Workload::Reopen {
         return Err("--reopen-only is internal to the reopen workload".to_owned());
     }
+    if (prep_keys.is_some() || use_existing_db) && !workload.preps() {
+        return Err(format!(
+            "--prep-keys and --use-existing-db apply to the read workloads, not {}",
+            workload.name()
+        ));
+    }
+    if prep_keys == Some(0) {
+        return Err("--prep-keys must be at least 1".to_owned());
+    }
+    if reopen_after && !matches!(workload, Workload::FillRandom | Workload::FillSync) {
+        return Err("--reopen-after applies to fillrandom and fillsync".to_owned());
+    }
     let spec = Spec {
         db,
         engine,
@@ -280,6 +338,9 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         big_batch_mib,
         duration,
         reopen_only,
+        prep_keys,
+        use_existing_db,
+        reopen_after,
     };
     if spec.threads == 0 || spec.num == 0 || spec.batch == 0 {
         return Err("--threads, --num and --batch must be at least 1".to_owned());

@@ -4,6 +4,13 @@
 //! its own batch type, and its own way to ask for a synced write. The driver
 //! is generic over [`Engine`], so no engine pays for dynamic dispatch on the
 //! hot path.
+//!
+//! Reads copy what they find out of the engine, as a user keeping it would:
+//! `get` takes the engine's owned value, and a scan step takes the entry's
+//! key and value as owned bytes (Tributary's iterator yields `Vec`s,
+//! fjall's `Slice`s; from the C APIs, whose iterators lend their entry only
+//! until the next step, they are copied into `Vec`s, as the Rust wrappers
+//! of both libraries do).
 
 use crate::amp::Shape;
 use std::path::Path;
@@ -32,6 +39,24 @@ pub trait Engine: Sized + Sync {
     /// whether it was found.
     fn get(&self, key: &[u8]) -> Result<bool, String>;
 
+    /// A forward scan of the whole database from its first key, on a
+    /// snapshot, for `readseq`.
+    type Scan<'a>
+    where
+        Self: 'a;
+
+    /// Starts a scan at the first key.
+    fn scan(&self) -> Result<Self::Scan<'_>, String>;
+
+    /// Reads the next entry of `scan`, copying it out; false at the end.
+    fn scan_next(&self, scan: &mut Self::Scan<'_>) -> Result<bool, String>;
+
+    /// `seekrandom`'s call: a new iterator, positioned at the first key at
+    /// or after `key`, reads up to `n` entries from there, copying each
+    /// out, as `db_bench`'s `seekrandom` with `--seek_nexts`. Returns the
+    /// entries read and whether the first was `key` itself.
+    fn seek_read(&self, key: &[u8], n: usize) -> Result<(usize, bool), String>;
+
     /// Whatever makes written data settle before `readrandom` reads it
     /// (flush, compaction).
     fn settle(&self) -> Result<(), String>;
@@ -45,6 +70,11 @@ pub trait Engine: Sized + Sync {
     /// since open, as far as the engine exposes them (see `amp`).
     fn shape(&self) -> Shape {
         Shape::default()
+    }
+
+    /// Write stalls since open, for engines that count them.
+    fn stalls(&self) -> Option<Stalls> {
+        None
     }
 
     /// The engine's default write buffer (memtable) size, for the `reopen`
@@ -64,6 +94,31 @@ pub struct Counters {
     pub groups: u64,
     pub writes: u64,
     pub max_group: u64,
+}
+
+/// Write stalls: the writes an engine slowed down or stopped because its
+/// flushes or compactions were behind, and the time they lost. Engines
+/// count them differently (each says how in its `stalls`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stalls {
+    /// Slowdowns and stops together.
+    pub count: u64,
+    pub slowdowns: u64,
+    pub stops: u64,
+    /// Time spent in both, in seconds.
+    pub secs: f64,
+}
+
+impl Stalls {
+    /// What happened between the readings `before` and `self`.
+    pub fn since(self, before: Stalls) -> Stalls {
+        Stalls {
+            count: self.count.saturating_sub(before.count),
+            slowdowns: self.slowdowns.saturating_sub(before.slowdowns),
+            stops: self.stops.saturating_sub(before.stops),
+            secs: (self.secs - before.secs).max(0.0),
+        }
+    }
 }
 
 /// Tributary with `Options::default()`: a 4 MiB write buffer and group
@@ -113,6 +168,41 @@ impl Engine for Tributary {
         Ok(self.db.get(key).map_err(error)?.is_some())
     }
 
+    /// `Db::iter`: an iterator on a snapshot taken now.
+    type Scan<'a> = tributary::Iter;
+
+    fn scan(&self) -> Result<tributary::Iter, String> {
+        Ok(self.db.iter())
+    }
+
+    #[inline]
+    fn scan_next(&self, scan: &mut tributary::Iter) -> Result<bool, String> {
+        match scan.next() {
+            Some(Ok(entry)) => {
+                std::hint::black_box(entry);
+                Ok(true)
+            }
+            Some(Err(e)) => Err(error(e)),
+            None => Ok(false),
+        }
+    }
+
+    /// `Db::range(key..)`, taking `n` entries.
+    #[inline]
+    fn seek_read(&self, key: &[u8], n: usize) -> Result<(usize, bool), String> {
+        let mut read = 0;
+        let mut exact = false;
+        for entry in self.db.range(key..).take(n) {
+            let (k, v) = entry.map_err(error)?;
+            if read == 0 {
+                exact = k == key;
+            }
+            std::hint::black_box((k, v));
+            read += 1;
+        }
+        Ok((read, exact))
+    }
+
     /// A full compaction (`Db::compact`): the memtable and every frozen one
     /// merged into the sorted run, as the peers' `CompactRange` does.
     fn settle(&self) -> Result<(), String> {
@@ -141,7 +231,23 @@ impl Engine for Tributary {
             journal_records: Some(stats.writer.groups),
             journal_bytes: Some(stats.journal_bytes_written),
             leveldb_journal: true,
+            coarse_journal_bytes: None,
+            table_files: None,
         }
+    }
+
+    /// `Stats::write_slowdowns` (write groups that slept 1 ms because
+    /// level 0 held 8 tables), `write_stops` (groups that waited for the
+    /// background at 12 tables, or for a memtable's flush) and
+    /// `write_stall_time`: counted per write group, not per write.
+    fn stalls(&self) -> Option<Stalls> {
+        let stats = self.db.stats();
+        Some(Stalls {
+            count: stats.write_slowdowns + stats.write_stops,
+            slowdowns: stats.write_slowdowns,
+            stops: stats.write_stops,
+            secs: stats.write_stall_time.as_secs_f64(),
+        })
     }
 
     fn write_buffer_size() -> Option<u64> {

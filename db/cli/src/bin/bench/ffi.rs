@@ -5,15 +5,17 @@
 //! The two C APIs have the same shape, so one wrapper, [`CDb`], serves
 //! both through a table of function pointers ([`Api`]). Both are used with
 //! their default options, as `db_bench` does, except `create_if_missing`.
+//! Scans use the C iterators (`*_create_iterator`, `*_iter_seek`, ...),
+//! one per scan, with the default read options (an implicit snapshot).
 //!
 //! This is the only module of the bench with `unsafe` code; each block says
-//! why it is sound. The invariants all blocks rely on are those of [`CDb`]
-//! and [`CBatch`]: their pointers come from the matching `*_create` or
+//! why it is sound. The invariants all blocks rely on are those of [`CDb`],
+//! [`CIter`] and [`CBatch`]: their pointers come from the matching `*_create` or
 //! `*_open` call, are non-null, and are destroyed exactly once, in `Drop`.
 #![allow(unsafe_code)]
 
 use crate::amp::Shape;
-use crate::engine::Engine;
+use crate::engine::{Engine, Stalls};
 use std::ffi::{c_char, c_uchar, c_void, CStr, CString};
 use std::marker::PhantomData;
 use std::path::Path;
@@ -40,6 +42,16 @@ pub struct CDb<F: Flavor> {
     _flavor: PhantomData<F>,
 }
 
+/// An iterator of a [`CDb`], used by one thread; it cannot outlive the
+/// database.
+pub struct CIter<'a> {
+    // Invariant: non-null, from `api.create_iterator` on the database that
+    // `'a` borrows, destroyed in `Drop` (so before that database closes).
+    ptr: *mut c_void,
+    api: &'static Api,
+    _db: PhantomData<&'a ()>,
+}
+
 /// A write batch of a [`CDb`], used by one thread.
 pub struct CBatch {
     // Invariant: non-null, from `api.writebatch_create`, destroyed in `Drop`.
@@ -58,6 +70,20 @@ pub trait Flavor {
     fn table_bytes(db: &CDb<Self>) -> Option<u64>
     where
         Self: Sized;
+    /// Journal bytes written since open, as the library rounds them.
+    fn coarse_journal_bytes(_db: &CDb<Self>) -> Option<u64>
+    where
+        Self: Sized,
+    {
+        None
+    }
+    /// Write stalls since open, if the library counts them.
+    fn stalls(_db: &CDb<Self>) -> Option<Stalls>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 pub struct LevelDbApi;
@@ -73,6 +99,10 @@ impl Flavor for LevelDbApi {
     fn table_bytes(db: &CDb<Self>) -> Option<u64> {
         leveldb_stats_write_bytes(&db.property("leveldb.stats")?)
     }
+
+    // LevelDB counts no stalls: it sleeps 1 ms per write at 8 level-0
+    // files and waits at 12 without a counter, so the report has none
+    // (absent, not zero).
 }
 
 impl Flavor for RocksDbApi {
@@ -80,11 +110,102 @@ impl Flavor for RocksDbApi {
     const FILES_AT_LEVEL: &'static str = "rocksdb.num-files-at-level";
     const WRITE_BUFFER: u64 = 64 << 20;
 
-    /// `rocksdb.stats` gives flush and compaction bytes in GB with two or
-    /// three decimals (10 MB steps), too coarse for these runs: omitted.
-    fn table_bytes(_db: &CDb<Self>) -> Option<u64> {
-        None
+    /// `Cumulative compaction: X GB write` of `rocksdb.stats` (flushes
+    /// count there as compactions into level 0), when its two decimals are
+    /// within 1 % (see [`rocksdb_coarse_gib`]).
+    fn table_bytes(db: &CDb<Self>) -> Option<u64> {
+        let stats = db.property("rocksdb.stats")?;
+        rocksdb_coarse_gib(&stats, "Cumulative compaction:", " GB write")
     }
+
+    /// `Cumulative WAL: ... written: X GB` of `rocksdb.stats`, when its two
+    /// decimals are within 1 %.
+    fn coarse_journal_bytes(db: &CDb<Self>) -> Option<u64> {
+        let stats = db.property("rocksdb.stats")?;
+        rocksdb_coarse_gib(&stats, "Cumulative WAL:", " GB")
+    }
+
+    /// The `Stalls(count)` and `Cumulative stall` lines of `rocksdb.stats`
+    /// (see [`rocksdb_stalls`]).
+    fn stalls(db: &CDb<Self>) -> Option<Stalls> {
+        rocksdb_stalls(&db.property("rocksdb.stats")?)
+    }
+}
+
+/// The figure in GiB (RocksDB's `GB` is 2^30 bytes, `internal_stats.cc`)
+/// just before `unit` on the line of `stats` that starts with `line`, in
+/// bytes, if it is at least 0.5 GiB: it is printed with two decimals, so a
+/// smaller figure would be off by more than 1 %.
+pub fn rocksdb_coarse_gib(stats: &str, line: &str, unit: &str) -> Option<u64> {
+    let rest = stats.lines().find_map(|l| l.trim().strip_prefix(line))?;
+    let before_unit = &rest[..rest.find(unit)?];
+    let number = before_unit.rsplit([' ', ':']).next()?;
+    let gib: f64 = number.parse().ok()?;
+    (gib >= 0.5).then(|| (gib * (1u64 << 30) as f64).round() as u64)
+}
+
+/// RocksDB's stalls from `rocksdb.stats` (7.x):
+///
+/// ```text
+/// Stalls(count): 0 level0_slowdown, 0 level0_slowdown_with_compaction,
+///   0 level0_numfiles, 0 level0_numfiles_with_compaction, 0 stop for
+///   pending_compaction_bytes, 0 slowdown for pending_compaction_bytes,
+///   0 memtable_compaction, 0 memtable_slowdown, interval 0 total count
+/// Cumulative stall: 00:00:0.000 H:M:S, 0.0 percent
+/// ```
+///
+/// (the first is one line). The counts are of the column family's stall
+/// conditions, counted each time RocksDB recomputes them and finds one
+/// (after a flush or compaction changes the tree, not per write):
+/// slowdowns are `level0_slowdown`, `slowdown for
+/// pending_compaction_bytes` and `memtable_slowdown`; stops are
+/// `level0_numfiles`, `stop for pending_compaction_bytes` and
+/// `memtable_compaction`, the six RocksDB sums for its total. The
+/// `_with_compaction` counts are subsets of the first two and `interval`
+/// is since the last dump: both are left out. The time is the writers'
+/// total delay. `None` if either line is missing or does not parse.
+pub fn rocksdb_stalls(stats: &str) -> Option<Stalls> {
+    let counts = stats
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Stalls(count):"))?;
+    let mut slowdowns = 0;
+    let mut stops = 0;
+    let mut named = 0;
+    for item in counts.split(',') {
+        let (n, name) = item.trim().split_once(' ')?;
+        let Ok(n) = n.parse::<u64>() else {
+            // "interval N total count".
+            continue;
+        };
+        match name {
+            "level0_slowdown" | "slowdown for pending_compaction_bytes" | "memtable_slowdown" => {
+                slowdowns += n
+            }
+            "level0_numfiles" | "stop for pending_compaction_bytes" | "memtable_compaction" => {
+                stops += n
+            }
+            _ => continue,
+        }
+        named += 1;
+    }
+    if named != 6 {
+        return None;
+    }
+    let hms = stats
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Cumulative stall:"))?
+        .split_whitespace()
+        .next()?;
+    let mut secs = 0.0;
+    for part in hms.split(':') {
+        secs = secs * 60.0 + part.parse::<f64>().ok()?;
+    }
+    Some(Stalls {
+        count: slowdowns + stops,
+        slowdowns,
+        stops,
+        secs,
+    })
 }
 
 /// The `Write(MB)` column of LevelDB's `leveldb.stats`, summed, in bytes:
@@ -140,6 +261,15 @@ pub struct Api {
     compact_range: unsafe extern "C" fn(Ptr, *const c_char, usize, *const c_char, usize),
     property_value: unsafe extern "C" fn(Ptr, *const c_char) -> *mut c_char,
     free: unsafe extern "C" fn(*mut c_void),
+    create_iterator: unsafe extern "C" fn(Ptr, Ptr) -> Ptr,
+    iter_destroy: unsafe extern "C" fn(Ptr),
+    iter_valid: unsafe extern "C" fn(Ptr) -> c_uchar,
+    iter_seek_to_first: unsafe extern "C" fn(Ptr),
+    iter_seek: unsafe extern "C" fn(Ptr, *const c_char, usize),
+    iter_next: unsafe extern "C" fn(Ptr),
+    iter_key: unsafe extern "C" fn(Ptr, *mut usize) -> *const c_char,
+    iter_value: unsafe extern "C" fn(Ptr, *mut usize) -> *const c_char,
+    iter_get_error: unsafe extern "C" fn(Ptr, ErrPtr),
 }
 
 macro_rules! c_api {
@@ -181,6 +311,15 @@ c_api!(leveldb_sys, "leveldb", "leveldb", LEVELDB, {
     compact_range => leveldb_compact_range(Ptr, *const c_char, usize, *const c_char, usize);
     property_value => leveldb_property_value(Ptr, *const c_char) -> *mut c_char;
     free => leveldb_free(*mut c_void);
+    create_iterator => leveldb_create_iterator(Ptr, Ptr) -> Ptr;
+    iter_destroy => leveldb_iter_destroy(Ptr);
+    iter_valid => leveldb_iter_valid(Ptr) -> c_uchar;
+    iter_seek_to_first => leveldb_iter_seek_to_first(Ptr);
+    iter_seek => leveldb_iter_seek(Ptr, *const c_char, usize);
+    iter_next => leveldb_iter_next(Ptr);
+    iter_key => leveldb_iter_key(Ptr, *mut usize) -> *const c_char;
+    iter_value => leveldb_iter_value(Ptr, *mut usize) -> *const c_char;
+    iter_get_error => leveldb_iter_get_error(Ptr, ErrPtr);
 });
 
 c_api!(rocksdb_sys, "rocksdb", "rocksdb", ROCKSDB, {
@@ -204,21 +343,45 @@ c_api!(rocksdb_sys, "rocksdb", "rocksdb", ROCKSDB, {
     compact_range => rocksdb_compact_range(Ptr, *const c_char, usize, *const c_char, usize);
     property_value => rocksdb_property_value(Ptr, *const c_char) -> *mut c_char;
     free => rocksdb_free(*mut c_void);
+    create_iterator => rocksdb_create_iterator(Ptr, Ptr) -> Ptr;
+    iter_destroy => rocksdb_iter_destroy(Ptr);
+    iter_valid => rocksdb_iter_valid(Ptr) -> c_uchar;
+    iter_seek_to_first => rocksdb_iter_seek_to_first(Ptr);
+    iter_seek => rocksdb_iter_seek(Ptr, *const c_char, usize);
+    iter_next => rocksdb_iter_next(Ptr);
+    iter_key => rocksdb_iter_key(Ptr, *mut usize) -> *const c_char;
+    iter_value => rocksdb_iter_value(Ptr, *mut usize) -> *const c_char;
+    iter_get_error => rocksdb_iter_get_error(Ptr, ErrPtr);
 });
 
 // SAFETY: LevelDB's documentation (doc/index.md, "Concurrency") and
 // RocksDB's (wiki "Basic Operations", "Concurrency") state that one DB
 // object may be used by many threads at once without external
-// synchronisation for Put, Write and Get. The option objects are only read
-// after `open` (the `Invariant` on the fields), and the C functions take
-// them as `const`. Batches are not shared: `CBatch` is neither Send nor
-// Sync, and each thread makes its own.
+// synchronisation for Put, Write, Get and NewIterator. The option objects
+// are only read after `open` (the `Invariant` on the fields), and the C
+// functions take them as `const`. Batches and iterators are not shared:
+// `CBatch` and `CIter` are neither Send nor Sync, and each thread makes its
+// own.
 unsafe impl<F: Flavor> Sync for CDb<F> {}
 
 impl<F: Flavor> CDb<F> {
     /// Turns an error string set by the C API into a `Result`, freeing it.
     fn check(&self, err: *mut c_char, op: &str) -> Result<(), String> {
         check(F::API, err, op)
+    }
+
+    /// A new iterator with the default read options.
+    fn iterator(&self) -> CIter<'_> {
+        // SAFETY: the database and read options are live; the result is a
+        // fresh iterator, owned by the `CIter` from here on, which borrows
+        // `self` so that it is destroyed before the database closes.
+        let ptr = unsafe { (F::API.create_iterator)(self.db, self.read) };
+        assert!(!ptr.is_null(), "{} returned a null iterator", F::API.name);
+        CIter {
+            ptr,
+            api: F::API,
+            _db: PhantomData,
+        }
     }
 
     /// The property `name`, or `None` if the library does not know it.
@@ -391,6 +554,53 @@ impl<F: Flavor> Engine for CDb<F> {
         Ok(found)
     }
 
+    /// `*_create_iterator` then `*_iter_seek_to_first`.
+    type Scan<'a>
+        = CIter<'a>
+    where
+        F: 'a;
+
+    fn scan(&self) -> Result<CIter<'_>, String> {
+        let iter = self.iterator();
+        // SAFETY: the iterator is live and this thread's (`CIter`).
+        unsafe { (F::API.iter_seek_to_first)(iter.ptr) };
+        Ok(iter)
+    }
+
+    #[inline]
+    fn scan_next(&self, scan: &mut CIter<'_>) -> Result<bool, String> {
+        if !scan.valid() {
+            scan.status()?;
+            return Ok(false);
+        }
+        std::hint::black_box(scan.entry());
+        // SAFETY: the iterator is live, this thread's, and valid.
+        unsafe { (F::API.iter_next)(scan.ptr) };
+        Ok(true)
+    }
+
+    #[inline]
+    fn seek_read(&self, key: &[u8], n: usize) -> Result<(usize, bool), String> {
+        let iter = self.iterator();
+        // SAFETY: the iterator is live and this thread's; the key slice is
+        // valid for its length during the call (the library copies it).
+        unsafe { (F::API.iter_seek)(iter.ptr, key.as_ptr().cast(), key.len()) };
+        let mut read = 0;
+        let mut exact = false;
+        while read < n && iter.valid() {
+            let (k, v) = iter.entry();
+            if read == 0 {
+                exact = k == key;
+            }
+            std::hint::black_box((k, v));
+            read += 1;
+            // SAFETY: the iterator is live, this thread's, and valid.
+            unsafe { (F::API.iter_next)(iter.ptr) };
+        }
+        iter.status()?;
+        Ok((read, exact))
+    }
+
     /// A full manual compaction (`CompactRange(nullptr, nullptr)`), which
     /// first flushes the memtable, as `db_bench --compact` would.
     fn settle(&self) -> Result<(), String> {
@@ -420,7 +630,13 @@ impl<F: Flavor> Engine for CDb<F> {
             // RocksDB's WAL keeps LevelDB's record format unless
             // `recycle_log_file_num` is set, which it is not by default.
             leveldb_journal: true,
+            coarse_journal_bytes: F::coarse_journal_bytes(self),
+            table_files: None,
         }
+    }
+
+    fn stalls(&self) -> Option<Stalls> {
+        F::stalls(self)
     }
 
     fn write_buffer_size() -> Option<u64> {
@@ -450,6 +666,49 @@ impl<F: Flavor> Drop for CDb<F> {
     }
 }
 
+impl CIter<'_> {
+    /// Whether the iterator is at an entry.
+    #[inline]
+    fn valid(&self) -> bool {
+        // SAFETY: the iterator is live (the type's invariant).
+        unsafe { (self.api.iter_valid)(self.ptr) != 0 }
+    }
+
+    /// The entry the iterator is at, copied out: the library lends it only
+    /// until the iterator moves. The iterator must be valid.
+    #[inline]
+    fn entry(&self) -> (Vec<u8>, Vec<u8>) {
+        debug_assert!(self.valid());
+        let (mut key_len, mut value_len) = (0usize, 0usize);
+        // SAFETY: the iterator is live and valid (the caller's
+        // precondition), so both calls return a pointer to `len` bytes it
+        // owns until it moves or is destroyed; both are copied at once.
+        unsafe {
+            let key = (self.api.iter_key)(self.ptr, &mut key_len);
+            let key = std::slice::from_raw_parts(key.cast::<u8>(), key_len).to_vec();
+            let value = (self.api.iter_value)(self.ptr, &mut value_len);
+            let value = std::slice::from_raw_parts(value.cast::<u8>(), value_len).to_vec();
+            (key, value)
+        }
+    }
+
+    /// The error that ended the iteration, if one did.
+    fn status(&self) -> Result<(), String> {
+        let mut err = ptr::null_mut();
+        // SAFETY: the iterator is live; `err` is a valid out-slot.
+        unsafe { (self.api.iter_get_error)(self.ptr, &mut err) };
+        check(self.api, err, "iterator")
+    }
+}
+
+impl Drop for CIter<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is live and owned by `self`, and the database it
+        // came from is still open (the lifetime); destroyed once.
+        unsafe { (self.api.iter_destroy)(self.ptr) };
+    }
+}
+
 impl Drop for CBatch {
     fn drop(&mut self) {
         // SAFETY: `ptr` is live and owned by `self`; destroyed once.
@@ -470,5 +729,31 @@ mod tests {
                      1        5       10         1       12        10\n";
         assert_eq!(leveldb_stats_write_bytes(stats), Some(18 << 20));
         assert_eq!(leveldb_stats_write_bytes("no table"), None);
+    }
+
+    /// Lines of RocksDB 7.8's `rocksdb.stats`, shortened.
+    const ROCKSDB_STATS: &str = "Flush(GB): cumulative 0.148, interval 0.148\n\
+        Cumulative compaction: 2.25 GB write, 10.45 MB/s write, 0.00 GB read, 0.00 MB/s read, 2.2 seconds\n\
+        Stalls(count): 3 level0_slowdown, 1 level0_slowdown_with_compaction, 2 level0_numfiles, 2 level0_numfiles_with_compaction, 0 stop for pending_compaction_bytes, 4 slowdown for pending_compaction_bytes, 0 memtable_compaction, 1 memtable_slowdown, interval 7 total count\n\
+        Block cache LRUCache@0x555b0f1ed160#3563 capacity: 8.00 MB usage: 0.09 KB\n\
+        ** DB Stats **\n\
+        Cumulative writes: 1500K writes, 1500K keys, 1500K commit groups, 1.0 writes per commit group, ingest: 0.18 GB, 12.96 MB/s\n\
+        Cumulative WAL: 1500K writes, 0 syncs, 1500000.00 writes per sync, written: 0.18 GB, 12.96 MB/s\n\
+        Cumulative stall: 00:01:2.500 H:M:S, 0.0 percent\n\
+        Interval stall: 00:00:0.000 H:M:S, 0.0 percent\n";
+
+    #[test]
+    fn rocksdb_stats_parse() {
+        let s = rocksdb_stalls(ROCKSDB_STATS).unwrap();
+        assert_eq!((s.slowdowns, s.stops, s.count), (8, 2, 10));
+        assert_eq!(s.secs, 62.5);
+        assert!(rocksdb_stalls("Stalls(count): 1 level0_slowdown").is_none());
+        let gib = |line, unit| rocksdb_coarse_gib(ROCKSDB_STATS, line, unit);
+        assert_eq!(
+            gib("Cumulative compaction:", " GB write"),
+            Some((2.25 * (1u64 << 30) as f64) as u64)
+        );
+        // 0.18 GB, to two decimals, is too coarse to report.
+        assert_eq!(gib("Cumulative WAL:", " GB"), None);
     }
 }

@@ -4,12 +4,15 @@
 //! bench --db DIR --workload W --threads T --num N
 //!       [--value-size 100] [--key-size 16] [--sync] [--batch B]
 //!       [--engine tributary|leveldb|rocksdb|fjall|device] [--big-batch MIB]
-//!       [--duration SECS]
+//!       [--duration SECS] [--prep-keys K] [--use-existing-db]
+//!       [--reopen-after]
 //! ```
 //!
 //! It deletes and recreates `DIR`, runs one workload against one engine, and
 //! prints ONE JSON line on stdout (the fields of BENCH.md, plus `key_size`,
-//! `batch`, `cpu_pct`, and for Tributary the group-commit counters
+//! `batch`, `cpu_pct`, `interval_ms` and `ops_per_interval`, the ops
+//! finished in each whole 100 ms of the timed phase, sampled off the hot
+//! path (module `driver`), and for Tributary the group-commit counters
 //! `fsyncs`, `fsyncs_per_sec`, `groups`, `mean_group` and `max_group`).
 //! `cargo xtask bench` drives it as a subprocess, once per run.
 //!
@@ -18,10 +21,34 @@
 //! write, default 100), `readrandom`, and `reopen` (module `reopen`: an
 //! untimed fill of `T*N` random keys by one thread, close, then a timed
 //! open of the directory in a fresh child process, with its `RssAnon`).
+//! Three more read what `readrandom`'s untimed prep wrote (module
+//! `driver`): `readwhilewriting` (T threads of N random gets beside one
+//! writer of random puts over the same keys at full speed until they are
+//! done; `ops_per_sec` is the readers', `writer_ops` and
+//! `writer_ops_per_sec` the writer's), `seekrandom` (each call seeks a new
+//! iterator to a random key and reads the next 10 entries) and `readseq`
+//! (each call reads the next entry in key order, from the first, wrapping).
+//! `readrandom`, `readwhilewriting` and `seekrandom` print `hit_rate` (for
+//! `seekrandom`: seeks whose first entry is the key sought).
+//!
+//! `--prep-keys K` makes the read workloads' prep write K random keys
+//! instead of `T*N`, and their timed calls draw keys from `[0, K)`.
+//! `--use-existing-db` (db_bench's `--use_existing_db`) keeps `DIR` and
+//! skips the prep and settle of a read workload, reading what an earlier
+//! run with the same `--prep-keys`, `--key-size` and `--value-size` left
+//! there; `cargo xtask bench` uses it so that its read cells share one
+//! prep per engine. `--reopen-after` ends `fillrandom` or `fillsync`, after
+//! the close, with the `reopen` workload's timed child on its directory,
+//! adding the `reopen` fields to the fill's line.
+//!
 //! Every run but the device's also reports, at the end of the timed phase
 //! (before close), `user_bytes`, `io_bytes`, `io_write_amp`, and where the
-//! engine exposes them `journal_bytes`, `table_bytes`, `write_amp` and
-//! `files_per_level` (module `amp` says how each is computed). Two more
+//! engine exposes them `journal_bytes`, `table_bytes`, `write_amp`,
+//! `files_per_level` and `table_files` (module `amp` says how each is
+//! computed), and the write stalls of the timed phase, `stalls`,
+//! `stall_slowdowns`, `stall_stops` and `stall_secs`, for the engines that
+//! count them (Tributary, from `Stats`; RocksDB, from `rocksdb.stats`; not
+//! LevelDB nor fjall, which count none, so the fields are absent). Two more
 //! measure the device under the same harness, with `--engine device` (the
 //! default for them):
 //!
@@ -40,7 +67,7 @@
 //!
 //! `--duration SECS` (as db_bench's) stops each thread after SECS seconds
 //! even if it has not made its `N` calls; `ops` counts the calls made, and
-//! the key space stays `T*N`. `cargo xtask bench` uses it to bound the
+//! the key space stays `T*N` (or K). `cargo xtask bench` uses it to bound the
 //! synced cells, whose speed follows the disk's fsync latency (0.15 to 3 ms
 //! on the shared machines this was written on).
 //!
@@ -103,7 +130,11 @@ fn run(spec: &Spec) -> Result<String, String> {
             EngineName::Fjall => reopen::child::<peers::Fjall>(spec),
         };
     }
-    fresh_dir(&spec.db)?;
+    if spec.use_existing_db {
+        existing_dir(&spec.db)?;
+    } else {
+        fresh_dir(&spec.db)?;
+    }
     let outcome = match spec.engine {
         EngineName::Device => device::run(spec)?,
         EngineName::Tributary => driver::run::<engine::Tributary>(spec)?,
@@ -125,4 +156,18 @@ fn fresh_dir(dir: &std::path::Path) -> Result<(), String> {
         Err(e) => return Err(format!("cannot remove {}: {e}", dir.display())),
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// Checks that `dir` holds what an earlier run left, for
+/// `--use-existing-db`: an engine would otherwise create an empty database.
+fn existing_dir(dir: &std::path::Path) -> Result<(), String> {
+    let mut entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    match entries.next() {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "--use-existing-db: {} is empty; run once without it first",
+            dir.display()
+        )),
+    }
 }

@@ -5,8 +5,13 @@
 //! `Database::persist(PersistMode::SyncData)`, as fjall's documentation
 //! says to make a write durable; a synced batch commits with
 //! `durability(Some(PersistMode::SyncData))`. Both end in `fdatasync`, as
-//! Tributary's and LevelDB's synced writes do.
+//! Tributary's and LevelDB's synced writes do. Scans are `Keyspace::iter`
+//! and `Keyspace::range`, each entry taken with `Guard::into_inner`.
+//!
+//! fjall counts no write stalls, and its levels are not public: `shape`
+//! gives its table count alone (`Keyspace::table_count`).
 
+use crate::amp::Shape;
 use crate::engine::{error, Engine};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
 use std::path::Path;
@@ -62,11 +67,50 @@ impl Engine for Fjall {
         Ok(self.keyspace.get(key).map_err(error)?.is_some())
     }
 
+    type Scan<'a> = fjall::Iter;
+
+    fn scan(&self) -> Result<fjall::Iter, String> {
+        Ok(self.keyspace.iter())
+    }
+
+    #[inline]
+    fn scan_next(&self, scan: &mut fjall::Iter) -> Result<bool, String> {
+        match scan.next() {
+            Some(guard) => {
+                std::hint::black_box(guard.into_inner().map_err(error)?);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    #[inline]
+    fn seek_read(&self, key: &[u8], n: usize) -> Result<(usize, bool), String> {
+        let mut read = 0;
+        let mut exact = false;
+        for guard in self.keyspace.range(key..).take(n) {
+            let (k, v) = guard.into_inner().map_err(error)?;
+            if read == 0 {
+                exact = *k == *key;
+            }
+            std::hint::black_box((k, v));
+            read += 1;
+        }
+        Ok((read, exact))
+    }
+
     /// Flushes the memtable to a table and compacts everything into the
     /// last level (fjall's `rotate_memtable_and_wait` and `major_compact`).
     fn settle(&self) -> Result<(), String> {
         self.keyspace.rotate_memtable_and_wait().map_err(error)?;
         self.keyspace.major_compact().map_err(error)
+    }
+
+    fn shape(&self) -> Shape {
+        Shape {
+            table_files: Some(self.keyspace.table_count() as u64),
+            ..Shape::default()
+        }
     }
 
     fn close(self) -> Result<(), String> {

@@ -83,7 +83,7 @@ fn first_key(spec: &Spec) -> Vec<u8> {
 
 /// Re-executes this binary with `--reopen-only` on the prep's directory and
 /// reads back what it measured.
-fn spawn_child(spec: &Spec) -> Result<ReopenReport, String> {
+pub fn spawn_child(spec: &Spec) -> Result<ReopenReport, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
     let mut cmd = Command::new(&exe);
     cmd.arg("--db")

@@ -2,7 +2,7 @@
 
 use crate::amp::FillReport;
 use crate::args::Spec;
-use crate::engine::Counters;
+use crate::engine::{Counters, Stalls};
 
 /// What a run measured.
 #[derive(Debug, Default)]
@@ -21,8 +21,30 @@ pub struct Outcome {
     pub mb_per_sec: Option<f64>,
     /// Write amplification and files per level (module `amp`).
     pub fill: Option<FillReport>,
-    /// What the `reopen` workload's child measured.
+    /// What the `reopen` workload's child measured, or the reopen after a
+    /// fill with `--reopen-after`.
     pub reopen: Option<ReopenReport>,
+    /// What `readwhilewriting`'s writer did.
+    pub writer: Option<WriterReport>,
+    /// Throughput over the timed phase (module `driver`).
+    pub samples: Option<Samples>,
+    /// The engine's write stalls over the timed phase, if it counts them.
+    pub stalls: Option<Stalls>,
+}
+
+/// What `readwhilewriting`'s writer did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriterReport {
+    pub puts: u64,
+    /// From the barrier to its last put.
+    pub secs: f64,
+}
+
+/// Ops finished in each whole interval of the timed phase.
+#[derive(Debug, Default, Clone)]
+pub struct Samples {
+    pub interval_ms: u64,
+    pub ops: Vec<u64>,
 }
 
 /// What the `reopen` workload measured (module `reopen`).
@@ -119,6 +141,31 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
     if let Some(mb) = outcome.mb_per_sec {
         put("mb_per_sec", round(mb, 1).into());
     }
+    if let Some(k) = spec.prep_keys {
+        put("prep_keys", k.into());
+    }
+    if spec.use_existing_db {
+        put("use_existing_db", true.into());
+    }
+    if let Some(w) = outcome.writer {
+        let rate = if w.secs > 0.0 {
+            w.puts as f64 / w.secs
+        } else {
+            0.0
+        };
+        put("writer_ops", w.puts.into());
+        put("writer_ops_per_sec", round(rate, 1).into());
+    }
+    if let Some(st) = outcome.stalls {
+        put("stalls", st.count.into());
+        put("stall_slowdowns", st.slowdowns.into());
+        put("stall_stops", st.stops.into());
+        put("stall_secs", round(st.secs, 6).into());
+    }
+    if let Some(samples) = &outcome.samples {
+        put("interval_ms", samples.interval_ms.into());
+        put("ops_per_interval", samples.ops.clone().into());
+    }
     if let (Some(mib), Some(big)) = (spec.big_batch_mib, outcome.big) {
         put("big_batch_mib", mib.into());
         put("big_batches", big.batches.into());
@@ -143,6 +190,9 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
         }
         if let Some(files) = &f.files_per_level {
             put("files_per_level", files.clone().into());
+        }
+        if let Some(n) = f.table_files {
+            put("table_files", n.into());
         }
     }
     if let Some(r) = outcome.reopen {
