@@ -472,6 +472,10 @@ const BENCH_SMOKE: &[(&str, &[&str])] = &[
     ("fillbatch", &["--batch", "10"]),
     ("readrandom", &[]),
     ("reopen", &[]),
+    ("readwhilewriting", &["--prep-keys", "2000"]),
+    ("seekrandom", &["--prep-keys", "2000"]),
+    ("readseq", &["--prep-keys", "2000"]),
+    ("fillrandom", &["--reopen-after"]),
 ];
 
 fn bench_smoke(ctx: &Ctx) -> Result<String> {
