@@ -43,8 +43,13 @@ fn filled(dir: &std::path::Path, fs: Arc<dyn Fs>) -> Db {
     while db.stats().files_per_level[0] < TABLES {
         let mut b = Batch::new();
         for _ in 0..100 {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            b.put(format!("{:016}", (state >> 16) % key_space).as_bytes(), &VALUE);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            b.put(
+                format!("{:016}", (state >> 16) % key_space).as_bytes(),
+                &VALUE,
+            );
         }
         db.write(&b, &WriteOptions::default()).unwrap();
     }

@@ -1,12 +1,14 @@
 //! Range scans over a snapshot: a merge of every memtable of a view and
 //! the sorted run under them.
 //!
-//! The scan reads in chunks. Each refill asks every memtable for its next
-//! [`SCAN_CHUNK`] visible versions (the newest version at or below the snapshot
-//! of each key, tombstones included) inside the part of the range not yet
-//! returned, merges them with the newest memtable winning on a tie, and
-//! keeps only keys up to the smallest "last key" of a memtable that may
-//! hold more. Tombstones hide the key. The iterator owns its view, so it
+//! The scan reads in chunks. Each refill asks every source (memtable,
+//! level-0 table, deeper level) for its next visible versions (the newest
+//! version at or below the snapshot of each key, tombstones included)
+//! inside the part of the range not yet returned: [`SCAN_FIRST_CHUNK`]
+//! after a start or a seek, doubling up to [`SCAN_CHUNK`]. It merges them
+//! with the newest source winning on a tie, and keeps only keys up to the
+//! smallest "last key" of a source that may hold more (the horizon; the
+//! sources are read largest first, each only up to the horizon so far). Tombstones hide the key. The iterator owns its view, so it
 //! holds no borrow of the database, and since a snapshot's records never
 //! change, chunks taken at different times fit together exactly.
 //!
@@ -17,11 +19,11 @@
 use super::View;
 use crate::error::{table_err, Error};
 use crate::table::{Table, TableError, TableIter};
-use crate::tuning::SCAN_CHUNK;
+use crate::tuning::{SCAN_CHUNK, SCAN_FIRST_CHUNK};
 use crate::version::TableFile;
 use batch::{key, Kind, SeqNum};
 use memdb::MemDb;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
@@ -115,6 +117,19 @@ impl ScanRange {
             Bound::Unbounded => true,
         }
     }
+
+    /// This range cut at `horizon` (inclusive) on the far side of a scan
+    /// going in `direction`, if there is one and it is tighter.
+    fn up_to(&self, horizon: Option<&[u8]>, direction: Direction) -> ScanRange {
+        let mut range = self.clone();
+        if let Some(h) = horizon {
+            match direction {
+                Direction::Forward => range.upper = self.upper_at_most(h),
+                Direction::Backward => range.lower = self.lower_at_least(h),
+            }
+        }
+        range
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +173,15 @@ pub struct Iter {
     back: VecDeque<(Vec<u8>, Vec<u8>)>,
     /// A table read that failed: returned once, then the scan ends.
     error: Option<Error>,
+    /// Versions the next refill takes from each source.
+    chunk: usize,
+}
+
+/// One source of a scan's merge.
+enum Source<'a> {
+    Memtable(&'a Arc<MemDb>),
+    /// One level-0 table, or a deeper level's tables, in key order.
+    Tables(&'a [Arc<TableFile>]),
 }
 
 impl Iter {
@@ -172,6 +196,7 @@ impl Iter {
             front: VecDeque::new(),
             back: VecDeque::new(),
             error: None,
+            chunk: SCAN_FIRST_CHUNK,
         }
     }
 
@@ -197,77 +222,80 @@ impl Iter {
         self.exhausted = self.remaining.is_empty();
         self.front.clear();
         self.back.clear();
+        self.chunk = SCAN_FIRST_CHUNK;
     }
 
     /// Fetches the next chunk from one end of `remaining`.
+    ///
+    /// The sources are read largest first, each only up to the horizon
+    /// the ones before it set: the largest (the deepest level, as a rule)
+    /// fills its chunk over the narrowest key span, and every smaller
+    /// source then copies only the keys that can be returned, instead of a
+    /// whole chunk of which most would fall past the horizon and be read
+    /// again by the next refill.
     fn refill(&mut self, direction: Direction) {
-        // key -> (memtable age, value or tombstone); lower age = newer.
-        let mut merged: BTreeMap<Vec<u8>, (usize, Option<Vec<u8>>)> = BTreeMap::new();
-        // The furthest key this chunk may return: the nearest "last key" of
-        // a memtable that filled its chunk and may hold more beyond it.
+        let limit = self.chunk;
+        // The next refill of this scan takes more: a short scan after a
+        // seek copies little, a long one few chunks.
+        self.chunk = (self.chunk * 2).min(SCAN_CHUNK);
+        // Each source's versions, sorted in `direction`, by age.
+        let mut runs: Vec<(usize, Versions)> = Vec::new();
         let mut horizon: Option<Vec<u8>> = None;
-        let memtables = self
+        // Every source, newest first (its index is its age): the memtables,
+        // each level-0 table, then each deeper level as one source (its
+        // tables do not overlap).
+        let levels = &self.view.version.levels;
+        let sources: Vec<(u64, Source<'_>)> = self
             .view
             .memtables()
-            .map(|memdb| visible_versions(memdb, self.seq, &self.remaining, direction, SCAN_CHUNK));
-        // Then the tables, newest first: each level-0 table in order, then
-        // each deeper level as one source (its tables do not overlap).
-        let mut tables = Vec::new();
-        let levels = &self.view.version.levels;
-        let sources = levels[0]
-            .iter()
-            .map(std::slice::from_ref)
-            .chain(levels[1..].iter().map(Vec::as_slice));
-        for files in sources {
-            match level_versions(files, self.seq, &self.remaining, direction, SCAN_CHUNK) {
-                Ok(versions) => tables.push(versions),
-                Err(e) => {
-                    self.error = Some(e);
-                    self.exhausted = true;
-                    self.front.clear();
-                    self.back.clear();
-                    return;
+            .map(|m| (m.used() as u64, Source::Memtable(m)))
+            .chain(
+                levels[0]
+                    .iter()
+                    .map(std::slice::from_ref)
+                    .chain(levels[1..].iter().map(Vec::as_slice))
+                    .map(|files| {
+                        (
+                            files.iter().map(|f| f.meta.size).sum(),
+                            Source::Tables(files),
+                        )
+                    }),
+            )
+            .collect();
+        let mut order: Vec<usize> = (0..sources.len()).collect();
+        order.sort_by_key(|&age| std::cmp::Reverse(sources[age].0));
+        // `remaining` cut at the horizon, made again only when it moves.
+        let mut narrowed: Option<ScanRange> = None;
+        for age in order {
+            let range = narrowed.as_ref().unwrap_or(&self.remaining);
+            let versions = match &sources[age].1 {
+                Source::Memtable(memdb) => {
+                    visible_versions(memdb, self.seq, range, direction, limit)
                 }
-            }
-        }
-        for (age, versions) in memtables.chain(tables).enumerate() {
-            if versions.len() == SCAN_CHUNK {
-                let last = versions.last().map(|v| v.0.clone()).unwrap_or_default();
-                horizon = Some(match (horizon, direction) {
-                    (None, _) => last,
-                    (Some(h), Direction::Forward) => h.min(last),
-                    (Some(h), Direction::Backward) => h.max(last),
-                });
-            }
-            for (key, value) in versions {
-                merged
-                    .entry(key)
-                    .and_modify(|e| {
-                        if age < e.0 {
-                            *e = (age, value.clone());
+                Source::Tables(files) => {
+                    match level_versions(files, self.seq, range, direction, limit) {
+                        Ok(versions) => versions,
+                        Err(e) => {
+                            self.error = Some(e);
+                            self.exhausted = true;
+                            self.front.clear();
+                            self.back.clear();
+                            return;
                         }
-                    })
-                    .or_insert((age, value));
+                    }
+                }
+            };
+            if versions.len() == limit {
+                // Read up to the horizon so far: its last key is at or
+                // before it.
+                horizon = versions.last().map(|v| v.0.clone());
+                narrowed = Some(self.remaining.up_to(horizon.as_deref(), direction));
+            }
+            if !versions.is_empty() {
+                runs.push((age, versions));
             }
         }
-        let within = |key: &Vec<u8>| match (&horizon, direction) {
-            (None, _) => true,
-            (Some(h), Direction::Forward) => key <= h,
-            (Some(h), Direction::Backward) => key >= h,
-        };
-        let chunk: Vec<(Vec<u8>, Option<Vec<u8>>)> = match direction {
-            Direction::Forward => merged
-                .into_iter()
-                .take_while(|(k, _)| within(k))
-                .map(|(k, (_, v))| (k, v))
-                .collect(),
-            Direction::Backward => merged
-                .into_iter()
-                .rev()
-                .take_while(|(k, _)| within(k))
-                .map(|(k, (_, v))| (k, v))
-                .collect(),
-        };
+        let chunk = merge_runs(runs, horizon.as_deref(), direction);
         match horizon {
             None => self.exhausted = true,
             Some(h) => match direction {
@@ -326,6 +354,65 @@ impl DoubleEndedIterator for Iter {
 /// Visible versions of one source: each key with its value, or `None` for
 /// a tombstone.
 type Versions = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Merges the sources' `runs` (age, versions sorted in `direction`) into
+/// one run, up to `horizon` (inclusive): for a key in several runs the
+/// youngest (lowest age) wins. Moves every key and value; a single run is
+/// taken whole.
+fn merge_runs(
+    runs: Vec<(usize, Versions)>,
+    horizon: Option<&[u8]>,
+    direction: Direction,
+) -> Versions {
+    let before = |a: &[u8], b: &[u8]| match direction {
+        Direction::Forward => a < b,
+        Direction::Backward => a > b,
+    };
+    let within = |key: &[u8]| horizon.is_none_or(|h| !before(h, key));
+    // (age, versions, position of the next one)
+    let mut runs: Vec<(usize, Versions, usize)> = runs
+        .into_iter()
+        .map(|(age, versions)| (age, versions, 0))
+        .collect();
+    if runs.len() == 1 {
+        let (_, only, _) = runs.pop().expect("one run");
+        return only.into_iter().take_while(|(k, _)| within(k)).collect();
+    }
+    let mut out = Versions::new();
+    loop {
+        // The next key in `direction`; on a tie, the youngest run's.
+        let mut best: Option<usize> = None;
+        for i in 0..runs.len() {
+            let (age, versions, pos) = &runs[i];
+            let Some((key, _)) = versions.get(*pos) else {
+                continue;
+            };
+            let better = best.is_none_or(|b| {
+                let (b_age, b_versions, b_pos) = &runs[b];
+                let b_key = &b_versions[*b_pos].0;
+                before(key, b_key) || (key == b_key && age < b_age)
+            });
+            if better {
+                best = Some(i);
+            }
+        }
+        let Some(b) = best else { break };
+        let pos = runs[b].2;
+        let entry = std::mem::take(&mut runs[b].1[pos]);
+        if !within(&entry.0) {
+            break;
+        }
+        // Older versions of the key in other runs are hidden by it.
+        for (_, versions, pos) in &mut runs {
+            if versions.get(*pos).is_some_and(|(k, _)| *k == entry.0) {
+                *pos += 1;
+            }
+        }
+        runs[b].2 = pos + 1;
+        out.push(entry);
+    }
+    out
+}
 
 /// Up to `limit` visible versions inside `range`, from the given end, of
 /// `files`: one level-0 table, or a deeper level's tables, which do not
