@@ -16,7 +16,7 @@ use std::ops::RangeBounds;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// An open database.
 ///
@@ -38,6 +38,11 @@ pub struct Db {
     /// keeps its own in the version set).
     read_only_catalog: Catalog,
     closed: AtomicBool,
+    /// The tables the open found, opened on first use
+    /// (`version::current`): at close, those a snapshot or iterator still
+    /// holds are opened, so that they stay readable once another open
+    /// deletes their files (a mapping outlives the name).
+    unopened: Vec<Weak<TableFile>>,
     /// Held for the life of the database; dropping it releases `LOCK`.
     _lock: Box<dyn FileLock>,
 }
@@ -148,7 +153,7 @@ impl Db {
         let blocks = compaction::memtable_pool(options.write_buffer_size);
         let (retire, retired) = mpsc::channel::<Retired>();
         let recovered = recovery::recover(
-            fs.as_ref(),
+            &fs,
             &dir,
             options.recovery,
             options.write_buffer_size,
@@ -161,6 +166,7 @@ impl Db {
         let mut numbers = recovered.numbers;
         let catalog = recovered.catalog;
         let mut version = recovered.version;
+        let unopened = weak_tables(&version);
 
         // A new manifest first, holding what the old one said: from here
         // on `CURRENT` names a manifest of this open's, so a table it
@@ -251,6 +257,7 @@ impl Db {
             report: recovered.report,
             read_only_catalog: Catalog::default(),
             closed: AtomicBool::new(false),
+            unopened,
             _lock: lock,
         })
     }
@@ -277,7 +284,7 @@ impl Db {
         let lock = Db::lock_for_reading(fs.as_ref(), &dir)?;
         let blocks = compaction::memtable_pool(options.write_buffer_size);
         let recovered = recovery::recover(
-            fs.as_ref(),
+            &fs,
             &dir,
             options.recovery,
             options.write_buffer_size,
@@ -286,6 +293,7 @@ impl Db {
             None,
         )?;
         let last_seq = recovered.report.last_seq;
+        let unopened = weak_tables(&recovered.version);
         let shared = Arc::new(Shared::new(
             &dir,
             &fs,
@@ -317,6 +325,7 @@ impl Db {
             report: recovered.report,
             read_only_catalog: recovered.catalog,
             closed: AtomicBool::new(false),
+            unopened,
             _lock: lock.unwrap_or_else(|| Box::new(NoLock)),
         })
     }
@@ -375,7 +384,7 @@ impl Db {
         // (an open checks a block only when a read first needs it).
         let db = Db::open_read_only(dir, options.clone())?;
         for (_, file) in db.shared.view().version.tables() {
-            file.table.verify_all().map_err(table_err(file.path()))?;
+            file.table()?.verify_all().map_err(table_err(file.path()))?;
         }
         Ok(db.report.clone())
     }
@@ -714,6 +723,7 @@ impl Db {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
         }
+        self.open_held_tables();
         let Some(commit) = &self.commit else {
             return Ok(());
         };
@@ -725,9 +735,27 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Opens every table the open found that something still holds, so
+    /// that snapshots and iterators, which may outlive the database, keep
+    /// reading it after the next open deletes files this one left. An
+    /// error is left for the read that meets it.
+    fn open_held_tables(&self) {
+        for file in self.unopened.iter().filter_map(Weak::upgrade) {
+            let _ = file.table();
+        }
+    }
+}
+
+/// Weak references to the tables of `version`, which the open found.
+fn weak_tables(version: &version::Version) -> Vec<Weak<TableFile>> {
+    version.tables().map(|(_, f)| Arc::downgrade(f)).collect()
+}
+
 impl Drop for Db {
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
+            self.open_held_tables();
             // No sync here: an error could not be reported (see the type's
             // docs). Close still wakes every blocked writer.
             if let Some(commit) = &self.commit {

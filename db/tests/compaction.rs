@@ -178,3 +178,74 @@ fn a_compaction_checks_again_a_block_a_read_checked_before() {
         other => panic!("the compaction copied a damaged block: {other:?}"),
     }
 }
+
+/// Tables are opened on first use; a snapshot taken before close still
+/// reads them after another open compacted them away and deleted their
+/// files.
+#[test]
+fn a_snapshot_outlives_its_database_and_the_files_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    for i in 0..3000 {
+        db.put(key(i), value(i, 0)).unwrap();
+    }
+    db.compact().unwrap();
+    db.close().unwrap();
+    let old_tables = tables(dir.path());
+    assert!(!old_tables.is_empty());
+
+    // This open reads none of the tables before its snapshot outlives it.
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let snapshot = db.snapshot();
+    db.close().unwrap();
+
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    for i in 0..3000 {
+        db.put(key(i), value(i, 1)).unwrap();
+    }
+    db.compact_range(None::<&[u8]>, None::<&[u8]>).unwrap();
+    db.close().unwrap();
+    assert!(
+        old_tables.iter().all(|t| !t.exists()),
+        "the compaction deleted the old tables"
+    );
+
+    let seen: Vec<(Vec<u8>, Vec<u8>)> = snapshot.iter().map(|r| r.unwrap()).collect();
+    assert_eq!(seen.len(), 3000);
+    assert!(seen.iter().all(|(k, v)| {
+        let i: u64 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
+        *v == value(i, 0)
+    }));
+}
+
+/// A table's index is read on first use: damage there fails that read,
+/// naming the file, and not the open.
+#[test]
+fn a_damaged_table_index_fails_the_first_read_naming_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    for i in 0..3000 {
+        db.put(key(i), value(i, 0)).unwrap();
+    }
+    db.compact().unwrap();
+    db.close().unwrap();
+    let [table] = &tables(dir.path())[..] else {
+        panic!("one table expected: {:?}", tables(dir.path()));
+    };
+    // The index block is the last before the 48-byte footer: flip the
+    // last byte of its trailer's checksum.
+    let mut bytes = std::fs::read(table).unwrap();
+    let at = bytes.len() - 48 - 1;
+    bytes[at] ^= 0x55;
+    std::fs::write(table, &bytes).unwrap();
+
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    match db.get(key(7)) {
+        Err(Error::Corruption { path, .. }) => assert_eq!(&path, table),
+        other => panic!("a damaged table read as {other:?}"),
+    }
+    match db.iter().next() {
+        Some(Err(Error::Corruption { path, .. })) => assert_eq!(&path, table),
+        other => panic!("a damaged table scanned as {other:?}"),
+    }
+}

@@ -97,11 +97,11 @@ pub(crate) fn merge(
         .map(|&file| {
             // Every input block's checksum is checked as the merge reads
             // it, even one a read checked before.
-            let mut it = file.table.iter_rechecked();
+            let mut it = file.table()?.iter_rechecked();
             it.seek_to_first();
-            (it, file)
+            Ok((it, file))
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     let damaged = |file: &TableFile, e: &TableError| Error::Corruption {
         path: file.path().to_path_buf(),
         offset: e.offset,

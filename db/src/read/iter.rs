@@ -442,7 +442,7 @@ fn level_versions(
     };
     let mut out = Vec::new();
     let read = |file: &Arc<TableFile>, out: &mut Versions| -> Result<(), Error> {
-        let more = table_versions(&file.table, seq, range, direction, limit - out.len())
+        let more = table_versions(file.table()?, seq, range, direction, limit - out.len())
             .map_err(table_err(file.path()))?;
         out.extend(more);
         Ok(())

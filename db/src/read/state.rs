@@ -9,7 +9,7 @@
 
 use crate::compaction::pick::Shape;
 use crate::compaction::stall::WriteGate;
-use crate::error::{table_err, Error};
+use crate::error::Error;
 use crate::files::FileNumbers;
 use crate::fs::Fs;
 use crate::version::{Lookup as TableLookup, Retired, Version, VersionSet};
@@ -77,10 +77,9 @@ impl View {
                 Lookup::Absent => {}
             }
         }
-        match self.version.get(key, seq) {
-            Ok(TableLookup::Found(value)) => Ok(Some(value.to_vec())),
-            Ok(TableLookup::Deleted | TableLookup::Absent) => Ok(None),
-            Err((path, e)) => Err(table_err(&path)(e)),
+        match self.version.get(key, seq)? {
+            TableLookup::Found(value) => Ok(Some(value.to_vec())),
+            TableLookup::Deleted | TableLookup::Absent => Ok(None),
         }
     }
 }

@@ -205,7 +205,7 @@ pub(crate) fn holds_database(fs: &dyn Fs, dir: &Path) -> Result<bool, Error> {
 
 /// Recovers the database in `dir`.
 pub(crate) fn recover(
-    fs: &dyn Fs,
+    shared_fs: &Arc<dyn Fs>,
     dir: &Path,
     mode: RecoveryMode,
     write_buffer_size: usize,
@@ -213,6 +213,7 @@ pub(crate) fn recover(
     fix: Fix,
     retire: Option<&Sender<Retired>>,
 ) -> Result<Recovered, Error> {
+    let fs: &dyn Fs = &**shared_fs;
     let started = Instant::now();
     let listing = scan::list(fs, dir)?;
     // The tables first: the manifest says which, and from where the
@@ -247,7 +248,7 @@ pub(crate) fn recover(
         .as_ref()
         .map(|l| l.catalog.clone())
         .unwrap_or_default();
-    let version = version::set::open_tables(fs, dir, &catalog, retire)?;
+    let version = version::set::open_tables(shared_fs, dir, &catalog, retire)?;
     // Journals below the log number hold nothing that is not in tables.
     let (obsolete_journals, live): (Vec<_>, Vec<_>) = listing
         .journals

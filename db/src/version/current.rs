@@ -9,15 +9,27 @@
 //! holding it drops (no current view, snapshot or iterator reads it any
 //! more), its drop hands the mapping and the path to the background
 //! deleter, which unmaps and unlinks it off the reader's thread.
+//!
+//! # Opening on first use
+//!
+//! A table the open found in the manifest is checked to exist with its
+//! size, but mapped and its index read only when a read or a compaction
+//! first needs it ([`TableFile::table`]), as LevelDB's table cache does:
+//! a reopen of a database of hundreds of tables reads none of them, and
+//! holds the index of only those it reads. Damage in a table's footer or
+//! index is then the error of that first read, naming the file, as
+//! damage in a data block always was.
 
 use super::catalog::NUM_LEVELS;
 use super::edit::FileMeta;
-use crate::table::{Found, Table, TableError};
+use crate::error::{table_err, Error};
+use crate::fs::Fs;
+use crate::table::{Found, Table};
 use batch::{key, SeqNum};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A table no version lists any more, for the deleter: dropping the
 /// mapping and unlinking the file happen there.
@@ -25,17 +37,19 @@ use std::sync::Arc;
 pub struct Retired {
     /// The file to unlink.
     pub path: PathBuf,
-    /// The mapping, dropped by the deleter.
-    pub table: Arc<Table>,
+    /// The mapping, dropped by the deleter (`None`: it was never opened).
+    pub table: Option<Arc<Table>>,
 }
 
-/// One live table: its manifest entry and its open mapping.
-#[derive(Debug)]
+/// One live table: its manifest entry and its mapping, opened on first
+/// use (see the module docs).
 pub struct TableFile {
     /// What the manifest says of it.
     pub meta: FileMeta,
-    /// The open table.
-    pub table: Arc<Table>,
+    /// The open table, once something read it.
+    table: OnceLock<Arc<Table>>,
+    /// Where to open it from; `None` for a table opened when made.
+    fs: Option<Arc<dyn Fs>>,
     path: PathBuf,
     /// Set when an edit removed it; acted on at the last drop.
     obsolete: AtomicBool,
@@ -53,11 +67,49 @@ impl TableFile {
     ) -> TableFile {
         TableFile {
             meta,
-            table: Arc::new(table),
+            table: OnceLock::from(Arc::new(table)),
+            fs: None,
             path,
             obsolete: AtomicBool::new(false),
             retire,
         }
+    }
+
+    /// A live table at `path` in `fs`, opened when first read.
+    pub fn unopened(
+        meta: FileMeta,
+        path: PathBuf,
+        fs: Arc<dyn Fs>,
+        retire: Option<Sender<Retired>>,
+    ) -> TableFile {
+        TableFile {
+            meta,
+            table: OnceLock::new(),
+            fs: Some(fs),
+            path,
+            obsolete: AtomicBool::new(false),
+            retire,
+        }
+    }
+
+    /// The open table, opening it first if nothing has (two threads may
+    /// both open it; one mapping is kept).
+    ///
+    /// # Errors
+    ///
+    /// The table cannot be mapped, or its footer, index or filter is
+    /// damaged ([`Error::Corruption`] naming the file and offset). Nothing
+    /// is kept: the next read tries again.
+    pub fn table(&self) -> Result<&Arc<Table>, Error> {
+        if let Some(table) = self.table.get() {
+            return Ok(table);
+        }
+        let fs = self
+            .fs
+            .as_deref()
+            .expect("a table made here is opened when made");
+        let table = super::set::open_table(fs, &self.path, self.meta.size)?;
+        Ok(self.table.get_or_init(|| Arc::new(table)))
     }
 
     /// The file's path.
@@ -95,7 +147,7 @@ impl Drop for TableFile {
             // the next open deletes it as an orphan.
             let _ = retire.send(Retired {
                 path: std::mem::take(&mut self.path),
-                table: Arc::clone(&self.table),
+                table: self.table.get().cloned(),
             });
         }
     }
@@ -142,11 +194,7 @@ impl Version {
     /// tables: level 0 newest first, then the one table of each deeper
     /// level whose range holds the key. The first table holding a version
     /// decides. A damaged table is an error naming the file.
-    pub fn get(
-        &self,
-        user_key: &[u8],
-        snapshot: SeqNum,
-    ) -> Result<Lookup<'_>, (PathBuf, TableError)> {
+    pub fn get(&self, user_key: &[u8], snapshot: SeqNum) -> Result<Lookup<'_>, Error> {
         for file in &self.levels[0] {
             if file.may_hold(user_key) {
                 if let Some(hit) = probe(file, user_key, snapshot)? {
@@ -170,10 +218,20 @@ fn probe<'a>(
     file: &'a TableFile,
     user_key: &[u8],
     snapshot: SeqNum,
-) -> Result<Option<Found<'a>>, (PathBuf, TableError)> {
-    file.table
+) -> Result<Option<Found<'a>>, Error> {
+    file.table()?
         .get(user_key, snapshot)
-        .map_err(|e| (file.path.clone(), e))
+        .map_err(table_err(&file.path))
+}
+
+impl std::fmt::Debug for TableFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableFile")
+            .field("meta", &self.meta)
+            .field("path", &self.path)
+            .field("open", &self.table.get().is_some())
+            .finish()
+    }
 }
 
 fn lookup(found: Found<'_>) -> Lookup<'_> {

@@ -109,15 +109,15 @@ fn read_all(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// Opens every table of `catalog` in `dir`: each must exist with the size
-/// the manifest gives, and its footer, index and filter must check.
+/// The tables of `catalog` in `dir`, each checked to exist with the size
+/// the manifest gives, to be opened on first use (`version::current`).
 ///
 /// # Errors
 ///
-/// [`Error::Corruption`] naming the first table that is missing, of
-/// another size, or damaged (with the offset).
+/// [`Error::Corruption`] naming the first table that is missing or of
+/// another size.
 pub fn open_tables(
-    fs: &dyn Fs,
+    fs: &Arc<dyn Fs>,
     dir: &Path,
     catalog: &Catalog,
     retire: Option<&Sender<Retired>>,
@@ -128,11 +128,11 @@ pub fn open_tables(
     };
     for (level, meta) in catalog.tables() {
         let path = files::table_path(dir, meta.number);
-        let file = open_table(fs, &path, meta.size)?;
-        version.levels[level].push(Arc::new(TableFile::new(
+        check_present(&**fs, &path, meta.size)?;
+        version.levels[level].push(Arc::new(TableFile::unopened(
             meta.clone(),
-            file,
             path,
+            Arc::clone(fs),
             retire.cloned(),
         )));
     }
@@ -142,6 +142,14 @@ pub fn open_tables(
 
 /// Opens the table at `path`, which the manifest says is `size` bytes.
 pub fn open_table(fs: &dyn Fs, path: &Path, size: u64) -> Result<Table, Error> {
+    check_present(fs, path, size)?;
+    let bytes = fs.map(path).map_err(io_err("map", path))?;
+    Table::open_boxed(bytes).map_err(table_err(path))
+}
+
+/// Checks that the table at `path` exists and is `size` bytes, as the
+/// manifest says.
+fn check_present(fs: &dyn Fs, path: &Path, size: u64) -> Result<(), Error> {
     let corrupt = |offset: u64, reason: String| Error::Corruption {
         path: path.to_path_buf(),
         offset,
@@ -163,8 +171,7 @@ pub fn open_table(fs: &dyn Fs, path: &Path, size: u64) -> Result<Table, Error> {
             format!("table is {} bytes where the manifest says {size}", meta.len),
         ));
     }
-    let bytes = fs.map(path).map_err(io_err("map", path))?;
-    Table::open_boxed(bytes).map_err(table_err(path))
+    Ok(())
 }
 
 /// Puts level 0 newest first (by file number: a newer flush takes a larger
