@@ -426,20 +426,28 @@ fn level_versions(
     direction: Direction,
     limit: usize,
 ) -> Result<Versions, Error> {
-    let overlaps = |f: &&Arc<TableFile>| {
-        let (lo, hi) = f.user_range();
-        let upper_ok = match &range.upper {
+    // The tables are in key order without overlap, so both tests are
+    // monotone: the ones overlapping the range are one slice, found by
+    // two binary searches instead of a walk over the level.
+    let starts_in = |f: &Arc<TableFile>| {
+        let lo = f.user_range().0;
+        match &range.upper {
             Bound::Included(u) => lo <= u.as_slice(),
             Bound::Excluded(u) => lo < u.as_slice(),
             Bound::Unbounded => true,
-        };
-        let lower_ok = match &range.lower {
-            Bound::Included(l) => hi >= l.as_slice(),
-            Bound::Excluded(l) => hi > l.as_slice(),
-            Bound::Unbounded => true,
-        };
-        upper_ok && lower_ok
+        }
     };
+    let ends_before = |f: &Arc<TableFile>| {
+        let hi = f.user_range().1;
+        match &range.lower {
+            Bound::Included(l) => hi < l.as_slice(),
+            Bound::Excluded(l) => hi <= l.as_slice(),
+            Bound::Unbounded => false,
+        }
+    };
+    let first = files.partition_point(ends_before);
+    let end = files.partition_point(starts_in).max(first);
+    let files = &files[first..end];
     let mut out = Vec::new();
     let read = |file: &Arc<TableFile>, out: &mut Versions| -> Result<(), Error> {
         let more = table_versions(file.table()?, seq, range, direction, limit - out.len())
@@ -451,7 +459,7 @@ fn level_versions(
         Direction::Forward => Box::new(files.iter()),
         Direction::Backward => Box::new(files.iter().rev()),
     };
-    for file in ordered.filter(overlaps) {
+    for file in ordered {
         read(file, &mut out)?;
         if out.len() >= limit {
             break;
@@ -471,14 +479,18 @@ fn table_versions(
 ) -> Result<Versions, TableError> {
     let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     let mut it = table.iter();
+    // The entry under the cursor, borrowed: only what is kept is copied.
     let entry = |it: &TableIter| {
         let (user, entry_seq, kind) =
             key::parse(it.key()).expect("the table reader checked every key");
+        (user.len(), entry_seq, kind)
+    };
+    let owned = |it: &TableIter, user_len: usize, kind: Kind| {
         let value = match kind {
             Kind::Put => Some(it.value().to_vec()),
             Kind::Delete => None,
         };
-        (user.to_vec(), entry_seq, value)
+        (it.key()[..user_len].to_vec(), value)
     };
     match direction {
         Direction::Forward => {
@@ -489,13 +501,14 @@ fn table_versions(
                 }
             }
             while it.valid() && out.len() < limit {
-                let (user, entry_seq, value) = entry(&it);
-                if !range.below_upper(&user) {
+                let (user_len, entry_seq, kind) = entry(&it);
+                let user = &it.key()[..user_len];
+                if !range.below_upper(user) {
                     break;
                 }
-                let visible = entry_seq <= seq && range.above_lower(&user);
-                if visible && out.last().map(|l| l.0.as_slice()) != Some(user.as_slice()) {
-                    out.push((user, value));
+                let visible = entry_seq <= seq && range.above_lower(user);
+                if visible && out.last().map(|l| l.0.as_slice()) != Some(user) {
+                    out.push(owned(&it, user_len, kind));
                 }
                 it.next();
             }
@@ -517,8 +530,9 @@ fn table_versions(
             }
             let mut pending: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
             while it.valid() {
-                let (user, entry_seq, value) = entry(&it);
-                if !range.above_lower(&user) {
+                let (user_len, entry_seq, kind) = entry(&it);
+                let user = &it.key()[..user_len];
+                if !range.above_lower(user) {
                     break;
                 }
                 if pending.as_ref().is_some_and(|p| p.0 != user) {
@@ -527,8 +541,8 @@ fn table_versions(
                         return Ok(out);
                     }
                 }
-                if entry_seq <= seq && range.below_upper(&user) {
-                    pending = Some((user, value));
+                if entry_seq <= seq && range.below_upper(user) {
+                    pending = Some(owned(&it, user_len, kind));
                 }
                 it.prev();
             }
