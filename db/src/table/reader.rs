@@ -20,6 +20,16 @@ pub struct Table {
     pub(super) index: Vec<IndexEntry>,
     /// The separators of `index`, concatenated.
     separators: Vec<u8>,
+    /// The user-key bytes every separator but the last starts with (the
+    /// last is often a short successor of the table's last key, such as
+    /// `"1"` after `"0999"`, and would leave nothing in common).
+    common: Vec<u8>,
+    /// For each separator but the last, the 8 user-key bytes after
+    /// `common`, zero padded, as a big-endian number:
+    /// [`find_block`](Table::find_block) searches these 8 bytes a step in
+    /// one contiguous array, and compares whole keys only among separators
+    /// that tie on them.
+    words: Vec<u64>,
     /// The filter block's contents, if the table has one.
     filter: Option<Range<usize>>,
     /// One bit per data block: its checksum and structure were checked.
@@ -53,6 +63,16 @@ impl std::fmt::Debug for Table {
             .field("filter", &self.filter.is_some())
             .finish()
     }
+}
+
+/// The 8 bytes of `user_key` from `at`, zero padded, as a big-endian
+/// number.
+fn word_after(user_key: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    let tail = user_key.get(at..).unwrap_or(&[]);
+    let n = tail.len().min(8);
+    word[..n].copy_from_slice(&tail[..n]);
+    u64::from_be_bytes(word)
 }
 
 /// Checks a block's trailer and returns its contents.
@@ -136,10 +156,26 @@ impl Table {
         let verified = (0..index.len().div_ceil(64))
             .map(|_| AtomicU64::new(0))
             .collect();
+        let user = |e: &IndexEntry| key::user_key(&separators[e.separator.clone()]);
+        // Sorted keys: what the first and last share, all between share.
+        let searched = &index[..index.len().saturating_sub(1)];
+        let common = match (searched.first(), searched.last()) {
+            (Some(first), Some(last)) => {
+                let (a, b) = (user(first), user(last));
+                a[..a.iter().zip(b).take_while(|(x, y)| x == y).count()].to_vec()
+            }
+            _ => Vec::new(),
+        };
+        let words = searched
+            .iter()
+            .map(|e| word_after(user(e), common.len()))
+            .collect();
         Ok(Table {
             bytes,
             index,
             separators,
+            common,
+            words,
             filter,
             verified,
         })
@@ -169,15 +205,48 @@ impl Table {
         self.filter.is_some()
     }
 
-    fn separator(&self, i: usize) -> &[u8] {
+    pub(super) fn separator(&self, i: usize) -> &[u8] {
         &self.separators[self.index[i].separator.clone()]
     }
 
     /// The first data block whose separator is at or after `target`.
+    ///
+    /// Zero-padded big-endian words order as the bytes they hold do
+    /// (ties aside), so a separator whose word is below the target's is
+    /// below it, and one whose word is above is above it: only the run of
+    /// equal words needs whole keys compared.
     pub(super) fn find_block(&self, target: &[u8]) -> usize {
-        self.index.partition_point(|e| {
-            key::compare(&self.separators[e.separator.clone()], target).is_lt()
-        })
+        let below = |i: usize| key::compare(self.separator(i), target).is_lt();
+        // Among every separator but the last (see `common`).
+        let searched = self.words.len();
+        let user = key::user_key(target);
+        let head = &user[..user.len().min(self.common.len())];
+        let i = match head.cmp(&self.common[..head.len()]) {
+            std::cmp::Ordering::Less => 0,
+            std::cmp::Ordering::Greater => searched,
+            std::cmp::Ordering::Equal => {
+                let word = word_after(user, self.common.len());
+                let lo = self.words.partition_point(|&w| w < word);
+                let hi = lo + self.words[lo..].partition_point(|&w| w == word);
+                // The first in [lo, hi) not below the target.
+                let (mut a, mut b) = (lo, hi);
+                while a < b {
+                    let mid = a + (b - a) / 2;
+                    if below(mid) {
+                        a = mid + 1;
+                    } else {
+                        b = mid;
+                    }
+                }
+                a
+            }
+        };
+        // Past every searched separator: the last decides.
+        if i == searched && i < self.index.len() && below(i) {
+            i + 1
+        } else {
+            i
+        }
     }
 
     /// Data block `i`, checked on its first read: its trailer, its

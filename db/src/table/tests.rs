@@ -218,3 +218,39 @@ fn snappy_block_is_unsupported() {
     assert_eq!(err.kind, Corruption::Unsupported(1));
     assert_eq!(err.offset, 0);
 }
+
+proptest! {
+    /// `find_block`'s word search gives what a plain binary search over
+    /// the separators gives, for keys sharing long prefixes, keys that are
+    /// prefixes of others, the empty key, and targets inside and outside
+    /// the table's common prefix.
+    #[test]
+    fn find_block_agrees_with_a_plain_search(
+        suffixes in proptest::collection::vec(proptest::collection::vec(0u8..4, 0..12), 1..300),
+        probes in proptest::collection::vec((proptest::collection::vec(0u8..5, 0..14), 0u64..3, any::<bool>()), 1..60),
+        prefix_len in 0usize..10,
+    ) {
+        let prefix = vec![b'p'; prefix_len];
+        let mut users: Vec<Vec<u8>> = suffixes
+            .into_iter()
+            .map(|s| [prefix.as_slice(), &s].concat())
+            .collect();
+        users.sort();
+        users.dedup();
+        let mut b = TableBuilder::with_block_size(Vec::new(), 64);
+        for (i, user) in users.iter().enumerate() {
+            for seq in [2u64, 1] {
+                b.add(&ikey(user, seq, Kind::Put), &[i as u8; 20]).unwrap();
+            }
+        }
+        let table = Table::open(b.finish().unwrap().0).unwrap();
+        for (tail, seq, under_prefix) in probes {
+            let user = if under_prefix { [prefix.as_slice(), &tail].concat() } else { tail };
+            let target = ikey(&user, seq, Kind::Put);
+            let blocks: Vec<usize> = (0..table.data_blocks()).collect();
+            let plain = blocks
+                .partition_point(|&i| key::compare(table.separator(i), &target).is_lt());
+            prop_assert_eq!(table.find_block(&target), plain, "target {:?}", user);
+        }
+    }
+}
