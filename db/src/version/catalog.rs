@@ -38,6 +38,17 @@ impl fmt::Display for Inconsistent {
     }
 }
 
+/// How to take back one field of an edit that failed part way.
+enum Undo {
+    LogNumber(u64),
+    NextFileNumber(u64),
+    LastSeq(u64),
+    CompactPointer(u8, Option<Vec<u8>>),
+    Added(usize, u64),
+    Deleted(usize, FileMeta),
+    Synced(u64, Option<u64>),
+}
+
 fn level_index(level: u8) -> Result<usize, Inconsistent> {
     let i = usize::from(level);
     if i < NUM_LEVELS {
@@ -57,53 +68,118 @@ impl Catalog {
     /// nothing). A table is added to one level at most once and deleted
     /// only from the level that holds it.
     pub fn apply(&mut self, edit: &[Field]) -> Result<(), Inconsistent> {
-        let mut next = self.clone();
+        // In place, with an undo log: replaying a manifest applies one
+        // edit per flush and compaction, and copying the whole catalog
+        // for each made a reopen's replay quadratic in the tables.
+        let mut undo = Vec::new();
+        if let Err(e) = self.apply_fields(edit, &mut undo) {
+            self.roll_back(undo);
+            return Err(e);
+        }
+        // Journals below the log number are obsolete: no longer tracked.
+        let log_number = self.log_number;
+        self.synced_journals.retain(|&n, _| n >= log_number);
+        Ok(())
+    }
+
+    /// Applies `edit`'s fields in order, noting in `undo` how to take each
+    /// back, then checks the tables it added against the next file number
+    /// (the number only moves forward, so the others still pass).
+    fn apply_fields(&mut self, edit: &[Field], undo: &mut Vec<Undo>) -> Result<(), Inconsistent> {
+        let mut added = Vec::new();
         for field in edit {
             match field {
-                Field::LogNumber(n) => next.log_number = next.log_number.max(*n),
-                Field::NextFileNumber(n) => next.next_file_number = next.next_file_number.max(*n),
-                Field::LastSeq(s) => next.last_seq = next.last_seq.max(*s),
+                Field::LogNumber(n) => {
+                    undo.push(Undo::LogNumber(self.log_number));
+                    self.log_number = self.log_number.max(*n);
+                }
+                Field::NextFileNumber(n) => {
+                    undo.push(Undo::NextFileNumber(self.next_file_number));
+                    self.next_file_number = self.next_file_number.max(*n);
+                }
+                Field::LastSeq(s) => {
+                    undo.push(Undo::LastSeq(self.last_seq));
+                    self.last_seq = self.last_seq.max(*s);
+                }
                 Field::CompactPointer { level, key } => {
                     level_index(*level)?;
-                    next.compact_pointers.insert(*level, key.clone());
+                    let old = self.compact_pointers.insert(*level, key.clone());
+                    undo.push(Undo::CompactPointer(*level, old));
                 }
                 Field::AddFile { level, file } => {
                     let i = level_index(*level)?;
-                    if next.levels.iter().any(|l| l.contains_key(&file.number)) {
+                    if self.levels.iter().any(|l| l.contains_key(&file.number)) {
                         return Err(Inconsistent(format!(
                             "table {} is added twice",
                             file.number
                         )));
                     }
-                    next.levels[i].insert(file.number, file.clone());
+                    self.levels[i].insert(file.number, file.clone());
+                    undo.push(Undo::Added(i, file.number));
+                    added.push(file.number);
                 }
                 Field::DeleteFile { level, number } => {
                     let i = level_index(*level)?;
-                    if next.levels[i].remove(number).is_none() {
+                    let Some(file) = self.levels[i].remove(number) else {
                         return Err(Inconsistent(format!(
                             "table {number} is deleted from level {level}, which does not hold it"
                         )));
-                    }
+                    };
+                    undo.push(Undo::Deleted(i, file));
                 }
                 Field::JournalSynced { number, len } => {
-                    let recorded = next.synced_journals.entry(*number).or_insert(0);
+                    let old = self.synced_journals.get(number).copied();
+                    undo.push(Undo::Synced(*number, old));
+                    let recorded = self.synced_journals.entry(*number).or_insert(0);
                     *recorded = (*recorded).max(*len);
                 }
             }
         }
-        // Journals below the log number are obsolete: no longer tracked.
-        let log_number = next.log_number;
-        next.synced_journals.retain(|&n, _| n >= log_number);
-        for file in next.levels.iter().flat_map(|l| l.values()) {
-            if file.number >= next.next_file_number {
+        for number in added {
+            // Still listed: a later field of the edit may have deleted it.
+            let listed = self.levels.iter().any(|l| l.contains_key(&number));
+            if listed && number >= self.next_file_number {
                 return Err(Inconsistent(format!(
-                    "table {} is not below the next file number {}",
-                    file.number, next.next_file_number
+                    "table {number} is not below the next file number {}",
+                    self.next_file_number
                 )));
             }
         }
-        *self = next;
         Ok(())
+    }
+
+    /// Takes back what [`apply_fields`](Catalog::apply_fields) did, newest
+    /// first.
+    fn roll_back(&mut self, undo: Vec<Undo>) {
+        for step in undo.into_iter().rev() {
+            match step {
+                Undo::LogNumber(n) => self.log_number = n,
+                Undo::NextFileNumber(n) => self.next_file_number = n,
+                Undo::LastSeq(s) => self.last_seq = s,
+                Undo::CompactPointer(level, old) => match old {
+                    Some(key) => {
+                        self.compact_pointers.insert(level, key);
+                    }
+                    None => {
+                        self.compact_pointers.remove(&level);
+                    }
+                },
+                Undo::Added(i, number) => {
+                    self.levels[i].remove(&number);
+                }
+                Undo::Deleted(i, file) => {
+                    self.levels[i].insert(file.number, file);
+                }
+                Undo::Synced(number, old) => match old {
+                    Some(len) => {
+                        self.synced_journals.insert(number, len);
+                    }
+                    None => {
+                        self.synced_journals.remove(&number);
+                    }
+                },
+            }
+        }
     }
 
     /// One edit that rebuilds this catalog from nothing: what a new
@@ -229,6 +305,29 @@ mod tests {
                 Field::DeleteFile {
                     level: 0,
                     number: 3,
+                },
+            ],
+            // Every kind of field taken back when a later one fails.
+            vec![
+                Field::LogNumber(4),
+                Field::NextFileNumber(20),
+                Field::LastSeq(99),
+                Field::CompactPointer {
+                    level: 1,
+                    key: b"k".to_vec(),
+                },
+                Field::JournalSynced { number: 5, len: 7 },
+                Field::DeleteFile {
+                    level: 0,
+                    number: 3,
+                },
+                Field::AddFile {
+                    level: 1,
+                    file: file(3),
+                },
+                Field::AddFile {
+                    level: 2,
+                    file: file(30),
                 },
             ],
         ] {
