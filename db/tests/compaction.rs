@@ -179,11 +179,8 @@ fn a_compaction_checks_again_a_block_a_read_checked_before() {
     }
 }
 
-/// Tables are opened on first use; a snapshot taken before close still
-/// reads them after another open compacted them away and deleted their
-/// files.
-#[test]
-fn a_snapshot_outlives_its_database_and_the_files_it_read() {
+/// A closed database of keys 0 to 2999 (round 0) in one table.
+fn one_table_of_3000_keys() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     for i in 0..3000 {
@@ -191,6 +188,15 @@ fn a_snapshot_outlives_its_database_and_the_files_it_read() {
     }
     db.compact().unwrap();
     db.close().unwrap();
+    dir
+}
+
+/// Tables are opened on first use; a snapshot taken before close still
+/// reads them after another open compacted them away and deleted their
+/// files.
+#[test]
+fn a_snapshot_outlives_its_database_and_the_files_it_read() {
+    let dir = one_table_of_3000_keys();
     let old_tables = tables(dir.path());
     assert!(!old_tables.is_empty());
 
@@ -222,13 +228,7 @@ fn a_snapshot_outlives_its_database_and_the_files_it_read() {
 /// naming the file, and not the open.
 #[test]
 fn a_damaged_table_index_fails_the_first_read_naming_the_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
-    for i in 0..3000 {
-        db.put(key(i), value(i, 0)).unwrap();
-    }
-    db.compact().unwrap();
-    db.close().unwrap();
+    let dir = one_table_of_3000_keys();
     let [table] = &tables(dir.path())[..] else {
         panic!("one table expected: {:?}", tables(dir.path()));
     };

@@ -28,7 +28,7 @@
 
 mod common;
 
-use common::{dir, options};
+use common::{dir, eventually, options};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tributary::fs::{CrashMode, Fault, FaultFs, FaultKind, FaultOp};
@@ -600,17 +600,6 @@ fn with_level0_tables(fs: &FaultFs, tables: usize) -> (Db, Vec<Vec<u8>>) {
     (db, keys)
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed().as_secs() < 30,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn a_table_fault_during_compaction_is_retried_and_leaves_nothing() {
     for (op, kind) in [
@@ -639,7 +628,7 @@ fn a_table_fault_during_compaction_is_retried_and_leaves_nothing() {
             ".ldb",
         );
         db.pause_compaction(false);
-        wait_for("the faults", || fs.faults_injected() >= injected + 3);
+        eventually("the faults", || fs.faults_injected() >= injected + 3);
         // Meanwhile nothing is lost, and reads and writes go on.
         assert_eq!(db.stats().compactions, 0, "{op:?} {kind:?}");
         for k in keys.iter().step_by(7) {
@@ -649,8 +638,8 @@ fn a_table_fault_during_compaction_is_retried_and_leaves_nothing() {
         fs.set_fault(None);
         // The retry succeeds, and only its outputs are left beside the
         // inputs it did not delete yet: no orphan from the failed rounds.
-        wait_for("the retried compaction", || db.stats().compactions > 0);
-        wait_for("level 0 to drain", || db.stats().files_per_level[0] < 4);
+        eventually("the retried compaction", || db.stats().compactions > 0);
+        eventually("level 0 to drain", || db.stats().files_per_level[0] < 4);
         let stats = db.stats();
         let live: u64 = stats.files_per_level.iter().map(|&n| n as u64).sum();
         db.close().unwrap();
@@ -697,7 +686,7 @@ fn a_manifest_fault_during_compaction_poisons_writes() {
             "MANIFEST",
         );
         db.pause_compaction(false);
-        wait_for("the poisoning", || db.put(b"probe", b"x").is_err());
+        eventually("the poisoning", || db.put(b"probe", b"x").is_err());
         assert!(matches!(db.put(b"after", b"2"), Err(Error::Write(_))));
         for k in keys.iter().step_by(5) {
             assert_eq!(db.get(k).unwrap(), Some(vec![b'v'; 500]), "{op:?}");

@@ -9,18 +9,15 @@
 
 mod common;
 
-use common::{dir, options};
+use common::{dir, eventually, options};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tributary::fs::{Fault, FaultFs, FaultKind, FaultOp};
 use tributary::{Db, Stats};
 
 const WRITE_BUFFER: usize = 64 << 10;
 const VALUE: usize = 1000;
-/// Long enough for any flush or compaction of these few tables on a busy
-/// machine; a test that waits this long has failed.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 fn key(i: u64) -> Vec<u8> {
     format!("key-{i:08}").into_bytes()
@@ -32,16 +29,6 @@ fn value(i: u64) -> Vec<u8> {
 
 fn level0(db: &Db) -> usize {
     db.stats().files_per_level[0]
-}
-
-/// Polls `done` until it holds, or panics saying `what` after
-/// [`PATIENCE`].
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// A database with compaction paused, written by this thread until level 0

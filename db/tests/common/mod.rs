@@ -370,3 +370,17 @@ pub fn crash_modes(point: usize) -> Vec<tributary::fs::CrashMode> {
         CrashMode::UnsyncedNames,
     ]
 }
+
+/// Long enough for any flush or compaction of a test's few tables on a
+/// busy machine; a test that waits this long has failed.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Polls `done` until it holds, or panics saying `what` after
+/// [`PATIENCE`]: for what the background does in its own time.
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
