@@ -10,9 +10,14 @@
 //! key; at a restart point `shared` is 0, so a search can binary-search the
 //! restart points and decode forward from one.
 //!
-//! [`Block::verify`] checks everything a reader relies on once, so that the
-//! cursor's decoding afterwards never meets a malformed entry; it still
-//! decodes with checked arithmetic and reports rather than panics.
+//! [`Block::verify`] checks a block's whole structure: every entry, restart
+//! point and key, and the keys' order. Index and metaindex blocks are
+//! verified when a table opens, data blocks by `check` and by compaction
+//! (whose outputs must never inherit disorder). Reads take data blocks
+//! whose checksum matched ([`Block::trusted`]) and let the [`Cursor`]
+//! check each entry it decodes: a malformed one stops it with
+//! [`Cursor::corruption`], never a panic, and every step moves the
+//! cursor strictly forward or back, so no walk can loop.
 
 use super::format::get_varint32;
 use super::{Corruption, Order};
@@ -92,9 +97,9 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-/// A block whose structure has been checked: every entry decodes, restart
-/// points fall on entries with `shared == 0`, and keys strictly increase in
-/// the block's order.
+/// A block's contents split into entries and restart array: checked whole
+/// by [`verify`](Block::verify), or only its restart count by
+/// [`trusted`](Block::trusted).
 #[derive(Debug, Clone, Copy)]
 pub struct Block<'a> {
     data: &'a [u8],
@@ -206,8 +211,8 @@ impl<'a> Block<'a> {
         Ok(block)
     }
 
-    /// A block that [`verify`](Block::verify) accepted before: only its
-    /// restart count is checked again.
+    /// A block whose entries are checked as a cursor decodes them: only
+    /// its restart count is checked here.
     pub fn trusted(data: &'a [u8]) -> Result<Block<'a>, (usize, Corruption)> {
         let len = data.len();
         if len < 4 {
@@ -234,14 +239,16 @@ impl<'a> Block<'a> {
         u32::from_le_bytes(self.data[at..at + 4].try_into().expect("4 bytes")) as usize
     }
 
-    fn entry(&self, at: usize) -> Entry {
-        decode_entry(self.data, at, self.entries_end).expect("Block::verify checked every entry")
+    /// The entry at `at`, if one decodes there.
+    fn entry(&self, at: usize) -> Option<Entry> {
+        decode_entry(self.data, at, self.entries_end)
     }
 
-    /// The key of the entry at a restart point (stored whole there).
-    fn restart_key(&self, i: usize) -> &'a [u8] {
-        let entry = self.entry(self.restart(i));
-        &self.data[entry.key]
+    /// The key of the entry at a restart point (stored whole there), if
+    /// one decodes there.
+    fn restart_key(&self, i: usize) -> Option<&'a [u8]> {
+        let entry = self.entry(self.restart(i))?;
+        (entry.shared == 0).then(|| &self.data[entry.key])
     }
 }
 
@@ -256,12 +263,27 @@ pub struct Cursor {
     next: usize,
     key: Vec<u8>,
     value: std::ops::Range<usize>,
+    /// The malformed entry that stopped the cursor: its offset in the
+    /// block, and what is wrong. Cleared by the next positioning call.
+    bad: Option<(usize, &'static str)>,
 }
 
 impl Cursor {
     /// Whether the cursor is on an entry.
     pub fn valid(&self) -> bool {
         self.at.is_some()
+    }
+
+    /// What stopped the cursor, if a malformed entry did: the offset in
+    /// the block and the corruption.
+    pub fn corruption(&self) -> Option<(usize, Corruption)> {
+        self.bad.map(|(at, what)| (at, Corruption::BadBlock(what)))
+    }
+
+    /// Stops the cursor on the malformed entry at `at`.
+    fn fail(&mut self, at: usize, what: &'static str) {
+        self.at = None;
+        self.bad = Some((at, what));
     }
 
     /// The current key.
@@ -274,23 +296,44 @@ impl Cursor {
         &block.data[self.value.clone()]
     }
 
-    /// Decodes the entry at `at`, whose predecessor's key is in `self.key`.
-    fn load(&mut self, block: &Block<'_>, at: usize) {
-        let entry = block.entry(at);
+    /// Where the current value lies in the block's contents.
+    pub fn value_range(&self) -> std::ops::Range<usize> {
+        self.value.clone()
+    }
+
+    /// Decodes the entry at `at`, whose predecessor's key is in `self.key`;
+    /// false (and the cursor stopped) if it is malformed.
+    fn load(&mut self, block: &Block<'_>, at: usize) -> bool {
+        let Some(entry) = block.entry(at) else {
+            self.fail(at, "entry runs past the block");
+            return false;
+        };
+        if entry.shared > self.key.len() {
+            self.fail(at, "shared prefix longer than the previous key");
+            return false;
+        }
         self.key.truncate(entry.shared);
         self.key.extend_from_slice(&block.data[entry.key.clone()]);
         self.value = entry.value.clone();
         self.at = Some(at);
+        // At least the three length bytes: the walk always moves on.
         self.next = entry.end();
+        true
     }
 
-    fn load_restart(&mut self, block: &Block<'_>, i: usize) {
+    fn load_restart(&mut self, block: &Block<'_>, i: usize) -> bool {
         self.key.clear();
-        self.load(block, block.restart(i));
+        let at = block.restart(i);
+        if block.entry(at).is_some_and(|e| e.shared != 0) {
+            self.fail(at, "restart point with a shared prefix");
+            return false;
+        }
+        self.load(block, at)
     }
 
     /// Moves to the first entry.
     pub fn seek_to_first(&mut self, block: &Block<'_>) {
+        self.bad = None;
         if block.is_empty() {
             self.at = None;
         } else {
@@ -300,13 +343,18 @@ impl Cursor {
 
     /// Moves to the last entry.
     pub fn seek_to_last(&mut self, block: &Block<'_>) {
+        self.bad = None;
         if block.is_empty() {
             self.at = None;
             return;
         }
-        self.load_restart(block, block.restarts - 1);
+        if !self.load_restart(block, block.restarts - 1) {
+            return;
+        }
         while self.next < block.entries_end {
-            self.load(block, self.next);
+            if !self.load(block, self.next) {
+                return;
+            }
         }
     }
 
@@ -339,15 +387,25 @@ impl Cursor {
                 hi = mid;
             }
         }
-        self.load_restart(block, lo);
+        if block.restart(lo) >= at {
+            // Only in a malformed block: stepping back must move back.
+            self.fail(at, "restart point inside an entry");
+            return;
+        }
+        if !self.load_restart(block, lo) {
+            return;
+        }
         while self.next < at {
-            self.load(block, self.next);
+            if !self.load(block, self.next) {
+                return;
+            }
         }
     }
 
     /// Moves to the first entry whose key is at or after `target` in
     /// `cmp`'s order, or past the end.
     pub fn seek(&mut self, block: &Block<'_>, target: &[u8], order: Order) {
+        self.bad = None;
         if block.is_empty() {
             self.at = None;
             return;
@@ -356,13 +414,19 @@ impl Cursor {
         let (mut lo, mut hi) = (0, block.restarts);
         while hi - lo > 1 {
             let mid = (lo + hi) / 2;
-            if order.compare(block.restart_key(mid), target) == Ordering::Less {
+            let Some(key) = block.restart_key(mid) else {
+                self.fail(block.restart(mid), "restart point off an entry");
+                return;
+            };
+            if order.compare(key, target) == Ordering::Less {
                 lo = mid;
             } else {
                 hi = mid;
             }
         }
-        self.load_restart(block, lo);
+        if !self.load_restart(block, lo) {
+            return;
+        }
         while order.compare(&self.key, target) == Ordering::Less {
             self.next(block);
             if self.at.is_none() {
@@ -426,6 +490,37 @@ mod tests {
         let mut c = Cursor::default();
         c.seek_to_first(&block);
         assert!(!c.valid());
+    }
+
+    #[test]
+    fn cursor_stops_on_a_malformed_entry_of_a_trusted_block() {
+        // Two entries of 5 bytes: shared 0, unshared 1, value length 1.
+        let mut data = build(&[b"a".to_vec(), b"b".to_vec()], 16);
+        data[5] = 9; // the second entry shares 9 bytes of a 1-byte key
+        assert!(Block::verify(&data, BYTEWISE).is_err());
+        let block = Block::trusted(&data).unwrap();
+        let mut c = Cursor::default();
+        c.seek_to_first(&block);
+        assert_eq!((c.key(), c.corruption()), (&b"a"[..], None));
+        c.next(&block);
+        assert!(!c.valid());
+        assert_eq!(
+            c.corruption(),
+            Some((5, Corruption::BadBlock("shared prefix longer than the previous key")))
+        );
+        c.seek_to_last(&block);
+        assert!(!c.valid() && c.corruption().is_some());
+
+        // Restart points at 0 and 5; the first moved onto the second entry:
+        // stepping back from it must not land on it again.
+        let mut data = build(&[b"a".to_vec(), b"b".to_vec()], 1);
+        let n = data.len();
+        data[n - 12] = 5;
+        let block = Block::trusted(&data).unwrap();
+        c.seek_to_last(&block);
+        assert_eq!(c.key(), b"b");
+        c.prev(&block);
+        assert!(!c.valid() && c.corruption().is_some());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct Table {
     words: Vec<u64>,
     /// The filter block's contents, if the table has one.
     filter: Option<Range<usize>>,
-    /// One bit per data block: its checksum and structure were checked.
+    /// One bit per data block: its checksum was checked.
     verified: Box<[AtomicU64]>,
 }
 
@@ -249,19 +249,31 @@ impl Table {
         }
     }
 
-    /// Data block `i`, checked on its first read: its trailer, its
-    /// structure, and that its keys lie after the previous separator and
-    /// at or before its own.
+    /// Data block `i`, its checksum checked on its first read; its entries
+    /// are checked as a cursor decodes them.
     fn block(&self, i: usize) -> Result<Block<'_>, TableError> {
         let entry = &self.index[i];
         let file = self.file();
         let (word, bit) = (&self.verified[i / 64], 1u64 << (i % 64));
-        if word.load(AtomicOrdering::Relaxed) & bit != 0 {
-            let data = &file[entry.contents.clone()];
-            return Block::trusted(data)
-                .map_err(|(o, kind)| TableError::new(entry.handle.offset + o as u64, kind));
-        }
-        let block = verified_block(file, entry.contents.clone(), Order::Internal)?;
+        let data = if word.load(AtomicOrdering::Relaxed) & bit != 0 {
+            &file[entry.contents.clone()]
+        } else {
+            let data = checked_contents(file, entry.contents.clone())?;
+            // Relaxed: checking is idempotent, so a thread that misses the
+            // bit only checks again.
+            word.fetch_or(bit, AtomicOrdering::Relaxed);
+            data
+        };
+        Block::trusted(data)
+            .map_err(|(o, kind)| TableError::new(entry.handle.offset + o as u64, kind))
+    }
+
+    /// Data block `i`, checked whole now, whatever earlier reads found: its
+    /// checksum, its structure and key order ([`Block::verify`]), and that
+    /// its keys lie after the previous separator and at or before its own.
+    fn verified_block(&self, i: usize) -> Result<Block<'_>, TableError> {
+        let entry = &self.index[i];
+        let block = verified_block(self.file(), entry.contents.clone(), Order::Internal)?;
         let out_of_place = TableError::new(entry.handle.offset, Corruption::KeysOutOfOrder);
         let mut cursor = Cursor::default();
         cursor.seek_to_last(&block);
@@ -274,9 +286,6 @@ impl Table {
                 return Err(out_of_place);
             }
         }
-        // Relaxed: checking is idempotent, so a thread that misses the bit
-        // only checks again.
-        word.fetch_or(bit, AtomicOrdering::Relaxed);
         Ok(block)
     }
 
@@ -304,9 +313,13 @@ impl Table {
         loop {
             let block = self.block(i)?;
             cursor.seek(&block, &target, Order::Internal);
+            let at = self.index[i].handle.offset;
+            if let Some((offset, kind)) = cursor.corruption() {
+                return Err(TableError::new(at + offset as u64, kind));
+            }
             if cursor.valid() {
-                let (found_user, seq, kind) =
-                    key::parse(cursor.key()).expect("Block::verify checked every key");
+                let (found_user, seq, kind) = key::parse(cursor.key())
+                    .ok_or_else(|| TableError::new(at, Corruption::BadKey))?;
                 if found_user != user_key {
                     return Ok(None);
                 }
@@ -323,13 +336,13 @@ impl Table {
         }
     }
 
-    /// Checks every data block (for `check` and compaction inputs):
-    /// returns the number of entries.
+    /// Checks every data block whole (for `check`): returns the number of
+    /// entries.
     pub fn verify_all(&self) -> Result<u64, TableError> {
         let mut entries = 0;
         let mut cursor = Cursor::default();
         for i in 0..self.index.len() {
-            let block = self.block(i)?;
+            let block = self.verified_block(i)?;
             cursor.seek_to_first(&block);
             while cursor.valid() {
                 entries += 1;
@@ -350,27 +363,17 @@ impl Table {
         }
     }
 
-    /// A cursor as [`iter`](Table::iter)'s that checks each block's
-    /// checksum again as it enters it, whatever earlier reads found: for a
-    /// compaction's inputs, so that damage done since a block was first
-    /// read (a flipped bit in the page cache, a write by another program)
-    /// is reported instead of copied into a new table. A checksum costs
-    /// little beside the copy.
+    /// A cursor as [`iter`](Table::iter)'s that checks each block whole
+    /// as it enters it (checksum, structure and key order), whatever
+    /// earlier reads found: for a compaction's inputs, so that damage done
+    /// since a block was first read (a flipped bit in the page cache, a
+    /// write by another program) is reported instead of copied into a new
+    /// table, and an output never inherits keys out of order.
     pub fn iter_rechecked(self: &Arc<Table>) -> TableIter {
         TableIter {
             recheck: true,
             ..self.iter()
         }
-    }
-
-    /// Checks block `i`'s checksum again if an earlier read checked it
-    /// (if none did, [`block`](Table::block) checks it whole).
-    fn recheck(&self, i: usize) -> Result<(), TableError> {
-        let (word, bit) = (&self.verified[i / 64], 1u64 << (i % 64));
-        if word.load(AtomicOrdering::Relaxed) & bit == 0 {
-            return Ok(());
-        }
-        checked_contents(self.file(), self.index[i].contents.clone()).map(|_| ())
     }
 }
 
@@ -411,30 +414,45 @@ impl TableIter {
 
     /// The current value. Only while [`valid`](TableIter::valid).
     pub fn value(&self) -> &[u8] {
-        match self.block.map(|i| self.table.block(i)) {
-            Some(Ok(block)) => self.cursor.value(&block),
-            _ => &[],
+        match self.block {
+            // The cursor's range lies in the block's contents, which lie in
+            // the file.
+            Some(i) => {
+                let start = self.table.index[i].contents.start;
+                let range = self.cursor.value_range();
+                &self.table.file()[start + range.start..start + range.end]
+            }
+            None => &[],
         }
     }
 
-    /// Runs `f` on block `i`, stopping the cursor on an error.
+    /// Runs `f` on block `i`, stopping the cursor on an error: a block
+    /// that fails its checks, a malformed entry, or a key that is not an
+    /// internal key. While the cursor is valid its key parses.
     fn with_block(&mut self, i: usize, f: impl FnOnce(&mut Cursor, &Block<'_>)) {
-        if self.recheck && self.block != Some(i) {
-            if let Err(e) = self.table.recheck(i) {
-                self.block = None;
-                self.error = Some(e);
-                return;
-            }
-        }
-        match self.table.block(i) {
+        let block = if self.recheck && self.block != Some(i) {
+            self.table.verified_block(i)
+        } else {
+            self.table.block(i)
+        };
+        let at = self.table.index[i].handle.offset;
+        let fault = match block {
             Ok(block) => {
                 self.block = Some(i);
                 f(&mut self.cursor, &block);
+                match self.cursor.corruption() {
+                    Some((offset, kind)) => Some(TableError::new(at + offset as u64, kind)),
+                    None if self.cursor.valid() && key::parse(self.cursor.key()).is_none() => {
+                        Some(TableError::new(at, Corruption::BadKey))
+                    }
+                    None => None,
+                }
             }
-            Err(e) => {
-                self.block = None;
-                self.error = Some(e);
-            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = fault {
+            self.block = None;
+            self.error = Some(e);
         }
     }
 
