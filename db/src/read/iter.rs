@@ -215,6 +215,13 @@ impl Run {
     }
 
     fn push(&mut self, key: &[u8], value: Option<&[u8]>) {
+        if self.entries.capacity() == 0 {
+            // Room for a first chunk of entries like this one, so that a
+            // short scan does not grow its buffers a step at a time.
+            let len = key.len() + value.map_or(0, <[u8]>::len);
+            self.entries.reserve(SCAN_FIRST_CHUNK);
+            self.bytes.reserve(SCAN_FIRST_CHUNK * len);
+        }
         let start = self.bytes.len();
         self.bytes.extend_from_slice(key);
         self.bytes.extend_from_slice(value.unwrap_or_default());

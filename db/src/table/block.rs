@@ -506,7 +506,10 @@ mod tests {
         assert!(!c.valid());
         assert_eq!(
             c.corruption(),
-            Some((5, Corruption::BadBlock("shared prefix longer than the previous key")))
+            Some((
+                5,
+                Corruption::BadBlock("shared prefix longer than the previous key")
+            ))
         );
         c.seek_to_last(&block);
         assert!(!c.valid() && c.corruption().is_some());
