@@ -179,6 +179,10 @@ pub struct Iter {
     /// One run per source, kept from refill to refill so that a refill
     /// allocates nothing once the buffers have grown.
     scratch: Vec<Run>,
+    /// The sources by age (memtables, level-0 tables, deeper levels),
+    /// largest first: the order a refill reads them in. Empty until the
+    /// first refill.
+    order: Vec<usize>,
 }
 
 /// Visible versions, each key with its value or a tombstone, their bytes in
@@ -327,6 +331,7 @@ impl Iter {
             error: None,
             chunk: SCAN_FIRST_CHUNK,
             scratch: Vec::new(),
+            order: Vec::new(),
         }
     }
 
@@ -373,35 +378,40 @@ impl Iter {
         // each level-0 table, then each deeper level as one source (its
         // tables do not overlap).
         let levels = &self.view.version.levels;
-        let sources: Vec<(u64, Source<'_>)> = self
+        let sources: Vec<Source<'_>> = self
             .view
             .memtables()
-            .map(|m| (m.used() as u64, Source::Memtable(m)))
+            .map(Source::Memtable)
             .chain(
                 levels[0]
                     .iter()
                     .map(std::slice::from_ref)
                     .chain(levels[1..].iter().map(Vec::as_slice))
-                    .map(|files| {
-                        (
-                            files.iter().map(|f| f.meta.size).sum(),
-                            Source::Tables(files),
-                        )
-                    }),
+                    .map(Source::Tables),
             )
             .collect();
-        let mut order: Vec<usize> = (0..sources.len()).collect();
-        order.sort_by_key(|&age| std::cmp::Reverse(sources[age].0));
+        if self.order.is_empty() {
+            // The view never changes, so neither does the order: sized
+            // once per iterator, not at every refill.
+            let size = |source: &Source<'_>| match source {
+                Source::Memtable(m) => m.used() as u64,
+                Source::Tables(files) => files.iter().map(|f| f.meta.size).sum(),
+            };
+            self.order = (0..sources.len()).collect();
+            self.order
+                .sort_by_key(|&age| std::cmp::Reverse(size(&sources[age])));
+        }
+        let order = &self.order;
         if self.scratch.len() < sources.len() {
             self.scratch.resize_with(sources.len(), Run::default);
         }
         // `remaining` cut at the horizon, made again only when it moves.
         let mut narrowed: Option<ScanRange> = None;
-        for &age in &order {
+        for &age in order {
             let range = narrowed.as_ref().unwrap_or(&self.remaining);
             let run = &mut self.scratch[age];
             run.clear();
-            let read = match &sources[age].1 {
+            let read = match &sources[age] {
                 Source::Memtable(memdb) => {
                     visible_versions(memdb, self.seq, range, direction, limit, run);
                     Ok(())
