@@ -576,6 +576,23 @@ proptest::proptest! {
     }
 }
 
+/// Evaluates `$body` with `$gc` bound to a group commit over `$backend`
+/// starting after `$last_seq`: the channels implementation if `$channels`,
+/// else the reply slots one. The two share no trait, so the body is
+/// written once here and compiled for each.
+macro_rules! with_group_commit {
+    ($channels:expr, $backend:expr, $last_seq:expr, |$gc:ident| $body:expr) => {
+        if $channels {
+            let $gc =
+                writer::channels::GroupCommit::new(Box::new($backend), $last_seq, Options::new());
+            $body
+        } else {
+            let $gc = GroupCommit::new(Box::new($backend), $last_seq, Options::new());
+            $body
+        }
+    };
+}
+
 /// A batch of `n` puts of `len` internal bytes each, keys `k0`, `k1`, ...
 fn batch_of(n: usize, len: usize) -> Batch {
     let mut b = Batch::new();
@@ -593,8 +610,7 @@ fn a_large_write_goes_to_the_backend_whole_and_alone() {
         config.large_over = Some(1000);
         let fake = Fake::new(config);
         let journal = Arc::clone(&fake.journal);
-        let (small, large, after): (SeqNum, SeqNum, SeqNum) = if channels {
-            let gc = writer::channels::GroupCommit::new(Box::new(fake), SeqNum(10), Options::new());
+        let (small, large, after) = with_group_commit!(channels, fake, SeqNum(10), |gc| {
             let s = gc.put(b"a", b"1", WriteOptions::new()).unwrap();
             let l = gc
                 .write(&batch_of(20, 100), WriteOptions::synced())
@@ -602,16 +618,7 @@ fn a_large_write_goes_to_the_backend_whole_and_alone() {
             let a = gc.put(b"b", b"2", WriteOptions::new()).unwrap();
             assert_eq!(gc.last_seq(), SeqNum(32));
             (s, l, a)
-        } else {
-            let gc = GroupCommit::new(Box::new(fake), SeqNum(10), Options::new());
-            let s = gc.put(b"a", b"1", WriteOptions::new()).unwrap();
-            let l = gc
-                .write(&batch_of(20, 100), WriteOptions::synced())
-                .unwrap();
-            let a = gc.put(b"b", b"2", WriteOptions::new()).unwrap();
-            assert_eq!(gc.last_seq(), SeqNum(32));
-            (s, l, a)
-        };
+        });
         assert_eq!((small, large, after), (SeqNum(11), SeqNum(12), SeqNum(32)));
         let journal = lock(&journal);
         // The large write was neither journaled nor applied, nor asked for
@@ -632,21 +639,11 @@ fn a_failed_large_write_consumes_no_sequence_number() {
         config.fail_large = Some(1);
         let fake = Fake::new(config);
         let journal = Arc::clone(&fake.journal);
-        let results = if channels {
-            let gc = writer::channels::GroupCommit::new(Box::new(fake), SeqNum(0), Options::new());
-            [
-                gc.write(&batch_of(20, 100), WriteOptions::new()),
-                gc.write(&batch_of(20, 100), WriteOptions::new()),
-                gc.put(b"a", b"1", WriteOptions::new()),
-            ]
-        } else {
-            let gc = GroupCommit::new(Box::new(fake), SeqNum(0), Options::new());
-            [
-                gc.write(&batch_of(20, 100), WriteOptions::new()),
-                gc.write(&batch_of(20, 100), WriteOptions::new()),
-                gc.put(b"a", b"1", WriteOptions::new()),
-            ]
-        };
+        let results = with_group_commit!(channels, fake, SeqNum(0), |gc| [
+            gc.write(&batch_of(20, 100), WriteOptions::new()),
+            gc.write(&batch_of(20, 100), WriteOptions::new()),
+            gc.put(b"a", b"1", WriteOptions::new()),
+        ]);
         assert!(
             matches!(&results[0], Err(WriteError::Room(e)) if e.message() == "injected write_large failure"),
             "{results:?}"
