@@ -7,7 +7,7 @@ use crate::files::{self, FileNumbers};
 use crate::fs::{FileLock, Fs, LockMode};
 use crate::options::{Options, WriteOptions};
 use crate::read::{lock, Iter, ScanRange, Shared, View};
-use crate::recovery::{self, Fix, RecoveryReport};
+use crate::recovery::{self, Fix, RecoveryReport, Replayed};
 use crate::version::{self, Catalog, Field, Retired, TableFile, VersionSet};
 use crate::wal;
 use batch::{Batch, Record, SeqNum};
@@ -177,16 +177,17 @@ impl Db {
         // What the journals held goes into tables now, as LevelDB does at
         // open, so that the journals can go and the next open replays
         // nothing older than this one's writes.
-        let (active, _) = recovered.active;
-        let mut memtables = recovered.frozen;
-        memtables.reverse();
-        memtables.push(active);
+        let runs = match recovered.replayed {
+            Replayed::Batches(runs) => runs,
+            Replayed::Memtables { .. } => unreachable!("asked for batches"),
+        };
         let mut edit = Vec::new();
-        for memdb in memtables.iter().filter(|m| !m.is_empty()) {
+        // Oldest first, each new table in front of level 0's newer end.
+        for run in &runs {
             let file = write_recovered(
                 fs.as_ref(),
                 &dir,
-                memdb,
+                run,
                 &mut numbers,
                 &retire,
                 options.block_size,
@@ -197,7 +198,7 @@ impl Db {
             });
             version.levels[0].insert(0, Arc::new(file));
         }
-        drop(memtables);
+        drop(runs);
         version.max_seq = version.max_seq.max(last_seq.0);
 
         // New writes go to a new journal; the edit names it as the first
@@ -294,14 +295,17 @@ impl Db {
         )?;
         let last_seq = recovered.report.last_seq;
         let unopened = weak_tables(&recovered.version);
+        let (frozen, active) = match recovered.replayed {
+            Replayed::Memtables { frozen, active } => (frozen, active.0),
+            Replayed::Batches(_) => unreachable!("asked for memtables"),
+        };
         let shared = Arc::new(Shared::new(
             &dir,
             &fs,
             View {
-                active: recovered.active.0,
+                active,
                 active_journal: recovered.catalog.log_number,
-                frozen: recovered
-                    .frozen
+                frozen: frozen
                     .into_iter()
                     .map(|memdb| Arc::new(crate::read::Frozen { memdb, journal: 0 }))
                     .collect(),
@@ -811,19 +815,20 @@ impl Snapshot {
     }
 }
 
-/// Writes a memtable recovered from the journals to a new level-0 table,
+/// Writes a run of batches recovered from the journals to a new level-0 table,
 /// synced with its name, and opens it.
 fn write_recovered(
     fs: &dyn Fs,
     dir: &Path,
-    memdb: &MemDb,
+    run: &[Batch],
     numbers: &mut FileNumbers,
     retire: &Sender<Retired>,
     block_size: usize,
 ) -> Result<TableFile, Error> {
     let number = numbers.allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
-    let (meta, _) = build::write_memtable(fs, &path, number, block_size, memdb)
+    let batches: Vec<&Batch> = run.iter().collect();
+    let meta = build::write_batches(fs, &path, number, block_size, &batches)
         .map_err(io_err("write table", &path))?;
     fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
     let table = version::set::open_table(fs, &path, meta.size)?;

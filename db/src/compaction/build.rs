@@ -11,6 +11,7 @@ use crate::fs::{Fs, WritableFile};
 use crate::table::TableBuilder;
 use crate::tuning::TABLE_WRITE_BUFFER;
 use crate::version::FileMeta;
+use batch::{key, Batch, Record, SeqNum};
 use memdb::MemDb;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
@@ -116,6 +117,79 @@ pub(crate) fn write_table<'a>(
     })
 }
 
+/// Writes the records of `batches`, each numbered from its batch's
+/// sequence number (no two records may share one), to a new table at
+/// `path`, synced; returns its manifest entry. The records are sorted into
+/// internal-key order (by user key, newest first) as borrowed slices, with
+/// no allocation per record, and each internal key is built as it goes
+/// into the table: the way a batch becomes a table without a memtable
+/// (`large`, and the open's replayed journals).
+pub(crate) fn write_batches(
+    fs: &dyn Fs,
+    path: &Path,
+    number: u64,
+    block_size: usize,
+    batches: &[&Batch],
+) -> io::Result<FileMeta> {
+    let mut records: Vec<(u64, Record<'_>, u64)> = batches
+        .iter()
+        .flat_map(|batch| batch.records().zip(batch.seq().0..))
+        .map(|(record, seq)| (0, record, seq))
+        .collect();
+    // Each record carries the 8 bytes of its key after the prefix every key
+    // shares, as a big-endian number, and the sort compares those first:
+    // they lie in the vector itself, while the keys lie in the batches, one
+    // cache miss each (a 21 k-record journal sorted in 4 to 6 ms by whole
+    // keys).
+    let common = records.first().map_or(0, |(_, first, _)| {
+        records.iter().fold(first.key().len(), |n, (_, r, _)| {
+            n.min(
+                first
+                    .key()
+                    .iter()
+                    .zip(r.key())
+                    .take_while(|(a, b)| a == b)
+                    .count(),
+            )
+        })
+    });
+    for (word, record, _) in &mut records {
+        let tail = &record.key()[common..];
+        let mut bytes = [0u8; 8];
+        let n = tail.len().min(8);
+        bytes[..n].copy_from_slice(&tail[..n]);
+        *word = u64::from_be_bytes(bytes);
+    }
+    // Zero-padded words order as the bytes they hold, ties aside: by user
+    // key, then newest first.
+    records.sort_unstable_by(|(a_word, a, a_seq), (b_word, b, b_seq)| {
+        a_word
+            .cmp(b_word)
+            .then_with(|| a.key().cmp(b.key()))
+            .then(b_seq.cmp(a_seq))
+    });
+    if let Some(w) = records
+        .windows(2)
+        .find(|w| w[0].2 == w[1].2 && w[0].1.key() == w[1].1.key())
+    {
+        // Two records of one key under one number: the batches overlap,
+        // and a table cannot hold both.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("two records numbered {} for one key", w[0].2),
+        ));
+    }
+    write_table_with(fs, path, number, block_size, |out| {
+        let mut ikey = Vec::new();
+        for (_, record, seq) in &records {
+            ikey.clear();
+            key::encode(&mut ikey, record.key(), SeqNum(*seq), record.kind());
+            out.add(&ikey, record.value().unwrap_or_default())?;
+        }
+        Ok(())
+    })
+}
+
 /// As [`write_table`], with `fill` adding the entries (at least one, in
 /// strictly increasing internal-key order) to the open table.
 pub(crate) fn write_table_with(
@@ -133,4 +207,71 @@ pub(crate) fn write_table_with(
         let _ = fs.remove(path);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::OsFs;
+    use crate::table::Table;
+    use std::sync::Arc;
+
+    fn batch(seq: u64, puts: &[&[u8]], deletes: &[&[u8]]) -> Batch {
+        let mut b = Batch::new();
+        for k in puts {
+            b.put(k, b"v");
+        }
+        for k in deletes {
+            b.delete(k);
+        }
+        b.set_seq(SeqNum(seq));
+        b
+    }
+
+    /// Keys that tie on the 8 bytes after their common prefix, or differ
+    /// only in zeros and length, still come out in internal-key order.
+    #[test]
+    fn write_batches_sorts_by_user_key_then_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("000001.ldb");
+        let long = |tail: &[u8]| [b"pppppppppppp".as_slice(), tail].concat();
+        let (k1, k2, k3) = (long(b"12345678z"), long(b"12345678a"), long(b""));
+        let batches = [
+            batch(1, &[b"b", b"a\0", &k1, b"a"], &[b"c"]),
+            batch(6, &[b"a", &k2, b"a\0\0", &k3], &[b"b"]),
+            batch(11, &[b"", b"a", b"ba", b"ab"], &[]),
+        ];
+        let refs: Vec<&Batch> = batches.iter().collect();
+        let meta = write_batches(&OsFs, &path, 1, 4096, &refs).unwrap();
+        let table = Arc::new(Table::open(std::fs::read(&path).unwrap()).unwrap());
+        let mut it = table.iter();
+        it.seek_to_first();
+        let mut got = Vec::new();
+        while it.valid() {
+            let (user, seq, _) = key::parse(it.key()).unwrap();
+            got.push((user.to_vec(), seq.0));
+            it.next();
+        }
+        let mut want: Vec<(Vec<u8>, u64)> = batches
+            .iter()
+            .flat_map(|b| b.records().zip(b.seq().0..))
+            .map(|(r, seq)| (r.key().to_vec(), seq))
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        assert_eq!(got, want);
+        assert_eq!(meta.entries, want.len() as u64);
+    }
+
+    #[test]
+    fn write_batches_refuses_two_records_of_one_key_and_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("000001.ldb");
+        let (a, b) = (batch(1, &[b"k", b"x"], &[]), batch(1, &[b"k"], &[]));
+        let err = write_batches(&OsFs, &path, 1, 4096, &[&a, &b]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            !path.exists(),
+            "nothing names a table that was never written"
+        );
+    }
 }

@@ -38,7 +38,7 @@ use crate::error::{io_err, Error};
 use crate::files;
 use crate::read::{lock, Shared};
 use crate::version::{self, Field};
-use batch::{key, Batch, Record, SeqNum};
+use batch::Batch;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -67,13 +67,6 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     super::flush_now(shared)?;
     debug_assert!(shared.view().frozen.is_empty());
 
-    // The records in internal-key order: by user key, newest first. Every
-    // record has its own sequence number, so no two keys are equal. They
-    // are sorted as borrowed slices, with no allocation per record, and
-    // each internal key is built as it goes into the table.
-    let mut records: Vec<(Record<'_>, u64)> = group.records().zip(first..).collect();
-    records.sort_unstable_by(|(a, a_seq), (b, b_seq)| a.key().cmp(b.key()).then(b_seq.cmp(a_seq)));
-
     let mut guard = lock(&shared.versions);
     let Some(set) = guard.as_mut() else {
         return Err(Error::Io {
@@ -86,17 +79,9 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     let fs = &*shared.fs;
     let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
-    let meta = build::write_table_with(fs, &path, number, shared.shape.block_size, |out| {
-        let mut ikey = Vec::new();
-        for (record, seq) in &records {
-            ikey.clear();
-            key::encode(&mut ikey, record.key(), SeqNum(*seq), record.kind());
-            out.add(&ikey, record.value().unwrap_or_default())?;
-        }
-        Ok(())
-    })
-    .map_err(io_err("write table", &path))?;
-    drop(records);
+    // Sorted as borrowed slices, with no allocation per record.
+    let meta = build::write_batches(fs, &path, number, shared.shape.block_size, &[group])
+        .map_err(io_err("write table", &path))?;
     if let Err(e) = fs.sync_dir(dir) {
         let _ = fs.remove(&path);
         return Err(io_err("directory fsync", dir)(e));
