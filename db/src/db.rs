@@ -827,8 +827,7 @@ fn write_recovered(
 ) -> Result<TableFile, Error> {
     let number = numbers.allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
-    let batches: Vec<&Batch> = run.iter().collect();
-    let meta = build::write_batches(fs, &path, number, block_size, &batches)
+    let meta = build::write_batches(fs, &path, number, block_size, run)
         .map_err(io_err("write table", &path))?;
     fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
     let table = version::set::open_table(fs, &path, meta.size)?;

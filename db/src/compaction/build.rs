@@ -8,6 +8,7 @@
 //! manifest lists it. The caller fsyncs the directory before the edit.
 
 use crate::fs::{Fs, WritableFile};
+use crate::table::reader::word_after;
 use crate::table::TableBuilder;
 use crate::tuning::TABLE_WRITE_BUFFER;
 use crate::version::FileMeta;
@@ -74,7 +75,8 @@ impl OutputTable {
 /// Writes every entry of `memdb` (every version and tombstone) to a new
 /// table at `path`, synced; returns its manifest entry and the newest
 /// sequence number in it. The one way a memtable becomes a table: the
-/// background flush and the open's flush of what it recovered.
+/// background flush (the open writes what it recovers with
+/// [`write_batches`]).
 pub(crate) fn write_memtable(
     fs: &dyn Fs,
     path: &Path,
@@ -129,7 +131,7 @@ pub(crate) fn write_batches(
     path: &Path,
     number: u64,
     block_size: usize,
-    batches: &[&Batch],
+    batches: &[Batch],
 ) -> io::Result<FileMeta> {
     let mut records: Vec<(u64, Record<'_>, u64)> = batches
         .iter()
@@ -154,11 +156,7 @@ pub(crate) fn write_batches(
         })
     });
     for (word, record, _) in &mut records {
-        let tail = &record.key()[common..];
-        let mut bytes = [0u8; 8];
-        let n = tail.len().min(8);
-        bytes[..n].copy_from_slice(&tail[..n]);
-        *word = u64::from_be_bytes(bytes);
+        *word = word_after(record.key(), common);
     }
     // Zero-padded words order as the bytes they hold, ties aside: by user
     // key, then newest first.
@@ -241,8 +239,7 @@ mod tests {
             batch(6, &[b"a", &k2, b"a\0\0", &k3], &[b"b"]),
             batch(11, &[b"", b"a", b"ba", b"ab"], &[]),
         ];
-        let refs: Vec<&Batch> = batches.iter().collect();
-        let meta = write_batches(&OsFs, &path, 1, 4096, &refs).unwrap();
+        let meta = write_batches(&OsFs, &path, 1, 4096, &batches).unwrap();
         let table = Arc::new(Table::open(std::fs::read(&path).unwrap()).unwrap());
         let mut it = table.iter();
         it.seek_to_first();
@@ -267,7 +264,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("000001.ldb");
         let (a, b) = (batch(1, &[b"k", b"x"], &[]), batch(1, &[b"k"], &[]));
-        let err = write_batches(&OsFs, &path, 1, 4096, &[&a, &b]).unwrap_err();
+        let err = write_batches(&OsFs, &path, 1, 4096, &[a, b]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(
             !path.exists(),

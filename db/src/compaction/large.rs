@@ -80,8 +80,14 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
     // Sorted as borrowed slices, with no allocation per record.
-    let meta = build::write_batches(fs, &path, number, shared.shape.block_size, &[group])
-        .map_err(io_err("write table", &path))?;
+    let meta = build::write_batches(
+        fs,
+        &path,
+        number,
+        shared.shape.block_size,
+        std::slice::from_ref(group),
+    )
+    .map_err(io_err("write table", &path))?;
     if let Err(e) = fs.sync_dir(dir) {
         let _ = fs.remove(&path);
         return Err(io_err("directory fsync", dir)(e));

@@ -423,7 +423,7 @@ pub(crate) enum Replayed {
     /// first, with no empty batch. Building memtables only to read them out
     /// again had cost the reopen after a 10 M-key fill 9 to 17 ms of
     /// skiplist inserts for a 3 MB journal; a run's records are sorted
-    /// once instead (`compaction::build::write_records`).
+    /// once instead (`compaction::build::write_batches`).
     Batches(Vec<Vec<Batch>>),
 }
 

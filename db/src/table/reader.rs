@@ -66,8 +66,9 @@ impl std::fmt::Debug for Table {
 }
 
 /// The 8 bytes of `user_key` from `at`, zero padded, as a big-endian
-/// number.
-fn word_after(user_key: &[u8], at: usize) -> u64 {
+/// number: such words order as the bytes they hold (ties aside), so a sort
+/// or a search can compare them before whole keys.
+pub(crate) fn word_after(user_key: &[u8], at: usize) -> u64 {
     let mut word = [0u8; 8];
     let tail = user_key.get(at..).unwrap_or(&[]);
     let n = tail.len().min(8);
