@@ -76,6 +76,19 @@ pub(crate) fn word_after(user_key: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(word)
 }
 
+/// What is wrong with where `cursor` stands in the data block at file
+/// offset `at`, if anything: the malformed entry that stopped it, or a key
+/// that is not an internal key. With none, a valid cursor's key parses.
+fn cursor_fault(cursor: &Cursor, at: u64) -> Option<TableError> {
+    match cursor.corruption() {
+        Some((offset, kind)) => Some(TableError::new(at + offset as u64, kind)),
+        None if cursor.valid() && key::parse(cursor.key()).is_none() => {
+            Some(TableError::new(at, Corruption::BadKey))
+        }
+        None => None,
+    }
+}
+
 /// Checks a block's trailer and returns its contents.
 fn checked_contents(file: &[u8], contents: Range<usize>) -> Result<&[u8], TableError> {
     let at = contents.start as u64;
@@ -314,13 +327,12 @@ impl Table {
         loop {
             let block = self.block(i)?;
             cursor.seek(&block, &target, Order::Internal);
-            let at = self.index[i].handle.offset;
-            if let Some((offset, kind)) = cursor.corruption() {
-                return Err(TableError::new(at + offset as u64, kind));
+            if let Some(e) = cursor_fault(&cursor, self.index[i].handle.offset) {
+                return Err(e);
             }
             if cursor.valid() {
-                let (found_user, seq, kind) = key::parse(cursor.key())
-                    .ok_or_else(|| TableError::new(at, Corruption::BadKey))?;
+                let (found_user, seq, kind) =
+                    key::parse(cursor.key()).expect("cursor_fault checked the key");
                 if found_user != user_key {
                     return Ok(None);
                 }
@@ -436,18 +448,11 @@ impl TableIter {
         } else {
             self.table.block(i)
         };
-        let at = self.table.index[i].handle.offset;
         let fault = match block {
             Ok(block) => {
                 self.block = Some(i);
                 f(&mut self.cursor, &block);
-                match self.cursor.corruption() {
-                    Some((offset, kind)) => Some(TableError::new(at + offset as u64, kind)),
-                    None if self.cursor.valid() && key::parse(self.cursor.key()).is_none() => {
-                        Some(TableError::new(at, Corruption::BadKey))
-                    }
-                    None => None,
-                }
+                cursor_fault(&self.cursor, self.table.index[i].handle.offset)
             }
             Err(e) => Some(e),
         };
