@@ -260,6 +260,47 @@ impl Run {
     }
 }
 
+impl Run {
+    /// A forward walk's visible version of `key`: kept unless the run
+    /// already ends with the key (a forward walk meets each key's versions
+    /// newest first, so the first one visible is the one).
+    fn push_forward(&mut self, key: &[u8], value: Option<&[u8]>) {
+        if self.last_key() != Some(key) {
+            self.push(key, value);
+        }
+    }
+}
+
+/// A backward walk meets each key's versions oldest first: the newest
+/// visible one is the last seen before the key changes. Until then it is
+/// the run's last entry, pending.
+#[derive(Default)]
+struct BackwardWalk {
+    pending: bool,
+}
+
+impl BackwardWalk {
+    /// Settles the pending entry once the walk reaches another key (`key`);
+    /// true if the run then holds `limit` entries, and the walk stops.
+    fn full_before(&mut self, out: &Run, key: &[u8], limit: usize) -> bool {
+        if self.pending && out.last_key() != Some(key) {
+            self.pending = false;
+            return out.len() >= limit;
+        }
+        false
+    }
+
+    /// A visible version of the key being walked: newer than the pending
+    /// one, which it replaces.
+    fn visible(&mut self, out: &mut Run, key: &[u8], value: Option<&[u8]>) {
+        if self.pending {
+            out.pop();
+        }
+        out.push(key, value);
+        self.pending = true;
+    }
+}
+
 /// A fetched chunk, taken from its head by the end that fetched it and from
 /// its tail by the other end once the middle of the range is used up.
 #[derive(Debug, Default)]
@@ -639,9 +680,8 @@ fn table_versions(
                 if !range.below_upper(user) {
                     break;
                 }
-                let visible = entry_seq <= seq && range.above_lower(user);
-                if visible && out.last_key() != Some(user) {
-                    out.push(user, value(&it, kind));
+                if entry_seq <= seq && range.above_lower(user) {
+                    out.push_forward(user, value(&it, kind));
                 }
                 it.next();
             }
@@ -661,28 +701,15 @@ fn table_versions(
                     }
                 }
             }
-            // Walking backwards meets each key's versions oldest first: the
-            // newest visible one is the last seen before the key changes.
-            // Until then it is `out`'s last entry, pending.
-            let mut pending = false;
+            let mut walk = BackwardWalk::default();
             while it.valid() {
                 let (user_len, entry_seq, kind) = entry(&it);
                 let user = &it.key()[..user_len];
-                if !range.above_lower(user) {
+                if !range.above_lower(user) || walk.full_before(out, user, limit) {
                     break;
                 }
-                if pending && out.last_key() != Some(user) {
-                    pending = false;
-                    if out.len() >= limit {
-                        return Ok(());
-                    }
-                }
                 if entry_seq <= seq && range.below_upper(user) {
-                    if pending {
-                        out.pop();
-                    }
-                    out.push(user, value(&it, kind));
-                    pending = true;
+                    walk.visible(out, user, value(&it, kind));
                 }
                 it.prev();
             }
@@ -728,9 +755,8 @@ fn visible_versions(
                 if !range.below_upper(key) {
                     break;
                 }
-                let visible = it.seq() <= seq && range.above_lower(key);
-                if visible && out.last_key() != Some(key) {
-                    out.push(key, value(&it));
+                if it.seq() <= seq && range.above_lower(key) {
+                    out.push_forward(key, value(&it));
                 }
                 it.next();
             }
@@ -751,26 +777,14 @@ fn visible_versions(
                     }
                 }
             }
-            // As for a table: the newest visible version of the key being
-            // walked is `out`'s last entry, pending until the key changes.
-            let mut pending = false;
+            let mut walk = BackwardWalk::default();
             while it.valid() {
                 let key = it.user_key();
-                if !range.above_lower(key) {
+                if !range.above_lower(key) || walk.full_before(out, key, limit) {
                     break;
                 }
-                if pending && out.last_key() != Some(key) {
-                    pending = false;
-                    if out.len() >= limit {
-                        return;
-                    }
-                }
                 if it.seq() <= seq && range.below_upper(key) {
-                    if pending {
-                        out.pop();
-                    }
-                    out.push(key, value(&it));
-                    pending = true;
+                    walk.visible(out, key, value(&it));
                 }
                 it.prev();
             }
