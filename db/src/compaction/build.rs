@@ -54,16 +54,25 @@ impl OutputTable {
 
     /// Finishes and syncs the file; returns its manifest entry.
     pub fn finish(self) -> io::Result<FileMeta> {
-        let (out, summary) = self.builder.finish()?;
-        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        let (meta, mut file) = self.finish_unsynced()?;
         file.sync_data()?;
-        Ok(FileMeta {
+        Ok(meta)
+    }
+
+    /// Writes the rest of the file but does not sync it: returns its
+    /// manifest entry and the file, which the caller must sync before
+    /// anything names it.
+    pub fn finish_unsynced(self) -> io::Result<(FileMeta, Box<dyn WritableFile>)> {
+        let (out, summary) = self.builder.finish()?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        let meta = FileMeta {
             number: self.number,
             size: summary.size,
             entries: summary.entries,
             smallest: summary.smallest,
             largest: summary.largest,
-        })
+        };
+        Ok((meta, file))
     }
 
     /// The file's path.

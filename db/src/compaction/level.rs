@@ -114,26 +114,48 @@ fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Resu
                 (meta.largest.clone(), meta.size)
             })
             .collect();
-        let inputs: Vec<&Arc<TableFile>> = upper.iter().chain(&lower).map(|(_, f)| f).collect();
-        let outputs = merge::merge(
+        // Both levels' inputs, each in key order (`Pick::inputs`): the
+        // merge's sorted runs, and what the edit deletes.
+        let (upper_len, lower_len) = (upper.len(), lower.len());
+        let deleted: Vec<(usize, Arc<TableFile>)> = upper.into_iter().chain(lower).collect();
+        let split = split_key(&deleted, level, shape);
+        let outputs = merge::merge_split(
             shared,
-            &inputs,
-            |user_key| deeper_may_hold(version, level + 2, user_key),
-            Some(OutputCut::new(grandparents, shape)),
+            &merge::sorted_runs(&deleted),
+            &|user_key| deeper_may_hold(version, level + 2, user_key),
+            || Some(OutputCut::new(grandparents.clone(), shape)),
             shape.target_file_size,
+            split.as_deref(),
         )?;
         log::debug!(
-            "compacted {} + {} tables of levels {level} and {} into {}",
-            upper.len(),
-            lower.len(),
+            "compacted {upper_len} + {lower_len} tables of levels {level} and {} into {}",
             level + 1,
             outputs.len()
         );
-        let deleted: Vec<(usize, Arc<TableFile>)> = upper.into_iter().chain(lower).collect();
         merge::install(shared, &deleted, Vec::new(), outputs, level + 1, pointer)?;
     }
     shared.compactions.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// Where a compaction of `inputs` (level, table) out of `level` splits
+/// into two halves merged on two threads ([`merge::merge_split`]), if it
+/// is large enough to pay for a second thread
+/// ([`Shape::split_min_bytes`]): after the user key ending the middle
+/// table of the lower level's inputs. Those tables do not overlap and
+/// hold most of the bytes (ten times the upper level's, by the ratio),
+/// so each half gets about as much to do.
+fn split_key(inputs: &[(usize, Arc<TableFile>)], level: usize, shape: &Shape) -> Option<Vec<u8>> {
+    let bytes: u64 = inputs.iter().map(|(_, t)| t.meta.size).sum();
+    let lower: Vec<&Arc<TableFile>> = inputs
+        .iter()
+        .filter(|(l, _)| *l == level + 1)
+        .map(|(_, t)| t)
+        .collect();
+    if bytes < shape.split_min_bytes() || lower.len() < 2 {
+        return None;
+    }
+    Some(lower[lower.len() / 2 - 1].user_range().1.to_vec())
 }
 
 /// Whether a table of `version` at level `from` or deeper may hold

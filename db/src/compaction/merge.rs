@@ -32,12 +32,14 @@ use super::build::OutputTable;
 use super::pick::OutputCut;
 use crate::error::{io_err, Error};
 use crate::files;
+use crate::fs::WritableFile;
 use crate::read::{lock, Shared};
-use crate::table::{TableError, TableIter};
+use crate::table::TableIter;
 use crate::version::{self, Field, FileMeta, TableFile};
 use batch::{key, Kind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 
 /// Merges every table into one level, the first whose target holds them
@@ -59,18 +61,34 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
     }
     // Every table is an input: no deeper table can hold a key a tombstone
     // would hide.
-    let files: Vec<&Arc<TableFile>> = inputs.iter().map(|(_, f)| f).collect();
+    let runs = sorted_runs(&inputs);
     let outputs = merge(
         shared,
-        &files,
-        |_| false,
+        &runs,
+        &|_| false,
         None,
         shared.shape.target_file_size,
+        Span::default(),
     )?;
     let written = outputs.len();
     install(shared, &inputs, Vec::new(), outputs, level, None)?;
     shared.compactions.fetch_add(1, Ordering::Relaxed);
     Ok(written)
+}
+
+/// `tables` (level, table, in the version's order) as the sorted runs of
+/// [`merge`]: each level-0 table alone, each deeper level's tables as one.
+pub(crate) fn sorted_runs(tables: &[(usize, Arc<TableFile>)]) -> Vec<Vec<&Arc<TableFile>>> {
+    let mut runs: Vec<Vec<&Arc<TableFile>>> = Vec::new();
+    let mut run_level = None;
+    for (level, file) in tables {
+        if *level == 0 || run_level != Some(*level) {
+            runs.push(Vec::new());
+            run_level = Some(*level);
+        }
+        runs.last_mut().expect("pushed above").push(file);
+    }
+    runs
 }
 
 /// A finished, synced output table.
@@ -79,77 +97,355 @@ pub(crate) struct Output {
     path: PathBuf,
 }
 
-/// Merges `inputs` into new synced tables (see the module comment), the
-/// directory fsynced after them. `deeper_may_hold(user_key)` says whether
-/// a table below the output level may hold the key; `cut` ends tables
-/// early, and `target` is their size. On an error no output is left.
-pub(crate) fn merge(
-    shared: &Shared,
-    inputs: &[&Arc<TableFile>],
-    mut deeper_may_hold: impl FnMut(&[u8]) -> bool,
-    mut cut: Option<OutputCut>,
-    target: u64,
-) -> Result<Vec<Output>, Error> {
-    let dir = &shared.dir;
-    let fs = &*shared.fs;
-    let mut iters: Vec<(TableIter, &Arc<TableFile>)> = inputs
-        .iter()
-        .map(|&file| {
+/// One sorted run of a merge's inputs: a level-0 table alone, or tables
+/// of a deeper level in key order, which do not overlap and so read as
+/// one sequence (LevelDB's concatenating iterator). The merge then picks
+/// each next key among one cursor per run, not one per table: a
+/// compaction of one table into ten below compares two keys a step, not
+/// eleven.
+struct InputRun<'a> {
+    files: &'a [&'a Arc<TableFile>],
+    /// The next table to open.
+    next_file: usize,
+    /// The table being read and its cursor; `None` once all are read.
+    current: Option<(TableIter, &'a Arc<TableFile>)>,
+}
+
+impl<'a> InputRun<'a> {
+    /// A run over `files`, on its first entry whose user key is after
+    /// `after` (the first of all with `None`).
+    fn open(files: &'a [&'a Arc<TableFile>], after: Option<&[u8]>) -> Result<InputRun<'a>, Error> {
+        let Some(after) = after else {
+            let mut run = InputRun {
+                files,
+                next_file: 0,
+                current: None,
+            };
+            run.settle()?;
+            return Ok(run);
+        };
+        // The tables do not overlap: those ending at or before `after`
+        // hold nothing for this run.
+        let first = files.partition_point(|f| f.user_range().1 <= after);
+        let mut run = InputRun {
+            files,
+            next_file: first + 1,
+            current: None,
+        };
+        if let Some(&file) = files.get(first) {
+            let mut it = file.table()?.iter_rechecked();
+            // The last internal key of `after` (trailer 0 sorts last among
+            // its versions), then past it if the table holds it.
+            let mut target = after.to_vec();
+            target.extend_from_slice(&0u64.to_le_bytes());
+            it.seek(&target);
+            while it.valid() && key::user_key(it.key()) <= after {
+                it.next();
+            }
+            run.current = Some((it, file));
+        }
+        run.settle()?;
+        Ok(run)
+    }
+
+    fn valid(&self) -> bool {
+        self.current.as_ref().is_some_and(|(it, _)| it.valid())
+    }
+
+    /// The current internal key. Only while [`valid`](Self::valid).
+    fn key(&self) -> &[u8] {
+        self.current.as_ref().map_or(&[], |(it, _)| it.key())
+    }
+
+    /// The current value. Only while [`valid`](Self::valid).
+    fn value(&self) -> &[u8] {
+        self.current.as_ref().map_or(&[], |(it, _)| it.value())
+    }
+
+    /// The error for a key of this run met out of order.
+    fn out_of_order(&self) -> Error {
+        let path = self.current.as_ref().map(|(_, f)| f.path());
+        Error::Corruption {
+            path: path.unwrap_or(Path::new("")).to_path_buf(),
+            offset: 0,
+            reason: "table keys out of order (met by compaction)".into(),
+        }
+    }
+
+    /// Moves to the next entry, opening the next table past the end of
+    /// one.
+    fn next(&mut self) -> Result<(), Error> {
+        if let Some((it, _)) = &mut self.current {
+            it.next();
+        }
+        self.settle()
+    }
+
+    /// Stays on the current entry if there is one; else opens tables until
+    /// one has an entry, or none is left.
+    fn settle(&mut self) -> Result<(), Error> {
+        loop {
+            if let Some((it, file)) = &self.current {
+                if let Some(e) = it.error() {
+                    return Err(Error::Corruption {
+                        path: file.path().to_path_buf(),
+                        offset: e.offset,
+                        reason: format!("table {} (met by compaction)", e.kind),
+                    });
+                }
+                if it.valid() {
+                    return Ok(());
+                }
+            }
+            let Some(&file) = self.files.get(self.next_file) else {
+                self.current = None;
+                return Ok(());
+            };
+            self.next_file += 1;
             // Every input block's checksum is checked as the merge reads
             // it, even one a read checked before.
             let mut it = file.table()?.iter_rechecked();
             it.seek_to_first();
-            Ok((it, file))
-        })
-        .collect::<Result<_, Error>>()?;
-    let damaged = |file: &TableFile, e: &TableError| Error::Corruption {
-        path: file.path().to_path_buf(),
-        offset: e.offset,
-        reason: format!("table {} (met by compaction)", e.kind),
-    };
+            self.current = Some((it, file));
+        }
+    }
+}
 
-    // Each output is finished (synced) as soon as the next one opens, as
-    // LevelDB does: syncing them all at the end had sent a whole
-    // compaction's bytes (256 MiB after four 64 MiB batches) to the disk
-    // in one burst, in front of every synced writer's fsync.
+/// The part of the user keys one merge covers: after `after` (exclusive)
+/// and up to `through` (inclusive), `None` unbounded.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Span<'a> {
+    pub after: Option<&'a [u8]>,
+    pub through: Option<&'a [u8]>,
+}
+
+/// Merges `runs` over the two halves of their keys on two threads, split
+/// after the user key `split` (RocksDB's subcompactions), or on this
+/// thread alone with `None`; returns the outputs of both, in key order.
+///
+/// No user key is on both sides of the split, so the halves' outputs are
+/// tables of one level as a single merge's would be, committed by one
+/// edit. A flush-bound writer leaves a core idle while it waits on level
+/// 0 (goleveldb's stalls); the second half uses it. If either half fails,
+/// the other's outputs are removed too.
+pub(crate) fn merge_split(
+    shared: &Shared,
+    runs: &[Vec<&Arc<TableFile>>],
+    deeper_may_hold: &(dyn Fn(&[u8]) -> bool + Sync),
+    cut: impl Fn() -> Option<OutputCut>,
+    target: u64,
+    split: Option<&[u8]>,
+) -> Result<Vec<Output>, Error> {
+    let Some(split) = split else {
+        return merge(
+            shared,
+            runs,
+            deeper_may_hold,
+            cut(),
+            target,
+            Span::default(),
+        );
+    };
+    let (low_cut, high_cut) = (cut(), cut());
+    let (low, high) = std::thread::scope(|scope| {
+        let high = std::thread::Builder::new()
+            .name("tributary-subcompaction".into())
+            .spawn_scoped(scope, || {
+                let span = Span {
+                    after: Some(split),
+                    through: None,
+                };
+                merge(shared, runs, deeper_may_hold, high_cut, target, span)
+            });
+        let span = Span {
+            after: None,
+            through: Some(split),
+        };
+        let low = merge(shared, runs, deeper_may_hold, low_cut, target, span);
+        let high = match high {
+            // A panic there is one of this thread's, as if it had merged
+            // both halves itself.
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread: this one merges the other half after its own.
+            Err(_) => {
+                let span = Span {
+                    after: Some(split),
+                    through: None,
+                };
+                merge(shared, runs, deeper_may_hold, cut(), target, span)
+            }
+        };
+        (low, high)
+    });
+    match (low, high) {
+        (Ok(mut low), Ok(high)) => {
+            low.extend(high);
+            Ok(low)
+        }
+        (low, high) => {
+            for out in low.iter().chain(high.iter()).flatten() {
+                let _ = shared.fs.remove(&out.path);
+            }
+            Err(low.and(high).err().expect("one half failed"))
+        }
+    }
+}
+
+/// Merges the keys of `runs` in `span` into new synced tables (see the
+/// module comment), the directory fsynced after them. Each run is a
+/// level-0 table alone or a deeper level's tables in key order
+/// ([`InputRun`]); on a tie in user key the internal order puts the
+/// newest version first, whichever run holds it.
+/// `deeper_may_hold(user_key)` says whether a table below the output
+/// level may hold the key; `cut` ends tables early, and `target` is their
+/// size. On an error no output is left.
+///
+/// # Errors
+///
+/// A damaged input, including one whose keys the merge meets out of order
+/// (a block written wrong and checksummed after): [`Error::Corruption`]
+/// naming the table, and no output kept. A table write error.
+pub(crate) fn merge(
+    shared: &Shared,
+    runs: &[Vec<&Arc<TableFile>>],
+    deeper_may_hold: &(dyn Fn(&[u8]) -> bool + Sync),
+    cut: Option<OutputCut>,
+    target: u64,
+    span: Span<'_>,
+) -> Result<Vec<Output>, Error> {
+    let dir = &shared.dir;
+    let fs = &*shared.fs;
+    let mut inputs: Vec<InputRun<'_>> = runs
+        .iter()
+        .filter(|files| !files.is_empty())
+        .map(|files| InputRun::open(files, span.after))
+        .collect::<Result<_, Error>>()?;
+
+    // Each output is synced as soon as the next one opens, as LevelDB
+    // does (syncing them all at the end had sent a whole compaction's
+    // bytes, 256 MiB after four 64 MiB batches, to the disk in one burst
+    // in front of every synced writer's fsync), but on a thread of its
+    // own: the merge writes the next table while the device takes the
+    // last. The queue holds one table, so at most three are unsynced.
+    std::thread::scope(|scope| {
+        let (queue, queued) = mpsc::sync_channel::<(Box<dyn WritableFile>, PathBuf)>(1);
+        let syncer = std::thread::Builder::new()
+            .name("tributary-table-sync".into())
+            .spawn_scoped(scope, move || -> Result<(), Error> {
+                for (mut file, path) in queued {
+                    file.sync_data().map_err(io_err("sync table", &path))?;
+                }
+                Ok(())
+            })
+            .map_err(io_err("start a table sync thread", dir))?;
+        let merged = merge_into(
+            shared,
+            &mut inputs,
+            deeper_may_hold,
+            cut,
+            target,
+            span,
+            &queue,
+        );
+        // The syncer ends once the queue closes; its error comes first,
+        // since a merge stopped by it only saw the queue close.
+        drop(queue);
+        let synced = syncer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let (finished, paths) = merged;
+        let remove_all = || {
+            for p in &paths {
+                let _ = fs.remove(p);
+            }
+        };
+        let finished = match synced.and(finished) {
+            Ok(finished) => finished,
+            Err(e) => {
+                remove_all();
+                return Err(e);
+            }
+        };
+        if let Err(e) = fs.sync_dir(dir) {
+            remove_all();
+            return Err(io_err("directory fsync", dir)(e));
+        }
+        Ok(finished)
+    })
+}
+
+/// The merge loop of [`merge`]: writes the outputs, handing each finished
+/// one to `sync`; returns them, or the error that stopped it, and the
+/// paths of every output it created (what a failure removes).
+fn merge_into(
+    shared: &Shared,
+    inputs: &mut [InputRun<'_>],
+    deeper_may_hold: &(dyn Fn(&[u8]) -> bool + Sync),
+    mut cut: Option<OutputCut>,
+    target: u64,
+    span: Span<'_>,
+    sync: &SyncSender<(Box<dyn WritableFile>, PathBuf)>,
+) -> (Result<Vec<Output>, Error>, Vec<PathBuf>) {
+    let dir = &shared.dir;
+    let fs = &*shared.fs;
     let mut current: Option<OutputTable> = None;
     let mut finished: Vec<Output> = Vec::new();
-    // Every output created, finished or not: what a failure removes.
     let mut paths: Vec<PathBuf> = Vec::new();
     let finish = |out: OutputTable, finished: &mut Vec<Output>| -> Result<(), Error> {
         let path = out.path().to_path_buf();
-        let meta = out.finish().map_err(io_err("write table", &path))?;
+        let (meta, file) = out
+            .finish_unsynced()
+            .map_err(io_err("write table", &path))?;
         shared
             .table_bytes_written
             .fetch_add(meta.size, Ordering::Relaxed);
+        if sync.send((file, path.clone())).is_err() {
+            // The syncer failed; `merge` reports its error.
+            return Err(io_err("sync table", &path)(std::io::Error::other(
+                "the table sync thread stopped",
+            )));
+        }
         finished.push(Output { meta, path });
         Ok(())
     };
-    let mut last_user: Option<Vec<u8>> = None;
+    // The user key of the last version read, in one buffer reused from
+    // key to key: the merge allocates nothing per key.
+    let mut last_user: Vec<u8> = Vec::new();
+    let mut first = true;
+    // The runs that still hold entries, by current key: the head holds
+    // the merge's next entry. A run that moves goes back in place by a
+    // binary search, so a step costs about log2(runs) comparisons, not
+    // one per run (eight level-0 tables had spent most of the merge in
+    // picking the smallest key). Two runs never hold the same internal
+    // key, so the order is strict.
+    let mut order: Vec<usize> = (0..inputs.len()).filter(|&i| inputs[i].valid()).collect();
+    order.sort_by(|&a, &b| key::compare(inputs[a].key(), inputs[b].key()));
     let result: Result<(), Error> = (|| {
-        loop {
-            // The smallest current key among the inputs; on a tie in user
-            // key the internal order puts the newest first.
-            let mut best: Option<usize> = None;
-            for (i, (it, file)) in iters.iter().enumerate() {
-                if let Some(e) = it.error() {
-                    return Err(damaged(file, e));
-                }
-                if it.valid()
-                    && best.is_none_or(|b| key::compare(it.key(), iters[b].0.key()).is_lt())
-                {
-                    best = Some(i);
-                }
+        while let Some(&b) = order.first() {
+            let run = &mut inputs[b];
+            let (user, _, kind) = key::parse(run.key()).expect("a valid table cursor's key parses");
+            if span.through.is_some_and(|end| user > end) {
+                break;
             }
-            let Some(b) = best else { break };
-            let (it, _) = &mut iters[b];
-            let (user, _, kind) = key::parse(it.key()).expect("a valid table cursor's key parses");
-            if last_user.as_deref() != Some(user) {
-                last_user = Some(user.to_vec());
+            let new_key = match user.cmp(last_user.as_slice()) {
+                _ if first => true,
+                std::cmp::Ordering::Equal => false,
+                std::cmp::Ordering::Greater => true,
+                // The runs merge in order only if each is in order: a
+                // block written out of order and checksummed after is
+                // refused here, so no output inherits the disorder.
+                std::cmp::Ordering::Less => return Err(run.out_of_order()),
+            };
+            if new_key {
+                first = false;
+                last_user.clear();
+                last_user.extend_from_slice(user);
                 let keep = kind == Kind::Put || deeper_may_hold(user);
                 if keep {
                     let full = current.as_ref().is_none_or(|o| o.size_estimate() >= target);
-                    let early = cut.as_mut().is_some_and(|c| c.before(it.key()));
+                    let early = cut.as_mut().is_some_and(|c| c.before(run.key()));
                     if full || early {
                         if let Some(c) = cut.as_mut() {
                             c.reset();
@@ -167,32 +463,25 @@ pub(crate) fn merge(
                         );
                     }
                     let out = current.as_mut().expect("an output is open");
-                    out.add(it.key(), it.value())
+                    out.add(run.key(), run.value())
                         .map_err(io_err("write table", out.path()))?;
                 }
             }
-            it.next();
+            run.next()?;
+            order.remove(0);
+            if inputs[b].valid() {
+                let key = inputs[b].key();
+                let at = order.partition_point(|&i| key::compare(inputs[i].key(), key).is_lt());
+                order.insert(at, b);
+            }
         }
         if let Some(done) = current.take() {
             finish(done, &mut finished)?;
         }
         Ok(())
     })();
-    let remove_all = || {
-        for p in &paths {
-            let _ = fs.remove(p);
-        }
-    };
-    if let Err(e) = result {
-        drop(current);
-        remove_all();
-        return Err(e);
-    }
-    if let Err(e) = fs.sync_dir(dir) {
-        remove_all();
-        return Err(io_err("directory fsync", dir)(e));
-    }
-    Ok(finished)
+    drop(current);
+    (result.map(|()| finished), paths)
 }
 
 /// Commits a compaction and publishes it: `deleted` (level, table) leave

@@ -77,6 +77,14 @@ impl Shape {
         self.target_file_size.saturating_mul(25)
     }
 
+    /// The input bytes from which a compaction merges its two halves on
+    /// two threads (`level::split_key`): eight tables, so that a small
+    /// compaction does not pay for a thread and leaves no short table at
+    /// the split.
+    pub fn split_min_bytes(&self) -> u64 {
+        self.target_file_size.saturating_mul(8)
+    }
+
     /// The most bytes of the grandparent level one output table may
     /// overlap, and a trivial move may leave overlapped (LevelDB's 10
     /// tables).
