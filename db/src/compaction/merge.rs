@@ -115,24 +115,17 @@ impl<'a> InputRun<'a> {
     /// A run over `files`, on its first entry whose user key is after
     /// `after` (the first of all with `None`).
     fn open(files: &'a [&'a Arc<TableFile>], after: Option<&[u8]>) -> Result<InputRun<'a>, Error> {
-        let Some(after) = after else {
-            let mut run = InputRun {
-                files,
-                next_file: 0,
-                current: None,
-            };
-            run.settle()?;
-            return Ok(run);
-        };
         // The tables do not overlap: those ending at or before `after`
         // hold nothing for this run.
-        let first = files.partition_point(|f| f.user_range().1 <= after);
+        let first = after.map_or(0, |after| {
+            files.partition_point(|f| f.user_range().1 <= after)
+        });
         let mut run = InputRun {
             files,
-            next_file: first + 1,
+            next_file: first,
             current: None,
         };
-        if let Some(&file) = files.get(first) {
+        if let (Some(after), Some(&file)) = (after, files.get(first)) {
             let mut it = file.table()?.iter_rechecked();
             // The last internal key of `after` (trailer 0 sorts last among
             // its versions), then past it if the table holds it.
@@ -142,6 +135,7 @@ impl<'a> InputRun<'a> {
             while it.valid() && key::user_key(it.key()) <= after {
                 it.next();
             }
+            run.next_file += 1;
             run.current = Some((it, file));
         }
         run.settle()?;
@@ -246,22 +240,22 @@ pub(crate) fn merge_split(
             Span::default(),
         );
     };
+    let low_span = Span {
+        after: None,
+        through: Some(split),
+    };
+    let high_span = Span {
+        after: Some(split),
+        through: None,
+    };
     let (low_cut, high_cut) = (cut(), cut());
     let (low, high) = std::thread::scope(|scope| {
         let high = std::thread::Builder::new()
             .name("tributary-subcompaction".into())
             .spawn_scoped(scope, || {
-                let span = Span {
-                    after: Some(split),
-                    through: None,
-                };
-                merge(shared, runs, deeper_may_hold, high_cut, target, span)
+                merge(shared, runs, deeper_may_hold, high_cut, target, high_span)
             });
-        let span = Span {
-            after: None,
-            through: Some(split),
-        };
-        let low = merge(shared, runs, deeper_may_hold, low_cut, target, span);
+        let low = merge(shared, runs, deeper_may_hold, low_cut, target, low_span);
         let high = match high {
             // A panic there is one of this thread's, as if it had merged
             // both halves itself.
@@ -269,13 +263,7 @@ pub(crate) fn merge_split(
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             // No thread: this one merges the other half after its own.
-            Err(_) => {
-                let span = Span {
-                    after: Some(split),
-                    through: None,
-                };
-                merge(shared, runs, deeper_may_hold, cut(), target, span)
-            }
+            Err(_) => merge(shared, runs, deeper_may_hold, cut(), target, high_span),
         };
         (low, high)
     });
