@@ -69,6 +69,17 @@ pub fn encode(out: &mut Vec<u8>, user_key: &[u8], seq: SeqNum, kind: Kind) {
     out.extend_from_slice(&trailer(seq, kind).to_le_bytes());
 }
 
+/// The internal key `user_key | trailer`, built to seek by. With
+/// [`lookup_trailer`] it sorts first among the versions of `user_key` a
+/// snapshot sees; with trailer 0, at or after every version of it.
+#[inline]
+pub fn seek_target(user_key: &[u8], trailer: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(user_key.len() + TRAILER_LEN);
+    out.extend_from_slice(user_key);
+    out.extend_from_slice(&trailer.to_le_bytes());
+    out
+}
+
 /// The user key and trailer of an internal key, or `None` if it is shorter
 /// than a trailer.
 #[inline]
@@ -143,6 +154,24 @@ mod tests {
             lookup_trailer(SeqNum(u64::MAX)),
             trailer(SeqNum(MAX_SEQ), Kind::Put)
         );
+    }
+
+    #[test]
+    fn seek_targets_bracket_the_versions_of_a_user_key() {
+        let versions = [
+            ikey(b"k", MAX_SEQ, Kind::Put),
+            ikey(b"k", 5, Kind::Delete),
+            ikey(b"k", 0, Kind::Put),
+        ];
+        let first = seek_target(b"k", lookup_trailer(SeqNum(u64::MAX)));
+        let last = seek_target(b"k", 0);
+        for v in &versions {
+            assert!(compare(&first, v).is_le());
+            assert!(compare(&last, v).is_ge());
+        }
+        assert!(compare(&ikey(b"j", 0, Kind::Delete), &first).is_lt());
+        assert!(compare(&last, &ikey(b"k\0", MAX_SEQ, Kind::Put)).is_lt());
+        assert_eq!(parse(&first), Some((&b"k"[..], SeqNum(MAX_SEQ), Kind::Put)));
     }
 
     #[test]

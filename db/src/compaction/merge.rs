@@ -129,9 +129,7 @@ impl<'a> InputRun<'a> {
             let mut it = file.table()?.iter_rechecked();
             // The last internal key of `after` (trailer 0 sorts last among
             // its versions), then past it if the table holds it.
-            let mut target = after.to_vec();
-            target.extend_from_slice(&0u64.to_le_bytes());
-            it.seek(&target);
+            it.seek(&key::seek_target(after, 0));
             while it.valid() && key::user_key(it.key()) <= after {
                 it.next();
             }

@@ -671,7 +671,7 @@ fn table_versions(
             match &range.lower {
                 Bound::Unbounded => it.seek_to_first(),
                 Bound::Included(k) | Bound::Excluded(k) => {
-                    it.seek(&internal(k, key::lookup_trailer(SeqNum(u64::MAX))))
+                    it.seek(&key::seek_target(k, key::lookup_trailer(SeqNum(u64::MAX))))
                 }
             }
             while it.valid() && out.len() < limit {
@@ -692,7 +692,7 @@ fn table_versions(
                 Bound::Included(k) | Bound::Excluded(k) => {
                     // After every version of `k`: the smallest trailer sorts
                     // last among them.
-                    it.seek(&internal(k, 0));
+                    it.seek(&key::seek_target(k, 0));
                     match it.valid().then(|| key::user_key(it.key()) == k.as_slice()) {
                         Some(true) => {}
                         Some(false) => it.prev(),
@@ -719,14 +719,6 @@ fn table_versions(
         Some(e) => Err(e.clone()),
         None => Ok(()),
     }
-}
-
-/// The internal key `user_key | trailer`.
-fn internal(user_key: &[u8], trailer: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(user_key.len() + 8);
-    out.extend_from_slice(user_key);
-    out.extend_from_slice(&trailer.to_le_bytes());
-    out
 }
 
 /// Visible versions of `memdb` at `seq` inside `range`, from the given end,

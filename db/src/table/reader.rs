@@ -316,9 +316,7 @@ impl Table {
     /// The newest version of `user_key` at or below `snapshot`, if the
     /// table holds one.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNum) -> Result<Option<Found<'_>>, TableError> {
-        let mut target = Vec::with_capacity(user_key.len() + 8);
-        target.extend_from_slice(user_key);
-        target.extend_from_slice(&key::lookup_trailer(snapshot).to_le_bytes());
+        let target = key::seek_target(user_key, key::lookup_trailer(snapshot));
         let mut i = self.find_block(&target);
         if i >= self.index.len() || self.filtered_out(self.index[i].handle.offset, user_key) {
             return Ok(None);
