@@ -249,3 +249,78 @@ fn a_damaged_table_index_fails_the_first_read_naming_the_table() {
         other => panic!("a damaged table scanned as {other:?}"),
     }
 }
+
+/// Keys `range` (round `round`) compacted into one table of a closed
+/// database: that table's number and manifest entry.
+fn one_table(dir: &Path, range: std::ops::Range<u64>, round: u64) -> tributary::version::FileMeta {
+    let db = Db::open(dir, Options::default()).unwrap();
+    for i in range {
+        db.put(key(i), value(i, round)).unwrap();
+    }
+    db.compact().unwrap();
+    db.close().unwrap();
+    let catalog = catalog(dir);
+    let [(_, meta)] = &catalog.tables().collect::<Vec<_>>()[..] else {
+        panic!("one table expected");
+    };
+    (*meta).clone()
+}
+
+/// What the manifest `CURRENT` names says.
+fn catalog(dir: &Path) -> tributary::version::Catalog {
+    use tributary::version::manifest;
+    let current = std::fs::read(dir.join("CURRENT")).unwrap();
+    let number = manifest::parse_current(&current).unwrap();
+    let bytes = std::fs::read(dir.join(manifest::manifest_name(number))).unwrap();
+    manifest::replay(&bytes).unwrap().catalog
+}
+
+/// A manifest can list two tables of one level whose keys overlap (a
+/// buggy or hostile writer's): every block checks out, so only the merge,
+/// which reads the level as one sorted run, meets a key below the one
+/// before it. It refuses the compaction, naming the table, and writes
+/// nothing, rather than copy the disorder into a new table.
+#[test]
+fn a_compaction_refuses_a_level_whose_tables_overlap() {
+    use tributary::fs::OsFs;
+    use tributary::version::manifest::{self, ManifestWriter};
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let meta_a = one_table(a.path(), 0..1000, 0);
+    let meta_b = one_table(b.path(), 500..1500, 1);
+    // B's table joins A's level under a number of A's.
+    let mut catalog = catalog(a.path());
+    let level = catalog
+        .levels
+        .iter()
+        .position(|l| l.contains_key(&meta_a.number))
+        .unwrap();
+    assert!(level > 0, "the full compaction leaves a deeper level");
+    let number = catalog.next_file_number;
+    let foreign = a.path().join(format!("{number:06}.ldb"));
+    std::fs::copy(b.path().join(format!("{:06}.ldb", meta_b.number)), &foreign).unwrap();
+    catalog.levels[level].insert(number, tributary::version::FileMeta { number, ..meta_b });
+    catalog.next_file_number = number + 3;
+    let manifest_number = number + 1;
+    ManifestWriter::create(&OsFs, a.path(), manifest_number, &catalog).unwrap();
+    manifest::set_current(
+        &OsFs,
+        a.path(),
+        manifest_number,
+        &a.path().join(format!("{:06}.dbtmp", number + 2)),
+    )
+    .unwrap();
+
+    let db = Db::open(a.path(), Options::default()).unwrap();
+    let before = tables(a.path());
+    match db.compact() {
+        Err(Error::Corruption { path, reason, .. }) => {
+            assert_eq!(path, foreign);
+            assert!(reason.contains("out of order"), "{reason}");
+        }
+        other => panic!("the compaction merged an overlapping level: {other:?}"),
+    }
+    assert_eq!(tables(a.path()), before, "no output left behind");
+    // Reads go on: the level's search finds each key in one of its tables.
+    assert_eq!(db.get(key(10)).unwrap(), Some(value(10, 0)));
+    assert_eq!(db.get(key(1400)).unwrap(), Some(value(1400, 1)));
+}

@@ -171,3 +171,74 @@ fn deeper_may_hold(version: &Version, from: usize, user_key: &[u8]) -> bool {
             .is_some_and(|t| key::user_key(&t.meta.smallest) <= user_key)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::OsFs;
+    use batch::{Kind, SeqNum};
+    use std::path::PathBuf;
+
+    /// `split_min_bytes` is 800.
+    const SHAPE: Shape = Shape {
+        l0_trigger: 4,
+        l1_bytes: 1000,
+        ratio: 10,
+        target_file_size: 100,
+        block_size: 4096,
+    };
+
+    fn table(level: usize, first: &str, last: &str, size: u64) -> (usize, Arc<TableFile>) {
+        let ikey = |user: &str| {
+            let mut out = Vec::new();
+            key::encode(&mut out, user.as_bytes(), SeqNum(1), Kind::Put);
+            out
+        };
+        let meta = FileMeta {
+            number: 0,
+            size,
+            entries: 1,
+            smallest: ikey(first),
+            largest: ikey(last),
+        };
+        let file = TableFile::unopened(meta, PathBuf::new(), Arc::new(OsFs), None);
+        (level, Arc::new(file))
+    }
+
+    fn inputs(level: usize, upper_size: u64, lower_sizes: &[u64]) -> Vec<(usize, Arc<TableFile>)> {
+        let mut out = vec![table(level, "b", "y", upper_size)];
+        let ranges = [("a", "e"), ("f", "j"), ("k", "o"), ("p", "z"), ("z1", "z9")];
+        for (&size, (first, last)) in lower_sizes.iter().zip(ranges) {
+            out.push(table(level + 1, first, last, size));
+        }
+        out
+    }
+
+    #[test]
+    fn a_large_compaction_splits_after_the_middle_table_below() {
+        let four = inputs(1, 100, &[200, 200, 200, 200]);
+        assert_eq!(split_key(&four, 1, &SHAPE), Some(b"j".to_vec()));
+        // With an odd count, the lower half is the smaller.
+        let five = inputs(2, 100, &[200, 200, 200, 200, 200]);
+        assert_eq!(split_key(&five, 2, &SHAPE), Some(b"j".to_vec()));
+        let two = inputs(0, 100, &[400, 400]);
+        assert_eq!(split_key(&two, 0, &SHAPE), Some(b"e".to_vec()));
+    }
+
+    #[test]
+    fn a_small_compaction_or_one_table_below_runs_whole() {
+        // 700 bytes, under the 800 that pay for a second thread.
+        assert_eq!(
+            split_key(&inputs(1, 100, &[150, 150, 150, 150]), 1, &SHAPE),
+            None
+        );
+        // Exactly 800 splits.
+        assert!(split_key(&inputs(1, 200, &[150, 150, 150, 150]), 1, &SHAPE).is_some());
+        // One table below: no key inside it to split at.
+        assert_eq!(split_key(&inputs(1, 100, &[5000]), 1, &SHAPE), None);
+        // The upper level's tables do not count as the lower level's.
+        let mut upper_only = inputs(1, 5000, &[]);
+        upper_only.push(table(1, "z", "zz", 5000));
+        assert_eq!(split_key(&upper_only, 1, &SHAPE), None);
+    }
+}
