@@ -39,11 +39,12 @@
 //! `disk-readrandom/1` and `/2` (1 M gets per thread),
 //! `disk-seekrandom/1` (200 k seeks of 10 entries), `disk-readseq/1` (5 M
 //! entries) and `disk-readwhilewriting/2` (1 M gets per reader beside one
-//! writer). The read cells are one prep group: in each round each engine
-//! runs the five in turn on one directory, which the first preps and the
-//! others read with `--use-existing-db` (readwhilewriting, which writes,
-//! last), so that the 5 M-key prep and its compaction run once per engine
-//! and not five times. Their table gives per engine ops/s, p99.9 and max
+//! writer). The read cells are one prep group: each engine runs them in
+//! turn on one directory, which the first preps and the others read with
+//! `--use-existing-db`, so that the 5 M-key prep and its compaction run
+//! once per engine and not five times. The four that only read run three
+//! rounds (`BEYOND_READ_ROUNDS`, engines interleaved) on that one prep,
+//! and readwhilewriting, which writes, runs once after them. Their table gives per engine ops/s, p99.9 and max
 //! latency, write amplification, write stalls (count as slowdowns/stops,
 //! and time: Tributary's `Stats`, RocksDB's `rocksdb.stats`; LevelDB and
 //! fjall count none), files per level at the end, the reopen and the
@@ -51,9 +52,10 @@
 //!
 //! The full matrix takes about 20 minutes on a 2-core machine (the synced
 //! cells run 4 s each, the others a fixed N with a 30 s guard), plus about
-//! 8 to 10 minutes for the beyond-memory cells, which is why they run ONE
-//! round each (`BEYOND_ROUNDS`; the header says so; `--runs N` gives every
-//! cell N). That figure was estimated from runs of all four engines at a
+//! 8 to 10 minutes for the beyond-memory cells, which is why those that
+//! write run ONE round each (`BEYOND_ROUNDS`; the header says so; `--runs
+//! N` gives every cell N, a prep per round); the read rounds after the
+//! first add about a minute. That figure was estimated from runs of all four engines at a
 //! fifth of the size (2 M puts, a 1 M-key prep: 90 s in all) scaled by 5
 //! to 6, and a full-size Tributary `disk-fillrandom/1` (18 s); at full size
 //! the fills take about 20 s (Tributary) to 65 s (RocksDB) per engine
@@ -145,9 +147,16 @@ const fn cell(
     }
 }
 
-/// Rounds of the beyond-memory cells: one, to fit about 12 minutes for the
-/// four engines on a 2-core machine (module docs).
+/// Rounds of the beyond-memory cells that write: one, to fit about 12
+/// minutes for the four engines on a 2-core machine (module docs).
 const BEYOND_ROUNDS: usize = 1;
+
+/// Rounds of the beyond-memory cells that only read. They share one prep
+/// per engine across their rounds (see [`plan`]), so a round costs
+/// seconds, not the prep's minute, and three give a median: one round
+/// had moved `disk-readrandom/2` between 1.07x and 1.51x of LevelDB from
+/// one run to the next.
+const BEYOND_READ_ROUNDS: usize = 3;
 
 /// A beyond-memory cell (BENCH.md): one round, and a guard long enough
 /// for any engine's 10 M puts.
@@ -175,12 +184,27 @@ const fn beyond_read(
     num: usize,
     quick_num: usize,
 ) -> Cell {
+    let reads_only = !workload_writes(workload);
     Cell {
         prep_keys: 5_000_000,
         quick_prep_keys: 100_000,
         prep_group: Some("disk-read"),
+        rounds: Some(if reads_only {
+            BEYOND_READ_ROUNDS
+        } else {
+            BEYOND_ROUNDS
+        }),
         ..beyond(id, workload, threads, num, quick_num)
     }
+}
+
+/// Whether a run of `workload` changes the database it runs on (every
+/// workload but the three that only read).
+const fn workload_writes(workload: &str) -> bool {
+    !matches!(
+        workload.as_bytes(),
+        b"readrandom" | b"seekrandom" | b"readseq"
+    )
 }
 
 /// A cell bounded by time: synced writes go as fast as the disk's fsync,
@@ -412,8 +436,12 @@ pub fn run(args: Args) -> Result<()> {
         } else {
             run_one(cmd, timeout)
         };
-        if res.is_err() && run.keep_dir && !run.use_existing {
-            failed_preps.push(dir.clone());
+        if !run.use_existing {
+            // A later round may prep the directory again.
+            failed_preps.retain(|d| *d != dir);
+            if res.is_err() && run.keep_dir {
+                failed_preps.push(dir.clone());
+            }
         }
         if !run.keep_dir {
             let _ = std::fs::remove_dir_all(&dir);
@@ -684,7 +712,7 @@ struct Planned<'a> {
 /// default.
 fn cell_rounds(cell: &Cell, config: &Config) -> usize {
     match cell.rounds {
-        Some(r) if !config.runs_given => r,
+        Some(r) if !config.runs_given => r.min(config.runs),
         _ => config.runs,
     }
 }
@@ -699,16 +727,21 @@ fn rounds_note(cells: &[&Cell], config: &Config) -> String {
         String::new()
     } else {
         format!(
-            " ({fewer} beyond-memory disk-* cell(s): {BEYOND_ROUNDS} round, to fit about 12 \
-             minutes; --runs N overrides)"
+            " ({fewer} beyond-memory disk-* cell(s) that write: {BEYOND_ROUNDS} round, to fit \
+             about 12 minutes; --runs N overrides)"
         )
     }
 }
 
 /// Every run, in order. A cell runs its rounds, each with every variant
 /// once, in an order rotated each round. The adjacent cells of one prep
-/// group run as a unit: in each round, each engine (rotated) runs all of
-/// them in turn on one directory, prepped by the first.
+/// group run as a unit: in each round, each engine (rotated) runs those
+/// of them that have that round in turn on one directory, the first
+/// prepping it. The directory lasts across rounds: a round preps it again
+/// only after a round in which a cell wrote to it. A cell that only reads
+/// runs in the unit's first rounds, one that writes in its last, so with
+/// the default rounds the readers' three rounds and the writer's one
+/// share a single prep per engine.
 fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> {
     let mut units: Vec<Vec<&'a Cell>> = Vec::new();
     for &cell in cells {
@@ -722,33 +755,67 @@ fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> {
     let mut plan = Vec::new();
     for unit in units {
         let first = unit[0];
-        let rounds = cell_rounds(first, config);
+        let unit_rounds = unit
+            .iter()
+            .map(|c| cell_rounds(c, config))
+            .max()
+            .unwrap_or(0);
+        // Whether `cell` runs in `round` of the unit.
+        let runs_in = |cell: &Cell, round: usize| {
+            let rounds = cell_rounds(cell, config);
+            if workload_writes(cell.workload) {
+                round >= unit_rounds - rounds
+            } else {
+                round < rounds
+            }
+        };
+        let wrote_in = |round: usize| {
+            unit.iter()
+                .any(|c| workload_writes(c.workload) && runs_in(c, round))
+        };
         let n = variants(first, &config.engines).len();
-        for round in 0..rounds {
+        let start = plan.len();
+        for round in 0..unit_rounds {
+            // Only a group's runs share a directory across rounds.
+            let fresh = first.prep_group.is_none() || round == 0 || wrote_in(round - 1);
             for i in 0..n {
                 let engine = variants(first, &config.engines)[(i + round) % n]
                     .engine
                     .clone();
                 let dir = format!(
-                    "{}-{engine}-r{round}",
+                    "{}-{engine}",
                     first.prep_group.unwrap_or(first.id).replace('/', "-"),
                 );
-                for (j, &cell) in unit.iter().enumerate() {
+                let cells = unit.iter().filter(|c| runs_in(c, round));
+                for (j, &cell) in cells.enumerate() {
                     // The cells of a group have the same engines, and no
                     // device.
                     let variant = variants(cell, &config.engines)[(i + round) % n].clone();
                     debug_assert_eq!(variant.engine, engine);
+                    let rounds = cell_rounds(cell, config);
                     plan.push(Planned {
                         cell,
                         variant,
-                        round,
+                        // The cell's own round: a writer's rounds are
+                        // the unit's last.
+                        round: if workload_writes(cell.workload) {
+                            round - (unit_rounds - rounds)
+                        } else {
+                            round
+                        },
                         rounds,
                         dir: dir.clone(),
-                        use_existing: j > 0,
-                        keep_dir: j + 1 < unit.len(),
+                        use_existing: j > 0 || !fresh,
+                        keep_dir: true,
                     });
                 }
             }
+        }
+        // A directory stays until its last run, or its next prep.
+        let runs = &mut plan[start..];
+        for k in 0..runs.len() {
+            let next = runs[k + 1..].iter().find(|r| r.dir == runs[k].dir);
+            runs[k].keep_dir = next.is_some_and(|r| r.use_existing);
         }
     }
     plan
@@ -1281,7 +1348,8 @@ fn beyond_tables(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Opt
     }
     let _ = writeln!(
         s,
-        "\nBeyond memory: {BEYOND_ROUNDS} round per cell unless --runs says otherwise. w-amp and \
+        "\nBeyond memory: {BEYOND_ROUNDS} round per writing cell and {BEYOND_READ_ROUNDS} per read \
+         cell on one prep, unless --runs says otherwise. w-amp and \
          io-amp as in the write-amplification table (the read cells: what this run wrote, \
          only the first read cell's prep and readwhilewriting's writer; - when nothing). \
          stalls = write stalls in the timed phase (slowdowns/stops) and their time: \
@@ -1544,12 +1612,11 @@ mod tests {
 
     #[test]
     fn a_prep_group_runs_as_a_unit_per_engine() {
-        // The cells of a group are adjacent, with one round count.
+        // The cells of a group are adjacent, with one prep.
         for (i, c) in CELLS.iter().enumerate() {
             let Some(group) = c.prep_group else { continue };
             let prev = i.checked_sub(1).map(|j| &CELLS[j]);
             if prev.is_some_and(|p| p.prep_group == Some(group)) {
-                assert_eq!(prev.unwrap().rounds, c.rounds, "{}", c.id);
                 assert_eq!(prev.unwrap().prep_keys, c.prep_keys, "{}", c.id);
             } else {
                 assert!(!CELLS[i + 1..]
@@ -1558,10 +1625,10 @@ mod tests {
                     .any(|d| d.prep_group == Some(group)));
             }
         }
-        let config = Config {
+        let config = |runs: usize, runs_given: bool| Config {
             quick: false,
-            runs: 3,
-            runs_given: false,
+            runs,
+            runs_given,
             engines: vec!["tributary".to_owned(), "leveldb".to_owned()],
             only: Vec::new(),
             peers: true,
@@ -1571,22 +1638,47 @@ mod tests {
             .iter()
             .filter(|c| c.prep_group == Some("disk-read") || c.id == "readrandom/1")
             .collect();
-        let plan = plan(&cells, &config);
-        // readrandom/1: 3 rounds of 2 engines; the group: 1 round of 2
-        // engines of 5 cells.
-        assert_eq!(plan.len(), 6 + 10);
+        let default = config(3, false);
+        let plan_of = |config: &Config| plan(&cells, config);
+        let plan = plan_of(&default);
+        // readrandom/1: 3 rounds of 2 engines. The group: its four readers
+        // 3 rounds of 2 engines, its writer 1 round, last.
+        assert_eq!(plan.len(), 6 + 3 * 2 * 4 + 2);
+        assert!(plan[..6].iter().all(|r| !r.use_existing && !r.keep_dir));
         let group = &plan[6..];
-        for (k, run) in group.iter().enumerate() {
-            assert_eq!(run.rounds, BEYOND_ROUNDS);
-            assert_eq!(run.variant.engine, group[k / 5 * 5].variant.engine);
-            assert_eq!(run.dir, format!("disk-read-{}-r0", run.variant.engine));
+        assert!(group.iter().all(|r| r.variant.workload == r.cell.workload));
+        for engine in ["tributary", "leveldb"] {
+            let runs: Vec<&Planned> = group
+                .iter()
+                .filter(|r| r.variant.engine == engine)
+                .collect();
+            assert_eq!(runs.len(), 3 * 4 + 1);
+            // One prep, by the first; the directory goes after the last.
+            assert!(!runs[0].use_existing);
+            assert!(runs[1..].iter().all(|r| r.use_existing));
+            assert!(runs.iter().all(|r| r.dir == format!("disk-read-{engine}")));
+            assert!(runs[..runs.len() - 1].iter().all(|r| r.keep_dir));
+            let last = runs.last().unwrap();
+            assert!(!last.keep_dir);
+            assert_eq!(last.cell.workload, "readwhilewriting");
+            assert_eq!((last.round, last.rounds), (0, BEYOND_ROUNDS));
+            for (k, run) in runs[..12].iter().enumerate() {
+                assert_eq!((run.round, run.rounds), (k / 4, BEYOND_READ_ROUNDS), "{k}");
+                assert!(!workload_writes(run.cell.workload));
+            }
+        }
+        // With --runs 3 the writer runs every round, so every round preps
+        // afresh.
+        let given = plan_of(&config(3, true));
+        assert_eq!(given.len(), 6 + 3 * 2 * 5);
+        for (k, run) in given[6..].iter().enumerate() {
             assert_eq!(run.use_existing, k % 5 != 0, "{k}");
             assert_eq!(run.keep_dir, k % 5 != 4, "{k}");
+            assert_eq!(run.round, k / 10, "{k}");
         }
-        assert_eq!(group[4].cell.workload, "readwhilewriting");
-        assert!(group.iter().all(|r| r.variant.workload == r.cell.workload));
-        assert!(plan[..6].iter().all(|r| !r.use_existing && !r.keep_dir));
-        assert!(rounds_note(&cells, &config).contains("5 beyond-memory"));
+        // One round (--quick): one prep, five cells, per engine.
+        assert_eq!(plan_of(&config(1, false)).len(), 2 + 2 * 5);
+        assert!(rounds_note(&cells, &default).contains("1 beyond-memory"));
     }
 
     #[test]
