@@ -142,7 +142,8 @@ impl Db {
         let lock = fs
             .lock(&lock_path, LockMode::Write)
             .map_err(lock_error(&lock_path))?;
-        let exists = recovery::holds_database(fs.as_ref(), &dir)?;
+        let listing = recovery::list(fs.as_ref(), &dir)?;
+        let exists = listing.holds_database();
         if !exists && !options.create_if_missing {
             return Err(Error::NotFound { path: dir });
         }
@@ -154,7 +155,7 @@ impl Db {
         let (retire, retired) = mpsc::channel::<Retired>();
         let recovered = recovery::recover(
             &fs,
-            &dir,
+            listing,
             options.recovery,
             options.write_buffer_size,
             &blocks,
@@ -286,7 +287,7 @@ impl Db {
         let blocks = compaction::memtable_pool(options.write_buffer_size);
         let recovered = recovery::recover(
             &fs,
-            &dir,
+            recovery::list(fs.as_ref(), &dir)?,
             options.recovery,
             options.write_buffer_size,
             &blocks,

@@ -199,16 +199,27 @@ pub(crate) struct Recovered {
     pub orphans: Vec<PathBuf>,
 }
 
-/// Whether `dir` holds a database: a journal, a table or `CURRENT`.
-pub(crate) fn holds_database(fs: &dyn Fs, dir: &Path) -> Result<bool, Error> {
-    let listing = scan::list(fs, dir)?;
-    Ok(!listing.journals.is_empty() || !listing.tables.is_empty() || listing.current)
+pub(crate) use scan::{list, Listing};
+
+impl Listing {
+    /// Whether the directory holds a database: a journal, a table or
+    /// `CURRENT`.
+    pub(crate) fn holds_database(&self) -> bool {
+        !self.journals.is_empty() || !self.tables.is_empty() || self.current
+    }
 }
 
-/// Recovers the database in `dir`.
+/// Whether `dir` holds a database ([`Listing::holds_database`]).
+pub(crate) fn holds_database(fs: &dyn Fs, dir: &Path) -> Result<bool, Error> {
+    Ok(list(fs, dir)?.holds_database())
+}
+
+/// Recovers the database in the directory `listing` lists ([`list`],
+/// made once the caller holds the lock, so that one listing serves both
+/// the caller's check that a database is there and this).
 pub(crate) fn recover(
     shared_fs: &Arc<dyn Fs>,
-    dir: &Path,
+    listing: Listing,
     mode: RecoveryMode,
     write_buffer_size: usize,
     blocks: &Arc<BlockPool>,
@@ -217,7 +228,7 @@ pub(crate) fn recover(
 ) -> Result<Recovered, Error> {
     let fs: &dyn Fs = &**shared_fs;
     let started = Instant::now();
-    let listing = scan::list(fs, dir)?;
+    let dir = &listing.dir.clone();
     // The tables first: the manifest says which, and from where the
     // journals take over.
     let loaded = if listing.current {

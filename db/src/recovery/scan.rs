@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 /// The files of a database directory that recovery works with.
 #[derive(Debug)]
 pub(crate) struct Listing {
+    /// The directory listed.
+    pub dir: PathBuf,
     /// Journals, oldest first.
     pub journals: Vec<(u64, PathBuf)>,
     /// Shortened copies left by a repair that a crash interrupted.
@@ -114,6 +116,7 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
     temps.sort();
     let numbers = FileNumbers::after(highest)?;
     Ok(Listing {
+        dir: dir.to_path_buf(),
         journals,
         repair_copies,
         tables,
