@@ -144,6 +144,7 @@ impl Db {
             .map_err(lock_error(&lock_path))?;
         let listing = recovery::list(fs.as_ref(), &dir)?;
         let exists = listing.holds_database();
+        let had_current = listing.current;
         if !exists && !options.create_if_missing {
             return Err(Error::NotFound { path: dir });
         }
@@ -169,19 +170,27 @@ impl Db {
         let mut version = recovered.version;
         let unopened = weak_tables(&version);
 
-        // A new manifest first, holding what the old one said: from here
-        // on `CURRENT` names a manifest of this open's, so a table it
-        // writes is never found beside a missing `CURRENT` (which recovery
-        // refuses: tables no manifest names could be anyone's).
-        let mut set = VersionSet::install(fs.as_ref(), &dir, catalog, &mut numbers)?;
-
-        // What the journals held goes into tables now, as LevelDB does at
-        // open, so that the journals can go and the next open replays
-        // nothing older than this one's writes.
+        // What the journals held goes into level-0 tables, as LevelDB does
+        // at open, and new writes into a new journal; then one new
+        // manifest holds the old one's catalog with both, and `CURRENT` is
+        // pointed at it: the commit point. Until then the old manifest
+        // and journals are what recovery reads, and the new files are
+        // orphans it deletes. Writing that manifest fsyncs the directory,
+        // which makes the tables' and the journal's names durable with its
+        // own (five syncs with one table, not the eight of a manifest
+        // first and an edit after).
         let runs = match recovered.replayed {
             Replayed::Batches(runs) => runs,
             Replayed::Memtables { .. } => unreachable!("asked for batches"),
         };
+        let mut orphans = recovered.orphans;
+        if !had_current && !runs.is_empty() {
+            // A table is never left beside a missing `CURRENT` (recovery
+            // refuses that: tables no manifest names could be anyone's),
+            // so a directory of journals alone gets a manifest first.
+            let first = VersionSet::install(fs.as_ref(), &dir, catalog.clone(), &mut numbers)?;
+            orphans.push(first.manifest_path().to_path_buf());
+        }
         let mut edit = Vec::new();
         // Oldest first, each new table in front of level 0's newer end.
         for run in &runs {
@@ -202,19 +211,24 @@ impl Db {
         drop(runs);
         version.max_seq = version.max_seq.max(last_seq.0);
 
-        // New writes go to a new journal; the edit names it as the first
-        // live one, so every older journal is obsolete once it commits.
+        // The edit names the new journal as the first live one, so every
+        // older journal is obsolete once `CURRENT` names the manifest.
         let number = numbers.allocate(|n| files::journal_path(&dir, n))?;
-        let journal = wal::create(fs.as_ref(), &dir, number)
+        let journal = wal::create_unnamed(fs.as_ref(), &dir, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
         edit.extend([
             Field::LogNumber(number),
             Field::LastSeq(last_seq.0),
             Field::NextFileNumber(numbers.peek().unwrap_or(u64::MAX)),
         ]);
-        set.commit(edit)?;
+        let mut catalog = catalog;
+        catalog.apply(&edit).map_err(|e| Error::Corruption {
+            path: dir.join(files::CURRENT),
+            offset: 0,
+            reason: format!("the open's own edit contradicts the manifest: {e}"),
+        })?;
+        let set = VersionSet::install(fs.as_ref(), &dir, catalog, &mut numbers)?;
         // The manifest recovery read is obsolete now, with the rest.
-        let mut orphans = recovered.orphans;
         orphans.extend(recovered.report.manifest.clone());
         recovery::finish(fs.as_ref(), &dir, &recovered.replayed_journals, &orphans);
 
@@ -816,8 +830,9 @@ impl Snapshot {
     }
 }
 
-/// Writes a run of batches recovered from the journals to a new level-0 table,
-/// synced with its name, and opens it.
+/// Writes a run of batches recovered from the journals to a new level-0
+/// table, synced (its name is left to the directory fsync of the manifest
+/// that names it), and opens it.
 fn write_recovered(
     fs: &dyn Fs,
     dir: &Path,
@@ -828,9 +843,10 @@ fn write_recovered(
 ) -> Result<TableFile, Error> {
     let number = numbers.allocate(|n| files::table_path(dir, n))?;
     let path = files::table_path(dir, number);
+    // Synced; its name is made durable by the directory fsync of the
+    // manifest that will name it (`Db::open`).
     let meta = build::write_batches(fs, &path, number, block_size, run)
         .map_err(io_err("write table", &path))?;
-    fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
     let table = version::set::open_table(fs, &path, meta.size)?;
     Ok(TableFile::new(meta, table, path, Some(retire.clone())))
 }

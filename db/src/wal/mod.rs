@@ -15,10 +15,11 @@
 //! 3. **Closed, awaiting sync** ([`closed`]): rotation queues the journal
 //!    it leaves; the background thread syncs it off the write path, and
 //!    every synced group syncs whatever is still queued first.
-//! 4. **Obsolete**: none today. Until table files exist a journal is the
-//!    only durable copy of its records, so every journal stays live and is
-//!    replayed at each open. The only journal the database removes is a
-//!    prepared one that no rotation took, when it closes.
+//! 4. **Obsolete**: once a flush has put its records in a level-0 table
+//!    and the manifest's log number has moved past it, a journal is
+//!    deleted; an open does the same for the journals it replayed. A
+//!    prepared journal no rotation took is removed when the database
+//!    closes.
 //!
 //! Every journal is created new (`O_EXCL`) and its name made durable with a
 //! directory fsync before any write in it is acknowledged.
@@ -46,9 +47,23 @@ pub(crate) type JournalWriter = journal::Writer<Box<dyn WritableFile>>;
 /// The file system's error, naming the operation (`create`, `directory
 /// fsync`) and the path.
 pub(crate) fn create(fs: &dyn Fs, dir: &Path, number: u64) -> io::Result<JournalWriter> {
-    let path = files::journal_path(dir, number);
-    let file = fs.create(&path).map_err(io_context("create", &path))?;
+    let journal = create_unnamed(fs, dir, number)?;
     fs.sync_dir(dir)
         .map_err(io_context("directory fsync", dir))?;
+    Ok(journal)
+}
+
+/// Creates journal `number` as [`create`] does, but leaves making its name
+/// durable to the caller's next directory fsync, which must come before
+/// any write in it is acknowledged: an open creates its journal before
+/// the manifest that names it, and writing that manifest syncs the
+/// directory.
+///
+/// # Errors
+///
+/// The file system's error, naming the operation and the path.
+pub(crate) fn create_unnamed(fs: &dyn Fs, dir: &Path, number: u64) -> io::Result<JournalWriter> {
+    let path = files::journal_path(dir, number);
+    let file = fs.create(&path).map_err(io_context("create", &path))?;
     Ok(journal::Writer::new(file))
 }
