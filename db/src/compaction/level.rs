@@ -180,13 +180,7 @@ mod tests {
     use std::path::PathBuf;
 
     /// `split_min_bytes` is 800.
-    const SHAPE: Shape = Shape {
-        l0_trigger: 4,
-        l1_bytes: 1000,
-        ratio: 10,
-        target_file_size: 100,
-        block_size: 4096,
-    };
+    const SHAPE: Shape = pick::TEST_SHAPE;
 
     fn table(level: usize, first: &str, last: &str, size: u64) -> (usize, Arc<TableFile>) {
         let ikey = |user: &str| {

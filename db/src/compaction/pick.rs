@@ -400,18 +400,23 @@ impl OutputCut {
     }
 }
 
+/// A small tree for the compaction tests: level 1 holds 1000 bytes,
+/// tables are cut at 100, so a split needs 800 (`split_min_bytes`).
+#[cfg(test)]
+pub(crate) const TEST_SHAPE: Shape = Shape {
+    l0_trigger: 4,
+    l1_bytes: 1000,
+    ratio: 10,
+    target_file_size: 100,
+    block_size: 4096,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use batch::{Kind, SeqNum};
 
-    const SHAPE: Shape = Shape {
-        l0_trigger: 4,
-        l1_bytes: 1000,
-        ratio: 10,
-        target_file_size: 100,
-        block_size: 4096,
-    };
+    const SHAPE: Shape = TEST_SHAPE;
 
     fn ikey(user: &str, seq: u64) -> Vec<u8> {
         let mut out = Vec::new();
