@@ -188,7 +188,7 @@ impl Db {
             // A table is never left beside a missing `CURRENT` (recovery
             // refuses that: tables no manifest names could be anyone's),
             // so a directory of journals alone gets a manifest first.
-            let first = VersionSet::install(fs.as_ref(), &dir, catalog.clone(), &mut numbers)?;
+            let first = VersionSet::install(fs.as_ref(), &dir, catalog.clone(), &[], &mut numbers)?;
             orphans.push(first.manifest_path().to_path_buf());
         }
         let mut edit = Vec::new();
@@ -216,18 +216,8 @@ impl Db {
         let number = numbers.allocate(|n| files::journal_path(&dir, n))?;
         let journal = wal::create_unnamed(fs.as_ref(), &dir, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
-        edit.extend([
-            Field::LogNumber(number),
-            Field::LastSeq(last_seq.0),
-            Field::NextFileNumber(numbers.peek().unwrap_or(u64::MAX)),
-        ]);
-        let mut catalog = catalog;
-        catalog.apply(&edit).map_err(|e| Error::Corruption {
-            path: dir.join(files::CURRENT),
-            offset: 0,
-            reason: format!("the open's own edit contradicts the manifest: {e}"),
-        })?;
-        let set = VersionSet::install(fs.as_ref(), &dir, catalog, &mut numbers)?;
+        edit.extend([Field::LogNumber(number), Field::LastSeq(last_seq.0)]);
+        let set = VersionSet::install(fs.as_ref(), &dir, catalog, &edit, &mut numbers)?;
         // The manifest recovery read is obsolete now, with the rest.
         orphans.extend(recovered.report.manifest.clone());
         recovery::finish(fs.as_ref(), &dir, &recovered.replayed_journals, &orphans);

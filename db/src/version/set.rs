@@ -184,21 +184,33 @@ pub fn sort_levels(version: &mut Version) {
 }
 
 impl VersionSet {
-    /// Writes a new manifest holding `catalog` (with the next file number
-    /// recorded) and points `CURRENT` at it (TABLES.md §4, steps 1-4).
-    /// The caller deletes the old manifest afterwards.
+    /// Writes a new manifest holding `catalog` with `edit` applied (and the
+    /// next file number recorded) and points `CURRENT` at it (TABLES.md §4,
+    /// steps 1-4): pointing it is the commit of `edit`. The caller deletes
+    /// the old manifest afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] if `edit` contradicts `catalog` (a bug), with
+    /// nothing written; the I/O error of the manifest or of `CURRENT`.
     pub fn install(
         fs: &dyn Fs,
         dir: &Path,
         mut catalog: Catalog,
+        edit: &[Field],
         numbers: &mut FileNumbers,
     ) -> Result<VersionSet, Error> {
         let number = numbers.allocate(|n| files::manifest_path(dir, n))?;
         let tmp = numbers.allocate(|n| files::temp_path(dir, n))?;
-        catalog
-            .apply(&[Field::NextFileNumber(numbers.peek().unwrap_or(u64::MAX))])
-            .expect("moving the next file number forward never contradicts");
         let path = files::manifest_path(dir, number);
+        let next = Field::NextFileNumber(numbers.peek().unwrap_or(u64::MAX));
+        catalog
+            .apply(&[edit, &[next]].concat())
+            .map_err(|e| Error::Corruption {
+                path: path.clone(),
+                offset: 0,
+                reason: format!("an edit to install contradicts the catalog: {e}"),
+            })?;
         let manifest = ManifestWriter::create(fs, dir, number, &catalog)
             .map_err(io_err("write manifest", &path))?;
         manifest::set_current(fs, dir, number, &files::temp_path(dir, tmp))
