@@ -44,21 +44,21 @@
 //! `--use-existing-db`, so that the 5 M-key prep and its compaction run
 //! once per engine and not five times. The four that only read run three
 //! rounds (`BEYOND_READ_ROUNDS`, engines interleaved) on that one prep,
-//! and readwhilewriting, which writes, runs once after them. Their table gives per engine ops/s, p99.9 and max
-//! latency, write amplification, write stalls (count as slowdowns/stops,
-//! and time: Tributary's `Stats`, RocksDB's `rocksdb.stats`; LevelDB and
-//! fjall count none), files per level at the end, the reopen and the
-//! writer's ops/s.
+//! and readwhilewriting, which writes, runs once after them. Their table
+//! gives per engine ops/s, p99.9 and max latency, write amplification,
+//! write stalls (count as slowdowns/stops, and time: Tributary's `Stats`,
+//! RocksDB's `rocksdb.stats`; LevelDB and fjall count none), files per
+//! level at the end, the reopen and the writer's ops/s.
 //!
 //! The full matrix takes about 20 minutes on a 2-core machine (the synced
 //! cells run 4 s each, the others a fixed N with a 30 s guard), plus about
 //! 8 to 10 minutes for the beyond-memory cells, which is why those that
 //! write run ONE round each (`BEYOND_ROUNDS`; the header says so; `--runs
 //! N` gives every cell N, a prep per round); the read rounds after the
-//! first add about a minute. That figure was estimated from runs of all four engines at a
-//! fifth of the size (2 M puts, a 1 M-key prep: 90 s in all) scaled by 5
-//! to 6, and a full-size Tributary `disk-fillrandom/1` (18 s); at full size
-//! the fills take about 20 s (Tributary) to 65 s (RocksDB) per engine
+//! first add about a minute. That figure was estimated from runs of all
+//! four engines at a fifth of the size (2 M puts, a 1 M-key prep: 90 s in
+//! all) scaled by 5 to 6, and a full-size Tributary `disk-fillrandom/1`
+//! (18 s); at full size the fills take about 20 s (Tributary) to 65 s (RocksDB) per engine
 //! each, the read group 30 to 50 s per engine. `--quick` (one round, small
 //! N, 0.8 s synced cells; beyond-memory cells on 200 k puts and a 100 k-key
 //! prep, under 2 s each) takes about one minute, as a smoke test. Synced
@@ -760,18 +760,22 @@ fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> {
             .map(|c| cell_rounds(c, config))
             .max()
             .unwrap_or(0);
-        // Whether `cell` runs in `round` of the unit.
-        let runs_in = |cell: &Cell, round: usize| {
+        // The cell's own round in `round` of the unit, if it runs then: a
+        // reader's rounds are the unit's first, a writer's its last.
+        let round_of = |cell: &Cell, round: usize| {
             let rounds = cell_rounds(cell, config);
-            if workload_writes(cell.workload) {
-                round >= unit_rounds - rounds
+            let first = if workload_writes(cell.workload) {
+                unit_rounds - rounds
             } else {
-                round < rounds
-            }
+                0
+            };
+            (first..first + rounds)
+                .contains(&round)
+                .then(|| round - first)
         };
         let wrote_in = |round: usize| {
             unit.iter()
-                .any(|c| workload_writes(c.workload) && runs_in(c, round))
+                .any(|c| workload_writes(c.workload) && round_of(c, round).is_some())
         };
         let n = variants(first, &config.engines).len();
         let start = plan.len();
@@ -786,24 +790,17 @@ fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> {
                     "{}-{engine}",
                     first.prep_group.unwrap_or(first.id).replace('/', "-"),
                 );
-                let cells = unit.iter().filter(|c| runs_in(c, round));
-                for (j, &cell) in cells.enumerate() {
+                let cells = unit.iter().filter_map(|&c| Some((c, round_of(c, round)?)));
+                for (j, (cell, own_round)) in cells.enumerate() {
                     // The cells of a group have the same engines, and no
                     // device.
                     let variant = variants(cell, &config.engines)[(i + round) % n].clone();
                     debug_assert_eq!(variant.engine, engine);
-                    let rounds = cell_rounds(cell, config);
                     plan.push(Planned {
                         cell,
                         variant,
-                        // The cell's own round: a writer's rounds are
-                        // the unit's last.
-                        round: if workload_writes(cell.workload) {
-                            round - (unit_rounds - rounds)
-                        } else {
-                            round
-                        },
-                        rounds,
+                        round: own_round,
+                        rounds: cell_rounds(cell, config),
                         dir: dir.clone(),
                         use_existing: j > 0 || !fresh,
                         keep_dir: true,
