@@ -704,12 +704,21 @@ impl Db {
     /// Test machinery: while `paused`, the background starts no leveled
     /// compaction (flushes go on), so that a test can fill level 0 and
     /// watch writes stall; unpausing wakes the compaction lane.
+    ///
+    /// Pausing returns once no compaction runs and every table it retired
+    /// that nothing else holds is deleted, so that a test can compare the
+    /// directory with the live tables without waiting on time.
     #[cfg(feature = "fault-injection")]
     pub fn pause_compaction(&self, paused: bool) {
         self.shared
             .compaction_paused
             .store(paused, Ordering::Release);
-        if !paused {
+        if paused {
+            // The running compaction holds this until its inputs are
+            // released (they drop before its guard).
+            drop(crate::read::lock(&self.shared.compacting));
+            self.shared.delete_retired();
+        } else {
             self.shared.wake_compaction();
         }
     }

@@ -34,6 +34,14 @@ impl Entry for Arc<TableFile> {
 /// set).
 pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error> {
     let _alone = lock(&shared.compacting);
+    // Checked under the guard, so that a pause (`Db::pause_compaction`)
+    // that took the guard after setting it is never followed by a start.
+    if shared
+        .compaction_paused
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        return Ok(false);
+    }
     let version = Arc::clone(&shared.view().version);
     let pointers = lock(&shared.versions)
         .as_ref()

@@ -12,8 +12,11 @@
 //! 4. flush frozen memtables to level-0 tables, oldest first, recording
 //!    the synced journals' lengths in the manifest with the edit
 //!    ([`flush`]);
-//! 5. delete obsolete tables that no reader holds any more
-//!    (`Shared::delete_retired`).
+//!
+//! A third thread, the deleter, unmaps and unlinks each obsolete table as
+//! soon as the last version holding it drops (TABLES.md §8), wherever that
+//! drop happens: a table a long scan held goes when the scan ends, not at
+//! the next flush.
 //!
 //! A second thread, the compaction lane, runs leveled compactions while
 //! any level is over its target ([`level`], choosing with the pure
@@ -76,6 +79,8 @@ pub(crate) struct Background {
     thread: Option<JoinHandle<()>>,
     /// The compaction lane (its wake-up is `Shared::compaction_wake`).
     compactor: Option<JoinHandle<()>>,
+    /// The deleter of obsolete tables (its channel is `Shared::retire`).
+    deleter: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
 
@@ -98,10 +103,28 @@ impl Background {
         // The tables recovery found may be over their targets.
         let _ = compact_wake.try_send(());
         *lock(&shared.compaction_wake) = Some(compact_wake);
+        let deleter = match lock(&shared.retired).take() {
+            Some(retired) => {
+                let fs = Arc::clone(&shared.fs);
+                Some(
+                    std::thread::Builder::new()
+                        .name("tributary-deleter".into())
+                        .spawn(move || {
+                            for message in retired.iter() {
+                                if !crate::read::delete_retired(&*fs, message) {
+                                    break;
+                                }
+                            }
+                        })?,
+                )
+            }
+            None => None,
+        };
         Ok(Background {
             wake: Some(wake),
             thread: Some(thread),
             compactor: Some(compactor),
+            deleter,
             shared,
         })
     }
@@ -136,7 +159,6 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
             }
             Err(_) => Some(back_off(retry)),
         };
-        shared.delete_retired();
     }
     // Closing: the journals synced since the last round (the close's own
     // sync among them) are recorded, so that the next open can verify
@@ -165,10 +187,7 @@ fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
             let compacted = level::compact_once(shared, &shared.shape);
             shared.note_lane(&shared.compaction_failing, compacted.is_err());
             match compacted {
-                Ok(true) => {
-                    retry = None;
-                    shared.delete_retired();
-                }
+                Ok(true) => retry = None,
                 Ok(false) => {
                     retry = None;
                     break;
@@ -290,6 +309,14 @@ impl Drop for Background {
             // A panic there was already reported on stderr; reads stayed
             // correct without the thread.
             let _ = thread.join();
+        }
+        // The deleter last: the threads above retire tables until they end
+        // (the closing round waits for their deletion).
+        if let Some(deleter) = self.deleter.take() {
+            if let Some(retire) = &self.shared.retire {
+                let _ = retire.send(crate::version::Retired::Stop);
+            }
+            let _ = deleter.join();
         }
         self.shared
             .next_journal

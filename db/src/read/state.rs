@@ -109,8 +109,9 @@ pub(crate) struct Shared {
     pub versions: Mutex<Option<VersionSet>>,
     /// Where obsolete tables go to be deleted.
     pub retire: Option<Sender<Retired>>,
-    /// The other end: drained by the background thread and by
-    /// `Db::compact`.
+    /// The other end, until the deleter thread takes it
+    /// (`compaction::Background`); `delete_retired` drains it here
+    /// before then.
     pub retired: Mutex<Option<Receiver<Retired>>>,
     /// Full compactions since open.
     pub compactions: AtomicU64,
@@ -281,18 +282,24 @@ impl Shared {
     }
 
     /// Unmaps and unlinks the tables no version holds any more
-    /// (TABLES.md §8), off every reader's thread.
+    /// (TABLES.md §8), off every reader's thread, and returns once every
+    /// table retired before the call is gone: on the deleter's thread when
+    /// it runs (a barrier through its channel), here before it starts.
     pub fn delete_retired(&self) {
         let retired = lock(&self.retired);
-        let Some(retired) = retired.as_ref() else {
-            return;
-        };
-        for Retired { path, table } in retired.try_iter() {
-            drop(table);
-            match self.fs.remove(&path) {
-                Ok(()) => log::debug!("deleted obsolete table {}", path.display()),
-                Err(e) => log::warn!("cannot delete obsolete table {}: {e}", path.display()),
+        if let Some(retired) = retired.as_ref() {
+            for message in retired.try_iter() {
+                delete_retired(&*self.fs, message);
             }
+            return;
+        }
+        drop(retired);
+        let Some(retire) = &self.retire else { return };
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        // A deleter that stopped (the database closed) answers nothing:
+        // the send or the wait fails at once.
+        if retire.send(Retired::Barrier(done)).is_ok() {
+            let _ = wait.recv();
         }
     }
 
@@ -300,4 +307,23 @@ impl Shared {
     pub fn journal_bytes(&self) -> u64 {
         lock(&self.journals).values().sum::<u64>() + self.journal_bytes.load(Ordering::Relaxed)
     }
+}
+
+/// The deleter's work on one message: unmap and unlink a retired table,
+/// or answer a barrier. False for [`Retired::Stop`].
+pub(crate) fn delete_retired(fs: &dyn Fs, message: Retired) -> bool {
+    match message {
+        Retired::Table { path, table } => {
+            drop(table);
+            match fs.remove(&path) {
+                Ok(()) => log::debug!("deleted obsolete table {}", path.display()),
+                Err(e) => log::warn!("cannot delete obsolete table {}: {e}", path.display()),
+            }
+        }
+        Retired::Barrier(done) => {
+            let _ = done.send(());
+        }
+        Retired::Stop => return false,
+    }
+    true
 }

@@ -31,14 +31,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, OnceLock};
 
-/// A table no version lists any more, for the deleter: dropping the
-/// mapping and unlinking the file happen there.
+/// What the deleter receives (`compaction::Background` runs it).
 #[derive(Debug)]
-pub struct Retired {
-    /// The file to unlink.
-    pub path: PathBuf,
-    /// The mapping, dropped by the deleter (`None`: it was never opened).
-    pub table: Option<Arc<Table>>,
+pub enum Retired {
+    /// A table no version lists any more: dropping the mapping and
+    /// unlinking the file happen on the deleter's thread.
+    Table {
+        /// The file to unlink.
+        path: PathBuf,
+        /// The mapping, dropped by the deleter (`None`: it was never
+        /// opened).
+        table: Option<Arc<Table>>,
+    },
+    /// Answer once everything sent before is done: a caller that wants
+    /// the space back now (`Db::compact`) waits for it.
+    Barrier(std::sync::mpsc::SyncSender<()>),
+    /// The database is closing: stop, leaving what comes later for the
+    /// next open (a closed database touches no file).
+    Stop,
 }
 
 /// One live table: its manifest entry and its mapping, opened on first
@@ -145,7 +155,7 @@ impl Drop for TableFile {
         if let Some(retire) = self.retire.take() {
             // A closed deleter (the database is closing) leaves the file:
             // the next open deletes it as an orphan.
-            let _ = retire.send(Retired {
+            let _ = retire.send(Retired::Table {
                 path: std::mem::take(&mut self.path),
                 table: self.table.get().cloned(),
             });
