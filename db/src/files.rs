@@ -18,6 +18,12 @@
 //! included, so it never takes the name of a file recovery set aside. The
 //! arithmetic is checked: a number with no successor is an error, never a
 //! wrap to 0.
+//!
+//! Numbers are bounded by [`MAX_FILE_NUMBER`], far below `u64::MAX`: a
+//! name with a larger number is no file of this database (a stray
+//! `18446744073709551614.log` had made the next open take the last number
+//! there is, after which no command could open the database), and is
+//! refused, naming it, before anything changes.
 
 use crate::error::Error;
 use std::path::{Path, PathBuf};
@@ -31,6 +37,13 @@ pub(crate) const CURRENT: &str = "CURRENT";
 /// The directory, inside the database's, where recovery keeps what it set
 /// aside (LevelDB's `RepairDB` uses the same name).
 pub(crate) const LOST: &str = "lost";
+
+/// The largest file number the database takes or accepts in its
+/// directory: 2^53. A database creating a million files a second would
+/// take 285 years to reach it, so a larger number was not made by this
+/// database, and leaving the rest of the `u64` range unused means no name
+/// it accepts can leave it without a next number.
+pub const MAX_FILE_NUMBER: u64 = 1 << 53;
 
 /// What a name in the database directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +59,8 @@ pub(crate) enum Name {
     Manifest(u64),
     /// A temporary file `n`: `NNNNNN.dbtmp`.
     Temp(u64),
-    /// Digits that look like a file number but do not fit in a `u64`.
+    /// Digits that look like a file number but exceed
+    /// [`MAX_FILE_NUMBER`].
     NumberTooLarge,
     /// Anything else (`LOCK`, `lost`, files of other programs).
     Other,
@@ -99,8 +113,8 @@ pub(crate) fn classify(name: &str) -> Name {
             continue;
         }
         return match digits.parse() {
-            Ok(n) => kind(n),
-            Err(_) => Name::NumberTooLarge,
+            Ok(n) if n <= MAX_FILE_NUMBER => kind(n),
+            _ => Name::NumberTooLarge,
         };
     }
     Name::Other
@@ -144,15 +158,15 @@ impl FileNumbers {
     ///
     /// # Errors
     ///
-    /// [`Error::FileNumberExhausted`] naming the file if its number is the
-    /// largest, so that no new file could follow it.
+    /// [`Error::FileNumberExhausted`] naming the file if its number is
+    /// [`MAX_FILE_NUMBER`], so that no new file could follow it.
     pub fn after(highest: Option<(u64, PathBuf)>) -> Result<FileNumbers, Error> {
         match highest {
             None => Ok(FileNumbers {
                 next: Some(1),
                 holder: None,
             }),
-            Some((n, path)) => match n.checked_add(1) {
+            Some((n, path)) => match n.checked_add(1).filter(|&n| n <= MAX_FILE_NUMBER) {
                 Some(next) => Ok(FileNumbers {
                     next: Some(next),
                     holder: Some(path),
@@ -180,10 +194,10 @@ impl FileNumbers {
     ///
     /// # Errors
     ///
-    /// [`Error::FileNumberExhausted`] naming the file holding `u64::MAX`,
-    /// once it is taken.
+    /// [`Error::FileNumberExhausted`] naming the file holding
+    /// [`MAX_FILE_NUMBER`], once it is taken.
     pub fn allocate(&mut self, path_of: impl FnOnce(u64) -> PathBuf) -> Result<u64, Error> {
-        let Some(number) = self.next else {
+        let Some(number) = self.next.filter(|&n| n <= MAX_FILE_NUMBER) else {
             return Err(Error::FileNumberExhausted {
                 path: self.holder.clone().unwrap_or_default(),
             });
@@ -221,9 +235,11 @@ mod tests {
         assert_eq!(classify("000007.log"), Name::Journal(7));
         assert_eq!(classify("000007.log.repair"), Name::RepairCopy(7));
         assert_eq!(
-            classify("18446744073709551615.log"),
-            Name::Journal(u64::MAX)
+            classify("9007199254740992.log"),
+            Name::Journal(MAX_FILE_NUMBER)
         );
+        assert_eq!(classify("9007199254740993.log"), Name::NumberTooLarge);
+        assert_eq!(classify("18446744073709551614.log"), Name::NumberTooLarge);
         assert_eq!(classify("18446744073709551616.log"), Name::NumberTooLarge);
         assert_eq!(
             classify("99999999999999999999999.log"),
@@ -247,15 +263,15 @@ mod tests {
         assert_eq!(numbers.allocate(journal).unwrap(), 7);
         assert_eq!(numbers.peek(), Some(8));
 
-        let largest = journal(u64::MAX);
+        let largest = journal(MAX_FILE_NUMBER);
         assert!(matches!(
-            FileNumbers::after(Some((u64::MAX, largest.clone()))),
+            FileNumbers::after(Some((MAX_FILE_NUMBER, largest.clone()))),
             Err(Error::FileNumberExhausted { path }) if path == largest
         ));
         // One below the largest: the last number is taken, then no more.
-        let mut last = FileNumbers::after(Some((u64::MAX - 1, journal(u64::MAX - 1)))).unwrap();
-        assert_eq!(last.allocate(journal).unwrap(), u64::MAX);
-        assert_eq!(last.peek(), None);
+        let mut last =
+            FileNumbers::after(Some((MAX_FILE_NUMBER - 1, journal(MAX_FILE_NUMBER - 1)))).unwrap();
+        assert_eq!(last.allocate(journal).unwrap(), MAX_FILE_NUMBER);
         for _ in 0..2 {
             assert!(matches!(
                 last.allocate(journal),

@@ -98,6 +98,7 @@ mod wal;
 pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqNum};
 pub use db::{Db, Snapshot, Stats};
 pub use error::Error;
+pub use files::MAX_FILE_NUMBER;
 pub use options::{Options, RecoveryMode, WriteOptions, MIN_WRITE_BUFFER_SIZE};
 pub use read::Iter;
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};

@@ -233,9 +233,13 @@ fn cases(h: &History) -> Vec<Case> {
             strict_ok: true,
         },
     );
-    // File numbers at the edge of u64.
+    // File numbers at the edge of u64, and past the largest the database
+    // makes (issue #23, item 3).
     for name in [
         format!("{}.log", u64::MAX),
+        format!("{}.log", u64::MAX - 1),
+        format!("{}.ldb", tributary::MAX_FILE_NUMBER + 1),
+        format!("MANIFEST-{}", tributary::MAX_FILE_NUMBER + 1),
         "99999999999999999999.log".to_owned(),
     ] {
         let fs = h.fs.snapshot();

@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_nothing_destroyed, build_history, contents, dir, files, History};
 use tributary::fs::{Fault, FaultFs, FaultKind, FaultOp, Fs};
-use tributary::{Db, DropKind, Error, Options, RecoveryMode, WriteOptions};
+use tributary::{Db, DropKind, Error, Options, RecoveryMode, WriteOptions, MAX_FILE_NUMBER};
 
 fn opts(fs: &FaultFs, h: &History, recovery: RecoveryMode) -> Options {
     Options {
@@ -176,9 +176,13 @@ fn only_journal(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Reproduction 5: A journal named with the largest number made the next one wrap to 0,
-/// and zero-filling it destroyed `000001.log`. Now the open refuses, and a
-/// database with a few numbers left opens, then fails a rotation that
-/// would need one more, and its data survives.
+/// and zero-filling it destroyed `000001.log`. Then (issue #23, item 3) a
+/// stray `18446744073709551614.log` made the open take the last number
+/// there is, and no command could open the database again. Now a number
+/// beyond `MAX_FILE_NUMBER` is no file of ours: every open refuses it,
+/// naming it, before anything changes; a database a few numbers below the
+/// bound opens, then fails a rotation that would need one more, and its
+/// data survives.
 #[test]
 fn repro_5_file_numbers_never_wrap() {
     let tmp = tempfile::tempdir().unwrap();
@@ -187,25 +191,36 @@ fn repro_5_file_numbers_never_wrap() {
     db.close().unwrap();
     let journal = only_journal(tmp.path());
     let first = std::fs::read(&journal).unwrap();
-    std::fs::write(tmp.path().join(format!("{}.log", u64::MAX)), b"").unwrap();
-    for _ in 0..2 {
-        let err = Db::open(tmp.path(), Options::default()).unwrap_err();
-        assert!(matches!(err, Error::FileNumberExhausted { .. }), "{err}");
-        let check = Db::check(tmp.path(), &Options::default()).unwrap_err();
-        assert!(
-            matches!(check, Error::FileNumberExhausted { .. }),
-            "{check}"
-        );
+    for stray in [u64::MAX, u64::MAX - 1, MAX_FILE_NUMBER + 1] {
+        let stray = tmp.path().join(format!("{stray}.log"));
+        std::fs::write(&stray, b"").unwrap();
+        let before = names(tmp.path());
+        for _ in 0..2 {
+            let err = Db::open(tmp.path(), Options::default()).unwrap_err();
+            assert!(
+                matches!(&err, Error::ForeignFile { path, .. } if *path == stray),
+                "{err}"
+            );
+            let check = Db::check(tmp.path(), &Options::default()).unwrap_err();
+            assert!(
+                matches!(&check, Error::ForeignFile { path, .. } if *path == stray),
+                "{check}"
+            );
+        }
+        assert_eq!(names(tmp.path()), before, "a refused open changed names");
+        std::fs::remove_file(&stray).unwrap();
     }
     assert_eq!(std::fs::read(&journal).unwrap(), first);
+    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    db.close().unwrap();
 
-    // Five below the largest: the open takes four numbers (a manifest, its
+    // Five below the bound: the open takes four numbers (a manifest, its
     // temporary, a table for what it recovered, a journal), a synced write
     // takes the last for the next journal, and a rotation after that,
-    // which would need one more, fails as a write error instead of
-    // wrapping.
-    std::fs::remove_file(tmp.path().join(format!("{}.log", u64::MAX))).unwrap();
-    std::fs::write(tmp.path().join(format!("{}.log", u64::MAX - 5)), b"").unwrap();
+    // which would need one more, fails as a write error.
+    let high = tmp.path().join(format!("{}.log", MAX_FILE_NUMBER - 5));
+    std::fs::write(&high, b"").unwrap();
     let db = Db::open(
         tmp.path(),
         Options {
@@ -228,13 +243,11 @@ fn repro_5_file_numbers_never_wrap() {
     drop(db);
     // Nothing acknowledged was lost, and nothing wrapped to number 0.
     assert!(!tmp.path().join("000000.log").exists());
-    // (The journal numbered five below the largest was obsolete: gone.)
-    assert!(!tmp.path().join(format!("{}.log", u64::MAX - 5)).exists());
-    let mut names: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    assert!(
+        !high.exists(),
+        "the journal five below the bound was obsolete"
+    );
+    let names = names(tmp.path());
     assert!(names.iter().any(|n| n.ends_with(".ldb")), "{names:?}");
     // The directory now holds the largest number: it cannot open again
     // (every open takes new numbers), and says so.
@@ -243,6 +256,16 @@ fn repro_5_file_numbers_never_wrap() {
         matches!(check, Error::FileNumberExhausted { .. }),
         "{check}"
     );
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 // 6 (non-regular files hang) is in damage_matrix.rs.

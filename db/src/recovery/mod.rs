@@ -248,20 +248,55 @@ pub(crate) fn recover(
     } else {
         None
     };
-    if let Some(l) = loaded.as_ref().filter(|l| l.torn > 0) {
-        // An edit whose sync never returned: no caller was told it
-        // committed, and what it described is still in the journals.
-        log::warn!(
-            "recovery: dropped a torn last edit ({} bytes) of {}",
-            l.torn,
-            l.path.display()
-        );
-    }
     let catalog = loaded
         .as_ref()
         .map(|l| l.catalog.clone())
         .unwrap_or_default();
-    let version = version::set::open_tables(shared_fs, dir, &catalog, retire)?;
+    if let Some(l) = loaded
+        .as_ref()
+        .filter(|l| l.catalog.next_file_number > crate::files::MAX_FILE_NUMBER + 1)
+    {
+        return Err(Error::Corruption {
+            path: l.path.clone(),
+            offset: 0,
+            reason: format!(
+                "it records the next file number as {}, beyond {}, the largest this database \
+                 makes",
+                l.catalog.next_file_number,
+                crate::files::MAX_FILE_NUMBER
+            ),
+        });
+    }
+    // A last manifest record that does not read was torn by a crash only
+    // if nothing shows that it committed: once an edit commits, what it
+    // made obsolete is deleted (a compaction's inputs, the journals a
+    // flush emptied), and a crash never loses those deletions without the
+    // edit. With such proof it is damage: refused in every mode, naming
+    // the manifest, before anything changes (the tables it added would
+    // otherwise be deleted as orphans).
+    let torn = loaded.as_ref().filter(|l| l.torn > 0);
+    let damaged_tail = |proof: String| -> Error {
+        let l = torn.expect("asked only with a torn manifest");
+        Error::Corruption {
+            path: l.path.clone(),
+            offset: l.good_len,
+            reason: format!(
+                "the manifest's last record ({} bytes) does not read, and it committed: {proof}; \
+                 a crash cannot explain this, so nothing was changed",
+                l.torn
+            ),
+        }
+    };
+    let version = match version::set::open_tables(shared_fs, dir, &catalog, retire) {
+        Ok(version) => version,
+        Err(Error::Corruption { path, reason, .. }) if torn.is_some() => {
+            return Err(damaged_tail(format!(
+                "{} (which the records before it list): {reason}",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(e),
+    };
     // Journals below the log number hold nothing that is not in tables.
     let (obsolete_journals, live): (Vec<_>, Vec<_>) = listing
         .journals
@@ -272,6 +307,22 @@ pub(crate) fn recover(
         .iter()
         .map(|(number, path)| scan::journal(fs, *number, path))
         .collect::<Result<Vec<_>, Error>>()?;
+    if torn.is_some() {
+        let lost = dir.join(crate::files::LOST);
+        let set_aside = |n: u64| fs.exists(&crate::files::journal_path(&lost, n));
+        if let Some(proof) = plan::committed_past(&catalog, &scans, &set_aside) {
+            return Err(damaged_tail(proof));
+        }
+    }
+    if let Some(l) = torn {
+        // An edit whose sync never returned: no caller was told it
+        // committed, and what it described is still in the journals.
+        log::warn!(
+            "recovery: dropped a torn last edit ({} bytes) of {}",
+            l.torn,
+            l.path.display()
+        );
+    }
     let plan = plan::plan_with(
         &scans,
         plan::Expect {
@@ -301,9 +352,23 @@ pub(crate) fn recover(
     // Shortened copies left by an interrupted repair go first: their
     // journals are still whole (a copy's name disappears in the rename
     // that puts it in place), but they are kept all the same.
-    let steps: Vec<Step> = listing
-        .repair_copies
+    //
+    // Tables the manifest does not list are a crash's uncommitted outputs,
+    // deleted once the open is done, only while the history is whole. After
+    // a break something is missing, and such a table may be all that is
+    // left of it: it is set aside whole, first, so that a crash later in
+    // the repair cannot leave it for an open that would delete it.
+    let unlisted = |n: &u64| !catalog.tables().any(|(_, f)| f.number == *n);
+    let (kept_tables, orphan_tables): (Vec<PathBuf>, Vec<PathBuf>) = if plan.damage.is_some() {
+        let kept = listing.tables.iter().filter(|(n, _)| unlisted(n));
+        (kept.map(|(_, p)| p.clone()).collect(), Vec::new())
+    } else {
+        let orphans = listing.tables.iter().filter(|(n, _)| unlisted(n));
+        (Vec::new(), orphans.map(|(_, p)| p.clone()).collect())
+    };
+    let steps: Vec<Step> = kept_tables
         .iter()
+        .chain(&listing.repair_copies)
         .map(|path| Step::SetAside { path: path.clone() })
         .chain(plan.steps)
         .collect();
@@ -327,13 +392,7 @@ pub(crate) fn recover(
         })
         .collect();
     let mut orphans: Vec<PathBuf> = obsolete_journals.into_iter().map(|(_, p)| p).collect();
-    orphans.extend(
-        listing
-            .tables
-            .iter()
-            .filter(|(n, _)| !catalog.tables().any(|(_, f)| f.number == *n))
-            .map(|(_, p)| p.clone()),
-    );
+    orphans.extend(orphan_tables);
     orphans.extend(
         listing
             .manifests

@@ -450,6 +450,45 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
     }
 }
 
+/// What in the directory shows that the manifest's edits went past what
+/// its catalog says, if anything does: a journal at or above the log
+/// number that is gone although it was not set aside (`set_aside` says
+/// whether `lost/` holds a journal). A journal is deleted only after an
+/// edit that moves the log number past it has committed, and its name was
+/// made durable before any edit named it, so no crash explains the
+/// absence: the journal the log number names, or one the manifest records
+/// as synced.
+///
+/// (A table the catalog lists that is missing is proof too; the caller
+/// finds it when it opens them. Sequence numbers are not: a crash that
+/// keeps a later journal's unsynced block and loses an earlier one's
+/// leaves the same gap.)
+pub(crate) fn committed_past(
+    catalog: &crate::version::Catalog,
+    scans: &[JournalScan],
+    set_aside: &dyn Fn(u64) -> bool,
+) -> Option<String> {
+    let present = |n: u64| scans.iter().any(|s| s.number == n) || set_aside(n);
+    if catalog.log_number > 0 && !present(catalog.log_number) {
+        return Some(format!(
+            "journal {:06}.log, the first live one by the records before it, is gone \
+             (journals are deleted only once a committed edit moves past them)",
+            catalog.log_number
+        ));
+    }
+    catalog
+        .synced_journals
+        .iter()
+        .find(|&(&n, &len)| n >= catalog.log_number && len > 0 && !present(n))
+        .map(|(n, len)| {
+            format!(
+                "journal {n:06}.log, recorded as synced to {len} bytes by the records \
+                 before it, is gone (journals are deleted only once a committed edit moves \
+                 past them)"
+            )
+        })
+}
+
 /// The bytes of `scan` after its good part, dropped for `reason`.
 fn tail(scan: &JournalScan, kind: DropKind, why: &str) -> DroppedRange {
     let what = match &scan.ending {

@@ -89,7 +89,10 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
             Name::NumberTooLarge => {
                 return Err(Error::ForeignFile {
                     path,
-                    reason: "its file number does not fit in 64 bits".to_owned(),
+                    reason: format!(
+                        "its file number is beyond {}, the largest this database makes",
+                        files::MAX_FILE_NUMBER
+                    ),
                 })
             }
             Name::Other if name == files::LOST => {
@@ -101,8 +104,19 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
                     });
                 }
                 for kept in fs.list(&path).map_err(io_err("list", &path))? {
-                    if let Some(n) = lost_number(&kept) {
-                        note(n, &path.join(&kept));
+                    match lost_number(&kept) {
+                        Some(n) if n > files::MAX_FILE_NUMBER => {
+                            return Err(Error::ForeignFile {
+                                path: path.join(&kept),
+                                reason: format!(
+                                    "its file number is beyond {}, the largest this database \
+                                     makes",
+                                    files::MAX_FILE_NUMBER
+                                ),
+                            })
+                        }
+                        Some(n) => note(n, &path.join(&kept)),
+                        None => {}
                     }
                 }
             }

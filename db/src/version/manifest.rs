@@ -2,11 +2,17 @@
 //!
 //! # Reading
 //!
-//! The records are read in the journal's strict mode. A torn last record
-//! is an edit whose sync never returned, so no caller was told it
-//! committed: it is dropped. Damage anywhere before the end refuses the
-//! manifest: later edits may already have deleted the inputs of earlier
-//! ones, so no prefix is safe to guess at.
+//! The records are read in the journal's strict mode. A last record that
+//! does not read (torn, or damaged with nothing readable after it) *may*
+//! be an edit whose sync never returned, so that no caller was told it
+//! committed: [`replay`] drops it and reports it as [`Replayed::torn`].
+//! Whether a crash explains it is for recovery to judge against the rest
+//! of the directory (`recovery`: a committed edit deletes what it made
+//! obsolete, and that absence is proof). Damage anywhere before the end
+//! refuses the manifest: later edits may already have deleted the inputs
+//! of earlier ones, so no prefix is safe to guess at. So does a tear in the
+//! full-state edit a manifest begins with: `CURRENT` names a manifest only
+//! once that edit is synced, so no crash tears it.
 //!
 //! # Installing a new manifest (at each open)
 //!
@@ -94,7 +100,8 @@ pub struct Replayed {
     pub edits: usize,
     /// Bytes up to the end of the last whole record.
     pub good_len: u64,
-    /// Bytes of a torn last record, dropped.
+    /// Bytes after `good_len` that do not read: a last record a crash may
+    /// have torn, dropped (recovery decides whether a crash explains it).
     pub torn: u64,
 }
 
@@ -165,6 +172,14 @@ pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
         return Err(ManifestError::Empty);
     }
     let good_len = last_good;
+    if edits == 0 && good_len < bytes.len() as u64 {
+        return Err(ManifestError::Damaged {
+            offset: good_len,
+            reason: "the full-state edit does not read (it was synced before CURRENT named \
+                     this manifest, so no crash tears it)"
+                .to_owned(),
+        });
+    }
     Ok(Replayed {
         catalog,
         edits,
@@ -346,6 +361,14 @@ mod tests {
         let r = replay(cut).unwrap();
         assert_eq!(r.edits, 1);
         assert!(r.torn > 0);
+        // The full-state edit is never a torn tail: it was synced before
+        // the manifest was named.
+        let snapshot_only = framed(&[
+            Record::Header(Header::current()),
+            Record::Edit(vec![Field::NextFileNumber(10), add(3)]),
+        ]);
+        let cut = &snapshot_only[..snapshot_only.len() - 3];
+        assert!(matches!(replay(cut), Err(ManifestError::Damaged { .. })));
     }
 
     #[test]

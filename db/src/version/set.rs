@@ -48,7 +48,10 @@ pub struct Loaded {
     pub number: u64,
     /// Its catalog.
     pub catalog: Catalog,
-    /// Bytes of a torn last edit that were dropped.
+    /// Where its last readable record ends.
+    pub good_len: u64,
+    /// Bytes of a last record that does not read, dropped: an edit a crash
+    /// tore, unless the directory shows that it committed (`recovery`).
     pub torn: u64,
 }
 
@@ -97,6 +100,7 @@ pub fn load(fs: &dyn Fs, dir: &Path) -> Result<Loaded, Error> {
         path,
         number,
         catalog: replayed.catalog,
+        good_len: replayed.good_len,
         torn: replayed.torn,
     })
 }
