@@ -444,6 +444,7 @@ impl Db {
         options: &WriteOptions,
     ) -> Result<(), Error> {
         let (key, value) = (key.as_ref(), value.as_ref());
+        check_key(key)?;
         self.check_size(Record::Put { key, value }.internal_len())?;
         self.writer()?.put(key, value, writer_options(options))?;
         Ok(())
@@ -466,6 +467,7 @@ impl Db {
     /// See [`write`](Db::write).
     pub fn delete_with(&self, key: impl AsRef<[u8]>, options: &WriteOptions) -> Result<(), Error> {
         let key = key.as_ref();
+        check_key(key)?;
         self.check_size(Record::Delete { key }.internal_len())?;
         self.writer()?.delete(key, writer_options(options))?;
         Ok(())
@@ -477,8 +479,8 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::EmptyBatch`] and [`Error::BatchTooLarge`] before anything is
-    /// written; [`Error::Write`] if the journal write or sync failed (then
+    /// [`Error::EmptyBatch`], [`Error::BatchTooLarge`] and
+    /// [`Error::KeyTooLarge`] before anything is written; [`Error::Write`] if the journal write or sync failed (then
     /// nothing of the batch is visible, and the database refuses writes until
     /// reopened), or the database is closing.
     pub fn write(&self, batch: &Batch, options: &WriteOptions) -> Result<SeqNum, Error> {
@@ -486,6 +488,9 @@ impl Db {
             return Err(Error::EmptyBatch);
         }
         self.check_size(batch.internal_len())?;
+        for record in batch.records() {
+            check_key(record.key())?;
+        }
         Ok(self.writer()?.write(batch, writer_options(options))?)
     }
 
@@ -763,6 +768,17 @@ impl Db {
             let _ = file.table();
         }
     }
+}
+
+/// Refuses a key longer than [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE).
+fn check_key(key: &[u8]) -> Result<(), Error> {
+    if key.len() > crate::MAX_KEY_SIZE {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max: crate::MAX_KEY_SIZE,
+        });
+    }
+    Ok(())
 }
 
 /// Weak references to the tables of `version`, which the open found.

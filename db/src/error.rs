@@ -72,6 +72,14 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// A key is longer than [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE); nothing
+    /// was written.
+    KeyTooLarge {
+        /// The key's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The write path failed: a journal error (the database is then
     /// poisoned until reopened), a close, or a background error.
     Write(writer::WriteError),
@@ -127,6 +135,9 @@ impl fmt::Display for Error {
                     f,
                     "batch of {size} bytes is larger than max_batch_size {max}"
                 )
+            }
+            Error::KeyTooLarge { len, max } => {
+                write!(f, "key of {len} bytes is longer than the maximum, {max}")
             }
             Error::Write(e) => write!(f, "write failed: {e}"),
             Error::Closed => write!(f, "database is closed"),

@@ -99,7 +99,7 @@ pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqN
 pub use db::{Db, Snapshot, Stats};
 pub use error::Error;
 pub use files::MAX_FILE_NUMBER;
-pub use options::{Options, RecoveryMode, WriteOptions, MIN_WRITE_BUFFER_SIZE};
+pub use options::{Options, RecoveryMode, WriteOptions, MAX_KEY_SIZE, MIN_WRITE_BUFFER_SIZE};
 pub use read::Iter;
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
 /// The group-commit types the database's API names: [`Stats::writer`],

@@ -6,6 +6,17 @@ use crate::tuning::MAX_WRITE_BUFFER_SIZE;
 use std::fmt;
 use std::sync::Arc;
 
+/// The longest key the database takes: 64 KiB, fjall's limit (LevelDB has
+/// none). Every table's smallest and largest keys go into the manifest,
+/// whose records a reader decodes only up to a limit (64 MiB); with keys
+/// bounded, each table's entry is bounded (about 128 KiB at most), and
+/// the writer splits larger edits into records that reader can read back
+/// (`version::manifest`). Without a bound, one 40 MiB key had made a
+/// database that no open could read again. A longer key is refused with
+/// [`Error::KeyTooLarge`] by `put`, `delete` and `write` before anything is
+/// written.
+pub const MAX_KEY_SIZE: usize = 64 << 10;
+
 /// How a database is opened.
 ///
 /// `Options::default()` gives the documented defaults, chosen to match

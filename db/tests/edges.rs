@@ -291,3 +291,64 @@ fn an_unlisted_table_is_set_aside_not_deleted_when_the_history_breaks() {
         "the unlisted table is kept whole"
     );
 }
+
+/// Issue #23, item 2: keys the API took bricked the database (one 40 MiB
+/// key, or 100 of 1 MiB: the manifest's records outgrew what its reader
+/// decodes). Keys are bounded now, and an edit too large for one record is
+/// split: keys of the maximum size go through flushes, compactions and a
+/// full-state manifest of hundreds of tables (over one record's share),
+/// and reopen every time; one byte more is refused with nothing written.
+#[test]
+fn keys_of_the_maximum_size_reopen_and_one_byte_more_is_refused() {
+    use tributary::{Batch, WriteOptions, MAX_KEY_SIZE};
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        write_buffer_size: 1 << 20,
+        table_file_size: 16 << 10,
+        level1_size: 1 << 20,
+        ..Options::default()
+    };
+    let big = |i: u32| {
+        let mut key = vec![b'k'; MAX_KEY_SIZE];
+        key[MAX_KEY_SIZE - 4..].copy_from_slice(&i.to_be_bytes());
+        key
+    };
+    let n = 200;
+    let db = Db::open(dir.path(), options.clone()).unwrap();
+    for i in 0..n {
+        db.put(big(i), i.to_le_bytes()).unwrap();
+    }
+    db.compact().unwrap();
+    // One byte over: refused by each way in, and nothing is written.
+    let over = vec![b'x'; MAX_KEY_SIZE + 1];
+    let seq = db.stats().last_seq;
+    let too_large = |e: Error| matches!(e, Error::KeyTooLarge { len, max } if len == MAX_KEY_SIZE + 1 && max == MAX_KEY_SIZE);
+    assert!(too_large(db.put(&over, b"v").unwrap_err()));
+    assert!(too_large(db.delete(&over).unwrap_err()));
+    let mut batch = Batch::new();
+    batch.put(b"fine", b"v");
+    batch.put(&over, b"v");
+    assert!(too_large(
+        db.write(&batch, &WriteOptions::default()).unwrap_err()
+    ));
+    assert_eq!(db.stats().last_seq, seq);
+    assert_eq!(db.get(b"fine").unwrap(), None);
+    db.close().unwrap();
+    for round in 0..3 {
+        let db = Db::open(dir.path(), options.clone()).unwrap();
+        for i in 0..n {
+            assert_eq!(
+                db.get(big(i)).unwrap().as_deref(),
+                Some(&i.to_le_bytes()[..]),
+                "round {round}, key {i}"
+            );
+        }
+        let tables: usize = db.stats().files_per_level.iter().sum();
+        assert!(
+            tables > 128,
+            "{tables} tables: the full state fits one record"
+        );
+        db.put(big(n + round), b"more").unwrap();
+        db.close().unwrap();
+    }
+}

@@ -127,6 +127,11 @@ impl Catalog {
                     };
                     undo.push(Undo::Deleted(i, file));
                 }
+                Field::Continues => {
+                    return Err(Inconsistent(
+                        "a continuation mark inside an edit (it may only end a record)".to_owned(),
+                    ))
+                }
                 Field::JournalSynced { number, len } => {
                     let old = self.synced_journals.get(number).copied();
                     undo.push(Undo::Synced(*number, old));

@@ -23,6 +23,12 @@ pub const COMPARATOR: &str = "leveldb.BytewiseComparator";
 /// The largest record a reader decodes: a full-state edit of 10^5 tables
 /// is about 10 MiB.
 pub const MAX_RECORD: usize = 64 << 20;
+/// The size past which a writer splits an edit into several records (see
+/// [`Field::Continues`]): a quarter of [`MAX_RECORD`], so that a record
+/// of whole fields that starts below it stays below the reader's limit
+/// (a table's entry, with keys of at most `MAX_KEY_SIZE`, is about
+/// 128 KiB).
+pub const SPLIT_AT: usize = MAX_RECORD / 4;
 
 /// One manifest record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +114,11 @@ pub enum Field {
         /// Its synced length in bytes.
         len: u64,
     },
+    /// Ends a record whose edit goes on in the next record: an edit too
+    /// large for one record (over [`SPLIT_AT`]) is written as several, and
+    /// applied whole once its last record (the one without this mark) is
+    /// read. An edit cut off before that record never committed.
+    Continues,
 }
 
 /// Why a record did not decode.
@@ -138,6 +149,43 @@ impl std::fmt::Display for RecordError {
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_RECORD>()
+}
+
+/// The records that carry `edit`: one, or, if it encodes to more than
+/// [`SPLIT_AT`] bytes, several of whole fields, each but the last ending
+/// with [`Field::Continues`]. The writer checks what the reader will:
+/// every record is at most [`MAX_RECORD`] bytes.
+///
+/// # Errors
+///
+/// The size of a single field that does not fit in a record (a key far
+/// beyond `MAX_KEY_SIZE`, from a table written elsewhere).
+pub fn edit_records(edit: &[Field]) -> Result<Vec<Vec<u8>>, usize> {
+    let whole = Record::Edit(edit.to_vec()).encode();
+    if whole.len() <= SPLIT_AT {
+        return Ok(vec![whole]);
+    }
+    let mut records = Vec::new();
+    let mut chunk: Vec<Field> = Vec::new();
+    let mut chunk_len = 0;
+    for field in edit {
+        let len = bincode::serde::encode_to_vec(field, config())
+            .map(|b| b.len())
+            .unwrap_or(usize::MAX);
+        if len > MAX_RECORD - 64 {
+            return Err(len);
+        }
+        if chunk_len + len > SPLIT_AT && !chunk.is_empty() {
+            chunk.push(Field::Continues);
+            records.push(Record::Edit(std::mem::take(&mut chunk)).encode());
+            chunk_len = 0;
+        }
+        chunk.push(field.clone());
+        chunk_len += len;
+    }
+    records.push(Record::Edit(chunk).encode());
+    debug_assert!(records.iter().all(|r| r.len() <= MAX_RECORD));
+    Ok(records)
 }
 
 impl Record {

@@ -28,7 +28,7 @@
 //! and synced. Either way recovery reads a whole manifest.
 
 use super::catalog::{Catalog, Inconsistent};
-use super::edit::{Field, Header, Record, RecordError};
+use super::edit::{edit_records, Field, Header, Record, RecordError, MAX_RECORD};
 use crate::fs::{Fs, WritableFile};
 use journal::{ReadError, Reader, Recovery};
 use std::fmt;
@@ -113,6 +113,9 @@ pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
     let mut header_seen = false;
     // Just past the last record applied.
     let mut last_good = 0;
+    // The fields of an edit split over records, and where it starts.
+    let mut continued: Vec<Field> = Vec::new();
+    let mut continued_at = 0;
     loop {
         let record = match reader.next_record() {
             Ok(Some(record)) => record,
@@ -159,10 +162,26 @@ pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
                     reason: RecordError::Decode("a second header".into()),
                 })
             }
-            (true, Record::Edit(fields)) => {
+            (true, Record::Edit(mut fields)) => {
+                if fields.last() == Some(&Field::Continues) {
+                    // Part of an edit split over records: applied with
+                    // its last record, or not at all.
+                    fields.pop();
+                    if continued.is_empty() {
+                        continued_at = offset;
+                    }
+                    continued.append(&mut fields);
+                    continue;
+                }
+                let (edit, at) = if continued.is_empty() {
+                    (fields, offset)
+                } else {
+                    continued.append(&mut fields);
+                    (std::mem::take(&mut continued), continued_at)
+                };
                 catalog
-                    .apply(&fields)
-                    .map_err(|reason| ManifestError::Inconsistent { offset, reason })?;
+                    .apply(&edit)
+                    .map_err(|reason| ManifestError::Inconsistent { offset: at, reason })?;
                 edits += 1;
             }
         }
@@ -251,9 +270,7 @@ impl ManifestWriter {
             writer
                 .journal
                 .append(&Record::Header(Header::current()).encode())?;
-            writer
-                .journal
-                .append(&Record::Edit(catalog.full_edit()).encode())?;
+            writer.append(&catalog.full_edit())?;
             writer.journal.sync()?;
             fs.sync_dir(dir)
         })();
@@ -270,8 +287,25 @@ impl ManifestWriter {
     /// Appends an edit and syncs it: the commit point of a flush or a
     /// compaction.
     pub fn commit(&mut self, edit: &[Field]) -> io::Result<()> {
-        self.journal.append(&Record::Edit(edit.to_vec()).encode())?;
+        self.append(edit)?;
         self.journal.sync()
+    }
+
+    /// Appends `edit` as the records [`edit_records`] makes of it, each
+    /// within the reader's limit.
+    fn append(&mut self, edit: &[Field]) -> io::Result<()> {
+        let records = edit_records(edit).map_err(|len| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a manifest field of {len} bytes does not fit in a record of at most {MAX_RECORD}"
+                ),
+            )
+        })?;
+        for record in records {
+            self.journal.append(&record)?;
+        }
+        Ok(())
     }
 
     /// The manifest's number.
@@ -369,6 +403,74 @@ mod tests {
         ]);
         let cut = &snapshot_only[..snapshot_only.len() - 3];
         assert!(matches!(replay(cut), Err(ManifestError::Damaged { .. })));
+    }
+
+    /// An edit larger than a record's share is split into records of
+    /// whole fields, applied together; cut before its last record, none of
+    /// it applies (and when it is the full-state edit, the manifest is
+    /// refused).
+    #[test]
+    fn a_large_edit_is_split_and_applied_whole() {
+        let big = |number: u64| Field::AddFile {
+            level: 1,
+            file: FileMeta {
+                number,
+                size: 1,
+                entries: 1,
+                smallest: [
+                    vec![b'a'; 64 << 10],
+                    number.to_be_bytes().to_vec(),
+                    vec![0; 8],
+                ]
+                .concat(),
+                largest: [
+                    vec![b'a'; 64 << 10],
+                    number.to_be_bytes().to_vec(),
+                    vec![1; 8],
+                ]
+                .concat(),
+            },
+        };
+        let mut edit = vec![Field::NextFileNumber(1000)];
+        edit.extend((1..140).map(big));
+        let records = edit_records(&edit).unwrap();
+        assert!(records.len() >= 2, "{} records", records.len());
+        assert!(records.iter().all(|r| r.len() <= MAX_RECORD));
+        let mut w = journal::Writer::new(Vec::new());
+        w.append(&Record::Header(Header::current()).encode())
+            .unwrap();
+        for r in &records {
+            w.append(r).unwrap();
+        }
+        w.append(&Record::Edit(vec![add(500)]).encode()).unwrap();
+        w.flush().unwrap();
+        let bytes = w.into_inner();
+        let r = replay(&bytes).unwrap();
+        assert_eq!((r.edits, r.torn), (2, 0));
+        assert_eq!(r.catalog.levels[1].len(), 139);
+        // The full-state edit cut after its first record: refused.
+        let mut reader = Reader::new(&bytes[..], Recovery::Strict);
+        reader.next_record().unwrap();
+        reader.next_record().unwrap();
+        let after_first = reader.offset() as usize;
+        assert!(matches!(
+            replay(&bytes[..after_first]),
+            Err(ManifestError::Damaged { .. })
+        ));
+        // A split edit after the first, cut before its last record: not
+        // applied, and reported as a tail to judge.
+        let mut w = journal::Writer::new(Vec::new());
+        w.append(&Record::Header(Header::current()).encode())
+            .unwrap();
+        w.append(&Record::Edit(vec![Field::NextFileNumber(10), add(3)]).encode())
+            .unwrap();
+        let good = w.size();
+        w.append(&records[0]).unwrap();
+        w.flush().unwrap();
+        let r = replay(&w.into_inner()).unwrap();
+        assert_eq!((r.edits, r.good_len), (1, good));
+        assert!(r.torn > 0);
+        assert!(r.catalog.levels[1].is_empty());
     }
 
     #[test]
