@@ -373,8 +373,11 @@ impl Db {
     }
 
     /// Checks the database in `dir` without changing it: reads the
-    /// manifest, checks every block of every table it lists, replays the
-    /// live journals, and reports what opening would drop and set aside.
+    /// manifest, checks the order of its levels, checks that every table
+    /// it lists is that table (number, key range, entry count) and every
+    /// block of it, including the filter and metaindex that reads can do
+    /// without, replays the live journals, and reports what opening would
+    /// drop and set aside.
     ///
     /// It creates no file, not even `LOCK`. It takes the lock if the file
     /// is there, so it fails with [`Error::Locked`] while the database is
@@ -392,8 +395,29 @@ impl Db {
         // no repair; then every block of every table is read and checked
         // (an open checks a block only when a read first needs it).
         let db = Db::open_read_only(dir, options.clone())?;
-        for (_, file) in db.shared.view().version.tables() {
-            file.table()?.verify_all().map_err(table_err(file.path()))?;
+        let version = Arc::clone(&db.shared.view().version);
+        // The levels first: a table in the wrong place or overlapping
+        // another gives wrong answers with every block intact.
+        if let Err(reason) = version.check() {
+            return Err(Error::Corruption {
+                path: db.report.manifest.clone().unwrap_or_default(),
+                offset: 0,
+                reason: format!("the manifest's levels are out of order: {reason}"),
+            });
+        }
+        for (_, file) in version.tables() {
+            // Opening it checks it is the table listed (`version::set`).
+            let entries = file.table()?.verify_all().map_err(table_err(file.path()))?;
+            if entries != file.meta.entries {
+                return Err(Error::Corruption {
+                    path: file.path().to_path_buf(),
+                    offset: 0,
+                    reason: format!(
+                        "it holds {entries} entries, where the manifest lists {}",
+                        file.meta.entries
+                    ),
+                });
+            }
         }
         Ok(db.report.clone())
     }
@@ -862,7 +886,7 @@ fn write_recovered(
     // manifest that will name it (`Db::open`).
     let meta = build::write_batches(fs, &path, number, block_size, run)
         .map_err(io_err("write table", &path))?;
-    let table = version::set::open_table(fs, &path, meta.size)?;
+    let table = version::set::open_table(fs, &path, &meta)?;
     Ok(TableFile::new(meta, table, path, Some(retire.clone())))
 }
 

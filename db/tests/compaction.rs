@@ -316,7 +316,11 @@ fn a_compaction_refuses_a_level_whose_tables_overlap() {
     use tributary::version::manifest::{self, ManifestWriter};
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let meta_a = one_table(a.path(), 0..1000, 0);
+    // B's numbers start past A's, so its table can keep its own number
+    // (which it records) in A.
+    std::fs::write(b.path().join("000100.log"), b"").unwrap();
     let meta_b = one_table(b.path(), 500..1500, 1);
+    assert!(meta_b.number > 100);
     // B's table joins A's level under a number of A's.
     let mut catalog = catalog(a.path());
     let level = catalog
@@ -325,10 +329,10 @@ fn a_compaction_refuses_a_level_whose_tables_overlap() {
         .position(|l| l.contains_key(&meta_a.number))
         .unwrap();
     assert!(level > 0, "the full compaction leaves a deeper level");
-    let number = catalog.next_file_number;
+    let number = meta_b.number;
     let foreign = a.path().join(format!("{number:06}.ldb"));
-    std::fs::copy(b.path().join(format!("{:06}.ldb", meta_b.number)), &foreign).unwrap();
-    catalog.levels[level].insert(number, tributary::version::FileMeta { number, ..meta_b });
+    std::fs::copy(b.path().join(format!("{number:06}.ldb")), &foreign).unwrap();
+    catalog.levels[level].insert(number, meta_b);
     catalog.next_file_number = number + 3;
     let manifest_number = number + 1;
     ManifestWriter::create(&OsFs, a.path(), manifest_number, &catalog).unwrap();
@@ -340,6 +344,11 @@ fn a_compaction_refuses_a_level_whose_tables_overlap() {
     )
     .unwrap();
 
+    // `check` finds the overlap in the manifest's levels (issue #23).
+    match Db::check(a.path(), &Options::default()) {
+        Err(Error::Corruption { reason, .. }) => assert!(reason.contains("overlap"), "{reason}"),
+        other => panic!("check passed an overlapping level: {other:?}"),
+    }
     let db = Db::open(a.path(), Options::default()).unwrap();
     let before = tables(a.path());
     match db.compact() {

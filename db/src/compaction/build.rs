@@ -35,8 +35,12 @@ impl OutputTable {
     ) -> io::Result<OutputTable> {
         let file = fs.create(path)?;
         let out = BufWriter::with_capacity(TABLE_WRITE_BUFFER, file);
+        let mut builder = TableBuilder::with_block_size(out, block_size);
+        // Its number in its metaindex: a table copied over another of the
+        // same size is then told apart at open (`version::set`).
+        builder.set_number(number);
         Ok(OutputTable {
-            builder: TableBuilder::with_block_size(out, block_size),
+            builder,
             path: path.to_path_buf(),
             number,
         })

@@ -268,7 +268,7 @@ pub(crate) fn open_committed(
     meta: crate::version::FileMeta,
     path: std::path::PathBuf,
 ) -> Result<Arc<crate::version::TableFile>, crate::error::Error> {
-    match crate::version::set::open_table(&*shared.fs, &path, meta.size) {
+    match crate::version::set::open_table(&*shared.fs, &path, &meta) {
         Ok(table) => Ok(Arc::new(crate::version::TableFile::new(
             meta,
             table,

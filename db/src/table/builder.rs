@@ -47,7 +47,16 @@ pub struct TableBuilder<W: Write> {
     last_key: Vec<u8>,
     /// The size at which a data block is cut.
     block_size: usize,
+    /// The file number to record ([`TableBuilder::set_number`]).
+    number: Option<u64>,
 }
+
+/// The metaindex key of a table's entry count, a Tributary property
+/// (LevelDB ignores metaindex entries it does not know): 8 bytes, LE.
+pub const ENTRIES_META_KEY: &[u8] = b"tributary.entries";
+/// The metaindex key of a table's own file number: 8 bytes, LE. A table
+/// copied or renamed over another is known by it.
+pub const NUMBER_META_KEY: &[u8] = b"tributary.number";
 
 impl<W: Write> TableBuilder<W> {
     /// A builder writing to `out` from its current position, taken as
@@ -73,7 +82,16 @@ impl<W: Write> TableBuilder<W> {
             smallest: Vec::new(),
             last_key: Vec::new(),
             block_size,
+            number: None,
         }
+    }
+
+    /// Records `number` as the table's file number, and its entry count,
+    /// in the metaindex (`tributary.number`, `tributary.entries`), so that
+    /// a reader can tell it from another table of the same size. Without
+    /// this call the table is byte for byte what LevelDB writes.
+    pub fn set_number(&mut self, number: u64) {
+        self.number = Some(number);
     }
 
     /// Entries added so far.
@@ -161,6 +179,11 @@ impl<W: Write> TableBuilder<W> {
         let mut handle = Vec::new();
         filter_handle.encode_to(&mut handle);
         metaindex.add(FILTER_META_KEY, &handle);
+        // Bytewise order: "filter..." < "tributary.entries" < "tributary.number".
+        if let Some(number) = self.number {
+            metaindex.add(ENTRIES_META_KEY, &self.entries.to_le_bytes());
+            metaindex.add(NUMBER_META_KEY, &number.to_le_bytes());
+        }
         let metaindex_handle = self.write_block(&metaindex.finish())?;
 
         if let Some(handle) = self.pending.take() {

@@ -21,7 +21,12 @@
 //! - **The filter block** (`filter.leveldb.BuiltinBloomFilter2`, [`filter`])
 //!   holds a Bloom filter over the user keys of each 2 KiB range of data
 //!   block offsets.
-//! - **The metaindex** maps the filter's name to its handle.
+//! - **The metaindex** maps the filter's name to its handle, and, in the
+//!   tables the database writes, `tributary.entries` and
+//!   `tributary.number` to the entry count and the table's own file
+//!   number ([`Properties`]; LevelDB ignores entries it does not know).
+//!   Damage in the metaindex or the filter leaves the table readable
+//!   without them ([`Table::meta_damage`]).
 //!
 //! This module knows nothing of the database: bytes in, entries out. It
 //! uses no `crate::` item, so its only ties are the internal key
@@ -78,7 +83,7 @@ pub mod reader;
 mod tests;
 
 pub use builder::{TableBuilder, TableSummary, BLOCK_SIZE};
-pub use reader::{Found, Table, TableIter};
+pub use reader::{Found, Properties, Table, TableIter};
 
 use format::BlockHandle;
 use std::cmp::Ordering;

@@ -34,6 +34,22 @@ pub struct Table {
     filter: Option<Range<usize>>,
     /// One bit per data block: its checksum was checked.
     verified: Box<[AtomicU64]>,
+    /// What the metaindex records of the table (none for LevelDB's).
+    properties: Properties,
+    /// Damage found in the metaindex or the filter block at open: the
+    /// table is read without them (LevelDB does the same), and `check`
+    /// reports it ([`Table::verify_all`]).
+    meta_damage: Option<TableError>,
+}
+
+/// What a table's metaindex records of it beyond LevelDB's entries
+/// (`builder::set_number`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Properties {
+    /// Its file number (`tributary.number`).
+    pub number: Option<u64>,
+    /// Its entry count (`tributary.entries`).
+    pub entries: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +133,39 @@ fn verified_block(
     Block::verify(data, order).map_err(|(offset, kind)| TableError::new(at + offset as u64, kind))
 }
 
+/// Reads the metaindex block at `range`: the filter block's contents (its
+/// checksum checked) and the table's [`Properties`].
+fn read_meta(
+    file: &[u8],
+    range: Range<usize>,
+) -> Result<(Option<Range<usize>>, Properties), TableError> {
+    let at = range.start as u64;
+    let meta = verified_block(file, range, Order::Bytewise)?;
+    let bad = || TableError::new(at, Corruption::BadIndexEntry);
+    let mut cursor = Cursor::default();
+    let mut filter = None;
+    cursor.seek(&meta, FILTER_META_KEY, Order::Bytewise);
+    if cursor.valid() && cursor.key() == FILTER_META_KEY {
+        let (handle, _) = BlockHandle::decode(cursor.value(&meta)).ok_or_else(bad)?;
+        let contents = handle.range(file.len(), at)?;
+        checked_contents(file, contents.clone())?;
+        filter = Some(contents);
+    }
+    let mut property = |name: &[u8]| -> Result<Option<u64>, TableError> {
+        cursor.seek(&meta, name, Order::Bytewise);
+        if !(cursor.valid() && cursor.key() == name) {
+            return Ok(None);
+        }
+        let value: [u8; 8] = cursor.value(&meta).try_into().map_err(|_| bad())?;
+        Ok(Some(u64::from_le_bytes(value)))
+    };
+    let properties = Properties {
+        entries: property(super::builder::ENTRIES_META_KEY)?,
+        number: property(super::builder::NUMBER_META_KEY)?,
+    };
+    Ok((filter, properties))
+}
+
 impl Table {
     /// Opens a table over its whole file, checking the footer, the index,
     /// the metaindex and the filter.
@@ -154,18 +203,14 @@ impl Table {
             cursor.next(&index_block);
         }
 
+        // The metaindex and the filter only speed reads up (and name the
+        // table): damage there is noted and the table read without them,
+        // where the footer and the index are needed for every read.
         let meta_range = footer.metaindex.range(file.len(), footer_at)?;
-        let meta = verified_block(file, meta_range.clone(), Order::Bytewise)?;
-        let mut filter = None;
-        cursor.seek(&meta, FILTER_META_KEY, Order::Bytewise);
-        if cursor.valid() && cursor.key() == FILTER_META_KEY {
-            let value = cursor.value(&meta);
-            let bad = || TableError::new(meta_range.start as u64, Corruption::BadIndexEntry);
-            let (handle, _) = BlockHandle::decode(value).ok_or_else(bad)?;
-            let range = handle.range(file.len(), meta_range.start as u64)?;
-            checked_contents(file, range.clone())?;
-            filter = Some(range);
-        }
+        let (filter, properties, meta_damage) = match read_meta(file, meta_range) {
+            Ok((filter, properties)) => (filter, properties, None),
+            Err(e) => (None, Properties::default(), Some(e)),
+        };
 
         let verified = (0..index.len().div_ceil(64))
             .map(|_| AtomicU64::new(0))
@@ -192,7 +237,49 @@ impl Table {
             words,
             filter,
             verified,
+            properties,
+            meta_damage,
         })
+    }
+
+    /// What the metaindex records of the table.
+    pub fn properties(&self) -> Properties {
+        self.properties
+    }
+
+    /// Damage found in the metaindex or filter block at open, if any: the
+    /// table reads without them.
+    pub fn meta_damage(&self) -> Option<&TableError> {
+        self.meta_damage.as_ref()
+    }
+
+    /// The table's first and last internal keys, from its first and last
+    /// data blocks (checked as any read checks them).
+    pub fn bounds(&self) -> Result<(Vec<u8>, Vec<u8>), TableError> {
+        let empty = || TableError::new(0, Corruption::BadIndexEntry);
+        let last = self.index.len().checked_sub(1).ok_or_else(empty)?;
+        let mut cursor = Cursor::default();
+        let block = self.block(0)?;
+        cursor.seek_to_first(&block);
+        let at = self.index[0].handle.offset;
+        if let Some(fault) = cursor_fault(&cursor, at) {
+            return Err(fault);
+        }
+        let first = cursor
+            .valid()
+            .then(|| cursor.key().to_vec())
+            .ok_or_else(empty)?;
+        let block = self.block(last)?;
+        cursor.seek_to_last(&block);
+        let at = self.index[last].handle.offset;
+        if let Some(fault) = cursor_fault(&cursor, at) {
+            return Err(fault);
+        }
+        let largest = cursor
+            .valid()
+            .then(|| cursor.key().to_vec())
+            .ok_or_else(empty)?;
+        Ok((first, largest))
     }
 
     fn file(&self) -> &[u8] {
@@ -349,6 +436,9 @@ impl Table {
 
     /// Checks every data block whole (for `check`): returns the number of
     /// entries.
+    ///
+    /// Damage in the metaindex or the filter, which reads go around, is
+    /// reported too, after the data blocks check out.
     pub fn verify_all(&self) -> Result<u64, TableError> {
         let mut entries = 0;
         let mut cursor = Cursor::default();
@@ -360,7 +450,10 @@ impl Table {
                 cursor.next(&block);
             }
         }
-        Ok(entries)
+        match &self.meta_damage {
+            Some(damage) => Err(damage.clone()),
+            None => Ok(entries),
+        }
     }
 
     /// A cursor over the table's entries, holding the table.

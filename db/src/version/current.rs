@@ -118,7 +118,7 @@ impl TableFile {
             .fs
             .as_deref()
             .expect("a table made here is opened when made");
-        let table = super::set::open_table(fs, &self.path, self.meta.size)?;
+        let table = super::set::open_table(fs, &self.path, &self.meta)?;
         Ok(self.table.get_or_init(|| Arc::new(table)))
     }
 
@@ -193,6 +193,33 @@ impl Version {
             .iter()
             .enumerate()
             .flat_map(|(level, files)| files.iter().map(move |f| (level, f)))
+    }
+
+    /// Checks the order the read path relies on: level 0 newest first (by
+    /// number: a newer table takes a larger one), every deeper level in
+    /// key order with no user key in two tables. Returns what is wrong,
+    /// naming the tables.
+    pub fn check(&self) -> Result<(), String> {
+        for pair in self.levels[0].windows(2) {
+            if pair[0].meta.number <= pair[1].meta.number {
+                return Err(format!(
+                    "level 0 lists table {} before the older table {}",
+                    pair[1].meta.number, pair[0].meta.number
+                ));
+            }
+        }
+        for (level, files) in self.levels.iter().enumerate().skip(1) {
+            for pair in files.windows(2) {
+                let (a, b) = (&pair[0], &pair[1]);
+                if a.user_range().1 >= b.user_range().0 {
+                    return Err(format!(
+                        "level {level}: tables {} and {} overlap",
+                        a.meta.number, b.meta.number
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Tables in all levels.

@@ -18,7 +18,7 @@
 
 use super::catalog::Catalog;
 use super::current::{Retired, TableFile, Version};
-use super::edit::Field;
+use super::edit::{Field, FileMeta};
 use super::manifest::{self, ManifestWriter};
 use crate::error::{io_err, table_err, Error};
 use crate::files::{self, FileNumbers};
@@ -144,11 +144,55 @@ pub fn open_tables(
     Ok(version)
 }
 
-/// Opens the table at `path`, which the manifest says is `size` bytes.
-pub fn open_table(fs: &dyn Fs, path: &Path, size: u64) -> Result<Table, Error> {
-    check_present(fs, path, size)?;
+/// Opens the table at `path` that the manifest lists as `meta`, and
+/// checks that it is that table: its size, the number and entry count its
+/// metaindex records (tables LevelDB wrote record neither), and its first
+/// and last keys. A table copied or renamed over another, even one of the
+/// same size, is an error here rather than stale answers later (issue
+/// #23). Damage in its metaindex or filter is logged: it reads without
+/// them.
+///
+/// # Errors
+///
+/// [`Error::Corruption`] naming the table if it is not the one listed or
+/// its footer or index is damaged; [`Error::Io`] if it cannot be mapped.
+pub fn open_table(fs: &dyn Fs, path: &Path, meta: &FileMeta) -> Result<Table, Error> {
+    check_present(fs, path, meta.size)?;
     let bytes = fs.map(path).map_err(io_err("map", path))?;
-    Table::open_boxed(bytes).map_err(table_err(path))
+    let table = Table::open_boxed(bytes).map_err(table_err(path))?;
+    let not_listed = |reason: String| Error::Corruption {
+        path: path.to_path_buf(),
+        offset: 0,
+        reason: format!("{reason}: not the table the manifest lists"),
+    };
+    let props = table.properties();
+    if let Some(number) = props.number.filter(|&n| n != meta.number) {
+        return Err(not_listed(format!(
+            "it records itself as table {number}, where the manifest lists {}",
+            meta.number
+        )));
+    }
+    if let Some(entries) = props.entries.filter(|&n| n != meta.entries) {
+        return Err(not_listed(format!(
+            "it records {entries} entries, where the manifest lists {}",
+            meta.entries
+        )));
+    }
+    let (smallest, largest) = table.bounds().map_err(table_err(path))?;
+    if smallest != meta.smallest || largest != meta.largest {
+        return Err(not_listed(
+            "its first and last keys differ from the manifest's".to_owned(),
+        ));
+    }
+    if let Some(damage) = table.meta_damage() {
+        log::warn!(
+            "table {}: metaindex or filter damaged at offset {} ({}); reading it without them",
+            path.display(),
+            damage.offset,
+            damage.kind
+        );
+    }
+    Ok(table)
 }
 
 /// Checks that the table at `path` exists and is `size` bytes, as the
