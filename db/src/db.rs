@@ -162,7 +162,8 @@ impl Db {
             &blocks,
             Fix::Repair,
             Some(&retire),
-        )?;
+        )
+        .map_err(repair_can_fix)?;
         log_recovery(&recovered.report);
         let last_seq = recovered.report.last_seq;
         let mut numbers = recovered.numbers;
@@ -297,7 +298,8 @@ impl Db {
             &blocks,
             Fix::ReadOnly,
             None,
-        )?;
+        )
+        .map_err(repair_can_fix)?;
         let last_seq = recovered.report.last_seq;
         let unopened = weak_tables(&recovered.version);
         let (frozen, active) = match recovered.replayed {
@@ -420,6 +422,26 @@ impl Db {
             }
         }
         Ok(db.report.clone())
+    }
+
+    /// Rebuilds the database in `dir` from whatever is readable, for when
+    /// [`open`](Db::open) refuses (a damaged manifest, a missing or damaged
+    /// table) and the rest of the data is wanted back: every data block
+    /// that checks out of every table file, and every journal record that
+    /// reads, newest version of each key kept (so nothing a surviving newer
+    /// version replaced comes back). Damaged tables and journals and the
+    /// old manifests are kept whole in `lost/`, never deleted; a crash at
+    /// any point leaves a directory that the next repair turns into the
+    /// same database (see the `repair` module). It takes the directory's
+    /// lock, and accepts a directory LevelDB's `RepairDB` left.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if `dir` holds no database, [`Error::Locked`]
+    /// while it is open, [`Error::Io`] for a failing file operation (the
+    /// directory then opens or repairs as it did before).
+    pub fn repair(dir: impl AsRef<Path>, options: &Options) -> Result<crate::RepairReport, Error> {
+        crate::repair::repair(dir.as_ref(), options)
     }
 
     /// What opening found and dropped.
@@ -794,6 +816,27 @@ impl Db {
     }
 }
 
+/// Says, in a corruption error that stops an open, that a repair can fix
+/// it: damage in the manifest, a missing or damaged table, a break in the
+/// history that strict recovery refuses.
+fn repair_can_fix(e: Error) -> Error {
+    match e {
+        Error::Corruption {
+            path,
+            offset,
+            reason,
+        } => Error::Corruption {
+            path,
+            offset,
+            reason: format!(
+                "{reason} (`tributary repair DIR`, or `Db::repair`, rebuilds the database \
+                 from whatever is readable, keeping damaged files in DIR/lost)"
+            ),
+        },
+        e => e,
+    }
+}
+
 /// Refuses a key longer than [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE).
 fn check_key(key: &[u8]) -> Result<(), Error> {
     if key.len() > crate::MAX_KEY_SIZE {
@@ -937,7 +980,7 @@ fn log_recovery(report: &RecoveryReport) {
 
 /// The error of taking the lock at `path`: [`Error::Locked`] if another
 /// holder has it, else the real cause.
-fn lock_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn lock_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.to_path_buf();
     move |source| {
         if source.kind() == std::io::ErrorKind::WouldBlock {

@@ -90,6 +90,7 @@ pub mod fs;
 mod options;
 mod read;
 mod recovery;
+mod repair;
 pub mod table;
 mod tuning;
 pub mod version;
@@ -102,6 +103,7 @@ pub use files::MAX_FILE_NUMBER;
 pub use options::{Options, RecoveryMode, WriteOptions, MAX_KEY_SIZE, MIN_WRITE_BUFFER_SIZE};
 pub use read::Iter;
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
+pub use repair::{RepairReport, Salvaged};
 /// The group-commit types the database's API names: [`Stats::writer`],
 /// [`Error::Write`].
 pub use writer::{Metrics, RoomError, WriteError};

@@ -94,6 +94,81 @@ pub fn mask(crc: u32) -> u32 {
     crc.rotate_right(15).wrapping_add(MASK_DELTA)
 }
 
+/// The inverse of [`mask`].
+pub fn unmask(masked: u32) -> u32 {
+    masked.wrapping_sub(MASK_DELTA).rotate_left(15)
+}
+
+/// The CRC-32C polynomial, bit-reversed (the form the CRC is computed in).
+const CRC32C_POLY_REFLECTED: u32 = 0x82F6_3B78;
+
+/// Where the one flipped bit that [`correct_one_bit`] found was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlippedBit {
+    /// In the stored checksum: the message is intact.
+    InChecksum,
+    /// In the message, at this byte and bit (0 the least significant);
+    /// flipped back.
+    At {
+        /// The byte's offset in the message.
+        byte: usize,
+        /// The bit in it.
+        bit: u8,
+    },
+}
+
+/// Finds the single flipped bit that explains why `message` does not
+/// match `stored`, its masked CRC-32C (a journal chunk's type and data, a
+/// table block's contents and type), and flips it back: the most common
+/// damage (one bit of a sector or of memory) undone exactly, with no
+/// guess. `None` if the message matches, or if no single bit explains the
+/// mismatch (more damage than that; the caller then drops the message).
+///
+/// A CRC is linear, so the checksum of the damaged message differs from
+/// the stored one by the CRC of the error alone; every single-bit error of
+/// a message shorter than the polynomial's period (2^31 bits for
+/// CRC-32C) has its own such difference, so at most one bit can match.
+/// The differences are walked from the last bit back, one shift each.
+pub fn correct_one_bit(message: &mut [u8], stored: u32) -> Option<FlippedBit> {
+    let actual = crc32c::crc32c(message);
+    if mask(actual) == stored {
+        return None;
+    }
+    if (mask(actual) ^ stored).count_ones() == 1 {
+        return Some(FlippedBit::InChecksum);
+    }
+    let last = message.len().checked_sub(1)?;
+    let wanted = actual ^ unmask(stored);
+    // The difference a flip of the last bit processed makes (the most
+    // significant bit of the last byte: the CRC takes each byte's bits
+    // least significant first).
+    message[last] ^= 0x80;
+    let mut difference = crc32c::crc32c(message) ^ actual;
+    message[last] ^= 0x80;
+    let mut found = None;
+    for byte in (0..message.len()).rev() {
+        for bit in (0..8u8).rev() {
+            if difference == wanted {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some((byte, bit));
+            }
+            // One bit further from the end: one more zero bit shifted in.
+            difference = (difference >> 1)
+                ^ if difference & 1 == 1 {
+                    CRC32C_POLY_REFLECTED
+                } else {
+                    0
+                };
+        }
+    }
+    let (byte, bit) = found?;
+    message[byte] ^= 1 << bit;
+    debug_assert_eq!(mask(crc32c::crc32c(message)), stored);
+    Some(FlippedBit::At { byte, bit })
+}
+
 /// The stored checksum of a chunk: the masked CRC-32C of its type byte
 /// followed by its data.
 pub(crate) fn chunk_checksum(type_byte: u8, data: &[u8]) -> u32 {
@@ -157,5 +232,41 @@ mod tests {
         let checksum = chunk_checksum(4, b"abc");
         assert_eq!(header[..4], checksum.to_le_bytes());
         assert_eq!(header[4..], [3, 0, 4]);
+    }
+}
+
+#[cfg(test)]
+mod one_bit_tests {
+    use super::*;
+
+    #[test]
+    fn a_single_flipped_bit_is_found_and_undone() {
+        let original: Vec<u8> = (0..3000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let stored = mask(crc32c::crc32c(&original));
+        for at in [0, 1, 777, 2998, 2999] {
+            for bit in 0..8u8 {
+                let mut damaged = original.clone();
+                damaged[at] ^= 1 << bit;
+                assert_eq!(
+                    correct_one_bit(&mut damaged, stored),
+                    Some(FlippedBit::At { byte: at, bit })
+                );
+                assert_eq!(damaged, original);
+            }
+        }
+        // Intact: nothing to do. A bit of the checksum: the message stands.
+        let mut intact = original.clone();
+        assert_eq!(correct_one_bit(&mut intact, stored), None);
+        assert_eq!(
+            correct_one_bit(&mut intact, stored ^ 0x100),
+            Some(FlippedBit::InChecksum)
+        );
+        // Two flipped bits: no single bit explains it, and nothing changes.
+        let mut twice = original.clone();
+        twice[10] ^= 1;
+        twice[20] ^= 1;
+        let before = twice.clone();
+        assert_eq!(correct_one_bit(&mut twice, stored), None);
+        assert_eq!(twice, before);
     }
 }

@@ -80,7 +80,9 @@ mod search;
 mod writer;
 
 pub use error::{Corruption, Dropped, ReadError};
-pub use format::{mask, ChunkType, BLOCK_SIZE, HEADER_LEN, MAX_CHUNK_DATA};
+pub use format::{
+    correct_one_bit, mask, unmask, ChunkType, FlippedBit, BLOCK_SIZE, HEADER_LEN, MAX_CHUNK_DATA,
+};
 pub use reader::{Reader, Recovery};
 pub use search::record_start_at_or_after;
 pub use writer::{SyncWrite, Writer};

@@ -10,6 +10,7 @@
 //! tributary --db DIR stats [--json]
 //! tributary --db DIR compact [--start K] [--end K]   LevelDB's CompactRange; both ends inclusive
 //! tributary --db DIR check                       what recovery would drop; exit 3 if damaged
+//! tributary repair DIR                           rebuild from whatever is readable; damaged files kept in DIR/lost
 //! tributary dump-journal FILE                    one line per record of a LevelDB-format log
 //! ```
 //!
@@ -120,6 +121,12 @@ enum Cmd {
     /// Reports what opening would recover, drop and set aside; exits 3 on
     /// damage. Changes nothing.
     Check,
+    /// Rebuilds the database in DIR from whatever is readable (every table
+    /// block that checks out, every journal record that reads; the newest
+    /// version of each key), for when opening refuses. Damaged tables and
+    /// journals and the old manifests are kept whole in DIR/lost. Prints
+    /// what it salvaged and what it set aside.
+    Repair { dir: PathBuf },
     /// Prints every record of a LevelDB-format log file; exits 3 if it is
     /// damaged or torn, after the records it could read.
     DumpJournal { file: PathBuf },
@@ -213,6 +220,7 @@ fn subcommand_name(cmd: &Cmd) -> &'static str {
         Cmd::Stats { .. } => "stats",
         Cmd::Compact { .. } => "compact",
         Cmd::Check => "check",
+        Cmd::Repair { .. } => "repair",
         Cmd::DumpJournal { .. } => "dump-journal",
         Cmd::DumpTable { .. } => "dump-table",
     }
@@ -394,6 +402,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Check => check(&need_db("check")?),
+        Cmd::Repair { dir } => {
+            let report = Db::repair(dir, &Options::default())?;
+            println!("{report}");
+            Ok(())
+        }
     }
 }
 

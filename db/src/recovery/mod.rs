@@ -44,8 +44,8 @@
 //! repair is only reported.
 
 mod plan;
-mod repair;
-mod scan;
+pub(crate) mod repair;
+pub(crate) mod scan;
 
 use crate::error::Error;
 use crate::files::FileNumbers;

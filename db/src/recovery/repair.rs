@@ -79,6 +79,43 @@ pub(crate) fn preview(fs: &dyn Fs, dir: &Path, steps: &[Step]) -> Vec<SetAside> 
         .collect()
 }
 
+/// Copies each of `paths` whole into `lost/`, synced, leaving the
+/// originals: what a database repair (`crate::repair`) keeps of the files
+/// it is about to replace, before its commit.
+pub(crate) fn keep_copies(
+    fs: &dyn Fs,
+    dir: &Path,
+    paths: &[PathBuf],
+) -> Result<Vec<SetAside>, Error> {
+    let mut lost = Lost::new(fs, dir);
+    let mut kept = Vec::with_capacity(paths.len());
+    for path in paths {
+        lost.ensure()?;
+        let kept_as = lost.free_name(path);
+        copy(fs, path, &kept_as, None)?;
+        kept.push(SetAside {
+            path: path.clone(),
+            kept_as,
+            cut_to: None,
+        });
+    }
+    if !kept.is_empty() {
+        lost.sync_both()?;
+    }
+    Ok(kept)
+}
+
+/// Moves each of `paths` into `lost/` whole, each rename made durable
+/// before the next.
+pub(crate) fn set_aside(
+    fs: &dyn Fs,
+    dir: &Path,
+    paths: &[PathBuf],
+) -> Result<Vec<SetAside>, Error> {
+    let mut lost = Lost::new(fs, dir);
+    paths.iter().map(|p| lost.set_aside(p)).collect()
+}
+
 /// The `lost/` directory of a database.
 struct Lost<'a> {
     fs: &'a dyn Fs,

@@ -143,7 +143,7 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
 
 /// The file number of a name in `lost/`: `NNNNNN.log` (or any other
 /// database file name), or with a `.K` suffix where that name was taken.
-fn lost_number(name: &str) -> Option<u64> {
+pub(crate) fn lost_number(name: &str) -> Option<u64> {
     let digits = name.strip_prefix("MANIFEST-").unwrap_or(name);
     let (digits, _) = digits.split_once('.').unwrap_or((digits, ""));
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -154,7 +154,7 @@ fn lost_number(name: &str) -> Option<u64> {
 
 /// Checks that `path` is a regular file with one name: the only kind of
 /// entry the database reads, renames or keeps.
-fn check_own_file(fs: &dyn Fs, path: &Path) -> Result<(), Error> {
+pub(crate) fn check_own_file(fs: &dyn Fs, path: &Path) -> Result<(), Error> {
     let meta = fs.stat(path).map_err(io_err("stat", path))?;
     let reason = if meta.kind != FileKind::File {
         format!("{}, not a regular file", describe(meta.kind))

@@ -83,7 +83,7 @@ pub mod reader;
 mod tests;
 
 pub use builder::{TableBuilder, TableSummary, BLOCK_SIZE};
-pub use reader::{Found, Properties, Table, TableIter};
+pub use reader::{restore_table, Found, Properties, Table, TableIter};
 
 use format::BlockHandle;
 use std::cmp::Ordering;

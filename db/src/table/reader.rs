@@ -166,6 +166,77 @@ fn read_meta(
     Ok((filter, properties))
 }
 
+/// Restores, in place, the block of `file` at `contents` (its trailer
+/// after it) where one flipped bit explains its checksum; true if the
+/// block then checks (or checked already).
+fn restore_block(file: &mut [u8], contents: Range<usize>) -> bool {
+    let end = contents.end;
+    let Ok(stored) = file[end + 1..end + BLOCK_TRAILER_LEN].try_into() else {
+        return false;
+    };
+    let stored = u32::from_le_bytes(stored);
+    let message = &mut file[contents.start..=end];
+    if journal::mask(crc32c::crc32c(message)) == stored {
+        return true;
+    }
+    journal::correct_one_bit(message, stored).is_some()
+}
+
+/// For a repair: the bytes of a table file whose footer, index or
+/// metaindex block has one flipped bit, restored so that the table opens
+/// (each block's checksum restores it exactly; the footer, which has
+/// none, is taken from the one single-bit variant under which both blocks
+/// it points at check). Returns the file offsets restored; the bytes are
+/// unchanged if no such fix opens the table.
+pub fn restore_table(bytes: &mut [u8]) -> Vec<u64> {
+    let len = bytes.len();
+    let Some(footer_at) = len.checked_sub(super::format::FOOTER_LEN) else {
+        return Vec::new();
+    };
+    let magic = super::format::MAGIC.to_le_bytes();
+    let try_footer = |bytes: &mut [u8], flip: Option<usize>| -> Option<Vec<u64>> {
+        let mut footer = bytes[footer_at..].to_vec();
+        footer[40..].copy_from_slice(&magic);
+        if let Some(bit) = flip {
+            footer[bit / 8] ^= 1 << (bit % 8);
+        }
+        let decoded = Footer::decode(&footer).ok()?;
+        let index = decoded.index.range(len, 0).ok()?;
+        let meta = decoded.metaindex.range(len, 0).ok()?;
+        if index.start < meta.end && meta.start < index.end + BLOCK_TRAILER_LEN {
+            return None;
+        }
+        // Only a footer under which both blocks check (as they are or with
+        // one bit undone) is taken.
+        let mut scratch_index = bytes[index.start..index.end + BLOCK_TRAILER_LEN].to_vec();
+        let mut scratch_meta = bytes[meta.start..meta.end + BLOCK_TRAILER_LEN].to_vec();
+        let ok = restore_block(&mut scratch_index, 0..index.len())
+            && restore_block(&mut scratch_meta, 0..meta.len());
+        if !ok {
+            return None;
+        }
+        let mut restored = Vec::new();
+        if bytes[footer_at..] != footer[..] {
+            restored.push(footer_at as u64);
+            bytes[footer_at..].copy_from_slice(&footer);
+        }
+        for (range, scratch) in [(index, scratch_index), (meta, scratch_meta)] {
+            let whole = range.start..range.end + BLOCK_TRAILER_LEN;
+            if bytes[whole.clone()] != scratch[..] {
+                restored.push(range.start as u64);
+                bytes[whole].copy_from_slice(&scratch);
+            }
+        }
+        Some(restored)
+    };
+    if let Some(restored) = try_footer(bytes, None) {
+        return restored;
+    }
+    (0..40 * 8)
+        .find_map(|bit| try_footer(bytes, Some(bit)))
+        .unwrap_or_default()
+}
+
 impl Table {
     /// Opens a table over its whole file, checking the footer, the index,
     /// the metaindex and the filter.
@@ -375,19 +446,70 @@ impl Table {
     fn verified_block(&self, i: usize) -> Result<Block<'_>, TableError> {
         let entry = &self.index[i];
         let block = verified_block(self.file(), entry.contents.clone(), Order::Internal)?;
-        let out_of_place = TableError::new(entry.handle.offset, Corruption::KeysOutOfOrder);
+        self.check_place(i, &block)?;
+        Ok(block)
+    }
+
+    /// Checks that the keys of `block`, data block `i`'s, lie after the
+    /// previous separator and at or before its own.
+    fn check_place(&self, i: usize, block: &Block<'_>) -> Result<(), TableError> {
+        let out_of_place = TableError::new(self.index[i].handle.offset, Corruption::KeysOutOfOrder);
         let mut cursor = Cursor::default();
-        cursor.seek_to_last(&block);
+        cursor.seek_to_last(block);
         if cursor.valid() && key::compare(cursor.key(), self.separator(i)).is_gt() {
             return Err(out_of_place);
         }
         if i > 0 {
-            cursor.seek_to_first(&block);
+            cursor.seek_to_first(block);
             if cursor.valid() && key::compare(cursor.key(), self.separator(i - 1)).is_le() {
                 return Err(out_of_place);
             }
         }
-        Ok(block)
+        Ok(())
+    }
+
+    /// As [`visit_block`](Self::visit_block), for a repair: a block whose
+    /// checksum fails because of one flipped bit is first restored exactly
+    /// ([`journal::correct_one_bit`]), then checked whole as any block.
+    /// Returns where the bit was, if one was flipped back.
+    pub fn salvage_block(
+        &self,
+        i: usize,
+        mut visit: impl FnMut(&[u8], &[u8]),
+    ) -> Result<Option<u64>, TableError> {
+        let error = match self.visit_block(i, &mut visit) {
+            Ok(()) => return Ok(None),
+            Err(e) if matches!(e.kind, Corruption::Checksum { .. }) => e,
+            Err(e) => return Err(e),
+        };
+        let entry = &self.index[i];
+        let file = self.file();
+        // The checksum covers the contents and the type byte after them.
+        let end = entry.contents.end;
+        let mut message = file[entry.contents.start..=end].to_vec();
+        let stored = u32::from_le_bytes(file[end + 1..end + 5].try_into().expect("4 bytes"));
+        let at = match journal::correct_one_bit(&mut message, stored) {
+            Some(journal::FlippedBit::At { byte, .. }) => entry.handle.offset + byte as u64,
+            Some(journal::FlippedBit::InChecksum) => (end + 1) as u64,
+            None => return Err(error),
+        };
+        let (contents, block_type) = message.split_at(message.len() - 1);
+        if block_type[0] != NO_COMPRESSION {
+            return Err(TableError::new(
+                entry.handle.offset,
+                Corruption::Unsupported(block_type[0]),
+            ));
+        }
+        let block = Block::verify(contents, Order::Internal)
+            .map_err(|(o, kind)| TableError::new(entry.handle.offset + o as u64, kind))?;
+        self.check_place(i, &block)?;
+        let mut cursor = Cursor::default();
+        cursor.seek_to_first(&block);
+        while cursor.valid() {
+            visit(cursor.key(), cursor.value(&block));
+            cursor.next(&block);
+        }
+        Ok(Some(at))
     }
 
     /// Whether the filter rules out `user_key` in the block at `offset`.
@@ -432,6 +554,26 @@ impl Table {
                 return Ok(None);
             }
         }
+    }
+
+    /// Hands every entry of data block `i` to `visit`, in order, once the
+    /// whole block checks out (checksum, structure, key order, and its place
+    /// between the separators);
+    /// a damaged block visits nothing. What a repair salvages, block by
+    /// block.
+    pub fn visit_block(
+        &self,
+        i: usize,
+        mut visit: impl FnMut(&[u8], &[u8]),
+    ) -> Result<(), TableError> {
+        let block = self.verified_block(i)?;
+        let mut cursor = Cursor::default();
+        cursor.seek_to_first(&block);
+        while cursor.valid() {
+            visit(cursor.key(), cursor.value(&block));
+            cursor.next(&block);
+        }
+        Ok(())
     }
 
     /// Checks every data block whole (for `check`): returns the number of
