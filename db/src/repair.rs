@@ -19,10 +19,13 @@
 //! Everything salvaged keeps its sequence number. The salvaged runs (each
 //! table a sorted run, the journals' records sorted into one) are merged
 //! in internal-key order, which puts each user key's newest version first;
-//! that one is kept and every older one dropped, and a key whose newest
-//! version is a delete is dropped whole (everything is in this one merge,
-//! so nothing below it could show through). So a repair never brings back
-//! a value that a surviving newer version, put or delete, had replaced.
+//! that one is kept, a delete included, and every older one dropped. So a
+//! repair never brings back a value that a surviving newer version, put or
+//! delete, had replaced. The deletes are kept although nothing in the new
+//! tables lies below them: a crash after the commit can leave old files
+//! behind, and a repair that meets them again must still find each key's
+//! newest version in the new tables (compaction drops the deletes later,
+//! as any other).
 //! LevelDB's `RepairDB` puts every table in level 0 by file number, where
 //! an old table a compaction rewrote late can shadow a newer one.
 //!
@@ -82,8 +85,8 @@ pub struct RepairReport {
     pub set_aside: Vec<SetAside>,
     /// Tables written.
     pub tables_written: usize,
-    /// Live keys in them: the newest version of each key salvaged, deletes
-    /// left out.
+    /// Live keys in them: the newest version of each key salvaged, when it
+    /// is a put (the deletes among the newest versions are written too).
     pub keys: u64,
     /// The level they are in.
     pub level: usize,
@@ -570,8 +573,8 @@ struct Written {
     max_seq: u64,
 }
 
-/// Merges `runs` and writes the newest version of each user key, deletes
-/// left out, to new tables of about the target size, each synced, then
+/// Merges `runs` and writes the newest version of each user key to new
+/// tables of about the target size, each synced, then
 /// syncs the directory. On an error the tables written are removed.
 fn write_newest(
     fs: &dyn Fs,
@@ -611,9 +614,6 @@ fn write_newest(
                 continue; // an older version, or the same one again
             }
             last_user = Some(user.to_vec());
-            if kind == Kind::Delete {
-                continue;
-            }
             if out.is_none() {
                 let number = numbers.allocate(|n| files::table_path(dir, n))?;
                 let path = files::table_path(dir, number);
@@ -624,10 +624,15 @@ fn write_newest(
                 );
             }
             let table = out.as_mut().expect("just made");
+            // A delete is written too: until the old files are gone, a
+            // repair that a crash interrupted meets them again, and their
+            // older versions must stay hidden.
             table
                 .add(&key, &value)
                 .map_err(io_err("write table", table.path()))?;
-            written.keys += 1;
+            if kind == Kind::Put {
+                written.keys += 1;
+            }
             if table.size_estimate() >= shape.target_file_size {
                 let table = out.take().expect("just used");
                 let path = table.path().to_path_buf();

@@ -50,6 +50,7 @@ const RELEASE_TESTS: &[(&str, &str)] = &[
     ("tributary-journal", "damage"),
     ("tributary", "crash"),
     ("tributary", "repair_crash"),
+    ("tributary", "repair_db_crash"),
     ("tributary", "table_damage"),
     ("tributary", "compaction"),
 ];
