@@ -115,6 +115,9 @@ pub struct Stats {
     pub write_stops: u64,
     /// Time spent in both kinds of stall.
     pub write_stall_time: std::time::Duration,
+    /// Tables a compaction found damaged, with what it found: compaction
+    /// goes around them until a repair (`Db::repair`) rewrites them.
+    pub quarantined: Vec<(std::path::PathBuf, String)>,
 }
 
 impl Db {
@@ -749,6 +752,10 @@ impl Db {
             write_slowdowns: stalls.slowdowns.load(Ordering::Relaxed),
             write_stops: stalls.stops.load(Ordering::Relaxed),
             write_stall_time: stalls.time(),
+            quarantined: lock(&self.shared.quarantined)
+                .iter()
+                .map(|(&n, why)| (files::table_path(&self.shared.dir, n), why.clone()))
+                .collect(),
         }
     }
 

@@ -440,6 +440,10 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
                 "stops": s.write_stops,
                 "seconds": s.write_stall_time.as_secs_f64(),
             },
+            "quarantined": s.quarantined.iter().map(|(p, why)| serde_json::json!({
+                "path": p.display().to_string(),
+                "damage": why,
+            })).collect::<Vec<_>>(),
             "recovery": {
                 "batches": r.batches(),
                 "bytes": r.bytes(),
@@ -523,6 +527,13 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
         s.write_stops,
         s.write_stall_time.as_secs_f64() * 1e3
     )?;
+    for (path, why) in &s.quarantined {
+        writeln!(
+            out,
+            "  QUARANTINED {}: {why} (compaction goes around it; `tributary repair` fixes it)",
+            path.display()
+        )?;
+    }
     writeln!(
         out,
         "Recovery: {} batches from {:.2} MB of journal in {:.1} ms",

@@ -13,6 +13,7 @@ use super::merge;
 use super::pick::{self, Entry, OutputCut, Pick, Shape};
 use crate::error::Error;
 use crate::read::{lock, Shared};
+use crate::tuning::L0_STOP_TRIGGER;
 use crate::version::{FileMeta, TableFile, Version, NUM_LEVELS};
 use batch::key;
 use std::sync::atomic::Ordering;
@@ -48,11 +49,63 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
         .map(|set| set.catalog.compact_pointers.clone())
         .unwrap_or_default();
     let pointer_of = |level: usize| pointers.get(&(level as u8)).cloned();
-    let Some(picked) = pick::pick(&version.levels, &pointer_of, shape) else {
+    let quarantined = lock(&shared.quarantined).clone();
+    let avoid = |number: u64| quarantined.contains_key(&number);
+    let Some(picked) = pick::pick(&version.levels, &pointer_of, shape, &avoid) else {
+        if let Some((number, why)) = quarantined.iter().next() {
+            if version.levels[0].len() >= L0_STOP_TRIGGER {
+                // Level 0 is full and every compaction that would drain it
+                // takes a damaged table: writes would wait for ever.
+                // They stop instead, naming it (level 0 stays bounded).
+                shared.stop_writes(format!(
+                    "level 0 holds {} tables and no compaction can drain it without the \
+                     damaged table {} ({why}); `tributary repair` rebuilds the database",
+                    version.levels[0].len(),
+                    crate::files::table_path(&shared.dir, *number).display()
+                ));
+            }
+        }
         return Ok(false);
     };
-    run(shared, &version, &picked, shape)?;
-    Ok(true)
+    match run(shared, &version, &picked, shape) {
+        Err(Error::Corruption {
+            path,
+            offset,
+            reason,
+        }) if inputs(&version, &picked).any(|t| t.path() == path) => {
+            // A damaged input: retrying it would fail for ever (issue
+            // #23: level 0 had reached 299 tables). It is quarantined, and
+            // the next pick goes around it; reads of it still fail, and
+            // `check` and a repair find it.
+            let number = inputs(&version, &picked)
+                .find(|t| t.path() == path)
+                .map(|t| t.meta.number)
+                .expect("found above");
+            let why = format!("{reason} at offset {offset}");
+            log::error!(
+                "compaction found table {} damaged ({why}): it is quarantined, compaction goes \
+                 around it; `tributary repair` rebuilds the database from what is readable",
+                path.display()
+            );
+            lock(&shared.quarantined).insert(number, why);
+            Ok(true)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(true),
+    }
+}
+
+/// The input tables of `picked`, both levels.
+fn inputs<'a>(version: &'a Version, picked: &'a Pick) -> impl Iterator<Item = &'a Arc<TableFile>> {
+    let level = picked.level;
+    picked.inputs[0]
+        .iter()
+        .map(move |&i| &version.levels[level][i])
+        .chain(
+            picked.inputs[1]
+                .iter()
+                .map(move |&i| &version.levels[level + 1][i]),
+        )
 }
 
 /// Compacts every table whose keys meet `[start, end]` (inclusive, `None`

@@ -144,41 +144,56 @@ pub(crate) fn pick<E: Entry>(
     levels: &[Vec<E>; NUM_LEVELS],
     pointers: &dyn Fn(usize) -> Option<Vec<u8>>,
     shape: &Shape,
+    avoid: &dyn Fn(u64) -> bool,
 ) -> Option<Pick> {
-    // Step 1. `max_by` keeps the last of equal scores: scan from the
-    // bottom up so that the upper level wins a tie.
-    let (level, score) = scores(levels, shape)
+    // Step 1, most needed level first; the upper level wins a tie. The
+    // next level in line is tried only when every compaction of this one
+    // would take a table to `avoid`.
+    let mut needy: Vec<(usize, f64)> = scores(levels, shape)
         .into_iter()
         .enumerate()
-        .rev()
-        .max_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal))?;
-    if score < 1.0 {
-        return None;
+        .filter(|&(_, score)| score >= 1.0)
+        .collect();
+    needy.sort_by(|a, b| {
+        b.1.partial_cmp(&a.1)
+            .unwrap_or(Ordering::Equal)
+            .then(a.0.cmp(&b.0))
+    });
+    for (level, _) in needy {
+        let files = in_key_order(&levels[level]);
+        // Step 2: the first table past the pointer, round robin; past it,
+        // the next ones, going around tables to avoid (a damaged table
+        // compaction quarantined: issue #23).
+        let pointer = pointers(level);
+        let start = files
+            .iter()
+            .position(|&i| {
+                pointer
+                    .as_deref()
+                    .is_none_or(|p| key::compare(&levels[level][i].meta().largest, p).is_gt())
+            })
+            .unwrap_or(0);
+        for k in 0..files.len() {
+            let first = files[(start + k) % files.len()];
+            let mut pick = expand(levels, level, &[first], shape);
+            let takes = |lvl: usize, idx: &[usize]| {
+                idx.iter().any(|&i| avoid(levels[lvl][i].meta().number))
+            };
+            if takes(level, &pick.inputs[0]) || takes(level + 1, &pick.inputs[1]) {
+                continue;
+            }
+            // Step 5.
+            let grandparent_bytes = match levels.get(level + 2) {
+                Some(grand) => total(grand, &pick.grandparents),
+                None => 0,
+            };
+            pick.trivial_move = pick.inputs[0].len() == 1
+                && pick.inputs[1].is_empty()
+                && grandparent_bytes <= shape.grandparent_limit();
+            return Some(pick);
+        }
     }
-    let files = in_key_order(&levels[level]);
-
-    // Step 2.
-    let pointer = pointers(level);
-    let first = files
-        .iter()
-        .copied()
-        .find(|&i| {
-            pointer
-                .as_deref()
-                .is_none_or(|p| key::compare(&levels[level][i].meta().largest, p).is_gt())
-        })
-        .or_else(|| files.first().copied())?;
-
-    let mut pick = expand(levels, level, &[first], shape);
-    // Step 5.
-    let grandparent_bytes = match levels.get(level + 2) {
-        Some(grand) => total(grand, &pick.grandparents),
-        None => 0,
-    };
-    pick.trivial_move = pick.inputs[0].len() == 1
-        && pick.inputs[1].is_empty()
-        && grandparent_bytes <= shape.grandparent_limit();
-    Some(pick)
+    None
 }
 
 /// The compaction of `level` into `level + 1` of every table of `level`
@@ -479,8 +494,34 @@ mod tests {
                 .find(|(l, _)| *l == level)
                 .map(|(_, k)| k.clone())
         };
-        let got = pick(&levels, &lookup, &SHAPE).map(|p| numbers(&levels, &p));
+        let got = pick(&levels, &lookup, &SHAPE, &|_| false).map(|p| numbers(&levels, &p));
         assert_eq!(got, expect, "tables {tables:?}");
+    }
+
+    /// Issue #23: a table compaction found damaged is gone around: the
+    /// picker takes the next table of the level whose compaction leaves it
+    /// out, then the next level in need, and gives up only when every
+    /// compaction would take it.
+    #[test]
+    fn a_table_to_avoid_is_gone_around() {
+        let levels = levels(&[
+            (1, t(10, "a", "c", 400)),
+            (1, t(11, "d", "f", 400)),
+            (1, t(12, "g", "i", 400)),
+            (2, t(20, "a", "b", 100)),
+            (2, t(21, "e", "e", 100)),
+        ]);
+        let none = |_: usize| None;
+        let first = |avoid: &dyn Fn(u64) -> bool| {
+            pick(&levels, &none, &SHAPE, avoid).map(|p| numbers(&levels, &p))
+        };
+        // Table 10 and its overlap 20 go first, unless one is avoided.
+        assert_eq!(first(&|_| false).unwrap().1, vec![10]);
+        assert_eq!(first(&|n| n == 10).unwrap().1, vec![11]);
+        assert_eq!(first(&|n| n == 20).unwrap().1, vec![11]);
+        assert_eq!(first(&|n| n == 21).unwrap().1, vec![10]);
+        assert_eq!(first(&|n| n == 10 || n == 11).unwrap().1, vec![12]);
+        assert_eq!(first(&|n| (10..=12).contains(&n)), None);
     }
 
     #[test]

@@ -159,6 +159,9 @@ pub(crate) struct Shared {
     /// Whether the last compaction failed and is being retried: level 0
     /// then stops no write.
     pub compaction_failing: AtomicBool,
+    /// Tables a compaction found damaged (number to what it found): the
+    /// picker goes around them (`compaction::level`).
+    pub quarantined: Mutex<BTreeMap<u64, String>>,
 }
 
 /// Locks `mutex`, taking the data of a poisoned one: every value behind
@@ -214,6 +217,7 @@ impl Shared {
             compaction_paused: AtomicBool::new(false),
             flush_failing: AtomicBool::new(false),
             compaction_failing: AtomicBool::new(false),
+            quarantined: Mutex::new(BTreeMap::new()),
         }
     }
 
