@@ -197,34 +197,69 @@ impl Db {
         }
         let mut edit = Vec::new();
         // Oldest first, each new table in front of level 0's newer end.
-        for run in &runs {
-            let file = write_recovered(
-                fs.as_ref(),
-                &dir,
-                run,
-                &mut numbers,
-                &retire,
-                options.block_size,
-            )?;
-            edit.push(Field::AddFile {
-                level: 0,
-                file: file.meta.clone(),
-            });
-            version.levels[0].insert(0, Arc::new(file));
+        // On a full disk the journals stay live and what they held stays
+        // in memory, frozen, for the background to flush once there is
+        // room (`recover_into_memory`): deletes and compactions can then
+        // free space, where a refused open could not.
+        let mut in_memory = Vec::new();
+        match write_recovered_runs(fs.as_ref(), &dir, &runs, &mut numbers, &retire, &options) {
+            Ok(tables) => {
+                for file in tables {
+                    edit.push(Field::AddFile {
+                        level: 0,
+                        file: file.meta.clone(),
+                    });
+                    version.levels[0].insert(0, Arc::new(file));
+                }
+                version.max_seq = version.max_seq.max(last_seq.0);
+            }
+            Err(Error::Io { op, path, source })
+                if source.kind() == std::io::ErrorKind::StorageFull =>
+            {
+                log::warn!(
+                    "open: {op} {}: {source}; the {} batches recovered stay in memory and in \
+                     their journals until there is room to flush them",
+                    path.display(),
+                    runs.iter().map(Vec::len).sum::<usize>()
+                );
+                let first_journal = recovered
+                    .replayed_journals
+                    .iter()
+                    .filter_map(|(p, _)| journal_number(p))
+                    .min()
+                    .unwrap_or(catalog.log_number);
+                in_memory = recover_into_memory(&runs, options.write_buffer_size, &blocks)
+                    .into_iter()
+                    .map(|memdb| {
+                        Arc::new(crate::read::Frozen {
+                            memdb,
+                            journal: first_journal,
+                        })
+                    })
+                    .collect();
+            }
+            Err(e) => return Err(e),
         }
         drop(runs);
-        version.max_seq = version.max_seq.max(last_seq.0);
 
         // The edit names the new journal as the first live one, so every
-        // older journal is obsolete once `CURRENT` names the manifest.
+        // older journal is obsolete once `CURRENT` names the manifest
+        // (unless what they held is still only in memory).
         let number = numbers.allocate(|n| files::journal_path(&dir, n))?;
         let journal = wal::create_unnamed(fs.as_ref(), &dir, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
-        edit.extend([Field::LogNumber(number), Field::LastSeq(last_seq.0)]);
+        if in_memory.is_empty() {
+            edit.extend([Field::LogNumber(number), Field::LastSeq(last_seq.0)]);
+        }
         let set = VersionSet::install(fs.as_ref(), &dir, catalog, &edit, &mut numbers)?;
         // The manifest recovery read is obsolete now, with the rest.
         orphans.extend(recovered.report.manifest.clone());
-        recovery::finish(fs.as_ref(), &dir, &recovered.replayed_journals, &orphans);
+        let retired_journals: &[(std::path::PathBuf, bool)] = if in_memory.is_empty() {
+            &recovered.replayed_journals
+        } else {
+            &[]
+        };
+        recovery::finish(fs.as_ref(), &dir, retired_journals, &orphans);
 
         let (memdb, inserter) = MemDb::with_pool(options.write_buffer_size, &blocks);
         let shared = Arc::new(Shared::new(
@@ -233,7 +268,7 @@ impl Db {
             View {
                 active: memdb,
                 active_journal: number,
-                frozen: Vec::new(),
+                frozen: in_memory.iter().rev().cloned().collect(),
                 version: Arc::new(version),
             },
             last_seq,
@@ -243,6 +278,17 @@ impl Db {
             blocks,
             options.shape(),
         ));
+        if !in_memory.is_empty() {
+            // The journals holding them are live until their flush, which
+            // deletes them (`compaction::flush`).
+            let mut live = crate::read::lock(&shared.journals);
+            for (path, _) in &recovered.replayed_journals {
+                let bytes = recovered.report.journals.iter().find(|j| j.path == *path);
+                if let Some(n) = journal_number(path) {
+                    live.insert(n, bytes.map_or(0, |j| j.bytes));
+                }
+            }
+        }
         let background = Background::start(Arc::clone(&shared), options.write_buffer_size)
             .map_err(io_err("start the background thread for", &dir))?;
         let backend = Backend::new(
@@ -916,6 +962,58 @@ impl Snapshot {
 
     fn into_range(self, range: ScanRange) -> Iter {
         Iter::new(self.view, self.seq, range)
+    }
+}
+
+/// Writes each run of batches recovered from the journals to a new
+/// level-0 table, oldest first ([`write_recovered`]); on an error removes
+/// the ones written (nothing names them yet).
+fn write_recovered_runs(
+    fs: &dyn Fs,
+    dir: &Path,
+    runs: &[Vec<Batch>],
+    numbers: &mut FileNumbers,
+    retire: &Sender<Retired>,
+    options: &Options,
+) -> Result<Vec<TableFile>, Error> {
+    let mut tables = Vec::with_capacity(runs.len());
+    for run in runs {
+        match write_recovered(fs, dir, run, numbers, retire, options.block_size) {
+            Ok(table) => tables.push(table),
+            Err(e) => {
+                for table in &tables {
+                    let _ = fs.remove(table.path());
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(tables)
+}
+
+/// The runs of recovered batches as memtables, oldest first: what an open
+/// on a full disk keeps in memory instead of writing tables.
+fn recover_into_memory(
+    runs: &[Vec<Batch>],
+    write_buffer_size: usize,
+    blocks: &Arc<memdb::BlockPool>,
+) -> Vec<Arc<MemDb>> {
+    runs.iter()
+        .map(|run| {
+            let (memdb, mut inserter) = MemDb::with_pool(write_buffer_size, blocks);
+            for batch in run {
+                inserter.apply(batch.seq(), batch);
+            }
+            memdb
+        })
+        .collect()
+}
+
+/// The number of the journal at `path`, if it names one.
+fn journal_number(path: &Path) -> Option<u64> {
+    match files::classify(path.file_name()?.to_str()?) {
+        files::Name::Journal(n) => Some(n),
+        _ => None,
     }
 }
 

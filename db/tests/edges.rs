@@ -553,3 +553,59 @@ fn a_damaged_table_is_quarantined_and_compaction_goes_around_it() {
     assert!(all.len() >= 3000 - in_range.len(), "{} keys", all.len());
     db.put(b"after", b"repair").unwrap();
 }
+
+/// Issue #23, item 7: on a full disk a read-write open failed (it writes
+/// what it replays to tables first), so a user could not open the
+/// database to delete keys. Now what the journals held stays in memory,
+/// and in its journals, until a flush finds room.
+#[test]
+fn an_open_on_a_full_disk_keeps_the_replay_in_memory() {
+    use tributary::fs::{Fault, FaultFs, FaultKind, FaultOp};
+    let fs = FaultFs::new();
+    let options = common::options(&fs, 64 << 10);
+    let dir = common::dir();
+    let db = Db::open(dir, options.clone()).unwrap();
+    for i in 0..300 {
+        db.put(key(i), value(i, 0)).unwrap();
+    }
+    db.close().unwrap();
+    // No room for a table: every table write fails with ENOSPC.
+    fs.set_fault_on(
+        Fault {
+            op: FaultOp::Write,
+            nth: 1,
+            persistent: true,
+            kind: FaultKind::NoSpace,
+        },
+        ".ldb",
+    );
+    let db = Db::open(dir, options.clone()).expect("the open must not need room for tables");
+    for i in 0..300 {
+        assert_eq!(db.get(key(i)).unwrap(), Some(value(i, 0)));
+    }
+    assert!(db.stats().frozen_memtables > 0);
+    // Deletes work: that is how a user makes room.
+    for i in 0..100 {
+        db.delete(key(i)).unwrap();
+    }
+    // Room again: the flush goes through, and the journals go.
+    fs.set_fault(None);
+    common::eventually("the flush of what the open kept in memory", || {
+        db.stats().frozen_memtables == 0
+    });
+    let journals = fs
+        .files_under(dir)
+        .into_keys()
+        .filter(|p| p.extension().is_some_and(|e| e == "log") && p.parent() == Some(dir))
+        .count();
+    assert_eq!(
+        journals, 1,
+        "the flushed journals are deleted, the open's stays"
+    );
+    db.close().unwrap();
+    let db = Db::open(dir, options).unwrap();
+    for i in 0..300 {
+        let want = (i >= 100).then(|| value(i, 0));
+        assert_eq!(db.get(key(i)).unwrap(), want, "key {i}");
+    }
+}
