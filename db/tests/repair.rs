@@ -436,7 +436,28 @@ fn repair_salvages_every_readable_record_and_no_stale_one() {
         let before = list_bytes(&dir);
         let checked = match Db::check(&dir, &Options::default()) {
             Ok(_) => "ok".to_owned(),
-            Err(e) => format!("{}", e).chars().take(60).collect(),
+            Err(e) => {
+                // A typed error naming the damaged file (or, for the
+                // manifest and `CURRENT`, one of the two).
+                let tributary::Error::Corruption { path, .. } = &e else {
+                    panic!("{ctx}: check: {e}");
+                };
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                match &case.damaged {
+                    Some(damaged) if !matches!(case.touches, Touches::Anything) => {
+                        assert_eq!(Path::new(&name), damaged, "{ctx}: check names {name}")
+                    }
+                    _ if matches!(case.touches, Touches::Nothing) => assert!(
+                        name == "CURRENT" || name.starts_with("MANIFEST-"),
+                        "{ctx}: check names {name}"
+                    ),
+                    _ => assert!(
+                        name.ends_with(".ldb") || name.ends_with(".log"),
+                        "{ctx}: check names {name}"
+                    ),
+                }
+                format!("{e}").chars().take(60).collect()
+            }
         };
         assert!(list_bytes(&dir) == before, "{ctx}: check changed files");
         let theirs = oracle.and_then(|bin| leveldb_salvages(bin, &dir));
