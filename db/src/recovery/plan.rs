@@ -230,6 +230,9 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
             } else if let Some(&p) = torn.first() {
                 found = Some((Break::TornEnd(p), i));
                 break;
+            } else if let Some(p) = zero_tailed(scans, i).filter(|_| expect.tracking) {
+                found = Some((Break::TornEnd(p), i));
+                break;
             } else {
                 found = Some((Break::AtStart(i), i));
                 break;
@@ -363,10 +366,16 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
         }
         Break::TornEnd(p) => {
             let scan = &scans[p];
-            let (Ending::Torn { offset, reason } | Ending::Damaged { offset, reason }) =
-                &scan.ending
-            else {
-                unreachable!("a break at a torn end is a torn journal")
+            let zeros = format!(
+                "zeros after its last record, at offset {}: a zero-filled journal whose last \
+                 writes a crash may have lost",
+                scan.good_end
+            );
+            let (offset, reason) = match &scan.ending {
+                Ending::Torn { offset, reason } | Ending::Damaged { offset, reason } => {
+                    (offset, reason)
+                }
+                Ending::Clean => (&scan.good_end, &zeros),
             };
             // Torn past the length the manifest recorded as synced (or in a
             // journal it never recorded as synced): the bytes lost were
@@ -489,6 +498,21 @@ pub(crate) fn committed_past(
         })
 }
 
+/// The journal before `i` holding records, if it ends in zeros right
+/// after its last record: a zero-filled journal (`wal::prepared`), whose
+/// writes overwrite zeros. A crash can lose its last writes whole, leaving
+/// zeros that read as a clean end, while a later journal keeps unsynced
+/// records (a crash keeps or loses each file's unsynced writes on its
+/// own): its end is then judged as a torn end is, which is what it is.
+/// (Only where a manifest tracks the journals' syncs: see
+/// [`Expect::tracking`].)
+fn zero_tailed(scans: &[JournalScan], i: usize) -> Option<usize> {
+    let p = scans[..i].iter().rposition(|s| s.seqs.is_some())?;
+    let scan = &scans[p];
+    (scan.ending == Ending::Clean && scan.data_end == scan.good_end && scan.len > scan.good_end)
+        .then_some(p)
+}
+
 /// The bytes of `scan` after its good part, dropped for `reason`.
 fn tail(scan: &JournalScan, kind: DropKind, why: &str) -> DroppedRange {
     let what = match &scan.ending {
@@ -608,6 +632,45 @@ mod tests {
                 .all(|s| !matches!(s, Step::TrimZeros { .. })),
             "{plan:?}"
         );
+    }
+
+    /// A zero-filled journal whose last write a crash lost whole reads as
+    /// a clean end in zeros; a later journal kept its unsynced records.
+    /// With a manifest tracking syncs, that is a crash tail (the D1 test
+    /// met it: strict refused a state a power loss leaves); without one,
+    /// nothing tells, and the history breaks as before.
+    #[test]
+    fn a_zero_filled_journal_that_lost_its_last_write_is_a_crash_tail() {
+        let mut zero_filled = journal(1, 1, 10, "clean");
+        zero_filled.data_end = zero_filled.good_end;
+        zero_filled.len = 4096;
+        let scans = [zero_filled, journal(2, 12, 20, "clean")];
+        let tracked = plan_with(
+            &scans,
+            Expect {
+                first_seq: SeqNum(1),
+                synced: &BTreeMap::new(),
+                tracking: true,
+            },
+        );
+        assert_eq!((tracked.replayed, tracked.last_seq), (1, SeqNum(10)));
+        assert_eq!(tracked.damage, None);
+        assert_eq!(tracked.steps, vec![cut(1, 1000), aside(2)]);
+        assert_eq!(
+            plan(&scans).damage.map(|d| d.path),
+            Some(PathBuf::from("/db/000002.log"))
+        );
+        // Recorded as synced past its good part: synced data is lost.
+        let synced = BTreeMap::from([(1, 2000)]);
+        let lost = plan_with(
+            &scans,
+            Expect {
+                first_seq: SeqNum(1),
+                synced: &synced,
+                tracking: true,
+            },
+        );
+        assert!(lost.damage.is_some());
     }
 
     /// Each row: the journals, then the expected replayed count, last
