@@ -418,29 +418,56 @@ fn read_journal(fs: &dyn Fs, path: &Path, records: &mut Vec<(Vec<u8>, Vec<u8>)>)
 
 /// Undoes, in place, each chunk's single flipped bit where one explains
 /// its checksum ([`journal::correct_one_bit`]), so that the reader need
-/// not drop the rest of the chunk's 32 KiB block for it. Chunks are found
-/// by walking each block's headers; a length that runs past its block
-/// ends the walk of that block. Returns the bits undone.
+/// not drop the rest of the chunk's 32 KiB block for it: a bit of its type
+/// or data, of its stored checksum (rewritten), or of its length, which
+/// the checksum does not cover (the one length, of the 16 one bit away,
+/// under which the chunk fits its block and its checksum matches). Chunks
+/// are found by walking each block's headers; a length that fits no such
+/// way ends the walk of that block. Returns the bits undone.
 fn correct_journal_bits(bytes: &mut [u8]) -> usize {
+    const HEADER: usize = journal::HEADER_LEN;
+    let checks = |bytes: &[u8], at: usize, len: usize, block_end: usize| {
+        let end = at + HEADER + len;
+        end <= block_end && {
+            let stored = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+            journal::mask(crc32c::crc32c(&bytes[at + HEADER - 1..end])) == stored
+        }
+    };
     let mut corrected = 0;
     for block_start in (0..bytes.len()).step_by(journal::BLOCK_SIZE) {
         let block_end = (block_start + journal::BLOCK_SIZE).min(bytes.len());
         let mut at = block_start;
-        while at + journal::HEADER_LEN <= block_end {
-            let header = &bytes[at..at + journal::HEADER_LEN];
-            let stored = u32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
-            let len = u16::from_le_bytes(header[4..6].try_into().expect("2 bytes")) as usize;
-            let end = at + journal::HEADER_LEN + len;
-            if end > block_end || header.iter().all(|&b| b == 0) {
+        while at + HEADER <= block_end {
+            if bytes[at..at + HEADER].iter().all(|&b| b == 0) {
+                break;
+            }
+            let stored = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+            let mut len = u16::from_le_bytes(bytes[at + 4..at + 6].try_into().expect("2 bytes"));
+            if !checks(bytes, at, len as usize, block_end) {
+                // The length, which no checksum covers, one bit off?
+                if let Some(fixed) = (0..16)
+                    .map(|bit| len ^ (1 << bit))
+                    .find(|&l| checks(bytes, at, l as usize, block_end))
+                {
+                    len = fixed;
+                    bytes[at + 4..at + 6].copy_from_slice(&len.to_le_bytes());
+                    corrected += 1;
+                }
+            }
+            let end = at + HEADER + len as usize;
+            if end > block_end {
                 break;
             }
             // The checksum covers the type byte and the data after it.
-            let message = &mut bytes[at + journal::HEADER_LEN - 1..end];
-            if matches!(
-                journal::correct_one_bit(message, stored),
-                Some(journal::FlippedBit::At { .. })
-            ) {
-                corrected += 1;
+            let message = &mut bytes[at + HEADER - 1..end];
+            match journal::correct_one_bit(message, stored) {
+                Some(journal::FlippedBit::At { .. }) => corrected += 1,
+                Some(journal::FlippedBit::InChecksum) => {
+                    let right = journal::mask(crc32c::crc32c(message)).to_le_bytes();
+                    bytes[at..at + 4].copy_from_slice(&right);
+                    corrected += 1;
+                }
+                None => {}
             }
             at = end;
         }

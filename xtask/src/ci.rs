@@ -31,6 +31,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "journal_read",
     "table_read",
     "manifest_read",
+    "repair",
 ];
 
 /// Seconds each fuzz target runs in CI (the targets run in parallel).

@@ -230,7 +230,7 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
             } else if let Some(&p) = torn.first() {
                 found = Some((Break::TornEnd(p), i));
                 break;
-            } else if let Some(p) = zero_tailed(scans, i).filter(|_| expect.tracking) {
+            } else if let Some(p) = clean_before(scans, i).filter(|_| expect.tracking) {
                 found = Some((Break::TornEnd(p), i));
                 break;
             } else {
@@ -367,8 +367,8 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
         Break::TornEnd(p) => {
             let scan = &scans[p];
             let zeros = format!(
-                "zeros after its last record, at offset {}: a zero-filled journal whose last \
-                 writes a crash may have lost",
+                "a clean end after its last record, at offset {}, where a crash may have lost \
+                 its last writes whole",
                 scan.good_end
             );
             let (offset, reason) = match &scan.ending {
@@ -413,11 +413,16 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
             } else {
                 DropKind::Damage
             };
-            dropped.push(tail(scan, kind, &reason));
+            // A journal that ends clean where its good part does (its last
+            // write lost whole) has nothing to drop or cut.
+            let cut = scan.good_end < scan.len;
+            if cut {
+                dropped.push(tail(scan, kind, &reason));
+            }
             // The decision rests on `next`: it goes last. The journals
             // between `p` and `next` hold no record, so they change
             // nothing, but they too go before it.
-            let mut steps = vec![shorten(scan)];
+            let mut steps: Vec<Step> = cut.then(|| shorten(scan)).into_iter().collect();
             steps.extend(
                 newest_first(p + 1)
                     .into_iter()
@@ -498,19 +503,17 @@ pub(crate) fn committed_past(
         })
 }
 
-/// The journal before `i` holding records, if it ends in zeros right
-/// after its last record: a zero-filled journal (`wal::prepared`), whose
-/// writes overwrite zeros. A crash can lose its last writes whole, leaving
-/// zeros that read as a clean end, while a later journal keeps unsynced
-/// records (a crash keeps or loses each file's unsynced writes on its
-/// own): its end is then judged as a torn end is, which is what it is.
-/// (Only where a manifest tracks the journals' syncs: see
-/// [`Expect::tracking`].)
-fn zero_tailed(scans: &[JournalScan], i: usize) -> Option<usize> {
+/// The journal before `i` holding records, if it ends clean: a crash can
+/// lose a journal's last unsynced writes whole (an append cut at a record
+/// boundary, or zeros left where a zero-filled journal was to be
+/// overwritten), leaving an end that reads as clean, while a later journal
+/// keeps unsynced records of its own (a crash keeps or loses each file's
+/// unsynced writes on its own). Where a manifest tracks syncs, such an end
+/// is judged as a torn end is: a crash tail unless the journal was
+/// recorded as synced past it (see [`Expect::tracking`]).
+fn clean_before(scans: &[JournalScan], i: usize) -> Option<usize> {
     let p = scans[..i].iter().rposition(|s| s.seqs.is_some())?;
-    let scan = &scans[p];
-    (scan.ending == Ending::Clean && scan.data_end == scan.good_end && scan.len > scan.good_end)
-        .then_some(p)
+    (scans[p].ending == Ending::Clean).then_some(p)
 }
 
 /// The bytes of `scan` after its good part, dropped for `reason`.
@@ -634,17 +637,18 @@ mod tests {
         );
     }
 
-    /// A zero-filled journal whose last write a crash lost whole reads as
-    /// a clean end in zeros; a later journal kept its unsynced records.
-    /// With a manifest tracking syncs, that is a crash tail (the D1 test
-    /// met it: strict refused a state a power loss leaves); without one,
-    /// nothing tells, and the history breaks as before.
+    /// A journal whose last write a crash lost whole reads as a clean end
+    /// (an append cut at a record boundary, or the zeros of a zero-filled
+    /// journal); a later journal kept its unsynced records. With a
+    /// manifest tracking syncs, that is a crash tail (the D1 test met it:
+    /// strict refused a state a power loss leaves); without one, nothing
+    /// tells, and the history breaks as before.
     #[test]
-    fn a_zero_filled_journal_that_lost_its_last_write_is_a_crash_tail() {
-        let mut zero_filled = journal(1, 1, 10, "clean");
-        zero_filled.data_end = zero_filled.good_end;
-        zero_filled.len = 4096;
-        let scans = [zero_filled, journal(2, 12, 20, "clean")];
+    fn a_journal_that_lost_its_last_write_whole_is_a_crash_tail() {
+        let mut ended = journal(1, 1, 10, "clean");
+        ended.data_end = ended.good_end;
+        ended.len = ended.good_end;
+        let scans = [ended, journal(2, 12, 20, "clean")];
         let tracked = plan_with(
             &scans,
             Expect {
@@ -655,7 +659,7 @@ mod tests {
         );
         assert_eq!((tracked.replayed, tracked.last_seq), (1, SeqNum(10)));
         assert_eq!(tracked.damage, None);
-        assert_eq!(tracked.steps, vec![cut(1, 1000), aside(2)]);
+        assert_eq!(tracked.steps, vec![aside(2)]);
         assert_eq!(
             plan(&scans).damage.map(|d| d.path),
             Some(PathBuf::from("/db/000002.log"))
