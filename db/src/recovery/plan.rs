@@ -230,7 +230,9 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
             } else if let Some(&p) = torn.first() {
                 found = Some((Break::TornEnd(p), i));
                 break;
-            } else if let Some(p) = clean_before(scans, i).filter(|_| expect.tracking) {
+            } else if let Some(p) = clean_before(scans, i)
+                .filter(|_| expect.tracking && first.is_some_and(|f| f > expected))
+            {
                 found = Some((Break::TornEnd(p), i));
                 break;
             } else {
@@ -503,7 +505,9 @@ pub(crate) fn committed_past(
         })
 }
 
-/// The journal before `i` holding records, if it ends clean: a crash can
+/// The journal before `i` holding records, if it ends clean (`i` itself
+/// beginning with a readable record past the expected sequence number,
+/// not with damage): a crash can
 /// lose a journal's last unsynced writes whole (an append cut at a record
 /// boundary, or zeros left where a zero-filled journal was to be
 /// overwritten), leaving an end that reads as clean, while a later journal
