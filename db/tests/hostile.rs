@@ -53,7 +53,17 @@ fn repro_1_a_gap_never_empties_the_next_journal() {
         assert_nothing_destroyed(&before, &after, &format!("journal {k} deleted"));
         for j in &h.journals[k + 1..] {
             let kept = dir().join("lost").join(j.path.file_name().unwrap());
-            assert_eq!(after.get(&kept).map(Vec::len), Some(j.len), "{kept:?}");
+            assert_eq!(
+                after.get(&kept).map(Vec::len),
+                Some(j.len),
+                "{kept:?}: journal {k} deleted; set aside {:?}; files now {:?}; layout {:?}",
+                report.set_aside,
+                after.iter().map(|(p, b)| (p, b.len())).collect::<Vec<_>>(),
+                h.journals
+                    .iter()
+                    .map(|j| (j.number, j.len, j.records.len()))
+                    .collect::<Vec<_>>()
+            );
         }
     }
 }
