@@ -95,8 +95,8 @@ pub(crate) fn decode_record(bytes: &[u8], at: usize) -> Result<(Record<'_>, usiz
 }
 
 /// Checks that `bytes` is a whole, well-formed batch; returns its
-/// `internal_len`.
-pub(crate) fn validate(bytes: &[u8]) -> Result<usize, DecodeError> {
+/// `internal_len` and its longest key's length.
+pub(crate) fn validate(bytes: &[u8]) -> Result<(usize, usize), DecodeError> {
     if bytes.len() < HEADER_LEN {
         return Err(err(0, DecodeErrorKind::HeaderTooShort { len: bytes.len() }));
     }
@@ -104,6 +104,7 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<usize, DecodeError> {
     let mut at = HEADER_LEN;
     let mut found: u64 = 0;
     let mut internal_len = 0usize;
+    let mut max_key_len = 0usize;
     while at < bytes.len() {
         if found == u64::from(header_count) {
             // More records than the header says: report at the first extra one.
@@ -117,6 +118,7 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<usize, DecodeError> {
         }
         let (record, used) = decode_record(&bytes[at..], at)?;
         internal_len += record.internal_len();
+        max_key_len = max_key_len.max(record.key().len());
         at += used;
         found += 1;
     }
@@ -129,7 +131,7 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<usize, DecodeError> {
             },
         ));
     }
-    Ok(internal_len)
+    Ok((internal_len, max_key_len))
 }
 
 fn err(offset: usize, kind: DecodeErrorKind) -> DecodeError {

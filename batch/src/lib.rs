@@ -151,6 +151,10 @@ pub struct Batch {
     /// Cached sum of the records' `internal_len`.
     // Invariant: equals the sum over `self.records()`.
     internal_len: usize,
+    /// Cached length of the longest key, so that a database can refuse an
+    /// over-long key without walking the records.
+    // Invariant: equals the maximum over `self.records()` (0 if none).
+    max_key_len: usize,
 }
 
 impl Batch {
@@ -167,6 +171,7 @@ impl Batch {
         Batch {
             rep,
             internal_len: 0,
+            max_key_len: 0,
         }
     }
 
@@ -205,6 +210,7 @@ impl Batch {
         codec::encode_record(&mut self.rep, record);
         self.set_count(count);
         self.internal_len += record.internal_len();
+        self.max_key_len = self.max_key_len.max(record.key().len());
     }
 
     /// Appends every record of `other`, in order, after this batch's records.
@@ -221,6 +227,7 @@ impl Batch {
         self.rep.extend_from_slice(other.records_bytes());
         self.set_count(count);
         self.internal_len += other.internal_len;
+        self.max_key_len = self.max_key_len.max(other.max_key_len);
     }
 
     /// Removes every record and resets the sequence number to zero, keeping
@@ -229,6 +236,7 @@ impl Batch {
         self.rep.clear();
         self.rep.resize(HEADER_LEN, 0);
         self.internal_len = 0;
+        self.max_key_len = 0;
     }
 
     /// The number of records.
@@ -244,6 +252,13 @@ impl Batch {
     /// The sum of the records' [`Record::internal_len`].
     pub fn internal_len(&self) -> usize {
         self.internal_len
+    }
+
+    /// The length of the longest key (0 for an empty batch): what a
+    /// database's key limit is checked against, without a walk of the
+    /// records.
+    pub fn max_key_len(&self) -> usize {
+        self.max_key_len
     }
 
     /// The sequence number of the first record, as stored in the header.
@@ -292,10 +307,11 @@ impl Batch {
     /// a length running past the end, or a count that does not match the
     /// records present.
     pub fn decode(bytes: &[u8]) -> Result<Batch, DecodeError> {
-        let internal_len = codec::validate(bytes)?;
+        let (internal_len, max_key_len) = codec::validate(bytes)?;
         Ok(Batch {
             rep: bytes.to_vec(),
             internal_len,
+            max_key_len,
         })
     }
 

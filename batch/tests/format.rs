@@ -262,6 +262,15 @@ fn build(seq: u64, ops: &[Op]) -> Batch {
     b
 }
 
+fn expected_max_key_len(ops: &[Op]) -> usize {
+    ops.iter()
+        .map(|op| match op {
+            Op::Put(k, _) | Op::Delete(k) => k.len(),
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 fn expected_internal_len(ops: &[Op]) -> usize {
     ops.iter()
         .map(|op| match op {
@@ -283,6 +292,8 @@ proptest! {
         prop_assert_eq!(d.len(), ops.len());
         prop_assert_eq!(d.seq(), SeqNum(seq));
         prop_assert_eq!(d.internal_len(), expected_internal_len(&ops));
+        prop_assert_eq!(d.max_key_len(), expected_max_key_len(&ops));
+        prop_assert_eq!(b.max_key_len(), expected_max_key_len(&ops));
         for (record, op) in d.records().zip(&ops) {
             match op {
                 Op::Put(k, v) => prop_assert_eq!(record, Record::Put { key: k, value: v }),
@@ -303,6 +314,7 @@ proptest! {
         let all: Vec<Op> = a.iter().chain(&b).cloned().collect();
         prop_assert_eq!(&merged, &build(seq, &all));
         prop_assert_eq!(merged.internal_len(), expected_internal_len(&all));
+        prop_assert_eq!(merged.max_key_len(), expected_max_key_len(&all));
     }
 
     /// Any bytes at all: decode returns a batch or an error, never panics,

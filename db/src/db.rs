@@ -583,9 +583,7 @@ impl Db {
             return Err(Error::EmptyBatch);
         }
         self.check_size(batch.internal_len())?;
-        for record in batch.records() {
-            check_key(record.key())?;
-        }
+        check_key_len(batch.max_key_len())?;
         Ok(self.writer()?.write(batch, writer_options(options))?)
     }
 
@@ -892,9 +890,15 @@ fn repair_can_fix(e: Error) -> Error {
 
 /// Refuses a key longer than [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE).
 fn check_key(key: &[u8]) -> Result<(), Error> {
-    if key.len() > crate::MAX_KEY_SIZE {
+    check_key_len(key.len())
+}
+
+/// Refuses a key length over [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE) (a
+/// batch's longest key, which it keeps: no walk of its records).
+fn check_key_len(len: usize) -> Result<(), Error> {
+    if len > crate::MAX_KEY_SIZE {
         return Err(Error::KeyTooLarge {
-            len: key.len(),
+            len,
             max: crate::MAX_KEY_SIZE,
         });
     }
