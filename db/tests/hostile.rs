@@ -51,7 +51,13 @@ fn repro_1_a_gap_never_empties_the_next_journal() {
         db.close().unwrap();
         let after = files(&fs);
         assert_nothing_destroyed(&before, &after, &format!("journal {k} deleted"));
-        for j in &h.journals[k + 1..] {
+        // From the first journal after the gap holding records on, every
+        // one is kept whole. (Journals between hold no record: a rotation
+        // onto a prepared journal can leave one empty, depending on when
+        // the background prepared it, and recovery replays it as the
+        // empty prefix it is.)
+        assert!(h.journals[k + 1..next].iter().all(|j| j.records.is_empty()));
+        for j in &h.journals[next..] {
             let kept = dir().join("lost").join(j.path.file_name().unwrap());
             assert_eq!(
                 after.get(&kept).map(Vec::len),
