@@ -33,6 +33,16 @@ use tributary::{Db, Options};
 
 const KEYS: u32 = 3000;
 
+/// Taken by every test here: one of them spawns LevelDB's repair, and a
+/// child process holds a copy of every descriptor of this one from its
+/// fork to its exec, a `LOCK`'s included, so a test that closed a
+/// database and opens it again at that moment would find it locked.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn key(i: u32) -> Vec<u8> {
     format!("key{i:05}").into_bytes()
 }
@@ -412,6 +422,7 @@ fn contents(dir: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
 
 #[test]
 fn repair_salvages_every_readable_record_and_no_stale_one() {
+    let _serial = serial();
     let (seed_dir, model) = seed();
     let seed = seed_dir.path();
     let cases = cases(seed);
@@ -573,6 +584,7 @@ fn list_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 /// level 0) repairs into a database that reads what LevelDB reads.
 #[test]
 fn repair_accepts_what_leveldb_repair_db_left() {
+    let _serial = serial();
     let Some(bin) = leveldb_repair() else { return };
     let (seed_dir, model) = seed();
     let work = tempfile::tempdir().unwrap();
@@ -611,6 +623,7 @@ fn repair_accepts_what_leveldb_repair_db_left() {
 /// every key's newest state, as if nothing had happened.
 #[test]
 fn one_flipped_bit_anywhere_loses_nothing() {
+    let _serial = serial();
     let (seed_dir, model) = seed();
     let seed = seed_dir.path();
     let live: BTreeMap<Vec<u8>, Vec<u8>> = model
