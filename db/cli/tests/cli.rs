@@ -394,3 +394,36 @@ fn compact_merges_a_range_and_drops_what_is_hidden() {
     assert_eq!(out.status.code(), Some(3));
     assert!(!missing.exists());
 }
+
+/// Issue #23: `tributary repair DIR` rebuilds a database whose table is
+/// gone (every open refused before), prints what it salvaged and set
+/// aside, and the database opens again with the journal's keys.
+#[test]
+fn repair_rebuilds_a_database_an_open_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().to_str().unwrap();
+    for (k, v) in [("apple", "red"), ("pear", "green")] {
+        assert!(tributary(&["--db", db, "put", k, v]).status.success());
+    }
+    // The reopen of `put` writes the first journal to a table: remove it.
+    let tables: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ldb"))
+        .collect();
+    assert!(!tables.is_empty());
+    std::fs::remove_file(&tables[0]).unwrap();
+    let refused = tributary(&["--db", db, "get", "pear"]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("tributary repair"));
+
+    let repaired = tributary(&["repair", db]);
+    assert!(repaired.status.success(), "{repaired:?}");
+    let out = String::from_utf8_lossy(&repaired.stdout);
+    assert!(
+        out.contains("wrote") && out.contains("lost/MANIFEST-"),
+        "{out}"
+    );
+    let got = tributary(&["--db", db, "get", "pear"]);
+    assert_eq!(got.stdout, b"green\n");
+}
