@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::compaction::{self, build, Background};
-use crate::error::{io_err, table_err, Error};
+use crate::error::{io_err, lock_error, table_err, Error};
 use crate::files::{self, FileNumbers};
 use crate::fs::{FileLock, Fs, LockMode};
 use crate::options::{Options, WriteOptions};
@@ -1085,23 +1085,6 @@ fn log_recovery(report: &RecoveryReport) {
         report.elapsed,
         report.last_seq
     );
-}
-
-/// The error of taking the lock at `path`: [`Error::Locked`] if another
-/// holder has it, else the real cause.
-pub(crate) fn lock_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_path_buf();
-    move |source| {
-        if source.kind() == std::io::ErrorKind::WouldBlock {
-            Error::Locked { path }
-        } else {
-            Error::Io {
-                op: "lock",
-                path,
-                source,
-            }
-        }
-    }
 }
 
 fn writer_options(options: &WriteOptions) -> writer::WriteOptions {

@@ -197,3 +197,20 @@ pub(crate) fn io_context<'a>(
 ) -> impl FnOnce(io::Error) -> io::Error + 'a {
     move |e| io::Error::new(e.kind(), format!("{op} {}: {e}", path.display()))
 }
+
+/// The error of taking the lock at `path`: [`Error::Locked`] if another
+/// holder has it, else the real cause.
+pub(crate) fn lock_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| {
+        if source.kind() == std::io::ErrorKind::WouldBlock {
+            Error::Locked { path }
+        } else {
+            Error::Io {
+                op: "lock",
+                path,
+                source,
+            }
+        }
+    }
+}

@@ -165,7 +165,7 @@ pub(crate) fn repair(dir: &Path, options: &Options) -> Result<RepairReport, Erro
     let lock_path = dir.join(files::LOCK);
     let _lock = fs
         .lock(&lock_path, LockMode::Write)
-        .map_err(crate::db::lock_error(&lock_path))?;
+        .map_err(crate::error::lock_error(&lock_path))?;
     let found = list(fs, dir)?;
     if found.tables.is_empty() && found.journals.is_empty() && !found.current {
         return Err(Error::NotFound {
