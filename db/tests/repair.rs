@@ -401,16 +401,19 @@ fn leveldb_salvages(bin: &Path, dir: &Path) -> Option<BTreeMap<Vec<u8>, Vec<u8>>
         );
         return None;
     }
-    Some(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|line| {
-                let (k, v) = line.split_once('\t').unwrap();
-                (unhex(k), unhex(v))
-            })
-            .collect(),
-    )
+    Some(pairs(&out.stdout))
+}
+
+/// The oracle's output: a key and a value in hex on each line.
+fn pairs(stdout: &[u8]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    String::from_utf8(stdout.to_vec())
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (k, v) = line.split_once('\t').unwrap();
+            (unhex(k), unhex(v))
+        })
+        .collect()
 }
 
 fn contents(dir: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
@@ -597,14 +600,7 @@ fn repair_accepts_what_leveldb_repair_db_left() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let theirs: BTreeMap<Vec<u8>, Vec<u8>> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let (k, v) = line.split_once('\t').unwrap();
-            (unhex(k), unhex(v))
-        })
-        .collect();
+    let theirs = pairs(&out.stdout);
     let live: BTreeMap<Vec<u8>, Vec<u8>> = model
         .newest
         .iter()
