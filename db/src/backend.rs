@@ -47,7 +47,7 @@ impl Backend {
     /// The write side of a database just opened: its current journal
     /// `journal`, numbered `journal_number`, the active memtable's
     /// inserter, and where frozen memtables go. File numbers come from
-    /// `shared.numbers`.
+    /// `shared.files`.
     pub fn new(
         shared: Arc<Shared>,
         journal: JournalWriter,
@@ -56,7 +56,7 @@ impl Backend {
         write_buffer_size: usize,
         flush: Box<dyn Flush>,
     ) -> Backend {
-        let journal_path = files::journal_path(&shared.dir, journal_number);
+        let journal_path = files::journal_path(shared.files.dir(), journal_number);
         Backend {
             shared,
             journal,
@@ -82,7 +82,7 @@ impl Backend {
         let old = std::mem::replace(&mut self.journal, journal);
         lock(&self.shared.journals).insert(self.journal_number, old.size());
         self.shared.journal_bytes.store(0, Ordering::Relaxed);
-        self.journal_path = files::journal_path(&self.shared.dir, number);
+        self.journal_path = files::journal_path(self.shared.files.dir(), number);
         self.journal_number = number;
         self.journal_zeroed = zeroed;
         self.next_requested = None;
@@ -167,7 +167,7 @@ impl Backend {
         let (journal, zeroed) = match self.shared.next_journal.take(number) {
             Some(journal) => (journal, true),
             None => (
-                wal::create(&*self.shared.fs, &self.shared.dir, number)?,
+                wal::create(&**self.shared.files.fs(), self.shared.files.dir(), number)?,
                 false,
             ),
         };
@@ -182,15 +182,12 @@ impl Backend {
     /// The error is an `io::Error`, as every error of rotation is: the
     /// write path reports it as a write error.
     fn allocate_journal_number(&mut self) -> io::Result<u64> {
-        let dir = &self.shared.dir;
-        lock(&self.shared.numbers)
-            .allocate(|n| files::journal_path(dir, n))
-            .map_err(|e| match e {
-                Error::FileNumberExhausted { path } => {
-                    io::Error::other(format!("{} holds the largest file number", path.display()))
-                }
-                other => io::Error::other(other.to_string()),
-            })
+        self.shared.files.new_journal().map_err(|e| match e {
+            Error::FileNumberExhausted { path } => {
+                io::Error::other(format!("{} holds the largest file number", path.display()))
+            }
+            other => io::Error::other(other.to_string()),
+        })
     }
 }
 

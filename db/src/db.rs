@@ -3,19 +3,19 @@
 use crate::backend::Backend;
 use crate::compaction::{self, build, Background};
 use crate::error::{io_err, lock_error, table_err, Error};
-use crate::files::{self, FileNumbers};
+use crate::files::{self, Files};
 use crate::fs::{FileLock, Fs, LockMode};
 use crate::options::{Options, WriteOptions};
 use crate::read::{lock, Iter, ScanRange, Shared, View};
 use crate::recovery::{self, Fix, RecoveryReport, Replayed};
-use crate::version::{self, Catalog, Field, Retired, TableFile, VersionSet};
+use crate::version::{self, Catalog, Field, FileMeta, Retired, TableFile, VersionSet};
 use crate::wal;
 use batch::{Batch, Record, SeqNum};
 use memdb::MemDb;
 use std::ops::RangeBounds;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 
 /// An open database.
@@ -169,9 +169,9 @@ impl Db {
         .map_err(repair_can_fix)?;
         log_recovery(&recovered.report);
         let last_seq = recovered.report.last_seq;
-        let mut numbers = recovered.numbers;
+        let files = Arc::new(Files::new(&dir, &fs, recovered.numbers));
         let catalog = recovered.catalog;
-        let mut version = recovered.version;
+        let version = recovered.version;
         let unopened = weak_tables(&version);
 
         // What the journals held goes into level-0 tables, as LevelDB does
@@ -192,7 +192,7 @@ impl Db {
             // A table is never left beside a missing `CURRENT` (recovery
             // refuses that: tables no manifest names could be anyone's),
             // so a directory of journals alone gets a manifest first.
-            let first = VersionSet::install(fs.as_ref(), &dir, catalog.clone(), &[], &mut numbers)?;
+            let first = VersionSet::create(&files, None, catalog.clone(), &[])?;
             orphans.push(first.manifest_path().to_path_buf());
         }
         let mut edit = Vec::new();
@@ -202,16 +202,13 @@ impl Db {
         // room (`recover_into_memory`): deletes and compactions can then
         // free space, where a refused open could not.
         let mut in_memory = Vec::new();
-        match write_recovered_runs(fs.as_ref(), &dir, &runs, &mut numbers, &retire, &options) {
+        match write_recovered_runs(&files, &runs, options.block_size) {
             Ok(tables) => {
-                for file in tables {
-                    edit.push(Field::AddFile {
-                        level: 0,
-                        file: file.meta.clone(),
-                    });
-                    version.levels[0].insert(0, Arc::new(file));
-                }
-                version.max_seq = version.max_seq.max(last_seq.0);
+                edit.extend(
+                    tables
+                        .into_iter()
+                        .map(|file| Field::AddFile { level: 0, file }),
+                );
             }
             Err(Error::Io { op, path, source })
                 if source.kind() == std::io::ErrorKind::StorageFull =>
@@ -245,13 +242,14 @@ impl Db {
         // The edit names the new journal as the first live one, so every
         // older journal is obsolete once `CURRENT` names the manifest
         // (unless what they held is still only in memory).
-        let number = numbers.allocate(|n| files::journal_path(&dir, n))?;
+        let number = files.new_journal()?;
         let journal = wal::create_unnamed(fs.as_ref(), &dir, number)
             .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
         if in_memory.is_empty() {
             edit.extend([Field::LogNumber(number), Field::LastSeq(last_seq.0)]);
         }
-        let set = VersionSet::install(fs.as_ref(), &dir, catalog, &edit, &mut numbers)?;
+        let set = VersionSet::create(&files, Some(retire.clone()), catalog, &edit)?;
+        let version = set.version(&version)?;
         // The manifest recovery read is obsolete now, with the rest.
         orphans.extend(recovered.report.manifest.clone());
         let retired_journals: &[(std::path::PathBuf, bool)] = if in_memory.is_empty() {
@@ -263,8 +261,7 @@ impl Db {
 
         let (memdb, inserter) = MemDb::with_pool(options.write_buffer_size, &blocks);
         let shared = Arc::new(Shared::new(
-            &dir,
-            &fs,
+            files,
             View {
                 active: memdb,
                 active_journal: number,
@@ -272,7 +269,6 @@ impl Db {
                 version: Arc::new(version),
             },
             last_seq,
-            numbers,
             Some(set),
             Some((retire, retired)),
             blocks,
@@ -356,8 +352,7 @@ impl Db {
             Replayed::Batches(_) => unreachable!("asked for memtables"),
         };
         let shared = Arc::new(Shared::new(
-            &dir,
-            &fs,
+            Arc::new(Files::new(&dir, &fs, recovered.numbers)),
             View {
                 active,
                 active_journal: recovered.catalog.log_number,
@@ -368,7 +363,6 @@ impl Db {
                 version: Arc::new(recovered.version),
             },
             last_seq,
-            recovered.numbers,
             None,
             None,
             blocks,
@@ -500,7 +494,7 @@ impl Db {
 
     /// The directory of the database.
     pub fn path(&self) -> &Path {
-        &self.shared.dir
+        self.shared.files.dir()
     }
 
     /// The options the database was opened with.
@@ -635,12 +629,12 @@ impl Db {
         let msg = format!("{what} failed: {e}");
         log::error!(
             "{}: {msg}; refusing writes until reopened",
-            self.shared.dir.display()
+            self.shared.files.dir().display()
         );
         if let Some(commit) = &self.commit {
             commit.set_background_error(writer::RoomError::new(&msg));
         }
-        io_err(op, &self.shared.dir)(e)
+        io_err(op, self.shared.files.dir())(e)
     }
 
     /// The value of `key` in the newest state, owned.
@@ -759,7 +753,7 @@ impl Db {
         let versions = lock(&self.shared.versions);
         let catalog = versions
             .as_ref()
-            .map_or_else(|| self.read_only_catalog.clone(), |s| s.catalog.clone());
+            .map_or_else(|| self.read_only_catalog.clone(), |s| s.catalog().clone());
         let stalls = &self.shared.gate.counters;
         Stats {
             writer: self
@@ -798,7 +792,7 @@ impl Db {
             write_stall_time: stalls.time(),
             quarantined: lock(&self.shared.quarantined)
                 .iter()
-                .map(|(&n, why)| (files::table_path(&self.shared.dir, n), why.clone()))
+                .map(|(&n, why)| (files::table_path(self.shared.files.dir(), n), why.clone()))
                 .collect(),
         }
     }
@@ -927,7 +921,7 @@ impl Drop for Db {
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
-            .field("dir", &self.shared.dir)
+            .field("dir", &self.shared.files.dir())
             .field("last_seq", &self.shared.last_seq())
             .finish()
     }
@@ -970,29 +964,33 @@ impl Snapshot {
 }
 
 /// Writes each run of batches recovered from the journals to a new
-/// level-0 table, oldest first ([`write_recovered`]); on an error removes
+/// level-0 table, oldest first, synced (their names are left to the
+/// directory fsync of the manifest that names them); on an error removes
 /// the ones written (nothing names them yet).
 fn write_recovered_runs(
-    fs: &dyn Fs,
-    dir: &Path,
+    files: &Files,
     runs: &[Vec<Batch>],
-    numbers: &mut FileNumbers,
-    retire: &Sender<Retired>,
-    options: &Options,
-) -> Result<Vec<TableFile>, Error> {
-    let mut tables = Vec::with_capacity(runs.len());
+    block_size: usize,
+) -> Result<Vec<FileMeta>, Error> {
+    let fs = &**files.fs();
+    let mut tables: Vec<(FileMeta, PathBuf)> = Vec::with_capacity(runs.len());
     for run in runs {
-        match write_recovered(fs, dir, run, numbers, retire, options.block_size) {
+        let written = files.new_table().and_then(|(number, path)| {
+            build::write_batches(fs, &path, number, block_size, run)
+                .map(|meta| (meta, path.clone()))
+                .map_err(io_err("write table", &path))
+        });
+        match written {
             Ok(table) => tables.push(table),
             Err(e) => {
-                for table in &tables {
-                    let _ = fs.remove(table.path());
+                for (_, path) in &tables {
+                    let _ = fs.remove(path);
                 }
                 return Err(e);
             }
         }
     }
-    Ok(tables)
+    Ok(tables.into_iter().map(|(meta, _)| meta).collect())
 }
 
 /// The runs of recovered batches as memtables, oldest first: what an open
@@ -1019,27 +1017,6 @@ fn journal_number(path: &Path) -> Option<u64> {
         files::Name::Journal(n) => Some(n),
         _ => None,
     }
-}
-
-/// Writes a run of batches recovered from the journals to a new level-0
-/// table, synced (its name is left to the directory fsync of the manifest
-/// that names it), and opens it.
-fn write_recovered(
-    fs: &dyn Fs,
-    dir: &Path,
-    run: &[Batch],
-    numbers: &mut FileNumbers,
-    retire: &Sender<Retired>,
-    block_size: usize,
-) -> Result<TableFile, Error> {
-    let number = numbers.allocate(|n| files::table_path(dir, n))?;
-    let path = files::table_path(dir, number);
-    // Synced; its name is made durable by the directory fsync of the
-    // manifest that will name it (`Db::open`).
-    let meta = build::write_batches(fs, &path, number, block_size, run)
-        .map_err(io_err("write table", &path))?;
-    let table = version::set::open_table(fs, &path, &meta)?;
-    Ok(TableFile::new(meta, table, path, Some(retire.clone())))
 }
 
 /// The lock of a read-only database whose `LOCK` file was missing.

@@ -26,7 +26,10 @@
 //! refused, naming it, before anything changes.
 
 use crate::error::Error;
+use crate::fs::Fs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The lock file's name.
 pub(crate) const LOCK: &str = "LOCK";
@@ -81,9 +84,17 @@ pub(crate) fn table_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:06}.ldb"))
 }
 
+/// What a manifest's name begins with: `MANIFEST-NNNNNN`.
+pub(crate) const MANIFEST_PREFIX: &str = "MANIFEST-";
+
+/// The name of manifest `number`, as `CURRENT` holds it.
+pub fn manifest_name(number: u64) -> String {
+    format!("{MANIFEST_PREFIX}{number:06}")
+}
+
 /// The path of manifest `number` in `dir`.
 pub(crate) fn manifest_path(dir: &Path, number: u64) -> PathBuf {
-    dir.join(crate::version::manifest::manifest_name(number))
+    dir.join(manifest_name(number))
 }
 
 /// The path of temporary file `number` in `dir`.
@@ -100,7 +111,7 @@ pub(crate) fn classify(name: &str) -> Name {
         ("", ".ldb", Name::Table),
         ("", ".sst", Name::Table),
         ("", ".dbtmp", Name::Temp),
-        ("MANIFEST-", "", Name::Manifest),
+        (MANIFEST_PREFIX, "", Name::Manifest),
     ];
     for (prefix, suffix, kind) in patterns {
         let Some(digits) = name
@@ -127,6 +138,38 @@ pub(crate) fn parse_journal_name(name: &str) -> Option<u64> {
         Name::Journal(n) => Some(n),
         _ => None,
     }
+}
+
+/// Points `CURRENT` at manifest `number`, atomically: the name is written
+/// to the temporary `tmp` (a `NNNNNN.dbtmp` path) and synced, renamed over
+/// `CURRENT`, and the directory fsynced (LevelDB skips that fsync; the
+/// ALICE study found the bug). A crash leaves `CURRENT` naming the old
+/// manifest or the new one, never neither.
+pub fn set_current(fs: &dyn Fs, dir: &Path, number: u64, tmp: &Path) -> io::Result<()> {
+    let result = (|| {
+        let mut file = fs.create(tmp)?;
+        file.write_all(format!("{}\n", manifest_name(number)).as_bytes())?;
+        file.sync_data()?;
+        drop(file);
+        fs.rename(tmp, &dir.join(CURRENT))?;
+        fs.sync_dir(dir)
+    })();
+    if result.is_err() && fs.exists(tmp) {
+        let _ = fs.remove(tmp);
+    }
+    result
+}
+
+/// The manifest number `CURRENT`'s contents name, or `None` if they are
+/// not exactly `MANIFEST-NNNNNN\n`.
+pub fn parse_current(contents: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(contents).ok()?;
+    let name = text.strip_suffix('\n')?;
+    let digits = name.strip_prefix(MANIFEST_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The one owner of file numbers: every numbered file the database
@@ -205,6 +248,72 @@ impl FileNumbers {
         self.next = number.checked_add(1);
         self.holder = Some(path_of(number));
         Ok(number)
+    }
+}
+
+/// The directory of an open database, the file system it lives on, and
+/// the one counter its new files take their numbers from: what every part
+/// that creates a file shares.
+#[derive(Debug)]
+pub(crate) struct Files {
+    dir: PathBuf,
+    fs: Arc<dyn Fs>,
+    /// Taken for every new file, by the write path (journals) and the
+    /// background lanes (tables, manifests). Its lock is the innermost:
+    /// nothing else is locked while it is held.
+    numbers: Mutex<FileNumbers>,
+}
+
+impl Files {
+    /// The files of the database in `dir` on `fs`, numbered on from
+    /// `numbers`.
+    pub fn new(dir: &Path, fs: &Arc<dyn Fs>, numbers: FileNumbers) -> Files {
+        Files {
+            dir: dir.to_path_buf(),
+            fs: Arc::clone(fs),
+            numbers: Mutex::new(numbers),
+        }
+    }
+
+    /// The database's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file system it lives on.
+    pub fn fs(&self) -> &Arc<dyn Fs> {
+        &self.fs
+    }
+
+    /// A number and path for a new table.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FileNumberExhausted`] once no number is left.
+    pub fn new_table(&self) -> Result<(u64, PathBuf), Error> {
+        let number = self.numbers().allocate(|n| table_path(&self.dir, n))?;
+        Ok((number, table_path(&self.dir, number)))
+    }
+
+    /// A number for a new journal.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FileNumberExhausted`] once no number is left.
+    pub fn new_journal(&self) -> Result<u64, Error> {
+        self.numbers().allocate(|n| journal_path(&self.dir, n))
+    }
+
+    /// The number the next new file takes (the manifest's
+    /// `NextFileNumber`); past the last one if none is left.
+    pub fn next_unused(&self) -> u64 {
+        self.numbers().peek().unwrap_or(u64::MAX)
+    }
+
+    /// The counter itself, for a step that takes several numbers at once
+    /// (installing a manifest).
+    pub fn numbers(&self) -> std::sync::MutexGuard<'_, FileNumbers> {
+        crate::sync::lock(&self.numbers)
     }
 }
 

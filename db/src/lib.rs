@@ -91,6 +91,7 @@ mod options;
 mod read;
 mod recovery;
 mod repair;
+mod sync;
 pub mod table;
 mod tuning;
 pub mod version;

@@ -250,9 +250,10 @@ pub(crate) fn repair(dir: &Path, options: &Options) -> Result<RepairReport, Erro
     // No journal is live: every record is in the new tables.
     let log_number = numbers.peek().unwrap_or(files::MAX_FILE_NUMBER);
     edit.extend([Field::LogNumber(log_number), Field::LastSeq(last_seq)]);
-    let set = version::VersionSet::install(fs, dir, Catalog::default(), &edit, &mut numbers)?;
-    report.manifest = set.manifest_path().to_path_buf();
-    drop(set);
+    let (_, manifest) =
+        version::set::install_manifest(fs, dir, Catalog::default(), &edit, &mut numbers)?;
+    report.manifest = manifest.path().to_path_buf();
+    drop(manifest);
 
     // The old files: rewritten, or kept in `lost/`.
     let old_files = found

@@ -21,7 +21,7 @@
 use super::build;
 use crate::error::{io_err, Error};
 use crate::files;
-use crate::read::{lock, Frozen, Shared, View};
+use crate::read::{lock, Change, Frozen, Shared, View};
 use crate::version::{Field, VersionSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ pub(crate) fn flush_frozen(shared: &Shared, mut synced: Vec<(u64, u64)>) -> Resu
     // the journals while they stay live.
     let fields = tracked(set, std::mem::take(&mut synced));
     if !fields.is_empty() && set.failure().is_none() {
-        set.commit(fields)?;
+        set.record(fields)?;
     }
     result
 }
@@ -73,7 +73,7 @@ pub(crate) fn record_synced(shared: &Shared, synced: Vec<(u64, u64)>) -> Result<
     if fields.is_empty() || set.failure().is_some() {
         return Ok(());
     }
-    set.commit(fields)
+    set.record(fields)
 }
 
 /// The `JournalSynced` fields for the journals still at or above the log
@@ -81,7 +81,7 @@ pub(crate) fn record_synced(shared: &Shared, synced: Vec<(u64, u64)>) -> Result<
 fn tracked(set: &VersionSet, synced: Vec<(u64, u64)>) -> Vec<Field> {
     synced
         .into_iter()
-        .filter(|&(number, _)| number >= set.catalog.log_number)
+        .filter(|&(number, _)| number >= set.catalog().log_number)
         .map(|(number, len)| Field::JournalSynced { number, len })
         .collect()
 }
@@ -93,8 +93,8 @@ fn flush_one(
     oldest: &Arc<Frozen>,
     synced: &mut Vec<(u64, u64)>,
 ) -> Result<(), Error> {
-    let dir = &shared.dir;
-    let fs = &*shared.fs;
+    let dir = shared.files.dir();
+    let fs = &**shared.files.fs();
     // The journal the next memtable's records begin in.
     let log_number = match view.frozen.len() {
         1 => view.active_journal,
@@ -102,11 +102,9 @@ fn flush_one(
     };
 
     let mut edit = Vec::new();
-    let mut table = None;
     let mut last_seq = 0;
     if !oldest.memdb.is_empty() {
-        let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
-        let path = files::table_path(dir, number);
+        let (number, path) = shared.files.new_table()?;
         let meta;
         (meta, last_seq) =
             build::write_memtable(fs, &path, number, shared.shape.block_size, &oldest.memdb)
@@ -117,46 +115,16 @@ fn flush_one(
             .fetch_add(meta.size, Ordering::Relaxed);
         edit.push(Field::AddFile {
             level: 0,
-            file: meta.clone(),
+            file: meta,
         });
-        table = Some((meta, path));
     }
     edit.push(Field::LogNumber(log_number));
     edit.push(Field::LastSeq(last_seq));
-    edit.push(Field::NextFileNumber(
-        lock(&shared.numbers).peek().unwrap_or(u64::MAX),
-    ));
     edit.extend(tracked(set, std::mem::take(synced)));
-    set.commit(edit)?;
-
+    let version = set.log_and_apply(edit, &view.version)?;
     // Published: readers find the records in the table from now on.
-    let file = match table {
-        Some((meta, path)) => Some(super::open_committed(shared, meta, path)?),
-        None => None,
-    };
-    {
-        let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
-        // Rotations since `view` only put memtables in front, and only this
-        // flush (holding the version set) removes them: `oldest` is still
-        // the last.
-        debug_assert!(current
-            .frozen
-            .last()
-            .is_some_and(|f| Arc::ptr_eq(f, oldest)));
-        let mut tables = (*current.version).clone();
-        if let Some(file) = file {
-            tables.levels[0].insert(0, file);
-        }
-        tables.max_seq = tables.max_seq.max(last_seq);
-        *current = Arc::new(View {
-            active: Arc::clone(&current.active),
-            active_journal: current.active_journal,
-            frozen: current.frozen[..current.frozen.len() - 1].to_vec(),
-            version: Arc::new(tables),
-        });
-    }
+    shared.install(version, Change::Flushed(oldest));
     shared.flushes.fetch_add(1, Ordering::Relaxed);
-    shared.tables_changed();
     log::debug!(
         "flushed {} entries ({} bytes); log number {log_number}",
         oldest.memdb.len(),

@@ -35,12 +35,10 @@
 
 use super::build;
 use crate::error::{io_err, Error};
-use crate::files;
-use crate::read::{lock, Shared};
-use crate::version::{self, Field};
+use crate::read::{lock, Change, Shared};
+use crate::version::Field;
 use batch::Batch;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 /// Writes `group`, numbered and larger than the write buffer, to a new
 /// level-0 table, commits it and publishes its last sequence number,
@@ -63,7 +61,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     shared
         .closed_journals
         .sync_all()
-        .map_err(io_err("fdatasync closed journal", &shared.dir))?;
+        .map_err(io_err("fdatasync closed journal", shared.files.dir()))?;
     super::flush_now(shared)?;
     debug_assert!(shared.view().frozen.is_empty());
 
@@ -71,14 +69,13 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     let Some(set) = guard.as_mut() else {
         return Err(Error::Io {
             op: "write a large batch",
-            path: shared.dir.clone(),
+            path: shared.files.dir().to_path_buf(),
             source: std::io::Error::other("the database has no manifest"),
         });
     };
-    let dir = &shared.dir;
-    let fs = &*shared.fs;
-    let number = lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
-    let path = files::table_path(dir, number);
+    let dir = shared.files.dir();
+    let fs = &**shared.files.fs();
+    let (number, path) = shared.files.new_table()?;
     // Sorted as borrowed slices, with no allocation per record.
     let meta = build::write_batches(
         fs,
@@ -98,31 +95,19 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     let edit = vec![
         Field::AddFile {
             level: 0,
-            file: meta.clone(),
+            file: meta,
         },
         Field::LastSeq(last),
-        Field::NextFileNumber(lock(&shared.numbers).peek().unwrap_or(u64::MAX)),
     ];
-    if let Err(e) = set.commit(edit) {
-        drop(guard);
-        super::note_stopped(shared, &e);
-        return Err(e);
-    }
-
-    // Published: readers find the batch in the table.
     // The batch's numbers are taken for good once committed.
-    let file = super::open_committed(shared, meta, path)?;
-    {
-        let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
-        let mut tables = (*current.version).clone();
-        tables.levels[0].push(file);
-        version::set::sort_levels(&mut tables);
-        tables.max_seq = tables.max_seq.max(last);
-        *current = Arc::new(current.with_version(tables));
-        // Publication point, as `Memtable::apply`'s, while the view is
-        // still locked: a reader that can load the new view loads this
-        // number too, and never spins in `Shared::snapshot` waiting for it.
-        shared.last_seq.store(last, Ordering::Release);
+    match set.log_and_apply(edit, &shared.view().version) {
+        // Published: readers find the batch in the table.
+        Ok(version) => shared.install(version, Change::LargeBatch(last)),
+        Err(e) => {
+            drop(guard);
+            super::note_stopped(shared, &e);
+            return Err(e);
+        }
     }
     shared.large_batches.fetch_add(1, Ordering::Relaxed);
     shared.tables_changed();

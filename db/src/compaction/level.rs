@@ -46,7 +46,7 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
     let version = Arc::clone(&shared.view().version);
     let pointers = lock(&shared.versions)
         .as_ref()
-        .map(|set| set.catalog.compact_pointers.clone())
+        .map(|set| set.catalog().compact_pointers.clone())
         .unwrap_or_default();
     let pointer_of = |level: usize| pointers.get(&(level as u8)).cloned();
     let quarantined = lock(&shared.quarantined).clone();
@@ -61,7 +61,7 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
                     "level 0 holds {} tables and no compaction can drain it without the \
                      damaged table {} ({why}); `tributary repair` rebuilds the database",
                     version.levels[0].len(),
-                    crate::files::table_path(&shared.dir, *number).display()
+                    crate::files::table_path(shared.files.dir(), *number).display()
                 ));
             }
         }
@@ -165,7 +165,7 @@ fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Resu
             "moving table {} from level {level} down",
             upper[0].1.meta.number
         );
-        merge::install(shared, &[], upper, Vec::new(), level + 1, pointer)?;
+        merge::commit(shared, &[], upper, Vec::new(), level + 1, pointer)?;
     } else {
         let grandparents: Vec<(Vec<u8>, u64)> = picked
             .grandparents
@@ -193,7 +193,7 @@ fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Resu
             level + 1,
             outputs.len()
         );
-        merge::install(shared, &deleted, Vec::new(), outputs, level + 1, pointer)?;
+        merge::commit(shared, &deleted, Vec::new(), outputs, level + 1, pointer)?;
     }
     shared.compactions.fetch_add(1, Ordering::Relaxed);
     Ok(())

@@ -31,11 +31,10 @@
 use super::build::OutputTable;
 use super::pick::OutputCut;
 use crate::error::{io_err, Error};
-use crate::files;
 use crate::fs::WritableFile;
-use crate::read::{lock, Shared};
+use crate::read::{lock, Change, Shared};
 use crate::table::TableIter;
-use crate::version::{self, Field, FileMeta, TableFile};
+use crate::version::{Field, FileMeta, TableFile};
 use batch::{key, Kind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -71,7 +70,7 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
         Span::default(),
     )?;
     let written = outputs.len();
-    install(shared, &inputs, Vec::new(), outputs, level, None)?;
+    commit(shared, &inputs, Vec::new(), outputs, level, None)?;
     shared.compactions.fetch_add(1, Ordering::Relaxed);
     Ok(written)
 }
@@ -272,7 +271,7 @@ pub(crate) fn merge_split(
         }
         (low, high) => {
             for out in low.iter().chain(high.iter()).flatten() {
-                let _ = shared.fs.remove(&out.path);
+                let _ = shared.files.fs().remove(&out.path);
             }
             Err(low.and(high).err().expect("one half failed"))
         }
@@ -301,8 +300,8 @@ pub(crate) fn merge(
     target: u64,
     span: Span<'_>,
 ) -> Result<Vec<Output>, Error> {
-    let dir = &shared.dir;
-    let fs = &*shared.fs;
+    let dir = shared.files.dir();
+    let fs = &**shared.files.fs();
     let mut inputs: Vec<InputRun<'_>> = runs
         .iter()
         .filter(|files| !files.is_empty())
@@ -374,8 +373,7 @@ fn merge_into(
     span: Span<'_>,
     sync: &SyncSender<(Box<dyn WritableFile>, PathBuf)>,
 ) -> (Result<Vec<Output>, Error>, Vec<PathBuf>) {
-    let dir = &shared.dir;
-    let fs = &*shared.fs;
+    let fs = &**shared.files.fs();
     let mut current: Option<OutputTable> = None;
     let mut finished: Vec<Output> = Vec::new();
     let mut paths: Vec<PathBuf> = Vec::new();
@@ -439,9 +437,7 @@ fn merge_into(
                         if let Some(done) = current.take() {
                             finish(done, &mut finished)?;
                         }
-                        let number =
-                            lock(&shared.numbers).allocate(|n| files::table_path(dir, n))?;
-                        let path = files::table_path(dir, number);
+                        let (number, path) = shared.files.new_table()?;
                         paths.push(path.clone());
                         current = Some(
                             OutputTable::create(fs, &path, number, shared.shape.block_size)
@@ -475,7 +471,7 @@ fn merge_into(
 /// (level, table) leave their level and join `level` unchanged; `outputs`
 /// join `level` as new tables; `pointer` becomes the compact pointer of
 /// its level.
-pub(crate) fn install(
+pub(crate) fn commit(
     shared: &Shared,
     deleted: &[(usize, Arc<TableFile>)],
     moved: Vec<(usize, Arc<TableFile>)>,
@@ -483,7 +479,7 @@ pub(crate) fn install(
     level: usize,
     pointer: Option<(usize, Vec<u8>)>,
 ) -> Result<(), Error> {
-    let fs = &*shared.fs;
+    let fs = &**shared.files.fs();
     let mut guard = lock(&shared.versions);
     let Some(set) = guard.as_mut() else {
         return Ok(());
@@ -516,40 +512,19 @@ pub(crate) fn install(
             key,
         });
     }
-    edit.push(Field::NextFileNumber(
-        lock(&shared.numbers).peek().unwrap_or(u64::MAX),
-    ));
-    if let Err(e) = set.commit(edit) {
-        let paths: Vec<_> = outputs.iter().map(|o| o.path.clone()).collect();
-        drop(guard);
-        if !super::note_stopped(shared, &e) {
-            // Not committed: the outputs are orphans.
-            for p in paths {
-                let _ = fs.remove(&p);
+    match set.log_and_apply(edit, &shared.view().version) {
+        Ok(version) => shared.install(version, Change::Tables),
+        Err(e) => {
+            let paths: Vec<_> = outputs.iter().map(|o| o.path.clone()).collect();
+            drop(guard);
+            if !super::note_stopped(shared, &e) {
+                // Not committed: the outputs are orphans.
+                for p in paths {
+                    let _ = fs.remove(&p);
+                }
             }
+            return Err(e);
         }
-        return Err(e);
-    }
-
-    let mut added = Vec::with_capacity(moved.len() + outputs.len());
-    for out in outputs {
-        added.push(super::open_committed(shared, out.meta, out.path)?);
-    }
-    {
-        let mut current = shared.view.write().unwrap_or_else(|e| e.into_inner());
-        let mut tables = (*current.version).clone();
-        for (from, file) in deleted.iter().chain(&moved) {
-            tables.levels[*from].retain(|t| !Arc::ptr_eq(t, file));
-        }
-        tables.levels[level].extend(moved.into_iter().map(|(_, file)| file));
-        tables.levels[level].extend(added);
-        version::set::sort_levels(&mut tables);
-        *current = Arc::new(current.with_version(tables));
-    }
-    drop(guard);
-    shared.tables_changed();
-    for (_, file) in deleted {
-        file.mark_obsolete();
     }
     Ok(())
 }

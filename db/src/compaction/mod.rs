@@ -105,7 +105,7 @@ impl Background {
         *lock(&shared.compaction_wake) = Some(compact_wake);
         let deleter = match lock(&shared.retired).take() {
             Some(retired) => {
-                let fs = Arc::clone(&shared.fs);
+                let fs = Arc::clone(shared.files.fs());
                 Some(
                     std::thread::Builder::new()
                         .name("tributary-deleter".into())
@@ -145,7 +145,7 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
         let _ = shared.closed_journals.sync_all();
         shared
             .next_journal
-            .prepare(&*shared.fs, &shared.dir, write_buffer_size);
+            .prepare(&**shared.files.fs(), shared.files.dir(), write_buffer_size);
         let flushed = flush_now(shared);
         shared.note_lane(&shared.flush_failing, flushed.is_err() && !stopped(shared));
         retry = match flushed {
@@ -245,44 +245,19 @@ pub(crate) fn flush_now(shared: &Shared) -> Result<(), crate::error::Error> {
     }
 }
 
-/// After the error `e` of a flush or commit: if the manifest failed, keeps
+/// After the error `e` of a flush or commit: if it stopped commits (a
+/// manifest failure, or a committed table that cannot be opened), keeps
 /// the background error that refuses every later write, and says so.
 pub(crate) fn note_stopped(shared: &Shared, e: &crate::error::Error) -> bool {
     let versions = lock(&shared.versions);
     let Some(failure) = versions.as_ref().and_then(|s| s.failure()) else {
         return false;
     };
-    let failure = format!("manifest commit failed: {failure}");
+    let failure = failure.to_owned();
     drop(versions);
     log::error!("commits stopped: {e}");
     shared.stop_writes(failure);
     true
-}
-
-/// Opens the table `meta` at `path`, which a commit just added: it cannot
-/// be taken back, so if it cannot be opened (its records would be missing
-/// from every read, and its sequence numbers are spent) writes stop for
-/// good rather than go on without it or write it again.
-pub(crate) fn open_committed(
-    shared: &Shared,
-    meta: crate::version::FileMeta,
-    path: std::path::PathBuf,
-) -> Result<Arc<crate::version::TableFile>, crate::error::Error> {
-    match crate::version::set::open_table(&*shared.fs, &path, &meta) {
-        Ok(table) => Ok(Arc::new(crate::version::TableFile::new(
-            meta,
-            table,
-            path,
-            shared.retire.clone(),
-        ))),
-        Err(e) => {
-            shared.stop_writes(format!(
-                "the committed table {} cannot be opened: {e}",
-                path.display()
-            ));
-            Err(e)
-        }
-    }
 }
 
 /// Whether a manifest failure stopped commits for good.
@@ -320,7 +295,7 @@ impl Drop for Background {
         }
         self.shared
             .next_journal
-            .discard(&*self.shared.fs, &self.shared.dir);
+            .discard(&**self.shared.files.fs(), self.shared.files.dir());
     }
 }
 

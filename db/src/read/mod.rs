@@ -13,4 +13,4 @@ mod state;
 
 pub use iter::Iter;
 pub(crate) use iter::ScanRange;
-pub(crate) use state::{delete_retired, lock, Frozen, Shared, View};
+pub(crate) use state::{delete_retired, lock, Change, Frozen, Shared, View};

@@ -10,17 +10,16 @@
 use crate::compaction::pick::Shape;
 use crate::compaction::stall::WriteGate;
 use crate::error::Error;
-use crate::files::FileNumbers;
+use crate::files::Files;
 use crate::fs::Fs;
 use crate::version::{Lookup as TableLookup, Retired, Version, VersionSet};
 use crate::wal::{ClosedJournals, NextJournal};
 use batch::SeqNum;
 use memdb::{BlockPool, Lookup, MemDb};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What a read consults: the active memtable, the frozen ones from newest to
 /// oldest, then the tables of the version under them all.
@@ -50,18 +49,20 @@ pub(crate) struct Frozen {
     pub journal: u64,
 }
 
-impl View {
-    /// This view with the same memtables and the tables of `version`:
-    /// what a commit that only changes tables publishes.
-    pub fn with_version(&self, version: Version) -> View {
-        View {
-            active: Arc::clone(&self.active),
-            active_journal: self.active_journal,
-            frozen: self.frozen.clone(),
-            version: Arc::new(version),
-        }
-    }
+/// What a table change publishes beside its version
+/// ([`Shared::install`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change<'a> {
+    /// Only the tables change: a compaction.
+    Tables,
+    /// The oldest frozen memtable is now in a table: a flush.
+    Flushed(&'a Arc<Frozen>),
+    /// A batch larger than the write buffer is now in a table, and its
+    /// last sequence number becomes readable with it.
+    LargeBatch(u64),
+}
 
+impl View {
     /// The memtables, newest first.
     pub fn memtables(&self) -> impl Iterator<Item = &Arc<MemDb>> {
         std::iter::once(&self.active).chain(self.frozen.iter().map(|f| &f.memdb))
@@ -93,8 +94,8 @@ impl View {
 /// pool, and the closed and prepared journals (`wal`).
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub dir: PathBuf,
-    pub fs: Arc<dyn Fs>,
+    /// The directory, its file system and the file numbers.
+    pub files: Arc<Files>,
     pub view: RwLock<Arc<View>>,
     /// The last sequence number whose batch is fully applied: the snapshot a
     /// new read takes.
@@ -102,8 +103,6 @@ pub(crate) struct Shared {
     // record up to it, so a reader that loads it (Acquire) sees them all,
     // and never sees part of a group.
     pub last_seq: AtomicU64,
-    /// The one counter of file numbers (journals, tables, manifests).
-    pub numbers: Mutex<FileNumbers>,
     /// The catalog and manifest; `None` in a read-only database. Held by
     /// the one flush that may run at a time.
     pub versions: Mutex<Option<VersionSet>>,
@@ -164,22 +163,15 @@ pub(crate) struct Shared {
     pub quarantined: Mutex<BTreeMap<u64, String>>,
 }
 
-/// Locks `mutex`, taking the data of a poisoned one: every value behind
-/// these mutexes is left consistent between statements.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::sync::lock;
 
 impl Shared {
-    /// The shared state of a database just opened in `dir`, publishing
+    /// The shared state of a database just opened in `files`, publishing
     /// `view` at `last_seq`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        dir: &std::path::Path,
-        fs: &Arc<dyn Fs>,
+        files: Arc<Files>,
         view: View,
         last_seq: SeqNum,
-        numbers: FileNumbers,
         versions: Option<VersionSet>,
         retire: Option<(Sender<Retired>, Receiver<Retired>)>,
         blocks: Arc<BlockPool>,
@@ -190,11 +182,9 @@ impl Shared {
             None => (None, None),
         };
         Shared {
-            dir: dir.to_path_buf(),
-            fs: Arc::clone(fs),
+            files,
             view: RwLock::new(Arc::new(view)),
             last_seq: AtomicU64::new(last_seq.0),
-            numbers: Mutex::new(numbers),
             versions: Mutex::new(versions),
             retire,
             retired: Mutex::new(retired),
@@ -247,6 +237,43 @@ impl Shared {
         self.gate.notify();
     }
 
+    /// Publishes `version`, which `VersionSet::log_and_apply` just
+    /// committed, with what `change` says: the one swap of the read state
+    /// for a table change (rotation swaps only the memtables). The caller
+    /// holds the version set, so no other table change runs meanwhile.
+    pub fn install(&self, version: Version, change: Change<'_>) {
+        {
+            let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
+            let frozen = match change {
+                Change::Flushed(oldest) => {
+                    // Rotations only put memtables in front, and only a
+                    // flush (holding the version set) removes them: the
+                    // one flushed is still the last.
+                    debug_assert!(current
+                        .frozen
+                        .last()
+                        .is_some_and(|f| Arc::ptr_eq(f, oldest)));
+                    current.frozen[..current.frozen.len() - 1].to_vec()
+                }
+                Change::Tables | Change::LargeBatch(_) => current.frozen.clone(),
+            };
+            *current = Arc::new(View {
+                active: Arc::clone(&current.active),
+                active_journal: current.active_journal,
+                frozen,
+                version: Arc::new(version),
+            });
+            if let Change::LargeBatch(last) = change {
+                // Publication point, as `Memtable::apply`'s, while the
+                // view is still locked: a reader that can load the new
+                // view loads this number too, and never spins in
+                // `snapshot` waiting for it.
+                self.last_seq.store(last, Ordering::Release);
+            }
+        }
+        self.tables_changed();
+    }
+
     /// Wakes the compaction lane, if it runs: the tables changed.
     pub fn wake_compaction(&self) {
         if let Some(wake) = &*lock(&self.compaction_wake) {
@@ -293,7 +320,7 @@ impl Shared {
         let retired = lock(&self.retired);
         if let Some(retired) = retired.as_ref() {
             for message in retired.try_iter() {
-                delete_retired(&*self.fs, message);
+                delete_retired(&**self.files.fs(), message);
             }
             return;
         }

@@ -144,7 +144,9 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
 /// The file number of a name in `lost/`: `NNNNNN.log` (or any other
 /// database file name), or with a `.K` suffix where that name was taken.
 pub(crate) fn lost_number(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("MANIFEST-").unwrap_or(name);
+    let digits = name
+        .strip_prefix(crate::files::MANIFEST_PREFIX)
+        .unwrap_or(name);
     let (digits, _) = digits.split_once('.').unwrap_or((digits, ""));
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -20,12 +20,13 @@
 //! index is then the error of that first read, naming the file, as
 //! damage in a data block always was.
 
-use super::catalog::NUM_LEVELS;
+use super::catalog::{Catalog, NUM_LEVELS};
 use super::edit::FileMeta;
-use crate::error::{table_err, Error};
+use crate::error::{io_err, table_err, Error};
 use crate::fs::Fs;
 use crate::table::{Found, Table};
 use batch::{key, SeqNum};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -118,7 +119,7 @@ impl TableFile {
             .fs
             .as_deref()
             .expect("a table made here is opened when made");
-        let table = super::set::open_table(fs, &self.path, &self.meta)?;
+        let table = open_table(fs, &self.path, &self.meta)?;
         Ok(self.table.get_or_init(|| Arc::new(table)))
     }
 
@@ -187,6 +188,42 @@ pub enum Lookup<'a> {
 }
 
 impl Version {
+    /// The version `catalog` describes: the one builder of versions
+    /// (LevelDB's `Builder`). Each table `base` holds is kept as it is
+    /// (its mapping, and the readers that share it), each other is made by
+    /// `make`; level 0 is put newest first (by number: a newer table takes
+    /// a larger one) and every deeper level in key order. The catalog,
+    /// not this, is the level state: a version is rebuilt from it, never
+    /// edited.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `make`.
+    pub fn derive(
+        catalog: &Catalog,
+        base: &Version,
+        mut make: impl FnMut(&FileMeta) -> Result<Arc<TableFile>, Error>,
+    ) -> Result<Version, Error> {
+        let kept: HashMap<u64, &Arc<TableFile>> =
+            base.tables().map(|(_, f)| (f.meta.number, f)).collect();
+        let mut version = Version {
+            max_seq: catalog.last_seq,
+            ..Version::default()
+        };
+        for (level, meta) in catalog.tables() {
+            let file = match kept.get(&meta.number) {
+                Some(file) => Arc::clone(file),
+                None => make(meta)?,
+            };
+            version.levels[level].push(file);
+        }
+        version.levels[0].sort_by_key(|t| std::cmp::Reverse(t.meta.number));
+        for level in &mut version.levels[1..] {
+            level.sort_by(|a, b| key::compare(&a.meta.smallest, &b.meta.smallest));
+        }
+        Ok(version)
+    }
+
     /// Every table, level by level.
     pub fn tables(&self) -> impl Iterator<Item = (usize, &Arc<TableFile>)> {
         self.levels
@@ -249,6 +286,84 @@ impl Version {
         }
         Ok(Lookup::Absent)
     }
+}
+
+/// Opens the table at `path` that the manifest lists as `meta`, and
+/// checks that it is that table: its size, the number and entry count its
+/// metaindex records (tables LevelDB wrote record neither), and its first
+/// and last keys. A table copied or renamed over another, even one of the
+/// same size, is an error here rather than stale answers later (issue
+/// #23). Damage in its metaindex or filter is logged: it reads without
+/// them.
+///
+/// # Errors
+///
+/// [`Error::Corruption`] naming the table if it is not the one listed or
+/// its footer or index is damaged; [`Error::Io`] if it cannot be mapped.
+pub fn open_table(fs: &dyn Fs, path: &Path, meta: &FileMeta) -> Result<Table, Error> {
+    check_present(fs, path, meta.size)?;
+    let bytes = fs.map(path).map_err(io_err("map", path))?;
+    let table = Table::open_boxed(bytes).map_err(table_err(path))?;
+    let not_listed = |reason: String| Error::Corruption {
+        path: path.to_path_buf(),
+        offset: 0,
+        reason: format!("{reason}: not the table the manifest lists"),
+    };
+    let props = table.properties();
+    if let Some(number) = props.number.filter(|&n| n != meta.number) {
+        return Err(not_listed(format!(
+            "it records itself as table {number}, where the manifest lists {}",
+            meta.number
+        )));
+    }
+    if let Some(entries) = props.entries.filter(|&n| n != meta.entries) {
+        return Err(not_listed(format!(
+            "it records {entries} entries, where the manifest lists {}",
+            meta.entries
+        )));
+    }
+    let (smallest, largest) = table.bounds().map_err(table_err(path))?;
+    if smallest != meta.smallest || largest != meta.largest {
+        return Err(not_listed(
+            "its first and last keys differ from the manifest's".to_owned(),
+        ));
+    }
+    if let Some(damage) = table.meta_damage() {
+        log::warn!(
+            "table {}: metaindex or filter damaged at offset {} ({}); reading it without them",
+            path.display(),
+            damage.offset,
+            damage.kind
+        );
+    }
+    Ok(table)
+}
+
+/// Checks that the table at `path` exists and is `size` bytes, as the
+/// manifest says.
+pub(crate) fn check_present(fs: &dyn Fs, path: &Path, size: u64) -> Result<(), Error> {
+    let corrupt = |offset: u64, reason: String| Error::Corruption {
+        path: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    let meta = match fs.stat(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(corrupt(
+                0,
+                "a table the manifest lists is missing".to_owned(),
+            ))
+        }
+        Err(e) => return Err(io_err("stat", path)(e)),
+    };
+    if meta.len != size {
+        return Err(corrupt(
+            meta.len.min(size),
+            format!("table is {} bytes where the manifest says {size}", meta.len),
+        ));
+    }
+    Ok(())
 }
 
 fn probe<'a>(

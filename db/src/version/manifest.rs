@@ -32,13 +32,12 @@ use super::edit::{edit_records, Field, Header, Record, RecordError, MAX_RECORD};
 use crate::fs::{Fs, WritableFile};
 use journal::{ReadError, Reader, Recovery};
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
-/// The name `CURRENT` holds for manifest `number`.
-pub fn manifest_name(number: u64) -> String {
-    format!("MANIFEST-{number:06}")
-}
+// The names are the directory's business (`files`); re-exported here,
+// where a reader of the manifest looks for them.
+pub use crate::files::{manifest_name, parse_current, set_current};
 
 /// Why a manifest cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,35 +321,6 @@ impl ManifestWriter {
     pub fn size(&self) -> u64 {
         self.journal.size()
     }
-}
-
-/// Points `CURRENT` at manifest `number` (steps 3 and 4), through the
-/// temporary `tmp` (a `NNNNNN.dbtmp` path).
-pub fn set_current(fs: &dyn Fs, dir: &Path, number: u64, tmp: &Path) -> io::Result<()> {
-    let result = (|| {
-        let mut file = fs.create(tmp)?;
-        file.write_all(format!("{}\n", manifest_name(number)).as_bytes())?;
-        file.sync_data()?;
-        drop(file);
-        fs.rename(tmp, &dir.join(crate::files::CURRENT))?;
-        fs.sync_dir(dir)
-    })();
-    if result.is_err() && fs.exists(tmp) {
-        let _ = fs.remove(tmp);
-    }
-    result
-}
-
-/// The manifest number `CURRENT`'s contents name, or `None` if they are
-/// not exactly `MANIFEST-NNNNNN\n`.
-pub fn parse_current(contents: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(contents).ok()?;
-    let name = text.strip_suffix('\n')?;
-    let digits = name.strip_prefix("MANIFEST-")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 #[cfg(test)]

@@ -1,40 +1,51 @@
-//! [`VersionSet`]: the catalog, the open manifest that records it, and the
-//! commit of an edit (TABLES.md §4).
+//! [`VersionSet`]: the catalog, the open manifest that records it, and
+//! [`VersionSet::log_and_apply`], the one commit of a table change
+//! (TABLES.md §4; LevelDB's `VersionSet::LogAndApply`).
 //!
-//! # Commit of a flush (or compaction)
+//! # Commit of a flush, a large batch or a compaction
 //!
 //! 1. each new table is written and `fdatasync`ed (`compaction::build`);
 //! 2. the directory is fsynced, so the tables' names are durable;
-//! 3. the edit is appended to the manifest and `fdatasync`ed: **the commit
-//!    point**;
-//! 4. the catalog applies it, and the caller publishes the new version to
-//!    readers;
+//! 3. `log_and_apply`: the edit, with the next file number, is appended to
+//!    the manifest and `fdatasync`ed (**the commit point**), applied to the
+//!    catalog, and the new [`Version`] built from it
+//!    ([`Version::derive`]): added tables opened, removed ones marked
+//!    obsolete, level order kept;
+//! 4. the caller installs that version for readers (`Shared::install`,
+//!    the one swap of the read state for a table change);
 //! 5. only then is what it made obsolete deleted.
 //!
 //! A crash before 3 leaves tables no manifest names: orphans, deleted at
-//! the next open. After a manifest append or sync error the set refuses
-//! every later commit (whether the edit is durable is unknown): the caller
-//! poisons writes, and reads keep working.
+//! the next open. After a manifest append or sync error, or a committed
+//! table that cannot be opened, the set refuses every later commit
+//! (whether the edit is durable, or its records readable, is unknown):
+//! the caller poisons writes, and reads keep working.
 
 use super::catalog::Catalog;
-use super::current::{Retired, TableFile, Version};
-use super::edit::{Field, FileMeta};
+use super::current::{check_present, open_table, Retired, TableFile, Version};
+use super::edit::Field;
 use super::manifest::{self, ManifestWriter};
-use crate::error::{io_err, table_err, Error};
-use crate::files::{self, FileNumbers};
+use crate::error::{io_err, Error};
+use crate::files::{self, FileNumbers, Files};
 use crate::fs::Fs;
-use crate::table::Table;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-/// The catalog and the manifest recording it.
+/// The catalog and the manifest recording it: the one writer of the
+/// level state. The catalog is the levels as the manifest lists them;
+/// every [`Version`] readers see is derived from it, by
+/// [`log_and_apply`](VersionSet::log_and_apply) alone.
 #[derive(Debug)]
 pub struct VersionSet {
     /// What the manifest says.
-    pub catalog: Catalog,
+    catalog: Catalog,
     manifest: ManifestWriter,
+    /// Where new tables are opened from and numbers come from.
+    files: Arc<Files>,
+    /// Where the tables of the versions it builds go once obsolete.
+    retire: Option<Sender<Retired>>,
     /// The error of a failed commit: every later one refuses with it.
     failed: Option<String>,
 }
@@ -126,148 +137,54 @@ pub fn open_tables(
     catalog: &Catalog,
     retire: Option<&Sender<Retired>>,
 ) -> Result<Version, Error> {
-    let mut version = Version {
-        max_seq: catalog.last_seq,
-        ..Version::default()
-    };
-    for (level, meta) in catalog.tables() {
+    Version::derive(catalog, &Version::default(), |meta| {
         let path = files::table_path(dir, meta.number);
         check_present(&**fs, &path, meta.size)?;
-        version.levels[level].push(Arc::new(TableFile::unopened(
+        Ok(Arc::new(TableFile::unopened(
             meta.clone(),
             path,
             Arc::clone(fs),
             retire.cloned(),
-        )));
-    }
-    sort_levels(&mut version);
-    Ok(version)
-}
-
-/// Opens the table at `path` that the manifest lists as `meta`, and
-/// checks that it is that table: its size, the number and entry count its
-/// metaindex records (tables LevelDB wrote record neither), and its first
-/// and last keys. A table copied or renamed over another, even one of the
-/// same size, is an error here rather than stale answers later (issue
-/// #23). Damage in its metaindex or filter is logged: it reads without
-/// them.
-///
-/// # Errors
-///
-/// [`Error::Corruption`] naming the table if it is not the one listed or
-/// its footer or index is damaged; [`Error::Io`] if it cannot be mapped.
-pub fn open_table(fs: &dyn Fs, path: &Path, meta: &FileMeta) -> Result<Table, Error> {
-    check_present(fs, path, meta.size)?;
-    let bytes = fs.map(path).map_err(io_err("map", path))?;
-    let table = Table::open_boxed(bytes).map_err(table_err(path))?;
-    let not_listed = |reason: String| Error::Corruption {
-        path: path.to_path_buf(),
-        offset: 0,
-        reason: format!("{reason}: not the table the manifest lists"),
-    };
-    let props = table.properties();
-    if let Some(number) = props.number.filter(|&n| n != meta.number) {
-        return Err(not_listed(format!(
-            "it records itself as table {number}, where the manifest lists {}",
-            meta.number
-        )));
-    }
-    if let Some(entries) = props.entries.filter(|&n| n != meta.entries) {
-        return Err(not_listed(format!(
-            "it records {entries} entries, where the manifest lists {}",
-            meta.entries
-        )));
-    }
-    let (smallest, largest) = table.bounds().map_err(table_err(path))?;
-    if smallest != meta.smallest || largest != meta.largest {
-        return Err(not_listed(
-            "its first and last keys differ from the manifest's".to_owned(),
-        ));
-    }
-    if let Some(damage) = table.meta_damage() {
-        log::warn!(
-            "table {}: metaindex or filter damaged at offset {} ({}); reading it without them",
-            path.display(),
-            damage.offset,
-            damage.kind
-        );
-    }
-    Ok(table)
-}
-
-/// Checks that the table at `path` exists and is `size` bytes, as the
-/// manifest says.
-fn check_present(fs: &dyn Fs, path: &Path, size: u64) -> Result<(), Error> {
-    let corrupt = |offset: u64, reason: String| Error::Corruption {
-        path: path.to_path_buf(),
-        offset,
-        reason,
-    };
-    let meta = match fs.stat(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(corrupt(
-                0,
-                "a table the manifest lists is missing".to_owned(),
-            ))
-        }
-        Err(e) => return Err(io_err("stat", path)(e)),
-    };
-    if meta.len != size {
-        return Err(corrupt(
-            meta.len.min(size),
-            format!("table is {} bytes where the manifest says {size}", meta.len),
-        ));
-    }
-    Ok(())
-}
-
-/// Puts level 0 newest first (by file number: a newer flush takes a larger
-/// one) and every other level in key order.
-pub fn sort_levels(version: &mut Version) {
-    version.levels[0].sort_by_key(|t| std::cmp::Reverse(t.meta.number));
-    for level in &mut version.levels[1..] {
-        level.sort_by(|a, b| batch::key::compare(&a.meta.smallest, &b.meta.smallest));
-    }
+        )))
+    })
 }
 
 impl VersionSet {
     /// Writes a new manifest holding `catalog` with `edit` applied (and the
-    /// next file number recorded) and points `CURRENT` at it (TABLES.md §4,
-    /// steps 1-4): pointing it is the commit of `edit`. The caller deletes
-    /// the old manifest afterwards.
+    /// next file number recorded) and points `CURRENT` at it (the steps of
+    /// `version::manifest`): pointing it is the commit of `edit`. The
+    /// caller deletes the old manifest afterwards, and builds the version
+    /// the set describes with [`version`](VersionSet::version).
     ///
     /// # Errors
     ///
     /// [`Error::Corruption`] if `edit` contradicts `catalog` (a bug), with
     /// nothing written; the I/O error of the manifest or of `CURRENT`.
-    pub fn install(
-        fs: &dyn Fs,
-        dir: &Path,
-        mut catalog: Catalog,
+    pub fn create(
+        files: &Arc<Files>,
+        retire: Option<Sender<Retired>>,
+        catalog: Catalog,
         edit: &[Field],
-        numbers: &mut FileNumbers,
     ) -> Result<VersionSet, Error> {
-        let number = numbers.allocate(|n| files::manifest_path(dir, n))?;
-        let tmp = numbers.allocate(|n| files::temp_path(dir, n))?;
-        let path = files::manifest_path(dir, number);
-        let next = Field::NextFileNumber(numbers.peek().unwrap_or(u64::MAX));
-        catalog
-            .apply(&[edit, &[next]].concat())
-            .map_err(|e| Error::Corruption {
-                path: path.clone(),
-                offset: 0,
-                reason: format!("an edit to install contradicts the catalog: {e}"),
-            })?;
-        let manifest = ManifestWriter::create(fs, dir, number, &catalog)
-            .map_err(io_err("write manifest", &path))?;
-        manifest::set_current(fs, dir, number, &files::temp_path(dir, tmp))
-            .map_err(io_err("install CURRENT naming", &path))?;
+        let (catalog, manifest) = install_manifest(
+            &**files.fs(),
+            files.dir(),
+            catalog,
+            edit,
+            &mut files.numbers(),
+        )?;
         Ok(VersionSet {
             catalog,
             manifest,
+            files: Arc::clone(files),
+            retire,
             failed: None,
         })
+    }
+
+    /// What the manifest says.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     /// The manifest's path.
@@ -280,15 +197,97 @@ impl VersionSet {
         self.manifest.size()
     }
 
-    /// Appends `edit` to the manifest and syncs it, then applies it to the
-    /// catalog: the commit point (step 3 above).
+    /// The version the catalog describes, keeping each table `base` holds
+    /// and opening the others ([`Version::derive`]).
     ///
     /// # Errors
     ///
-    /// The manifest's I/O error; from then on every commit fails with it.
+    /// A table the catalog adds cannot be opened, or is not the one it
+    /// lists.
+    pub fn version(&self, base: &Version) -> Result<Version, Error> {
+        Version::derive(&self.catalog, base, |meta| {
+            let path = files::table_path(self.files.dir(), meta.number);
+            let table = open_table(&**self.files.fs(), &path, meta)?;
+            Ok(Arc::new(TableFile::new(
+                meta.clone(),
+                table,
+                path,
+                self.retire.clone(),
+            )))
+        })
+    }
+
+    /// The commit of a table change: appends `edit`, with the next file
+    /// number, to the manifest and syncs it (the commit point), applies it
+    /// to the catalog, and returns the version it makes of `base` (the
+    /// current one, which the caller holds the set to keep current): the
+    /// tables it adds opened, those it removes marked obsolete (deleted
+    /// once no reader holds them), every level in order. The caller
+    /// installs it.
+    ///
+    /// # Errors
+    ///
+    /// The manifest's I/O error, or a committed table that cannot be
+    /// opened: from then on every commit fails ([`failure`] says why).
     /// [`Error::Corruption`] if the edit contradicts the catalog (a bug),
     /// with nothing written.
-    pub fn commit(&mut self, edit: Vec<Field>) -> Result<(), Error> {
+    ///
+    /// [`failure`]: VersionSet::failure
+    pub fn log_and_apply(
+        &mut self,
+        mut edit: Vec<Field>,
+        base: &Version,
+    ) -> Result<Version, Error> {
+        edit.push(Field::NextFileNumber(self.files.next_unused()));
+        self.log(edit)?;
+        let next = match self.version(base) {
+            Ok(next) => next,
+            Err(e) => {
+                // Committed, so it cannot be taken back; its records would
+                // be missing from every read and its numbers are spent:
+                // writes stop rather than go on without it.
+                self.failed = Some(format!(
+                    "a table the manifest just listed cannot be opened: {e}"
+                ));
+                return Err(e);
+            }
+        };
+        // A commit keeps the levels in order (a manifest written out of
+        // order elsewhere still opens, and `Db::check` names it).
+        debug_assert!(
+            base.check().is_err() || next.check().is_ok(),
+            "a commit put the levels out of order: {:?}",
+            next.check()
+        );
+        for (_, file) in base.tables() {
+            if !self
+                .catalog
+                .levels
+                .iter()
+                .any(|l| l.contains_key(&file.meta.number))
+            {
+                file.mark_obsolete();
+            }
+        }
+        Ok(next)
+    }
+
+    /// Records `edit`, which changes no table (the synced lengths of
+    /// journals), in the manifest and the catalog.
+    ///
+    /// # Errors
+    ///
+    /// As [`log_and_apply`](VersionSet::log_and_apply).
+    pub fn record(&mut self, edit: Vec<Field>) -> Result<(), Error> {
+        debug_assert!(edit
+            .iter()
+            .all(|f| !matches!(f, Field::AddFile { .. } | Field::DeleteFile { .. })));
+        self.log(edit)
+    }
+
+    /// Appends `edit` to the manifest and syncs it, then applies it to the
+    /// catalog: the commit point (step 3 above).
+    fn log(&mut self, edit: Vec<Field>) -> Result<(), Error> {
         if let Some(failed) = &self.failed {
             return Err(Error::Io {
                 op: "commit to manifest",
@@ -309,7 +308,7 @@ impl VersionSet {
                 "manifest {} write failed: {e}; refusing writes until reopened",
                 self.manifest.path().display()
             );
-            self.failed = Some(e.to_string());
+            self.failed = Some(format!("manifest commit failed: {e}"));
             return Err(io_err("append to manifest", self.manifest.path())(e));
         }
         self.catalog = next;
@@ -320,4 +319,37 @@ impl VersionSet {
     pub fn failure(&self) -> Option<&str> {
         self.failed.as_deref()
     }
+}
+
+/// Writes a new manifest, numbered from `numbers`, holding `catalog` with
+/// `edit` applied and the next file number, and points `CURRENT` at it;
+/// returns the catalog and the open manifest. What the open and a repair
+/// commit with.
+///
+/// # Errors
+///
+/// As [`VersionSet::create`].
+pub fn install_manifest(
+    fs: &dyn Fs,
+    dir: &Path,
+    mut catalog: Catalog,
+    edit: &[Field],
+    numbers: &mut FileNumbers,
+) -> Result<(Catalog, ManifestWriter), Error> {
+    let number = numbers.allocate(|n| files::manifest_path(dir, n))?;
+    let tmp = numbers.allocate(|n| files::temp_path(dir, n))?;
+    let path = files::manifest_path(dir, number);
+    let next = Field::NextFileNumber(numbers.peek().unwrap_or(u64::MAX));
+    catalog
+        .apply(&[edit, &[next]].concat())
+        .map_err(|e| Error::Corruption {
+            path: path.clone(),
+            offset: 0,
+            reason: format!("an edit to install contradicts the catalog: {e}"),
+        })?;
+    let manifest = ManifestWriter::create(fs, dir, number, &catalog)
+        .map_err(io_err("write manifest", &path))?;
+    files::set_current(fs, dir, number, &files::temp_path(dir, tmp))
+        .map_err(io_err("install CURRENT naming", &path))?;
+    Ok((catalog, manifest))
 }

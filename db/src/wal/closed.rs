@@ -19,10 +19,11 @@
 //!   reopened.
 
 use super::JournalWriter;
+use crate::sync::lock;
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Closed journals whose data may not be durable yet, oldest first.
 #[derive(Default)]
@@ -118,10 +119,6 @@ impl std::fmt::Debug for ClosedJournals {
             .field("failure", &self.failure.get())
             .finish()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 // The tests run over `FaultFs`, which only the `fault-injection` feature
