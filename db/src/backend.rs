@@ -36,11 +36,6 @@ pub(crate) struct Backend {
     next_requested: Option<u64>,
     /// Whether the current journal is zero-filled (see `wal::prepared`).
     journal_zeroed: bool,
-    /// The error of a rotation that failed. It is kept, and every later
-    /// write refuses with it: the journal lifecycle is in doubt (a journal
-    /// may exist without a durable name), and a journal error poisons the
-    /// write path until the database is reopened.
-    rotation_failure: Option<Arc<io::Error>>,
 }
 
 impl Backend {
@@ -68,7 +63,6 @@ impl Backend {
             flush,
             next_requested: None,
             journal_zeroed: false,
-            rotation_failure: None,
         }
     }
 
@@ -107,20 +101,19 @@ impl Backend {
     ///
     /// The old journal is queued for its sync, which the background thread
     /// does, and every later synced group waits for (see
-    /// `wal::closed`). An error leaves the memtables as they were and is
-    /// kept: every later write refuses with it.
+    /// `wal::closed`). An error leaves the memtables as they were and
+    /// stops writes (`crate::failure`): the journal lifecycle is in doubt
+    /// (a journal may exist without a durable name).
     pub fn rotate(&mut self) -> io::Result<()> {
-        if let Some(failure) = &self.rotation_failure {
-            return Err(io::Error::new(
-                failure.kind(),
-                format!("refusing writes after a failed rotation: {failure}"),
-            ));
-        }
-        if let Err(e) = self.start_next_journal() {
-            log::error!("rotation failed: {e}; refusing writes until reopened");
-            let e = Arc::new(e);
-            self.rotation_failure = Some(Arc::clone(&e));
-            return Err(io::Error::new(e.kind(), e.to_string()));
+        self.shared.failure.check_io()?;
+        if let Err(source) = self.start_next_journal() {
+            let refused = io::Error::new(source.kind(), format!("rotation failed: {source}"));
+            self.shared.stop(Error::Io {
+                op: "rotate from",
+                path: self.journal_path.clone(),
+                source,
+            });
+            return Err(refused);
         }
         let (memdb, inserter) = MemDb::with_pool(self.write_buffer_size, &self.shared.blocks);
         let old = std::mem::replace(&mut self.inserter, inserter);
@@ -248,29 +241,13 @@ impl writer::Memtable for Backend {
 impl Backend {
     /// Why no write may happen now, if one may not.
     fn refusal(&self) -> Result<(), writer::RoomError> {
-        if let Err(err) = self.shared.closed_journals.check() {
-            // A journal's data may be lost: no write may follow it.
-            return Err(writer::RoomError::with_source(
-                "refusing writes",
-                Box::new(err),
-            ));
+        match self.shared.failure.as_source() {
+            None => Ok(()),
+            Some(cause) => Err(writer::RoomError::with_source(
+                "refusing writes after a failure",
+                cause,
+            )),
         }
-        if let Some(failure) = &*lock(&self.shared.background_error) {
-            // A manifest commit failed: the state of the files is in doubt.
-            return Err(writer::RoomError::with_source(
-                "refusing writes after a background failure",
-                Box::new(io::Error::other(failure.clone())),
-            ));
-        }
-        if let Some(failure) = &self.rotation_failure {
-            // The journal lifecycle is in doubt: no write may follow, even
-            // one that would fit.
-            return Err(writer::RoomError::with_source(
-                "refusing writes after a failed rotation",
-                Box::new(io::Error::new(failure.kind(), failure.to_string())),
-            ));
-        }
-        Ok(())
     }
 }
 

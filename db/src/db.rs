@@ -3,6 +3,7 @@
 use crate::backend::Backend;
 use crate::compaction::{self, build, Background};
 use crate::error::{io_err, lock_error, table_err, Error};
+use crate::failure::Failure;
 use crate::files::{self, Files};
 use crate::fs::{FileLock, Fs, LockMode};
 use crate::options::{Options, WriteOptions};
@@ -170,6 +171,7 @@ impl Db {
         log_recovery(&recovered.report);
         let last_seq = recovered.report.last_seq;
         let files = Arc::new(Files::new(&dir, &fs, recovered.numbers));
+        let failure = Arc::new(Failure::default());
         let catalog = recovered.catalog;
         let version = recovered.version;
         let unopened = weak_tables(&version);
@@ -192,7 +194,7 @@ impl Db {
             // A table is never left beside a missing `CURRENT` (recovery
             // refuses that: tables no manifest names could be anyone's),
             // so a directory of journals alone gets a manifest first.
-            let first = VersionSet::create(&files, None, catalog.clone(), &[])?;
+            let first = VersionSet::create(&files, &failure, None, catalog.clone(), &[])?;
             orphans.push(first.manifest_path().to_path_buf());
         }
         let mut edit = Vec::new();
@@ -248,7 +250,7 @@ impl Db {
         if in_memory.is_empty() {
             edit.extend([Field::LogNumber(number), Field::LastSeq(last_seq.0)]);
         }
-        let set = VersionSet::create(&files, Some(retire.clone()), catalog, &edit)?;
+        let set = VersionSet::create(&files, &failure, Some(retire.clone()), catalog, &edit)?;
         let version = set.version(&version)?;
         // The manifest recovery read is obsolete now, with the rest.
         orphans.extend(recovered.report.manifest.clone());
@@ -262,6 +264,7 @@ impl Db {
         let (memdb, inserter) = MemDb::with_pool(options.write_buffer_size, &blocks);
         let shared = Arc::new(Shared::new(
             files,
+            failure,
             View {
                 active: memdb,
                 active_journal: number,
@@ -353,6 +356,7 @@ impl Db {
         };
         let shared = Arc::new(Shared::new(
             Arc::new(Files::new(&dir, &fs, recovered.numbers)),
+            Arc::new(Failure::default()),
             View {
                 active,
                 active_journal: recovered.catalog.log_number,
@@ -618,23 +622,17 @@ impl Db {
                 .expect("the database's writer drives its own backend");
             backend.sync_journals()
         })?;
-        res.map_err(|e| self.poison("journal sync", "sync journal in", e))
+        res.map_err(|e| self.poison("sync journal in", e))
     }
 
     /// The error of a journal operation run outside a write (a sync, a
-    /// rotation). The journal writer already refuses to write after it;
-    /// recording it as the writer's background error fails every later
-    /// write at once, saying why.
-    fn poison(&self, what: &str, op: &'static str, e: std::io::Error) -> Error {
-        let msg = format!("{what} failed: {e}");
-        log::error!(
-            "{}: {msg}; refusing writes until reopened",
-            self.shared.files.dir().display()
-        );
-        if let Some(commit) = &self.commit {
-            commit.set_background_error(writer::RoomError::new(&msg));
-        }
-        io_err(op, self.shared.files.dir())(e)
+    /// rotation): kept as the database's failure (`crate::failure`), so
+    /// that every later write fails at once, saying why.
+    fn poison(&self, op: &'static str, e: std::io::Error) -> Error {
+        let dir = self.shared.files.dir();
+        let kept = std::io::Error::new(e.kind(), e.to_string());
+        self.shared.stop(io_err(op, dir)(kept));
+        io_err(op, dir)(e)
     }
 
     /// The value of `key` in the newest state, owned.
@@ -727,7 +725,7 @@ impl Db {
                 backend.rotate()
             }
         })?;
-        res.map_err(|e| self.poison("rotation for compaction", "rotate journal in", e))?;
+        res.map_err(|e| self.poison("rotate journal in", e))?;
         compaction::flush_now(&self.shared)
     }
 

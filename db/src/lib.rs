@@ -85,6 +85,7 @@ mod backend;
 mod compaction;
 mod db;
 mod error;
+mod failure;
 mod files;
 pub mod fs;
 mod options;

@@ -56,7 +56,7 @@ pub(crate) fn flush_frozen(shared: &Shared, mut synced: Vec<(u64, u64)>) -> Resu
     // write failed): recorded on their own, so that recovery can verify
     // the journals while they stay live.
     let fields = tracked(set, std::mem::take(&mut synced));
-    if !fields.is_empty() && set.failure().is_none() {
+    if !fields.is_empty() && !shared.failure.is_set() {
         set.record(fields)?;
     }
     result
@@ -70,7 +70,7 @@ pub(crate) fn record_synced(shared: &Shared, synced: Vec<(u64, u64)>) -> Result<
         return Ok(());
     };
     let fields = tracked(set, synced);
-    if fields.is_empty() || set.failure().is_some() {
+    if fields.is_empty() || shared.failure.is_set() {
         return Ok(());
     }
     set.record(fields)

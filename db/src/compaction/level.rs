@@ -57,12 +57,15 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
                 // Level 0 is full and every compaction that would drain it
                 // takes a damaged table: writes would wait for ever.
                 // They stop instead, naming it (level 0 stays bounded).
-                shared.stop_writes(format!(
-                    "level 0 holds {} tables and no compaction can drain it without the \
-                     damaged table {} ({why}); `tributary repair` rebuilds the database",
-                    version.levels[0].len(),
-                    crate::files::table_path(shared.files.dir(), *number).display()
-                ));
+                shared.stop(Error::Corruption {
+                    path: crate::files::table_path(shared.files.dir(), *number),
+                    offset: 0,
+                    reason: format!(
+                        "level 0 holds {} tables and no compaction can drain it without this \
+                         damaged table ({why}); `tributary repair` rebuilds the database",
+                        version.levels[0].len(),
+                    ),
+                });
             }
         }
         return Ok(false);

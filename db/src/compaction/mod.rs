@@ -245,24 +245,22 @@ pub(crate) fn flush_now(shared: &Shared) -> Result<(), crate::error::Error> {
     }
 }
 
-/// After the error `e` of a flush or commit: if it stopped commits (a
-/// manifest failure, or a committed table that cannot be opened), keeps
-/// the background error that refuses every later write, and says so.
+/// After the error `e` of a flush or commit: whether it stopped writes
+/// (a manifest failure, a committed table that cannot be opened, or any
+/// earlier failure), in which case the stalled writers are woken to see
+/// it; otherwise the lane retries.
 pub(crate) fn note_stopped(shared: &Shared, e: &crate::error::Error) -> bool {
-    let versions = lock(&shared.versions);
-    let Some(failure) = versions.as_ref().and_then(|s| s.failure()) else {
+    if !stopped(shared) {
         return false;
-    };
-    let failure = failure.to_owned();
-    drop(versions);
+    }
     log::error!("commits stopped: {e}");
-    shared.stop_writes(failure);
+    shared.gate.notify();
     true
 }
 
-/// Whether a manifest failure stopped commits for good.
+/// Whether a failure stopped writes, and with them every commit.
 fn stopped(shared: &Shared) -> bool {
-    lock(&shared.background_error).is_some()
+    shared.failure.is_set()
 }
 
 fn journal_number(path: &Path) -> Option<u64> {

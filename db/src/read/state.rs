@@ -10,6 +10,7 @@
 use crate::compaction::pick::Shape;
 use crate::compaction::stall::WriteGate;
 use crate::error::Error;
+use crate::failure::Failure;
 use crate::files::Files;
 use crate::fs::Fs;
 use crate::version::{Lookup as TableLookup, Retired, Version, VersionSet};
@@ -116,9 +117,9 @@ pub(crate) struct Shared {
     pub compactions: AtomicU64,
     /// Live journals (number to bytes written), the current one included.
     pub journals: Mutex<BTreeMap<u64, u64>>,
-    /// The error that stopped the background work (a manifest failure):
-    /// the write path refuses every write with it.
-    pub background_error: Mutex<Option<String>>,
+    /// The one sticky failure: once set, every write is refused with it
+    /// and the lanes commit nothing (`crate::failure`).
+    pub failure: Arc<Failure>,
     /// Size of the current journal.
     pub journal_bytes: AtomicU64,
     /// Bytes appended to journals since open.
@@ -168,8 +169,10 @@ pub(crate) use crate::sync::lock;
 impl Shared {
     /// The shared state of a database just opened in `files`, publishing
     /// `view` at `last_seq`.
+    #[allow(clippy::too_many_arguments)] // until the split of step 2
     pub fn new(
         files: Arc<Files>,
+        failure: Arc<Failure>,
         view: View,
         last_seq: SeqNum,
         versions: Option<VersionSet>,
@@ -190,7 +193,6 @@ impl Shared {
             retired: Mutex::new(retired),
             compactions: AtomicU64::new(0),
             journals: Mutex::new(BTreeMap::new()),
-            background_error: Mutex::new(None),
             journal_bytes: AtomicU64::new(0),
             journal_bytes_written: AtomicU64::new(0),
             rotations: AtomicU64::new(0),
@@ -198,7 +200,8 @@ impl Shared {
             large_batches: AtomicU64::new(0),
             table_bytes_written: AtomicU64::new(0),
             blocks,
-            closed_journals: ClosedJournals::default(),
+            closed_journals: ClosedJournals::new(Arc::clone(&failure)),
+            failure,
             next_journal: NextJournal::default(),
             shape,
             compacting: Mutex::new(()),
@@ -228,12 +231,11 @@ impl Shared {
         self.gate.notify();
     }
 
-    /// Stops the write path for good with `failure` (a manifest commit
-    /// failed, or a committed table cannot be opened): every later write
-    /// refuses with it, and every stalled writer wakes to see it.
-    pub fn stop_writes(&self, failure: String) {
-        log::error!("{failure}; refusing writes until reopened");
-        *lock(&self.background_error) = Some(failure);
+    /// Stops the write path for good with `error`, unless a failure
+    /// stopped it already: every later write refuses with it, and every
+    /// stalled writer wakes to see it.
+    pub fn stop(&self, error: Error) {
+        self.failure.set(error);
         self.gate.notify();
     }
 

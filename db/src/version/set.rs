@@ -26,6 +26,7 @@ use super::current::{check_present, open_table, Retired, TableFile, Version};
 use super::edit::Field;
 use super::manifest::{self, ManifestWriter};
 use crate::error::{io_err, Error};
+use crate::failure::Failure;
 use crate::files::{self, FileNumbers, Files};
 use crate::fs::Fs;
 use std::io::Read;
@@ -46,8 +47,9 @@ pub struct VersionSet {
     files: Arc<Files>,
     /// Where the tables of the versions it builds go once obsolete.
     retire: Option<Sender<Retired>>,
-    /// The error of a failed commit: every later one refuses with it.
-    failed: Option<String>,
+    /// The database's one sticky failure: a failed commit is kept there,
+    /// and no commit follows any failure.
+    failure: Arc<Failure>,
 }
 
 /// What `CURRENT` and the manifest it names held at open.
@@ -162,6 +164,7 @@ impl VersionSet {
     /// nothing written; the I/O error of the manifest or of `CURRENT`.
     pub fn create(
         files: &Arc<Files>,
+        failure: &Arc<Failure>,
         retire: Option<Sender<Retired>>,
         catalog: Catalog,
         edit: &[Field],
@@ -178,7 +181,7 @@ impl VersionSet {
             manifest,
             files: Arc::clone(files),
             retire,
-            failed: None,
+            failure: Arc::clone(failure),
         })
     }
 
@@ -228,11 +231,9 @@ impl VersionSet {
     /// # Errors
     ///
     /// The manifest's I/O error, or a committed table that cannot be
-    /// opened: from then on every commit fails ([`failure`] says why).
-    /// [`Error::Corruption`] if the edit contradicts the catalog (a bug),
-    /// with nothing written.
-    ///
-    /// [`failure`]: VersionSet::failure
+    /// opened: kept as the database's failure, after which every commit
+    /// is refused. [`Error::Corruption`] if the edit contradicts the
+    /// catalog (a bug), with nothing written.
     pub fn log_and_apply(
         &mut self,
         mut edit: Vec<Field>,
@@ -240,18 +241,12 @@ impl VersionSet {
     ) -> Result<Version, Error> {
         edit.push(Field::NextFileNumber(self.files.next_unused()));
         self.log(edit)?;
-        let next = match self.version(base) {
-            Ok(next) => next,
-            Err(e) => {
-                // Committed, so it cannot be taken back; its records would
-                // be missing from every read and its numbers are spent:
-                // writes stop rather than go on without it.
-                self.failed = Some(format!(
-                    "a table the manifest just listed cannot be opened: {e}"
-                ));
-                return Err(e);
-            }
-        };
+        let next = self.version(base).inspect_err(|e| {
+            // Committed, so it cannot be taken back; its records would be
+            // missing from every read and its numbers are spent: writes
+            // stop rather than go on without it.
+            self.failure.set_copy(e);
+        })?;
         // A commit keeps the levels in order (a manifest written out of
         // order elsewhere still opens, and `Db::check` names it).
         debug_assert!(
@@ -288,15 +283,10 @@ impl VersionSet {
     /// Appends `edit` to the manifest and syncs it, then applies it to the
     /// catalog: the commit point (step 3 above).
     fn log(&mut self, edit: Vec<Field>) -> Result<(), Error> {
-        if let Some(failed) = &self.failed {
-            return Err(Error::Io {
-                op: "commit to manifest",
-                path: self.manifest.path().to_path_buf(),
-                source: std::io::Error::other(format!(
-                    "refused after an earlier failure: {failed}"
-                )),
-            });
-        }
+        let path = self.manifest.path();
+        self.failure
+            .check_io()
+            .map_err(io_err("commit to manifest", path))?;
         let mut next = self.catalog.clone();
         next.apply(&edit).map_err(|e| Error::Corruption {
             path: self.manifest.path().to_path_buf(),
@@ -304,20 +294,13 @@ impl VersionSet {
             reason: format!("an edit to commit contradicts the catalog: {e}"),
         })?;
         if let Err(e) = self.manifest.commit(&edit) {
-            log::error!(
-                "manifest {} write failed: {e}; refusing writes until reopened",
-                self.manifest.path().display()
-            );
-            self.failed = Some(format!("manifest commit failed: {e}"));
-            return Err(io_err("append to manifest", self.manifest.path())(e));
+            // Whether the edit is durable is unknown: no commit may follow.
+            let e = io_err("append to manifest", self.manifest.path())(e);
+            self.failure.set_copy(&e);
+            return Err(e);
         }
         self.catalog = next;
         Ok(())
-    }
-
-    /// The error that stopped commits, if one did.
-    pub fn failure(&self) -> Option<&str> {
-        self.failed.as_deref()
     }
 }
 

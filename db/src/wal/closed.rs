@@ -19,11 +19,13 @@
 //!   reopened.
 
 use super::JournalWriter;
+use crate::error::Error;
+use crate::failure::Failure;
 use crate::sync::lock;
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// Closed journals whose data may not be durable yet, oldest first.
 #[derive(Default)]
@@ -36,8 +38,9 @@ pub(crate) struct ClosedJournals {
     // caller holds it, every journal closed before the call is synced
     // unless `failure` is set.
     syncing: Mutex<()>,
-    /// The first sync that failed.
-    failure: OnceLock<Arc<io::Error>>,
+    /// The database's one sticky failure (`crate::failure`): a failed
+    /// sync is kept there, and no journal is synced once it is set.
+    failure: Arc<Failure>,
     /// Journals synced since the last [`take_synced`], with the length
     /// synced: the manifest records them (issue #13, journal tracking).
     ///
@@ -46,6 +49,14 @@ pub(crate) struct ClosedJournals {
 }
 
 impl ClosedJournals {
+    /// No journal yet, keeping a failed sync in `failure`.
+    pub fn new(failure: Arc<Failure>) -> ClosedJournals {
+        ClosedJournals {
+            failure,
+            ..ClosedJournals::default()
+        }
+    }
+
     /// Queues the journal at `path`, just closed by rotation, for its sync.
     /// Never blocks on a sync in progress.
     pub fn push(&self, path: PathBuf, journal: JournalWriter) {
@@ -70,25 +81,21 @@ impl ClosedJournals {
             };
             match journal.sync() {
                 Ok(()) => lock(&self.synced).push((path, journal.size())),
-                Err(err) => {
-                    let err =
-                        io::Error::new(err.kind(), format!("fdatasync {}: {err}", path.display()));
-                    let _ = self.failure.set(Arc::new(err));
+                Err(source) => {
+                    self.failure.set(Error::Io {
+                        op: "fdatasync",
+                        path,
+                        source,
+                    });
                 }
             }
         }
     }
 
-    /// The failure of an earlier sync, if one failed: the database must then
-    /// refuse writes. Never blocks.
+    /// The failure of an earlier sync, or any other that stopped writes:
+    /// no journal is synced after it. Never blocks.
     pub fn check(&self) -> io::Result<()> {
-        match self.failure.get() {
-            None => Ok(()),
-            Some(err) => Err(io::Error::new(
-                err.kind(),
-                format!("a closed journal failed to sync: {err}"),
-            )),
-        }
+        self.failure.check_io()
     }
 
     /// Records that the journal at `path` was synced whole, at `len`
