@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::compaction::{self, build, Background};
-use crate::error::{io_err, lock_error, table_err, Error};
+use crate::error::{io_err, lock_error, table_err, CorruptionKind, Error, Reason};
 use crate::failure::Failure;
 use crate::files::{self, Files};
 use crate::fs::{FileLock, Fs, LockMode};
@@ -451,7 +451,10 @@ impl Db {
             return Err(Error::Corruption {
                 path: db.report.manifest.clone().unwrap_or_default(),
                 offset: 0,
-                reason: format!("the manifest's levels are out of order: {reason}"),
+                reason: Reason::new(
+                    CorruptionKind::Manifest,
+                    format!("the manifest's levels are out of order: {reason}"),
+                ),
             });
         }
         for (_, file) in version.tables() {
@@ -461,9 +464,12 @@ impl Db {
                 return Err(Error::Corruption {
                     path: file.path().to_path_buf(),
                     offset: 0,
-                    reason: format!(
-                        "it holds {entries} entries, where the manifest lists {}",
-                        file.meta.entries
+                    reason: Reason::new(
+                        CorruptionKind::Table,
+                        format!(
+                            "it holds {entries} entries, where the manifest lists {}",
+                            file.meta.entries
+                        ),
                     ),
                 });
             }
@@ -871,9 +877,12 @@ fn repair_can_fix(e: Error) -> Error {
         } => Error::Corruption {
             path,
             offset,
-            reason: format!(
-                "{reason} (`tributary repair DIR`, or `Db::repair`, rebuilds the database \
+            reason: Reason::new(
+                reason.kind(),
+                format!(
+                    "{reason} (`tributary repair DIR`, or `Db::repair`, rebuilds the database \
                  from whatever is readable, keeping damaged files in DIR/lost)"
+                ),
             ),
         },
         e => e,

@@ -16,15 +16,18 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
-    /// The history in the journals is damaged or has a hole, and strict
-    /// recovery refuses to open; or a file changed while it was read.
+    /// A file of the database is damaged or contradicts the others: the
+    /// history in the journals has a hole and strict recovery refuses to
+    /// open, a table or the manifest does not read, or a file changed
+    /// while it was read. [`Reason::kind`] says what kind of damage.
     Corruption {
         /// The damaged file.
         path: PathBuf,
         /// Byte offset of the damage in that file.
         offset: u64,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong: its kind, and a description (it reads as a
+        /// `str`).
+        reason: Reason,
     },
     /// An entry of the database directory is named like one of the
     /// database's files but is not one it may touch: not a regular file (a
@@ -89,6 +92,98 @@ pub enum Error {
     /// [`Db::open_read_only`](crate::Db::open_read_only): nothing may
     /// change it.
     ReadOnly,
+}
+
+/// The kind of damage an [`Error::Corruption`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CorruptionKind {
+    /// A journal's framing: a chunk whose checksum, length or type is
+    /// wrong, a journal missing or shorter than the manifest records as
+    /// synced, or a journal that changed while it was read.
+    Journal,
+    /// A journal record that reads but is not a well-formed batch.
+    Batch,
+    /// A table: a block, its index or footer, or a table that is not the
+    /// one the manifest lists (missing, of another size, another's).
+    Table,
+    /// The manifest or `CURRENT`: a record that does not read or
+    /// contradicts those before it, or levels out of order.
+    Manifest,
+    /// The sequence numbers of the history: a gap between journals, or
+    /// numbers that do not follow on.
+    Sequence,
+}
+
+impl fmt::Display for CorruptionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CorruptionKind::Journal => "journal",
+            CorruptionKind::Batch => "batch",
+            CorruptionKind::Table => "table",
+            CorruptionKind::Manifest => "manifest",
+            CorruptionKind::Sequence => "sequence",
+        })
+    }
+}
+
+/// Why an [`Error::Corruption`] was reported: the kind of damage, and a
+/// description naming what was found. It reads as the description
+/// (`Deref<Target = str>`, `Display`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    kind: CorruptionKind,
+    text: String,
+}
+
+impl Reason {
+    /// Damage of `kind`, described by `text`.
+    pub fn new(kind: CorruptionKind, text: impl Into<String>) -> Reason {
+        Reason {
+            kind,
+            text: text.into(),
+        }
+    }
+
+    /// The kind of damage.
+    pub fn kind(&self) -> CorruptionKind {
+        self.kind
+    }
+
+    /// The description.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::ops::Deref for Reason {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Error {
+    /// An [`Error::Corruption`] of `kind` in `path` at `offset`.
+    pub(crate) fn corruption(
+        kind: CorruptionKind,
+        path: impl Into<PathBuf>,
+        offset: u64,
+        text: impl Into<String>,
+    ) -> Error {
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            reason: Reason::new(kind, text),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -173,10 +268,13 @@ impl From<writer::WriteError> for Error {
 /// file, and what the table reader found.
 pub(crate) fn table_err(path: &std::path::Path) -> impl FnOnce(crate::table::TableError) -> Error {
     let path = path.to_path_buf();
-    move |e| Error::Corruption {
-        path,
-        offset: e.offset,
-        reason: format!("table {}", e.kind),
+    move |e| {
+        Error::corruption(
+            CorruptionKind::Table,
+            path,
+            e.offset,
+            format!("table {}", e.kind),
+        )
     }
 }
 

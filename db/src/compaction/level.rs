@@ -11,7 +11,7 @@
 
 use super::merge;
 use super::pick::{self, Entry, OutputCut, Pick, Shape};
-use crate::error::Error;
+use crate::error::{CorruptionKind, Error, Reason};
 use crate::read::{lock, Shared};
 use crate::tuning::L0_STOP_TRIGGER;
 use crate::version::{FileMeta, TableFile, Version, NUM_LEVELS};
@@ -60,10 +60,13 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
                 shared.stop(Error::Corruption {
                     path: crate::files::table_path(shared.files.dir(), *number),
                     offset: 0,
-                    reason: format!(
-                        "level 0 holds {} tables and no compaction can drain it without this \
+                    reason: Reason::new(
+                        CorruptionKind::Table,
+                        format!(
+                            "level 0 holds {} tables and no compaction can drain it without this \
                          damaged table ({why}); `tributary repair` rebuilds the database",
-                        version.levels[0].len(),
+                            version.levels[0].len(),
+                        ),
                     ),
                 });
             }

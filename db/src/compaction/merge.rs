@@ -30,7 +30,7 @@
 
 use super::build::OutputTable;
 use super::pick::OutputCut;
-use crate::error::{io_err, Error};
+use crate::error::{io_err, CorruptionKind, Error, Reason};
 use crate::fs::WritableFile;
 use crate::read::{lock, Change, Shared};
 use crate::table::TableIter;
@@ -159,7 +159,10 @@ impl<'a> InputRun<'a> {
         Error::Corruption {
             path: path.unwrap_or(Path::new("")).to_path_buf(),
             offset: 0,
-            reason: "table keys out of order (met by compaction)".into(),
+            reason: Reason::new(
+                CorruptionKind::Table,
+                "table keys out of order (met by compaction)",
+            ),
         }
     }
 
@@ -181,7 +184,10 @@ impl<'a> InputRun<'a> {
                     return Err(Error::Corruption {
                         path: file.path().to_path_buf(),
                         offset: e.offset,
-                        reason: format!("table {} (met by compaction)", e.kind),
+                        reason: Reason::new(
+                            CorruptionKind::Table,
+                            format!("table {} (met by compaction)", e.kind),
+                        ),
                     });
                 }
                 if it.valid() {

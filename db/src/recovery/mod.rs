@@ -47,7 +47,7 @@ mod plan;
 pub(crate) mod repair;
 pub(crate) mod scan;
 
-use crate::error::Error;
+use crate::error::{CorruptionKind, Error, Reason};
 use crate::files::FileNumbers;
 use crate::options::RecoveryMode;
 use crate::version::{self, Catalog, Retired, Version};
@@ -153,6 +153,9 @@ pub struct Damage {
     pub offset: u64,
     /// What is wrong.
     pub reason: String,
+    /// What kind of damage it is: journal framing, a record that is no
+    /// batch, or sequence numbers that do not follow on.
+    pub kind: CorruptionKind,
 }
 
 /// A file recovery kept in `lost/`.
@@ -239,10 +242,13 @@ pub(crate) fn recover(
         return Err(Error::Corruption {
             path: dir.join(crate::files::CURRENT),
             offset: 0,
-            reason: format!(
-                "missing while the directory holds tables ({} and maybe others): \
+            reason: Reason::new(
+                CorruptionKind::Manifest,
+                format!(
+                    "missing while the directory holds tables ({} and maybe others): \
                  no manifest says which of them are live",
-                table.display()
+                    table.display()
+                ),
             ),
         });
     } else {
@@ -259,11 +265,14 @@ pub(crate) fn recover(
         return Err(Error::Corruption {
             path: l.path.clone(),
             offset: 0,
-            reason: format!(
-                "it records the next file number as {}, beyond {}, the largest this database \
+            reason: Reason::new(
+                CorruptionKind::Manifest,
+                format!(
+                    "it records the next file number as {}, beyond {}, the largest this database \
                  makes",
-                l.catalog.next_file_number,
-                crate::files::MAX_FILE_NUMBER
+                    l.catalog.next_file_number,
+                    crate::files::MAX_FILE_NUMBER
+                ),
             ),
         });
     }
@@ -280,10 +289,13 @@ pub(crate) fn recover(
         Error::Corruption {
             path: l.path.clone(),
             offset: l.good_len,
-            reason: format!(
+            reason: Reason::new(
+                CorruptionKind::Manifest,
+                format!(
                 "the manifest's last record ({} bytes) does not read, and it committed: {proof}; \
                  a crash cannot explain this, so nothing was changed",
                 l.torn
+            ),
             ),
         }
     };
@@ -336,7 +348,7 @@ pub(crate) fn recover(
             return Err(Error::Corruption {
                 path: d.path,
                 offset: d.offset,
-                reason: d.reason,
+                reason: Reason::new(d.kind, d.reason),
             });
         }
     }
@@ -566,7 +578,10 @@ fn for_each_batch(
             let changed = || Error::Corruption {
                 path: scan.path.clone(),
                 offset: at,
-                reason: "the journal changed while it was being recovered".to_owned(),
+                reason: Reason::new(
+                    CorruptionKind::Journal,
+                    "the journal changed while it was being recovered".to_owned(),
+                ),
             };
             let batch = match reader.next_record() {
                 Ok(Some(record)) => Batch::decode(record).map_err(|_| changed())?,

@@ -68,6 +68,7 @@
 
 use super::scan::{Ending, JournalScan};
 use super::{Damage, DropKind, DroppedRange};
+use crate::error::CorruptionKind;
 use batch::SeqNum;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -303,13 +304,14 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
             let scan = &scans[i];
             let what = match &scan.ending {
                 Ending::Clean => format!("the journal ends at offset {}", scan.len),
-                Ending::Torn { offset, reason } | Ending::Damaged { offset, reason } => {
+                Ending::Torn { offset, reason } | Ending::Damaged { offset, reason, .. } => {
                     format!("{reason} at offset {offset}")
                 }
             };
             let reason =
                 format!("lost synced data: the manifest records {len} bytes synced, but {what}");
             let damage = Damage {
+                kind: CorruptionKind::Journal,
                 path: scan.path.clone(),
                 offset: scan.good_end,
                 reason: reason.clone(),
@@ -325,6 +327,7 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
         }
         Break::Missing(i, n) => {
             let damage = Damage {
+                kind: CorruptionKind::Journal,
                 path: missing_path(n),
                 offset: 0,
                 reason: "lost synced data: the manifest records this journal as synced, but it is missing"
@@ -334,10 +337,16 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
         }
         Break::Inside(i) => {
             let scan = &scans[i];
-            let Ending::Damaged { offset, reason } = &scan.ending else {
+            let Ending::Damaged {
+                offset,
+                reason,
+                kind,
+            } = &scan.ending
+            else {
                 unreachable!("a break inside a journal is its damage")
             };
             let damage = Damage {
+                kind: *kind,
                 path: scan.path.clone(),
                 offset: *offset,
                 reason: reason.clone(),
@@ -349,17 +358,29 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
         }
         Break::AtStart(i) => {
             let scan = &scans[i];
-            let reason = match (scan.seqs, &scan.ending) {
-                (Some(s), _) => format!(
-                    "journal begins at sequence number {} where {expected} was expected",
-                    s.first
+            let (at_start_kind, reason) = match (scan.seqs, &scan.ending) {
+                (Some(s), _) => (
+                    CorruptionKind::Sequence,
+                    format!(
+                        "journal begins at sequence number {} where {expected} was expected",
+                        s.first
+                    ),
                 ),
-                (None, Ending::Damaged { offset, reason }) => {
-                    format!("damaged before its first record, at offset {offset}: {reason}")
-                }
+                (
+                    None,
+                    Ending::Damaged {
+                        offset,
+                        reason,
+                        kind,
+                    },
+                ) => (
+                    *kind,
+                    format!("damaged before its first record, at offset {offset}: {reason}"),
+                ),
                 (None, _) => unreachable!("a journal holding records has a batch or damage"),
             };
             let damage = Damage {
+                kind: at_start_kind,
                 path: scan.path.clone(),
                 offset: 0,
                 reason: format!("{reason}: acknowledged writes may be lost"),
@@ -374,7 +395,7 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
                 scan.good_end
             );
             let (offset, reason) = match &scan.ending {
-                Ending::Torn { offset, reason } | Ending::Damaged { offset, reason } => {
+                Ending::Torn { offset, reason } | Ending::Damaged { offset, reason, .. } => {
                     (offset, reason)
                 }
                 Ending::Clean => (&scan.good_end, &zeros),
@@ -406,6 +427,7 @@ fn decide(scans: &[JournalScan], expect: Expect<'_>) -> Plan {
                 later.path.display()
             );
             let damage = Damage {
+                kind: CorruptionKind::Journal,
                 path: scan.path.clone(),
                 offset: *offset,
                 reason: reason.clone(),
@@ -524,7 +546,7 @@ fn clean_before(scans: &[JournalScan], i: usize) -> Option<usize> {
 fn tail(scan: &JournalScan, kind: DropKind, why: &str) -> DroppedRange {
     let what = match &scan.ending {
         Ending::Clean => String::new(),
-        Ending::Torn { offset, reason } | Ending::Damaged { offset, reason } => {
+        Ending::Torn { offset, reason } | Ending::Damaged { offset, reason, .. } => {
             format!("{reason} (at offset {offset})")
         }
     };
@@ -592,7 +614,11 @@ mod tests {
                 }
                 "damaged" => {
                     let (offset, reason) = at("checksum mismatch");
-                    Ending::Damaged { offset, reason }
+                    Ending::Damaged {
+                        offset,
+                        reason,
+                        kind: CorruptionKind::Journal,
+                    }
                 }
                 other => panic!("{other}"),
             },

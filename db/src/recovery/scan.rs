@@ -6,7 +6,7 @@
 //! are checked against each other, not against other journals), and
 //! `plan` turns the scans into a decision.
 
-use crate::error::{io_err, Error};
+use crate::error::{io_err, CorruptionKind, Error, Reason};
 use crate::files::{self, FileNumbers, Name};
 use crate::fs::{FileKind, Fs};
 use batch::{Batch, SeqNum};
@@ -240,6 +240,9 @@ pub(crate) enum Ending {
         offset: u64,
         /// What it is.
         reason: String,
+        /// Framing damage, a record that is no batch, or a batch whose
+        /// sequence number does not follow on.
+        kind: CorruptionKind,
     },
 }
 
@@ -284,6 +287,7 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
                                 // A length damaged in the last block reads
                                 // as a chunk running past the end.
                                 Some(at) => Ending::Damaged {
+                                    kind: CorruptionKind::Journal,
                                     offset: t.offset,
                                     reason: format!(
                                         "{}, with a record after it at offset {at}",
@@ -302,6 +306,7 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
                 Err(journal::ReadError::Corrupt { offset, reason }) => {
                     break match record_after(fs, path, offset)? {
                         Some(at) => Ending::Damaged {
+                            kind: CorruptionKind::Journal,
                             offset,
                             reason: format!("{reason}, with a record after it at offset {at}"),
                         },
@@ -314,16 +319,23 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
                 Err(e) => return Err(read_error(path, e)),
             };
             let at = reader.record_offset();
-            let damaged = |reason: String| Ending::Damaged { offset: at, reason };
+            let damaged = |kind, reason: String| Ending::Damaged {
+                offset: at,
+                reason,
+                kind,
+            };
             let batch = match decoded {
                 Ok(b) => b,
-                Err(e) => break damaged(format!("bad batch: {e}")),
+                Err(e) => break damaged(CorruptionKind::Batch, format!("bad batch: {e}")),
             };
             if batch.is_empty() {
-                break damaged("empty batch".to_owned());
+                break damaged(CorruptionKind::Batch, "empty batch".to_owned());
             }
             let Some(last) = batch.seq().checked_add(batch.len() as u64 - 1) else {
-                break damaged("sequence number past the maximum".to_owned());
+                break damaged(
+                    CorruptionKind::Sequence,
+                    "sequence number past the maximum".to_owned(),
+                );
             };
             match &mut scan.seqs {
                 None => {
@@ -336,11 +348,14 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
                     range.last = last;
                 }
                 Some(range) => {
-                    break damaged(format!(
-                        "batch sequence number {} where {} was expected",
-                        batch.seq(),
-                        range.last.0.saturating_add(1)
-                    ))
+                    break damaged(
+                        CorruptionKind::Sequence,
+                        format!(
+                            "batch sequence number {} where {} was expected",
+                            batch.seq(),
+                            range.last.0.saturating_add(1)
+                        ),
+                    )
                 }
             }
             scan.batches += 1;
@@ -374,7 +389,7 @@ pub(crate) fn read_error(path: &Path, e: journal::ReadError) -> Error {
         journal::ReadError::Corrupt { offset, reason } => Error::Corruption {
             path: path.to_path_buf(),
             offset,
-            reason: reason.to_string(),
+            reason: Reason::new(CorruptionKind::Journal, reason.to_string()),
         },
         other => Error::Io {
             op: "read",

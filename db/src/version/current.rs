@@ -22,7 +22,7 @@
 
 use super::catalog::{Catalog, NUM_LEVELS};
 use super::edit::FileMeta;
-use crate::error::{io_err, table_err, Error};
+use crate::error::{io_err, table_err, CorruptionKind, Error, Reason};
 use crate::fs::Fs;
 use crate::table::{Found, Table};
 use batch::{key, SeqNum};
@@ -307,7 +307,10 @@ pub fn open_table(fs: &dyn Fs, path: &Path, meta: &FileMeta) -> Result<Table, Er
     let not_listed = |reason: String| Error::Corruption {
         path: path.to_path_buf(),
         offset: 0,
-        reason: format!("{reason}: not the table the manifest lists"),
+        reason: Reason::new(
+            CorruptionKind::Table,
+            format!("{reason}: not the table the manifest lists"),
+        ),
     };
     let props = table.properties();
     if let Some(number) = props.number.filter(|&n| n != meta.number) {
@@ -345,7 +348,7 @@ pub(crate) fn check_present(fs: &dyn Fs, path: &Path, size: u64) -> Result<(), E
     let corrupt = |offset: u64, reason: String| Error::Corruption {
         path: path.to_path_buf(),
         offset,
-        reason,
+        reason: Reason::new(CorruptionKind::Table, reason),
     };
     let meta = match fs.stat(path) {
         Ok(meta) => meta,

@@ -25,7 +25,7 @@ use super::catalog::Catalog;
 use super::current::{check_present, open_table, Retired, TableFile, Version};
 use super::edit::Field;
 use super::manifest::{self, ManifestWriter};
-use crate::error::{io_err, Error};
+use crate::error::{io_err, CorruptionKind, Error, Reason};
 use crate::failure::Failure;
 use crate::files::{self, FileNumbers, Files};
 use crate::fs::Fs;
@@ -83,7 +83,7 @@ pub fn load(fs: &dyn Fs, dir: &Path) -> Result<Loaded, Error> {
     let corrupt = |reason: String| Error::Corruption {
         path: current.clone(),
         offset: 0,
-        reason,
+        reason: Reason::new(CorruptionKind::Manifest, reason),
     };
     let number = manifest::parse_current(&contents).ok_or_else(|| {
         corrupt(format!(
@@ -107,7 +107,7 @@ pub fn load(fs: &dyn Fs, dir: &Path) -> Result<Loaded, Error> {
             | manifest::ManifestError::Inconsistent { offset, .. } => *offset,
             _ => 0,
         },
-        reason: format!("manifest {e}"),
+        reason: Reason::new(CorruptionKind::Manifest, format!("manifest {e}")),
     })?;
     Ok(Loaded {
         path,
@@ -291,7 +291,10 @@ impl VersionSet {
         next.apply(&edit).map_err(|e| Error::Corruption {
             path: self.manifest.path().to_path_buf(),
             offset: self.manifest.size(),
-            reason: format!("an edit to commit contradicts the catalog: {e}"),
+            reason: Reason::new(
+                CorruptionKind::Manifest,
+                format!("an edit to commit contradicts the catalog: {e}"),
+            ),
         })?;
         if let Err(e) = self.manifest.commit(&edit) {
             // Whether the edit is durable is unknown: no commit may follow.
@@ -328,7 +331,10 @@ pub fn install_manifest(
         .map_err(|e| Error::Corruption {
             path: path.clone(),
             offset: 0,
-            reason: format!("an edit to install contradicts the catalog: {e}"),
+            reason: Reason::new(
+                CorruptionKind::Manifest,
+                format!("an edit to install contradicts the catalog: {e}"),
+            ),
         })?;
     let manifest = ManifestWriter::create(fs, dir, number, &catalog)
         .map_err(io_err("write manifest", &path))?;
