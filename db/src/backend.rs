@@ -1,5 +1,6 @@
-//! The database side of group commit: the journal file, the active memtable
-//! and rotation, behind the `writer` crate's traits.
+//! The database side of group commit, behind the `writer` crate's traits:
+//! the active memtable and its rotation, write stalls, and batches larger
+//! than a memtable. The journals are [`Wal`]'s.
 //!
 //! The group-commit leader owns the [`Backend`] while it holds the write lock,
 //! so everything here runs on one thread at a time and needs no lock of its
@@ -8,88 +9,47 @@
 
 use crate::compaction::stall::{GateClosed, Pressure, Stall};
 use crate::compaction::Flush;
-use crate::error::{io_context, Error};
-use crate::files;
-use crate::read::{lock, Frozen, Shared, View};
-use crate::wal::{self, JournalWriter};
+use crate::error::Error;
+use crate::read::{Frozen, Shared};
+use crate::wal::{Wake, Wal};
 use batch::Batch;
 use memdb::{Inserter, MemDb};
 use std::io;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// What the group-commit leader drives.
 pub(crate) struct Backend {
     shared: Arc<Shared>,
-    journal: JournalWriter,
-    journal_path: PathBuf,
-    journal_number: u64,
-    /// The journal the active memtable's records begin in (a memtable
-    /// spans two journals when the write path moves to a zero-filled one).
-    active_journal: u64,
+    /// The current journal and its lifecycle.
+    wal: Wal,
     inserter: Inserter,
     write_buffer_size: usize,
     flush: Box<dyn Flush>,
-    /// The number taken for the next journal, asked to be zero-filled
-    /// ahead, since the current one began.
-    next_requested: Option<u64>,
-    /// Whether the current journal is zero-filled (see `wal::prepared`).
-    journal_zeroed: bool,
 }
 
 impl Backend {
-    /// The write side of a database just opened: its current journal
-    /// `journal`, numbered `journal_number`, the active memtable's
-    /// inserter, and where frozen memtables go. File numbers come from
-    /// `shared.files`.
+    /// The write side of a database just opened: its journals `wal`, the
+    /// active memtable's inserter, and where frozen memtables go.
     pub fn new(
         shared: Arc<Shared>,
-        journal: JournalWriter,
-        journal_number: u64,
+        wal: Wal,
         inserter: Inserter,
         write_buffer_size: usize,
         flush: Box<dyn Flush>,
     ) -> Backend {
-        let journal_path = files::journal_path(shared.files.dir(), journal_number);
         Backend {
             shared,
-            journal,
-            journal_path,
-            journal_number,
-            active_journal: journal_number,
+            wal,
             inserter,
             write_buffer_size,
             flush,
-            next_requested: None,
-            journal_zeroed: false,
         }
     }
 
-    /// Makes journal `number` the current one; returns the one it replaces.
-    fn start_journal(
-        &mut self,
-        number: u64,
-        journal: JournalWriter,
-        zeroed: bool,
-    ) -> JournalWriter {
-        let old = std::mem::replace(&mut self.journal, journal);
-        lock(&self.shared.journals).insert(self.journal_number, old.size());
-        self.shared.journal_bytes.store(0, Ordering::Relaxed);
-        self.journal_path = files::journal_path(self.shared.files.dir(), number);
-        self.journal_number = number;
-        self.journal_zeroed = zeroed;
-        self.next_requested = None;
-        old
-    }
-
-    /// Makes every journal durable: the closed ones first, as a synced write
-    /// must not outlive an earlier one, then the current one.
+    /// Makes every journal durable (`Db::sync`).
     pub fn sync_journals(&mut self) -> io::Result<()> {
-        self.shared.closed_journals.sync_all()?;
-        self.journal
-            .sync()
-            .map_err(io_context("fdatasync", &self.journal_path))
+        self.wal.sync_all()
     }
 
     /// Whether the active memtable holds no record.
@@ -106,41 +66,33 @@ impl Backend {
     /// (a journal may exist without a durable name).
     pub fn rotate(&mut self) -> io::Result<()> {
         self.shared.failure.check_io()?;
-        if let Err(source) = self.start_next_journal() {
-            let refused = io::Error::new(source.kind(), format!("rotation failed: {source}"));
-            self.shared.stop(Error::Io {
-                op: "rotate from",
-                path: self.journal_path.clone(),
-                source,
-            });
-            return Err(refused);
-        }
+        let began = match self.wal.rotate() {
+            Ok(began) => began,
+            Err(source) => {
+                let refused = io::Error::new(source.kind(), format!("rotation failed: {source}"));
+                self.shared.stop(Error::Io {
+                    op: "rotate from",
+                    path: self.wal.path().to_path_buf(),
+                    source,
+                });
+                return Err(refused);
+            }
+        };
         let (memdb, inserter) = MemDb::with_pool(self.write_buffer_size, &self.shared.blocks);
         let old = std::mem::replace(&mut self.inserter, inserter);
         // The old memtable takes no more writes now; the background thread,
         // woken below, flushes it.
         let frozen = Arc::new(Frozen {
             memdb: Arc::clone(old.memdb()),
-            journal: self.active_journal,
+            journal: began,
         });
-        self.active_journal = self.journal_number;
-        {
-            let mut view = self.shared.view.write().unwrap_or_else(|e| e.into_inner());
-            let mut all_frozen = Vec::with_capacity(view.frozen.len() + 1);
-            all_frozen.push(frozen);
-            all_frozen.extend(view.frozen.iter().cloned());
-            *view = Arc::new(View {
-                active: memdb,
-                active_journal: self.active_journal,
-                frozen: all_frozen,
-                version: Arc::clone(&view.version),
-            });
-        }
+        self.shared
+            .rotate_memtables(memdb, self.wal.memtable_began(), frozen);
         let frozen = Arc::clone(old.memdb());
         self.shared.rotations.fetch_add(1, Ordering::Relaxed);
         log::debug!(
             "rotated to {} ({} bytes in the frozen memtable)",
-            self.journal_path.display(),
+            self.wal.path().display(),
             frozen.used()
         );
         self.flush.frozen(frozen);
@@ -148,81 +100,15 @@ impl Backend {
     }
 }
 
-impl Backend {
-    /// Moves to the next journal, prepared or created now, and queues the
-    /// old one for its sync.
-    fn start_next_journal(&mut self) -> io::Result<()> {
-        // The number a prepared journal was asked for with, or a new one.
-        let number = match self.next_requested {
-            Some(number) => number,
-            None => self.allocate_journal_number()?,
-        };
-        let (journal, zeroed) = match self.shared.next_journal.take(number) {
-            Some(journal) => (journal, true),
-            None => (
-                wal::create(&**self.shared.files.fs(), self.shared.files.dir(), number)?,
-                false,
-            ),
-        };
-        let old_path = self.journal_path.clone();
-        let old = self.start_journal(number, journal, zeroed);
-        self.shared.closed_journals.push(old_path, old);
-        Ok(())
-    }
-
-    /// The number of the next journal, taken from the file numbers.
-    ///
-    /// The error is an `io::Error`, as every error of rotation is: the
-    /// write path reports it as a write error.
-    fn allocate_journal_number(&mut self) -> io::Result<u64> {
-        self.shared.files.new_journal().map_err(|e| match e {
-            Error::FileNumberExhausted { path } => {
-                io::Error::other(format!("{} holds the largest file number", path.display()))
-            }
-            other => io::Error::other(other.to_string()),
-        })
-    }
-}
-
 impl writer::Log for Backend {
     fn append(&mut self, group: &Batch) -> io::Result<()> {
-        let path = &self.journal_path;
-        let before = self.journal.size();
-        self.journal
-            .append(group.as_bytes())
-            .and_then(|()| self.journal.flush())
-            .map_err(io_context("write", path))?;
-        let size = self.journal.size();
-        self.shared.journal_bytes.store(size, Ordering::Relaxed);
-        self.shared
-            .journal_bytes_written
-            .fetch_add(size - before, Ordering::Relaxed);
-        Ok(())
+        self.wal.append(group.as_bytes())
     }
 
     /// A synced group's sync.
     fn sync(&mut self) -> io::Result<()> {
-        if self.next_requested.is_none() {
-            // A synced workload: have the next journal zero-filled ahead,
-            // under a number taken now.
-            if let Ok(number) = self.allocate_journal_number() {
-                self.next_requested = Some(number);
-                self.shared.next_journal.request(number);
-                self.flush.wake();
-            }
-        }
-        self.sync_journals()?;
-        if let (false, Some(next)) = (self.journal_zeroed, self.next_requested) {
-            // Leave an appended journal for a zero-filled one as soon as it
-            // is ready. The old one was just synced whole: nothing waits on
-            // it, and the manifest may record its length.
-            if let Some(journal) = self.shared.next_journal.take_ready(next) {
-                let old_path = self.journal_path.clone();
-                let old = self.start_journal(next, journal, true);
-                self.shared
-                    .closed_journals
-                    .note_synced(old_path, old.size());
-            }
+        if self.wal.sync_group()? == Wake::Prepare {
+            self.flush.wake();
         }
         Ok(())
     }
@@ -282,6 +168,14 @@ impl Backend {
         }
     }
 
+    /// [`rotate`](Backend::rotate), its error as the write's.
+    fn rotate_for_room(&mut self) -> Result<(), writer::RoomError> {
+        let from = self.wal.path().display().to_string();
+        self.rotate().map_err(|e| {
+            writer::RoomError::with_source(&format!("rotating from {from}"), Box::new(e))
+        })
+    }
+
     /// Whether a write of `n` bytes goes into the active memtable as it
     /// is: it has the room, or it is empty and takes the write whole
     /// (goleveldb lets its empty memdb grow the same way).
@@ -310,10 +204,7 @@ impl writer::Room for Backend {
             // whole budget never comes here (`is_large`).
             return Ok(self.inserter.memdb().free().max(n));
         }
-        self.rotate().map_err(|e| {
-            let msg = format!("rotating from {}", self.journal_path.display());
-            writer::RoomError::with_source(&msg, Box::new(e))
-        })?;
+        self.rotate_for_room()?;
         Ok(self.inserter.memdb().free().max(n))
     }
 
@@ -330,10 +221,7 @@ impl writer::Room for Backend {
         // It adds a level-0 table, as a rotation does.
         self.stall(false)?;
         if !self.active_is_empty() {
-            self.rotate().map_err(|e| {
-                let msg = format!("rotating from {}", self.journal_path.display());
-                writer::RoomError::with_source(&msg, Box::new(e))
-            })?;
+            self.rotate_for_room()?;
         }
         crate::compaction::large::write(&self.shared, group).map_err(|e| {
             writer::RoomError::with_source("writing a large batch to a table", Box::new(e))

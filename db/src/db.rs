@@ -280,20 +280,19 @@ impl Db {
         if !in_memory.is_empty() {
             // The journals holding them are live until their flush, which
             // deletes them (`compaction::flush`).
-            let mut live = crate::read::lock(&shared.journals);
             for (path, _) in &recovered.replayed_journals {
                 let bytes = recovered.report.journals.iter().find(|j| j.path == *path);
                 if let Some(n) = journal_number(path) {
-                    live.insert(n, bytes.map_or(0, |j| j.bytes));
+                    shared.journals.track(n, bytes.map_or(0, |j| j.bytes));
                 }
             }
         }
         let background = Background::start(Arc::clone(&shared), options.write_buffer_size)
             .map_err(io_err("start the background thread for", &dir))?;
+        let wal = wal::Wal::new(&shared.journals, journal, number);
         let backend = Backend::new(
             Arc::clone(&shared),
-            journal,
-            number,
+            wal,
             inserter,
             options.write_buffer_size,
             Box::new(background),
@@ -373,9 +372,7 @@ impl Db {
             options.shape(),
         ));
         // The journals replayed stay live: what `stats` reports of them.
-        shared
-            .journal_bytes
-            .store(recovered.report.bytes(), Ordering::Relaxed);
+        shared.journals.set_current_bytes(recovered.report.bytes());
         Ok(Db {
             shared,
             commit: None,
@@ -788,8 +785,8 @@ impl Db {
             log_number: catalog.log_number,
             next_file_number: catalog.next_file_number,
             tables_last_seq: catalog.last_seq,
-            journal_bytes: self.shared.journal_bytes(),
-            journal_bytes_written: self.shared.journal_bytes_written.load(Ordering::Relaxed),
+            journal_bytes: self.shared.journals.bytes(),
+            journal_bytes_written: self.shared.journals.bytes_written(),
             rotations: self.shared.rotations.load(Ordering::Relaxed),
             write_slowdowns: stalls.slowdowns.load(Ordering::Relaxed),
             write_stops: stalls.stops.load(Ordering::Relaxed),

@@ -20,7 +20,6 @@
 
 use super::build;
 use crate::error::{io_err, Error};
-use crate::files;
 use crate::read::{lock, Change, Frozen, Shared, View};
 use crate::version::{Field, VersionSet};
 use std::sync::atomic::Ordering;
@@ -132,19 +131,7 @@ fn flush_one(
     );
 
     // Obsolete now that the edit is durable: the journals below the log
-    // number. A failure to delete leaves an orphan the next open removes.
-    let obsolete: Vec<u64> = lock(&shared.journals)
-        .range(..log_number)
-        .map(|(&n, _)| n)
-        .collect();
-    for number in obsolete {
-        let path = files::journal_path(dir, number);
-        match fs.remove(&path) {
-            Ok(()) => {
-                lock(&shared.journals).remove(&number);
-            }
-            Err(e) => log::warn!("cannot delete obsolete journal {}: {e}", path.display()),
-        }
-    }
+    // number.
+    shared.journals.delete_below(log_number);
     Ok(())
 }

@@ -59,8 +59,8 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     // journals rotation closed are synced before a flush deletes them, as
     // the background thread does.
     shared
-        .closed_journals
-        .sync_all()
+        .journals
+        .sync_closed()
         .map_err(io_err("fdatasync closed journal", shared.files.dir()))?;
     super::flush_now(shared)?;
     debug_assert!(shared.view().frozen.is_empty());

@@ -41,7 +41,6 @@ pub(crate) mod stall;
 use crate::read::{lock, Shared};
 use crate::tuning::{ARENA_QUARTERS, FLUSH_RETRY_MAX, FLUSH_RETRY_MIN, POOL_MEMTABLES};
 use memdb::{BlockPool, MemDb};
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
@@ -142,10 +141,8 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
             .blocks
             .prefill(write_buffer_size / 4 * ARENA_QUARTERS);
         // A failure is kept for the write path to report.
-        let _ = shared.closed_journals.sync_all();
-        shared
-            .next_journal
-            .prepare(&**shared.files.fs(), shared.files.dir(), write_buffer_size);
+        let _ = shared.journals.sync_closed();
+        shared.journals.prepare(write_buffer_size);
         let flushed = flush_now(shared);
         shared.note_lane(&shared.flush_failing, flushed.is_err() && !stopped(shared));
         retry = match flushed {
@@ -163,8 +160,8 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
     // Closing: the journals synced since the last round (the close's own
     // sync among them) are recorded, so that the next open can verify
     // them; frozen memtables stay in their journals, as in LevelDB.
-    let _ = shared.closed_journals.sync_all();
-    if let Err(e) = flush::record_synced(shared, synced_journals(shared)) {
+    let _ = shared.journals.sync_closed();
+    if let Err(e) = flush::record_synced(shared, shared.journals.take_synced()) {
         log::warn!("cannot record synced journals at close: {e}");
     }
     shared.delete_retired();
@@ -221,20 +218,10 @@ fn back_off(last: Option<Duration>) -> Duration {
     last.map_or(FLUSH_RETRY_MIN, |d| (d * 2).min(FLUSH_RETRY_MAX))
 }
 
-/// The closed journals synced since the last call, by number.
-fn synced_journals(shared: &Shared) -> Vec<(u64, u64)> {
-    shared
-        .closed_journals
-        .take_synced()
-        .into_iter()
-        .filter_map(|(path, len)| journal_number(&path).map(|n| (n, len)))
-        .collect()
-}
-
 /// Flushes every frozen memtable; an error is logged (and, for the
 /// manifest, kept as the background error that poisons writes).
 pub(crate) fn flush_now(shared: &Shared) -> Result<(), crate::error::Error> {
-    match flush::flush_frozen(shared, synced_journals(shared)) {
+    match flush::flush_frozen(shared, shared.journals.take_synced()) {
         Ok(_) => Ok(()),
         Err(e) => {
             if !note_stopped(shared, &e) {
@@ -263,13 +250,6 @@ fn stopped(shared: &Shared) -> bool {
     shared.failure.is_set()
 }
 
-fn journal_number(path: &Path) -> Option<u64> {
-    match crate::files::classify(path.file_name()?.to_str()?) {
-        crate::files::Name::Journal(n) => Some(n),
-        _ => None,
-    }
-}
-
 impl Drop for Background {
     fn drop(&mut self) {
         // Disconnecting ends each thread's loop after its current round.
@@ -291,9 +271,7 @@ impl Drop for Background {
             }
             let _ = deleter.join();
         }
-        self.shared
-            .next_journal
-            .discard(&**self.shared.files.fs(), self.shared.files.dir());
+        self.shared.journals.discard_prepared();
     }
 }
 

@@ -14,7 +14,7 @@ use crate::failure::Failure;
 use crate::files::Files;
 use crate::fs::Fs;
 use crate::version::{Lookup as TableLookup, Retired, Version, VersionSet};
-use crate::wal::{ClosedJournals, NextJournal};
+use crate::wal::Journals;
 use batch::SeqNum;
 use memdb::{BlockPool, Lookup, MemDb};
 use std::collections::BTreeMap;
@@ -115,15 +115,11 @@ pub(crate) struct Shared {
     pub retired: Mutex<Option<Receiver<Retired>>>,
     /// Full compactions since open.
     pub compactions: AtomicU64,
-    /// Live journals (number to bytes written), the current one included.
-    pub journals: Mutex<BTreeMap<u64, u64>>,
+    /// The journals the leader shares with the lanes (`wal`).
+    pub journals: Arc<Journals>,
     /// The one sticky failure: once set, every write is refused with it
     /// and the lanes commit nothing (`crate::failure`).
     pub failure: Arc<Failure>,
-    /// Size of the current journal.
-    pub journal_bytes: AtomicU64,
-    /// Bytes appended to journals since open.
-    pub journal_bytes_written: AtomicU64,
     /// Memtable rotations since open.
     pub rotations: AtomicU64,
     /// Flushes since open.
@@ -143,10 +139,6 @@ pub(crate) struct Shared {
     /// Wakes the compaction lane; `None` when it does not run (a
     /// read-only database, or once it is told to stop).
     pub compaction_wake: Mutex<Option<SyncSender<()>>>,
-    /// Journals closed by rotation, waiting for their sync.
-    pub closed_journals: ClosedJournals,
-    /// The journal to rotate into, zero-filled ahead for synced workloads.
-    pub next_journal: NextJournal,
     /// Where stalled writers wait for the background, and the stall
     /// counters (`compaction::stall`).
     pub gate: WriteGate,
@@ -184,6 +176,7 @@ impl Shared {
             Some((tx, rx)) => (Some(tx), Some(rx)),
             None => (None, None),
         };
+        let journals = Arc::new(Journals::new(&files, &failure));
         Shared {
             files,
             view: RwLock::new(Arc::new(view)),
@@ -192,17 +185,13 @@ impl Shared {
             retire,
             retired: Mutex::new(retired),
             compactions: AtomicU64::new(0),
-            journals: Mutex::new(BTreeMap::new()),
-            journal_bytes: AtomicU64::new(0),
-            journal_bytes_written: AtomicU64::new(0),
+            journals,
             rotations: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             large_batches: AtomicU64::new(0),
             table_bytes_written: AtomicU64::new(0),
             blocks,
-            closed_journals: ClosedJournals::new(Arc::clone(&failure)),
             failure,
-            next_journal: NextJournal::default(),
             shape,
             compacting: Mutex::new(()),
             compaction_wake: Mutex::new(None),
@@ -276,6 +265,23 @@ impl Shared {
         self.tables_changed();
     }
 
+    /// Publishes the memtables of a rotation: `active`, whose records
+    /// begin in journal `active_journal`, in front of `frozen`, the
+    /// memtable it replaces, in front of the frozen ones. The one swap of
+    /// the read state besides [`install`](Shared::install).
+    pub fn rotate_memtables(&self, active: Arc<MemDb>, active_journal: u64, frozen: Arc<Frozen>) {
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        let mut all_frozen = Vec::with_capacity(view.frozen.len() + 1);
+        all_frozen.push(frozen);
+        all_frozen.extend(view.frozen.iter().cloned());
+        *view = Arc::new(View {
+            active,
+            active_journal,
+            frozen: all_frozen,
+            version: Arc::clone(&view.version),
+        });
+    }
+
     /// Wakes the compaction lane, if it runs: the tables changed.
     pub fn wake_compaction(&self) {
         if let Some(wake) = &*lock(&self.compaction_wake) {
@@ -334,11 +340,6 @@ impl Shared {
         if retire.send(Retired::Barrier(done)).is_ok() {
             let _ = wait.recv();
         }
-    }
-
-    /// Bytes of every live journal.
-    pub fn journal_bytes(&self) -> u64 {
-        lock(&self.journals).values().sum::<u64>() + self.journal_bytes.load(Ordering::Relaxed)
     }
 }
 

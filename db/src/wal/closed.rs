@@ -1,11 +1,10 @@
 //! Journals closed by rotation, synced off the write path.
 //!
-//! Rotation used to `fdatasync` the old journal before opening the new one,
-//! on the write path: about 4 MiB of writeback per rotation, which stalled a
-//! one-thread `fillseq` for 7% of its run. Nothing needs that data durable at
-//! that moment, only before a later promise of durability. So rotation
-//! queues the old journal here and the background thread syncs it; the
-//! promises wait for it instead:
+//! Rotation does not `fdatasync` the journal it leaves: that is about 4 MiB
+//! of writeback, and on the write path it stalled a one-thread `fillseq`
+//! for 7% of its run. Nothing needs that data durable at that moment, only
+//! before a later promise of durability. So rotation queues the old journal
+//! here and the background thread syncs it; the promises wait for it:
 //!
 //! - A synced group, and [`Db::sync`](crate::Db::sync), first call
 //!   [`ClosedJournals::sync_all`]: a synced write in journal `n` is never
@@ -30,8 +29,8 @@ use std::sync::{Arc, Mutex};
 /// Closed journals whose data may not be durable yet, oldest first.
 #[derive(Default)]
 pub(crate) struct ClosedJournals {
-    /// Journals waiting for their sync, with their paths.
-    queue: Mutex<VecDeque<(PathBuf, JournalWriter)>>,
+    /// Journals waiting for their sync: number, path, writer.
+    queue: Mutex<VecDeque<(u64, PathBuf, JournalWriter)>>,
     /// Held for the whole of a [`sync_all`](ClosedJournals::sync_all).
     // Invariant: a journal leaves `queue` only under this lock, and is
     // synced (or `failure` set) before the lock is released. So when a
@@ -45,7 +44,7 @@ pub(crate) struct ClosedJournals {
     /// synced: the manifest records them (issue #13, journal tracking).
     ///
     /// [`take_synced`]: ClosedJournals::take_synced
-    synced: Mutex<Vec<(PathBuf, u64)>>,
+    synced: Mutex<Vec<(u64, u64)>>,
 }
 
 impl ClosedJournals {
@@ -57,10 +56,10 @@ impl ClosedJournals {
         }
     }
 
-    /// Queues the journal at `path`, just closed by rotation, for its sync.
-    /// Never blocks on a sync in progress.
-    pub fn push(&self, path: PathBuf, journal: JournalWriter) {
-        lock(&self.queue).push_back((path, journal));
+    /// Queues journal `number` at `path`, just closed by rotation, for its
+    /// sync. Never blocks on a sync in progress.
+    pub fn push(&self, number: u64, path: PathBuf, journal: JournalWriter) {
+        lock(&self.queue).push_back((number, path, journal));
     }
 
     /// Syncs every queued journal, oldest first; returns once all closed
@@ -76,11 +75,11 @@ impl ClosedJournals {
             self.check()?;
             // The queue lock is not held during the sync, so rotation can
             // queue the next journal meanwhile.
-            let Some((path, mut journal)) = lock(&self.queue).pop_front() else {
+            let Some((number, path, mut journal)) = lock(&self.queue).pop_front() else {
                 return Ok(());
             };
             match journal.sync() {
-                Ok(()) => lock(&self.synced).push((path, journal.size())),
+                Ok(()) => lock(&self.synced).push((number, journal.size())),
                 Err(source) => {
                     self.failure.set(Error::Io {
                         op: "fdatasync",
@@ -98,15 +97,14 @@ impl ClosedJournals {
         self.failure.check_io()
     }
 
-    /// Records that the journal at `path` was synced whole, at `len`
-    /// bytes, outside the queue (the write path leaving a journal it just
-    /// synced).
-    pub fn note_synced(&self, path: PathBuf, len: u64) {
-        lock(&self.synced).push((path, len));
+    /// Records that journal `number` was synced whole, at `len` bytes,
+    /// outside the queue (the write path leaving a journal it just synced).
+    pub fn note_synced(&self, number: u64, len: u64) {
+        lock(&self.synced).push((number, len));
     }
 
     /// The journals synced since the last call, with their synced lengths.
-    pub fn take_synced(&self) -> Vec<(PathBuf, u64)> {
+    pub fn take_synced(&self) -> Vec<(u64, u64)> {
         std::mem::take(&mut *lock(&self.synced))
     }
 
@@ -120,7 +118,7 @@ impl ClosedJournals {
 impl std::fmt::Debug for ClosedJournals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let queue = lock(&self.queue);
-        let paths: Vec<&PathBuf> = queue.iter().map(|(p, _)| p).collect();
+        let paths: Vec<&PathBuf> = queue.iter().map(|(_, p, _)| p).collect();
         f.debug_struct("ClosedJournals")
             .field("queued", &paths)
             .field("failure", &self.failure.get())
@@ -147,8 +145,8 @@ mod tests {
     fn sync_all_syncs_every_queued_journal_once() {
         let fs = FaultFs::recording();
         let closed = ClosedJournals::default();
-        closed.push("/db/000001.log".into(), journal(&fs, "/db/000001.log"));
-        closed.push("/db/000002.log".into(), journal(&fs, "/db/000002.log"));
+        closed.push(1, "/db/000001.log".into(), journal(&fs, "/db/000001.log"));
+        closed.push(2, "/db/000002.log".into(), journal(&fs, "/db/000002.log"));
         assert_eq!(closed.queued(), 2);
         let before = fs.mutations();
         closed.sync_all().unwrap();
@@ -162,8 +160,8 @@ mod tests {
     fn a_failed_sync_is_kept_and_never_retried() {
         let fs = FaultFs::new();
         let closed = ClosedJournals::default();
-        closed.push("/db/000007.log".into(), journal(&fs, "/db/000007.log"));
-        closed.push("/db/000008.log".into(), journal(&fs, "/db/000008.log"));
+        closed.push(7, "/db/000007.log".into(), journal(&fs, "/db/000007.log"));
+        closed.push(8, "/db/000008.log".into(), journal(&fs, "/db/000008.log"));
         fs.set_fault(Some(crate::fs::Fault {
             op: FaultOp::Sync,
             nth: 1,
