@@ -7,15 +7,15 @@
 //! own; readers see its effects only through [`Shared`], the read state
 //! (`read/`) it publishes into.
 
-use crate::compaction::stall::{GateClosed, Pressure, Stall};
 use crate::compaction::Flush;
 use crate::error::Error;
-use crate::read::{Frozen, Shared};
+use crate::read::Frozen;
+use crate::stall::{GateClosed, Pressure, Stall};
+use crate::state::{Count, Lane, Shared};
 use crate::wal::{Wake, Wal};
 use batch::Batch;
 use memdb::{Inserter, MemDb};
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// What the group-commit leader drives.
@@ -87,9 +87,10 @@ impl Backend {
             journal: began,
         });
         self.shared
+            .read
             .rotate_memtables(memdb, self.wal.memtable_began(), frozen);
         let frozen = Arc::clone(old.memdb());
-        self.shared.rotations.fetch_add(1, Ordering::Relaxed);
+        self.shared.counters.add(Count::Rotations, 1);
         log::debug!(
             "rotated to {} ({} bytes in the frozen memtable)",
             self.wal.path().display(),
@@ -120,7 +121,7 @@ impl writer::Memtable for Backend {
         let last = group.seq().0 + group.len() as u64 - 1;
         // Publication point: readers taking a snapshot from now on see the
         // whole group (see the invariant on `Shared::last_seq`).
-        self.shared.last_seq.store(last, Ordering::Release);
+        self.shared.read.publish(last);
     }
 }
 
@@ -139,21 +140,21 @@ impl Backend {
 
 impl Backend {
     /// Holds the group back while level 0 or the frozen memtables are
-    /// over their limits (`compaction::stall`). `fits` says whether the
+    /// over their limits (`stall`). `fits` says whether the
     /// write goes into the active memtable without a rotation; it cannot
     /// change meanwhile, as the leader holds the write lock.
     fn stall(&self, fits: bool) -> Result<(), writer::RoomError> {
         let pressure = || {
-            let view = self.shared.view();
+            let view = self.shared.read.view();
             Pressure {
                 level0_tables: view.version.levels[0].len(),
                 frozen_memtables: view.frozen.len(),
                 fits,
-                flush_failing: self.shared.flush_failing.load(Ordering::Acquire),
-                compaction_failing: self.shared.compaction_failing.load(Ordering::Acquire),
+                flush_failing: self.shared.lanes.failing(Lane::Flush),
+                compaction_failing: self.shared.lanes.failing(Lane::Compaction),
             }
         };
-        let gate = &self.shared.gate;
+        let gate = &self.shared.lanes.gate;
         let mut slowed = false;
         loop {
             match Stall::decide(pressure(), slowed) {

@@ -7,16 +7,17 @@ use crate::failure::Failure;
 use crate::files::{self, Files};
 use crate::fs::{FileLock, Fs, LockMode};
 use crate::options::{Options, WriteOptions};
-use crate::read::{lock, Iter, ScanRange, Shared, View};
+use crate::read::{Iter, ReadState, ScanRange, View};
 use crate::recovery::{self, Fix, RecoveryReport, Replayed};
-use crate::version::{self, Catalog, Field, FileMeta, Retired, TableFile, VersionSet};
+use crate::state::{Count, Shared};
+use crate::sync::lock;
+use crate::version::{self, Catalog, Deleter, Field, FileMeta, TableFile, VersionSet};
 use crate::wal;
 use batch::{Batch, Record, SeqNum};
 use memdb::MemDb;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 
 /// An open database.
@@ -157,7 +158,8 @@ impl Db {
         }
 
         let blocks = compaction::memtable_pool(options.write_buffer_size);
-        let (retire, retired) = mpsc::channel::<Retired>();
+        let deleter = Deleter::new();
+        let retire = deleter.sender().cloned();
         let recovered = recovery::recover(
             &fs,
             listing,
@@ -165,7 +167,7 @@ impl Db {
             options.write_buffer_size,
             &blocks,
             Fix::Repair,
-            Some(&retire),
+            retire.as_ref(),
         )
         .map_err(repair_can_fix)?;
         log_recovery(&recovered.report);
@@ -250,7 +252,7 @@ impl Db {
         if in_memory.is_empty() {
             edit.extend([Field::LogNumber(number), Field::LastSeq(last_seq.0)]);
         }
-        let set = VersionSet::create(&files, &failure, Some(retire.clone()), catalog, &edit)?;
+        let set = VersionSet::create(&files, &failure, retire, catalog, &edit)?;
         let version = set.version(&version)?;
         // The manifest recovery read is obsolete now, with the rest.
         orphans.extend(recovered.report.manifest.clone());
@@ -265,15 +267,17 @@ impl Db {
         let shared = Arc::new(Shared::new(
             files,
             failure,
-            View {
-                active: memdb,
-                active_journal: number,
-                frozen: in_memory.iter().rev().cloned().collect(),
-                version: Arc::new(version),
-            },
-            last_seq,
+            ReadState::new(
+                View {
+                    active: memdb,
+                    active_journal: number,
+                    frozen: in_memory.iter().rev().cloned().collect(),
+                    version: Arc::new(version),
+                },
+                last_seq,
+            ),
             Some(set),
-            Some((retire, retired)),
+            deleter,
             blocks,
             options.shape(),
         ));
@@ -356,18 +360,20 @@ impl Db {
         let shared = Arc::new(Shared::new(
             Arc::new(Files::new(&dir, &fs, recovered.numbers)),
             Arc::new(Failure::default()),
-            View {
-                active,
-                active_journal: recovered.catalog.log_number,
-                frozen: frozen
-                    .into_iter()
-                    .map(|memdb| Arc::new(crate::read::Frozen { memdb, journal: 0 }))
-                    .collect(),
-                version: Arc::new(recovered.version),
-            },
-            last_seq,
+            ReadState::new(
+                View {
+                    active,
+                    active_journal: recovered.catalog.log_number,
+                    frozen: frozen
+                        .into_iter()
+                        .map(|memdb| Arc::new(crate::read::Frozen { memdb, journal: 0 }))
+                        .collect(),
+                    version: Arc::new(recovered.version),
+                },
+                last_seq,
+            ),
             None,
-            None,
+            Deleter::none(),
             blocks,
             options.shape(),
         ));
@@ -441,7 +447,7 @@ impl Db {
         // no repair; then every block of every table is read and checked
         // (an open checks a block only when a read first needs it).
         let db = Db::open_read_only(dir, options.clone())?;
-        let version = Arc::clone(&db.shared.view().version);
+        let version = Arc::clone(&db.shared.read.view().version);
         // The levels first: a table in the wrong place or overlapping
         // another gives wrong answers with every block intact.
         if let Err(reason) = version.check() {
@@ -653,7 +659,7 @@ impl Db {
 
     /// A snapshot of the newest state.
     pub fn snapshot(&self) -> Snapshot {
-        let (seq, view) = self.shared.snapshot();
+        let (seq, view) = self.shared.read.snapshot();
         Snapshot { seq, view }
     }
 
@@ -750,19 +756,19 @@ impl Db {
 
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
-        let view = self.shared.view();
+        let view = self.shared.read.view();
         let versions = lock(&self.shared.versions);
         let catalog = versions
             .as_ref()
             .map_or_else(|| self.read_only_catalog.clone(), |s| s.catalog().clone());
-        let stalls = &self.shared.gate.counters;
+        let stalls = &self.shared.lanes.gate.counters;
         Stats {
             writer: self
                 .commit
                 .as_ref()
                 .map(|c| c.metrics())
                 .unwrap_or_default(),
-            last_seq: self.shared.last_seq(),
+            last_seq: self.shared.read.last_seq(),
             memtable_bytes: view.active.used(),
             memtable_entries: view.active.len(),
             frozen_memtables: view.frozen.len(),
@@ -775,10 +781,10 @@ impl Db {
                 .map(|l| l.iter().map(|t| t.meta.size).sum())
                 .collect(),
             table_entries: view.version.tables().map(|(_, t)| t.meta.entries).sum(),
-            flushes: self.shared.flushes.load(Ordering::Relaxed),
-            large_batches: self.shared.large_batches.load(Ordering::Relaxed),
-            compactions: self.shared.compactions.load(Ordering::Relaxed),
-            table_bytes_written: self.shared.table_bytes_written.load(Ordering::Relaxed),
+            flushes: self.shared.counters.get(Count::Flushes),
+            large_batches: self.shared.counters.get(Count::LargeBatches),
+            compactions: self.shared.counters.get(Count::Compactions),
+            table_bytes_written: self.shared.counters.get(Count::TableBytesWritten),
             manifest: versions
                 .as_ref()
                 .map(|s| (s.manifest_path().to_path_buf(), s.manifest_size())),
@@ -787,11 +793,14 @@ impl Db {
             tables_last_seq: catalog.last_seq,
             journal_bytes: self.shared.journals.bytes(),
             journal_bytes_written: self.shared.journals.bytes_written(),
-            rotations: self.shared.rotations.load(Ordering::Relaxed),
+            rotations: self.shared.counters.get(Count::Rotations),
             write_slowdowns: stalls.slowdowns.load(Ordering::Relaxed),
             write_stops: stalls.stops.load(Ordering::Relaxed),
             write_stall_time: stalls.time(),
-            quarantined: lock(&self.shared.quarantined)
+            quarantined: self
+                .shared
+                .lanes
+                .quarantined()
                 .iter()
                 .map(|(&n, why)| (files::table_path(self.shared.files.dir(), n), why.clone()))
                 .collect(),
@@ -807,16 +816,14 @@ impl Db {
     /// directory with the live tables without waiting on time.
     #[cfg(feature = "fault-injection")]
     pub fn pause_compaction(&self, paused: bool) {
-        self.shared
-            .compaction_paused
-            .store(paused, Ordering::Release);
+        self.shared.lanes.set_paused(paused);
         if paused {
             // The running compaction holds this until its inputs are
             // released (they drop before its guard).
-            drop(crate::read::lock(&self.shared.compacting));
+            drop(self.shared.lanes.compacting());
             self.shared.delete_retired();
         } else {
-            self.shared.wake_compaction();
+            self.shared.lanes.wake_compaction();
         }
     }
 
@@ -843,7 +850,7 @@ impl Db {
             return Ok(());
         };
         // A writer stalled for the background returns now.
-        self.shared.gate.close();
+        self.shared.lanes.gate.close();
         let synced = self.sync();
         let closed = commit.close().map_err(Error::from);
         synced.and(closed)
@@ -915,7 +922,7 @@ impl Drop for Db {
             // No sync here: an error could not be reported (see the type's
             // docs). Close still wakes every blocked writer.
             if let Some(commit) = &self.commit {
-                self.shared.gate.close();
+                self.shared.lanes.gate.close();
                 let _ = commit.close();
             }
         }
@@ -926,7 +933,7 @@ impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
             .field("dir", &self.shared.files.dir())
-            .field("last_seq", &self.shared.last_seq())
+            .field("last_seq", &self.shared.read.last_seq())
             .finish()
     }
 }

@@ -118,10 +118,9 @@ impl fmt::Debug for Options {
 pub const MIN_WRITE_BUFFER_SIZE: usize = 64 << 10;
 
 impl Options {
-    /// Checks the options, naming the first bad one.
-    /// The tree's shape for the compaction picker.
-    pub(crate) fn shape(&self) -> crate::compaction::pick::Shape {
-        crate::compaction::pick::Shape {
+    /// The tree's shape for the compaction picker and the table writers.
+    pub(crate) fn shape(&self) -> crate::shape::Shape {
+        crate::shape::Shape {
             l0_trigger: crate::tuning::L0_COMPACTION_TRIGGER,
             l1_bytes: self.level1_size,
             ratio: crate::tuning::LEVEL_SIZE_RATIO,
@@ -130,6 +129,7 @@ impl Options {
         }
     }
 
+    /// Checks the options, naming the first bad one.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.write_buffer_size < MIN_WRITE_BUFFER_SIZE {
             return Err(Error::InvalidOptions(format!(

@@ -609,7 +609,7 @@ fn write_newest(
     dir: &Path,
     runs: &mut [Run],
     numbers: &mut FileNumbers,
-    shape: &crate::compaction::pick::Shape,
+    shape: &crate::shape::Shape,
 ) -> Result<Written, Error> {
     let mut written = Written {
         tables: Vec::new(),

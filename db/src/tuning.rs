@@ -39,7 +39,7 @@ pub(crate) const TABLE_WRITE_BUFFER: usize = 256 << 10;
 pub(crate) const L0_COMPACTION_TRIGGER: usize = 4;
 
 /// Level-0 tables at which each write group sleeps 1 ms, once
-/// (`compaction::stall`): LevelDB's `kL0_SlowdownWritesTrigger` and
+/// (`stall`): LevelDB's `kL0_SlowdownWritesTrigger` and
 /// goleveldb's default, twice the compaction trigger, so that the lane
 /// has a compaction's worth of slack before writers feel it.
 pub(crate) const L0_SLOWDOWN_TRIGGER: usize = 8;

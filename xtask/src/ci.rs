@@ -6,6 +6,7 @@
 //! | step | what it runs | why |
 //! |---|---|---|
 //! | `fmt` | `cargo fmt --all --check` | one style |
+//! | `layers` | [`crate::layers::check`] on `db/src` | dependencies one way: no cycle between modules or sibling files, `table/` a pure format, `read/` apart from compaction and the journals |
 //! | `clippy` | clippy on every target, warnings denied | lints, including missing docs |
 //! | `test` | `cargo test --workspace` (installing libleveldb-dev first if missing) | unit, property, integration and doc tests, LevelDB golden tables |
 //! | `release-tests` | the tests too slow for debug builds, in release | RELIABILITY.md B2 (exhaustive journal damage) the DB crash tests, and the compaction space test (100 k keys ten times) |
@@ -62,6 +63,7 @@ type Step = (&'static str, bool, fn(&Ctx) -> Result<String>);
 
 const STEPS: &[Step] = &[
     ("fmt", true, fmt),
+    ("layers", true, layers),
     ("clippy", true, clippy),
     ("test", true, test),
     ("doc", true, doc),
@@ -106,10 +108,10 @@ impl Ctx {
 /// `cargo xtask ci`: everything CI checks, step by step.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Only the fast steps: fmt, clippy, test, doc.
+    /// Only the fast steps: fmt, layers, clippy, test, doc.
     #[arg(long)]
     quick: bool,
-    /// Leave out a step (fmt, clippy, test, doc, release-tests, miri, loom,
+    /// Leave out a step (fmt, layers, clippy, test, doc, release-tests, miri, loom,
     /// seeded-bugs, fuzz, bench-smoke); may be given more than once.
     #[arg(long, value_name = "STEP")]
     skip: Vec<String>,
@@ -203,6 +205,10 @@ fn show(cmd: &Command) -> String {
 fn fmt(ctx: &Ctx) -> Result<String> {
     exec(ctx.cargo(&["fmt", "--all", "--check"]))?;
     Ok(String::new())
+}
+
+fn layers(ctx: &Ctx) -> Result<String> {
+    crate::layers::check(&ctx.root.join("db/src"))
 }
 
 fn clippy(ctx: &Ctx) -> Result<String> {

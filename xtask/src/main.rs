@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci [--quick] [--skip STEP]...`: everything CI checks, step
 //!   by step, with the time each step took. `--quick` runs only the fast
-//!   steps (fmt, clippy, test, doc).
+//!   steps (fmt, layers, clippy, test, doc).
 //! - `cargo xtask bench [...]`: the peer benchmarks (see `bench.rs`).
 //!
 //! Every step shells out to cargo through `$CARGO`, so it uses the same
@@ -13,6 +13,7 @@
 
 mod bench;
 mod ci;
+mod layers;
 
 use anyhow::Result;
 use std::process::ExitCode;

@@ -20,9 +20,10 @@
 
 use super::build;
 use crate::error::{io_err, Error};
-use crate::read::{lock, Change, Frozen, Shared, View};
+use crate::read::{Change, Frozen, View};
+use crate::state::{Count, Shared};
+use crate::sync::lock;
 use crate::version::{Field, VersionSet};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Flushes frozen memtables, oldest first, until none is left; returns how
@@ -42,7 +43,7 @@ pub(crate) fn flush_frozen(shared: &Shared, mut synced: Vec<(u64, u64)>) -> Resu
     };
     let mut flushed = 0;
     let result = loop {
-        let view = shared.view();
+        let view = shared.read.view();
         let Some(oldest) = view.frozen.last().cloned() else {
             break Ok(flushed);
         };
@@ -109,9 +110,7 @@ fn flush_one(
             build::write_memtable(fs, &path, number, shared.shape.block_size, &oldest.memdb)
                 .map_err(io_err("write table", &path))?;
         fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
-        shared
-            .table_bytes_written
-            .fetch_add(meta.size, Ordering::Relaxed);
+        shared.counters.add(Count::TableBytesWritten, meta.size);
         edit.push(Field::AddFile {
             level: 0,
             file: meta,
@@ -123,7 +122,7 @@ fn flush_one(
     let version = set.log_and_apply(edit, &view.version)?;
     // Published: readers find the records in the table from now on.
     shared.install(version, Change::Flushed(oldest));
-    shared.flushes.fetch_add(1, Ordering::Relaxed);
+    shared.counters.add(Count::Flushes, 1);
     log::debug!(
         "flushed {} entries ({} bytes); log number {log_number}",
         oldest.memdb.len(),

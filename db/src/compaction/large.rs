@@ -35,10 +35,11 @@
 
 use super::build;
 use crate::error::{io_err, Error};
-use crate::read::{lock, Change, Shared};
+use crate::read::Change;
+use crate::state::{Count, Shared};
+use crate::sync::lock;
 use crate::version::Field;
 use batch::Batch;
-use std::sync::atomic::Ordering;
 
 /// Writes `group`, numbered and larger than the write buffer, to a new
 /// level-0 table, commits it and publishes its last sequence number,
@@ -63,7 +64,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         .sync_closed()
         .map_err(io_err("fdatasync closed journal", shared.files.dir()))?;
     super::flush_now(shared)?;
-    debug_assert!(shared.view().frozen.is_empty());
+    debug_assert!(shared.read.view().frozen.is_empty());
 
     let mut guard = lock(&shared.versions);
     let Some(set) = guard.as_mut() else {
@@ -89,9 +90,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         let _ = fs.remove(&path);
         return Err(io_err("directory fsync", dir)(e));
     }
-    shared
-        .table_bytes_written
-        .fetch_add(meta.size, Ordering::Relaxed);
+    shared.counters.add(Count::TableBytesWritten, meta.size);
     let edit = vec![
         Field::AddFile {
             level: 0,
@@ -100,7 +99,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         Field::LastSeq(last),
     ];
     // The batch's numbers are taken for good once committed.
-    match set.log_and_apply(edit, &shared.view().version) {
+    match set.log_and_apply(edit, &shared.read.view().version) {
         // Published: readers find the batch in the table.
         Ok(version) => shared.install(version, Change::LargeBatch(last)),
         Err(e) => {
@@ -109,8 +108,8 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
             return Err(e);
         }
     }
-    shared.large_batches.fetch_add(1, Ordering::Relaxed);
-    shared.tables_changed();
+    shared.counters.add(Count::LargeBatches, 1);
+    shared.lanes.tables_changed();
     log::debug!(
         "wrote a large batch of {} records ({} bytes) to table {number}",
         group.len(),

@@ -12,11 +12,11 @@
 use super::merge;
 use super::pick::{self, Entry, OutputCut, Pick, Shape};
 use crate::error::{CorruptionKind, Error, Reason};
-use crate::read::{lock, Shared};
+use crate::state::{Count, Shared};
+use crate::sync::lock;
 use crate::tuning::L0_STOP_TRIGGER;
 use crate::version::{FileMeta, TableFile, Version, NUM_LEVELS};
 use batch::key;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl Entry for Arc<TableFile> {
@@ -34,22 +34,19 @@ impl Entry for Arc<TableFile> {
 /// removed), or a manifest error (commits stop; the background error is
 /// set).
 pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error> {
-    let _alone = lock(&shared.compacting);
+    let _alone = shared.lanes.compacting();
     // Checked under the guard, so that a pause (`Db::pause_compaction`)
     // that took the guard after setting it is never followed by a start.
-    if shared
-        .compaction_paused
-        .load(std::sync::atomic::Ordering::Acquire)
-    {
+    if shared.lanes.paused() {
         return Ok(false);
     }
-    let version = Arc::clone(&shared.view().version);
+    let version = Arc::clone(&shared.read.view().version);
     let pointers = lock(&shared.versions)
         .as_ref()
         .map(|set| set.catalog().compact_pointers.clone())
         .unwrap_or_default();
     let pointer_of = |level: usize| pointers.get(&(level as u8)).cloned();
-    let quarantined = lock(&shared.quarantined).clone();
+    let quarantined = shared.lanes.quarantined();
     let avoid = |number: u64| quarantined.contains_key(&number);
     let Some(picked) = pick::pick(&version.levels, &pointer_of, shape, &avoid) else {
         if let Some((number, why)) = quarantined.iter().next() {
@@ -93,7 +90,7 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
                  around it; `tributary repair` rebuilds the database from what is readable",
                 path.display()
             );
-            lock(&shared.quarantined).insert(number, why);
+            shared.lanes.quarantine(number, why);
             Ok(true)
         }
         Err(e) => Err(e),
@@ -132,7 +129,7 @@ pub(crate) fn compact_range(
     end: Option<&[u8]>,
 ) -> Result<usize, Error> {
     let deepest = {
-        let version = &shared.view().version;
+        let version = &shared.read.view().version;
         (1..NUM_LEVELS)
             .rev()
             .find(|&level| {
@@ -144,8 +141,8 @@ pub(crate) fn compact_range(
     };
     let mut ran = 0;
     for level in 0..deepest {
-        let _alone = lock(&shared.compacting);
-        let version = Arc::clone(&shared.view().version);
+        let _alone = shared.lanes.compacting();
+        let version = Arc::clone(&shared.read.view().version);
         if let Some(picked) = pick::pick_range(&version.levels, level, start, end, shape) {
             run(shared, &version, &picked, shape)?;
             ran += 1;
@@ -201,7 +198,7 @@ fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Resu
         );
         merge::commit(shared, &deleted, Vec::new(), outputs, level + 1, pointer)?;
     }
-    shared.compactions.fetch_add(1, Ordering::Relaxed);
+    shared.counters.add(Count::Compactions, 1);
     Ok(())
 }
 

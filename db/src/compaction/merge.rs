@@ -32,12 +32,13 @@ use super::build::OutputTable;
 use super::pick::OutputCut;
 use crate::error::{io_err, CorruptionKind, Error, Reason};
 use crate::fs::WritableFile;
-use crate::read::{lock, Change, Shared};
+use crate::read::Change;
+use crate::state::{Count, Shared};
+use crate::sync::lock;
 use crate::table::TableIter;
 use crate::version::{Field, FileMeta, TableFile};
 use batch::{key, Kind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 
@@ -46,8 +47,8 @@ use std::sync::Arc;
 /// compaction lane has nothing to move afterwards; returns the tables
 /// written.
 pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
-    let _alone = lock(&shared.compacting);
-    let view = shared.view();
+    let _alone = shared.lanes.compacting();
+    let view = shared.read.view();
     let inputs: Vec<(usize, Arc<TableFile>)> = view
         .version
         .tables()
@@ -71,7 +72,7 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
     )?;
     let written = outputs.len();
     commit(shared, &inputs, Vec::new(), outputs, level, None)?;
-    shared.compactions.fetch_add(1, Ordering::Relaxed);
+    shared.counters.add(Count::Compactions, 1);
     Ok(written)
 }
 
@@ -388,9 +389,7 @@ fn merge_into(
         let (meta, file) = out
             .finish_unsynced()
             .map_err(io_err("write table", &path))?;
-        shared
-            .table_bytes_written
-            .fetch_add(meta.size, Ordering::Relaxed);
+        shared.counters.add(Count::TableBytesWritten, meta.size);
         if sync.send((file, path.clone())).is_err() {
             // The syncer failed; `merge` reports its error.
             return Err(io_err("sync table", &path)(std::io::Error::other(
@@ -518,7 +517,7 @@ pub(crate) fn commit(
             key,
         });
     }
-    match set.log_and_apply(edit, &shared.view().version) {
+    match set.log_and_apply(edit, &shared.read.view().version) {
         Ok(version) => shared.install(version, Change::Tables),
         Err(e) => {
             let paths: Vec<_> = outputs.iter().map(|o| o.path.clone()).collect();

@@ -36,12 +36,10 @@ pub(crate) mod large;
 pub(crate) mod level;
 pub(crate) mod merge;
 pub(crate) mod pick;
-pub(crate) mod stall;
 
-use crate::read::{lock, Shared};
+use crate::state::{Lane, Shared};
 use crate::tuning::{ARENA_QUARTERS, FLUSH_RETRY_MAX, FLUSH_RETRY_MIN, POOL_MEMTABLES};
 use memdb::{BlockPool, MemDb};
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -76,7 +74,7 @@ pub(crate) struct Background {
     /// only while dropping.
     wake: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
-    /// The compaction lane (its wake-up is `Shared::compaction_wake`).
+    /// The compaction lane (woken through `Lanes::wake_compaction`).
     compactor: Option<JoinHandle<()>>,
     /// The deleter of obsolete tables (its channel is `Shared::retire`).
     deleter: Option<JoinHandle<()>>,
@@ -101,8 +99,8 @@ impl Background {
             .spawn(move || compaction_lane(&lane, &compact_woken))?;
         // The tables recovery found may be over their targets.
         let _ = compact_wake.try_send(());
-        *lock(&shared.compaction_wake) = Some(compact_wake);
-        let deleter = match lock(&shared.retired).take() {
+        shared.lanes.set_compaction_wake(Some(compact_wake));
+        let deleter = match shared.deleter.take_receiver() {
             Some(retired) => {
                 let fs = Arc::clone(shared.files.fs());
                 Some(
@@ -110,7 +108,7 @@ impl Background {
                         .name("tributary-deleter".into())
                         .spawn(move || {
                             for message in retired.iter() {
-                                if !crate::read::delete_retired(&*fs, message) {
+                                if !crate::version::deleter::delete(&*fs, message) {
                                     break;
                                 }
                             }
@@ -144,7 +142,9 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
         let _ = shared.journals.sync_closed();
         shared.journals.prepare(write_buffer_size);
         let flushed = flush_now(shared);
-        shared.note_lane(&shared.flush_failing, flushed.is_err() && !stopped(shared));
+        shared
+            .lanes
+            .note(Lane::Flush, flushed.is_err() && !stopped(shared));
         retry = match flushed {
             Ok(()) => None,
             Err(_) if stopped(shared) => {
@@ -177,12 +177,12 @@ fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
         if !wait(woken, retry) {
             return;
         }
-        while !stopped(shared) && !shared.compaction_paused.load(Ordering::Acquire) {
+        while !stopped(shared) && !shared.lanes.paused() {
             if let Err(mpsc::TryRecvError::Disconnected) = woken.try_recv() {
                 return; // closing: the rest waits for the next open
             }
             let compacted = level::compact_once(shared, &shared.shape);
-            shared.note_lane(&shared.compaction_failing, compacted.is_err());
+            shared.lanes.note(Lane::Compaction, compacted.is_err());
             match compacted {
                 Ok(true) => retry = None,
                 Ok(false) => {
@@ -241,7 +241,7 @@ pub(crate) fn note_stopped(shared: &Shared, e: &crate::error::Error) -> bool {
         return false;
     }
     log::error!("commits stopped: {e}");
-    shared.gate.notify();
+    shared.lanes.gate.notify();
     true
 }
 
@@ -254,7 +254,7 @@ impl Drop for Background {
     fn drop(&mut self) {
         // Disconnecting ends each thread's loop after its current round.
         drop(self.wake.take());
-        drop(lock(&self.shared.compaction_wake).take());
+        self.shared.lanes.set_compaction_wake(None);
         for thread in [self.thread.take(), self.compactor.take()]
             .into_iter()
             .flatten()
@@ -266,9 +266,7 @@ impl Drop for Background {
         // The deleter last: the threads above retire tables until they end
         // (the closing round waits for their deletion).
         if let Some(deleter) = self.deleter.take() {
-            if let Some(retire) = &self.shared.retire {
-                let _ = retire.send(crate::version::Retired::Stop);
-            }
+            self.shared.deleter.stop();
             let _ = deleter.join();
         }
         self.shared.journals.discard_prepared();

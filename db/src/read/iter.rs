@@ -1,5 +1,5 @@
 //! Range scans over a snapshot: a merge of every memtable of a view and
-//! the sorted run under them.
+//! the tables of the version under them.
 //!
 //! The scan reads in chunks. Each refill asks every source (memtable,
 //! level-0 table, deeper level) for its next visible versions (the newest

@@ -1,6 +1,6 @@
-//! The read path, apart from the write backend: the read state (the
-//! published view and last sequence number, `state.rs`) and range scans
-//! over a snapshot of it (`iter.rs`).
+//! The read path, apart from the write backend and the background lanes:
+//! the read state (the published view and last sequence number,
+//! `state.rs`) and range scans over a snapshot of it (`iter.rs`).
 //!
 //! A read loads the published last sequence number, then the current view
 //! (the active memtable, the frozen ones, and the tables of the version
@@ -13,4 +13,4 @@ mod state;
 
 pub use iter::Iter;
 pub(crate) use iter::ScanRange;
-pub(crate) use state::{delete_retired, lock, Change, Frozen, Shared, View};
+pub(crate) use state::{Change, Frozen, ReadState, View};

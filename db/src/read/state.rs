@@ -1,26 +1,18 @@
-//! The read state: the published [`View`] (the memtables and the sorted
-//! run under them), the published last sequence number, and
-//! [`Shared::snapshot`], which pairs them so that a read sees whole groups
-//! only.
+//! The read state ([`ReadState`]): the published [`View`] (the memtables
+//! and the tables of a version under them), the published last sequence
+//! number, and [`ReadState::snapshot`], which pairs them so that a read
+//! sees whole groups only.
 //!
 //! Readers take no lock a writer holds for long: a view is an `Arc` behind
-//! an `RwLock` that rotation and compaction hold only to swap it, and the
-//! last sequence number is an atomic.
+//! an `RwLock` that rotation and a table change hold only to swap it, and
+//! the last sequence number is an atomic.
 
-use crate::compaction::pick::Shape;
-use crate::compaction::stall::WriteGate;
 use crate::error::Error;
-use crate::failure::Failure;
-use crate::files::Files;
-use crate::fs::Fs;
-use crate::version::{Lookup as TableLookup, Retired, Version, VersionSet};
-use crate::wal::Journals;
+use crate::version::{Lookup as TableLookup, Version};
 use batch::SeqNum;
-use memdb::{BlockPool, Lookup, MemDb};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, RwLock};
+use memdb::{Lookup, MemDb};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// What a read consults: the active memtable, the frozen ones from newest to
 /// oldest, then the tables of the version under them all.
@@ -51,7 +43,7 @@ pub(crate) struct Frozen {
 }
 
 /// What a table change publishes beside its version
-/// ([`Shared::install`]).
+/// ([`ReadState::install`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Change<'a> {
     /// Only the tables change: a compaction.
@@ -86,207 +78,29 @@ impl View {
     }
 }
 
-/// State shared between the write path, the background thread and
-/// readers.
-///
-/// Beside the read state (the view and the last sequence number) it carries
-/// what the write path and the background thread share: the directory and
-/// file system, the file numbers, the version set, counters, the block
-/// pool, and the closed and prepared journals (`wal`).
+/// The published view and last sequence number.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    /// The directory, its file system and the file numbers.
-    pub files: Arc<Files>,
-    pub view: RwLock<Arc<View>>,
+pub(crate) struct ReadState {
+    /// Swapped whole by [`install`](ReadState::install) (a table change,
+    /// holding the version set) and
+    /// [`rotate_memtables`](ReadState::rotate_memtables) (the leader);
+    /// read by every read. The lock is held only for the swap or the
+    /// `Arc` clone, and nothing else is locked inside it.
+    view: RwLock<Arc<View>>,
     /// The last sequence number whose batch is fully applied: the snapshot a
     /// new read takes.
     // Invariant: stored (Release) only after the memtable insert of every
     // record up to it, so a reader that loads it (Acquire) sees them all,
     // and never sees part of a group.
-    pub last_seq: AtomicU64,
-    /// The catalog and manifest; `None` in a read-only database. Held by
-    /// the one flush that may run at a time.
-    pub versions: Mutex<Option<VersionSet>>,
-    /// Where obsolete tables go to be deleted.
-    pub retire: Option<Sender<Retired>>,
-    /// The other end, until the deleter thread takes it
-    /// (`compaction::Background`); `delete_retired` drains it here
-    /// before then.
-    pub retired: Mutex<Option<Receiver<Retired>>>,
-    /// Full compactions since open.
-    pub compactions: AtomicU64,
-    /// The journals the leader shares with the lanes (`wal`).
-    pub journals: Arc<Journals>,
-    /// The one sticky failure: once set, every write is refused with it
-    /// and the lanes commit nothing (`crate::failure`).
-    pub failure: Arc<Failure>,
-    /// Memtable rotations since open.
-    pub rotations: AtomicU64,
-    /// Flushes since open.
-    pub flushes: AtomicU64,
-    /// Batches larger than the write buffer written straight to tables
-    /// since open (`compaction::large`).
-    pub large_batches: AtomicU64,
-    /// Bytes of tables written since open.
-    pub table_bytes_written: AtomicU64,
-    /// Memory of dropped memtables, for the next ones.
-    pub blocks: Arc<BlockPool>,
-    /// The tree's shape (level targets, table size), from the options.
-    pub shape: Shape,
-    /// Held by the compaction running, so that only one runs at a time
-    /// and its inputs stay live until it commits.
-    pub compacting: Mutex<()>,
-    /// Wakes the compaction lane; `None` when it does not run (a
-    /// read-only database, or once it is told to stop).
-    pub compaction_wake: Mutex<Option<SyncSender<()>>>,
-    /// Where stalled writers wait for the background, and the stall
-    /// counters (`compaction::stall`).
-    pub gate: WriteGate,
-    /// A test hook: while set, the compaction lane starts no compaction
-    /// (stall tests fill level 0 with it).
-    pub compaction_paused: AtomicBool,
-    /// Whether the last flush failed and is being retried: frozen
-    /// memtables then stop no write (`compaction::stall`).
-    pub flush_failing: AtomicBool,
-    /// Whether the last compaction failed and is being retried: level 0
-    /// then stops no write.
-    pub compaction_failing: AtomicBool,
-    /// Tables a compaction found damaged (number to what it found): the
-    /// picker goes around them (`compaction::level`).
-    pub quarantined: Mutex<BTreeMap<u64, String>>,
+    last_seq: AtomicU64,
 }
 
-pub(crate) use crate::sync::lock;
-
-impl Shared {
-    /// The shared state of a database just opened in `files`, publishing
-    /// `view` at `last_seq`.
-    #[allow(clippy::too_many_arguments)] // until the split of step 2
-    pub fn new(
-        files: Arc<Files>,
-        failure: Arc<Failure>,
-        view: View,
-        last_seq: SeqNum,
-        versions: Option<VersionSet>,
-        retire: Option<(Sender<Retired>, Receiver<Retired>)>,
-        blocks: Arc<BlockPool>,
-        shape: Shape,
-    ) -> Shared {
-        let (retire, retired) = match retire {
-            Some((tx, rx)) => (Some(tx), Some(rx)),
-            None => (None, None),
-        };
-        let journals = Arc::new(Journals::new(&files, &failure));
-        Shared {
-            files,
+impl ReadState {
+    /// The read state of a database just opened: `view`, at `last_seq`.
+    pub fn new(view: View, last_seq: SeqNum) -> ReadState {
+        ReadState {
             view: RwLock::new(Arc::new(view)),
             last_seq: AtomicU64::new(last_seq.0),
-            versions: Mutex::new(versions),
-            retire,
-            retired: Mutex::new(retired),
-            compactions: AtomicU64::new(0),
-            journals,
-            rotations: AtomicU64::new(0),
-            flushes: AtomicU64::new(0),
-            large_batches: AtomicU64::new(0),
-            table_bytes_written: AtomicU64::new(0),
-            blocks,
-            failure,
-            shape,
-            compacting: Mutex::new(()),
-            compaction_wake: Mutex::new(None),
-            gate: WriteGate::default(),
-            compaction_paused: AtomicBool::new(false),
-            flush_failing: AtomicBool::new(false),
-            compaction_failing: AtomicBool::new(false),
-            quarantined: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Records whether a lane's last round failed (`flag` is
-    /// `flush_failing` or `compaction_failing`); a lane that starts to fail
-    /// wakes the stalled writers, whose stop it lifts.
-    pub fn note_lane(&self, flag: &AtomicBool, failed: bool) {
-        if flag.swap(failed, Ordering::AcqRel) != failed && failed {
-            self.gate.notify();
-        }
-    }
-
-    /// A new version was published (a flush, a compaction, a large
-    /// batch): the compaction lane may have work, and a stalled writer
-    /// may go on.
-    pub fn tables_changed(&self) {
-        self.wake_compaction();
-        self.gate.notify();
-    }
-
-    /// Stops the write path for good with `error`, unless a failure
-    /// stopped it already: every later write refuses with it, and every
-    /// stalled writer wakes to see it.
-    pub fn stop(&self, error: Error) {
-        self.failure.set(error);
-        self.gate.notify();
-    }
-
-    /// Publishes `version`, which `VersionSet::log_and_apply` just
-    /// committed, with what `change` says: the one swap of the read state
-    /// for a table change (rotation swaps only the memtables). The caller
-    /// holds the version set, so no other table change runs meanwhile.
-    pub fn install(&self, version: Version, change: Change<'_>) {
-        {
-            let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
-            let frozen = match change {
-                Change::Flushed(oldest) => {
-                    // Rotations only put memtables in front, and only a
-                    // flush (holding the version set) removes them: the
-                    // one flushed is still the last.
-                    debug_assert!(current
-                        .frozen
-                        .last()
-                        .is_some_and(|f| Arc::ptr_eq(f, oldest)));
-                    current.frozen[..current.frozen.len() - 1].to_vec()
-                }
-                Change::Tables | Change::LargeBatch(_) => current.frozen.clone(),
-            };
-            *current = Arc::new(View {
-                active: Arc::clone(&current.active),
-                active_journal: current.active_journal,
-                frozen,
-                version: Arc::new(version),
-            });
-            if let Change::LargeBatch(last) = change {
-                // Publication point, as `Memtable::apply`'s, while the
-                // view is still locked: a reader that can load the new
-                // view loads this number too, and never spins in
-                // `snapshot` waiting for it.
-                self.last_seq.store(last, Ordering::Release);
-            }
-        }
-        self.tables_changed();
-    }
-
-    /// Publishes the memtables of a rotation: `active`, whose records
-    /// begin in journal `active_journal`, in front of `frozen`, the
-    /// memtable it replaces, in front of the frozen ones. The one swap of
-    /// the read state besides [`install`](Shared::install).
-    pub fn rotate_memtables(&self, active: Arc<MemDb>, active_journal: u64, frozen: Arc<Frozen>) {
-        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
-        let mut all_frozen = Vec::with_capacity(view.frozen.len() + 1);
-        all_frozen.push(frozen);
-        all_frozen.extend(view.frozen.iter().cloned());
-        *view = Arc::new(View {
-            active,
-            active_journal,
-            frozen: all_frozen,
-            version: Arc::clone(&view.version),
-        });
-    }
-
-    /// Wakes the compaction lane, if it runs: the tables changed.
-    pub fn wake_compaction(&self) {
-        if let Some(wake) = &*lock(&self.compaction_wake) {
-            // Full: a wake-up is pending and covers this one.
-            let _ = wake.try_send(());
         }
     }
 
@@ -295,8 +109,16 @@ impl Shared {
         Arc::clone(&self.view.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// The last sequence number published.
     pub fn last_seq(&self) -> SeqNum {
         SeqNum(self.last_seq.load(Ordering::Acquire))
+    }
+
+    /// Publishes `last`: every record up to it is in the active memtable
+    /// (`Memtable::apply`, after the insert).
+    pub fn publish(&self, last: u64) {
+        debug_assert!(last >= self.last_seq.load(Ordering::Relaxed));
+        self.last_seq.store(last, Ordering::Release);
     }
 
     /// A sequence number and a view that agree: every record at or below
@@ -320,44 +142,53 @@ impl Shared {
         }
     }
 
-    /// Unmaps and unlinks the tables no version holds any more
-    /// (TABLES.md §8), off every reader's thread, and returns once every
-    /// table retired before the call is gone: on the deleter's thread when
-    /// it runs (a barrier through its channel), here before it starts.
-    pub fn delete_retired(&self) {
-        let retired = lock(&self.retired);
-        if let Some(retired) = retired.as_ref() {
-            for message in retired.try_iter() {
-                delete_retired(&**self.files.fs(), message);
+    /// Publishes `version`, which `VersionSet::log_and_apply` just
+    /// committed, with what `change` says: the one swap of the read state
+    /// for a table change. The caller holds the version set, so no other
+    /// table change runs meanwhile.
+    pub fn install(&self, version: Version, change: Change<'_>) {
+        let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
+        let frozen = match change {
+            Change::Flushed(oldest) => {
+                // Rotations only put memtables in front, and only a flush
+                // (holding the version set) removes them: the one flushed
+                // is still the last.
+                debug_assert!(current
+                    .frozen
+                    .last()
+                    .is_some_and(|f| Arc::ptr_eq(f, oldest)));
+                current.frozen[..current.frozen.len() - 1].to_vec()
             }
-            return;
-        }
-        drop(retired);
-        let Some(retire) = &self.retire else { return };
-        let (done, wait) = std::sync::mpsc::sync_channel(1);
-        // A deleter that stopped (the database closed) answers nothing:
-        // the send or the wait fails at once.
-        if retire.send(Retired::Barrier(done)).is_ok() {
-            let _ = wait.recv();
+            Change::Tables | Change::LargeBatch(_) => current.frozen.clone(),
+        };
+        *current = Arc::new(View {
+            active: Arc::clone(&current.active),
+            active_journal: current.active_journal,
+            frozen,
+            version: Arc::new(version),
+        });
+        if let Change::LargeBatch(last) = change {
+            // Publication point, as `Memtable::apply`'s, while the view is
+            // still locked: a reader that can load the new view loads this
+            // number too, and never spins in `snapshot` waiting for it.
+            self.publish(last);
         }
     }
-}
 
-/// The deleter's work on one message: unmap and unlink a retired table,
-/// or answer a barrier. False for [`Retired::Stop`].
-pub(crate) fn delete_retired(fs: &dyn Fs, message: Retired) -> bool {
-    match message {
-        Retired::Table { path, table } => {
-            drop(table);
-            match fs.remove(&path) {
-                Ok(()) => log::debug!("deleted obsolete table {}", path.display()),
-                Err(e) => log::warn!("cannot delete obsolete table {}: {e}", path.display()),
-            }
-        }
-        Retired::Barrier(done) => {
-            let _ = done.send(());
-        }
-        Retired::Stop => return false,
+    /// Publishes the memtables of a rotation: `active`, whose records
+    /// begin in journal `active_journal`, in front of `frozen`, the
+    /// memtable it replaces, in front of the frozen ones. The one swap of
+    /// the read state besides [`install`](ReadState::install).
+    pub fn rotate_memtables(&self, active: Arc<MemDb>, active_journal: u64, frozen: Arc<Frozen>) {
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        let mut all_frozen = Vec::with_capacity(view.frozen.len() + 1);
+        all_frozen.push(frozen);
+        all_frozen.extend(view.frozen.iter().cloned());
+        *view = Arc::new(View {
+            active,
+            active_journal,
+            frozen: all_frozen,
+            version: Arc::clone(&view.version),
+        });
     }
-    true
 }

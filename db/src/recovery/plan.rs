@@ -11,9 +11,10 @@
 //!
 //! "Oldest first" is file number order: recovery relies on each new journal
 //! taking a larger number than every file before it (`files::FileNumbers`),
-//! not on journal numbers being consecutive. They are consecutive today,
-//! because journals are the only numbered files; a missing journal is
-//! found by the gap it leaves in sequence numbers, never by its number.
+//! not on journal numbers being consecutive: journals, tables, manifests
+//! and temporaries take numbers from one counter, so journal numbers have
+//! gaps. A missing journal is found by the gap it leaves in sequence
+//! numbers, never by its number.
 //!
 //! - A journal that ends *torn* (inside a record, or with nothing readable
 //!   after damage) is what a crash leaves. Whether it lost anything is told

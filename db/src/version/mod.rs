@@ -7,6 +7,7 @@
 //!   the counters;
 //! - `current`: the live tables of each level, shared by readers, and
 //!   how an obsolete one reaches the deleter;
+//! - `deleter`: the channel obsolete tables are deleted through;
 //! - [`manifest`]: replaying a manifest, appending edits, and installing
 //!   `CURRENT` atomically;
 //! - `set`: loading the manifest `CURRENT` names, opening its tables,
@@ -17,11 +18,13 @@
 
 pub mod catalog;
 pub(crate) mod current;
+pub(crate) mod deleter;
 pub mod edit;
 pub mod manifest;
 pub(crate) mod set;
 
 pub use catalog::{Catalog, NUM_LEVELS};
 pub(crate) use current::{Lookup, Retired, TableFile, Version};
+pub(crate) use deleter::Deleter;
 pub use edit::{Field, FileMeta, Record};
 pub(crate) use set::VersionSet;

@@ -18,7 +18,7 @@
 //!    ([`NextJournal::request`]).
 //! 3. The background thread zero-fills it ([`NextJournal::prepare`]).
 //! 4. Rotation takes it if it is ready ([`NextJournal::take`]), and
-//!    otherwise creates an empty journal, as before. A journal that is
+//!    otherwise creates an empty journal itself. A journal that is
 //!    appended to also gives way to it after the next synced group, once it
 //!    is ready ([`NextJournal::take_ready`]): the memtable stays, only the
 //!    file changes.

@@ -40,7 +40,7 @@
 //! [`L0_STOP_TRIGGER`]: crate::tuning::L0_STOP_TRIGGER
 //! [`MAX_FROZEN_MEMTABLES`]: crate::tuning::MAX_FROZEN_MEMTABLES
 
-use crate::read::lock;
+use crate::sync::lock;
 use crate::tuning::{L0_SLOWDOWN_TRIGGER, L0_STOP_TRIGGER, MAX_FROZEN_MEMTABLES, STALL_RECHECK};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
