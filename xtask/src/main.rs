@@ -3,7 +3,7 @@
 //! - `cargo xtask ci [--quick] [--skip STEP]...`: everything CI checks, step
 //!   by step, with the time each step took. `--quick` runs only the fast
 //!   steps (fmt, layers, clippy, test, doc).
-//! - `cargo xtask bench [...]`: the peer benchmarks (see `bench.rs`).
+//! - `cargo xtask bench [...]`: the peer benchmarks (see `bench/`).
 //!
 //! Every step shells out to cargo through `$CARGO`, so it uses the same
 //! toolchain as the `cargo xtask` that started it, and prints the command

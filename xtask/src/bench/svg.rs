@@ -191,30 +191,79 @@ impl Mapping {
     }
 }
 
+/// Where a chart's plot area lies inside the margins, and how its values
+/// map onto it.
+struct Plot {
+    x: Mapping,
+    y: Mapping,
+    /// The plot area's width.
+    w: f64,
+    /// The plot area's height.
+    h: f64,
+}
+
+impl Plot {
+    /// The plot that holds `chart`'s points and its reference line.
+    fn fit(chart: &Chart) -> Plot {
+        let x = Mapping::fit(
+            chart.x.scale,
+            chart
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.0)),
+        );
+        let y = Mapping::fit(
+            chart.y.scale,
+            chart
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1))
+                .chain(chart.reference.as_ref().map(|r| r.0)),
+        );
+        Plot {
+            x,
+            y,
+            w: WIDTH - LEFT - RIGHT,
+            h: HEIGHT - TOP - BOTTOM,
+        }
+    }
+
+    /// The horizontal position of `v`.
+    fn x_of(&self, v: f64) -> f64 {
+        LEFT + self.w * self.x.frac(v)
+    }
+
+    /// The vertical position of `v`.
+    fn y_of(&self, v: f64) -> f64 {
+        TOP + self.h * (1.0 - self.y.frac(v))
+    }
+
+    /// Whether the point can be drawn on both axes.
+    fn drawable(&self, p: &(f64, f64)) -> bool {
+        self.x.drawable(p.0) && self.y.drawable(p.1)
+    }
+}
+
+/// A line of the legend: its text, colour, stroke width, and whether it
+/// is dashed.
+type LegendEntry = (String, &'static str, f64, bool);
+
 /// Draws `chart`.
 pub fn draw(chart: &Chart) -> String {
-    let x_map = Mapping::fit(
-        chart.x.scale,
-        chart
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0)),
-    );
-    let y_map = Mapping::fit(
-        chart.y.scale,
-        chart
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .chain(chart.reference.as_ref().map(|r| r.0)),
-    );
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
-    let x_of = |v: f64| LEFT + plot_w * x_map.frac(v);
-    let y_of = |v: f64| TOP + plot_h * (1.0 - y_map.frac(v));
-    let drawable = |p: &&(f64, f64)| x_map.drawable(p.0) && y_map.drawable(p.1);
-
+    let plot = Plot::fit(chart);
     let mut s = String::new();
+    draw_titles(&mut s, chart, &plot);
+    draw_axes(&mut s, chart, &plot);
+    let mut legend: Vec<LegendEntry> = Vec::new();
+    legend.extend(draw_reference(&mut s, chart, &plot));
+    legend.extend(draw_series(&mut s, chart, &plot));
+    draw_legend(&mut s, legend, &plot);
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The opening tag, the white background, the title and the subtitle.
+fn draw_titles(s: &mut String, chart: &Chart, plot: &Plot) {
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">"#
@@ -223,19 +272,23 @@ pub fn draw(chart: &Chart) -> String {
     let _ = writeln!(
         s,
         r#"<text x="{}" y="26" font-size="18" font-weight="bold" text-anchor="middle">{}</text>"#,
-        LEFT + plot_w / 2.0,
+        LEFT + plot.w / 2.0,
         escape(chart.title)
     );
     let _ = writeln!(
         s,
         r##"<text x="{}" y="46" font-size="12" fill="#555" text-anchor="middle">{}</text>"##,
-        LEFT + plot_w / 2.0,
+        LEFT + plot.w / 2.0,
         escape(chart.subtitle)
     );
+}
 
+/// The grid with the ticks of both axes, the frame, and the axes' labels.
+fn draw_axes(s: &mut String, chart: &Chart, plot: &Plot) {
+    let (plot_w, plot_h) = (plot.w, plot.h);
     // Grid and y ticks.
-    for v in y_map.ticks() {
-        let y = y_of(v);
+    for v in plot.y.ticks() {
+        let y = plot.y_of(v);
         let _ = writeln!(
             s,
             r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd" stroke-width="1"/>"##,
@@ -250,8 +303,8 @@ pub fn draw(chart: &Chart) -> String {
         );
     }
     // X ticks.
-    for t in x_map.ticks() {
-        let x = x_of(t);
+    for t in plot.x.ticks() {
+        let x = plot.x_of(t);
         let _ = writeln!(
             s,
             r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee" stroke-width="1"/>"##,
@@ -283,20 +336,26 @@ pub fn draw(chart: &Chart) -> String {
         TOP + plot_h / 2.0,
         escape(chart.y.label)
     );
+}
 
-    // The reference line.
-    let mut legend: Vec<(String, &str, f64, bool)> = Vec::new();
-    if let Some((v, text)) = chart.reference.as_ref().filter(|r| y_map.drawable(r.0)) {
-        let y = y_of(*v);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#444" stroke-width="2" stroke-dasharray="8 5"/>"##,
-            LEFT + plot_w
-        );
-        legend.push((text.clone(), "#444", 2.0, true));
-    }
-    // One line per engine, Tributary last so it is drawn on top; long
-    // series thinner, so the others show through.
+/// The reference line, if it has one that can be drawn; its legend line.
+fn draw_reference(s: &mut String, chart: &Chart, plot: &Plot) -> Option<LegendEntry> {
+    let (v, text) = chart.reference.as_ref().filter(|r| plot.y.drawable(r.0))?;
+    let y = plot.y_of(*v);
+    let _ = writeln!(
+        s,
+        r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#444" stroke-width="2" stroke-dasharray="8 5"/>"##,
+        LEFT + plot.w
+    );
+    Some((text.clone(), "#444", 2.0, true))
+}
+
+/// One line per engine, with its markers if the chart has them; their
+/// legend lines.
+fn draw_series(s: &mut String, chart: &Chart, plot: &Plot) -> Vec<LegendEntry> {
+    let mut legend = Vec::new();
+    // Tributary last so it is drawn on top; long series thinner, so the
+    // others show through.
     let mut order: Vec<&Series> = chart.series.iter().collect();
     order.sort_by_key(|s| s.engine == "tributary");
     for serie in order {
@@ -309,8 +368,8 @@ pub fn draw(chart: &Chart) -> String {
         let pts: Vec<String> = serie
             .points
             .iter()
-            .filter(drawable)
-            .map(|&(x, y)| format!("{:.1},{:.1}", x_of(x), y_of(y)))
+            .filter(|p| plot.drawable(p))
+            .map(|&(x, y)| format!("{:.1},{:.1}", plot.x_of(x), plot.y_of(y)))
             .collect();
         let _ = writeln!(
             s,
@@ -319,12 +378,12 @@ pub fn draw(chart: &Chart) -> String {
             escape(&serie.engine)
         );
         if let Some(unit) = chart.markers {
-            for &(x, y) in serie.points.iter().filter(drawable) {
+            for &(x, y) in serie.points.iter().filter(|p| plot.drawable(p)) {
                 let _ = writeln!(
                     s,
                     r#"<circle cx="{:.1}" cy="{:.1}" r="{:.1}" fill="{colour}"><title>{} {} {unit}: {:.0} ops/s</title></circle>"#,
-                    x_of(x),
-                    y_of(y),
+                    plot.x_of(x),
+                    plot.y_of(y),
                     width + 1.5,
                     escape(&serie.engine),
                     x,
@@ -334,10 +393,15 @@ pub fn draw(chart: &Chart) -> String {
         }
         legend.push((serie.engine.clone(), colour, width.max(2.0), false));
     }
+    legend
+}
+
+/// The legend right of the plot: Tributary first, the reference last.
+fn draw_legend(s: &mut String, mut legend: Vec<LegendEntry>, plot: &Plot) {
     legend.sort_by_key(|l| (l.3, l.0 != "tributary"));
     for (i, (name, colour, width, dashed)) in legend.iter().enumerate() {
         let y = TOP + 20.0 + 24.0 * i as f64;
-        let x = LEFT + plot_w + 16.0;
+        let x = LEFT + plot.w + 16.0;
         let dash = if *dashed {
             r#" stroke-dasharray="8 5""#
         } else {
@@ -356,8 +420,6 @@ pub fn draw(chart: &Chart) -> String {
             escape(name)
         );
     }
-    s.push_str("</svg>\n");
-    s
 }
 
 /// The largest 1, 2 or 5 times a power of ten at or below `v`.

@@ -1,0 +1,427 @@
+//! The report printed at the end and saved as `<stamp>.txt`: a header,
+//! the table of every cell, of write amplification, of reopens, of the
+//! beyond-memory cells and of BENCH.md's targets, then where the charts
+//! and the runs went.
+
+use super::cells::{variants, Cell, BEYOND_READ_ROUNDS, BEYOND_ROUNDS};
+use super::charts;
+use super::format::{fmt_levels, fmt_mib, fmt_ops, fmt_us, mmss};
+use super::medians::{find, Median};
+use super::plan::cell_rounds;
+use super::targets::targets_table;
+use super::{num_field, Config, Session};
+use anyhow::Result;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+/// Writes the charts, then prints the report and saves it beside the
+/// runs. `started` is when the first run began; `results_path` is the
+/// `.jsonl` file.
+pub(super) fn write(
+    session: &Session,
+    medians: &[Median],
+    started: Instant,
+    results_path: &Path,
+) -> Result<()> {
+    let mut report = tables(session, medians, started);
+    report.push_str(&charts::write(session, medians)?);
+    let _ = writeln!(report, "all runs: {}", results_path.display());
+    println!("\n{report}");
+    let path = session.results_dir.join(format!("{}.txt", session.stamp));
+    std::fs::write(path, &report)?;
+    Ok(())
+}
+
+/// The header and the tables (the reopen and beyond-memory ones only
+/// if such cells ran).
+fn tables(session: &Session, medians: &[Median], started: Instant) -> String {
+    let Session {
+        config,
+        cells,
+        stamp,
+        machine,
+        rounds_note,
+        ..
+    } = session;
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "cargo xtask bench{}: {} round(s) per cell{rounds_note}, medians; {} in {}\n{machine}\n",
+        if config.quick { " --quick" } else { "" },
+        config.runs,
+        stamp,
+        mmss(started.elapsed().as_secs_f64())
+    );
+    report.push_str(&cells_table(cells, medians, config));
+    report.push('\n');
+    report.push_str(&fills_table(cells, &config.engines, medians));
+    report.push('\n');
+    if let Some(t) = reopen_table(cells, &config.engines, medians) {
+        report.push_str(&t);
+        report.push('\n');
+    }
+    if let Some(t) = beyond_tables(cells, &config.engines, medians) {
+        report.push_str(&t);
+        report.push('\n');
+    }
+    report.push_str(&targets_table(&config.engines, medians));
+    report
+}
+
+/// Every cell and engine: throughput, latency, CPU and group commit.
+fn cells_table(cells: &[&Cell], medians: &[Median], config: &Config) -> String {
+    let engines = &config.engines;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<23} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  notes",
+        "cell", "engine", "ops/s", "p50", "p99", "p99.9", "max", "cpu%", "fsync/s", "w/group",
+    );
+    for cell in cells {
+        for (i, engine) in variants(cell, engines)
+            .into_iter()
+            .map(|v| v.engine)
+            .enumerate()
+        {
+            let Some(obj) = find(medians, cell.id, &engine) else {
+                let _ = writeln!(
+                    s,
+                    "{:<23} {:<9} {:>10}",
+                    if i == 0 { cell.id } else { "" },
+                    engine,
+                    "FAILED"
+                );
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            let mut notes = Vec::new();
+            if let Some(mb) = f("mb_per_sec").filter(|_| cell.workload == "rawseq") {
+                notes.push(format!("{mb:.0} MB/s"));
+            }
+            if let Some(h) = f("hit_rate") {
+                notes.push(format!("hit rate {h:.3}"));
+            }
+            if let Some(n) = f("big_batches") {
+                notes.push(format!(
+                    "{n:.0} big batches, slowest {:.0} ms",
+                    f("big_batch_max_ms").unwrap_or(0.0)
+                ));
+            }
+            if let Some(w) = f("writer_ops_per_sec") {
+                notes.push(format!("writer {} ops/s", fmt_ops(Some(w))));
+            }
+            let runs = f("runs").unwrap_or(0.0);
+            let rounds = cell_rounds(cell, config);
+            if (runs as usize) < rounds {
+                notes.push(format!("only {runs:.0} of {rounds} runs succeeded"));
+            }
+            let _ = writeln!(
+                s,
+                "{:<23} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  {}",
+                if i == 0 { cell.id } else { "" },
+                engine,
+                fmt_ops(f("ops_per_sec")),
+                fmt_us(f("p50_us")),
+                fmt_us(f("p99_us")),
+                fmt_us(f("p999_us")),
+                fmt_us(f("max_us")),
+                f("cpu_pct").map_or("-".to_owned(), |c| format!("{c:.0}")),
+                f("fsyncs_per_sec").map_or("-".to_owned(), |c| format!("{c:.0}")),
+                f("mean_group").map_or("-".to_owned(), |c| format!("{c:.1}")),
+                notes.join("; ")
+            );
+        }
+    }
+    s
+}
+
+/// Workloads whose JSON line has the write-amplification fields (a fill in
+/// the timed phase, in the prep, or by a side writer).
+const FILL_WORKLOADS: &[&str] = &[
+    "fillseq",
+    "fillrandom",
+    "fillsync",
+    "fillbatch",
+    "readrandom",
+    "seekrandom",
+    "readseq",
+    "readwhilewriting",
+    "reopen",
+];
+
+/// Every fill (and prep) cell and engine: bytes written, write
+/// amplification, and files per level at the end of the timed phase
+/// (before close).
+fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  files per level",
+        "cell", "engine", "user MiB", "jrnl MiB", "tbl MiB", "io MiB", "w-amp", "io-amp",
+    );
+    for cell in cells
+        .iter()
+        .filter(|c| FILL_WORKLOADS.contains(&c.workload))
+    {
+        let mut first = true;
+        for engine in engines {
+            let Some(obj) = find(medians, cell.id, engine) else {
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            // A read cell on a prep an earlier cell wrote wrote nothing.
+            if f("user_bytes") == Some(0.0) {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  {}",
+                if std::mem::take(&mut first) {
+                    cell.id
+                } else {
+                    ""
+                },
+                engine,
+                fmt_mib(f("user_bytes")),
+                fmt_mib(f("journal_bytes")),
+                fmt_mib(f("table_bytes")),
+                fmt_mib(f("io_bytes")),
+                f("write_amp").map_or("-".to_owned(), |w| format!("{w:.2}")),
+                f("io_write_amp").map_or("-".to_owned(), |w| format!("{w:.2}")),
+                fmt_levels(obj)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nAt the end of the timed phase, before close (readrandom: after its prep and settle; \
+         reopen: its prep; the disk-read cells: the first one's prep, then readwhilewriting's \
+         writer; cells that wrote nothing are left out). w-amp = (journal + table bytes) / user bytes: journal bytes are \
+         Tributary's Stats::journal_bytes_written, and for LevelDB and RocksDB (only with one \
+         writer) modelled from the records and calls, table bytes are Tributary's Stats::table_bytes_written and \
+         LevelDB's leveldb.stats Write(MB) (whole MiB per level). io-amp = bytes the process \
+         passed to write(2) (/proc/self/io wchar, from before open) / user bytes, for every \
+         engine alike."
+    );
+    s
+}
+
+/// Whether `cell` reports a timed reopen: the `reopen` workload, or a fill
+/// with `--reopen-after`.
+fn reopens(cell: &Cell) -> bool {
+    cell.workload == "reopen" || cell.extra.contains(&"--reopen-after")
+}
+
+/// The reopen of each cell that times one, every engine beside the others,
+/// if any ran.
+fn reopen_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Option<String> {
+    let reopening: Vec<&&Cell> = cells.iter().filter(|c| reopens(c)).collect();
+    let first = reopening.first()?;
+    let trib_wb =
+        find(medians, first.id, "tributary").and_then(|o| num_field(o, "write_buffer_bytes"));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<23} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  files at reopen",
+        "reopen", "engine", "reopen", "open", "RssAnon pre", "RssAnon", "+RssAnon", "/w-buf",
+    );
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{:.1} ms", x * 1e3));
+    let kib = |v: Option<f64>| v.map_or("-".to_owned(), |k| format!("{:.1} MiB", k / 1024.0));
+    for cell in &reopening {
+        for (i, engine) in engines.iter().enumerate() {
+            let id = if i == 0 { cell.id } else { "" };
+            let Some(obj) = find(medians, cell.id, engine) else {
+                let _ = writeln!(s, "{id:<23} {engine:<9} {:>10}", "FAILED");
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            let (before, after) = (f("rss_anon_before_kib"), f("rss_anon_kib"));
+            // After the open over the engine's own write buffer, or
+            // Tributary's.
+            let wb = f("write_buffer_bytes").or(trib_wb);
+            let _ = writeln!(
+                s,
+                "{id:<23} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  {}",
+                engine,
+                ms(f("reopen_secs")),
+                ms(f("open_secs")),
+                kib(before),
+                kib(after),
+                kib(after.zip(before).map(|(a, b)| a - b)),
+                after
+                    .zip(wb)
+                    .map_or("-".to_owned(), |(a, w)| format!("{:.2}x", a * 1024.0 / w)),
+                fmt_levels(obj)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nreopen = open + one get, timed in a fresh child process after the fill and close \
+         (reopen/1: an untimed fillrandom of N keys; disk-fillrandom/1: the cell's timed \
+         fill); RssAnon (/proc/self/status) in that child before the open (pre) and right \
+         after it; /w-buf = RssAnon after / the engine's default write buffer (tributary {}, \
+         leveldb 4 MiB, rocksdb 64 MiB; fjall's: Tributary's); files at the end of the fill, \
+         before close.",
+        fmt_mib(trib_wb).trim().to_owned() + " MiB"
+    );
+    Some(s)
+}
+
+/// The beyond-memory cells (`disk-*`), one table per engine: throughput,
+/// the tail, write amplification, stalls and the files at the end.
+fn beyond_tables(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Option<String> {
+    let beyond: Vec<&&Cell> = cells.iter().filter(|c| c.id.starts_with("disk-")).collect();
+    if beyond.is_empty() {
+        return None;
+    }
+    let mut s = String::new();
+    for engine in engines {
+        let _ = writeln!(s, "beyond memory: {engine}");
+        let _ = writeln!(
+            s,
+            "  {:<23} {:>10} {:>9} {:>9} {:>6} {:>6} {:>13} {:>9}  {:<17} notes",
+            "cell",
+            "ops/s",
+            "p99.9",
+            "max",
+            "w-amp",
+            "io-amp",
+            "stalls (s/s)",
+            "stall time",
+            "files per level",
+        );
+        for cell in &beyond {
+            let Some(obj) = find(medians, cell.id, engine) else {
+                let _ = writeln!(s, "  {:<23} {:>10}", cell.id, "FAILED");
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            let stalls = match (f("stalls"), f("stall_slowdowns"), f("stall_stops")) {
+                (Some(n), Some(slow), Some(stop)) => format!("{n:.0} ({slow:.0}/{stop:.0})"),
+                _ => "-".to_owned(),
+            };
+            let stall_time = f("stall_secs").map_or("-".to_owned(), |t| fmt_us(Some(t * 1e6)));
+            let mut notes = Vec::new();
+            if let Some(w) = f("writer_ops_per_sec") {
+                notes.push(format!("writer {} ops/s", fmt_ops(Some(w))));
+            }
+            if let Some(r) = f("reopen_secs") {
+                let rss = f("rss_anon_kib").map_or(String::new(), |k| {
+                    format!(", RssAnon {:.1} MiB", k / 1024.0)
+                });
+                notes.push(format!("reopen {:.1} ms{rss}", r * 1e3));
+            }
+            if let Some(h) = f("hit_rate") {
+                notes.push(format!("hit rate {h:.3}"));
+            }
+            let levels = match (fmt_levels(obj).as_str(), f("table_files")) {
+                ("-", Some(n)) => format!("{n:.0} in all"),
+                (levels, _) => levels.to_owned(),
+            };
+            let amp = |k: &str| f(k).map_or("-".to_owned(), |w| format!("{w:.2}"));
+            let _ = writeln!(
+                s,
+                "  {:<23} {:>10} {:>9} {:>9} {:>6} {:>6} {:>13} {:>9}  {:<17} {}",
+                cell.id,
+                fmt_ops(f("ops_per_sec")),
+                fmt_us(f("p999_us")),
+                fmt_us(f("max_us")),
+                amp("write_amp"),
+                amp("io_write_amp"),
+                stalls,
+                stall_time,
+                levels,
+                notes.join("; ")
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nBeyond memory: {BEYOND_ROUNDS} round per writing cell and {BEYOND_READ_ROUNDS} per read \
+         cell on one prep, unless --runs says otherwise. w-amp and \
+         io-amp as in the write-amplification table (the read cells: what this run wrote, \
+         only the first read cell's prep and readwhilewriting's writer; - when nothing). \
+         stalls = write stalls in the timed phase (slowdowns/stops) and their time: \
+         Tributary's Stats write_slowdowns, write_stops, write_stall_time; RocksDB's \
+         rocksdb.stats Stalls(count), stall conditions entered (counted per flush or \
+         compaction, not per write), and Cumulative stall; - where the engine counts none \
+         (LevelDB, fjall). Files per level at the end of the timed phase (fjall: tables in \
+         all)."
+    );
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::cells::CELLS;
+    use crate::bench::targets::{reopen_target, target_text};
+    use crate::bench::Object;
+
+    #[test]
+    fn levels_and_reopen_target() {
+        let line =
+            r#"{"files_per_level":[5,1,0,0],"reopen_secs":0.03,"rss_anon_write_buffers":2.4}"#;
+        let obj: Object = serde_json::from_str(line).unwrap();
+        assert_eq!(fmt_levels(&obj), "5/1");
+        let leveldb: Object = serde_json::from_str(r#"{"reopen_secs":0.06}"#).unwrap();
+        let medians = vec![
+            Median {
+                cell: "reopen/1",
+                engine: "tributary".to_owned(),
+                obj,
+            },
+            Median {
+                cell: "reopen/1",
+                engine: "leveldb".to_owned(),
+                obj: leveldb,
+            },
+        ];
+        let text = reopen_target("reopen/1", &medians);
+        assert!(text.contains("30.0 vs 60.0 ms MET"), "{text}");
+        assert!(text.contains("2.40 MET"), "{text}");
+        let cells: Vec<&Cell> = CELLS.iter().collect();
+        let table = reopen_table(&cells, &["tributary".to_owned()], &medians).unwrap();
+        assert!(table.contains("30.0 ms"), "{table}");
+        assert!(fills_table(&cells, &["tributary".to_owned()], &medians).contains("5/1"));
+    }
+
+    #[test]
+    fn beyond_targets() {
+        let line = |s: &str| -> Object { serde_json::from_str(s).unwrap() };
+        let median = |engine: &str, obj: Object| Median {
+            cell: "disk-readwhilewriting/2",
+            engine: engine.to_owned(),
+            obj,
+        };
+        let medians = vec![
+            median(
+                "tributary",
+                line(
+                    r#"{"ops_per_sec":260.0,"writer_ops_per_sec":90.0,"stalls":3,"stall_slowdowns":2,"stall_stops":1,"stall_secs":0.5}"#,
+                ),
+            ),
+            median(
+                "leveldb",
+                line(r#"{"ops_per_sec":200.0,"writer_ops_per_sec":100.0}"#),
+            ),
+        ];
+        let peers = ["leveldb".to_owned()];
+        let text = target_text(
+            "disk-readwhilewriting/2",
+            &medians,
+            &peers.iter().collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            text,
+            "readers >= 1.3x leveldb: 1.30x MET; writer >= 1x leveldb's writer: 0.90x MISSED"
+        );
+        let cells: Vec<&Cell> = CELLS.iter().collect();
+        let engines = ["tributary".to_owned(), "leveldb".to_owned()];
+        let tables = beyond_tables(&cells, &engines, &medians).unwrap();
+        assert!(tables.contains("3 (2/1)"), "{tables}");
+        assert!(tables.contains("writer 90.0 ops/s"), "{tables}");
+    }
+}
