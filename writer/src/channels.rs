@@ -24,9 +24,9 @@ use batch::{Batch, Record, SeqNum};
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 
 use crate::metrics::Counters;
-use crate::offer::{self, merge_limit, Offer, Own};
+use crate::offer::{self, Durability, Merge, Offer, Own};
 use crate::sync::{lock, AtomicU64, Mutex};
-use crate::{Backend, Metrics, Options, RoomError, WriteError, WriteOptions};
+use crate::{merge_limit, Backend, Metrics, Options, RoomError, WriteError, WriteOptions};
 
 /// The group-commit writer built on goleveldb's channels; see the
 /// [module docs](self).
@@ -242,7 +242,7 @@ impl GroupCommit {
         let merge = opts.merge && self.options.merge;
         let sync = opts.sync;
         if merge {
-            let offer = Offer::new(own, sync, true);
+            let offer = Offer::new(own, Durability::of(opts), Merge::Allowed);
             select! {
                 send(self.merge_tx, offer) -> sent => {
                     sent.expect("the writer holds both ends");
@@ -344,7 +344,7 @@ impl GroupCommit {
                 let seq = SeqNum(first.0 + n_records as u64);
                 limit -= offer.internal_len;
                 n_records += offer.n_records;
-                group_sync |= offer.sync;
+                group_sync |= offer.durability == Durability::Synced;
                 inner.members.push(offer);
                 // The rendezvous: blocks until that writer's thread runs.
                 self.merged_tx

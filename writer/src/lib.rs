@@ -95,7 +95,7 @@
 //! | `writeMergeC` (capacity 0) | a writer offers its write | `State::offers`: a `VecDeque` of `Slot`s, each holding an owned copy of the write (the leader cannot borrow from another thread's stack). A rendezvous only pairs with senders already blocked; popping the queue only finds writers already queued: the same "only writers already waiting are merged". |
 //! | `writeMergedC <- true` | "merged: wait for the ack" | Taking the slot out of the queue. No message: the writer sleeps on until its answer, and can no longer be failed by `close`. |
 //! | `writeMergedC <- false` | "not merged: the lock is yours" | `Reply::Lock(token)` in the overflow writer's slot: the token itself changes hands. |
-//! | `writeAckC <- err` | the group's result, once per member | `Reply::Done(result)` in each member's slot, filled before the lock is released or handed off; the members are then woken through a *wake tree*: the leader wakes two, and each woken member wakes two more. |
+//! | `writeAckC <- err` | the group's result, once per member | `Reply::Done(result)` in each member's slot, filled before the lock is released or handed off; the members are then woken through a *wake tree*: the leader wakes the first four members, and each woken member wakes up to four more (the fan-out, `FAN_OUT` in `group_commit/policy.rs`). |
 //! | `<-writeLockC` | release the lock | `release_token`: hand the token to the oldest waiter (both queues), or put it back. |
 //! | `writeLockC <- {}` in a non-merging writer's `select` | wait for the lock only | `State::lockers`: writers that wait for the lock but do not merge, and `with_backend` calls. |
 //! | `compPerErrC` | a persistent background error | `State::background`: `set_background_error` answers every queued writer with it, and writers that arrive later fail at once. |
@@ -133,19 +133,21 @@
 //!
 //! # Code map
 //!
-//! | part | code (module `group_commit`) | goleveldb |
+//! | part | code (folder `src/group_commit/`) | goleveldb |
 //! |---|---|---|
-//! | writer step 1 | `GroupCommit::write_own`, `GroupCommit::acquire`, `Slot::wait` | `Write`, `putRec`: the `select` |
+//! | writer step 1 | `GroupCommit::write_own`, `GroupCommit::acquire` (`mod.rs`), `Slot::wait` (`slot.rs`) | `Write`, `putRec`: the `select` |
 //! | an offer | `offer::Offer` (a batch copy, or one record: the `putRec` path) | `writeMerge` |
-//! | leader steps 1-7 | `Leader::commit` | `writeLocked`, `flush`, `writeJournal`, `putMem`, `addSeq`, `rotateMem` |
-//! | step 2 | [`merge_limit`] | `mergeLimit` in `writeLocked` |
-//! | step 3 | `GroupCommit::take_offers` | the `writeMergeC` loop in `writeLocked` |
-//! | step 8 | `Leader::finish`, `GroupCommit::ack`, `GroupCommit::release_token` | `unlockWrite` |
-//! | poisoning | `Leader::fail_journal` | (none: sticky journal error, #196) |
+//! | the meeting point | `State`, `Token` (`state.rs`) | the channels above |
+//! | leader steps 1-7 | `Leader::commit` (`leader.rs`) | `writeLocked`, `flush`, `writeJournal`, `putMem`, `addSeq`, `rotateMem` |
+//! | step 2 | [`merge_limit`] (`policy.rs`), called by `Leader::merge` (`merge.rs`) | `mergeLimit` in `writeLocked` |
+//! | step 3 | `GroupCommit::take_offers` (`merge.rs`) | the `writeMergeC` loop in `writeLocked` |
+//! | step 8 | `Leader::finish` (`leader.rs`), `GroupCommit::ack`, `GroupCommit::release_token` (`unlock.rs`) | `unlockWrite` |
+//! | poisoning | `Leader::fail_journal` (`leader.rs`) | (none: sticky journal error, #196) |
 //! | a panicking backend | `Drop for Leader` (poisons, answers the group, moves the lock on) | (none) |
 //! | persistent error | [`GroupCommit::set_background_error`] | `compactionError`, `compPerErrC` |
 //! | close | [`GroupCommit::close`] | `Close`: `close(closeC)`, then `writeLockC <- {}` |
 //! | maintenance under the lock | [`GroupCommit::with_backend`] | `CompactRange` etc. taking `writeLockC` |
+//! | policy: merge limits, commit delay, spinning before parking, wake-tree fan-out | `policy.rs`, every tuning constant with why it has its value | `mergeLimit`; the rest has no goleveldb counterpart |
 //!
 //! # Invariants
 //!
@@ -304,7 +306,7 @@ mod sync;
 
 pub use backend::{Backend, Log, Memtable, Room};
 pub use error::{RoomError, WriteError};
+pub use group_commit::policy::{merge_limit, MERGE_LIMIT, MERGE_LIMIT_LARGE};
 pub use group_commit::GroupCommit;
 pub use metrics::Metrics;
-pub use offer::{merge_limit, MERGE_LIMIT, MERGE_LIMIT_LARGE};
 pub use options::{Options, WriteOptions};

@@ -1,42 +1,65 @@
 //! A write as the protocol sees it: the caller's own write ([`Own`],
-//! borrowed) and a write offered to a leader ([`Offer`], owned), plus the
-//! merge limits.
+//! borrowed), a write offered to a leader ([`Offer`], owned), and what the
+//! caller asked of it ([`Durability`], [`Merge`]).
 
 use batch::{Batch, Record};
 
-/// The merge limit of a leader whose own write is at most this large
-/// (goleveldb: `128 << 10`), in internal bytes.
-pub const MERGE_LIMIT: usize = 128 << 10;
+use crate::{Options, WriteOptions, MERGE_LIMIT_LARGE};
 
-/// The most a group can hold when its leader's write is over
-/// [`MERGE_LIMIT`] (goleveldb: `1 << 20`), in internal bytes: the leader
-/// merges at most this minus its own write.
-pub const MERGE_LIMIT_LARGE: usize = 1 << 20;
+/// Whether a write returns only after an fsync that covers it
+/// ([`WriteOptions::sync`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Returned once journaled and applied, whether or not the journal was
+    /// synced since.
+    Buffered,
+    /// Returned only after an fsync that covers it.
+    Synced,
+}
 
-/// How many internal bytes of other writes a leader may merge (step 2 of the
-/// group commit).
-///
-/// `own` is the leader's write and `free` the memtable's free room returned
-/// by `Room::make_room`, both in internal bytes ([`Batch::internal_len`]).
-/// Mirrors goleveldb `writeLocked`: 128 KiB, or 1 MiB minus the leader's
-/// write when that is over 128 KiB; never more than the free room minus the
-/// leader's write, so that the group fits the memtable.
-///
-/// ```
-/// use writer::{merge_limit, MERGE_LIMIT};
-///
-/// assert_eq!(merge_limit(100, 4 << 20), MERGE_LIMIT);
-/// assert_eq!(merge_limit(MERGE_LIMIT + 1, 4 << 20), (1 << 20) - MERGE_LIMIT - 1);
-/// assert_eq!(merge_limit(100, 1000), 900);
-/// assert_eq!(merge_limit(2 << 20, 4 << 20), 0);
-/// ```
-pub fn merge_limit(own: usize, free: usize) -> usize {
-    let limit = if own > MERGE_LIMIT {
-        MERGE_LIMIT_LARGE.saturating_sub(own)
-    } else {
-        MERGE_LIMIT
-    };
-    limit.min(free.saturating_sub(own))
+impl Durability {
+    /// What `opts` asks.
+    pub(crate) fn of(opts: WriteOptions) -> Durability {
+        if opts.sync {
+            Durability::Synced
+        } else {
+            Durability::Buffered
+        }
+    }
+
+    /// The durability of a group holding writes of `self` and `other`: a
+    /// group syncs if any member asked (goleveldb ORs the sync flags).
+    pub(crate) fn or(self, other: Durability) -> Durability {
+        if other == Durability::Synced {
+            Durability::Synced
+        } else {
+            self
+        }
+    }
+}
+
+/// Whether a write may share a group with others ([`Options::merge`] and
+/// [`WriteOptions::merge`] together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Merge {
+    /// The write is offered to the leader, and when it leads, it merges the
+    /// writes waiting behind it.
+    Allowed,
+    /// The write neither offers itself nor merges others: it waits for the
+    /// write lock and is a group of its own.
+    Alone,
+}
+
+impl Merge {
+    /// Allowed only when both the writer's `options` and the write's `opts`
+    /// allow it.
+    pub(crate) fn of(options: Options, opts: WriteOptions) -> Merge {
+        if opts.merge && options.merge {
+            Merge::Allowed
+        } else {
+            Merge::Alone
+        }
+    }
 }
 
 /// The caller's own write, borrowed: what a leader writes first in its group.
@@ -90,8 +113,8 @@ pub(crate) struct Offer {
     pub(crate) internal_len: usize,
     /// The write's record count.
     pub(crate) n_records: usize,
-    /// Whether the write asked for sync; OR-ed into the group's.
-    pub(crate) sync: bool,
+    /// What the write asked; OR-ed into the group's.
+    pub(crate) durability: Durability,
 }
 
 #[derive(Debug)]
@@ -112,10 +135,11 @@ enum OfferData {
 }
 
 impl Offer {
-    /// Copies `own` for a leader, or not when `mergeable` is false.
-    pub(crate) fn new(own: Own<'_>, sync: bool, mergeable: bool) -> Offer {
+    /// Copies `own` for a leader, or not when it must be [`Merge::Alone`]
+    /// or is too large for any group.
+    pub(crate) fn new(own: Own<'_>, durability: Durability, merge: Merge) -> Offer {
         let internal_len = own.internal_len();
-        let data = if !mergeable || internal_len > MERGE_LIMIT_LARGE {
+        let data = if merge == Merge::Alone || internal_len > MERGE_LIMIT_LARGE {
             OfferData::Unmergeable
         } else {
             match own {
@@ -136,7 +160,7 @@ impl Offer {
             data,
             internal_len,
             n_records: own.n_records(),
-            sync,
+            durability,
         }
     }
 
@@ -147,7 +171,7 @@ impl Offer {
             data: OfferData::Unmergeable,
             internal_len: 0,
             n_records: 0,
-            sync: false,
+            durability: Durability::Buffered,
         }
     }
 
