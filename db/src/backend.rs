@@ -117,10 +117,18 @@ impl writer::Log for Backend {
 
 impl writer::Memtable for Backend {
     fn apply(&mut self, group: &Batch) {
+        // Sequence numbers follow on, one group after the other: the
+        // writer numbers each group from the last it published, and a
+        // large batch publishes its own (`ReadState::install`).
+        assert_eq!(
+            group.seq().0,
+            self.shared.read.last_seq().0 + 1,
+            "a group must follow the last published sequence number"
+        );
         self.inserter.apply(group.seq(), group);
         let last = group.seq().0 + group.len() as u64 - 1;
         // Publication point: readers taking a snapshot from now on see the
-        // whole group (see the invariant on `Shared::last_seq`).
+        // whole group (see the invariant on `ReadState::last_seq`).
         self.shared.read.publish(last);
     }
 }

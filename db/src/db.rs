@@ -1,8 +1,8 @@
 //! [`Db`]: open, write, read, close.
 
 use crate::backend::Backend;
-use crate::compaction::{self, build, Background};
-use crate::error::{io_err, lock_error, table_err, CorruptionKind, Error, Reason};
+use crate::compaction::{self};
+use crate::error::{io_err, lock_error, repair_can_fix, table_err, CorruptionKind, Error, Reason};
 use crate::failure::Failure;
 use crate::files::{self, Files};
 use crate::fs::{FileLock, Fs, LockMode};
@@ -11,12 +11,10 @@ use crate::read::{Iter, ReadState, ScanRange, View};
 use crate::recovery::{self, Fix, RecoveryReport, Replayed};
 use crate::state::{Count, Shared};
 use crate::sync::lock;
-use crate::version::{self, Catalog, Deleter, Field, FileMeta, TableFile, VersionSet};
-use crate::wal;
+use crate::version::{Catalog, Deleter, TableFile};
 use batch::{Batch, Record, SeqNum};
-use memdb::MemDb;
 use std::ops::RangeBounds;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -134,189 +132,16 @@ impl Db {
     /// [`Error::Io`] for a failing file operation.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db, Error> {
         options.validate()?;
-        let fs = Arc::clone(&options.fs);
-        let dir = dir.as_ref().to_path_buf();
-        if !fs.exists(&dir) {
-            if !options.create_if_missing {
-                return Err(Error::NotFound { path: dir });
-            }
-            fs.create_dir_all(&dir)
-                .map_err(io_err("create directory", &dir))?;
-        }
-        let lock_path = dir.join(files::LOCK);
-        let lock = fs
-            .lock(&lock_path, LockMode::Write)
-            .map_err(lock_error(&lock_path))?;
-        let listing = recovery::list(fs.as_ref(), &dir)?;
-        let exists = listing.holds_database();
-        let had_current = listing.current;
-        if !exists && !options.create_if_missing {
-            return Err(Error::NotFound { path: dir });
-        }
-        if exists && options.error_if_exists {
-            return Err(Error::AlreadyExists { path: dir });
-        }
-
-        let blocks = compaction::memtable_pool(options.write_buffer_size);
-        let deleter = Deleter::new();
-        let retire = deleter.sender().cloned();
-        let recovered = recovery::recover(
-            &fs,
-            listing,
-            options.recovery,
-            options.write_buffer_size,
-            &blocks,
-            Fix::Repair,
-            retire.as_ref(),
-        )
-        .map_err(repair_can_fix)?;
-        log_recovery(&recovered.report);
-        let last_seq = recovered.report.last_seq;
-        let files = Arc::new(Files::new(&dir, &fs, recovered.numbers));
-        let failure = Arc::new(Failure::default());
-        let catalog = recovered.catalog;
-        let version = recovered.version;
-        let unopened = weak_tables(&version);
-
-        // What the journals held goes into level-0 tables, as LevelDB does
-        // at open, and new writes into a new journal; then one new
-        // manifest holds the old one's catalog with both, and `CURRENT` is
-        // pointed at it: the commit point. Until then the old manifest
-        // and journals are what recovery reads, and the new files are
-        // orphans it deletes. Writing that manifest fsyncs the directory,
-        // which makes the tables' and the journal's names durable with its
-        // own (five syncs with one table, not the eight of a manifest
-        // first and an edit after).
-        let runs = match recovered.replayed {
-            Replayed::Batches(runs) => runs,
-            Replayed::Memtables { .. } => unreachable!("asked for batches"),
-        };
-        let mut orphans = recovered.orphans;
-        if !had_current && !runs.is_empty() {
-            // A table is never left beside a missing `CURRENT` (recovery
-            // refuses that: tables no manifest names could be anyone's),
-            // so a directory of journals alone gets a manifest first.
-            let first = VersionSet::create(&files, &failure, None, catalog.clone(), &[])?;
-            orphans.push(first.manifest_path().to_path_buf());
-        }
-        let mut edit = Vec::new();
-        // Oldest first, each new table in front of level 0's newer end.
-        // On a full disk the journals stay live and what they held stays
-        // in memory, frozen, for the background to flush once there is
-        // room (`recover_into_memory`): deletes and compactions can then
-        // free space, where a refused open could not.
-        let mut in_memory = Vec::new();
-        match write_recovered_runs(&files, &runs, options.block_size) {
-            Ok(tables) => {
-                edit.extend(
-                    tables
-                        .into_iter()
-                        .map(|file| Field::AddFile { level: 0, file }),
-                );
-            }
-            Err(Error::Io { op, path, source })
-                if source.kind() == std::io::ErrorKind::StorageFull =>
-            {
-                log::warn!(
-                    "open: {op} {}: {source}; the {} batches recovered stay in memory and in \
-                     their journals until there is room to flush them",
-                    path.display(),
-                    runs.iter().map(Vec::len).sum::<usize>()
-                );
-                let first_journal = recovered
-                    .replayed_journals
-                    .iter()
-                    .filter_map(|(p, _)| journal_number(p))
-                    .min()
-                    .unwrap_or(catalog.log_number);
-                in_memory = recover_into_memory(&runs, options.write_buffer_size, &blocks)
-                    .into_iter()
-                    .map(|memdb| {
-                        Arc::new(crate::read::Frozen {
-                            memdb,
-                            journal: first_journal,
-                        })
-                    })
-                    .collect();
-            }
-            Err(e) => return Err(e),
-        }
-        drop(runs);
-
-        // The edit names the new journal as the first live one, so every
-        // older journal is obsolete once `CURRENT` names the manifest
-        // (unless what they held is still only in memory).
-        let number = files.new_journal()?;
-        let journal = wal::create_unnamed(fs.as_ref(), &dir, number)
-            .map_err(io_err("create journal", &files::journal_path(&dir, number)))?;
-        if in_memory.is_empty() {
-            edit.extend([Field::LogNumber(number), Field::LastSeq(last_seq.0)]);
-        }
-        let set = VersionSet::create(&files, &failure, retire, catalog, &edit)?;
-        let version = set.version(&version)?;
-        // The manifest recovery read is obsolete now, with the rest.
-        orphans.extend(recovered.report.manifest.clone());
-        let retired_journals: &[(std::path::PathBuf, bool)] = if in_memory.is_empty() {
-            &recovered.replayed_journals
-        } else {
-            &[]
-        };
-        recovery::finish(fs.as_ref(), &dir, retired_journals, &orphans);
-
-        let (memdb, inserter) = MemDb::with_pool(options.write_buffer_size, &blocks);
-        let shared = Arc::new(Shared::new(
-            files,
-            failure,
-            ReadState::new(
-                View {
-                    active: memdb,
-                    active_journal: number,
-                    frozen: in_memory.iter().rev().cloned().collect(),
-                    version: Arc::new(version),
-                },
-                last_seq,
-            ),
-            Some(set),
-            deleter,
-            blocks,
-            options.shape(),
-        ));
-        if !in_memory.is_empty() {
-            // The journals holding them are live until their flush, which
-            // deletes them (`compaction::flush`).
-            for (path, _) in &recovered.replayed_journals {
-                let bytes = recovered.report.journals.iter().find(|j| j.path == *path);
-                if let Some(n) = journal_number(path) {
-                    shared.journals.track(n, bytes.map_or(0, |j| j.bytes));
-                }
-            }
-        }
-        let background = Background::start(Arc::clone(&shared), options.write_buffer_size)
-            .map_err(io_err("start the background thread for", &dir))?;
-        let wal = wal::Wal::new(&shared.journals, journal, number);
-        let backend = Backend::new(
-            Arc::clone(&shared),
-            wal,
-            inserter,
-            options.write_buffer_size,
-            Box::new(background),
-        );
-        let commit = writer::GroupCommit::new(
-            Box::new(backend),
-            last_seq,
-            writer::Options {
-                merge: options.merge_writes,
-            },
-        );
+        let opened = crate::open::open_writable(dir.as_ref(), &options)?;
         Ok(Db {
-            shared,
-            commit: Some(commit),
+            shared: opened.shared,
+            commit: Some(opened.commit),
             options,
-            report: recovered.report,
+            report: opened.report,
             read_only_catalog: Catalog::default(),
             closed: AtomicBool::new(false),
-            unopened,
-            _lock: lock,
+            unopened: opened.unopened,
+            _lock: opened.lock,
         })
     }
 
@@ -352,7 +177,7 @@ impl Db {
         )
         .map_err(repair_can_fix)?;
         let last_seq = recovered.report.last_seq;
-        let unopened = weak_tables(&recovered.version);
+        let unopened = crate::open::weak_tables(&recovered.version);
         let (frozen, active) = match recovered.replayed {
             Replayed::Memtables { frozen, active } => (frozen, active.0),
             Replayed::Batches(_) => unreachable!("asked for memtables"),
@@ -869,30 +694,6 @@ impl Db {
     }
 }
 
-/// Says, in a corruption error that stops an open, that a repair can fix
-/// it: damage in the manifest, a missing or damaged table, a break in the
-/// history that strict recovery refuses.
-fn repair_can_fix(e: Error) -> Error {
-    match e {
-        Error::Corruption {
-            path,
-            offset,
-            reason,
-        } => Error::Corruption {
-            path,
-            offset,
-            reason: Reason::new(
-                reason.kind(),
-                format!(
-                    "{reason} (`tributary repair DIR`, or `Db::repair`, rebuilds the database \
-                 from whatever is readable, keeping damaged files in DIR/lost)"
-                ),
-            ),
-        },
-        e => e,
-    }
-}
-
 /// Refuses a key longer than [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE).
 fn check_key(key: &[u8]) -> Result<(), Error> {
     check_key_len(key.len())
@@ -908,11 +709,6 @@ fn check_key_len(len: usize) -> Result<(), Error> {
         });
     }
     Ok(())
-}
-
-/// Weak references to the tables of `version`, which the open found.
-fn weak_tables(version: &version::Version) -> Vec<Weak<TableFile>> {
-    version.tables().map(|(_, f)| Arc::downgrade(f)).collect()
 }
 
 impl Drop for Db {
@@ -974,106 +770,11 @@ impl Snapshot {
     }
 }
 
-/// Writes each run of batches recovered from the journals to a new
-/// level-0 table, oldest first, synced (their names are left to the
-/// directory fsync of the manifest that names them); on an error removes
-/// the ones written (nothing names them yet).
-fn write_recovered_runs(
-    files: &Files,
-    runs: &[Vec<Batch>],
-    block_size: usize,
-) -> Result<Vec<FileMeta>, Error> {
-    let fs = &**files.fs();
-    let mut tables: Vec<(FileMeta, PathBuf)> = Vec::with_capacity(runs.len());
-    for run in runs {
-        let written = files.new_table().and_then(|(number, path)| {
-            build::write_batches(fs, &path, number, block_size, run)
-                .map(|meta| (meta, path.clone()))
-                .map_err(io_err("write table", &path))
-        });
-        match written {
-            Ok(table) => tables.push(table),
-            Err(e) => {
-                for (_, path) in &tables {
-                    let _ = fs.remove(path);
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(tables.into_iter().map(|(meta, _)| meta).collect())
-}
-
-/// The runs of recovered batches as memtables, oldest first: what an open
-/// on a full disk keeps in memory instead of writing tables.
-fn recover_into_memory(
-    runs: &[Vec<Batch>],
-    write_buffer_size: usize,
-    blocks: &Arc<memdb::BlockPool>,
-) -> Vec<Arc<MemDb>> {
-    runs.iter()
-        .map(|run| {
-            let (memdb, mut inserter) = MemDb::with_pool(write_buffer_size, blocks);
-            for batch in run {
-                inserter.apply(batch.seq(), batch);
-            }
-            memdb
-        })
-        .collect()
-}
-
-/// The number of the journal at `path`, if it names one.
-fn journal_number(path: &Path) -> Option<u64> {
-    match files::classify(path.file_name()?.to_str()?) {
-        files::Name::Journal(n) => Some(n),
-        _ => None,
-    }
-}
-
 /// The lock of a read-only database whose `LOCK` file was missing.
 #[derive(Debug)]
 struct NoLock;
 
 impl FileLock for NoLock {}
-
-/// Tells the `log` facade what recovery did: damage as an error (writes
-/// may be lost), what was dropped or set aside as warnings, the rest as
-/// information.
-fn log_recovery(report: &RecoveryReport) {
-    if let Some(d) = &report.damage {
-        log::error!(
-            "recovery: history broken in {} at offset {}: {}; recovered up to sequence number {}, the rest set aside in lost/",
-            d.path.display(),
-            d.offset,
-            d.reason,
-            report.last_seq
-        );
-    }
-    for d in &report.dropped {
-        log::warn!(
-            "recovery: dropped {} bytes of {} at offset {}: {}",
-            d.len,
-            d.path.display(),
-            d.offset,
-            d.reason
-        );
-    }
-    for s in &report.set_aside {
-        log::warn!(
-            "recovery: kept {} as {}",
-            s.path.display(),
-            s.kept_as.display()
-        );
-    }
-    log::info!(
-        "recovery: {} batches from {} journals ({} bytes) in {:?}, last sequence number {}",
-        report.batches(),
-        report.journals.len(),
-        report.bytes(),
-        report.elapsed,
-        report.last_seq
-    );
-}
 
 fn writer_options(options: &WriteOptions) -> writer::WriteOptions {
     writer::WriteOptions {

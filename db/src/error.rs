@@ -312,3 +312,27 @@ pub(crate) fn lock_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) 
         }
     }
 }
+
+/// Says, in a corruption error that stops an open, that a repair can fix
+/// it: damage in the manifest, a missing or damaged table, a break in the
+/// history that strict recovery refuses.
+pub(crate) fn repair_can_fix(e: Error) -> Error {
+    match e {
+        Error::Corruption {
+            path,
+            offset,
+            reason,
+        } => Error::Corruption {
+            path,
+            offset,
+            reason: Reason::new(
+                reason.kind(),
+                format!(
+                    "{reason} (`tributary repair DIR`, or `Db::repair`, rebuilds the database \
+                 from whatever is readable, keeping damaged files in DIR/lost)"
+                ),
+            ),
+        },
+        e => e,
+    }
+}

@@ -88,6 +88,7 @@ mod error;
 mod failure;
 mod files;
 pub mod fs;
+mod open;
 mod options;
 mod read;
 mod recovery;

@@ -186,25 +186,7 @@ pub(crate) fn repair(dir: &Path, options: &Options) -> Result<RepairReport, Erro
         last_seq = old.catalog.last_seq;
     }
 
-    // Salvage: each table a sorted run, the journals' records one more.
-    let mut runs: Vec<Run> = Vec::new();
-    for (number, path) in &found.tables {
-        match open_table(fs, path) {
-            Ok((table, restored)) => runs.push(Run::table(table, *number, path, restored)),
-            Err(damage) => report.tables.push(Salvaged {
-                path: path.clone(),
-                entries: 0,
-                damage: Some(damage),
-            }),
-        }
-    }
-    let mut records = Vec::new();
-    for (_, path) in &found.journals {
-        report.journals.push(read_journal(fs, path, &mut records));
-    }
-    records.sort_by(|a: &(Vec<u8>, Vec<u8>), b| key::compare(&a.0, &b.0));
-    runs.push(Run::Records(records.into_iter()));
-
+    let mut runs = salvage(fs, &found, &mut report);
     let shape = options.shape();
     let written = write_newest(fs, dir, &mut runs, &mut numbers, &shape)?;
     last_seq = last_seq.max(written.max_seq);
@@ -255,7 +237,41 @@ pub(crate) fn repair(dir: &Path, options: &Options) -> Result<RepairReport, Erro
     report.manifest = manifest.path().to_path_buf();
     drop(manifest);
 
-    // The old files: rewritten, or kept in `lost/`.
+    remove_old_files(fs, &found);
+    report.tables_written = written.tables.len();
+    report.keys = written.keys;
+    report.level = level;
+    report.last_seq = SeqNum(last_seq);
+    log::warn!("repaired {}: {report}", dir.display());
+    Ok(report)
+}
+
+/// The sorted runs to merge: each table that opens, and the journals'
+/// records as one more; what does not open is noted in `report`.
+fn salvage(fs: &dyn Fs, found: &Found, report: &mut RepairReport) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (number, path) in &found.tables {
+        match open_table(fs, path) {
+            Ok((table, restored)) => runs.push(Run::table(table, *number, path, restored)),
+            Err(damage) => report.tables.push(Salvaged {
+                path: path.clone(),
+                entries: 0,
+                damage: Some(damage),
+            }),
+        }
+    }
+    let mut records = Vec::new();
+    for (_, path) in &found.journals {
+        report.journals.push(read_journal(fs, path, &mut records));
+    }
+    records.sort_by(|a: &(Vec<u8>, Vec<u8>), b| key::compare(&a.0, &b.0));
+    runs.push(Run::Records(records.into_iter()));
+    runs
+}
+
+/// Removes the old files once the new manifest is installed: rewritten,
+/// or kept in `lost/`. A failure leaves an orphan the next open removes.
+fn remove_old_files(fs: &dyn Fs, found: &Found) {
     let old_files = found
         .tables
         .iter()
@@ -268,12 +284,6 @@ pub(crate) fn repair(dir: &Path, options: &Options) -> Result<RepairReport, Erro
             log::warn!("repair: cannot remove {}: {e}", path.display());
         }
     }
-    report.tables_written = written.tables.len();
-    report.keys = written.keys;
-    report.level = level;
-    report.last_seq = SeqNum(last_seq);
-    log::warn!("repaired {}: {report}", dir.display());
-    Ok(report)
 }
 
 /// Lists `dir`: what each entry is, and the highest file number, `lost/`

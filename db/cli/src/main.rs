@@ -546,13 +546,7 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
         writeln!(out, "  dropped {dropped} bytes (see `tributary check`)")?;
     }
     if let Some(d) = &r.damage {
-        writeln!(
-            out,
-            "  DAMAGE in {} at offset {}: {}",
-            d.path.display(),
-            d.offset,
-            d.reason
-        )?;
+        writeln!(out, "  {d}")?;
     }
     Ok(())
 }
@@ -560,56 +554,10 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
 /// `check`: what opening would do, changing nothing.
 fn check(dir: &Path) -> Result<(), Failure> {
     let report = Db::check(dir, &Options::default())?;
-    match &report.manifest {
-        Some(m) => println!(
-            "{}: {} tables, {} bytes, every block checked",
-            m.display(),
-            report.tables,
-            report.table_bytes
-        ),
-        None => println!("no manifest: a directory of journals only"),
+    println!("{report}");
+    if report.manifest.is_some() {
+        println!("every block of every table checked");
     }
-    for j in &report.journals {
-        println!(
-            "{} {} bytes, {} batches, {} records",
-            j.path.display(),
-            j.bytes,
-            j.batches,
-            j.records
-        );
-    }
-    for d in &report.dropped {
-        let kind = match d.kind {
-            tributary::DropKind::TornTail => "torn tail",
-            _ => "damage",
-        };
-        println!(
-            "drop {} offset {} len {} ({kind}): {}",
-            d.path.display(),
-            d.offset,
-            d.len,
-            d.reason
-        );
-    }
-    for s in &report.set_aside {
-        match s.cut_to {
-            None => println!("set aside {} as {}", s.path.display(), s.kept_as.display()),
-            Some(len) => println!(
-                "cut {} to {len} bytes, its original kept as {}",
-                s.path.display(),
-                s.kept_as.display()
-            ),
-        }
-    }
-    if let Some(d) = &report.damage {
-        println!(
-            "DAMAGE {} at offset {}: {}",
-            d.path.display(),
-            d.offset,
-            d.reason
-        );
-    }
-    println!("last_seq {}", report.last_seq);
     if report.is_clean() {
         println!("ok");
         Ok(())

@@ -5,7 +5,7 @@
 //! compaction of the current version, then either moves its one table a
 //! level down (a trivial move: one edit, nothing rewritten) or merges its
 //! inputs of two adjacent levels into new tables of the lower one
-//! (`merge`). It holds `Shared::compacting`, never the version set, while
+//! (`merge`). It holds `Lanes::compacting`, never the version set, while
 //! it works, so flushes go on beside it; they only add level-0 tables,
 //! which stay above its outputs.
 
@@ -152,7 +152,7 @@ pub(crate) fn compact_range(
 }
 
 /// Runs `picked`, a compaction of `version` (the current one, with
-/// `Shared::compacting` held): a move or a merge, then its commit.
+/// `Lanes::compacting` held): a move or a merge, then its commit.
 fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Result<(), Error> {
     let level = picked.level;
     let take = |level: usize, idx: &[usize]| -> Vec<(usize, Arc<TableFile>)> {

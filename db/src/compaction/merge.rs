@@ -9,7 +9,7 @@
 //! One pass over the inputs in internal-key order (a user key's versions
 //! newest first, whichever input holds them). Only the newest version of
 //! each user key is kept: a snapshot taken after the compaction loads a
-//! sequence number at or above every table's (`Shared::snapshot`), so it
+//! sequence number at or above every table's (`ReadState::snapshot`), so it
 //! sees only newest versions, and a snapshot or iterator taken before
 //! keeps the version it pinned, and with it the inputs, which are deleted
 //! only once the last of them drops (`version::current`). A newest
@@ -25,20 +25,20 @@
 //! outputs added, the level's compact pointer): the commit point, as for a
 //! flush (`version::set`). The view then drops the inputs and gains the
 //! outputs; tables flushed meanwhile stay in level 0 above them. Only one
-//! compaction runs at a time (`Shared::compacting`), so its inputs are
+//! compaction runs at a time (`Lanes::compacting`), so its inputs are
 //! still live when it commits: flushes only add tables.
 
 use super::build::OutputTable;
 use super::pick::OutputCut;
-use crate::error::{io_err, CorruptionKind, Error, Reason};
+use crate::error::{io_err, CorruptionKind, Error};
 use crate::fs::WritableFile;
 use crate::read::Change;
+use crate::read::{Cursor, LevelCursor, Recheck};
 use crate::state::{Count, Shared};
 use crate::sync::lock;
-use crate::table::TableIter;
 use crate::version::{Field, FileMeta, TableFile};
-use batch::{key, Kind};
-use std::path::{Path, PathBuf};
+use batch::{key, Kind, SeqNum};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 
@@ -99,114 +99,66 @@ pub(crate) struct Output {
 
 /// One sorted run of a merge's inputs: a level-0 table alone, or tables
 /// of a deeper level in key order, which do not overlap and so read as
-/// one sequence (LevelDB's concatenating iterator). The merge then picks
-/// each next key among one cursor per run, not one per table: a
-/// compaction of one table into ten below compares two keys a step, not
-/// eleven.
-struct InputRun<'a> {
+/// one sequence: the reads' [`LevelCursor`], checking every block as it
+/// is read. The merge then picks each next key among one cursor per run,
+/// not one per table: a compaction of one table into ten below compares
+/// two keys a step, not eleven.
+type InputRun<'a> = LevelCursor<'a, &'a Arc<TableFile>>;
+
+/// A run over `files`, on its first entry whose user key is after `after`
+/// (the first of all with `None`).
+fn open_run<'a>(
     files: &'a [&'a Arc<TableFile>],
-    /// The next table to open.
-    next_file: usize,
-    /// The table being read and its cursor; `None` once all are read.
-    current: Option<(TableIter, &'a Arc<TableFile>)>,
+    after: Option<&[u8]>,
+) -> Result<InputRun<'a>, Error> {
+    let mut run = LevelCursor::new(files, Recheck::Always);
+    match after {
+        None => run.seek_to_first(),
+        Some(after) => {
+            // Every version of `after` sorts at or before its version 0.
+            run.seek(after, SeqNum::ZERO);
+            while run.valid() && run.entry().0 <= after {
+                run.next();
+            }
+        }
+    }
+    checked(&mut run)?;
+    Ok(run)
 }
 
-impl<'a> InputRun<'a> {
-    /// A run over `files`, on its first entry whose user key is after
-    /// `after` (the first of all with `None`).
-    fn open(files: &'a [&'a Arc<TableFile>], after: Option<&[u8]>) -> Result<InputRun<'a>, Error> {
-        // The tables do not overlap: those ending at or before `after`
-        // hold nothing for this run.
-        let first = after.map_or(0, |after| {
-            files.partition_point(|f| f.user_range().1 <= after)
-        });
-        let mut run = InputRun {
-            files,
-            next_file: first,
-            current: None,
-        };
-        if let (Some(after), Some(&file)) = (after, files.get(first)) {
-            let mut it = file.table()?.iter_rechecked();
-            // The last internal key of `after` (trailer 0 sorts last among
-            // its versions), then past it if the table holds it.
-            it.seek(&key::seek_target(after, 0));
-            while it.valid() && key::user_key(it.key()) <= after {
-                it.next();
-            }
-            run.next_file += 1;
-            run.current = Some((it, file));
-        }
-        run.settle()?;
-        Ok(run)
-    }
+/// Moves `run` to its next entry.
+fn advance(run: &mut InputRun<'_>) -> Result<(), Error> {
+    run.next();
+    checked(run)
+}
 
-    fn valid(&self) -> bool {
-        self.current.as_ref().is_some_and(|(it, _)| it.valid())
+/// The damage `run` met, if any, said to be met by compaction.
+fn checked(run: &mut InputRun<'_>) -> Result<(), Error> {
+    match run.take_error() {
+        Some(Error::Corruption {
+            path,
+            offset,
+            reason,
+        }) => Err(Error::corruption(
+            reason.kind(),
+            path,
+            offset,
+            format!("{reason} (met by compaction)"),
+        )),
+        Some(e) => Err(e),
+        None => Ok(()),
     }
+}
 
-    /// The current internal key. Only while [`valid`](Self::valid).
-    fn key(&self) -> &[u8] {
-        self.current.as_ref().map_or(&[], |(it, _)| it.key())
-    }
-
-    /// The current value. Only while [`valid`](Self::valid).
-    fn value(&self) -> &[u8] {
-        self.current.as_ref().map_or(&[], |(it, _)| it.value())
-    }
-
-    /// The error for a key of this run met out of order.
-    fn out_of_order(&self) -> Error {
-        let path = self.current.as_ref().map(|(_, f)| f.path());
-        Error::Corruption {
-            path: path.unwrap_or(Path::new("")).to_path_buf(),
-            offset: 0,
-            reason: Reason::new(
-                CorruptionKind::Table,
-                "table keys out of order (met by compaction)",
-            ),
-        }
-    }
-
-    /// Moves to the next entry, opening the next table past the end of
-    /// one.
-    fn next(&mut self) -> Result<(), Error> {
-        if let Some((it, _)) = &mut self.current {
-            it.next();
-        }
-        self.settle()
-    }
-
-    /// Stays on the current entry if there is one; else opens tables until
-    /// one has an entry, or none is left.
-    fn settle(&mut self) -> Result<(), Error> {
-        loop {
-            if let Some((it, file)) = &self.current {
-                if let Some(e) = it.error() {
-                    return Err(Error::Corruption {
-                        path: file.path().to_path_buf(),
-                        offset: e.offset,
-                        reason: Reason::new(
-                            CorruptionKind::Table,
-                            format!("table {} (met by compaction)", e.kind),
-                        ),
-                    });
-                }
-                if it.valid() {
-                    return Ok(());
-                }
-            }
-            let Some(&file) = self.files.get(self.next_file) else {
-                self.current = None;
-                return Ok(());
-            };
-            self.next_file += 1;
-            // Every input block's checksum is checked as the merge reads
-            // it, even one a read checked before.
-            let mut it = file.table()?.iter_rechecked();
-            it.seek_to_first();
-            self.current = Some((it, file));
-        }
-    }
+/// The error for a key of `run` met out of order.
+fn out_of_order(run: &InputRun<'_>) -> Error {
+    let path = run.table().map(|t| t.path().to_path_buf());
+    Error::corruption(
+        CorruptionKind::Table,
+        path.unwrap_or_default(),
+        0,
+        "table keys out of order (met by compaction)",
+    )
 }
 
 /// The part of the user keys one merge covers: after `after` (exclusive)
@@ -312,7 +264,7 @@ pub(crate) fn merge(
     let mut inputs: Vec<InputRun<'_>> = runs
         .iter()
         .filter(|files| !files.is_empty())
-        .map(|files| InputRun::open(files, span.after))
+        .map(|files| open_run(files, span.after))
         .collect::<Result<_, Error>>()?;
 
     // Each output is synced as soon as the next one opens, as LevelDB
@@ -425,7 +377,7 @@ fn merge_into(
                 // The runs merge in order only if each is in order: a
                 // block written out of order and checksummed after is
                 // refused here, so no output inherits the disorder.
-                std::cmp::Ordering::Less => return Err(run.out_of_order()),
+                std::cmp::Ordering::Less => return Err(out_of_order(run)),
             };
             if new_key {
                 first = false;
@@ -454,7 +406,7 @@ fn merge_into(
                         .map_err(io_err("write table", out.path()))?;
                 }
             }
-            run.next()?;
+            advance(run)?;
             order.remove(0);
             if inputs[b].valid() {
                 let key = inputs[b].key();

@@ -76,7 +76,7 @@ pub(crate) struct Background {
     thread: Option<JoinHandle<()>>,
     /// The compaction lane (woken through `Lanes::wake_compaction`).
     compactor: Option<JoinHandle<()>>,
-    /// The deleter of obsolete tables (its channel is `Shared::retire`).
+    /// The deleter of obsolete tables (its channel is `Shared::deleter`).
     deleter: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
 }

@@ -16,12 +16,12 @@
 //! from both ends at once; [`Iter::seek`] and [`Iter::seek_for_prev`]
 //! restart it on part of its range.
 
+use super::cursor::{Cursor, LevelCursor, Recheck};
 use super::View;
-use crate::error::{table_err, Error};
-use crate::table::{Table, TableError, TableIter};
+use crate::error::Error;
 use crate::tuning::{SCAN_CHUNK, SCAN_FIRST_CHUNK};
 use crate::version::TableFile;
-use batch::{key, Kind, SeqNum};
+use batch::{Kind, SeqNum};
 use memdb::MemDb;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
@@ -454,7 +454,7 @@ impl Iter {
             run.clear();
             let read = match &sources[age] {
                 Source::Memtable(memdb) => {
-                    visible_versions(memdb, self.seq, range, direction, limit, run);
+                    visible_versions(&mut memdb.iter(), self.seq, range, direction, limit, run);
                     Ok(())
                 }
                 Source::Tables(files) => {
@@ -629,113 +629,26 @@ fn level_versions(
     };
     let first = files.partition_point(ends_before);
     let end = files.partition_point(starts_in).max(first);
-    let files = &files[first..end];
-    let ordered: Box<dyn Iterator<Item = &Arc<TableFile>>> = match direction {
-        Direction::Forward => Box::new(files.iter()),
-        Direction::Backward => Box::new(files.iter().rev()),
-    };
-    for file in ordered {
-        table_versions(file.table()?, seq, range, direction, limit, out)
-            .map_err(table_err(file.path()))?;
-        if out.len() >= limit {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Visible versions of `table` at `seq` inside `range`, from the given
-/// end, appended to `out` until it holds `limit`, as [`visible_versions`]
-/// gives them for a memtable.
-fn table_versions(
-    table: &Arc<Table>,
-    seq: SeqNum,
-    range: &ScanRange,
-    direction: Direction,
-    limit: usize,
-    out: &mut Run,
-) -> Result<(), TableError> {
-    let mut it = table.iter();
-    // The entry under the cursor, borrowed: only what is kept is copied.
-    // A valid table cursor is on a key that parses.
-    let entry = |it: &TableIter| {
-        let (user, entry_seq, kind) =
-            key::parse(it.key()).expect("the table cursor checked its key");
-        (user.len(), entry_seq, kind)
-    };
-    fn value(it: &TableIter, kind: Kind) -> Option<&[u8]> {
-        (kind == Kind::Put).then(|| it.value())
-    }
-    match direction {
-        Direction::Forward => {
-            match &range.lower {
-                Bound::Unbounded => it.seek_to_first(),
-                Bound::Included(k) | Bound::Excluded(k) => {
-                    it.seek(&key::seek_target(k, key::lookup_trailer(SeqNum(u64::MAX))))
-                }
-            }
-            while it.valid() && out.len() < limit {
-                let (user_len, entry_seq, kind) = entry(&it);
-                let user = &it.key()[..user_len];
-                if !range.below_upper(user) {
-                    break;
-                }
-                if entry_seq <= seq && range.above_lower(user) {
-                    out.push_forward(user, value(&it, kind));
-                }
-                it.next();
-            }
-        }
-        Direction::Backward => {
-            match &range.upper {
-                Bound::Unbounded => it.seek_to_last(),
-                Bound::Included(k) | Bound::Excluded(k) => {
-                    // After every version of `k`: the smallest trailer sorts
-                    // last among them.
-                    it.seek(&key::seek_target(k, 0));
-                    match it.valid().then(|| key::user_key(it.key()) == k.as_slice()) {
-                        Some(true) => {}
-                        Some(false) => it.prev(),
-                        None if it.error().is_none() => it.seek_to_last(),
-                        None => {}
-                    }
-                }
-            }
-            let mut walk = BackwardWalk::default();
-            while it.valid() {
-                let (user_len, entry_seq, kind) = entry(&it);
-                let user = &it.key()[..user_len];
-                if !range.above_lower(user) || walk.full_before(out, user, limit) {
-                    break;
-                }
-                if entry_seq <= seq && range.below_upper(user) {
-                    walk.visible(out, user, value(&it, kind));
-                }
-                it.prev();
-            }
-        }
-    }
-    match it.error() {
-        Some(e) => Err(e.clone()),
+    let mut level = LevelCursor::new(&files[first..end], Recheck::No);
+    visible_versions(&mut level, seq, range, direction, limit, out);
+    match level.take_error() {
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }
 
-/// Visible versions of `memdb` at `seq` inside `range`, from the given end,
-/// appended to `out` until it holds `limit`: for each key, its newest
-/// version at or below `seq`, with `None` for a tombstone.
+/// Visible versions of the source under `it` at `seq` inside `range`, from
+/// the given end, appended to `out` until it holds `limit`: for each key,
+/// its newest version at or below `seq`, with `None` for a tombstone. The
+/// one walk of every source, a memtable's or a table's.
 fn visible_versions(
-    memdb: &MemDb,
+    it: &mut impl Cursor,
     seq: SeqNum,
     range: &ScanRange,
     direction: Direction,
     limit: usize,
     out: &mut Run,
 ) {
-    let mut it = memdb.iter();
-    fn value<'a>(it: &memdb::Iter<'a>) -> Option<&'a [u8]> {
-        (it.kind() == Kind::Put).then(|| it.value())
-    }
     match direction {
         Direction::Forward => {
             match &range.lower {
@@ -743,12 +656,12 @@ fn visible_versions(
                 Bound::Included(k) | Bound::Excluded(k) => it.seek(k, SeqNum(batch::MAX_SEQ)),
             }
             while it.valid() && out.len() < limit {
-                let key = it.user_key();
-                if !range.below_upper(key) {
+                let (user, entry_seq, kind) = it.entry();
+                if !range.below_upper(user) {
                     break;
                 }
-                if it.seq() <= seq && range.above_lower(key) {
-                    out.push_forward(key, value(&it));
+                if entry_seq <= seq && range.above_lower(user) {
+                    out.push_forward(user, (kind == Kind::Put).then(|| it.value()));
                 }
                 it.next();
             }
@@ -757,26 +670,26 @@ fn visible_versions(
             match &range.upper {
                 Bound::Unbounded => it.seek_to_last(),
                 Bound::Included(k) | Bound::Excluded(k) => {
-                    // Position after every version of `k`, then step back.
+                    // After every version of `k`, then one step back.
                     it.seek(k, SeqNum::ZERO);
-                    while it.valid() && it.user_key() == k.as_slice() {
+                    while it.valid() && it.entry().0 == k.as_slice() {
                         it.next();
                     }
                     if it.valid() {
                         it.prev();
-                    } else {
+                    } else if !it.failed() {
                         it.seek_to_last();
                     }
                 }
             }
             let mut walk = BackwardWalk::default();
             while it.valid() {
-                let key = it.user_key();
-                if !range.above_lower(key) || walk.full_before(out, key, limit) {
+                let (user, entry_seq, kind) = it.entry();
+                if !range.above_lower(user) || walk.full_before(out, user, limit) {
                     break;
                 }
-                if it.seq() <= seq && range.below_upper(key) {
-                    walk.visible(out, key, value(&it));
+                if entry_seq <= seq && range.below_upper(user) {
+                    walk.visible(out, user, (kind == Kind::Put).then(|| it.value()));
                 }
                 it.prev();
             }

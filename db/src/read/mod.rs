@@ -8,9 +8,11 @@
 //! side publishes into it (`backend.rs`: rotation and each group's last
 //! sequence number), and so does flush (`compaction/flush.rs`).
 
+mod cursor;
 mod iter;
 mod state;
 
+pub(crate) use cursor::{Cursor, LevelCursor, Recheck};
 pub use iter::Iter;
 pub(crate) use iter::ScanRange;
 pub(crate) use state::{Change, Frozen, ReadState, View};

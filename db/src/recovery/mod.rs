@@ -45,11 +45,13 @@
 
 mod plan;
 pub(crate) mod repair;
+mod report;
 pub(crate) mod scan;
 
 use crate::error::{CorruptionKind, Error, Reason};
 use crate::files::FileNumbers;
 use crate::options::RecoveryMode;
+use crate::version::set::Loaded;
 use crate::version::{self, Catalog, Retired, Version};
 use batch::{Batch, SeqNum};
 use memdb::{BlockPool, Inserter, MemDb};
@@ -57,118 +59,9 @@ use plan::Step;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::fs::Fs;
-
-/// What opening found in the journals, what it dropped and what it set
-/// aside.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// Every journal found, oldest first, with what was replayed from it.
-    pub journals: Vec<JournalReport>,
-    /// The last sequence number recovered: the next write takes the one after.
-    pub last_seq: SeqNum,
-    /// Byte ranges not replayed, with the reason, in journal order.
-    pub dropped: Vec<DroppedRange>,
-    /// Where the history broke, if it did: acknowledged writes may be lost
-    /// from there on. Strict recovery refuses to open instead.
-    pub damage: Option<Damage>,
-    /// Files moved or copied into `lost/`, in the order it was done (for
-    /// `check`, what opening would do).
-    pub set_aside: Vec<SetAside>,
-    /// The manifest `CURRENT` named, if the database had one.
-    pub manifest: Option<PathBuf>,
-    /// Tables the manifest lists.
-    pub tables: usize,
-    /// Their bytes.
-    pub table_bytes: u64,
-    /// Time spent recovering.
-    pub elapsed: Duration,
-}
-
-impl RecoveryReport {
-    /// Journal bytes read.
-    pub fn bytes(&self) -> u64 {
-        self.journals.iter().map(|j| j.bytes).sum()
-    }
-
-    /// Batches replayed.
-    pub fn batches(&self) -> u64 {
-        self.journals.iter().map(|j| j.batches).sum()
-    }
-
-    /// Whether nothing at all was dropped or set aside, not even a torn tail.
-    pub fn is_clean(&self) -> bool {
-        self.dropped.is_empty() && self.set_aside.is_empty() && self.damage.is_none()
-    }
-}
-
-/// One journal's part of a [`RecoveryReport`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JournalReport {
-    /// The journal file.
-    pub path: PathBuf,
-    /// Its size in bytes when opened.
-    pub bytes: u64,
-    /// Batches replayed from it.
-    pub batches: u64,
-    /// Records (puts and deletes) replayed from it.
-    pub records: u64,
-}
-
-/// A byte range of a journal that recovery did not replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DroppedRange {
-    /// The journal file.
-    pub path: PathBuf,
-    /// Where the range starts.
-    pub offset: u64,
-    /// Its length in bytes.
-    pub len: u64,
-    /// Whether it is the normal end of a crash or damage.
-    pub kind: DropKind,
-    /// What was found there, and why it was dropped.
-    pub reason: String,
-}
-
-/// Why bytes were dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DropKind {
-    /// A torn tail: what a crash leaves after the newest write, or bytes
-    /// that provably held no record. No acknowledged write is lost that a
-    /// crash could not lose.
-    TornTail,
-    /// Damage or the history after it: acknowledged writes may be lost.
-    Damage,
-}
-
-/// Where the history broke.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Damage {
-    /// The journal.
-    pub path: PathBuf,
-    /// The offset in it.
-    pub offset: u64,
-    /// What is wrong.
-    pub reason: String,
-    /// What kind of damage it is: journal framing, a record that is no
-    /// batch, or sequence numbers that do not follow on.
-    pub kind: CorruptionKind,
-}
-
-/// A file recovery kept in `lost/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetAside {
-    /// The file in the database directory.
-    pub path: PathBuf,
-    /// Where its whole original is kept.
-    pub kept_as: PathBuf,
-    /// `None`: the file was moved there. `Some(len)`: it was copied there,
-    /// and the file in the database directory was cut to `len` bytes.
-    pub cut_to: Option<u64>,
-}
 
 /// Whether recovery may change the directory to make its result stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +95,7 @@ pub(crate) struct Recovered {
     pub orphans: Vec<PathBuf>,
 }
 
+pub use report::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
 pub(crate) use scan::{list, Listing};
 
 impl Listing {
@@ -220,6 +114,13 @@ pub(crate) fn holds_database(fs: &dyn Fs, dir: &Path) -> Result<bool, Error> {
 /// Recovers the database in the directory `listing` lists ([`list`],
 /// made once the caller holds the lock, so that one listing serves both
 /// the caller's check that a database is there and this).
+///
+/// The steps: the manifest `CURRENT` names ([`load_manifest`]); its
+/// tables, checked present ([`open_listed_tables`], which also judges a
+/// torn last manifest record); a scan of each live journal and the pure
+/// plan over them (`plan`); the replay of the part the plan keeps; then
+/// what the plan sets aside, and what no state refers to any more
+/// ([`set_aside`]).
 pub(crate) fn recover(
     shared_fs: &Arc<dyn Fs>,
     listing: Listing,
@@ -232,83 +133,12 @@ pub(crate) fn recover(
     let fs: &dyn Fs = &**shared_fs;
     let started = Instant::now();
     let dir = &listing.dir.clone();
-    // The tables first: the manifest says which, and from where the
-    // journals take over.
-    let loaded = if listing.current {
-        Some(version::set::load(fs, dir)?)
-    } else if let Some((_, table)) = listing.tables.first() {
-        // Tables with no manifest naming them: a directory someone took
-        // `CURRENT` from. Deleting them as orphans could destroy data.
-        return Err(Error::Corruption {
-            path: dir.join(crate::files::CURRENT),
-            offset: 0,
-            reason: Reason::new(
-                CorruptionKind::Manifest,
-                format!(
-                    "missing while the directory holds tables ({} and maybe others): \
-                 no manifest says which of them are live",
-                    table.display()
-                ),
-            ),
-        });
-    } else {
-        None
-    };
+    let loaded = load_manifest(fs, &listing)?;
     let catalog = loaded
         .as_ref()
         .map(|l| l.catalog.clone())
         .unwrap_or_default();
-    if let Some(l) = loaded
-        .as_ref()
-        .filter(|l| l.catalog.next_file_number > crate::files::MAX_FILE_NUMBER + 1)
-    {
-        return Err(Error::Corruption {
-            path: l.path.clone(),
-            offset: 0,
-            reason: Reason::new(
-                CorruptionKind::Manifest,
-                format!(
-                    "it records the next file number as {}, beyond {}, the largest this database \
-                 makes",
-                    l.catalog.next_file_number,
-                    crate::files::MAX_FILE_NUMBER
-                ),
-            ),
-        });
-    }
-    // A last manifest record that does not read was torn by a crash only
-    // if nothing shows that it committed: once an edit commits, what it
-    // made obsolete is deleted (a compaction's inputs, the journals a
-    // flush emptied), and a crash never loses those deletions without the
-    // edit. With such proof it is damage: refused in every mode, naming
-    // the manifest, before anything changes (the tables it added would
-    // otherwise be deleted as orphans).
-    let torn = loaded.as_ref().filter(|l| l.torn > 0);
-    let damaged_tail = |proof: String| -> Error {
-        let l = torn.expect("asked only with a torn manifest");
-        Error::Corruption {
-            path: l.path.clone(),
-            offset: l.good_len,
-            reason: Reason::new(
-                CorruptionKind::Manifest,
-                format!(
-                "the manifest's last record ({} bytes) does not read, and it committed: {proof}; \
-                 a crash cannot explain this, so nothing was changed",
-                l.torn
-            ),
-            ),
-        }
-    };
-    let version = match version::set::open_tables(shared_fs, dir, &catalog, retire) {
-        Ok(version) => version,
-        Err(Error::Corruption { path, reason, .. }) if torn.is_some() => {
-            return Err(damaged_tail(format!(
-                "{} (which the records before it list): {reason}",
-                path.display()
-            )))
-        }
-        Err(e) => return Err(e),
-    };
+    let version = open_listed_tables(shared_fs, dir, loaded.as_ref(), &catalog, retire)?;
     // Journals below the log number hold nothing that is not in tables.
     let (obsolete_journals, live): (Vec<_>, Vec<_>) = listing
         .journals
@@ -319,21 +149,8 @@ pub(crate) fn recover(
         .iter()
         .map(|(number, path)| scan::journal(fs, *number, path))
         .collect::<Result<Vec<_>, Error>>()?;
-    if torn.is_some() {
-        let lost = dir.join(crate::files::LOST);
-        let set_aside = |n: u64| fs.exists(&crate::files::journal_path(&lost, n));
-        if let Some(proof) = plan::committed_past(&catalog, &scans, &set_aside) {
-            return Err(damaged_tail(proof));
-        }
-    }
-    if let Some(l) = torn {
-        // An edit whose sync never returned: no caller was told it
-        // committed, and what it described is still in the journals.
-        log::warn!(
-            "recovery: dropped a torn last edit ({} bytes) of {}",
-            l.torn,
-            l.path.display()
-        );
+    if let Some(l) = loaded.as_ref().filter(|l| l.torn > 0) {
+        judge_torn_manifest(fs, dir, l, &catalog, &scans)?;
     }
     let plan = plan::plan_with(
         &scans,
@@ -343,14 +160,13 @@ pub(crate) fn recover(
             tracking: loaded.is_some(),
         },
     );
-    if mode == RecoveryMode::Strict {
-        if let Some(d) = plan.damage {
-            return Err(Error::Corruption {
-                path: d.path,
-                offset: d.offset,
-                reason: Reason::new(d.kind, d.reason),
-            });
-        }
+    if let (RecoveryMode::Strict, Some(d)) = (mode, &plan.damage) {
+        return Err(Error::corruption(
+            d.kind,
+            &d.path,
+            d.offset,
+            d.reason.clone(),
+        ));
     }
     let into = match fix {
         // The writer's open, which writes what it replays to tables
@@ -360,23 +176,209 @@ pub(crate) fn recover(
         Fix::ReadOnly => ReplayInto::Memtables,
     };
     let replayed = replay(fs, &scans[..plan.replayed], write_buffer_size, blocks, into)?;
+    let journals = scans
+        .iter()
+        .enumerate()
+        .map(|(i, scan)| {
+            let replayed = i < plan.replayed;
+            JournalReport {
+                path: scan.path.clone(),
+                bytes: scan.len,
+                batches: if replayed { scan.batches } else { 0 },
+                records: if replayed { scan.records } else { 0 },
+            }
+        })
+        .collect();
+    let (last_seq, dropped, damage) = (plan.last_seq, plan.dropped.clone(), plan.damage.clone());
+    let settled = set_aside(fs, &listing, &catalog, &scans, plan, fix)?;
+    let mut orphans: Vec<PathBuf> = obsolete_journals.into_iter().map(|(_, p)| p).collect();
+    orphans.extend(settled.orphans);
+    orphans.extend(
+        listing
+            .manifests
+            .iter()
+            .filter(|(n, _)| loaded.as_ref().is_none_or(|l| l.number != *n))
+            .map(|(_, p)| p.clone()),
+    );
+    orphans.extend(listing.temps.iter().cloned());
+    let mut numbers = listing.numbers;
+    numbers.at_least(catalog.next_file_number);
+    Ok(Recovered {
+        report: RecoveryReport {
+            journals,
+            last_seq,
+            dropped,
+            damage,
+            set_aside: settled.set_aside,
+            manifest: loaded.as_ref().map(|l| l.path.clone()),
+            tables: version.table_count(),
+            table_bytes: version.tables().map(|(_, t)| t.meta.size).sum(),
+            elapsed: started.elapsed(),
+        },
+        replayed,
+        numbers,
+        catalog,
+        version,
+        replayed_journals: settled.replayed_journals,
+        orphans,
+    })
+}
 
-    // Shortened copies left by an interrupted repair go first: their
-    // journals are still whole (a copy's name disappears in the rename
-    // that puts it in place), but they are kept all the same.
-    //
-    // Tables the manifest does not list are a crash's uncommitted outputs,
-    // deleted once the open is done, only while the history is whole. After
-    // a break something is missing, and such a table may be all that is
-    // left of it: it is set aside whole, first, so that a crash later in
-    // the repair cannot leave it for an open that would delete it.
+/// The manifest `CURRENT` names, if there is one.
+///
+/// # Errors
+///
+/// [`Error::Corruption`] if tables lie in the directory with no
+/// `CURRENT` (deleting them as orphans could destroy data), if the
+/// manifest does not read, or if its next file number is past the
+/// largest this database makes.
+fn load_manifest(fs: &dyn Fs, listing: &Listing) -> Result<Option<Loaded>, Error> {
+    let dir = &listing.dir;
+    if !listing.current {
+        return match listing.tables.first() {
+            // A directory someone took `CURRENT` from.
+            Some((_, table)) => Err(Error::corruption(
+                CorruptionKind::Manifest,
+                dir.join(crate::files::CURRENT),
+                0,
+                format!(
+                    "missing while the directory holds tables ({} and maybe others): \
+                     no manifest says which of them are live",
+                    table.display()
+                ),
+            )),
+            None => Ok(None),
+        };
+    }
+    let loaded = version::set::load(fs, dir)?;
+    if loaded.catalog.next_file_number > crate::files::MAX_FILE_NUMBER + 1 {
+        return Err(Error::corruption(
+            CorruptionKind::Manifest,
+            &loaded.path,
+            0,
+            format!(
+                "it records the next file number as {}, beyond {}, the largest this database \
+                 makes",
+                loaded.catalog.next_file_number,
+                crate::files::MAX_FILE_NUMBER
+            ),
+        ));
+    }
+    Ok(Some(loaded))
+}
+
+/// The tables `catalog` lists, checked present with their sizes.
+///
+/// # Errors
+///
+/// A table missing or of another size. If the manifest's last record is
+/// torn ([`judge_torn_manifest`]), that absence is proof the record
+/// committed: the error names the manifest instead.
+fn open_listed_tables(
+    shared_fs: &Arc<dyn Fs>,
+    dir: &Path,
+    loaded: Option<&Loaded>,
+    catalog: &Catalog,
+    retire: Option<&Sender<Retired>>,
+) -> Result<Version, Error> {
+    match (
+        version::set::open_tables(shared_fs, dir, catalog, retire),
+        loaded.filter(|l| l.torn > 0),
+    ) {
+        (Err(Error::Corruption { path, reason, .. }), Some(l)) => Err(torn_but_committed(
+            l,
+            format!(
+                "{} (which the records before it list): {reason}",
+                path.display()
+            ),
+        )),
+        (result, _) => result,
+    }
+}
+
+/// Judges the torn last record of manifest `l`. It was torn by a crash
+/// only if nothing shows that it committed: once an edit commits, what
+/// it made obsolete is deleted (a compaction's inputs, the journals a
+/// flush emptied), and a crash never loses those deletions without the
+/// edit. With such proof it is damage, refused in every mode, naming the
+/// manifest, before anything changes (the tables it added would
+/// otherwise be deleted as orphans); without, it is dropped with a
+/// warning.
+fn judge_torn_manifest(
+    fs: &dyn Fs,
+    dir: &Path,
+    l: &Loaded,
+    catalog: &Catalog,
+    scans: &[scan::JournalScan],
+) -> Result<(), Error> {
+    let lost = dir.join(crate::files::LOST);
+    let set_aside = |n: u64| fs.exists(&crate::files::journal_path(&lost, n));
+    if let Some(proof) = plan::committed_past(catalog, scans, &set_aside) {
+        return Err(torn_but_committed(l, proof));
+    }
+    // An edit whose sync never returned: no caller was told it committed,
+    // and what it described is still in the journals.
+    log::warn!(
+        "recovery: dropped a torn last edit ({} bytes) of {}",
+        l.torn,
+        l.path.display()
+    );
+    Ok(())
+}
+
+/// The error of manifest `l`, whose last record does not read but
+/// committed, as `proof` shows.
+fn torn_but_committed(l: &Loaded, proof: String) -> Error {
+    Error::corruption(
+        CorruptionKind::Manifest,
+        &l.path,
+        l.good_len,
+        format!(
+            "the manifest's last record ({} bytes) does not read, and it committed: {proof}; \
+             a crash cannot explain this, so nothing was changed",
+            l.torn
+        ),
+    )
+}
+
+/// What [`set_aside`] leaves.
+struct Settled {
+    set_aside: Vec<SetAside>,
+    replayed_journals: Vec<(PathBuf, bool)>,
+    orphans: Vec<PathBuf>,
+}
+
+/// Carries out (or, for a read-only open, previews) what `plan` sets
+/// aside, and sorts the rest: the journals that stay, with whether each
+/// holds bytes replay could not use, and the unlisted tables that are
+/// orphans.
+///
+/// Shortened copies left by an interrupted repair go first: their
+/// journals are still whole (a copy's name disappears in the rename that
+/// puts it in place), but they are kept all the same. Tables the manifest
+/// does not list are a crash's uncommitted outputs, deleted once the open
+/// is done, only while the history is whole. After a break something is
+/// missing, and such a table may be all that is left of it: it is set
+/// aside whole, first, so that a crash later in the repair cannot leave
+/// it for an open that would delete it.
+fn set_aside(
+    fs: &dyn Fs,
+    listing: &Listing,
+    catalog: &Catalog,
+    scans: &[scan::JournalScan],
+    plan: plan::Plan,
+    fix: Fix,
+) -> Result<Settled, Error> {
     let unlisted = |n: &u64| !catalog.tables().any(|(_, f)| f.number == *n);
-    let (kept_tables, orphan_tables): (Vec<PathBuf>, Vec<PathBuf>) = if plan.damage.is_some() {
-        let kept = listing.tables.iter().filter(|(n, _)| unlisted(n));
-        (kept.map(|(_, p)| p.clone()).collect(), Vec::new())
-    } else {
-        let orphans = listing.tables.iter().filter(|(n, _)| unlisted(n));
-        (Vec::new(), orphans.map(|(_, p)| p.clone()).collect())
+    let unlisted: Vec<PathBuf> = listing
+        .tables
+        .iter()
+        .filter(|(n, _)| unlisted(n))
+        .map(|(_, p)| p.clone())
+        .collect();
+    let (kept_tables, orphans) = match plan.damage {
+        Some(_) => (unlisted, Vec::new()),
+        None => (Vec::new(), unlisted),
     };
     let steps: Vec<Step> = kept_tables
         .iter()
@@ -385,8 +387,8 @@ pub(crate) fn recover(
         .chain(plan.steps)
         .collect();
     let set_aside = match fix {
-        Fix::Repair => repair::run(fs, dir, &steps)?,
-        Fix::ReadOnly => repair::preview(fs, dir, &steps),
+        Fix::Repair => repair::run(fs, &listing.dir, &steps)?,
+        Fix::ReadOnly => repair::preview(fs, &listing.dir, &steps),
     };
     // The journals that stay in the directory, and whether each holds
     // bytes replay could not use (a torn tail): once their records are in
@@ -403,47 +405,8 @@ pub(crate) fn recover(
             }
         })
         .collect();
-    let mut orphans: Vec<PathBuf> = obsolete_journals.into_iter().map(|(_, p)| p).collect();
-    orphans.extend(orphan_tables);
-    orphans.extend(
-        listing
-            .manifests
-            .iter()
-            .filter(|(n, _)| loaded.as_ref().is_none_or(|l| l.number != *n))
-            .map(|(_, p)| p.clone()),
-    );
-    orphans.extend(listing.temps.iter().cloned());
-    let journals = scans
-        .iter()
-        .enumerate()
-        .map(|(i, scan)| {
-            let replayed = i < plan.replayed;
-            JournalReport {
-                path: scan.path.clone(),
-                bytes: scan.len,
-                batches: if replayed { scan.batches } else { 0 },
-                records: if replayed { scan.records } else { 0 },
-            }
-        })
-        .collect();
-    let mut numbers = listing.numbers;
-    numbers.at_least(catalog.next_file_number);
-    Ok(Recovered {
-        report: RecoveryReport {
-            journals,
-            last_seq: plan.last_seq,
-            dropped: plan.dropped,
-            damage: plan.damage,
-            set_aside,
-            manifest: loaded.as_ref().map(|l| l.path.clone()),
-            tables: version.table_count(),
-            table_bytes: version.tables().map(|(_, t)| t.meta.size).sum(),
-            elapsed: started.elapsed(),
-        },
-        replayed,
-        numbers,
-        catalog,
-        version,
+    Ok(Settled {
+        set_aside,
         replayed_journals,
         orphans,
     })

@@ -280,83 +280,47 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
                 Ok(Some(record)) => Batch::decode(record),
                 Ok(None) => {
                     break match reader.torn_tail() {
-                        Some(t) if t.reason != journal::Corruption::ZeroedTail => {
-                            // Past the start of the torn record itself,
-                            // whose first chunk may be whole.
-                            match record_after(fs, path, t.offset + 1)? {
-                                // A length damaged in the last block reads
-                                // as a chunk running past the end.
-                                Some(at) => Ending::Damaged {
-                                    kind: CorruptionKind::Journal,
-                                    offset: t.offset,
-                                    reason: format!(
-                                        "{}, with a record after it at offset {at}",
-                                        t.reason
-                                    ),
-                                },
-                                None => Ending::Torn {
-                                    offset: t.offset,
-                                    reason: format!("torn tail: {}", t.reason),
-                                },
-                            }
-                        }
+                        // Past the start of the torn record itself, whose
+                        // first chunk may be whole. A length damaged in the
+                        // last block reads as a chunk running past the end.
+                        Some(t) if t.reason != journal::Corruption::ZeroedTail => framing_ending(
+                            fs,
+                            path,
+                            (t.offset, t.offset + 1),
+                            &t.reason.to_string(),
+                            format!("torn tail: {}", t.reason),
+                        )?,
                         _ => Ending::Clean,
                     };
                 }
                 Err(journal::ReadError::Corrupt { offset, reason }) => {
-                    break match record_after(fs, path, offset)? {
-                        Some(at) => Ending::Damaged {
-                            kind: CorruptionKind::Journal,
-                            offset,
-                            reason: format!("{reason}, with a record after it at offset {at}"),
-                        },
-                        None => Ending::Torn {
-                            offset,
-                            reason: format!("torn write: {reason}, and no record after it"),
-                        },
-                    }
+                    break framing_ending(
+                        fs,
+                        path,
+                        (offset, offset),
+                        &reason.to_string(),
+                        format!("torn write: {reason}, and no record after it"),
+                    )?;
                 }
                 Err(e) => return Err(read_error(path, e)),
             };
             let at = reader.record_offset();
-            let damaged = |kind, reason: String| Ending::Damaged {
-                offset: at,
-                reason,
-                kind,
-            };
             let batch = match decoded {
                 Ok(b) => b,
-                Err(e) => break damaged(CorruptionKind::Batch, format!("bad batch: {e}")),
+                Err(e) => {
+                    break Ending::Damaged {
+                        offset: at,
+                        reason: format!("bad batch: {e}"),
+                        kind: CorruptionKind::Batch,
+                    }
+                }
             };
-            if batch.is_empty() {
-                break damaged(CorruptionKind::Batch, "empty batch".to_owned());
-            }
-            let Some(last) = batch.seq().checked_add(batch.len() as u64 - 1) else {
-                break damaged(
-                    CorruptionKind::Sequence,
-                    "sequence number past the maximum".to_owned(),
-                );
-            };
-            match &mut scan.seqs {
-                None => {
-                    scan.seqs = Some(SeqRange {
-                        first: batch.seq(),
-                        last,
-                    })
-                }
-                Some(range) if range.last.0.checked_add(1) == Some(batch.seq().0) => {
-                    range.last = last;
-                }
-                Some(range) => {
-                    break damaged(
-                        CorruptionKind::Sequence,
-                        format!(
-                            "batch sequence number {} where {} was expected",
-                            batch.seq(),
-                            range.last.0.saturating_add(1)
-                        ),
-                    )
-                }
+            if let Err((kind, reason)) = follow_on(&mut scan.seqs, &batch) {
+                break Ending::Damaged {
+                    offset: at,
+                    reason,
+                    kind,
+                };
             }
             scan.batches += 1;
             scan.records += batch.len() as u64;
@@ -367,6 +331,65 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
     scan.len = counting.count;
     scan.data_end = counting.data_end;
     Ok(scan)
+}
+
+/// How a journal ends at framing damage found at `at.0`: damaged if a
+/// record starts after it (searched from `at.1`), torn (`torn` says how)
+/// if none does.
+fn framing_ending(
+    fs: &dyn Fs,
+    path: &Path,
+    at: (u64, u64),
+    what: &str,
+    torn: String,
+) -> Result<Ending, Error> {
+    let (offset, search_from) = at;
+    Ok(match record_after(fs, path, search_from)? {
+        Some(after) => Ending::Damaged {
+            kind: CorruptionKind::Journal,
+            offset,
+            reason: format!("{what}, with a record after it at offset {after}"),
+        },
+        None => Ending::Torn {
+            offset,
+            reason: torn,
+        },
+    })
+}
+
+/// Adds `batch` to the journal's sequence range `seqs`, or says why it
+/// does not follow on: empty, past the largest sequence number, or not
+/// numbered one past the batch before it.
+fn follow_on(seqs: &mut Option<SeqRange>, batch: &Batch) -> Result<(), (CorruptionKind, String)> {
+    if batch.is_empty() {
+        return Err((CorruptionKind::Batch, "empty batch".to_owned()));
+    }
+    let Some(last) = batch.seq().checked_add(batch.len() as u64 - 1) else {
+        return Err((
+            CorruptionKind::Sequence,
+            "sequence number past the maximum".to_owned(),
+        ));
+    };
+    match seqs {
+        None => {
+            *seqs = Some(SeqRange {
+                first: batch.seq(),
+                last,
+            });
+        }
+        Some(range) if range.last.0.checked_add(1) == Some(batch.seq().0) => range.last = last,
+        Some(range) => {
+            return Err((
+                CorruptionKind::Sequence,
+                format!(
+                    "batch sequence number {} where {} was expected",
+                    batch.seq(),
+                    range.last.0.saturating_add(1)
+                ),
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// Where the first record after damage at `offset` of the journal at

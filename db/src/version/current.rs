@@ -172,7 +172,7 @@ pub struct Version {
     pub levels: [Vec<Arc<TableFile>>; NUM_LEVELS],
     /// The highest sequence number in the tables (the manifest's
     /// `LastSeq`): a snapshot below it may miss versions a compaction
-    /// dropped, so `Shared::snapshot` pairs a view only with a number at or
+    /// dropped, so `ReadState::snapshot` pairs a view only with a number at or
     /// above it.
     pub max_seq: u64,
 }
