@@ -8,6 +8,8 @@
 //! - `current`: the live tables of each level, shared by readers, and
 //!   how an obsolete one reaches the deleter;
 //! - `deleter`: the channel obsolete tables are deleted through;
+//! - [`leveldb`]: LevelDB's manifest records (`VersionEdit`), read into
+//!   edits and written from a catalog;
 //! - [`manifest`]: replaying a manifest, appending edits, and installing
 //!   `CURRENT` atomically;
 //! - `set`: loading the manifest `CURRENT` names, opening its tables,
@@ -20,6 +22,7 @@ pub mod catalog;
 pub(crate) mod current;
 pub(crate) mod deleter;
 pub mod edit;
+pub mod leveldb;
 pub mod manifest;
 pub(crate) mod set;
 
