@@ -33,6 +33,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "table_read",
     "manifest_read",
     "repair",
+    "leveldb_edit",
 ];
 
 /// Seconds each fuzz target runs in CI (the targets run in parallel).
