@@ -239,6 +239,18 @@ fn commit_recovered(
     }
     let set = VersionSet::create(files, failure, retire, catalog, &edit)?;
     let version = set.version(&version)?;
+    if report.leveldb_manifest {
+        log::warn!(
+            "open: converted the LevelDB directory {}: {} replaces LevelDB's manifest {}",
+            dir.display(),
+            set.manifest_path().display(),
+            report
+                .manifest
+                .as_deref()
+                .unwrap_or(Path::new(""))
+                .display()
+        );
+    }
     // The manifest recovery read is obsolete now, with the rest.
     orphans.extend(report.manifest.clone());
     let retired_journals: &[(PathBuf, bool)] = if in_memory.is_empty() {

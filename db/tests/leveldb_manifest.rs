@@ -8,21 +8,57 @@ use std::path::Path;
 use std::process::Command;
 use tributary::version::leveldb::{decode_edit, BYTEWISE_COMPARATOR};
 use tributary::version::{manifest, Catalog};
+use tributary::{Db, Options};
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Every file of `dir` (not `LOCK`) with its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != "LOCK")
+        .map(|e| {
+            let name = e.file_name().into_string().unwrap();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn pairs(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
+    db.iter().map(|item| item.unwrap()).collect()
+}
 
 /// Writes a LevelDB database into `dir` with `write.c`; false if
 /// libleveldb-dev is missing (outside CI only).
 fn write_with_leveldb(dir: &Path) -> bool {
+    run_leveldb("write.c", dir).is_some()
+}
+
+/// Compiles `source` (in `tests/leveldb_manifest/`) against libleveldb
+/// and runs it on `dir`; its standard output, or `None` if libleveldb-dev
+/// is missing (outside CI only).
+fn run_leveldb(source: &str, dir: &Path) -> Option<Vec<u8>> {
     if !Path::new("/usr/include/leveldb/c.h").exists() {
         assert!(
             std::env::var_os("CI").is_none(),
             "libleveldb-dev is missing (cargo xtask ci installs it)"
         );
         eprintln!("skipped: no libleveldb-dev");
-        return false;
+        return None;
     }
     let bin_dir = tempfile::tempdir().unwrap();
     let bin = bin_dir.path().join("write");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/leveldb_manifest/write.c");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/leveldb_manifest")
+        .join(source);
     let status = Command::new("cc")
         .arg(&source)
         .args(["-O1", "-o"])
@@ -37,7 +73,7 @@ fn write_with_leveldb(dir: &Path) -> bool {
         "LevelDB: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    true
+    Some(out.stdout)
 }
 
 #[test]
@@ -101,4 +137,57 @@ fn a_leveldb_manifest_folds_into_the_tables_in_the_directory() {
             f.number
         );
     }
+}
+
+/// An uncompressed LevelDB directory (tables on several levels, records
+/// left only in its journal) opens in place: read-only, changing nothing;
+/// then for writing, converting its manifest, with every key and value as
+/// LevelDB's own iterator saw them, and goes on taking writes.
+#[test]
+fn an_uncompressed_leveldb_directory_opens_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(out) = run_leveldb("uncompressed.c", dir.path()) else {
+        return;
+    };
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (k, v) = line.split_once('\t').unwrap();
+            (unhex(k), unhex(v))
+        })
+        .collect();
+    assert_eq!(expected.len(), 16000, "20,000 keys, every fifth deleted");
+
+    let before = snapshot(dir.path());
+    {
+        let db = Db::open_read_only(dir.path(), Options::default()).unwrap();
+        assert!(db.recovery_report().leveldb_manifest);
+        assert_eq!(pairs(&db), expected, "read-only, in place");
+    }
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a read-only open changes nothing"
+    );
+
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(db.recovery_report().leveldb_manifest);
+    assert_eq!(pairs(&db), expected, "converted");
+    db.put(b"key00000001", b"after the conversion").unwrap();
+    db.delete(b"key00000002").unwrap();
+    db.close().unwrap();
+
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(!db.recovery_report().leveldb_manifest, "converted once");
+    let mut want = expected;
+    want.retain(|(k, _)| k != b"key00000002");
+    for (k, v) in &mut want {
+        if k == b"key00000001" {
+            *v = b"after the conversion".to_vec();
+        }
+    }
+    assert_eq!(pairs(&db), want);
+    db.close().unwrap();
+    Db::check(dir.path(), &Options::default()).unwrap();
 }

@@ -134,11 +134,11 @@ pub(crate) fn recover(
     let started = Instant::now();
     let dir = &listing.dir.clone();
     let loaded = load_manifest(fs, &listing)?;
-    let catalog = loaded
+    let mut catalog = loaded
         .as_ref()
         .map(|l| l.catalog.clone())
         .unwrap_or_default();
-    let version = open_listed_tables(shared_fs, dir, loaded.as_ref(), &catalog, retire)?;
+    let mut version = open_listed_tables(shared_fs, dir, loaded.as_ref(), &catalog, retire)?;
     // Journals below the log number hold nothing that is not in tables.
     let (obsolete_journals, live): (Vec<_>, Vec<_>) = listing
         .journals
@@ -152,12 +152,18 @@ pub(crate) fn recover(
     if let Some(l) = loaded.as_ref().filter(|l| l.torn > 0) {
         judge_torn_manifest(fs, dir, l, &catalog, &scans)?;
     }
+    let leveldb = loaded.as_ref().is_some_and(|l| l.leveldb);
+    if leveldb {
+        catalog.last_seq = tables_last_seq(catalog.last_seq, &scans);
+        version.max_seq = catalog.last_seq;
+    }
     let plan = plan::plan_with(
         &scans,
         plan::Expect {
             first_seq: SeqNum(catalog.last_seq.saturating_add(1)),
             synced: &catalog.synced_journals,
-            tracking: loaded.is_some(),
+            // LevelDB records no journal syncs.
+            tracking: loaded.is_some() && !leveldb,
         },
     );
     if let (RecoveryMode::Strict, Some(d)) = (mode, &plan.damage) {
@@ -211,6 +217,7 @@ pub(crate) fn recover(
             damage,
             set_aside: settled.set_aside,
             manifest: loaded.as_ref().map(|l| l.path.clone()),
+            leveldb_manifest: leveldb,
             tables: version.table_count(),
             table_bytes: version.tables().map(|(_, t)| t.meta.size).sum(),
             elapsed: started.elapsed(),
@@ -222,6 +229,21 @@ pub(crate) fn recover(
         replayed_journals: settled.replayed_journals,
         orphans,
     })
+}
+
+/// The highest sequence number in the tables of a LevelDB manifest whose
+/// last sequence number is `recorded`. LevelDB records the last number
+/// used when it wrote its last edit, which may count records written
+/// since its memtable was frozen, which are only in the live journals.
+/// Those journals begin where the tables end: the first live journal's
+/// first batch, one past the tables, unless that is past `recorded` + 1
+/// (records missing between them, which the plan then reports as the
+/// gap it is).
+fn tables_last_seq(recorded: u64, scans: &[scan::JournalScan]) -> u64 {
+    match scans.iter().find_map(|s| s.seqs.map(|r| r.first.0)) {
+        Some(first) if first <= recorded.saturating_add(1) => first.saturating_sub(1),
+        _ => recorded,
+    }
 }
 
 /// The manifest `CURRENT` names, if there is one.

@@ -26,6 +26,10 @@ pub struct RecoveryReport {
     pub set_aside: Vec<SetAside>,
     /// The manifest `CURRENT` named, if the database had one.
     pub manifest: Option<PathBuf>,
+    /// Whether that manifest is LevelDB's (a LevelDB or goleveldb
+    /// directory, opened in place): a writer's open converts it, replacing
+    /// it with one of this database's through `CURRENT`.
+    pub leveldb_manifest: bool,
     /// Tables the manifest lists.
     pub tables: usize,
     /// Their bytes.
@@ -184,10 +188,15 @@ impl fmt::Display for Damage {
 /// the last sequence number recovered.
 impl fmt::Display for RecoveryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = if self.leveldb_manifest {
+            " (LevelDB's)"
+        } else {
+            ""
+        };
         match &self.manifest {
             Some(m) => writeln!(
                 f,
-                "{}: {} tables, {} bytes",
+                "{}{format}: {} tables, {} bytes",
                 m.display(),
                 self.tables,
                 self.table_bytes

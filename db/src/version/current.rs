@@ -319,7 +319,12 @@ pub fn open_table(fs: &dyn Fs, path: &Path, meta: &FileMeta) -> Result<Table, Er
             meta.number
         )));
     }
-    if let Some(entries) = props.entries.filter(|&n| n != meta.entries) {
+    // A LevelDB manifest records no entry count (0 here): nothing to
+    // compare.
+    if let Some(entries) = props
+        .entries
+        .filter(|&n| meta.entries != 0 && n != meta.entries)
+    {
         return Err(not_listed(format!(
             "it records {entries} entries, where the manifest lists {}",
             meta.entries

@@ -29,7 +29,8 @@
 //! out when writing.
 
 use super::catalog::{Catalog, NUM_LEVELS};
-use super::edit::{Field, FileMeta};
+use super::edit::{Field, FileMeta, RecordError};
+use super::manifest::{next_record, ManifestError, Replayed};
 use crate::table::format::{get_varint32, get_varint64, put_varint};
 use std::fmt;
 
@@ -205,6 +206,73 @@ pub fn decode_edit(record: &[u8]) -> Result<LevelDbEdit, LevelDbEditError> {
         edit.fields.push(field);
     }
     Ok(edit)
+}
+
+/// Whether the manifest `bytes` is LevelDB's: its first record is a
+/// `VersionEdit` that begins with a comparator (tag 1), as LevelDB's and
+/// goleveldb's first records do, where this crate's begins with its
+/// header (bincode variant 0).
+pub fn is_leveldb_manifest(bytes: &[u8]) -> bool {
+    let mut reader = journal::Reader::new(bytes, journal::Recovery::Strict);
+    matches!(reader.next_record(), Ok(Some(record)) if record.first() == Some(&1))
+}
+
+/// Replays a LevelDB manifest's bytes into a catalog, as
+/// [`manifest::replay`](super::manifest::replay) does this crate's, with
+/// the same rule for a torn last record.
+///
+/// The catalog's `last_seq` is LevelDB's: the last sequence number used
+/// when the last edit was written, which may count records that are only
+/// in the live journals (recovery takes that into account).
+///
+/// # Errors
+///
+/// [`ManifestError`]: damage before the end, a record that does not
+/// decode, an edit that contradicts the ones before, a comparator other
+/// than [`BYTEWISE_COMPARATOR`] (naming it), or a previous log number
+/// (LevelDB before 1.4), whose journals this reader does not replay.
+pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
+    let mut reader = journal::Reader::new(bytes, journal::Recovery::Strict);
+    let mut catalog = Catalog::default();
+    let mut edits = 0;
+    let mut last_good = 0;
+    while let Some(record) = next_record(&mut reader, bytes)? {
+        let edit = decode_edit(record);
+        let offset = reader.record_offset();
+        let bad = |reason: String| ManifestError::BadRecord {
+            offset,
+            reason: RecordError::Decode(reason),
+        };
+        let edit = edit.map_err(|e| bad(format!("LevelDB edit: {e}")))?;
+        if let Some(name) = edit.comparator.as_deref() {
+            if name != BYTEWISE_COMPARATOR.as_bytes() {
+                return Err(ManifestError::BadHeader(format!(
+                    "LevelDB comparator {:?}: only {BYTEWISE_COMPARATOR} orders keys as this \
+                     database does",
+                    String::from_utf8_lossy(name)
+                )));
+            }
+        }
+        if let Some(prev) = edit.prev_log_number.filter(|&p| p != 0) {
+            return Err(bad(format!(
+                "a previous log number ({prev}): journals of LevelDB before 1.4 are not read"
+            )));
+        }
+        catalog
+            .apply(&edit.fields)
+            .map_err(|reason| ManifestError::Inconsistent { offset, reason })?;
+        edits += 1;
+        last_good = reader.offset();
+    }
+    if edits == 0 {
+        return Err(ManifestError::Empty);
+    }
+    Ok(Replayed {
+        catalog,
+        edits,
+        good_len: last_good,
+        torn: bytes.len() as u64 - last_good,
+    })
 }
 
 /// Encodes `fields` as one LevelDB manifest record, naming `comparator`

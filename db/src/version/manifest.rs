@@ -104,6 +104,39 @@ pub struct Replayed {
     pub torn: u64,
 }
 
+/// The next record of the manifest `bytes` that `reader` reads, or `None`
+/// at its end. Damage that no readable record follows is the last append,
+/// torn by a crash (the journal's own rule for a torn tail): its edit
+/// never returned from its sync, and it ends the manifest too.
+///
+/// # Errors
+///
+/// [`ManifestError::Damaged`] for damage with a record after it.
+pub(crate) fn next_record<'a>(
+    reader: &'a mut Reader<&[u8]>,
+    bytes: &[u8],
+) -> Result<Option<&'a [u8]>, ManifestError> {
+    match reader.next_record() {
+        Ok(Some(record)) => Ok(Some(record)),
+        Ok(None) => Ok(None),
+        Err(ReadError::Corrupt { offset, reason }) => {
+            match journal::record_start_at_or_after(bytes, offset + 1) {
+                Ok(None) => Ok(None),
+                _ => Err(ManifestError::Damaged {
+                    offset,
+                    reason: reason.to_string(),
+                }),
+            }
+        }
+        // Reading from memory has no I/O error; anything else the reader
+        // reports is damage too.
+        Err(e) => Err(ManifestError::Damaged {
+            offset: 0,
+            reason: e.to_string(),
+        }),
+    }
+}
+
 /// Replays a manifest's bytes.
 pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
     let mut reader = Reader::new(bytes, Recovery::Strict);
@@ -115,33 +148,7 @@ pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
     // The fields of an edit split over records, and where it starts.
     let mut continued: Vec<Field> = Vec::new();
     let mut continued_at = 0;
-    loop {
-        let record = match reader.next_record() {
-            Ok(Some(record)) => record,
-            Ok(None) => break,
-            Err(ReadError::Corrupt { offset, reason }) => {
-                // Damage that no readable record follows is the last
-                // append, torn by a crash (the journal's own rule for a
-                // torn tail): its edit never returned from its sync.
-                match journal::record_start_at_or_after(bytes, offset + 1) {
-                    Ok(None) => break,
-                    _ => {
-                        return Err(ManifestError::Damaged {
-                            offset,
-                            reason: reason.to_string(),
-                        })
-                    }
-                }
-            }
-            // Reading from memory has no I/O error; anything else the
-            // reader reports is damage too.
-            Err(e) => {
-                return Err(ManifestError::Damaged {
-                    offset: 0,
-                    reason: e.to_string(),
-                })
-            }
-        };
+    while let Some(record) = next_record(&mut reader, bytes)? {
         let record = Record::decode(record);
         let offset = reader.record_offset();
         let record = record.map_err(|reason| ManifestError::BadRecord { offset, reason })?;

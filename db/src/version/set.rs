@@ -66,6 +66,10 @@ pub struct Loaded {
     /// Bytes of a last record that does not read, dropped: an edit a crash
     /// tore, unless the directory shows that it committed (`recovery`).
     pub torn: u64,
+    /// Whether it is LevelDB's (a LevelDB or goleveldb directory): then
+    /// its `last_seq` may count records only in the live journals, and it
+    /// records no journal syncs.
+    pub leveldb: bool,
 }
 
 /// Reads `CURRENT` and replays the manifest it names.
@@ -99,7 +103,13 @@ pub fn load(fs: &dyn Fs, dir: &Path) -> Result<Loaded, Error> {
         )));
     }
     let bytes = read_all(fs, &path)?;
-    let replayed = manifest::replay(&bytes).map_err(|e| Error::Corruption {
+    let leveldb = super::leveldb::is_leveldb_manifest(&bytes);
+    let replayed = if leveldb {
+        super::leveldb::replay(&bytes)
+    } else {
+        manifest::replay(&bytes)
+    };
+    let replayed = replayed.map_err(|e| Error::Corruption {
         path: path.clone(),
         offset: match &e {
             manifest::ManifestError::Damaged { offset, .. }
@@ -115,6 +125,7 @@ pub fn load(fs: &dyn Fs, dir: &Path) -> Result<Loaded, Error> {
         catalog: replayed.catalog,
         good_len: replayed.good_len,
         torn: replayed.torn,
+        leveldb,
     })
 }
 
