@@ -191,3 +191,48 @@ fn an_uncompressed_leveldb_directory_opens_in_place() {
     db.close().unwrap();
     Db::check(dir.path(), &Options::default()).unwrap();
 }
+
+/// Tables named `NNNNNN.sst`, as LevelDB before 1.14 named them, open and
+/// read as `.ldb` ones do, and go by that name once obsolete.
+#[test]
+fn tables_named_sst_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    for i in 0..2000u32 {
+        db.put(format!("key{i:05}"), format!("value {i}")).unwrap();
+    }
+    db.compact().unwrap();
+    let expected = pairs(&db);
+    db.close().unwrap();
+    let mut renamed = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ldb") {
+            std::fs::rename(&path, path.with_extension("sst")).unwrap();
+            renamed += 1;
+        }
+    }
+    assert!(renamed > 0);
+    {
+        let db = Db::open_read_only(dir.path(), Options::default()).unwrap();
+        assert_eq!(pairs(&db), expected);
+    }
+    Db::check(dir.path(), &Options::default()).unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(pairs(&db), expected);
+    // A full compaction rewrites them as .ldb and deletes the .sst files.
+    db.put(b"key00000", b"new").unwrap();
+    db.compact().unwrap();
+    db.close().unwrap();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".sst")),
+        "obsolete .sst tables deleted: {names:?}"
+    );
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(db.get(b"key00000").unwrap().as_deref(), Some(&b"new"[..]));
+    assert_eq!(pairs(&db).len(), expected.len());
+}

@@ -151,7 +151,7 @@ pub fn open_tables(
     retire: Option<&Sender<Retired>>,
 ) -> Result<Version, Error> {
     Version::derive(catalog, &Version::default(), |meta| {
-        let path = files::table_path(dir, meta.number);
+        let path = files::existing_table_path(&**fs, dir, meta.number);
         check_present(&**fs, &path, meta.size)?;
         Ok(Arc::new(TableFile::unopened(
             meta.clone(),
