@@ -62,7 +62,7 @@ use crate::error::{io_err, Error};
 use crate::files::{self, FileNumbers, Name};
 use crate::fs::{FileKind, Fs, LockMode};
 use crate::options::Options;
-use crate::recovery::{repair as lost, scan, SetAside};
+use crate::recovery::{lost, scan, SetAside};
 use crate::table::Table;
 use crate::version::{self, Catalog, Field};
 use batch::{key, Batch, Kind, SeqNum};

@@ -17,7 +17,7 @@
 //! to open an existing file for writing. A file is created new (failing if the name
 //! exists, so nothing is ever written through a link someone left there),
 //! and the only way to replace one is to rename another over it, which
-//! recovery does only after keeping the old one (see `recovery::repair`).
+//! recovery does only after keeping the old one (see `recovery::lost`).
 
 #[cfg(feature = "fault-injection")]
 mod fault;

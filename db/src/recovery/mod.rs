@@ -12,7 +12,7 @@
 //! 3. Replay reads the good part of the journals again: into batches for a
 //!    writer's open, which writes them to level-0 tables, or into memtables
 //!    for a read-only one.
-//! 4. [`repair`] makes a break stable, so that the next open finds the same
+//! 4. [`lost`] makes a break stable, so that the next open finds the same
 //!    history and new journals never follow a hole. (A torn tail of the
 //!    newest write needs none: see `plan`.)
 //!
@@ -43,8 +43,8 @@
 //! With `Fix::ReadOnly` (`tributary check`), steps 1 to 3 run and the
 //! repair is only reported.
 
+pub(crate) mod lost;
 mod plan;
-pub(crate) mod repair;
 mod report;
 pub(crate) mod scan;
 
@@ -409,8 +409,8 @@ fn set_aside(
         .chain(plan.steps)
         .collect();
     let set_aside = match fix {
-        Fix::Repair => repair::run(fs, &listing.dir, &steps)?,
-        Fix::ReadOnly => repair::preview(fs, &listing.dir, &steps),
+        Fix::Repair => lost::run(fs, &listing.dir, &steps)?,
+        Fix::ReadOnly => lost::preview(fs, &listing.dir, &steps),
     };
     // The journals that stay in the directory, and whether each holds
     // bytes replay could not use (a torn tail): once their records are in
@@ -443,7 +443,7 @@ fn set_aside(
 pub(crate) fn finish(fs: &dyn Fs, dir: &Path, replayed: &[(PathBuf, bool)], orphans: &[PathBuf]) {
     for (path, keep) in replayed {
         let done = if *keep {
-            repair::run(fs, dir, &[Step::SetAside { path: path.clone() }])
+            lost::run(fs, dir, &[Step::SetAside { path: path.clone() }])
                 .map(|kept| {
                     for k in kept {
                         log::warn!(

@@ -1,4 +1,4 @@
-//! Carrying out a repair: setting files aside into `lost/` and cutting
+//! What recovery and repair keep in `lost/`: setting files aside there and cutting
 //! journals, so that nothing is destroyed and every step survives a crash.
 //!
 //! # How a journal is cut
@@ -80,7 +80,7 @@ pub(crate) fn preview(fs: &dyn Fs, dir: &Path, steps: &[Step]) -> Vec<SetAside> 
 }
 
 /// Copies each of `paths` whole into `lost/`, synced, leaving the
-/// originals: what a database repair (`crate::repair`) keeps of the files
+/// originals: what a database repair (`Db::repair`) keeps of the files
 /// it is about to replace, before its commit.
 pub(crate) fn keep_copies(
     fs: &dyn Fs,
