@@ -84,22 +84,6 @@ pub(crate) fn table_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:06}.ldb"))
 }
 
-/// The path of table `number` in `dir` as it is named there: `NNNNNN.ldb`,
-/// or `NNNNNN.sst` as LevelDB before 1.14 named tables, when only that
-/// exists. New tables are always `.ldb`.
-pub(crate) fn existing_table_path(fs: &dyn Fs, dir: &Path, number: u64) -> PathBuf {
-    let ldb = table_path(dir, number);
-    if fs.exists(&ldb) {
-        return ldb;
-    }
-    let sst = dir.join(format!("{number:06}.sst"));
-    if fs.exists(&sst) {
-        sst
-    } else {
-        ldb
-    }
-}
-
 /// What a manifest's name begins with: `MANIFEST-NNNNNN`.
 pub(crate) const MANIFEST_PREFIX: &str = "MANIFEST-";
 

@@ -138,7 +138,7 @@ pub(crate) fn recover(
         .as_ref()
         .map(|l| l.catalog.clone())
         .unwrap_or_default();
-    let mut version = open_listed_tables(shared_fs, dir, loaded.as_ref(), &catalog, retire)?;
+    let mut version = open_listed_tables(shared_fs, &listing, loaded.as_ref(), &catalog, retire)?;
     // Journals below the log number hold nothing that is not in tables.
     let (obsolete_journals, live): (Vec<_>, Vec<_>) = listing
         .journals
@@ -289,7 +289,8 @@ fn load_manifest(fs: &dyn Fs, listing: &Listing) -> Result<Option<Loaded>, Error
     Ok(Some(loaded))
 }
 
-/// The tables `catalog` lists, checked present with their sizes.
+/// The tables `catalog` lists, checked present with their sizes, under
+/// the names `listing` found.
 ///
 /// # Errors
 ///
@@ -298,13 +299,13 @@ fn load_manifest(fs: &dyn Fs, listing: &Listing) -> Result<Option<Loaded>, Error
 /// committed: the error names the manifest instead.
 fn open_listed_tables(
     shared_fs: &Arc<dyn Fs>,
-    dir: &Path,
+    listing: &Listing,
     loaded: Option<&Loaded>,
     catalog: &Catalog,
     retire: Option<&Sender<Retired>>,
 ) -> Result<Version, Error> {
     match (
-        version::set::open_tables(shared_fs, dir, catalog, retire),
+        version::set::open_tables(shared_fs, &listing.dir, catalog, &listing.tables, retire),
         loaded.filter(|l| l.torn > 0),
     ) {
         (Err(Error::Corruption { path, reason, .. }), Some(l)) => Err(torn_but_committed(

@@ -139,6 +139,10 @@ fn read_all(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, Error> {
 
 /// The tables of `catalog` in `dir`, each checked to exist with the size
 /// the manifest gives, to be opened on first use (`version::current`).
+/// `listed` are the tables the directory holds, by number, in order: a
+/// table is opened under the name it has there, `NNNNNN.ldb`, or
+/// `NNNNNN.sst` as LevelDB before 1.14 named tables (`.ldb` first where
+/// both are); new tables are always `.ldb`.
 ///
 /// # Errors
 ///
@@ -148,10 +152,15 @@ pub fn open_tables(
     fs: &Arc<dyn Fs>,
     dir: &Path,
     catalog: &Catalog,
+    listed: &[(u64, PathBuf)],
     retire: Option<&Sender<Retired>>,
 ) -> Result<Version, Error> {
     Version::derive(catalog, &Version::default(), |meta| {
-        let path = files::existing_table_path(&**fs, dir, meta.number);
+        let at = listed.partition_point(|(n, _)| *n < meta.number);
+        let path = match listed.get(at) {
+            Some((n, path)) if *n == meta.number => path.clone(),
+            _ => files::table_path(dir, meta.number),
+        };
         check_present(&**fs, &path, meta.size)?;
         Ok(Arc::new(TableFile::unopened(
             meta.clone(),
