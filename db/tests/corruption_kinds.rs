@@ -81,6 +81,25 @@ fn journaled() -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, journal)
 }
 
+/// Rewrites the journal at `path` with its records as `change` leaves
+/// them, each framed whole again.
+fn rewrite_records(path: &Path, change: impl FnOnce(&mut Vec<Vec<u8>>)) {
+    let mut reader = journal::Reader::new(
+        std::fs::File::open(path).unwrap(),
+        journal::Recovery::Strict,
+    );
+    let mut records = Vec::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        records.push(record.to_vec());
+    }
+    change(&mut records);
+    let mut writer = journal::Writer::new(std::fs::File::create(path).unwrap());
+    for record in &records {
+        writer.append(record).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
 #[test]
 fn damaged_framing_is_a_journal_corruption() {
     let (dir, journal) = journaled();
@@ -95,23 +114,8 @@ fn damaged_framing_is_a_journal_corruption() {
 #[test]
 fn a_record_that_is_no_batch_is_a_batch_corruption() {
     let (dir, journal) = journaled();
-    // Rewrite the journal with a readable record in the middle that does
-    // not decode as a batch.
-    let mut reader = journal::Reader::new(
-        std::fs::File::open(&journal).unwrap(),
-        journal::Recovery::Strict,
-    );
-    let mut records = Vec::new();
-    while let Some(record) = reader.next_record().unwrap() {
-        records.push(record.to_vec());
-    }
-    records[100] = b"no batch".to_vec();
-    let mut writer = journal::Writer::new(std::fs::File::create(&journal).unwrap());
-    for record in &records {
-        writer.append(record).unwrap();
-    }
-    writer.flush().unwrap();
-    drop(writer);
+    // A readable record in the middle that does not decode as a batch.
+    rewrite_records(&journal, |records| records[100] = b"no batch".to_vec());
     assert_eq!(
         kind_of(Db::open(dir.path(), strict())),
         CorruptionKind::Batch
@@ -121,24 +125,12 @@ fn a_record_that_is_no_batch_is_a_batch_corruption() {
 #[test]
 fn a_batch_out_of_sequence_is_a_sequence_corruption() {
     let (dir, journal) = journaled();
-    let mut reader = journal::Reader::new(
-        std::fs::File::open(&journal).unwrap(),
-        journal::Recovery::Strict,
-    );
-    let mut records = Vec::new();
-    while let Some(record) = reader.next_record().unwrap() {
-        records.push(record.to_vec());
-    }
     // Batch 100 claims the sequence number of batch 50: a well-formed
     // batch that does not follow on.
-    let earlier = records[50][..8].to_vec();
-    records[100][..8].copy_from_slice(&earlier);
-    let mut writer = journal::Writer::new(std::fs::File::create(&journal).unwrap());
-    for record in &records {
-        writer.append(record).unwrap();
-    }
-    writer.flush().unwrap();
-    drop(writer);
+    rewrite_records(&journal, |records| {
+        let earlier = records[50][..8].to_vec();
+        records[100][..8].copy_from_slice(&earlier);
+    });
     assert_eq!(
         kind_of(Db::open(dir.path(), strict())),
         CorruptionKind::Sequence

@@ -2,20 +2,16 @@
 //! `tributary::version::leveldb` (issue #25, the format step): every
 //! record decodes, the comparator is the bytewise one, and the catalog
 //! the records fold into lists tables that are in the directory, with
-//! their sizes, on several levels. Uses libleveldb-dev, which `cargo xtask ci` installs.
+//! their sizes, on several levels; and a directory LevelDB wrote opens
+//! in place. Uses libleveldb-dev, which `cargo xtask ci` installs.
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
 use tributary::version::leveldb::{decode_edit, BYTEWISE_COMPARATOR};
 use tributary::version::{manifest, Catalog};
 use tributary::{Db, Options};
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// Every file of `dir` (not `LOCK`) with its bytes.
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -36,50 +32,34 @@ fn pairs(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
     db.iter().map(|item| item.unwrap()).collect()
 }
 
-/// Writes a LevelDB database into `dir` with `write.c`; false if
-/// libleveldb-dev is missing (outside CI only).
-fn write_with_leveldb(dir: &Path) -> bool {
-    run_leveldb("write.c", dir).is_some()
-}
-
-/// Compiles `source` (in `tests/leveldb_manifest/`) against libleveldb
-/// and runs it on `dir`; its standard output, or `None` if libleveldb-dev
+/// Writes a LevelDB database into `dir` with `leveldb_manifest/write.c`,
+/// its blocks compressed as `compression` says ("snappy" or "none"); what
+/// LevelDB's iterator then saw, as hex pairs, or `None` if libleveldb-dev
 /// is missing (outside CI only).
-fn run_leveldb(source: &str, dir: &Path) -> Option<Vec<u8>> {
-    if !Path::new("/usr/include/leveldb/c.h").exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "libleveldb-dev is missing (cargo xtask ci installs it)"
-        );
-        eprintln!("skipped: no libleveldb-dev");
-        return None;
-    }
+fn write_with_leveldb(dir: &Path, compression: &str) -> Option<String> {
     let bin_dir = tempfile::tempdir().unwrap();
-    let bin = bin_dir.path().join("write");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/leveldb_manifest")
-        .join(source);
-    let status = Command::new("cc")
-        .arg(&source)
-        .args(["-O1", "-o"])
-        .arg(&bin)
-        .arg("-lleveldb")
-        .status()
+    let bin = common::leveldb_program(
+        "leveldb_manifest/write.c",
+        bin_dir.path(),
+        "the LevelDB manifest tests",
+    )?;
+    let out = Command::new(&bin)
+        .arg(dir)
+        .arg(compression)
+        .output()
         .unwrap();
-    assert!(status.success(), "compiling {}", source.display());
-    let out = Command::new(&bin).arg(dir).output().unwrap();
     assert!(
         out.status.success(),
         "LevelDB: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(out.stdout)
+    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 #[test]
 fn a_leveldb_manifest_folds_into_the_tables_in_the_directory() {
     let dir = tempfile::tempdir().unwrap();
-    if !write_with_leveldb(dir.path()) {
+    if write_with_leveldb(dir.path(), "snappy").is_none() {
         return;
     }
     let current = std::fs::read(dir.path().join("CURRENT")).unwrap();
@@ -146,15 +126,14 @@ fn a_leveldb_manifest_folds_into_the_tables_in_the_directory() {
 #[test]
 fn an_uncompressed_leveldb_directory_opens_in_place() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(out) = run_leveldb("uncompressed.c", dir.path()) else {
+    let Some(out) = write_with_leveldb(dir.path(), "none") else {
         return;
     };
-    let expected: Vec<(Vec<u8>, Vec<u8>)> = String::from_utf8(out)
-        .unwrap()
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = out
         .lines()
         .map(|line| {
             let (k, v) = line.split_once('\t').unwrap();
-            (unhex(k), unhex(v))
+            (common::unhex(k), common::unhex(v))
         })
         .collect();
     assert_eq!(expected.len(), 16000, "20,000 keys, every fifth deleted");

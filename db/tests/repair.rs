@@ -24,6 +24,8 @@
 //!   value, the repair salvages too, at a version at least as new, and the
 //!   newest wherever LevelDB found the newest.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -357,36 +359,16 @@ fn cases(seed: &Path) -> Vec<Case> {
 fn leveldb_repair() -> Option<&'static Path> {
     static BIN: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
     BIN.get_or_init(|| {
-        if !Path::new("/usr/include/leveldb/c.h").exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "libleveldb-dev is missing (cargo xtask ci installs it)"
-            );
-            eprintln!("skipped the LevelDB RepairDB comparison: no libleveldb-dev");
-            return None;
-        }
         let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("leveldb_repair");
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repair/leveldb_repair.c");
-        let status = Command::new("cc")
-            .arg(&source)
-            .args(["-O1", "-o"])
-            .arg(&bin)
-            .arg("-lleveldb")
-            .status()
-            .unwrap();
-        assert!(status.success(), "compiling {}", source.display());
+        let bin = common::leveldb_program(
+            "repair/leveldb_repair.c",
+            dir.path(),
+            "the LevelDB RepairDB comparison",
+        )?;
         Some((dir, bin))
     })
     .as_ref()
     .map(|(_, bin)| bin.as_path())
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// What LevelDB's `RepairDB` salvages from a copy of `dir`.
@@ -411,7 +393,7 @@ fn pairs(stdout: &[u8]) -> BTreeMap<Vec<u8>, Vec<u8>> {
         .lines()
         .map(|line| {
             let (k, v) = line.split_once('\t').unwrap();
-            (unhex(k), unhex(v))
+            (common::unhex(k), common::unhex(v))
         })
         .collect()
 }

@@ -384,3 +384,39 @@ pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Compiles the C program `source` (a path under `db/tests/`) against
+/// libleveldb-dev into `out_dir`, returning the binary; `None` where
+/// libleveldb-dev is missing, which CI never allows (`cargo xtask ci`
+/// installs it). `what` says what is skipped without it.
+pub fn leveldb_program(source: &str, out_dir: &Path, what: &str) -> Option<std::path::PathBuf> {
+    if !Path::new("/usr/include/leveldb/c.h").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "libleveldb-dev is missing (cargo xtask ci installs it)"
+        );
+        eprintln!("skipped {what}: no libleveldb-dev");
+        return None;
+    }
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(source);
+    let bin = out_dir.join(source.file_stem().expect("a file name"));
+    let status = std::process::Command::new("cc")
+        .arg(&source)
+        .args(["-O1", "-o"])
+        .arg(&bin)
+        .arg("-lleveldb")
+        .status()
+        .unwrap();
+    assert!(status.success(), "compiling {}", source.display());
+    Some(bin)
+}
+
+/// The bytes a hex string spells.
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
