@@ -214,12 +214,11 @@ fn commit_recovered(
                 path.display(),
                 runs.iter().map(Vec::len).sum::<usize>()
             );
-            let first_journal = catalog.log_number;
             (in_memory, live_journals) = keep_in_memory(
                 &runs,
                 &replayed_journals,
                 &report,
-                first_journal,
+                catalog.log_number,
                 options.write_buffer_size,
                 blocks,
             );
