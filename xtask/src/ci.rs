@@ -453,6 +453,11 @@ fn fuzz(ctx: &Ctx) -> Result<String> {
         println!("    {line}");
         report.push(line);
         if !status.success() {
+            // The cause (a panic message, a sanitizer report) comes well
+            // before the tail, which only names the input: print both.
+            for l in failure_cause(&text) {
+                println!("    | {l}");
+            }
             let tail: Vec<&str> = text.lines().rev().take(40).collect();
             for l in tail.into_iter().rev() {
                 println!("    | {l}");
@@ -464,6 +469,30 @@ fn fuzz(ctx: &Ctx) -> Result<String> {
         bail!("fuzz targets failed: {failed:?}");
     }
     Ok(format!("({})", report.join("; ")))
+}
+
+/// The lines of a failed fuzz run that say why it failed: from the first
+/// panic message or sanitizer report, at most 30 lines.
+fn failure_cause(text: &str) -> Vec<&str> {
+    const MARKS: &[&str] = &[
+        "panicked at",
+        "==ERROR:",
+        "deadly signal",
+        "out-of-memory",
+        "ALARM:",
+    ];
+    let lines: Vec<&str> = text.lines().collect();
+    match lines
+        .iter()
+        .position(|l| MARKS.iter().any(|m| l.contains(m)))
+    {
+        Some(first) => lines[first.saturating_sub(2)..]
+            .iter()
+            .take(30)
+            .copied()
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 /// The value of a `-print_final_stats=1` line of libFuzzer's output.

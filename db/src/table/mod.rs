@@ -162,6 +162,8 @@ pub enum Corruption {
     BadKey,
     /// An index entry whose value is not a block handle.
     BadIndexEntry,
+    /// The filter rules out a key that its data block holds.
+    FilterMissesKey,
 }
 
 impl fmt::Display for Corruption {
@@ -188,6 +190,9 @@ impl fmt::Display for Corruption {
             Corruption::KeysOutOfOrder => f.write_str("keys out of order"),
             Corruption::BadKey => f.write_str("not an internal key"),
             Corruption::BadIndexEntry => f.write_str("index entry is not a block handle"),
+            Corruption::FilterMissesKey => {
+                f.write_str("the filter rules out a key its data block holds")
+            }
         }
     }
 }

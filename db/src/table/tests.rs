@@ -219,6 +219,32 @@ fn snappy_block_is_unsupported() {
     assert_eq!(err.offset, 0);
 }
 
+/// A filter whose checksum holds but which rules out a key its block
+/// holds reads as "absent" for that key: `verify_all` (what `check` runs)
+/// reports it, though every data block checks out.
+#[test]
+fn a_filter_that_misses_a_key_fails_verification() {
+    let entries = normalize(vec![(b"a".to_vec(), 1, true, b"x".to_vec())]);
+    let table = build(&entries);
+    let filter = table
+        .filter
+        .clone()
+        .expect("tables are written with a filter");
+    let mut bytes = table.file().to_vec();
+    // Clear the bits of filter 0 (everything before its probe count, the
+    // byte before the offset array), then give the block a fresh checksum.
+    let array_start = u32::from_le_bytes(bytes[filter.end - 5..filter.end - 1].try_into().unwrap());
+    bytes[filter.start..filter.start + array_start as usize - 1].fill(0);
+    let crc = format::block_checksum(&bytes[filter.clone()], format::NO_COMPRESSION);
+    bytes[filter.end + 1..filter.end + 5].copy_from_slice(&crc.to_le_bytes());
+    let table = Table::open(bytes).unwrap();
+    assert_eq!(table.meta_damage(), None);
+    assert_eq!(table.get(b"a", SeqNum(5)).unwrap().map(|f| f.seq), None);
+    let err = table.verify_all().unwrap_err();
+    assert_eq!(err.kind, Corruption::FilterMissesKey);
+    assert_eq!(err.offset, filter.start as u64);
+}
+
 proptest! {
     /// `find_block`'s word search gives what a plain binary search over
     /// the separators gives, for keys sharing long prefixes, keys that are
