@@ -110,6 +110,7 @@ pub use options::{Options, RecoveryMode, WriteOptions, MAX_KEY_SIZE, MIN_WRITE_B
 pub use read::Iter;
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
 pub use repair::{RepairReport, Salvaged};
+pub use table::Compression;
 /// The group-commit types the database's API names: [`Stats::writer`],
 /// [`Error::Write`].
 pub use writer::{Metrics, RoomError, WriteError};

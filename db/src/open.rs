@@ -28,6 +28,7 @@ use crate::options::Options;
 use crate::read::{Frozen, ReadState, View};
 use crate::recovery::{self, Fix, Recovered, RecoveryReport, Replayed};
 use crate::state::Shared;
+use crate::table::TableOptions;
 use crate::version::{Deleter, Field, FileMeta, Retired, TableFile, Version, VersionSet};
 use crate::wal::{self, JournalWriter, Wal};
 use batch::{Batch, SeqNum};
@@ -200,7 +201,7 @@ fn commit_recovered(
     let mut edit = Vec::new();
     let mut in_memory = Vec::new();
     let mut live_journals = Vec::new();
-    match write_recovered_runs(files, &runs, options.block_size) {
+    match write_recovered_runs(files, &runs, options.shape().table_options(0)) {
         // Oldest first, each new table in front of level 0's newer end.
         Ok(tables) => edit.extend(
             tables
@@ -339,13 +340,13 @@ fn start_writing(
 fn write_recovered_runs(
     files: &Files,
     runs: &[Vec<Batch>],
-    block_size: usize,
+    table_options: TableOptions,
 ) -> Result<Vec<FileMeta>, Error> {
     let fs = &**files.fs();
     let mut tables: Vec<(FileMeta, PathBuf)> = Vec::with_capacity(runs.len());
     for run in runs {
         let written = files.new_table().and_then(|(number, path)| {
-            build::write_batches(fs, &path, number, block_size, run)
+            build::write_batches(fs, &path, number, table_options, run)
                 .map(|meta| (meta, path.clone()))
                 .map_err(io_err("write table", &path))
         });

@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::fs::{Fs, OsFs};
+use crate::table::Compression;
 use crate::tuning::MAX_WRITE_BUFFER_SIZE;
 use std::fmt;
 use std::sync::Arc;
@@ -72,6 +73,18 @@ pub struct Options {
     /// index and faster scans, smaller ones cheaper point reads. Default:
     /// 4 KiB, as LevelDB. From 1 KiB to 4 MiB.
     pub block_size: usize,
+    /// How table blocks are compressed ([`Compression`]): a block is
+    /// stored compressed only if that saves an eighth of it. Default:
+    /// Snappy, as LevelDB, goleveldb, RocksDB and Pebble. Tables already
+    /// written keep theirs; every type is read whatever this says.
+    pub compression: Compression,
+    /// The compression of each level's tables, overriding
+    /// [`compression`](Options::compression) (RocksDB's
+    /// `compression_per_level`): entry `i` for level `i`, the last entry
+    /// for every deeper level, such as `[None, None, Snappy]` to keep the
+    /// levels that are rewritten most cheap to write. Empty (the default):
+    /// `compression` everywhere. At most 7 entries.
+    pub compression_per_level: Vec<Compression>,
     /// The file system. Default: the operating system's ([`OsFs`]); tests
     /// pass a `FaultFs` (`tributary::fs::FaultFs`, built with the
     /// `fault-injection` feature).
@@ -91,6 +104,8 @@ impl Default for Options {
             table_file_size: 2 << 20,
             level1_size: 10 << 20,
             block_size: crate::table::BLOCK_SIZE,
+            compression: Compression::Snappy,
+            compression_per_level: Vec::new(),
             fs: Arc::new(OsFs),
         }
     }
@@ -109,6 +124,8 @@ impl fmt::Debug for Options {
             .field("table_file_size", &self.table_file_size)
             .field("level1_size", &self.level1_size)
             .field("block_size", &self.block_size)
+            .field("compression", &self.compression)
+            .field("compression_per_level", &self.compression_per_level)
             .field("fs", &self.fs)
             .finish()
     }
@@ -126,6 +143,10 @@ impl Options {
             ratio: crate::tuning::LEVEL_SIZE_RATIO,
             target_file_size: self.table_file_size,
             block_size: self.block_size,
+            compression: std::array::from_fn(|level| match self.compression_per_level.as_slice() {
+                [] => self.compression,
+                levels => levels[level.min(levels.len() - 1)],
+            }),
         }
     }
 
@@ -153,6 +174,13 @@ impl Options {
             return Err(Error::InvalidOptions(format!(
                 "level1_size is {} bytes, below the minimum of 16384",
                 self.level1_size
+            )));
+        }
+        if self.compression_per_level.len() > crate::version::NUM_LEVELS {
+            return Err(Error::InvalidOptions(format!(
+                "compression_per_level has {} entries, for {} levels",
+                self.compression_per_level.len(),
+                crate::version::NUM_LEVELS
             )));
         }
         if !(1 << 10..=4 << 20).contains(&self.block_size) {

@@ -657,7 +657,7 @@ fn write_newest(
                 let path = files::table_path(dir, number);
                 created.push(path.clone());
                 out = Some(
-                    OutputTable::create(fs, &path, number, shape.block_size)
+                    OutputTable::create(fs, &path, number, shape.table_options(0))
                         .map_err(io_err("create table", &path))?,
                 );
             }

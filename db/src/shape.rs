@@ -1,8 +1,9 @@
 //! [`Shape`]: the sizes that shape the tree, fixed from the options at
 //! open: when a level needs compacting, how large its tables are, and
-//! where a block ends. The picker (`compaction::pick`) decides from it,
-//! the table writers cut by it.
+//! how each level's tables are written. The picker (`compaction::pick`)
+//! decides from it, the table writers cut and compress by it.
 
+use crate::table::{Compression, TableOptions};
 use crate::version::NUM_LEVELS;
 
 /// The sizes that shape the tree.
@@ -19,9 +20,19 @@ pub(crate) struct Shape {
     /// The size at which every table writer cuts a data block (not the
     /// picker's concern, but fixed with the tree's other sizes).
     pub block_size: usize,
+    /// How each level's tables are compressed.
+    pub compression: [Compression; NUM_LEVELS],
 }
 
 impl Shape {
+    /// How a table written into `level` is written.
+    pub fn table_options(&self, level: usize) -> TableOptions {
+        TableOptions {
+            block_size: self.block_size,
+            compression: self.compression[level],
+        }
+    }
+
     /// The target size of `level` (1 or deeper) in bytes.
     pub fn max_bytes(&self, level: usize) -> u64 {
         debug_assert!(level >= 1);

@@ -370,7 +370,12 @@ fn prefix_scans() {
 #[test]
 fn compact_flushes_and_merges_every_table_into_one_level() {
     let fs = FaultFs::new();
-    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    // Uncompressed, so that the data outgrows level 1's target.
+    let uncompressed = Options {
+        compression: tributary::Compression::None,
+        ..options(&fs, 64 << 10)
+    };
+    let db = Db::open(dir(), uncompressed).unwrap();
     let mut model = BTreeMap::new();
     for i in 0..4000u32 {
         let k = format!("{:05}", (i * 7919) % 1500).into_bytes();

@@ -32,7 +32,7 @@ use common::{dir, eventually, options};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tributary::fs::{CrashMode, Fault, FaultFs, FaultKind, FaultOp};
-use tributary::{Batch, Db, Error, WriteOptions};
+use tributary::{Batch, Db, Error, Options, WriteOptions};
 
 const WRITERS: u64 = 4;
 const WRITES_PER_WRITER: u64 = 40;
@@ -505,7 +505,13 @@ fn a_table_fault_fails_a_large_batch_alone() {
         for nth in nths {
             let ctx = format!("{kind:?} on table {op:?} #{nth}");
             let fs = FaultFs::new();
-            let db = Db::open(dir(), options(&fs, WRITE_BUFFER)).unwrap();
+            // Uncompressed, so that the batch's table takes more than one
+            // write (its values are one repeated byte).
+            let uncompressed = Options {
+                compression: tributary::Compression::None,
+                ..options(&fs, WRITE_BUFFER)
+            };
+            let db = Db::open(dir(), uncompressed).unwrap();
             db.put(b"before", b"1").unwrap();
             // In a table already, so that the batch's own table is the
             // only one written (a background flush would meet the fault

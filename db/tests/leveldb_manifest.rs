@@ -119,16 +119,35 @@ fn a_leveldb_manifest_folds_into_the_tables_in_the_directory() {
     }
 }
 
-/// An uncompressed LevelDB directory (tables on several levels, records
-/// left only in its journal) opens in place: read-only, changing nothing;
-/// then for writing, converting its manifest, with every key and value as
-/// LevelDB's own iterator saw them, and goes on taking writes.
+/// An uncompressed LevelDB directory opens in place.
 #[test]
 fn an_uncompressed_leveldb_directory_opens_in_place() {
+    opens_in_place("none");
+}
+
+/// A LevelDB directory with Snappy blocks (LevelDB's default) opens in
+/// place, its tables read as they are.
+#[test]
+fn a_snappy_leveldb_directory_opens_in_place() {
+    opens_in_place("snappy");
+}
+
+/// A LevelDB directory written with `compression` (tables on several
+/// levels, records left only in its journal) opens in place: read-only,
+/// changing nothing; then for writing, converting its manifest, with
+/// every key and value as LevelDB's own iterator saw them, and goes on
+/// taking writes.
+fn opens_in_place(compression: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(out) = write_with_leveldb(dir.path(), "none") else {
+    let Some(out) = write_with_leveldb(dir.path(), compression) else {
         return;
     };
+    if compression == "snappy" {
+        assert!(
+            any_table_has_block_type(dir.path(), 1),
+            "LevelDB stored Snappy blocks"
+        );
+    }
     let expected: Vec<(Vec<u8>, Vec<u8>)> = out
         .lines()
         .map(|line| {
@@ -169,6 +188,26 @@ fn an_uncompressed_leveldb_directory_opens_in_place() {
     assert_eq!(pairs(&db), want);
     db.close().unwrap();
     Db::check(dir.path(), &Options::default()).unwrap();
+}
+
+/// Whether the first data block of some table in `dir` is stored as
+/// `block_type`.
+fn any_table_has_block_type(dir: &Path, block_type: u8) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|e| {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|e| e != "ldb") {
+            return false;
+        }
+        // The first data block starts at offset 0: its trailer is the
+        // first place where a type byte and a checksum match the bytes
+        // before them.
+        let bytes = std::fs::read(&path).unwrap();
+        (1..bytes.len().min(1 << 16) - 4).any(|end| {
+            bytes[end] == block_type
+                && u32::from_le_bytes(bytes[end + 1..end + 5].try_into().unwrap())
+                    == tributary::table::format::block_checksum(&bytes[..end], block_type)
+        })
+    })
 }
 
 /// Tables named `NNNNNN.sst`, as LevelDB before 1.14 named them, open and

@@ -410,7 +410,7 @@ fn tributary_reads(name: &str, file: Vec<u8>, entries: &[Entry], seeks: &[Vec<u8
         let want = |found: Option<tributary::table::Found<'_>>| {
             let found = found.unwrap_or_else(|| panic!("{name}: get {} found nothing", hex(k)));
             assert_eq!(
-                (found.seq, found.kind, found.value),
+                (found.seq, found.kind, &*found.value),
                 (seq, kind, value),
                 "{name}: get {}",
                 hex(user)

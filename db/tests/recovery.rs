@@ -6,7 +6,7 @@ mod common;
 use common::{dir, options, without_manifest};
 use std::path::PathBuf;
 use tributary::fs::FaultFs;
-use tributary::{Db, Error, RecoveryMode, WriteOptions};
+use tributary::{Db, Error, Options, RecoveryMode, WriteOptions};
 
 /// The journals of `fs`, oldest first.
 fn journals_of(fs: &FaultFs) -> Vec<PathBuf> {
@@ -416,7 +416,12 @@ fn damage_past_the_recorded_synced_length_is_a_crash_tail() {
 #[test]
 fn check_finds_damage_in_a_table_block_an_open_does_not_read() {
     let fs = FaultFs::new();
-    let db = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
+    // Uncompressed, so that byte 1000 lies in the first data block.
+    let uncompressed = Options {
+        compression: tributary::Compression::None,
+        ..options(&fs, 64 << 10)
+    };
+    let db = Db::open(dir(), uncompressed).unwrap();
     for i in 0..2000u32 {
         db.put(format!("{i:06}").as_bytes(), [b'v'; 100]).unwrap();
     }

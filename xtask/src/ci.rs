@@ -34,6 +34,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "manifest_read",
     "repair",
     "leveldb_edit",
+    "block_codec",
 ];
 
 /// Seconds each fuzz target runs in CI (the targets run in parallel).

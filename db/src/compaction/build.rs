@@ -9,7 +9,7 @@
 
 use crate::fs::{Fs, WritableFile};
 use crate::table::reader::word_after;
-use crate::table::TableBuilder;
+use crate::table::{TableBuilder, TableOptions};
 use crate::tuning::TABLE_WRITE_BUFFER;
 use crate::version::FileMeta;
 use batch::{key, Batch, Record, SeqNum};
@@ -25,17 +25,17 @@ pub(crate) struct OutputTable {
 }
 
 impl OutputTable {
-    /// Creates table `number` at `path`, which must not exist, with data
-    /// blocks of `block_size` bytes.
+    /// Creates table `number` at `path`, which must not exist, written as
+    /// `options` say.
     pub fn create(
         fs: &dyn Fs,
         path: &Path,
         number: u64,
-        block_size: usize,
+        options: TableOptions,
     ) -> io::Result<OutputTable> {
         let file = fs.create(path)?;
         let out = BufWriter::with_capacity(TABLE_WRITE_BUFFER, file);
-        let mut builder = TableBuilder::with_block_size(out, block_size);
+        let mut builder = TableBuilder::with_options(out, options);
         // Its number in its metaindex: a table copied over another of the
         // same size is then told apart at open (`version::set`).
         builder.set_number(number);
@@ -94,7 +94,7 @@ pub(crate) fn write_memtable(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
-    block_size: usize,
+    options: TableOptions,
     memdb: &MemDb,
 ) -> io::Result<(FileMeta, u64)> {
     let mut last_seq = 0;
@@ -109,7 +109,7 @@ pub(crate) fn write_memtable(
         it.next();
         Some(entry)
     });
-    let meta = write_table(fs, path, number, block_size, entries)?;
+    let meta = write_table(fs, path, number, options, entries)?;
     Ok((meta, last_seq))
 }
 
@@ -121,10 +121,10 @@ pub(crate) fn write_table<'a>(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
-    block_size: usize,
+    options: TableOptions,
     entries: impl Iterator<Item = (&'a [u8], &'a [u8])>,
 ) -> io::Result<FileMeta> {
-    write_table_with(fs, path, number, block_size, |out| {
+    write_table_with(fs, path, number, options, |out| {
         for (key, value) in entries {
             out.add(key, value)?;
         }
@@ -143,7 +143,7 @@ pub(crate) fn write_batches(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
-    block_size: usize,
+    options: TableOptions,
     batches: &[Batch],
 ) -> io::Result<FileMeta> {
     let mut records: Vec<(u64, Record<'_>, u64)> = batches
@@ -190,7 +190,7 @@ pub(crate) fn write_batches(
             format!("two records numbered {} for one key", w[0].2),
         ));
     }
-    write_table_with(fs, path, number, block_size, |out| {
+    write_table_with(fs, path, number, options, |out| {
         let mut ikey = Vec::new();
         for (_, record, seq) in &records {
             ikey.clear();
@@ -207,10 +207,10 @@ pub(crate) fn write_table_with(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
-    block_size: usize,
+    options: TableOptions,
     fill: impl FnOnce(&mut OutputTable) -> io::Result<()>,
 ) -> io::Result<FileMeta> {
-    let result = OutputTable::create(fs, path, number, block_size).and_then(|mut out| {
+    let result = OutputTable::create(fs, path, number, options).and_then(|mut out| {
         fill(&mut out)?;
         out.finish()
     });
@@ -252,7 +252,7 @@ mod tests {
             batch(6, &[b"a", &k2, b"a\0\0", &k3], &[b"b"]),
             batch(11, &[b"", b"a", b"ba", b"ab"], &[]),
         ];
-        let meta = write_batches(&OsFs, &path, 1, 4096, &batches).unwrap();
+        let meta = write_batches(&OsFs, &path, 1, TableOptions::default(), &batches).unwrap();
         let table = Arc::new(Table::open(std::fs::read(&path).unwrap()).unwrap());
         let mut it = table.iter();
         it.seek_to_first();
@@ -277,7 +277,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("000001.ldb");
         let (a, b) = (batch(1, &[b"k", b"x"], &[]), batch(1, &[b"k"], &[]));
-        let err = write_batches(&OsFs, &path, 1, 4096, &[a, b]).unwrap_err();
+        let err = write_batches(&OsFs, &path, 1, TableOptions::default(), &[a, b]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(
             !path.exists(),

@@ -106,9 +106,14 @@ fn flush_one(
     if !oldest.memdb.is_empty() {
         let (number, path) = shared.files.new_table()?;
         let meta;
-        (meta, last_seq) =
-            build::write_memtable(fs, &path, number, shared.shape.block_size, &oldest.memdb)
-                .map_err(io_err("write table", &path))?;
+        (meta, last_seq) = build::write_memtable(
+            fs,
+            &path,
+            number,
+            shared.shape.table_options(0),
+            &oldest.memdb,
+        )
+        .map_err(io_err("write table", &path))?;
         fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
         shared.counters.add(Count::TableBytesWritten, meta.size);
         edit.push(Field::AddFile {

@@ -82,7 +82,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         fs,
         &path,
         number,
-        shared.shape.block_size,
+        shared.shape.table_options(0),
         std::slice::from_ref(group),
     )
     .map_err(io_err("write table", &path))?;

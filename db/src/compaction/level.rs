@@ -188,7 +188,7 @@ fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Resu
             &merge::sorted_runs(&deleted),
             &|user_key| deeper_may_hold(version, level + 2, user_key),
             || Some(OutputCut::new(grandparents.clone(), shape)),
-            shape.target_file_size,
+            level + 1,
             split.as_deref(),
         )?;
         log::debug!(

@@ -62,14 +62,7 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
     // Every table is an input: no deeper table can hold a key a tombstone
     // would hide.
     let runs = sorted_runs(&inputs);
-    let outputs = merge(
-        shared,
-        &runs,
-        &|_| false,
-        None,
-        shared.shape.target_file_size,
-        Span::default(),
-    )?;
+    let outputs = merge(shared, &runs, &|_| false, None, level, Span::default())?;
     let written = outputs.len();
     commit(shared, &inputs, Vec::new(), outputs, level, None)?;
     shared.counters.add(Count::Compactions, 1);
@@ -183,18 +176,11 @@ pub(crate) fn merge_split(
     runs: &[Vec<&Arc<TableFile>>],
     deeper_may_hold: &(dyn Fn(&[u8]) -> bool + Sync),
     cut: impl Fn() -> Option<OutputCut>,
-    target: u64,
+    level: usize,
     split: Option<&[u8]>,
 ) -> Result<Vec<Output>, Error> {
     let Some(split) = split else {
-        return merge(
-            shared,
-            runs,
-            deeper_may_hold,
-            cut(),
-            target,
-            Span::default(),
-        );
+        return merge(shared, runs, deeper_may_hold, cut(), level, Span::default());
     };
     let low_span = Span {
         after: None,
@@ -209,9 +195,9 @@ pub(crate) fn merge_split(
         let high = std::thread::Builder::new()
             .name("tributary-subcompaction".into())
             .spawn_scoped(scope, || {
-                merge(shared, runs, deeper_may_hold, high_cut, target, high_span)
+                merge(shared, runs, deeper_may_hold, high_cut, level, high_span)
             });
-        let low = merge(shared, runs, deeper_may_hold, low_cut, target, low_span);
+        let low = merge(shared, runs, deeper_may_hold, low_cut, level, low_span);
         let high = match high {
             // A panic there is one of this thread's, as if it had merged
             // both halves itself.
@@ -219,7 +205,7 @@ pub(crate) fn merge_split(
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             // No thread: this one merges the other half after its own.
-            Err(_) => merge(shared, runs, deeper_may_hold, cut(), target, high_span),
+            Err(_) => merge(shared, runs, deeper_may_hold, cut(), level, high_span),
         };
         (low, high)
     });
@@ -243,8 +229,9 @@ pub(crate) fn merge_split(
 /// ([`InputRun`]); on a tie in user key the internal order puts the
 /// newest version first, whichever run holds it.
 /// `deeper_may_hold(user_key)` says whether a table below the output
-/// level may hold the key; `cut` ends tables early, and `target` is their
-/// size. On an error no output is left.
+/// level may hold the key; `cut` ends tables early; the outputs are of
+/// `level`, cut at its target size and written as its tables are. On an
+/// error no output is left.
 ///
 /// # Errors
 ///
@@ -256,7 +243,7 @@ pub(crate) fn merge(
     runs: &[Vec<&Arc<TableFile>>],
     deeper_may_hold: &(dyn Fn(&[u8]) -> bool + Sync),
     cut: Option<OutputCut>,
-    target: u64,
+    level: usize,
     span: Span<'_>,
 ) -> Result<Vec<Output>, Error> {
     let dir = shared.files.dir();
@@ -289,7 +276,7 @@ pub(crate) fn merge(
             &mut inputs,
             deeper_may_hold,
             cut,
-            target,
+            level,
             span,
             &queue,
         );
@@ -328,11 +315,13 @@ fn merge_into(
     inputs: &mut [InputRun<'_>],
     deeper_may_hold: &(dyn Fn(&[u8]) -> bool + Sync),
     mut cut: Option<OutputCut>,
-    target: u64,
+    level: usize,
     span: Span<'_>,
     sync: &SyncSender<(Box<dyn WritableFile>, PathBuf)>,
 ) -> (Result<Vec<Output>, Error>, Vec<PathBuf>) {
     let fs = &**shared.files.fs();
+    let target = shared.shape.target_file_size;
+    let table_options = shared.shape.table_options(level);
     let mut current: Option<OutputTable> = None;
     let mut finished: Vec<Output> = Vec::new();
     let mut paths: Vec<PathBuf> = Vec::new();
@@ -397,7 +386,7 @@ fn merge_into(
                         let (number, path) = shared.files.new_table()?;
                         paths.push(path.clone());
                         current = Some(
-                            OutputTable::create(fs, &path, number, shared.shape.block_size)
+                            OutputTable::create(fs, &path, number, table_options)
                                 .map_err(io_err("create table", &path))?,
                         );
                     }

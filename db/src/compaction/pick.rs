@@ -366,6 +366,7 @@ pub(crate) const TEST_SHAPE: Shape = Shape {
     ratio: 10,
     target_file_size: 100,
     block_size: 4096,
+    compression: [crate::table::Compression::None; crate::version::NUM_LEVELS],
 };
 
 #[cfg(test)]

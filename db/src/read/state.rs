@@ -72,7 +72,7 @@ impl View {
             }
         }
         match self.version.get(key, seq)? {
-            TableLookup::Found(value) => Ok(Some(value.to_vec())),
+            TableLookup::Found(value) => Ok(Some(value.into_owned())),
             TableLookup::Deleted | TableLookup::Absent => Ok(None),
         }
     }

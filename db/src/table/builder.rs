@@ -1,6 +1,7 @@
 //! Writing a table: entries in internal-key order in, LevelDB's bytes out.
 
 use super::block::BlockBuilder;
+use super::compress::{Compression, Compressor};
 use super::filter::{FilterBuilder, FILTER_META_KEY};
 use super::format::{block_checksum, BlockHandle, Footer, NO_COMPRESSION};
 use batch::key;
@@ -13,6 +14,31 @@ pub const BLOCK_SIZE: usize = 4096;
 /// `block_restart_interval`).
 pub const RESTART_INTERVAL: usize = 16;
 
+/// How a table is written: where its data blocks are cut and how its
+/// blocks are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableOptions {
+    /// The size at which a data block is cut (LevelDB's
+    /// `Options::block_size`): larger blocks make a smaller index and
+    /// faster scans, smaller ones cheaper point reads. Default:
+    /// [`BLOCK_SIZE`].
+    pub block_size: usize,
+    /// How the data, index and metaindex blocks are compressed (a block is
+    /// kept compressed only if that saves an eighth of it; the filter is
+    /// always stored raw, as LevelDB stores it). Default: none, so that a
+    /// bare builder writes exactly what LevelDB writes without Snappy.
+    pub compression: Compression,
+}
+
+impl Default for TableOptions {
+    fn default() -> TableOptions {
+        TableOptions {
+            block_size: BLOCK_SIZE,
+            compression: Compression::None,
+        }
+    }
+}
+
 /// What a finished table holds, for the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSummary {
@@ -24,6 +50,10 @@ pub struct TableSummary {
     pub smallest: Vec<u8>,
     /// The last internal key.
     pub largest: Vec<u8>,
+    /// Bytes of the data blocks before compression (trailers excluded).
+    pub data_raw: u64,
+    /// Bytes of the data blocks as stored (trailers excluded).
+    pub data_stored: u64,
 }
 
 /// Writes one table to `W`, entry by entry.
@@ -49,6 +79,12 @@ pub struct TableBuilder<W: Write> {
     block_size: usize,
     /// The file number to record ([`TableBuilder::set_number`]).
     number: Option<u64>,
+    /// Compresses the data, index and metaindex blocks (the filter is
+    /// always stored raw, as LevelDB stores it).
+    compressor: Compressor,
+    /// Data block bytes before and after compression.
+    data_raw: u64,
+    data_stored: u64,
 }
 
 /// The metaindex key of a table's entry count, a Tributary property
@@ -60,15 +96,13 @@ pub const NUMBER_META_KEY: &[u8] = b"tributary.number";
 
 impl<W: Write> TableBuilder<W> {
     /// A builder writing to `out` from its current position, taken as
-    /// offset 0.
+    /// offset 0, with the default [`TableOptions`].
     pub fn new(out: W) -> TableBuilder<W> {
-        TableBuilder::with_block_size(out, BLOCK_SIZE)
+        TableBuilder::with_options(out, TableOptions::default())
     }
 
-    /// A builder as [`new`](TableBuilder::new)'s, cutting data blocks at
-    /// `block_size` bytes instead of [`BLOCK_SIZE`]: larger blocks make a
-    /// smaller index and faster scans, smaller ones cheaper point reads.
-    pub fn with_block_size(out: W, block_size: usize) -> TableBuilder<W> {
+    /// A builder as [`new`](TableBuilder::new)'s, writing as `options` say.
+    pub fn with_options(out: W, options: TableOptions) -> TableBuilder<W> {
         let mut filter = FilterBuilder::new();
         filter.start_block(0);
         TableBuilder {
@@ -81,8 +115,11 @@ impl<W: Write> TableBuilder<W> {
             entries: 0,
             smallest: Vec::new(),
             last_key: Vec::new(),
-            block_size,
+            block_size: options.block_size,
             number: None,
+            compressor: Compressor::new(options.compression),
+            data_raw: 0,
+            data_stored: 0,
         }
     }
 
@@ -145,18 +182,26 @@ impl<W: Write> TableBuilder<W> {
             return Ok(());
         }
         let contents = self.data.finish();
-        self.pending = Some(self.write_block(&contents)?);
+        let handle = self.write_block(&contents, true)?;
+        self.data_raw += contents.len() as u64;
+        self.data_stored += handle.size;
+        self.pending = Some(handle);
         self.filter.start_block(self.offset);
         Ok(())
     }
 
-    fn write_block(&mut self, contents: &[u8]) -> io::Result<BlockHandle> {
+    /// Writes the block `raw`, compressed if `compress` and that pays.
+    fn write_block(&mut self, raw: &[u8], compress: bool) -> io::Result<BlockHandle> {
+        let (contents, block_type) = match compress {
+            true => self.compressor.compress(raw),
+            false => (raw, NO_COMPRESSION),
+        };
         let handle = BlockHandle {
             offset: self.offset,
             size: contents.len() as u64,
         };
-        let mut trailer = [NO_COMPRESSION, 0, 0, 0, 0];
-        trailer[1..].copy_from_slice(&block_checksum(contents, NO_COMPRESSION).to_le_bytes());
+        let mut trailer = [block_type, 0, 0, 0, 0];
+        trailer[1..].copy_from_slice(&block_checksum(contents, block_type).to_le_bytes());
         self.out.write_all(contents)?;
         self.out.write_all(&trailer)?;
         self.offset += (contents.len() + trailer.len()) as u64;
@@ -175,7 +220,7 @@ impl<W: Write> TableBuilder<W> {
         let largest = self.last_key.clone();
         self.flush_data_block()?;
         let filter = std::mem::take(&mut self.filter).finish();
-        let filter_handle = self.write_block(&filter)?;
+        let filter_handle = self.write_block(&filter, false)?;
 
         let mut metaindex = BlockBuilder::new(RESTART_INTERVAL);
         let mut handle = Vec::new();
@@ -186,7 +231,7 @@ impl<W: Write> TableBuilder<W> {
             metaindex.add(ENTRIES_META_KEY, &self.entries.to_le_bytes());
             metaindex.add(NUMBER_META_KEY, &number.to_le_bytes());
         }
-        let metaindex_handle = self.write_block(&metaindex.finish())?;
+        let metaindex_handle = self.write_block(&metaindex.finish(), true)?;
 
         if let Some(handle) = self.pending.take() {
             let mut successor = largest.clone();
@@ -194,7 +239,7 @@ impl<W: Write> TableBuilder<W> {
             self.add_index_entry(&successor, handle);
         }
         let index = self.index.finish();
-        let index_handle = self.write_block(&index)?;
+        let index_handle = self.write_block(&index, true)?;
         let footer = Footer {
             metaindex: metaindex_handle,
             index: index_handle,
@@ -208,6 +253,8 @@ impl<W: Write> TableBuilder<W> {
             entries: self.entries,
             smallest: self.smallest,
             largest,
+            data_raw: self.data_raw,
+            data_stored: self.data_stored,
         };
         Ok((self.out, summary))
     }

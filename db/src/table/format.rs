@@ -14,9 +14,10 @@ const MAX_HANDLE_LEN: usize = 20;
 
 /// The block type byte of an uncompressed block.
 pub const NO_COMPRESSION: u8 = 0;
-/// The block type byte of a Snappy-compressed block, which Tributary never
-/// writes and reads as [`Corruption::Unsupported`].
+/// The block type byte of a Snappy-compressed block (raw format).
 pub const SNAPPY: u8 = 1;
+/// The block type byte of a zstd-compressed block (LevelDB's main branch).
+pub const ZSTD: u8 = 2;
 
 /// Appends `v` as a LevelDB varint (7 bits a byte, low bits first).
 pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {

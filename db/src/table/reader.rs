@@ -2,10 +2,12 @@
 //! (a memory map, or a vector in tests).
 
 use super::block::{Block, Cursor};
+use super::compress::decompress;
 use super::filter::{FilterReader, FILTER_META_KEY};
 use super::format::{block_checksum, BlockHandle, Footer, BLOCK_TRAILER_LEN, NO_COMPRESSION};
 use super::{Corruption, Order, TableError};
 use batch::{key, Kind, SeqNum};
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
@@ -30,8 +32,9 @@ pub struct Table {
     /// one contiguous array, and compares whole keys only among separators
     /// that tie on them.
     words: Vec<u64>,
-    /// The filter block's contents, if the table has one.
-    pub(super) filter: Option<Range<usize>>,
+    /// The filter block, if the table has one: its offset in the file and
+    /// its contents.
+    pub(super) filter: Option<(u64, Contents)>,
     /// One bit per data block: its checksum was checked.
     verified: Box<[AtomicU64]>,
     /// What the metaindex records of the table (none for LevelDB's).
@@ -60,15 +63,47 @@ pub(super) struct IndexEntry {
     pub(super) contents: Range<usize>,
 }
 
+/// A block's contents: in place in the file when stored uncompressed
+/// (reads borrow them from the map: the fast path), else decompressed.
+#[derive(Debug)]
+pub(super) enum Contents {
+    /// Stored uncompressed, at this range of the file.
+    InFile(Range<usize>),
+    /// Stored compressed: the decompressed bytes.
+    Decompressed(Vec<u8>),
+}
+
+impl Contents {
+    /// The contents' bytes, `file` being the table's.
+    pub(super) fn bytes<'a>(&'a self, file: &'a [u8]) -> &'a [u8] {
+        match self {
+            Contents::InFile(range) => &file[range.clone()],
+            Contents::Decompressed(bytes) => bytes,
+        }
+    }
+
+    /// Where in the file the byte at `offset` of these contents lies, for
+    /// the block at file offset `block_at`: for decompressed contents,
+    /// which no file byte holds one for one, the block's own offset.
+    fn file_offset(&self, block_at: u64, offset: usize) -> u64 {
+        match self {
+            Contents::InFile(_) => block_at + offset as u64,
+            Contents::Decompressed(_) => block_at,
+        }
+    }
+}
+
 /// The newest version of a user key found in a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found<'a> {
     /// Its sequence number.
     pub seq: SeqNum,
     /// Put or delete.
     pub kind: Kind,
-    /// The value (empty for a delete).
-    pub value: &'a [u8],
+    /// The value (empty for a delete): borrowed from the file when its
+    /// block is stored uncompressed, else copied out of the decompressed
+    /// block.
+    pub value: Cow<'a, [u8]>,
 }
 
 impl std::fmt::Debug for Table {
@@ -93,11 +128,12 @@ pub(crate) fn word_after(user_key: &[u8], at: usize) -> u64 {
 }
 
 /// What is wrong with where `cursor` stands in the data block at file
-/// offset `at`, if anything: the malformed entry that stopped it, or a key
-/// that is not an internal key. With none, a valid cursor's key parses.
-fn cursor_fault(cursor: &Cursor, at: u64) -> Option<TableError> {
+/// offset `at`, of `contents`, if anything: the malformed entry that
+/// stopped it, or a key that is not an internal key. With none, a valid
+/// cursor's key parses.
+fn cursor_fault(cursor: &Cursor, contents: &Contents, at: u64) -> Option<TableError> {
     match cursor.corruption() {
-        Some((offset, kind)) => Some(TableError::new(at + offset as u64, kind)),
+        Some((offset, kind)) => Some(TableError::new(contents.file_offset(at, offset), kind)),
         None if cursor.valid() && key::parse(cursor.key()).is_none() => {
             Some(TableError::new(at, Corruption::BadKey))
         }
@@ -105,32 +141,44 @@ fn cursor_fault(cursor: &Cursor, at: u64) -> Option<TableError> {
     }
 }
 
-/// Checks a block's trailer and returns its contents.
-fn checked_contents(file: &[u8], contents: Range<usize>) -> Result<&[u8], TableError> {
-    let at = contents.start as u64;
-    let trailer = &file[contents.end..contents.end + BLOCK_TRAILER_LEN];
-    let data = &file[contents];
+/// The contents of the block stored at `stored` (its trailer after it),
+/// its checksum checked first when `check`, decompressed if it was stored
+/// compressed.
+fn read_block(file: &[u8], stored: Range<usize>, check: bool) -> Result<Contents, TableError> {
+    let at = stored.start as u64;
+    let trailer = &file[stored.end..stored.end + BLOCK_TRAILER_LEN];
     let block_type = trailer[0];
-    let stored = u32::from_le_bytes(trailer[1..].try_into().expect("4 bytes"));
-    let actual = block_checksum(data, block_type);
-    if stored != actual {
-        return Err(TableError::new(at, Corruption::Checksum { stored, actual }));
+    if check {
+        let expected = u32::from_le_bytes(trailer[1..].try_into().expect("4 bytes"));
+        let actual = block_checksum(&file[stored.clone()], block_type);
+        if expected != actual {
+            return Err(TableError::new(
+                at,
+                Corruption::Checksum {
+                    stored: expected,
+                    actual,
+                },
+            ));
+        }
     }
-    if block_type != NO_COMPRESSION {
-        return Err(TableError::new(at, Corruption::Unsupported(block_type)));
+    if block_type == NO_COMPRESSION {
+        return Ok(Contents::InFile(stored));
     }
-    Ok(data)
+    decompress(block_type, &file[stored])
+        .map(Contents::Decompressed)
+        .map_err(|kind| TableError::new(at, kind))
 }
 
-/// Checks a whole block: trailer and structure.
-fn verified_block(
-    file: &[u8],
-    contents: Range<usize>,
+/// Checks `contents`, of the block at file offset `at`, whole as a block
+/// of keys in `order`.
+fn verify<'a>(
+    contents: &'a Contents,
+    file: &'a [u8],
+    at: u64,
     order: Order,
-) -> Result<Block<'_>, TableError> {
-    let at = contents.start as u64;
-    let data = checked_contents(file, contents)?;
-    Block::verify(data, order).map_err(|(offset, kind)| TableError::new(at + offset as u64, kind))
+) -> Result<Block<'a>, TableError> {
+    Block::verify(contents.bytes(file), order)
+        .map_err(|(offset, kind)| TableError::new(contents.file_offset(at, offset), kind))
 }
 
 /// Reads the metaindex block at `range`: the filter block's contents (its
@@ -138,18 +186,18 @@ fn verified_block(
 fn read_meta(
     file: &[u8],
     range: Range<usize>,
-) -> Result<(Option<Range<usize>>, Properties), TableError> {
+) -> Result<(Option<(u64, Contents)>, Properties), TableError> {
     let at = range.start as u64;
-    let meta = verified_block(file, range, Order::Bytewise)?;
+    let contents = read_block(file, range, true)?;
+    let meta = verify(&contents, file, at, Order::Bytewise)?;
     let bad = || TableError::new(at, Corruption::BadIndexEntry);
     let mut cursor = Cursor::default();
     let mut filter = None;
     cursor.seek(&meta, FILTER_META_KEY, Order::Bytewise);
     if cursor.valid() && cursor.key() == FILTER_META_KEY {
         let (handle, _) = BlockHandle::decode(cursor.value(&meta)).ok_or_else(bad)?;
-        let contents = handle.range(file.len(), at)?;
-        checked_contents(file, contents.clone())?;
-        filter = Some(contents);
+        let stored = handle.range(file.len(), at)?;
+        filter = Some((handle.offset, read_block(file, stored, true)?));
     }
     let mut property = |name: &[u8]| -> Result<Option<u64>, TableError> {
         cursor.seek(&meta, name, Order::Bytewise);
@@ -260,7 +308,13 @@ impl Table {
         let footer_at = (file.len() - super::format::FOOTER_LEN) as u64;
 
         let index_range = footer.index.range(file.len(), footer_at)?;
-        let index_block = verified_block(file, index_range.clone(), Order::Internal)?;
+        let index_contents = read_block(file, index_range.clone(), true)?;
+        let index_block = verify(
+            &index_contents,
+            file,
+            index_range.start as u64,
+            Order::Internal,
+        )?;
         let mut index = Vec::new();
         let mut separators = Vec::new();
         let mut cursor = Cursor::default();
@@ -339,20 +393,20 @@ impl Table {
         let empty = || TableError::new(0, Corruption::BadIndexEntry);
         let last = self.index.len().checked_sub(1).ok_or_else(empty)?;
         let mut cursor = Cursor::default();
-        let block = self.block(0)?;
-        cursor.seek_to_first(&block);
+        let contents = self.contents(0)?;
+        cursor.seek_to_first(&self.parse(0, &contents)?);
         let at = self.index[0].handle.offset;
-        if let Some(fault) = cursor_fault(&cursor, at) {
+        if let Some(fault) = cursor_fault(&cursor, &contents, at) {
             return Err(fault);
         }
         let first = cursor
             .valid()
             .then(|| cursor.key().to_vec())
             .ok_or_else(empty)?;
-        let block = self.block(last)?;
-        cursor.seek_to_last(&block);
+        let contents = self.contents(last)?;
+        cursor.seek_to_last(&self.parse(last, &contents)?);
         let at = self.index[last].handle.offset;
-        if let Some(fault) = cursor_fault(&cursor, at) {
+        if let Some(fault) = cursor_fault(&cursor, &contents, at) {
             return Err(fault);
         }
         let largest = cursor
@@ -430,33 +484,38 @@ impl Table {
         }
     }
 
-    /// Data block `i`, its checksum checked on its first read; its entries
-    /// are checked as a cursor decodes them.
-    fn block(&self, i: usize) -> Result<Block<'_>, TableError> {
-        let entry = &self.index[i];
-        let file = self.file();
+    /// The contents of data block `i`, its checksum checked on its first
+    /// read; its entries are checked as a cursor decodes them.
+    fn contents(&self, i: usize) -> Result<Contents, TableError> {
         let (word, bit) = (&self.verified[i / 64], 1u64 << (i % 64));
-        let data = if word.load(AtomicOrdering::Relaxed) & bit != 0 {
-            &file[entry.contents.clone()]
-        } else {
-            let data = checked_contents(file, entry.contents.clone())?;
+        let checked = word.load(AtomicOrdering::Relaxed) & bit != 0;
+        let contents = read_block(self.file(), self.index[i].contents.clone(), !checked)?;
+        if !checked {
             // Relaxed: checking is idempotent, so a thread that misses the
             // bit only checks again.
             word.fetch_or(bit, AtomicOrdering::Relaxed);
-            data
-        };
-        Block::trusted(data)
-            .map_err(|(o, kind)| TableError::new(entry.handle.offset + o as u64, kind))
+        }
+        Ok(contents)
     }
 
-    /// Data block `i`, checked whole now, whatever earlier reads found: its
-    /// checksum, its structure and key order ([`Block::verify`]), and that
-    /// its keys lie after the previous separator and at or before its own.
-    fn verified_block(&self, i: usize) -> Result<Block<'_>, TableError> {
+    /// Data block `i` over its `contents`, as far as its restart array.
+    fn parse<'a>(&'a self, i: usize, contents: &'a Contents) -> Result<Block<'a>, TableError> {
+        Block::trusted(contents.bytes(self.file())).map_err(|(o, kind)| {
+            TableError::new(contents.file_offset(self.index[i].handle.offset, o), kind)
+        })
+    }
+
+    /// The contents of data block `i`, checked whole now, whatever earlier
+    /// reads found: its checksum, its structure and key order
+    /// ([`Block::verify`]), and that its keys lie after the previous
+    /// separator and at or before its own.
+    fn verified_contents(&self, i: usize) -> Result<Contents, TableError> {
         let entry = &self.index[i];
-        let block = verified_block(self.file(), entry.contents.clone(), Order::Internal)?;
+        let file = self.file();
+        let contents = read_block(file, entry.contents.clone(), true)?;
+        let block = verify(&contents, file, entry.handle.offset, Order::Internal)?;
         self.check_place(i, &block)?;
-        Ok(block)
+        Ok(contents)
     }
 
     /// Checks that the keys of `block`, data block `i`'s, lie after the
@@ -502,15 +561,21 @@ impl Table {
             Some(journal::FlippedBit::InChecksum) => (end + 1) as u64,
             None => return Err(error),
         };
-        let (contents, block_type) = message.split_at(message.len() - 1);
-        if block_type[0] != NO_COMPRESSION {
-            return Err(TableError::new(
-                entry.handle.offset,
-                Corruption::Unsupported(block_type[0]),
-            ));
-        }
-        let block = Block::verify(contents, Order::Internal)
-            .map_err(|(o, kind)| TableError::new(entry.handle.offset + o as u64, kind))?;
+        let (stored, block_type) = message.split_at(message.len() - 1);
+        let contents = match block_type[0] {
+            NO_COMPRESSION => Cow::Borrowed(stored),
+            compressed => Cow::Owned(
+                decompress(compressed, stored)
+                    .map_err(|kind| TableError::new(entry.handle.offset, kind))?,
+            ),
+        };
+        let block = Block::verify(&contents, Order::Internal).map_err(|(o, kind)| {
+            let at = match block_type[0] {
+                NO_COMPRESSION => entry.handle.offset + o as u64,
+                _ => entry.handle.offset,
+            };
+            TableError::new(at, kind)
+        })?;
         self.check_place(i, &block)?;
         let mut cursor = Cursor::default();
         cursor.seek_to_first(&block);
@@ -524,8 +589,8 @@ impl Table {
     /// Whether the filter rules out `user_key` in the block at `offset`.
     pub(super) fn filtered_out(&self, offset: u64, user_key: &[u8]) -> bool {
         match &self.filter {
-            Some(range) => {
-                !FilterReader::new(&self.file()[range.clone()]).may_match(offset, user_key)
+            Some((_, filter)) => {
+                !FilterReader::new(filter.bytes(self.file())).may_match(offset, user_key)
             }
             None => false,
         }
@@ -541,9 +606,9 @@ impl Table {
         }
         let mut cursor = Cursor::default();
         loop {
-            let block = self.block(i)?;
-            cursor.seek(&block, &target, Order::Internal);
-            if let Some(e) = cursor_fault(&cursor, self.index[i].handle.offset) {
+            let contents = self.contents(i)?;
+            cursor.seek(&self.parse(i, &contents)?, &target, Order::Internal);
+            if let Some(e) = cursor_fault(&cursor, &contents, self.index[i].handle.offset) {
                 return Err(e);
             }
             if cursor.valid() {
@@ -552,7 +617,13 @@ impl Table {
                 if found_user != user_key {
                     return Ok(None);
                 }
-                let value = cursor.value(&block);
+                let r = cursor.value_range();
+                let value = match &contents {
+                    Contents::InFile(at) => {
+                        Cow::Borrowed(&self.file()[at.start + r.start..at.start + r.end])
+                    }
+                    Contents::Decompressed(bytes) => Cow::Owned(bytes[r].to_vec()),
+                };
                 return Ok(Some(Found { seq, kind, value }));
             }
             // Only past a separator no longer than the block's last key can
@@ -575,7 +646,8 @@ impl Table {
         i: usize,
         mut visit: impl FnMut(&[u8], &[u8]),
     ) -> Result<(), TableError> {
-        let block = self.verified_block(i)?;
+        let contents = self.verified_contents(i)?;
+        let block = self.parse(i, &contents)?;
         let mut cursor = Cursor::default();
         cursor.seek_to_first(&block);
         while cursor.valid() {
@@ -598,13 +670,14 @@ impl Table {
         let mut filter_miss = None;
         let mut cursor = Cursor::default();
         for i in 0..self.index.len() {
-            let block = self.verified_block(i)?;
+            let contents = self.verified_contents(i)?;
+            let block = self.parse(i, &contents)?;
             let offset = self.index[i].handle.offset;
             cursor.seek_to_first(&block);
             while cursor.valid() {
                 entries += 1;
                 if filter_miss.is_none() && self.filtered_out(offset, key::user_key(cursor.key())) {
-                    filter_miss = self.filter.as_ref().map(|range| range.start as u64);
+                    filter_miss = self.filter.as_ref().map(|(at, _)| *at);
                 }
                 cursor.next(&block);
             }
@@ -623,6 +696,7 @@ impl Table {
         TableIter {
             table: Arc::clone(self),
             block: None,
+            contents: Contents::InFile(0..0),
             cursor: Cursor::default(),
             error: None,
             recheck: false,
@@ -655,6 +729,9 @@ pub struct TableIter {
     table: Arc<Table>,
     /// The data block the cursor is in.
     block: Option<usize>,
+    /// The contents of the last block entered (held, so that a compressed
+    /// block is decompressed once per visit, not once per step).
+    contents: Contents,
     cursor: Cursor,
     error: Option<TableError>,
     /// Whether each block's checksum is checked again on entering it
@@ -681,13 +758,8 @@ impl TableIter {
     /// The current value. Only while [`valid`](TableIter::valid).
     pub fn value(&self) -> &[u8] {
         match self.block {
-            // The cursor's range lies in the block's contents, which lie in
-            // the file.
-            Some(i) => {
-                let start = self.table.index[i].contents.start;
-                let range = self.cursor.value_range();
-                &self.table.file()[start + range.start..start + range.end]
-            }
+            // The cursor's range lies in the block's contents.
+            Some(_) => &self.contents.bytes(self.table.file())[self.cursor.value_range()],
             None => &[],
         }
     }
@@ -696,22 +768,35 @@ impl TableIter {
     /// that fails its checks, a malformed entry, or a key that is not an
     /// internal key. While the cursor is valid its key parses.
     fn with_block(&mut self, i: usize, f: impl FnOnce(&mut Cursor, &Block<'_>)) {
-        let block = if self.recheck && self.block != Some(i) {
-            self.table.verified_block(i)
-        } else {
-            self.table.block(i)
-        };
-        let fault = match block {
+        if self.block != Some(i) {
+            self.block = None;
+            let loaded = if self.recheck {
+                self.table.verified_contents(i)
+            } else {
+                self.table.contents(i)
+            };
+            match loaded {
+                Ok(contents) => self.contents = contents,
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+            }
+        }
+        let at = self.table.index[i].handle.offset;
+        let fault = match self.table.parse(i, &self.contents) {
             Ok(block) => {
-                self.block = Some(i);
                 f(&mut self.cursor, &block);
-                cursor_fault(&self.cursor, self.table.index[i].handle.offset)
+                cursor_fault(&self.cursor, &self.contents, at)
             }
             Err(e) => Some(e),
         };
-        if let Some(e) = fault {
-            self.block = None;
-            self.error = Some(e);
+        match fault {
+            Some(e) => {
+                self.block = None;
+                self.error = Some(e);
+            }
+            None => self.block = Some(i),
         }
     }
 

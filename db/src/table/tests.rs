@@ -7,8 +7,10 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Entries in internal-key order: (user key, seq, kind, value).
-type Entries = Vec<(Vec<u8>, u64, Kind, Vec<u8>)>;
+/// An entry: (user key, seq, kind, value).
+type Entry = (Vec<u8>, u64, Kind, Vec<u8>);
+/// Entries in internal-key order.
+type Entries = Vec<Entry>;
 
 fn ikey(user: &[u8], seq: u64, kind: Kind) -> Vec<u8> {
     let mut out = Vec::new();
@@ -16,8 +18,18 @@ fn ikey(user: &[u8], seq: u64, kind: Kind) -> Vec<u8> {
     out
 }
 
-fn build(entries: &Entries) -> Arc<Table> {
-    let mut b = TableBuilder::new(Vec::new());
+fn build(entries: &[Entry]) -> Arc<Table> {
+    build_with(entries, Compression::None)
+}
+
+fn build_with(entries: &[Entry], compression: Compression) -> Arc<Table> {
+    let mut b = TableBuilder::with_options(
+        Vec::new(),
+        TableOptions {
+            compression,
+            ..TableOptions::default()
+        },
+    );
     for (user, seq, kind, value) in entries {
         b.add(&ikey(user, *seq, *kind), value).unwrap();
     }
@@ -28,6 +40,10 @@ fn build(entries: &Entries) -> Arc<Table> {
     let last = entries.last().unwrap();
     assert_eq!(summary.smallest, ikey(&first.0, first.1, first.2));
     assert_eq!(summary.largest, ikey(&last.0, last.1, last.2));
+    assert!(summary.data_stored <= summary.data_raw);
+    if compression == Compression::None {
+        assert_eq!(summary.data_stored, summary.data_raw);
+    }
     Arc::new(Table::open(bytes).unwrap())
 }
 
@@ -61,9 +77,12 @@ fn user_key_strategy() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn entries_strategy() -> impl Strategy<Value = Entries> {
+    // Random bytes (stored raw: they do not compress) and runs of one
+    // byte (which every codec shrinks).
     let value = prop_oneof![
         Just(Vec::new()),
-        proptest::collection::vec(any::<u8>(), 0..400)
+        proptest::collection::vec(any::<u8>(), 0..400),
+        (any::<u8>(), 0..400usize).prop_map(|(b, n)| vec![b; n]),
     ];
     proptest::collection::vec(
         (user_key_strategy(), 0u64..1000, any::<bool>(), value),
@@ -72,8 +91,16 @@ fn entries_strategy() -> impl Strategy<Value = Entries> {
     .prop_map(normalize)
 }
 
-fn check_table(entries: &Entries) {
-    let table = build(entries);
+fn compression_strategy() -> impl Strategy<Value = Compression> {
+    prop_oneof![
+        Just(Compression::None),
+        Just(Compression::Snappy),
+        Just(Compression::Zstd)
+    ]
+}
+
+fn check_table(entries: &[Entry], compression: Compression) {
+    let table = build_with(entries, compression);
     let keys: Vec<Vec<u8>> = entries.iter().map(|(u, s, k, _)| ikey(u, *s, *k)).collect();
 
     // Forward and backward iteration give exactly the entries.
@@ -115,11 +142,11 @@ fn check_table(entries: &Entries) {
             let want = entries
                 .iter()
                 .find(|(u, s, _, _)| u == user && *s <= snapshot)
-                .map(|(_, s, k, v)| (SeqNum(*s), *k, &v[..]));
+                .map(|(_, s, k, v)| (SeqNum(*s), *k, v.clone()));
             let got = table
                 .get(user, SeqNum(snapshot))
                 .unwrap()
-                .map(|f| (f.seq, f.kind, f.value));
+                .map(|f| (f.seq, f.kind, f.value.into_owned()));
             assert_eq!(got, want, "user key {user:?} at {snapshot}");
         }
     }
@@ -130,8 +157,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn tables_read_back_exactly(entries in entries_strategy()) {
-        check_table(&entries);
+    fn tables_read_back_exactly(
+        entries in entries_strategy(),
+        compression in compression_strategy(),
+    ) {
+        check_table(&entries, compression);
     }
 }
 
@@ -151,8 +181,22 @@ fn many_blocks_and_restarts_read_back() {
             (user, u64::from(100_000 - i % 2), kind, value)
         })
         .collect();
-    check_table(&entries);
+    check_table(&entries, Compression::None);
     assert!(build(&entries).data_blocks() > 100);
+    // Compressed, over a tenth of them (dozens of blocks): values of one
+    // repeated byte, so every data block is stored compressed.
+    let some = &entries[..2_000];
+    let raw = build(some).len();
+    for compression in [Compression::Snappy, Compression::Zstd] {
+        check_table(some, compression);
+        let table = build_with(some, compression);
+        assert!(table.data_blocks() > 10);
+        assert!(
+            table.len() < raw * 3 / 4,
+            "{compression}: {} of {raw}",
+            table.len()
+        );
+    }
 }
 
 #[test]
@@ -200,22 +244,22 @@ fn empty_table_is_refused() {
 }
 
 #[test]
-fn snappy_block_is_unsupported() {
+fn unknown_block_type_is_unsupported() {
     let entries = normalize(vec![(b"a".to_vec(), 1, true, b"x".to_vec())]);
     let mut b = TableBuilder::new(Vec::new());
     for (u, s, k, v) in &entries {
         b.add(&ikey(u, *s, *k), v).unwrap();
     }
     let (mut bytes, _) = b.finish().unwrap();
-    // The first data block: mark it Snappy, with a matching checksum.
+    // The first data block: mark it type 3, with a matching checksum.
     let table = Table::open(bytes.clone()).unwrap();
     let contents = table.index[0].contents.clone();
-    bytes[contents.end] = format::SNAPPY;
-    let crc = format::block_checksum(&bytes[contents.clone()], format::SNAPPY);
+    bytes[contents.end] = 3;
+    let crc = format::block_checksum(&bytes[contents.clone()], 3);
     bytes[contents.end + 1..contents.end + 5].copy_from_slice(&crc.to_le_bytes());
     let table = Table::open(bytes).unwrap();
     let err = table.get(b"a", SeqNum(5)).unwrap_err();
-    assert_eq!(err.kind, Corruption::Unsupported(1));
+    assert_eq!(err.kind, Corruption::Unsupported(3));
     assert_eq!(err.offset, 0);
 }
 
@@ -226,10 +270,10 @@ fn snappy_block_is_unsupported() {
 fn a_filter_that_misses_a_key_fails_verification() {
     let entries = normalize(vec![(b"a".to_vec(), 1, true, b"x".to_vec())]);
     let table = build(&entries);
-    let filter = table
-        .filter
-        .clone()
-        .expect("tables are written with a filter");
+    let filter = match &table.filter {
+        Some((_, reader::Contents::InFile(range))) => range.clone(),
+        other => panic!("an uncompressed table's filter is read in place: {other:?}"),
+    };
     let mut bytes = table.file().to_vec();
     // Clear the bits of filter 0 (everything before its probe count, the
     // byte before the offset array), then give the block a fresh checksum.
@@ -263,7 +307,13 @@ proptest! {
             .collect();
         users.sort();
         users.dedup();
-        let mut b = TableBuilder::with_block_size(Vec::new(), 64);
+        let mut b = TableBuilder::with_options(
+            Vec::new(),
+            TableOptions {
+                block_size: 64,
+                ..TableOptions::default()
+            },
+        );
         for (i, user) in users.iter().enumerate() {
             for seq in [2u64, 1] {
                 b.add(&ikey(user, seq, Kind::Put), &[i as u8; 20]).unwrap();

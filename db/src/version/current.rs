@@ -179,8 +179,10 @@ pub struct Version {
 
 /// The answer of a table lookup.
 pub enum Lookup<'a> {
-    /// The newest version at or below the snapshot is a put of this value.
-    Found(&'a [u8]),
+    /// The newest version at or below the snapshot is a put of this value
+    /// (borrowed from the table's map when its block is stored
+    /// uncompressed).
+    Found(std::borrow::Cow<'a, [u8]>),
     /// It is a delete.
     Deleted,
     /// No table holds a version at or below the snapshot.
