@@ -515,6 +515,8 @@ const BENCH_SMOKE: &[(&str, &[&str])] = &[
     ("seekrandom", &["--prep-keys", "2000"]),
     ("readseq", &["--prep-keys", "2000"]),
     ("fillrandom", &["--reopen-after"]),
+    ("fillrandom", &["--compressible"]),
+    ("readrandom", &["--compressible", "--prep-keys", "2000"]),
 ];
 
 fn bench_smoke(ctx: &Ctx) -> Result<String> {

@@ -31,6 +31,10 @@ pub(super) struct Cell {
     pub(super) device: Option<&'static str>,
     /// Whether the engines run this cell (false: device only).
     pub(super) engines: bool,
+    /// Whether Tributary alone runs it, because each of its runs measures
+    /// C++ LevelDB itself (`openleveldb`): it runs only when both are among
+    /// the engines (the bench binary then has the peers).
+    pub(super) tributary_only: bool,
     /// `--prep-keys` in the full run and with `--quick` (0: none).
     pub(super) prep_keys: u64,
     pub(super) quick_prep_keys: u64,
@@ -62,6 +66,7 @@ const fn cell(
         extra: &[],
         device: None,
         engines: true,
+        tributary_only: false,
         prep_keys: 0,
         quick_prep_keys: 0,
         prep_group: None,
@@ -69,8 +74,9 @@ const fn cell(
     }
 }
 
-/// Rounds of the beyond-memory cells that write: one, to fit about 12
-/// minutes for the four engines on a 2-core machine ([`super`]'s docs).
+/// Rounds of the beyond-memory cells that write (and of the compressed and
+/// open cells): one, to fit about 12 minutes for the four engines on a
+/// 2-core machine, plus about 7 for the others ([`super`]'s docs).
 pub(super) const BEYOND_ROUNDS: usize = 1;
 
 /// Rounds of the beyond-memory cells that only read. They share one prep
@@ -119,6 +125,11 @@ const fn beyond_read(
         ..beyond(id, workload, threads, num, quick_num)
     }
 }
+
+/// The flag of the cells of compressible values (BENCH.md "Settled, at
+/// scale, compressed"; INTEROP.md §6): db_bench's compressible values, and
+/// every engine at its default compression instead of none.
+const COMPRESSIBLE: &[&str] = &["--compressible"];
 
 /// Whether a run of `workload` changes the database it runs on (every
 /// workload but the three that only read).
@@ -198,6 +209,38 @@ pub(super) const CELLS: &[Cell] = &[
         1_000_000,
         20_000,
     ),
+    // Compressible values, every engine at its default compression: the
+    // 10 M fill (whose bytes on disk at the end are compared too), and
+    // readrandom on a 5 M-key prep of its own.
+    Cell {
+        extra: COMPRESSIBLE,
+        ..beyond(
+            "compressed-fillrandom/1",
+            "fillrandom",
+            1,
+            10_000_000,
+            200_000,
+        )
+    },
+    Cell {
+        extra: COMPRESSIBLE,
+        prep_group: Some("compressed-read"),
+        ..beyond_read(
+            "compressed-readrandom/1",
+            "readrandom",
+            1,
+            1_000_000,
+            20_000,
+        )
+    },
+    // C++ LevelDB fills 5 M random keys (compressible, its defaults),
+    // untimed; then LevelDB's reopen of a copy against Tributary's open of
+    // another, its conversion included, in each of Tributary's runs.
+    Cell {
+        extra: COMPRESSIBLE,
+        tributary_only: true,
+        ..beyond("open-leveldb/1", "openleveldb", 1, 5_000_000, 100_000)
+    },
 ];
 
 impl Cell {
@@ -239,7 +282,8 @@ pub(super) struct Variant {
 }
 
 /// Who runs `cell`: its device workload first, if it has one, then
-/// `engines` in their order, if the engines run it.
+/// `engines` in their order, if the engines run it (Tributary alone, if
+/// LevelDB is there too, for a [`Cell::tributary_only`] cell).
 pub(super) fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
     let mut v = Vec::new();
     if let Some(device) = cell.device {
@@ -248,7 +292,15 @@ pub(super) fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
             workload: device.to_owned(),
         });
     }
-    if cell.engines {
+    if cell.tributary_only {
+        let has = |e: &str| engines.iter().any(|x| x == e);
+        if has("tributary") && has("leveldb") {
+            v.push(Variant {
+                engine: "tributary".to_owned(),
+                workload: cell.workload.to_owned(),
+            });
+        }
+    } else if cell.engines {
         for e in engines {
             v.push(Variant {
                 engine: e.clone(),
@@ -269,5 +321,18 @@ mod tests {
             assert!(c.num >= c.quick_num && c.secs >= c.quick_secs);
             assert!(c.id.contains('/'));
         }
+    }
+
+    #[test]
+    fn the_open_cell_needs_leveldb_and_runs_tributary() {
+        let open = CELLS.iter().find(|c| c.id == "open-leveldb/1").unwrap();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let all = variants(open, &names(ENGINES));
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].engine, "tributary");
+        assert!(variants(open, &names(&["tributary"])).is_empty());
+        let compressed = select(&["compressed".to_owned()]).unwrap();
+        assert_eq!(compressed.len(), 2);
+        assert!(compressed.iter().all(|c| c.extra == COMPRESSIBLE));
     }
 }

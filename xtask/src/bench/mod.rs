@@ -22,10 +22,12 @@
 //!    own.
 //! 4. Writes every JSON line (each run, tagged with `cell` and `run`, then
 //!    the medians with `"run":"median"`) to `bench-results/<UTC time>.jsonl`,
-//!    prints the table of every cell, the table of write amplification and
-//!    files per level of each fill (and prep) cell, the reopen time and
-//!    `RssAnon` of `reopen/1` and `disk-fillrandom/1` beside the peers', one
-//!    table per engine of the beyond-memory cells, and the table of
+//!    prints the table of every cell, the table of write amplification,
+//!    files per level and bytes on disk of each fill (and prep) cell, the
+//!    reopen time and `RssAnon` of `reopen/1` and `disk-fillrandom/1`
+//!    beside the peers', LevelDB's and Tributary's opens of a LevelDB
+//!    directory (`open-leveldb/1`), one table per engine of the
+//!    beyond-memory cells, and the table of
 //!    BENCH.md's and issue #13's targets (all saved as
 //!    `bench-results/<UTC time>.txt`), and draws the fillsync curve to
 //!    `bench-results/fillsync.svg` and `disk-fillrandom/1`'s ops/s per
@@ -50,6 +52,25 @@
 //! write stalls (count as slowdowns/stops, and time: Tributary's `Stats`,
 //! RocksDB's `rocksdb.stats`; LevelDB and fjall count none), files per
 //! level at the end, the reopen and the writer's ops/s.
+//!
+//! Every cell above runs every engine with compression off (LevelDB's and
+//! RocksDB's `*_no_compression`, fjall's policies disabled, Tributary's
+//! `Compression::None`): their values do not compress. The cells of
+//! compressible values (BENCH.md "Settled, at scale, compressed"; ids
+//! `compressed-*`) pass `--compressible`: values from db_bench's
+//! compressible generator (INTEROP.md §6), every engine at its default
+//! compression (Snappy; fjall LZ4). `compressed-fillrandom/1` is 10 M puts
+//! (targets: >= 1.3x LevelDB, and bytes on disk after the close no more
+//! than LevelDB's) and `compressed-readrandom/1` 1 M gets on a 5 M-key
+//! prep of its own (three rounds on one prep, >= 1.2x LevelDB). The open
+//! cell `open-leveldb/1` runs Tributary alone, and only when LevelDB is
+//! among the engines: in each run, C++ LevelDB fills 5 M random keys
+//! (compressible, its defaults), untimed; the directory is copied twice,
+//! and LevelDB's reopen of one copy and Tributary's open of the other
+//! (its conversion included) are timed, each in a fresh child (target:
+//! Tributary's no slower). These three add about 7 minutes (estimated from
+//! the beyond-memory cells' times: the fills, the 5 M-key prep and its
+//! compaction per engine, LevelDB's 5 M puts).
 //!
 //! The full matrix takes about 20 minutes on a 2-core machine (the synced
 //! cells run 4 s each, the others a fixed N with a 30 s guard), plus about

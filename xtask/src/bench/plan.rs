@@ -43,8 +43,8 @@ pub(super) fn rounds_note(cells: &[&Cell], config: &Config) -> String {
         String::new()
     } else {
         format!(
-            " ({fewer} beyond-memory disk-* cell(s) that write: {BEYOND_ROUNDS} round, to fit \
-             about 12 minutes; --runs N overrides)"
+            " ({fewer} beyond-memory cell(s) that write (disk-*, compressed-*, open-*): \
+             {BEYOND_ROUNDS} round, to fit the time; --runs N overrides)"
         )
     }
 }

@@ -1,7 +1,7 @@
 //! The report printed at the end and saved as `<stamp>.txt`: a header,
-//! the table of every cell, of write amplification, of reopens, of the
-//! beyond-memory cells and of BENCH.md's targets, then where the charts
-//! and the runs went.
+//! the table of every cell, of write amplification and bytes on disk, of
+//! reopens, of the open of a LevelDB directory, of the beyond-memory cells
+//! and of BENCH.md's targets, then where the charts and the runs went.
 
 use super::cells::{variants, Cell, BEYOND_READ_ROUNDS, BEYOND_ROUNDS};
 use super::charts;
@@ -58,6 +58,10 @@ fn tables(session: &Session, medians: &[Median], started: Instant) -> String {
     report.push_str(&fills_table(cells, &config.engines, medians));
     report.push('\n');
     if let Some(t) = reopen_table(cells, &config.engines, medians) {
+        report.push_str(&t);
+        report.push('\n');
+    }
+    if let Some(t) = open_leveldb_table(cells, medians) {
         report.push_str(&t);
         report.push('\n');
     }
@@ -152,13 +156,21 @@ const FILL_WORKLOADS: &[&str] = &[
 
 /// Every fill (and prep) cell and engine: bytes written, write
 /// amplification, and files per level at the end of the timed phase
-/// (before close).
+/// (before close), and the bytes on disk after the close.
 fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  files per level",
-        "cell", "engine", "user MiB", "jrnl MiB", "tbl MiB", "io MiB", "w-amp", "io-amp",
+        "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  files per level",
+        "cell",
+        "engine",
+        "user MiB",
+        "jrnl MiB",
+        "tbl MiB",
+        "io MiB",
+        "w-amp",
+        "io-amp",
+        "disk MiB",
     );
     for cell in cells
         .iter()
@@ -176,7 +188,7 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
             }
             let _ = writeln!(
                 s,
-                "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  {}",
+                "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  {}",
                 if std::mem::take(&mut first) {
                     cell.id
                 } else {
@@ -189,6 +201,7 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
                 fmt_mib(f("io_bytes")),
                 f("write_amp").map_or("-".to_owned(), |w| format!("{w:.2}")),
                 f("io_write_amp").map_or("-".to_owned(), |w| format!("{w:.2}")),
+                fmt_mib(f("disk_bytes")),
                 fmt_levels(obj)
             );
         }
@@ -202,7 +215,9 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
          writer) modelled from the records and calls, table bytes are Tributary's Stats::table_bytes_written and \
          LevelDB's leveldb.stats Write(MB) (whole MiB per level). io-amp = bytes the process \
          passed to write(2) (/proc/self/io wchar, from before open) / user bytes, for every \
-         engine alike."
+         engine alike. disk = the sizes of the files in the database directory after the \
+         close. The compressed-* cells: compressible values (INTEROP.md §6), every engine at \
+         its default compression (Snappy; fjall LZ4); every other cell: compression off."
     );
     s
 }
@@ -269,10 +284,62 @@ fn reopen_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Opti
     Some(s)
 }
 
-/// The beyond-memory cells (`disk-*`), one table per engine: throughput,
-/// the tail, write amplification, stalls and the files at the end.
+/// `open-leveldb/1`, if it ran: C++ LevelDB's reopen of the directory it
+/// filled beside Tributary's open of a copy, both from Tributary's line.
+fn open_leveldb_table(cells: &[&Cell], medians: &[Median]) -> Option<String> {
+    let cell = cells.iter().find(|c| c.workload == "openleveldb")?;
+    let obj = find(medians, cell.id, "tributary")?;
+    let f = |k: &str| num_field(obj, k);
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{:.1} ms", x * 1e3));
+    let kib = |v: Option<f64>| v.map_or("-".to_owned(), |k| format!("{:.1} MiB", k / 1024.0));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<23} {:<9} {:>10} {:>10} {:>11}",
+        "open a LevelDB dir", "engine", "reopen", "open", "RssAnon"
+    );
+    let _ = writeln!(
+        s,
+        "{:<23} {:<9} {:>10} {:>10} {:>11}",
+        cell.id,
+        "leveldb",
+        ms(f("leveldb_reopen_secs")),
+        ms(f("leveldb_open_secs")),
+        kib(f("leveldb_rss_anon_kib"))
+    );
+    let _ = writeln!(
+        s,
+        "{:<23} {:<9} {:>10} {:>10} {:>11}",
+        "",
+        "tributary",
+        ms(f("reopen_secs")),
+        ms(f("open_secs")),
+        kib(f("rss_anon_kib"))
+    );
+    let _ = writeln!(
+        s,
+        "\nC++ LevelDB (its defaults, compressible values) fills {} random keys, untimed, and \
+         closes ({} MiB on disk, files per level {}); the directory is copied twice; then, \
+         each in a fresh child, LevelDB reopens one copy and Tributary opens the other with \
+         Options::default(), converting it. reopen = open + one get.",
+        f("num").map_or("?".to_owned(), |n| format!("{n:.0}")),
+        fmt_mib(f("disk_bytes")),
+        fmt_levels(obj)
+    );
+    Some(s)
+}
+
+/// Whether `cell` is a beyond-memory cell with a table of its own per
+/// engine: `disk-*`, and the `compressed-*` cells of compressible values.
+fn is_beyond(cell: &Cell) -> bool {
+    cell.id.starts_with("disk-") || cell.id.starts_with("compressed-")
+}
+
+/// The beyond-memory cells ([`is_beyond`]), one table per engine:
+/// throughput, the tail, write amplification, stalls and the files at the
+/// end.
 fn beyond_tables(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Option<String> {
-    let beyond: Vec<&&Cell> = cells.iter().filter(|c| c.id.starts_with("disk-")).collect();
+    let beyond: Vec<&&Cell> = cells.iter().filter(|c| is_beyond(c)).collect();
     if beyond.is_empty() {
         return None;
     }
@@ -316,6 +383,9 @@ fn beyond_tables(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Opt
             if let Some(h) = f("hit_rate") {
                 notes.push(format!("hit rate {h:.3}"));
             }
+            if let Some(d) = f("disk_bytes") {
+                notes.push(format!("disk {} MiB", fmt_mib(Some(d))));
+            }
             let levels = match (fmt_levels(obj).as_str(), f("table_files")) {
                 ("-", Some(n)) => format!("{n:.0} in all"),
                 (levels, _) => levels.to_owned(),
@@ -348,7 +418,8 @@ fn beyond_tables(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Opt
          rocksdb.stats Stalls(count), stall conditions entered (counted per flush or \
          compaction, not per write), and Cumulative stall; - where the engine counts none \
          (LevelDB, fjall). Files per level at the end of the timed phase (fjall: tables in \
-         all)."
+         all); disk = the directory's files after the close, for a run that wrote. \
+         compressed-*: compressible values, every engine at its default compression."
     );
     Some(s)
 }
@@ -386,6 +457,56 @@ mod tests {
         let table = reopen_table(&cells, &["tributary".to_owned()], &medians).unwrap();
         assert!(table.contains("30.0 ms"), "{table}");
         assert!(fills_table(&cells, &["tributary".to_owned()], &medians).contains("5/1"));
+    }
+
+    #[test]
+    fn compressed_and_open_targets() {
+        let line = |s: &str| -> Object { serde_json::from_str(s).unwrap() };
+        let median = |cell: &'static str, engine: &str, obj: Object| Median {
+            cell,
+            engine: engine.to_owned(),
+            obj,
+        };
+        let fill = "compressed-fillrandom/1";
+        let open = "open-leveldb/1";
+        let medians = vec![
+            median(
+                fill,
+                "tributary",
+                line(r#"{"ops_per_sec":140.0,"disk_bytes":3145728}"#),
+            ),
+            median(
+                fill,
+                "leveldb",
+                line(r#"{"ops_per_sec":100.0,"disk_bytes":2097152}"#),
+            ),
+            median(
+                open,
+                "tributary",
+                line(
+                    r#"{"ops_per_sec":20.0,"reopen_secs":0.05,"open_secs":0.04,"leveldb_reopen_secs":0.1,"leveldb_open_secs":0.09,"num":5000000}"#,
+                ),
+            ),
+        ];
+        let peers = ["leveldb".to_owned()];
+        let peers: Vec<&String> = peers.iter().collect();
+        assert_eq!(
+            target_text(fill, &medians, &peers),
+            ">= 1.3x leveldb: 1.40x MET; disk <= leveldb's: 3.0 vs 2.0 MiB MISSED"
+        );
+        assert_eq!(
+            target_text(open, &medians, &peers),
+            "open <= leveldb's reopen: 50.0 vs 100.0 ms (0.50x) MET"
+        );
+        let cells: Vec<&Cell> = CELLS.iter().collect();
+        let table = open_leveldb_table(&cells, &medians).unwrap();
+        assert!(
+            table.contains("100.0 ms") && table.contains("50.0 ms"),
+            "{table}"
+        );
+        let engines = ["tributary".to_owned(), "leveldb".to_owned()];
+        let tables = beyond_tables(&cells, &engines, &medians).unwrap();
+        assert!(tables.contains("disk 3.0 MiB"), "{tables}");
     }
 
     #[test]

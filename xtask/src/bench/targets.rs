@@ -1,8 +1,9 @@
-//! BENCH.md's targets (and issue #13's): Tributary's ratio to each peer
+//! BENCH.md's targets (and issue #13's, and those of the compressed and
+//! open cells): Tributary's ratio to each peer
 //! per cell, and for each cell with a target the measured value and
 //! whether it is met.
 
-use super::format::{fmt_ops, fmt_us};
+use super::format::{fmt_mib, fmt_ops, fmt_us};
 use super::medians::{find, Median};
 use super::num_field;
 use std::fmt::Write as _;
@@ -86,6 +87,9 @@ pub(super) fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> 
         ]
         .join("; "),
         "disk-fillrandom/4" => vs_best_peer(1.3),
+        "compressed-fillrandom/1" => [vs_leveldb(1.3), disk_target(cell, medians)].join("; "),
+        "compressed-readrandom/1" => vs_leveldb(1.2),
+        "open-leveldb/1" => open_leveldb_target(cell, medians),
         "disk-readrandom/1" | "disk-readrandom/2" => vs_leveldb(1.2),
         "disk-readwhilewriting/2" => {
             let writer =
@@ -132,6 +136,38 @@ pub(super) fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> 
             text
         }
         _ => "-".to_owned(),
+    }
+}
+
+/// The compressed fill's space target: Tributary's bytes on disk at the
+/// end no more than LevelDB's.
+fn disk_target(cell: &str, medians: &[Median]) -> String {
+    let disk = |e: &str| find(medians, cell, e).and_then(|o| num_field(o, "disk_bytes"));
+    match (disk("tributary"), disk("leveldb")) {
+        (Some(t), Some(l)) => format!(
+            "disk <= leveldb's: {} vs {} MiB {}",
+            fmt_mib(Some(t)),
+            fmt_mib(Some(l)),
+            if t <= l { "MET" } else { "MISSED" }
+        ),
+        _ => "disk <= leveldb's: no leveldb run".to_owned(),
+    }
+}
+
+/// The open cell's target: Tributary opening (and converting) a directory
+/// C++ LevelDB wrote no slower than LevelDB reopening a copy of it, both
+/// measured in Tributary's run.
+fn open_leveldb_target(cell: &str, medians: &[Median]) -> String {
+    let get = |k: &str| find(medians, cell, "tributary").and_then(|o| num_field(o, k));
+    match (get("reopen_secs"), get("leveldb_reopen_secs")) {
+        (Some(t), Some(l)) if l > 0.0 => format!(
+            "open <= leveldb's reopen: {:.1} vs {:.1} ms ({:.2}x) {}",
+            t * 1e3,
+            l * 1e3,
+            t / l,
+            if t <= l { "MET" } else { "MISSED" }
+        ),
+        _ => "open <= leveldb's reopen: no measure".to_owned(),
     }
 }
 

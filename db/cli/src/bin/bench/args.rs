@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// The workloads and engines, for `--help`.
 const AFTER_HELP: &str = "workloads: fillseq fillrandom fillsync fillbatch readrandom
            readwhilewriting seekrandom readseq reopen rawsync rawseq
+           openleveldb (tributary, with the cargo feature `peers`)
 engines: tributary (default) device (default for raw*) leveldb rocksdb fjall (the last three
          with the cargo feature `peers`)";
 
@@ -62,6 +63,10 @@ pub struct Cli {
     /// in a fresh process, as the reopen workload does.
     #[arg(long = "reopen-after")]
     reopen_after: bool,
+    /// Values from db_bench's compressible generator (Snappy halves them),
+    /// and every engine at its default compression (else: none).
+    #[arg(long)]
+    compressible: bool,
     /// Internal to `reopen`: time the open of the existing DIR in this
     /// fresh process and print what it measured (DIR is kept).
     #[arg(long, hide = true)]
@@ -110,6 +115,9 @@ pub struct Spec {
     pub use_existing_db: bool,
     /// `--reopen-after`: the fill ends with a timed reopen in a child.
     pub reopen_after: bool,
+    /// `--compressible`: compressible values, and each engine's default
+    /// compression instead of none.
+    pub compressible: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +131,7 @@ pub enum Workload {
     SeekRandom,
     ReadSeq,
     Reopen,
+    OpenLevelDb,
     RawSync,
     RawSeq,
 }
@@ -151,6 +160,7 @@ impl Workload {
             Workload::SeekRandom => "seekrandom",
             Workload::ReadSeq => "readseq",
             Workload::Reopen => "reopen",
+            Workload::OpenLevelDb => "openleveldb",
             Workload::RawSync => "rawsync",
             Workload::RawSeq => "rawseq",
         }
@@ -167,6 +177,7 @@ impl Workload {
             "seekrandom" => Workload::SeekRandom,
             "readseq" => Workload::ReadSeq,
             "reopen" => Workload::Reopen,
+            "openleveldb" => Workload::OpenLevelDb,
             "rawsync" => Workload::RawSync,
             "rawseq" => Workload::RawSeq,
             _ => return Err(format!("unknown workload {s:?}")),
@@ -266,6 +277,24 @@ impl Spec {
     }
 }
 
+/// `openleveldb` times Tributary against C++ LevelDB inside one run, so it
+/// takes Tributary as its engine, and needs the peers for LevelDB.
+fn check_open_leveldb(workload: Workload, engine: EngineName) -> Result<(), String> {
+    if workload != Workload::OpenLevelDb {
+        return Ok(());
+    }
+    if cfg!(not(feature = "peers")) {
+        return Err("openleveldb needs the bench built with `--features peers`".to_owned());
+    }
+    if engine != EngineName::Tributary {
+        return Err(format!(
+            "openleveldb opens LevelDB's directory with tributary, not {}",
+            engine.name()
+        ));
+    }
+    Ok(())
+}
+
 /// The run `cli` asks for, checked.
 pub fn spec(cli: Cli) -> Result<Spec, String> {
     let Cli {
@@ -284,6 +313,7 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         prep_keys,
         use_existing_db,
         reopen_after,
+        compressible,
     } = cli;
     let engine = engine.unwrap_or(if workload.is_raw() {
         EngineName::Device
@@ -325,6 +355,10 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
     if reopen_after && !matches!(workload, Workload::FillRandom | Workload::FillSync) {
         return Err("--reopen-after applies to fillrandom and fillsync".to_owned());
     }
+    if compressible && workload.is_raw() {
+        return Err("--compressible applies to the database engines".to_owned());
+    }
+    check_open_leveldb(workload, engine)?;
     let spec = Spec {
         db,
         engine,
@@ -341,6 +375,7 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         prep_keys,
         use_existing_db,
         reopen_after,
+        compressible,
     };
     if spec.threads == 0 || spec.num == 0 || spec.batch == 0 {
         return Err("--threads, --num and --batch must be at least 1".to_owned());

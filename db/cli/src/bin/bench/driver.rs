@@ -17,8 +17,13 @@
 //! Every run but `reopen` also counts what it wrote and reports, at the end
 //! of the timed phase and before close, the write amplification, the files
 //! per level (module `amp`) and the engine's write stalls during the timed
-//! phase (where it counts them). With `--reopen-after`, the closed
+//! phase (where it counts them), and after the close, if it wrote, the
+//! bytes of its directory (`disk_bytes`). With `--reopen-after`, the closed
 //! directory is then reopened in a timed child (module `reopen`).
+//!
+//! Values come from [`gen::values_for`]: incompressible, with every
+//! engine's compression off, or with `--compressible` db_bench's
+//! compressible values, with every engine at its default compression.
 //!
 //! The read workloads (`readrandom`, `readwhilewriting`, `seekrandom`,
 //! `readseq`) share `readrandom`'s untimed prep and settle, left out with
@@ -34,7 +39,7 @@
 
 use crate::amp::{self, FillReport, Written};
 use crate::args::{Spec, Workload};
-use crate::engine::{Counters, Engine};
+use crate::engine::{Compression, Counters, Engine};
 use crate::gate::{StartGate, CALLED_OFF};
 use crate::gen::{self, SplitMix64, Values};
 use crate::report::{self, BigBatchReport, Outcome, ReopenReport, Samples, WriterReport};
@@ -59,8 +64,8 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
         return crate::reopen::run::<E>(spec);
     }
     let io_before = amp::io_wchar();
-    let engine = E::open(&spec.db)?;
-    let values = gen::value_buffer();
+    let engine = E::open(&spec.db, Compression::for_values(spec.compressible))?;
+    let values = gen::values_for(spec.compressible);
     let mut written = Written::default();
     if spec.workload.preps() && !spec.use_existing_db {
         written = prep(&engine, spec, &values)?;
@@ -100,6 +105,12 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
         _ => None,
     };
     engine.close()?;
+    // A run that read only what an earlier one wrote has no size of its own.
+    let disk_bytes = if written.records > 0 {
+        Some(amp::dir_bytes(&spec.db)?)
+    } else {
+        None
+    };
     let reopen = if spec.reopen_after {
         drop(values);
         Some(ReopenReport {
@@ -115,6 +126,7 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
         fill: Some(fill),
         stalls,
         reopen,
+        disk_bytes,
         ..timed
     })
 }
@@ -387,6 +399,7 @@ fn worker<E: Engine>(
             }
         }
         Workload::Reopen => unreachable!("reopen runs in the reopen module"),
+        Workload::OpenLevelDb => unreachable!("openleveldb runs in its own module"),
         Workload::RawSync | Workload::RawSeq => {
             unreachable!("raw workloads run in the device module")
         }

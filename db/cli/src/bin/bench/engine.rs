@@ -1,7 +1,10 @@
 //! What the driver needs of an engine, and Tributary's answer.
 //!
 //! Each engine is used the way its own users would: its default options,
-//! its own batch type, and its own way to ask for a synced write. The driver
+//! its own batch type, and its own way to ask for a synced write. The one
+//! option the bench sets is compression ([`Compression`]): off in the
+//! cells whose values do not compress, the engine's default with
+//! `--compressible`. The driver
 //! is generic over [`Engine`], so no engine pays for dynamic dispatch on the
 //! hot path.
 //!
@@ -20,8 +23,9 @@ pub trait Engine: Sized + Sync {
     /// The engine's write batch, reused across calls by one thread.
     type Batch;
 
-    /// Opens a fresh database in `dir` with the engine's default options.
-    fn open(dir: &Path) -> Result<Self, String>;
+    /// Opens the database in `dir` (creating it if missing) with the
+    /// engine's default options, but for `compression`.
+    fn open(dir: &Path, compression: Compression) -> Result<Self, String>;
 
     /// One put, synced to stable storage before it returns if `sync`.
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String>;
@@ -87,6 +91,28 @@ pub trait Engine: Sized + Sync {
     fn close(self) -> Result<(), String>;
 }
 
+/// How an engine compresses its tables in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// None at all: the cells of incompressible values, where compressing
+    /// would only cost time, run every engine so (BENCH.md).
+    Off,
+    /// The engine's default (`--compressible`): Snappy for Tributary,
+    /// LevelDB and RocksDB, LZ4 for fjall.
+    Default,
+}
+
+impl Compression {
+    /// `Default` with `--compressible`, else `Off`.
+    pub fn for_values(compressible: bool) -> Compression {
+        if compressible {
+            Compression::Default
+        } else {
+            Compression::Off
+        }
+    }
+}
+
 /// Counters of the write path, subtracted around the timed phase.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counters {
@@ -121,8 +147,8 @@ impl Stalls {
     }
 }
 
-/// Tributary with `Options::default()`: a 4 MiB write buffer and group
-/// commit on.
+/// Tributary with `Options::default()` (a 4 MiB write buffer, group
+/// commit on, Snappy), with compression off unless `--compressible`.
 pub struct Tributary {
     db: tributary::Db,
 }
@@ -130,8 +156,15 @@ pub struct Tributary {
 impl Engine for Tributary {
     type Batch = tributary::Batch;
 
-    fn open(dir: &Path) -> Result<Tributary, String> {
-        let db = tributary::Db::open(dir, tributary::Options::default()).map_err(error)?;
+    fn open(dir: &Path, compression: Compression) -> Result<Tributary, String> {
+        let options = match compression {
+            Compression::Off => tributary::Options {
+                compression: tributary::Compression::None,
+                ..tributary::Options::default()
+            },
+            Compression::Default => tributary::Options::default(),
+        };
+        let db = tributary::Db::open(dir, options).map_err(error)?;
         Ok(Tributary { db })
     }
 

@@ -4,7 +4,9 @@
 //!
 //! The two C APIs have the same shape, so one wrapper, [`CDb`], serves
 //! both through a table of function pointers ([`Api`]). Both are used with
-//! their default options, as `db_bench` does, except `create_if_missing`.
+//! their default options, as `db_bench` does, except `create_if_missing`
+//! and, unless `--compressible`, compression, set to none
+//! (`*_no_compression`) as in every engine of those cells.
 //! Scans use the C iterators (`*_create_iterator`, `*_iter_seek`, ...),
 //! one per scan, with the default read options (an implicit snapshot).
 //!
@@ -15,18 +17,19 @@
 #![allow(unsafe_code)]
 
 use crate::amp::Shape;
-use crate::engine::{Engine, Stalls};
-use std::ffi::{c_char, c_uchar, c_void, CStr, CString};
+use crate::engine::{Compression, Engine, Stalls};
+use std::ffi::{c_char, c_int, c_uchar, c_void, CStr, CString};
 use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr;
 
 /// C++ LevelDB (Debian's 1.23), default options: 4 MiB write buffer, Snappy
-/// compression (the values are incompressible), 8 MiB block cache.
+/// compression (off unless `--compressible`), 8 MiB block cache.
 pub type LevelDb = CDb<LevelDbApi>;
 
 /// RocksDB (Debian's 7.8), default options: 64 MiB write buffer, one
-/// background thread.
+/// background thread, Snappy compression (Debian's library has it; off
+/// unless `--compressible`).
 pub type RocksDb = CDb<RocksDbApi>;
 
 /// An open database behind a C API.
@@ -234,6 +237,9 @@ pub fn leveldb_stats_write_bytes(stats: &str) -> Option<u64> {
     Some((mib * 1048576.0).round() as u64)
 }
 
+/// `leveldb_no_compression` and `rocksdb_no_compression` (`c.h`).
+const NO_COMPRESSION: c_int = 0;
+
 type Ptr = *mut c_void;
 type ErrPtr = *mut *mut c_char;
 
@@ -244,6 +250,8 @@ pub struct Api {
     options_create: unsafe extern "C" fn() -> Ptr,
     options_destroy: unsafe extern "C" fn(Ptr),
     options_set_create_if_missing: unsafe extern "C" fn(Ptr, c_uchar),
+    /// Takes `*_no_compression` (0, in both headers) or another type.
+    options_set_compression: unsafe extern "C" fn(Ptr, c_int),
     open: unsafe extern "C" fn(Ptr, *const c_char, ErrPtr) -> Ptr,
     close: unsafe extern "C" fn(Ptr),
     writeoptions_create: unsafe extern "C" fn() -> Ptr,
@@ -294,6 +302,7 @@ c_api!(leveldb_sys, "leveldb", "leveldb", LEVELDB, {
     options_create => leveldb_options_create() -> Ptr;
     options_destroy => leveldb_options_destroy(Ptr);
     options_set_create_if_missing => leveldb_options_set_create_if_missing(Ptr, c_uchar);
+    options_set_compression => leveldb_options_set_compression(Ptr, c_int);
     open => leveldb_open(Ptr, *const c_char, ErrPtr) -> Ptr;
     close => leveldb_close(Ptr);
     writeoptions_create => leveldb_writeoptions_create() -> Ptr;
@@ -326,6 +335,7 @@ c_api!(rocksdb_sys, "rocksdb", "rocksdb", ROCKSDB, {
     options_create => rocksdb_options_create() -> Ptr;
     options_destroy => rocksdb_options_destroy(Ptr);
     options_set_create_if_missing => rocksdb_options_set_create_if_missing(Ptr, c_uchar);
+    options_set_compression => rocksdb_options_set_compression(Ptr, c_int);
     open => rocksdb_open(Ptr, *const c_char, ErrPtr) -> Ptr;
     close => rocksdb_close(Ptr);
     writeoptions_create => rocksdb_writeoptions_create() -> Ptr;
@@ -421,18 +431,22 @@ fn check(api: &Api, err: *mut c_char, op: &str) -> Result<(), String> {
 impl<F: Flavor> Engine for CDb<F> {
     type Batch = CBatch;
 
-    fn open(dir: &Path) -> Result<Self, String> {
+    fn open(dir: &Path, compression: Compression) -> Result<Self, String> {
         let api = F::API;
         let name = CString::new(dir.as_os_str().as_encoded_bytes())
             .map_err(|_| format!("{}: path has a NUL byte", dir.display()))?;
         // SAFETY: the `*_create` functions take no arguments and return
-        // fresh objects; the setters get the objects just created. `open`
+        // fresh objects; the setters get the objects just created (and a
+        // compression type both headers define). `open`
         // gets valid options, a NUL-terminated path that outlives the call,
         // and a valid error slot. On failure every object made is destroyed
         // once, here, and nothing else holds them.
         unsafe {
             let options = (api.options_create)();
             (api.options_set_create_if_missing)(options, 1);
+            if compression == Compression::Off {
+                (api.options_set_compression)(options, NO_COMPRESSION);
+            }
             let write_plain = (api.writeoptions_create)();
             let write_sync = (api.writeoptions_create)();
             (api.writeoptions_set_sync)(write_sync, 1);

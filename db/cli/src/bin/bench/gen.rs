@@ -3,7 +3,9 @@
 //!
 //! - Keys: the index as zero-padded decimal, `key_size` bytes.
 //! - Values: `value_size` bytes sliced from a 1 MiB buffer filled by
-//!   splitmix64 (seed [`VALUE_SEED`]), so no engine can compress them.
+//!   splitmix64 (seed [`VALUE_SEED`]), so no engine can compress them; or,
+//!   with `--compressible`, from db_bench's buffer of compressible values
+//!   (INTEROP.md §6, [`compressible_buffer`]), which Snappy halves.
 //! - Random indices: splitmix64 seeded `0x5eed0000 + thread`, mapped onto
 //!   `[0, n)` by Lemire's multiply-shift (`(x * n) >> 64`), which needs no
 //!   division and is uniform to within `n / 2^64`.
@@ -76,6 +78,81 @@ pub fn value_buffer() -> Vec<u8> {
     buf
 }
 
+/// The buffer values are sliced from: [`compressible_buffer`] if
+/// `compressible`, else [`value_buffer`].
+pub fn values_for(compressible: bool) -> Vec<u8> {
+    if compressible {
+        compressible_buffer()
+    } else {
+        value_buffer()
+    }
+}
+
+/// Bytes of each piece of [`compressible_buffer`], and of the random run
+/// repeated in it: db_bench's `--compression_ratio` 0.5 on 100-byte pieces.
+const PIECE_LEN: usize = 100;
+const PIECE_RUN: usize = 50;
+
+/// Seed of [`compressible_buffer`]'s generator: db_bench's `Random rnd(301)`.
+const COMPRESSIBLE_SEED: u32 = 301;
+
+/// db_bench's `RandomGenerator` at its default `--compression_ratio 0.5`
+/// (INTEROP.md §6), byte for byte: 100-byte pieces appended until the
+/// buffer holds 1 MiB (so 1,048,600 bytes), each a random string of 50
+/// printable bytes (`' ' + Uniform(95)`, LevelDB's `test::RandomString`)
+/// repeated to 100 (`test::CompressibleString`). Snappy stores a piece in
+/// about 50 bytes, so every engine's compression has something to do.
+pub fn compressible_buffer() -> Vec<u8> {
+    let mut rng = LevelDbRandom::new(COMPRESSIBLE_SEED);
+    let mut buf = Vec::with_capacity(VALUE_BUFFER_LEN + PIECE_LEN);
+    while buf.len() < VALUE_BUFFER_LEN {
+        let run: Vec<u8> = (0..PIECE_RUN)
+            .map(|_| b' ' + rng.uniform(95) as u8)
+            .collect();
+        buf.extend(run.iter().cycle().take(PIECE_LEN));
+    }
+    buf
+}
+
+/// LevelDB's `util/random.h` `Random` (Park and Miller's minimal standard
+/// generator, `seed * 16807 mod 2^31-1`): the one db_bench's values come
+/// from, so that [`compressible_buffer`] is db_bench's.
+#[derive(Debug, Clone)]
+struct LevelDbRandom {
+    seed: u32,
+}
+
+impl LevelDbRandom {
+    const M: u32 = 2_147_483_647;
+    const A: u64 = 16_807;
+
+    fn new(seed: u32) -> LevelDbRandom {
+        let seed = seed & 0x7fff_ffff;
+        // Both would make the sequence constant.
+        let seed = if seed == 0 || seed == Self::M {
+            1
+        } else {
+            seed
+        };
+        LevelDbRandom { seed }
+    }
+
+    fn next(&mut self) -> u32 {
+        let product = u64::from(self.seed) * Self::A;
+        // product mod 2^31-1, without a division: 2^31 = 1 (mod 2^31-1).
+        let mut seed = ((product >> 31) + (product & u64::from(Self::M))) as u32;
+        if seed > Self::M {
+            seed -= Self::M;
+        }
+        self.seed = seed;
+        seed
+    }
+
+    fn uniform(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+}
+
 /// One thread's walk through the value buffer, as db_bench's
 /// `RandomGenerator`: each value starts where the last ended, wrapping to the
 /// start when the next would run past the end. Thread `t` starts at
@@ -127,6 +204,23 @@ mod tests {
         let mut key = [0u8; 16];
         write_key(&mut key, 12345);
         assert_eq!(&key, b"0000000000012345");
+    }
+
+    #[test]
+    fn compressible_values_repeat_their_first_half() {
+        // The reference sequence of `Random(301)`, from LevelDB's formula.
+        let mut rng = LevelDbRandom::new(301);
+        assert_eq!(rng.next(), 301 * 16_807);
+        let buf = compressible_buffer();
+        assert_eq!(buf.len(), 1_048_600);
+        assert_eq!(buf[0], b' ' + ((301 * 16_807) % 95) as u8);
+        let mut values = Values::new(&buf, 100, 0);
+        for _ in 0..20_000 {
+            let v = values.next_value();
+            assert_eq!(v[..50], v[50..]);
+            assert!(v.iter().all(|b| (b' '..=b'~').contains(b)));
+        }
+        assert_ne!(buf[..50], buf[100..150]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!       [--value-size 100] [--key-size 16] [--sync] [--batch B]
 //!       [--engine tributary|leveldb|rocksdb|fjall|device] [--big-batch MIB]
 //!       [--duration SECS] [--prep-keys K] [--use-existing-db]
-//!       [--reopen-after]
+//!       [--reopen-after] [--compressible]
 //! ```
 //!
 //! It deletes and recreates `DIR`, runs one workload against one engine, and
@@ -40,6 +40,17 @@
 //! prep per engine. `--reopen-after` ends `fillrandom` or `fillsync`, after
 //! the close, with the `reopen` workload's timed child on its directory,
 //! adding the `reopen` fields to the fill's line.
+//!
+//! Values are incompressible and every engine runs with compression off
+//! (BENCH.md), unless `--compressible`: then values come from db_bench's
+//! compressible generator (INTEROP.md §6; Snappy halves them) and every
+//! engine runs at its default compression (Snappy for Tributary, LevelDB
+//! and RocksDB, LZ4 for fjall). The line says which (`compressible`), and
+//! a run that wrote gives `disk_bytes`, the bytes of the files in `DIR`
+//! after the close. `openleveldb` (module `openleveldb`, peers only, run
+//! with Tributary) has C++ LevelDB fill `T*N` random keys, untimed, then
+//! times LevelDB reopening a copy of that directory and Tributary opening
+//! another, its conversion included.
 //!
 //! Every run but the device's also reports, at the end of the timed phase
 //! (before close), `user_bytes`, `io_bytes`, `io_write_amp`, and where the
@@ -86,11 +97,13 @@ mod ffi;
 mod gate;
 mod gen;
 #[cfg(feature = "peers")]
+mod openleveldb;
+#[cfg(feature = "peers")]
 mod peers;
 mod reopen;
 mod report;
 
-use args::{EngineName, Spec};
+use args::{EngineName, Spec, Workload};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -134,6 +147,13 @@ fn run(spec: &Spec) -> Result<String, String> {
         existing_dir(&spec.db)?;
     } else {
         fresh_dir(&spec.db)?;
+    }
+    // The argument parser lets it through only with the peers.
+    if spec.workload == Workload::OpenLevelDb {
+        #[cfg(feature = "peers")]
+        return Ok(report::json_line(spec, &openleveldb::run(spec)?));
+        #[cfg(not(feature = "peers"))]
+        unreachable!("openleveldb needs the peers");
     }
     let outcome = match spec.engine {
         EngineName::Device => device::run(spec)?,

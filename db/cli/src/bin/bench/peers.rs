@@ -1,7 +1,10 @@
 //! fjall, the pure-Rust LSM engine Rust users pick, as a peer.
 //!
 //! Default options (`Database::builder(dir).open()`, one keyspace with
-//! `KeyspaceCreateOptions::default`). A synced put is `insert` followed by
+//! `KeyspaceCreateOptions::default`), whose data blocks are LZ4 from level
+//! 2 down; unless `--compressible`, compression is off: no data block
+//! compression in any level and none in the journal, whose default
+//! compresses values of 4 KiB and more with LZ4. A synced put is `insert` followed by
 //! `Database::persist(PersistMode::SyncData)`, as fjall's documentation
 //! says to make a write durable; a synced batch commits with
 //! `durability(Some(PersistMode::SyncData))`. Both end in `fdatasync`, as
@@ -12,8 +15,11 @@
 //! gives its table count alone (`Keyspace::table_count`).
 
 use crate::amp::Shape;
-use crate::engine::{error, Engine};
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
+use crate::engine::{error, Compression, Engine};
+use fjall::config::CompressionPolicy;
+use fjall::{
+    CompressionType, Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode,
+};
 use std::path::Path;
 
 pub struct Fjall {
@@ -25,11 +31,23 @@ impl Engine for Fjall {
     /// fjall's batch is consumed by `commit`; the slot holds the next one.
     type Batch = Option<OwnedWriteBatch>;
 
-    fn open(dir: &Path) -> Result<Fjall, String> {
-        let db = Database::builder(dir).open().map_err(error)?;
-        let keyspace = db
-            .keyspace("bench", KeyspaceCreateOptions::default)
-            .map_err(error)?;
+    fn open(dir: &Path, compression: Compression) -> Result<Fjall, String> {
+        let builder = Database::builder(dir);
+        let db = match compression {
+            Compression::Off => builder.journal_compression(CompressionType::None),
+            Compression::Default => builder,
+        }
+        .open()
+        .map_err(error)?;
+        // fjall keeps a keyspace's options with it: on a reopen they are
+        // read back and these are not used.
+        let options = move || match compression {
+            Compression::Off => KeyspaceCreateOptions::default()
+                .data_block_compression_policy(CompressionPolicy::disabled())
+                .index_block_compression_policy(CompressionPolicy::disabled()),
+            Compression::Default => KeyspaceCreateOptions::default(),
+        };
+        let keyspace = db.keyspace("bench", options).map_err(error)?;
         Ok(Fjall { db, keyspace })
     }
 

@@ -5,13 +5,14 @@
 //!    random puts (seed `0x5eed0000`, keys over `[0, T*N)`, not synced
 //!    unless `--sync`), then close. `--duration` does not apply. The JSON
 //!    line's write-amplification fields (module `amp`) are the prep's, taken
-//!    before its close, and `prep_rss_anon_kib` is this process's `RssAnon`
-//!    after it.
+//!    before its close, `disk_bytes` the directory's after it, and
+//!    `prep_rss_anon_kib` is this process's `RssAnon` after it.
 //! 2. The timed part runs in a fresh child, this binary re-executed with
 //!    the hidden `--reopen-only` flag, so that none of the prep's memory
 //!    (its memtables, the value buffer, allocator caches) is counted: the
 //!    child reads `RssAnon` (`rss_anon_before_kib`), opens the directory
-//!    with the engine's defaults, gets the prep's first key (it must be
+//!    with the engine's defaults (compression off unless `--compressible`,
+//!    as in the prep), gets the prep's first key (it must be
 //!    found), reads `RssAnon` again (`rss_anon_kib`), then closes, untimed.
 //!    `reopen_secs` is the open plus that get; `open_secs` the open alone.
 //!
@@ -22,7 +23,7 @@
 
 use crate::amp::{self, FillReport, Written};
 use crate::args::Spec;
-use crate::engine::Engine;
+use crate::engine::{Compression, Engine};
 use crate::gen::{self, SplitMix64, Values};
 use crate::report::{Outcome, ReopenReport};
 use std::process::Command;
@@ -31,14 +32,15 @@ use std::time::Instant;
 /// The parent: prep, close, then the child's timed open.
 pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
     let io_before = amp::io_wchar();
-    let engine = E::open(&spec.db)?;
-    let values = gen::value_buffer();
+    let engine = E::open(&spec.db, Compression::for_values(spec.compressible))?;
+    let values = gen::values_for(spec.compressible);
     let written = fill(&engine, spec, &values)?;
     let shape = engine.shape();
     let io = amp::delta(io_before, amp::io_wchar());
     let fill_report = FillReport::new(&written, shape, true, io);
     engine.close()?;
     drop(values);
+    let disk_bytes = amp::dir_bytes(&spec.db)?;
     let prep_rss_anon_kib = amp::rss_anon_kib();
 
     let report = ReopenReport {
@@ -53,12 +55,14 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
         latencies_ns: vec![reopen_ns],
         fill: Some(fill_report),
         reopen: Some(report),
+        disk_bytes: Some(disk_bytes),
         ..Outcome::default()
     })
 }
 
-/// The prep: `T*N` random puts by one thread.
-fn fill<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Written, String> {
+/// The prep: `T*N` random puts by one thread (seed `0x5eed0000`, keys
+/// over `[0, T*N)`), from `values`. `openleveldb` fills LevelDB with it.
+pub fn fill<E: Engine>(engine: &E, spec: &Spec, values: &[u8]) -> Result<Written, String> {
     let key_space = spec.key_space();
     let mut rng = SplitMix64::new(gen::RANDOM_KEY_SEED);
     let mut values = Values::new(values, spec.value_size, 0);
@@ -94,6 +98,9 @@ pub fn spawn_child(spec: &Spec) -> Result<ReopenReport, String> {
         .args(["--key-size", &spec.key_size.to_string()])
         .args(["--value-size", &spec.value_size.to_string()])
         .arg("--reopen-only");
+    if spec.compressible {
+        cmd.arg("--compressible");
+    }
     let out = cmd
         .output()
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
@@ -124,7 +131,7 @@ pub fn child<E: Engine>(spec: &Spec) -> Result<String, String> {
     let key = first_key(spec);
     let rss_before = amp::rss_anon_kib();
     let t0 = Instant::now();
-    let engine = E::open(&spec.db)?;
+    let engine = E::open(&spec.db, Compression::for_values(spec.compressible))?;
     let opened = t0.elapsed();
     let found = engine.get(&key)?;
     let reopened = t0.elapsed();

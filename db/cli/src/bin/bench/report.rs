@@ -30,6 +30,12 @@ pub struct Outcome {
     pub samples: Option<Samples>,
     /// The engine's write stalls over the timed phase, if it counts them.
     pub stalls: Option<Stalls>,
+    /// Bytes of the files in the database directory after the close, for
+    /// a run that wrote (module `amp`, [`dir_bytes`](crate::amp::dir_bytes)).
+    pub disk_bytes: Option<u64>,
+    /// `openleveldb`: C++ LevelDB's reopen of its own directory, beside
+    /// Tributary's open of a copy in `reopen`.
+    pub leveldb_reopen: Option<ReopenReport>,
 }
 
 /// What `readwhilewriting`'s writer did.
@@ -112,6 +118,7 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
         "max_us": us(100.0),
         "key_size": spec.key_size,
         "batch": spec.records_per_call(),
+        "compressible": spec.compressible,
     });
     let fields = line.as_object_mut().expect("an object");
     let mut put = |key: &str, value: serde_json::Value| {
@@ -195,6 +202,9 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
             put("table_files", n.into());
         }
     }
+    if let Some(d) = outcome.disk_bytes {
+        put("disk_bytes", d.into());
+    }
     if let Some(r) = outcome.reopen {
         put("reopen_secs", round(r.reopen_secs, 6).into());
         put("open_secs", round(r.open_secs, 6).into());
@@ -215,6 +225,19 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
                     round(k as f64 * 1024.0 / wb as f64, 2).into(),
                 );
             }
+        }
+    }
+    if let Some(l) = outcome.leveldb_reopen {
+        put("leveldb_reopen_secs", round(l.reopen_secs, 6).into());
+        put("leveldb_open_secs", round(l.open_secs, 6).into());
+        if let Some(k) = l.rss_anon_kib {
+            put("leveldb_rss_anon_kib", k.into());
+        }
+        if let (Some(t), true) = (outcome.reopen, l.reopen_secs > 0.0) {
+            put(
+                "reopen_vs_leveldb",
+                round(t.reopen_secs / l.reopen_secs, 3).into(),
+            );
         }
     }
     line.to_string()
