@@ -3,6 +3,7 @@
 use crate::backend::Backend;
 use crate::compaction::{self};
 use crate::error::{io_err, lock_error, repair_can_fix, table_err, CorruptionKind, Error, Reason};
+use crate::export::Exported;
 use crate::failure::Failure;
 use crate::files::{self, Files};
 use crate::fs::{FileLock, Fs, LockMode};
@@ -651,6 +652,28 @@ impl Db {
         } else {
             self.shared.lanes.wake_compaction();
         }
+    }
+
+    /// Hands the directory back to LevelDB and goleveldb (INTEROP.md §5),
+    /// then closes the database: the memtables are flushed, a manifest in
+    /// LevelDB's format listing every table is written, and `CURRENT` is
+    /// pointed at it atomically, so that C++ LevelDB and goleveldb open
+    /// the directory directly and see exactly what this database saw. A
+    /// crash at any point leaves a directory that Tributary opens with
+    /// every record (and, once `CURRENT` is switched, LevelDB too); a
+    /// later Tributary open converts it again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unexportable`] naming a table that stores zstd blocks
+    /// (LevelDB 1.23 and goleveldb read only Snappy and uncompressed
+    /// ones), with nothing changed but the flush; [`Error::ReadOnly`]; a
+    /// flush's errors; the I/O error of the new manifest or of `CURRENT`.
+    pub fn export_leveldb(self) -> Result<Exported, Error> {
+        self.flush_memtables()?;
+        let exported = crate::export::export(&self.shared)?;
+        self.close()?;
+        Ok(exported)
     }
 
     /// Closes the database: waits for the writes in flight, syncs the

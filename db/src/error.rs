@@ -92,6 +92,15 @@ pub enum Error {
     /// [`Db::open_read_only`](crate::Db::open_read_only): nothing may
     /// change it.
     ReadOnly,
+    /// [`Db::export_leveldb`](crate::Db::export_leveldb) cannot hand the
+    /// directory to LevelDB: a table of it is one LevelDB cannot read.
+    /// Nothing was changed.
+    Unexportable {
+        /// The table.
+        path: PathBuf,
+        /// Why LevelDB cannot read it.
+        reason: String,
+    },
 }
 
 /// The kind of damage an [`Error::Corruption`] reports.
@@ -237,6 +246,12 @@ impl fmt::Display for Error {
             Error::Write(e) => write!(f, "write failed: {e}"),
             Error::Closed => write!(f, "database is closed"),
             Error::ReadOnly => write!(f, "database is open read-only: writes are refused"),
+            Error::Unexportable { path, reason } => write!(
+                f,
+                "cannot export for LevelDB: table {} is not readable there: {reason}; \
+                 nothing was changed",
+                path.display()
+            ),
         }
     }
 }

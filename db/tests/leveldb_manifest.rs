@@ -119,6 +119,108 @@ fn a_leveldb_manifest_folds_into_the_tables_in_the_directory() {
     }
 }
 
+/// What LevelDB's own iterator sees in the database in `dir` (opened with
+/// paranoid checks), or `None` without libleveldb-dev (outside CI only).
+fn scan_with_leveldb(dir: &Path) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let out = write_with_leveldb(dir, "scan")?;
+    Some(parse_pairs(&out))
+}
+
+/// Hex pairs, one a line, as `write.c` prints them.
+fn parse_pairs(out: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    out.lines()
+        .map(|line| {
+            let (k, v) = line.split_once('\t').unwrap();
+            (common::unhex(k), common::unhex(v))
+        })
+        .collect()
+}
+
+/// The way back: a Tributary database (Snappy tables on several levels,
+/// overwrites, deletes, records left in its memtable) exported for
+/// LevelDB reads in C++ LevelDB's own iterator exactly as Tributary
+/// scanned it; Tributary then opens the directory LevelDB has opened,
+/// converting it again, with every record.
+#[test]
+fn an_exported_directory_opens_in_leveldb_with_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        write_buffer_size: 64 << 10,
+        table_file_size: 32 << 10,
+        level1_size: 128 << 10,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), options.clone()).unwrap();
+    for round in 0..3u32 {
+        for i in 0..5000u32 {
+            let key = format!("key{:06}", (i * 7919) % 5000);
+            if round == 2 && i % 5 == 0 {
+                db.delete(&key).unwrap();
+            } else {
+                db.put(&key, format!("value {i} of round {round}")).unwrap();
+            }
+        }
+    }
+    let expected = pairs(&db);
+    assert_eq!(expected.len(), 4000);
+    let levels = db.stats().files_per_level;
+    assert!(levels[1..].iter().any(|&n| n > 0), "{levels:?}");
+    let exported = db.export_leveldb().unwrap();
+    assert!(exported.tables > 1, "{exported:?}");
+    let current = std::fs::read(dir.path().join("CURRENT")).unwrap();
+    assert_eq!(
+        manifest::parse_current(&current),
+        Some(manifest_number(&exported.manifest))
+    );
+    let Some(seen) = scan_with_leveldb(dir.path()) else {
+        return;
+    };
+    assert!(seen == expected, "LevelDB reads what Tributary exported");
+
+    let db = Db::open(dir.path(), options).unwrap();
+    assert!(db.recovery_report().leveldb_manifest);
+    assert_eq!(pairs(&db), expected);
+    db.put(b"key000001", b"after the round trip").unwrap();
+    db.close().unwrap();
+    Db::check(dir.path(), &Options::default()).unwrap();
+}
+
+/// The number of a `MANIFEST-NNNNNN` path.
+fn manifest_number(path: &Path) -> u64 {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    name.strip_prefix("MANIFEST-").unwrap().parse().unwrap()
+}
+
+/// A table with zstd blocks, which LevelDB 1.23 and goleveldb cannot
+/// read, refuses the export with a typed error naming it, and `CURRENT`
+/// still names Tributary's manifest: the next open reads every record.
+#[test]
+fn a_zstd_table_refuses_the_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        compression: tributary::Compression::Zstd,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), options.clone()).unwrap();
+    for i in 0..2000u32 {
+        db.put(format!("key{i:05}"), format!("value {i} value {i}"))
+            .unwrap();
+    }
+    db.compact().unwrap();
+    let expected = pairs(&db);
+    match db.export_leveldb() {
+        Err(tributary::Error::Unexportable { path, reason }) => {
+            assert_eq!(path.parent(), Some(dir.path()));
+            assert!(path.extension().is_some_and(|e| e == "ldb"), "{path:?}");
+            assert!(reason.contains("zstd"), "{reason}");
+        }
+        other => panic!("a zstd table must refuse the export: {other:?}"),
+    }
+    let db = Db::open(dir.path(), options).unwrap();
+    assert!(!db.recovery_report().leveldb_manifest);
+    assert_eq!(pairs(&db), expected);
+}
+
 /// An uncompressed LevelDB directory opens in place.
 #[test]
 fn an_uncompressed_leveldb_directory_opens_in_place() {

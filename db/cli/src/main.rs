@@ -127,6 +127,11 @@ enum Cmd {
     /// journals and the old manifests are kept whole in DIR/lost. Prints
     /// what it salvaged and what it set aside.
     Repair { dir: PathBuf },
+    /// Hands the database back to LevelDB and goleveldb: flushes it, writes
+    /// a manifest in LevelDB's format and points CURRENT at it, so that
+    /// they open the directory directly. Refuses, changing nothing, if a
+    /// table stores zstd blocks. Tributary opens the directory again too.
+    ExportLeveldb,
     /// Prints every record of a LevelDB-format log file; exits 3 if it is
     /// damaged or torn, after the records it could read.
     DumpJournal { file: PathBuf },
@@ -221,6 +226,7 @@ fn subcommand_name(cmd: &Cmd) -> &'static str {
         Cmd::Compact { .. } => "compact",
         Cmd::Check => "check",
         Cmd::Repair { .. } => "repair",
+        Cmd::ExportLeveldb => "export-leveldb",
         Cmd::DumpJournal { .. } => "dump-journal",
         Cmd::DumpTable { .. } => "dump-table",
     }
@@ -405,6 +411,20 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Cmd::Repair { dir } => {
             let report = Db::repair(dir, &Options::default())?;
             println!("{report}");
+            Ok(())
+        }
+        Cmd::ExportLeveldb => {
+            let options = Options {
+                create_if_missing: false,
+                ..Options::default()
+            };
+            let exported = Db::open(need_db("export-leveldb")?, options)?.export_leveldb()?;
+            println!(
+                "exported for LevelDB: CURRENT names {} ({} tables, last sequence {})",
+                exported.manifest.display(),
+                exported.tables,
+                exported.last_seq
+            );
             Ok(())
         }
     }

@@ -32,9 +32,8 @@ pub struct Table {
     /// one contiguous array, and compares whole keys only among separators
     /// that tie on them.
     words: Vec<u64>,
-    /// The filter block, if the table has one: its offset in the file and
-    /// its contents.
-    pub(super) filter: Option<(u64, Contents)>,
+    /// The filter block, if the table has one.
+    pub(super) filter: Option<StoredFilter>,
     /// One bit per data block: its checksum was checked.
     verified: Box<[AtomicU64]>,
     /// What the metaindex records of the table (none for LevelDB's).
@@ -43,6 +42,9 @@ pub struct Table {
     /// table is read without them (LevelDB does the same), and `check`
     /// reports it ([`Table::verify_all`]).
     meta_damage: Option<TableError>,
+    /// The types of the index, metaindex and filter blocks (the filter's
+    /// repeats the index's if there is none).
+    head_types: [u8; 3],
 }
 
 /// What a table's metaindex records of it beyond LevelDB's entries
@@ -62,6 +64,10 @@ pub(super) struct IndexEntry {
     /// The block's contents in the file, checked against its length.
     pub(super) contents: Range<usize>,
 }
+
+/// A filter block: where it is stored in the file (its trailer after) and
+/// its contents.
+pub(super) type StoredFilter = (Range<usize>, Contents);
 
 /// A block's contents: in place in the file when stored uncompressed
 /// (reads borrow them from the map: the fast path), else decompressed.
@@ -186,7 +192,7 @@ fn verify<'a>(
 fn read_meta(
     file: &[u8],
     range: Range<usize>,
-) -> Result<(Option<(u64, Contents)>, Properties), TableError> {
+) -> Result<(Option<StoredFilter>, Properties), TableError> {
     let at = range.start as u64;
     let contents = read_block(file, range, true)?;
     let meta = verify(&contents, file, at, Order::Bytewise)?;
@@ -197,7 +203,7 @@ fn read_meta(
     if cursor.valid() && cursor.key() == FILTER_META_KEY {
         let (handle, _) = BlockHandle::decode(cursor.value(&meta)).ok_or_else(bad)?;
         let stored = handle.range(file.len(), at)?;
-        filter = Some((handle.offset, read_block(file, stored, true)?));
+        filter = Some((stored.clone(), read_block(file, stored, true)?));
     }
     let mut property = |name: &[u8]| -> Result<Option<u64>, TableError> {
         cursor.seek(&meta, name, Order::Bytewise);
@@ -341,10 +347,13 @@ impl Table {
         // table): damage there is noted and the table read without them,
         // where the footer and the index are needed for every read.
         let meta_range = footer.metaindex.range(file.len(), footer_at)?;
+        let meta_end = meta_range.end;
         let (filter, properties, meta_damage) = match read_meta(file, meta_range) {
             Ok((filter, properties)) => (filter, properties, None),
             Err(e) => (None, Properties::default(), Some(e)),
         };
+        let filter_end = filter.as_ref().map_or(index_range.end, |(at, _)| at.end);
+        let head_types = [file[index_range.end], file[meta_end], file[filter_end]];
 
         let verified = (0..index.len().div_ceil(64))
             .map(|_| AtomicU64::new(0))
@@ -373,6 +382,7 @@ impl Table {
             verified,
             properties,
             meta_damage,
+            head_types,
         })
     }
 
@@ -438,6 +448,21 @@ impl Table {
     /// Whether the table has a filter block.
     pub fn has_filter(&self) -> bool {
         self.filter.is_some()
+    }
+
+    /// Every block type the table stores (0 none, 1 Snappy, 2 zstd), from
+    /// the trailers of its data, index, metaindex and filter blocks: what
+    /// a reader needs to read it all. Touches one byte per data block.
+    pub fn block_types(&self) -> std::collections::BTreeSet<u8> {
+        let file = self.file();
+        let type_after = |contents_end: usize| file[contents_end];
+        let mut types: std::collections::BTreeSet<u8> = self
+            .index
+            .iter()
+            .map(|entry| type_after(entry.contents.end))
+            .collect();
+        types.extend(self.head_types);
+        types
     }
 
     pub(super) fn separator(&self, i: usize) -> &[u8] {
@@ -677,7 +702,7 @@ impl Table {
             while cursor.valid() {
                 entries += 1;
                 if filter_miss.is_none() && self.filtered_out(offset, key::user_key(cursor.key())) {
-                    filter_miss = self.filter.as_ref().map(|(at, _)| *at);
+                    filter_miss = self.filter.as_ref().map(|(at, _)| at.start as u64);
                 }
                 cursor.next(&block);
             }

@@ -68,11 +68,38 @@ impl Catalog {
     /// nothing). A table is added to one level at most once and deleted
     /// only from the level that holds it.
     pub fn apply(&mut self, edit: &[Field]) -> Result<(), Inconsistent> {
+        self.apply_checked(edit, true)
+    }
+
+    /// As [`apply`](Catalog::apply), but the tables added are not checked
+    /// against the next file number: a LevelDB manifest lists a
+    /// snapshot's tables in one record and the counters in the next. The
+    /// caller checks with [`check_numbers`](Catalog::check_numbers) once
+    /// every edit is in.
+    pub fn apply_unnumbered(&mut self, edit: &[Field]) -> Result<(), Inconsistent> {
+        self.apply_checked(edit, false)
+    }
+
+    /// Checks that every table's number is below the next file number.
+    pub fn check_numbers(&self) -> Result<(), Inconsistent> {
+        match self
+            .tables()
+            .find(|(_, f)| f.number >= self.next_file_number)
+        {
+            Some((_, f)) => Err(Inconsistent(format!(
+                "table {} is not below the next file number {}",
+                f.number, self.next_file_number
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn apply_checked(&mut self, edit: &[Field], numbered: bool) -> Result<(), Inconsistent> {
         // In place, with an undo log: replaying a manifest applies one
         // edit per flush and compaction, and copying the whole catalog
         // for each made a reopen's replay quadratic in the tables.
         let mut undo = Vec::new();
-        if let Err(e) = self.apply_fields(edit, &mut undo) {
+        if let Err(e) = self.apply_fields(edit, numbered, &mut undo) {
             self.roll_back(undo);
             return Err(e);
         }
@@ -85,7 +112,12 @@ impl Catalog {
     /// Applies `edit`'s fields in order, noting in `undo` how to take each
     /// back, then checks the tables it added against the next file number
     /// (the number only moves forward, so the others still pass).
-    fn apply_fields(&mut self, edit: &[Field], undo: &mut Vec<Undo>) -> Result<(), Inconsistent> {
+    fn apply_fields(
+        &mut self,
+        edit: &[Field],
+        numbered: bool,
+        undo: &mut Vec<Undo>,
+    ) -> Result<(), Inconsistent> {
         let mut added = Vec::new();
         for field in edit {
             match field {
@@ -143,7 +175,7 @@ impl Catalog {
         for number in added {
             // Still listed: a later field of the edit may have deleted it.
             let listed = self.levels.iter().any(|l| l.contains_key(&number));
-            if listed && number >= self.next_file_number {
+            if numbered && listed && number >= self.next_file_number {
                 return Err(Inconsistent(format!(
                     "table {number} is not below the next file number {}",
                     self.next_file_number

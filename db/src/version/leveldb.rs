@@ -31,8 +31,11 @@
 use super::catalog::{Catalog, NUM_LEVELS};
 use super::edit::{Field, FileMeta, RecordError};
 use super::manifest::{next_record, ManifestError, Replayed};
+use crate::fs::Fs;
 use crate::table::format::{get_varint32, get_varint64, put_varint};
 use std::fmt;
+use std::io;
+use std::path::Path;
 
 /// The comparator every LevelDB manifest this crate reads must name: its
 /// internal keys order as this crate's.
@@ -258,8 +261,10 @@ pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
                 "a previous log number ({prev}): journals of LevelDB before 1.4 are not read"
             )));
         }
+        // LevelDB writes a snapshot's tables a record before the next
+        // file number: the numbers are checked once every edit is in.
         catalog
-            .apply(&edit.fields)
+            .apply_unnumbered(&edit.fields)
             .map_err(|reason| ManifestError::Inconsistent { offset, reason })?;
         edits += 1;
         last_good = reader.offset();
@@ -267,6 +272,12 @@ pub fn replay(bytes: &[u8]) -> Result<Replayed, ManifestError> {
     if edits == 0 {
         return Err(ManifestError::Empty);
     }
+    catalog
+        .check_numbers()
+        .map_err(|reason| ManifestError::Inconsistent {
+            offset: last_good,
+            reason,
+        })?;
     Ok(Replayed {
         catalog,
         edits,
@@ -330,6 +341,22 @@ pub fn encode_edit(comparator: Option<&str>, fields: &[Field]) -> Vec<u8> {
 /// database starts with (LevelDB's `VersionSet::WriteSnapshot`).
 pub fn encode_catalog(catalog: &Catalog) -> Vec<u8> {
     encode_edit(Some(BYTEWISE_COMPARATOR), &catalog.full_edit())
+}
+
+/// Writes `path`, a new LevelDB manifest holding `catalog` whole as one
+/// record ([`encode_catalog`]), synced, its directory `dir` synced too;
+/// removes it on an error. `CURRENT` is the caller's to point at it.
+pub fn write_manifest(fs: &dyn Fs, dir: &Path, path: &Path, catalog: &Catalog) -> io::Result<()> {
+    let result = (|| {
+        let mut journal = journal::Writer::new(fs.create(path)?);
+        journal.append(&encode_catalog(catalog))?;
+        journal.sync()?;
+        fs.sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs.remove(path);
+    }
+    result
 }
 
 #[cfg(test)]

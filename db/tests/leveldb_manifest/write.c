@@ -3,7 +3,9 @@
  * or "none", as Bitcoin Core's chainstate is), a small write buffer so
  * that it has tables on several levels, overwrites and deletes, and
  * records left only in its journal at close. Then prints every live key
- * and value as hex, one pair a line, as LevelDB's own iterator sees them. */
+ * and value as hex, one pair a line, as LevelDB's own iterator sees them.
+ * With "scan" it writes nothing: it opens the existing database (with
+ * paranoid checks) and prints it the same way. */
 #include <leveldb/c.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +18,9 @@ int main(int argc, char **argv) {
     if (argc != 3) return 2;
     char *err = NULL;
     leveldb_options_t *options = leveldb_options_create();
-    leveldb_options_set_create_if_missing(options, 1);
+    int scan = strcmp(argv[2], "scan") == 0;
+    leveldb_options_set_create_if_missing(options, !scan);
+    leveldb_options_set_paranoid_checks(options, scan);
     leveldb_options_set_compression(
         options, strcmp(argv[2], "none") == 0 ? leveldb_no_compression : leveldb_snappy_compression);
     leveldb_options_set_write_buffer_size(options, 64 << 10);
@@ -27,7 +31,7 @@ int main(int argc, char **argv) {
     }
     leveldb_writeoptions_t *write = leveldb_writeoptions_create();
     char key[32], value[128];
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < (scan ? 0 : 3); round++) {
         for (int i = 0; i < 20000; i++) {
             snprintf(key, sizeof key, "key%08d", (i * 7919) % 20000);
             snprintf(value, sizeof value, "value %d of round %d", i, round);
