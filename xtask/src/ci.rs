@@ -8,7 +8,7 @@
 //! | `fmt` | `cargo fmt --all --check` | one style |
 //! | `layers` | [`crate::layers::check`] on `db/src` | dependencies one way: no cycle between modules or sibling files, `table/` a pure format, `read/` apart from compaction and the journals |
 //! | `clippy` | clippy on every target, warnings denied | lints, including missing docs |
-//! | `test` | `cargo test --workspace` (installing libleveldb-dev first if missing) | unit, property, integration and doc tests, LevelDB golden tables |
+//! | `test` | `cargo test --workspace` (installing libleveldb-dev, golang-go and goleveldb first if missing) | unit, property, integration and doc tests, LevelDB golden tables |
 //! | `release-tests` | the tests too slow for debug builds, in release | RELIABILITY.md B2 (exhaustive journal damage) the DB crash tests, and the compaction space test (100 k keys ten times) |
 //! | `doc` | `cargo doc` with warnings denied | every public item documented, no broken links |
 //! | `miri` | `cargo +nightly miri test --lib` on [`MIRI_CRATES`] | undefined behaviour in `unsafe` code and the codecs |
@@ -226,33 +226,47 @@ fn clippy(ctx: &Ctx) -> Result<String> {
 }
 
 fn test(ctx: &Ctx) -> Result<String> {
-    ensure_leveldb()?;
+    ensure_oracles()?;
     exec(ctx.cargo(&["test", "--workspace"]))?;
     Ok(String::new())
 }
 
-/// Installs Debian's libleveldb-dev when its header is missing: the LevelDB
-/// golden-table test (TABLES.md T4) builds a C++ shim against it, and fails
-/// under CI without it.
-fn ensure_leveldb() -> Result<()> {
-    if Path::new("/usr/include/leveldb/table_builder.h").exists() {
+/// Installs the Debian packages the oracle tests need when missing:
+/// libleveldb-dev (the LevelDB golden tables, TABLES.md T4, and the LevelDB
+/// directories of issue #25) and golang-go with goleveldb (the goleveldb
+/// directories). Those tests fail under CI without them.
+fn ensure_oracles() -> Result<()> {
+    let wanted: Vec<&str> = [
+        ("/usr/include/leveldb/table_builder.h", "libleveldb-dev"),
+        ("/usr/bin/go", "golang-go"),
+        (
+            "/usr/share/gocode/src/github.com/syndtr/goleveldb",
+            "golang-github-syndtr-goleveldb-dev",
+        ),
+    ]
+    .into_iter()
+    .filter(|(path, _)| !Path::new(path).exists())
+    .map(|(_, package)| package)
+    .collect();
+    if wanted.is_empty() {
         return Ok(());
     }
-    println!("    installing libleveldb-dev (apt-get)");
+    println!("    installing {} (apt-get)", wanted.join(", "));
     let root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    for args in [
-        &["update", "-qq"][..],
-        &["install", "-y", "-qq", "libleveldb-dev"],
-    ] {
+    let install: Vec<&str> = ["install", "-y", "-qq"]
+        .into_iter()
+        .chain(wanted.iter().copied())
+        .collect();
+    for args in [&["update", "-qq"][..], &install] {
         let mut cmd = Command::new(if root { "apt-get" } else { "sudo" });
         if !root {
             cmd.arg("apt-get");
         }
         cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        exec(cmd).context("installing libleveldb-dev (install it by hand)")?;
+        exec(cmd).with_context(|| format!("installing {} (install by hand)", wanted.join(", ")))?;
     }
     Ok(())
 }

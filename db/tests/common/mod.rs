@@ -413,6 +413,48 @@ pub fn leveldb_program(source: &str, out_dir: &Path, what: &str) -> Option<std::
     Some(bin)
 }
 
+/// Builds the Go program `source` (a path under `db/tests/`) against
+/// Debian's goleveldb (`golang-github-syndtr-goleveldb-dev`, in GOPATH
+/// mode) into `out_dir`, returning the binary; `None` where Go or goleveldb
+/// is missing, which CI never allows (`cargo xtask ci` installs both).
+/// `what` says what is skipped without them.
+pub fn goleveldb_program(source: &str, out_dir: &Path, what: &str) -> Option<std::path::PathBuf> {
+    const GOPATH: &str = "/usr/share/gocode";
+    let have_go = std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_go
+        || !Path::new(GOPATH)
+            .join("src/github.com/syndtr/goleveldb")
+            .exists()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "golang-go or golang-github-syndtr-goleveldb-dev is missing (cargo xtask ci installs them)"
+        );
+        eprintln!("skipped {what}: no Go or goleveldb");
+        return None;
+    }
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(source);
+    let bin = out_dir.join(source.file_stem().expect("a file name"));
+    let status = std::process::Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&bin)
+        .arg(&source)
+        .env("GOPATH", GOPATH)
+        .env("GO111MODULE", "off")
+        .env("GOCACHE", out_dir.join("gocache"))
+        .env("GOFLAGS", "")
+        .status()
+        .unwrap();
+    assert!(status.success(), "building {}", source.display());
+    Some(bin)
+}
+
 /// The bytes a hex string spells.
 pub fn unhex(text: &str) -> Vec<u8> {
     (0..text.len())
