@@ -55,6 +55,7 @@ const RELEASE_TESTS: &[(&str, &str)] = &[
     ("tributary", "crash"),
     ("tributary", "repair_crash"),
     ("tributary", "repair_db_crash"),
+    ("tributary", "leveldb_crash"),
     ("tributary", "table_damage"),
     ("tributary", "compaction"),
 ];
