@@ -59,6 +59,18 @@ pub struct Snapshot {
     view: Arc<View>,
 }
 
+/// The data blocks of one level's tables, before compression and as
+/// stored ([`Db::data_bytes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DataBytes {
+    /// Bytes before compression, of the tables that record it.
+    pub raw: u64,
+    /// The same tables' data block bytes as stored.
+    pub stored: u64,
+    /// Tables that record no size before compression (LevelDB's).
+    pub unrecorded: usize,
+}
+
 /// Counters and sizes of an open database.
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -91,6 +103,12 @@ pub struct Stats {
     /// Bytes of tables written since open (write amplification's
     /// numerator, with the journals').
     pub table_bytes_written: u64,
+    /// Bytes of the data blocks of the tables written since open, before
+    /// compression ([`Options::compression`](crate::Options::compression)).
+    pub data_bytes_raw: u64,
+    /// The same data blocks' bytes as stored: over
+    /// [`data_bytes_raw`](Stats::data_bytes_raw), what compression kept.
+    pub data_bytes_stored: u64,
     /// The live manifest and its size, if the database is writable.
     pub manifest: Option<(std::path::PathBuf, u64)>,
     /// The manifest's counters: the log number (journals below it are
@@ -581,6 +599,32 @@ impl Db {
             .into_range(ScanRange::prefix(prefix.as_ref()))
     }
 
+    /// Each level's data block bytes before compression and as stored,
+    /// from the tables' metaindex (`tributary.raw`): what compression
+    /// saves, level by level. Unlike [`stats`](Db::stats), this opens
+    /// every table not open yet.
+    ///
+    /// # Errors
+    ///
+    /// A table that does not open ([`Error::Corruption`] or
+    /// [`Error::Io`]).
+    pub fn data_bytes(&self) -> Result<Vec<DataBytes>, Error> {
+        let view = self.shared.read.view();
+        let mut levels = vec![DataBytes::default(); view.version.levels.len()];
+        for (level, file) in view.version.tables() {
+            let table = file.table()?;
+            let bytes = &mut levels[level];
+            match table.properties().data_raw {
+                Some(raw) => {
+                    bytes.raw += raw;
+                    bytes.stored += table.data_stored();
+                }
+                None => bytes.unrecorded += 1,
+            }
+        }
+        Ok(levels)
+    }
+
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
         let view = self.shared.read.view();
@@ -612,6 +656,8 @@ impl Db {
             large_batches: self.shared.counters.get(Count::LargeBatches),
             compactions: self.shared.counters.get(Count::Compactions),
             table_bytes_written: self.shared.counters.get(Count::TableBytesWritten),
+            data_bytes_raw: self.shared.counters.get(Count::DataBytesRaw),
+            data_bytes_stored: self.shared.counters.get(Count::DataBytesStored),
             manifest: versions
                 .as_ref()
                 .map(|s| (s.manifest_path().to_path_buf(), s.manifest_size())),

@@ -104,7 +104,7 @@ pub mod version;
 mod wal;
 
 pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqNum};
-pub use db::{Db, Snapshot, Stats};
+pub use db::{DataBytes, Db, Snapshot, Stats};
 pub use error::{CorruptionKind, Error, Reason};
 pub use export::Exported;
 pub use files::MAX_FILE_NUMBER;

@@ -347,7 +347,7 @@ fn write_recovered_runs(
     for run in runs {
         let written = files.new_table().and_then(|(number, path)| {
             build::write_batches(fs, &path, number, table_options, run)
-                .map(|meta| (meta, path.clone()))
+                .map(|written| (written.meta, path.clone()))
                 .map_err(io_err("write table", &path))
         });
         match written {

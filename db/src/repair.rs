@@ -676,14 +676,14 @@ fn write_newest(
                 let path = table.path().to_path_buf();
                 written
                     .tables
-                    .push(table.finish().map_err(io_err("write table", &path))?);
+                    .push(table.finish().map_err(io_err("write table", &path))?.meta);
             }
         }
         if let Some(table) = out.take() {
             let path = table.path().to_path_buf();
             written
                 .tables
-                .push(table.finish().map_err(io_err("write table", &path))?);
+                .push(table.finish().map_err(io_err("write table", &path))?.meta);
         }
         fs.sync_dir(dir).map_err(io_err("sync directory", dir))
     })();

@@ -233,6 +233,8 @@ pub(crate) struct Counters {
     large_batches: AtomicU64,
     compactions: AtomicU64,
     table_bytes_written: AtomicU64,
+    data_bytes_raw: AtomicU64,
+    data_bytes_stored: AtomicU64,
 }
 
 /// One of the [`Counters`].
@@ -248,6 +250,10 @@ pub(crate) enum Count {
     Compactions,
     /// Bytes of tables written.
     TableBytesWritten,
+    /// Bytes of the data blocks of tables written, before compression.
+    DataBytesRaw,
+    /// The same blocks' bytes as stored.
+    DataBytesStored,
 }
 
 impl Counters {
@@ -258,6 +264,8 @@ impl Counters {
             Count::LargeBatches => &self.large_batches,
             Count::Compactions => &self.compactions,
             Count::TableBytesWritten => &self.table_bytes_written,
+            Count::DataBytesRaw => &self.data_bytes_raw,
+            Count::DataBytesStored => &self.data_bytes_stored,
         }
     }
 

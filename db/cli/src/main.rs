@@ -435,6 +435,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 fn stats(db: &Db, json: bool) -> Result<(), Failure> {
     let s = db.stats();
     let r = db.recovery_report();
+    let data = db.data_bytes()?;
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     if json {
         let value = serde_json::json!({
@@ -448,6 +449,12 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
                 }))
                 .collect::<Vec<_>>(),
             "tables": { "entries": s.table_entries },
+            "compression": data.iter().enumerate().filter(|(_, d)| d.raw + d.stored > 0 || d.unrecorded > 0)
+                .map(|(level, d)| serde_json::json!({
+                    "level": level, "raw_bytes": d.raw, "stored_bytes": d.stored,
+                    "tables_unrecorded": d.unrecorded,
+                }))
+                .collect::<Vec<_>>(),
             "manifest": {
                 "path": r.manifest.as_ref().map(|p| p.display().to_string()),
                 "log_number": s.log_number,
@@ -526,6 +533,19 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
         s.journal_bytes,
     )?;
     writeln!(out)?;
+    for (level, d) in data.iter().enumerate().filter(|(_, d)| d.raw > 0) {
+        writeln!(
+            out,
+            "Compression, level {level}: {:.2} MB of data blocks stored in {:.2} MB ({:.0}%){}",
+            mib(d.raw),
+            mib(d.stored),
+            100.0 * d.stored as f64 / d.raw as f64,
+            match d.unrecorded {
+                0 => String::new(),
+                n => format!(", and {n} tables that record no size before compression"),
+            }
+        )?;
+    }
     match &r.manifest {
         Some(path) => writeln!(
             out,

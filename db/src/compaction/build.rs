@@ -8,6 +8,7 @@
 //! manifest lists it. The caller fsyncs the directory before the edit.
 
 use crate::fs::{Fs, WritableFile};
+use crate::state::{Count, Counters};
 use crate::table::reader::word_after;
 use crate::table::{TableBuilder, TableOptions};
 use crate::tuning::TABLE_WRITE_BUFFER;
@@ -16,6 +17,24 @@ use batch::{key, Batch, Record, SeqNum};
 use memdb::MemDb;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
+
+/// A table written: its manifest entry, and the bytes of its data blocks
+/// before and after compression.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub meta: FileMeta,
+    pub data_raw: u64,
+    pub data_stored: u64,
+}
+
+impl Written {
+    /// Adds the table to the database's counters of bytes written.
+    pub fn count(&self, counters: &Counters) {
+        counters.add(Count::TableBytesWritten, self.meta.size);
+        counters.add(Count::DataBytesRaw, self.data_raw);
+        counters.add(Count::DataBytesStored, self.data_stored);
+    }
+}
 
 /// A table being written.
 pub(crate) struct OutputTable {
@@ -56,17 +75,17 @@ impl OutputTable {
         self.builder.size_estimate()
     }
 
-    /// Finishes and syncs the file; returns its manifest entry.
-    pub fn finish(self) -> io::Result<FileMeta> {
-        let (meta, mut file) = self.finish_unsynced()?;
+    /// Finishes and syncs the file; returns what was written.
+    pub fn finish(self) -> io::Result<Written> {
+        let (written, mut file) = self.finish_unsynced()?;
         file.sync_data()?;
-        Ok(meta)
+        Ok(written)
     }
 
-    /// Writes the rest of the file but does not sync it: returns its
-    /// manifest entry and the file, which the caller must sync before
-    /// anything names it.
-    pub fn finish_unsynced(self) -> io::Result<(FileMeta, Box<dyn WritableFile>)> {
+    /// Writes the rest of the file but does not sync it: returns what was
+    /// written and the file, which the caller must sync before anything
+    /// names it.
+    pub fn finish_unsynced(self) -> io::Result<(Written, Box<dyn WritableFile>)> {
         let (out, summary) = self.builder.finish()?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         let meta = FileMeta {
@@ -76,7 +95,12 @@ impl OutputTable {
             smallest: summary.smallest,
             largest: summary.largest,
         };
-        Ok((meta, file))
+        let written = Written {
+            meta,
+            data_raw: summary.data_raw,
+            data_stored: summary.data_stored,
+        };
+        Ok((written, file))
     }
 
     /// The file's path.
@@ -86,7 +110,7 @@ impl OutputTable {
 }
 
 /// Writes every entry of `memdb` (every version and tombstone) to a new
-/// table at `path`, synced; returns its manifest entry and the newest
+/// table at `path`, synced; returns what was written and the newest
 /// sequence number in it. The one way a memtable becomes a table: the
 /// background flush (the open writes what it recovers with
 /// [`write_batches`]).
@@ -96,7 +120,7 @@ pub(crate) fn write_memtable(
     number: u64,
     options: TableOptions,
     memdb: &MemDb,
-) -> io::Result<(FileMeta, u64)> {
+) -> io::Result<(Written, u64)> {
     let mut last_seq = 0;
     let mut it = memdb.iter();
     it.seek_to_first();
@@ -109,13 +133,13 @@ pub(crate) fn write_memtable(
         it.next();
         Some(entry)
     });
-    let meta = write_table(fs, path, number, options, entries)?;
-    Ok((meta, last_seq))
+    let written = write_table(fs, path, number, options, entries)?;
+    Ok((written, last_seq))
 }
 
 /// Writes the entries (internal key, value), which must be in strictly
 /// increasing internal-key order and at least one, to a new table at
-/// `path`, syncs it, and returns its manifest entry. On an error the
+/// `path`, syncs it, and returns what was written. On an error the
 /// partial file is removed: nothing names it.
 pub(crate) fn write_table<'a>(
     fs: &dyn Fs,
@@ -123,7 +147,7 @@ pub(crate) fn write_table<'a>(
     number: u64,
     options: TableOptions,
     entries: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-) -> io::Result<FileMeta> {
+) -> io::Result<Written> {
     write_table_with(fs, path, number, options, |out| {
         for (key, value) in entries {
             out.add(key, value)?;
@@ -145,7 +169,7 @@ pub(crate) fn write_batches(
     number: u64,
     options: TableOptions,
     batches: &[Batch],
-) -> io::Result<FileMeta> {
+) -> io::Result<Written> {
     let mut records: Vec<(u64, Record<'_>, u64)> = batches
         .iter()
         .flat_map(|batch| batch.records().zip(batch.seq().0..))
@@ -209,7 +233,7 @@ pub(crate) fn write_table_with(
     number: u64,
     options: TableOptions,
     fill: impl FnOnce(&mut OutputTable) -> io::Result<()>,
-) -> io::Result<FileMeta> {
+) -> io::Result<Written> {
     let result = OutputTable::create(fs, path, number, options).and_then(|mut out| {
         fill(&mut out)?;
         out.finish()
@@ -252,7 +276,9 @@ mod tests {
             batch(6, &[b"a", &k2, b"a\0\0", &k3], &[b"b"]),
             batch(11, &[b"", b"a", b"ba", b"ab"], &[]),
         ];
-        let meta = write_batches(&OsFs, &path, 1, TableOptions::default(), &batches).unwrap();
+        let meta = write_batches(&OsFs, &path, 1, TableOptions::default(), &batches)
+            .unwrap()
+            .meta;
         let table = Arc::new(Table::open(std::fs::read(&path).unwrap()).unwrap());
         let mut it = table.iter();
         it.seek_to_first();

@@ -105,8 +105,8 @@ fn flush_one(
     let mut last_seq = 0;
     if !oldest.memdb.is_empty() {
         let (number, path) = shared.files.new_table()?;
-        let meta;
-        (meta, last_seq) = build::write_memtable(
+        let written;
+        (written, last_seq) = build::write_memtable(
             fs,
             &path,
             number,
@@ -115,10 +115,10 @@ fn flush_one(
         )
         .map_err(io_err("write table", &path))?;
         fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
-        shared.counters.add(Count::TableBytesWritten, meta.size);
+        written.count(&shared.counters);
         edit.push(Field::AddFile {
             level: 0,
-            file: meta,
+            file: written.meta,
         });
     }
     edit.push(Field::LogNumber(log_number));

@@ -78,7 +78,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     let fs = &**shared.files.fs();
     let (number, path) = shared.files.new_table()?;
     // Sorted as borrowed slices, with no allocation per record.
-    let meta = build::write_batches(
+    let written = build::write_batches(
         fs,
         &path,
         number,
@@ -90,11 +90,11 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         let _ = fs.remove(&path);
         return Err(io_err("directory fsync", dir)(e));
     }
-    shared.counters.add(Count::TableBytesWritten, meta.size);
+    written.count(&shared.counters);
     let edit = vec![
         Field::AddFile {
             level: 0,
-            file: meta,
+            file: written.meta,
         },
         Field::LastSeq(last),
     ];

@@ -327,17 +327,20 @@ fn merge_into(
     let mut paths: Vec<PathBuf> = Vec::new();
     let finish = |out: OutputTable, finished: &mut Vec<Output>| -> Result<(), Error> {
         let path = out.path().to_path_buf();
-        let (meta, file) = out
+        let (written, file) = out
             .finish_unsynced()
             .map_err(io_err("write table", &path))?;
-        shared.counters.add(Count::TableBytesWritten, meta.size);
+        written.count(&shared.counters);
         if sync.send((file, path.clone())).is_err() {
             // The syncer failed; `merge` reports its error.
             return Err(io_err("sync table", &path)(std::io::Error::other(
                 "the table sync thread stopped",
             )));
         }
-        finished.push(Output { meta, path });
+        finished.push(Output {
+            meta: written.meta,
+            path,
+        });
         Ok(())
     };
     // The user key of the last version read, in one buffer reused from

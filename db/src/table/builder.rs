@@ -93,6 +93,9 @@ pub const ENTRIES_META_KEY: &[u8] = b"tributary.entries";
 /// The metaindex key of a table's own file number: 8 bytes, LE. A table
 /// copied or renamed over another is known by it.
 pub const NUMBER_META_KEY: &[u8] = b"tributary.number";
+/// The metaindex key of the bytes of a table's data blocks before
+/// compression: 8 bytes, LE (`stats` sets them against the bytes stored).
+pub const RAW_DATA_META_KEY: &[u8] = b"tributary.raw";
 
 impl<W: Write> TableBuilder<W> {
     /// A builder writing to `out` from its current position, taken as
@@ -226,10 +229,12 @@ impl<W: Write> TableBuilder<W> {
         let mut handle = Vec::new();
         filter_handle.encode_to(&mut handle);
         metaindex.add(FILTER_META_KEY, &handle);
-        // Bytewise order: "filter..." < "tributary.entries" < "tributary.number".
+        // Bytewise order: "filter..." < "tributary.entries" <
+        // "tributary.number" < "tributary.raw".
         if let Some(number) = self.number {
             metaindex.add(ENTRIES_META_KEY, &self.entries.to_le_bytes());
             metaindex.add(NUMBER_META_KEY, &number.to_le_bytes());
+            metaindex.add(RAW_DATA_META_KEY, &self.data_raw.to_le_bytes());
         }
         let metaindex_handle = self.write_block(&metaindex.finish(), true)?;
 

@@ -55,6 +55,8 @@ pub struct Properties {
     pub number: Option<u64>,
     /// Its entry count (`tributary.entries`).
     pub entries: Option<u64>,
+    /// The bytes of its data blocks before compression (`tributary.raw`).
+    pub data_raw: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +218,7 @@ fn read_meta(
     let properties = Properties {
         entries: property(super::builder::ENTRIES_META_KEY)?,
         number: property(super::builder::NUMBER_META_KEY)?,
+        data_raw: property(super::builder::RAW_DATA_META_KEY)?,
     };
     Ok((filter, properties))
 }
@@ -443,6 +446,12 @@ impl Table {
     /// Data blocks in the table.
     pub fn data_blocks(&self) -> usize {
         self.index.len()
+    }
+
+    /// The bytes of the data blocks as stored (trailers excluded): with
+    /// [`Properties::data_raw`], what compression kept.
+    pub fn data_stored(&self) -> u64 {
+        self.index.iter().map(|e| e.handle.size).sum()
     }
 
     /// Whether the table has a filter block.
