@@ -3,7 +3,7 @@
 use crate::backend::Backend;
 use crate::compaction::{self};
 use crate::error::{io_err, lock_error, repair_can_fix, table_err, CorruptionKind, Error, Reason};
-use crate::export::Exported;
+use crate::export::{ExportOptions, Exported};
 use crate::failure::Failure;
 use crate::files::{self, Files};
 use crate::fs::{FileLock, Fs, LockMode};
@@ -713,11 +713,13 @@ impl Db {
     ///
     /// [`Error::Unexportable`] naming a table that stores zstd blocks
     /// (LevelDB 1.23 and goleveldb read only Snappy and uncompressed
-    /// ones), with nothing changed but the flush; [`Error::ReadOnly`]; a
-    /// flush's errors; the I/O error of the new manifest or of `CURRENT`.
-    pub fn export_leveldb(self) -> Result<Exported, Error> {
+    /// ones), with nothing changed but the flush, unless
+    /// [`ExportOptions::rewrite_zstd`] asks to rewrite such tables with
+    /// Snappy first; [`Error::ReadOnly`]; a flush's, a rewrite's or a
+    /// commit's errors; the I/O error of the new manifest or of `CURRENT`.
+    pub fn export_leveldb(self, options: ExportOptions) -> Result<Exported, Error> {
         self.flush_memtables()?;
-        let exported = crate::export::export(&self.shared)?;
+        let exported = crate::export::export(&self.shared, options)?;
         self.close()?;
         Ok(exported)
     }

@@ -6,7 +6,9 @@
 //! levels and the counters describes the whole database. The export:
 //!
 //! 1. refuses, naming the table, if a table stores a block type LevelDB
-//!    1.23 and goleveldb do not read (zstd), changing nothing;
+//!    1.23 and goleveldb do not read (zstd), changing nothing; or, if
+//!    asked ([`ExportOptions::rewrite_zstd`]), first rewrites each such
+//!    table with Snappy, one for one, committed as a compaction;
 //! 2. writes `MANIFEST-K`, a new number, in LevelDB's format (one record:
 //!    the bytewise comparator, the log number of the live journal, the
 //!    next file number, the last sequence number and every table), synced
@@ -21,13 +23,25 @@
 //! record is there, and Tributary opens both (the next open converts the
 //! directory again).
 
+use crate::compaction::merge;
 use crate::error::{io_err, Error};
 use crate::files;
 use crate::state::Shared;
 use crate::sync::lock;
 use crate::table::format::{NO_COMPRESSION, SNAPPY};
+use crate::table::{Compression, Table};
 use crate::version::leveldb;
 use std::path::PathBuf;
+
+/// How [`Db::export_leveldb`](crate::Db::export_leveldb) hands a
+/// directory over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// Rewrite each table that stores zstd blocks (which LevelDB 1.23 and
+    /// goleveldb cannot read) with Snappy first, instead of refusing.
+    /// Default: false.
+    pub rewrite_zstd: bool,
+}
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +52,17 @@ pub struct Exported {
     pub tables: usize,
     /// The last sequence number it records.
     pub last_seq: u64,
+    /// Tables rewritten with Snappy first ([`ExportOptions::rewrite_zstd`]).
+    pub rewritten: usize,
+}
+
+/// The first block type of `table` that LevelDB 1.23 and goleveldb do not
+/// read, if any.
+fn unreadable_type(table: &Table) -> Option<u8> {
+    table
+        .block_types()
+        .into_iter()
+        .find(|&t| t != NO_COMPRESSION && t != SNAPPY)
 }
 
 /// Steps 1 to 4 of the module comment, for a database whose memtables are
@@ -49,25 +74,36 @@ pub struct Exported {
 /// nothing changed; [`Error::ReadOnly`] without a manifest; the I/O error
 /// of the manifest or of `CURRENT` (with `CURRENT` unchanged unless its
 /// rename was done, and the database then taking no more commits).
-pub(crate) fn export(shared: &Shared) -> Result<Exported, Error> {
+pub(crate) fn export(shared: &Shared, options: ExportOptions) -> Result<Exported, Error> {
     // No compaction runs meanwhile: the tables listed stay the tables
     // there.
     let _alone = shared.lanes.compacting();
+    let mut rewritten = 0;
+    if options.rewrite_zstd {
+        let view = shared.read.view();
+        for (level, file) in view.version.tables() {
+            if unreadable_type(file.table()?).is_some() {
+                let snappy = shared.shape.table_options(level);
+                let snappy = crate::table::TableOptions {
+                    compression: Compression::Snappy,
+                    ..snappy
+                };
+                merge::rewrite_table(shared, level, file, snappy)?;
+                rewritten += 1;
+            }
+        }
+    }
     let mut versions = lock(&shared.versions);
     let set = versions.as_ref().ok_or(Error::ReadOnly)?;
     let view = shared.read.view();
     for (_, file) in view.version.tables() {
-        let table = file.table()?;
-        if let Some(t) = table
-            .block_types()
-            .into_iter()
-            .find(|&t| t != NO_COMPRESSION && t != SNAPPY)
-        {
+        if let Some(t) = unreadable_type(file.table()?) {
             return Err(Error::Unexportable {
                 path: file.path().to_path_buf(),
                 reason: format!(
                     "it stores blocks of type {t} (zstd), which LevelDB 1.23 and goleveldb \
-                     do not read; rewrite it with Snappy or no compression first"
+                     do not read (ExportOptions::rewrite_zstd, or export-leveldb \
+                     --rewrite-zstd, rewrites such tables with Snappy first)"
                 ),
             });
         }
@@ -105,5 +141,6 @@ pub(crate) fn export(shared: &Shared) -> Result<Exported, Error> {
         manifest: path,
         tables: catalog.tables().count(),
         last_seq: catalog.last_seq,
+        rewritten,
     })
 }

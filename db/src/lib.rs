@@ -106,7 +106,7 @@ mod wal;
 pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqNum};
 pub use db::{DataBytes, Db, Snapshot, Stats};
 pub use error::{CorruptionKind, Error, Reason};
-pub use export::Exported;
+pub use export::{ExportOptions, Exported};
 pub use files::MAX_FILE_NUMBER;
 pub use options::{Options, RecoveryMode, WriteOptions, MAX_KEY_SIZE, MIN_WRITE_BUFFER_SIZE};
 pub use read::Iter;

@@ -77,7 +77,8 @@ fn a_goleveldb_directory_opens_in_place_and_goes_back() {
         }
     }
     assert_eq!(pairs(&db), want);
-    db.export_leveldb().unwrap();
+    db.export_leveldb(tributary::ExportOptions::default())
+        .unwrap();
 
     let seen = goleveldb(dir.path(), "scan").expect("goleveldb built a moment ago");
     assert!(seen == want, "goleveldb reads what Tributary exported");

@@ -87,7 +87,8 @@ fn a_crash_anywhere_in_an_export_or_a_conversion_keeps_every_record() {
 
     let (states, from_leveldb) = crash_everywhere(&fs, &expected, |fs| {
         let db = Db::open(dir(), options(fs)).unwrap();
-        db.export_leveldb().unwrap();
+        db.export_leveldb(tributary::ExportOptions::default())
+            .unwrap();
     });
     println!("export: {states} crash states, {from_leveldb} opened from LevelDB's manifest");
     assert!(
@@ -99,7 +100,7 @@ fn a_crash_anywhere_in_an_export_or_a_conversion_keeps_every_record() {
     let exported = fs.snapshot();
     Db::open(dir(), options(&exported))
         .unwrap()
-        .export_leveldb()
+        .export_leveldb(tributary::ExportOptions::default())
         .unwrap();
     let (states, from_leveldb) = crash_everywhere(&exported, &expected, |fs| {
         let db = Db::open(dir(), options(fs)).unwrap();

@@ -165,7 +165,9 @@ fn an_exported_directory_opens_in_leveldb_with_every_record() {
     assert_eq!(expected.len(), 4000);
     let levels = db.stats().files_per_level;
     assert!(levels[1..].iter().any(|&n| n > 0), "{levels:?}");
-    let exported = db.export_leveldb().unwrap();
+    let exported = db
+        .export_leveldb(tributary::ExportOptions::default())
+        .unwrap();
     assert!(exported.tables > 1, "{exported:?}");
     let current = std::fs::read(dir.path().join("CURRENT")).unwrap();
     assert_eq!(
@@ -194,8 +196,10 @@ fn manifest_number(path: &Path) -> u64 {
 /// A table with zstd blocks, which LevelDB 1.23 and goleveldb cannot
 /// read, refuses the export with a typed error naming it, and `CURRENT`
 /// still names Tributary's manifest: the next open reads every record.
+/// Asked to, the export rewrites such tables with Snappy first, and
+/// LevelDB reads the result.
 #[test]
-fn a_zstd_table_refuses_the_export() {
+fn a_zstd_table_refuses_the_export_unless_rewritten() {
     let dir = tempfile::tempdir().unwrap();
     let options = Options {
         compression: tributary::Compression::Zstd,
@@ -208,7 +212,7 @@ fn a_zstd_table_refuses_the_export() {
     }
     db.compact().unwrap();
     let expected = pairs(&db);
-    match db.export_leveldb() {
+    match db.export_leveldb(tributary::ExportOptions::default()) {
         Err(tributary::Error::Unexportable { path, reason }) => {
             assert_eq!(path.parent(), Some(dir.path()));
             assert!(path.extension().is_some_and(|e| e == "ldb"), "{path:?}");
@@ -219,6 +223,17 @@ fn a_zstd_table_refuses_the_export() {
     let db = Db::open(dir.path(), options).unwrap();
     assert!(!db.recovery_report().leveldb_manifest);
     assert_eq!(pairs(&db), expected);
+
+    let rewrite = tributary::ExportOptions { rewrite_zstd: true };
+    let exported = db.export_leveldb(rewrite).unwrap();
+    assert!(exported.rewritten > 0, "{exported:?}");
+    assert!(
+        !any_table_has_block_type(dir.path(), 2),
+        "no zstd block left"
+    );
+    if let Some(seen) = scan_with_leveldb(dir.path()) {
+        assert!(seen == expected, "LevelDB reads the rewritten tables");
+    }
 }
 
 /// An uncompressed LevelDB directory opens in place.
@@ -290,6 +305,13 @@ fn opens_in_place(compression: &str) {
     assert_eq!(pairs(&db), want);
     db.close().unwrap();
     Db::check(dir.path(), &Options::default()).unwrap();
+
+    // And back: exported, LevelDB reads exactly what Tributary read.
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.export_leveldb(tributary::ExportOptions::default())
+        .unwrap();
+    let seen = scan_with_leveldb(dir.path()).expect("LevelDB ran a moment ago");
+    assert!(seen == want, "LevelDB reads the directory back");
 }
 
 /// Whether the first data block of some table in `dir` is stored as

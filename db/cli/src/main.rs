@@ -130,8 +130,14 @@ enum Cmd {
     /// Hands the database back to LevelDB and goleveldb: flushes it, writes
     /// a manifest in LevelDB's format and points CURRENT at it, so that
     /// they open the directory directly. Refuses, changing nothing, if a
-    /// table stores zstd blocks. Tributary opens the directory again too.
-    ExportLeveldb,
+    /// table stores zstd blocks, unless --rewrite-zstd asks to rewrite such
+    /// tables with Snappy first. Tributary opens the directory again too.
+    ExportLeveldb {
+        /// Rewrite tables with zstd blocks (which LevelDB 1.23 and goleveldb
+        /// cannot read) with Snappy first, instead of refusing.
+        #[arg(long)]
+        rewrite_zstd: bool,
+    },
     /// Prints every record of a LevelDB-format log file; exits 3 if it is
     /// damaged or torn, after the records it could read.
     DumpJournal { file: PathBuf },
@@ -226,7 +232,7 @@ fn subcommand_name(cmd: &Cmd) -> &'static str {
         Cmd::Compact { .. } => "compact",
         Cmd::Check => "check",
         Cmd::Repair { .. } => "repair",
-        Cmd::ExportLeveldb => "export-leveldb",
+        Cmd::ExportLeveldb { .. } => "export-leveldb",
         Cmd::DumpJournal { .. } => "dump-journal",
         Cmd::DumpTable { .. } => "dump-table",
     }
@@ -413,16 +419,21 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             println!("{report}");
             Ok(())
         }
-        Cmd::ExportLeveldb => {
+        Cmd::ExportLeveldb { rewrite_zstd } => {
             let options = Options {
                 create_if_missing: false,
                 ..Options::default()
             };
-            let exported = Db::open(need_db("export-leveldb")?, options)?.export_leveldb()?;
+            let export = tributary::ExportOptions {
+                rewrite_zstd: *rewrite_zstd,
+            };
+            let exported = Db::open(need_db("export-leveldb")?, options)?.export_leveldb(export)?;
             println!(
-                "exported for LevelDB: CURRENT names {} ({} tables, last sequence {})",
+                "exported for LevelDB: CURRENT names {} ({} tables, {} rewritten with Snappy, \
+                 last sequence {})",
                 exported.manifest.display(),
                 exported.tables,
+                exported.rewritten,
                 exported.last_seq
             );
             Ok(())

@@ -28,14 +28,15 @@
 //! compaction runs at a time (`Lanes::compacting`), so its inputs are
 //! still live when it commits: flushes only add tables.
 
-use super::build::OutputTable;
+use super::build::{self, OutputTable};
 use super::pick::OutputCut;
-use crate::error::{io_err, CorruptionKind, Error};
+use crate::error::{io_err, table_err, CorruptionKind, Error};
 use crate::fs::WritableFile;
 use crate::read::Change;
 use crate::read::{Cursor, LevelCursor, Recheck};
 use crate::state::{Count, Shared};
 use crate::sync::lock;
+use crate::table::TableOptions;
 use crate::version::{Field, FileMeta, TableFile};
 use batch::{key, Kind, SeqNum};
 use std::path::PathBuf;
@@ -413,6 +414,62 @@ fn merge_into(
     })();
     drop(current);
     (result.map(|()| finished), paths)
+}
+
+/// Rewrites table `file` of `level` as one new table of the same entries,
+/// written as `options` say (another compression, for an export), and
+/// commits the swap as a compaction would. The caller holds the
+/// compaction lane. Each block is checked whole as it is read.
+///
+/// # Errors
+///
+/// A damaged block ([`Error::Corruption`] naming the table), a table
+/// write, or the commit's error; the new table is removed on an error.
+pub(crate) fn rewrite_table(
+    shared: &Shared,
+    level: usize,
+    file: &Arc<TableFile>,
+    options: TableOptions,
+) -> Result<(), Error> {
+    let table = file.table()?;
+    let (number, path) = shared.files.new_table()?;
+    let fs = &**shared.files.fs();
+    let mut damage = None;
+    let written = build::write_table_with(fs, &path, number, options, |out| {
+        let mut it = table.iter_rechecked();
+        it.seek_to_first();
+        while it.valid() {
+            out.add(it.key(), it.value())?;
+            it.next();
+        }
+        damage = it.error().cloned();
+        match &damage {
+            Some(e) => Err(std::io::Error::other(e.to_string())),
+            None => Ok(()),
+        }
+    });
+    if let Some(e) = damage {
+        return Err(table_err(file.path())(e));
+    }
+    let written = written.map_err(io_err("write table", &path))?;
+    let dir = shared.files.dir();
+    if let Err(e) = fs.sync_dir(dir) {
+        let _ = fs.remove(&path);
+        return Err(io_err("directory fsync", dir)(e));
+    }
+    written.count(&shared.counters);
+    let output = Output {
+        meta: written.meta,
+        path,
+    };
+    commit(
+        shared,
+        &[(level, Arc::clone(file))],
+        Vec::new(),
+        vec![output],
+        level,
+        None,
+    )
 }
 
 /// Commits a compaction and publishes it: `deleted` (level, table) leave
