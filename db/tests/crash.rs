@@ -173,19 +173,13 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
         history.len()
     );
     let boundaries = oracle.boundaries();
-    let model = FaultFs::new();
-    let mut states = 0u64;
     let mut strict_checks = 0u64;
     let mut last_seqs_seen = std::collections::BTreeSet::new();
-    for point in 0..=history.len() {
-        if point > 0 {
-            model.apply(&history[point - 1]);
-        }
-        if point % size.stride != 0 && point != history.len() {
-            continue;
-        }
-        for mode in common::crash_modes(point) {
-            let crashed = model.crash(mode);
+    let states = common::for_each_crash_state(
+        &FaultFs::new(),
+        &history,
+        size.stride,
+        |point, mode, crashed| {
             let ctx = format!(
                 "crash after mutation {point} of {}, {mode:?}",
                 history.len()
@@ -244,10 +238,9 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
             with_probe.insert(b"probe".to_vec(), b"1".to_vec());
             assert_eq!(contents(&again), with_probe, "{ctx}: second open's state");
             again.close().unwrap();
-            states += 1;
             last_seqs_seen.insert(s);
-        }
-    }
+        },
+    );
     eprintln!(
         "D1: {} mutations, {states} recovered states ({strict_checks} also checked strict), {} distinct recovered sequence numbers, 0 oracle violations",
         history.len(),

@@ -56,28 +56,18 @@ fn crash_everywhere(fs: &FaultFs, expected: &Contents, run: impl FnOnce(&FaultFs
     run(&recording);
     let history = recording.history();
     let stride = if cfg!(debug_assertions) { 3 } else { 1 };
-    let model = fs.snapshot();
-    let (mut states, mut from_leveldb) = (0, 0);
-    for point in 0..=history.len() {
-        if point > 0 {
-            model.apply(&history[point - 1]);
-        }
-        if point % stride != 0 && point != history.len() {
-            continue;
-        }
-        for crash in common::crash_modes(point) {
-            let ctx = format!(
-                "crash after mutation {point} of {}, {crash:?}",
-                history.len()
-            );
-            let probe = model.crash(crash).snapshot();
-            let db = Db::open(dir(), options(&probe)).unwrap_or_else(|e| panic!("{ctx}: {e}"));
-            assert!(common::contents(&db) == *expected, "{ctx}: records differ");
-            from_leveldb += u64::from(db.recovery_report().leveldb_manifest);
-            db.close().unwrap();
-            states += 1;
-        }
-    }
+    let mut from_leveldb = 0;
+    let states = common::for_each_crash_state(fs, &history, stride, |point, mode, crashed| {
+        let ctx = format!(
+            "crash after mutation {point} of {}, {mode:?}",
+            history.len()
+        );
+        let probe = crashed.snapshot();
+        let db = Db::open(dir(), options(&probe)).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert!(common::contents(&db) == *expected, "{ctx}: records differ");
+        from_leveldb += u64::from(db.recovery_report().leveldb_manifest);
+        db.close().unwrap();
+    });
     (states, from_leveldb)
 }
 

@@ -179,38 +179,25 @@ fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> 
         }
         journals_left(&end, &originals)
     };
-    let model = base.snapshot();
-    let mut states = 0;
-    for point in 0..=history.len() {
-        if point > 0 {
-            model.apply(&history[point - 1]);
-        }
-        if point % stride != 0 && point != history.len() {
-            continue;
-        }
-        for crash in common::crash_modes(point) {
-            let crashed = model.crash(crash);
-            let ctx = format!(
-                "{}, {mode:?}, crash after mutation {point} of {}, {crash:?}",
-                case.what,
-                history.len()
-            );
-            assert_nothing_destroyed(&before, &files(&crashed), &ctx);
-            let complete = point >= repaired_at || journals_left(&crashed, &originals) == done;
-            let probe = crashed.snapshot();
-            match Db::open(dir(), opts(&probe, h, RecoveryMode::Strict)) {
-                Err(Error::Corruption { .. }) if !complete => {}
-                Ok(db) if complete => {
-                    assert_eq!(db.recovery_report().last_seq.0, prefix, "{ctx}: strict");
-                }
-                Ok(_) => panic!("{ctx}: strict opened a half-repaired directory"),
-                Err(e) => panic!("{ctx}: strict (repair complete: {complete}): {e}"),
+    common::for_each_crash_state(&base, &history, stride, |point, crash, crashed| {
+        let ctx = format!(
+            "{}, {mode:?}, crash after mutation {point} of {}, {crash:?}",
+            case.what,
+            history.len()
+        );
+        assert_nothing_destroyed(&before, &files(&crashed), &ctx);
+        let complete = point >= repaired_at || journals_left(&crashed, &originals) == done;
+        let probe = crashed.snapshot();
+        match Db::open(dir(), opts(&probe, h, RecoveryMode::Strict)) {
+            Err(Error::Corruption { .. }) if !complete => {}
+            Ok(db) if complete => {
+                assert_eq!(db.recovery_report().last_seq.0, prefix, "{ctx}: strict");
             }
-            assert_eq!(recovered(&crashed, h, mode, &ctx), prefix, "{ctx}: prefix");
-            states += 1;
+            Ok(_) => panic!("{ctx}: strict opened a half-repaired directory"),
+            Err(e) => panic!("{ctx}: strict (repair complete: {complete}): {e}"),
         }
-    }
-    states
+        assert_eq!(recovered(&crashed, h, mode, &ctx), prefix, "{ctx}: prefix");
+    })
 }
 
 /// The D2 loops over the repairing open of `case`; returns the faulty

@@ -189,52 +189,39 @@ fn crash_points(case: &Case, stride: usize) -> u64 {
         drop(db);
         all
     });
-    let model = case.fs.snapshot();
-    let mut states = 0;
-    for point in 0..=history.len() {
-        if point > 0 {
-            model.apply(&history[point - 1]);
-        }
-        if point % stride != 0 && point != history.len() {
-            continue;
-        }
-        for crash in common::crash_modes(point) {
-            let crashed = model.crash(crash);
-            let ctx = format!(
-                "{}, crash after mutation {point} of {}, {crash:?}",
-                case.what,
-                history.len()
-            );
-            assert_kept(case, &before, &crashed, &ctx);
-            // An open: the new database once committed, else what the old
-            // directory gave.
-            let probe = crashed.snapshot();
-            match Db::open(dir(), options(&probe)) {
-                Ok(db) => {
-                    let all = common::contents(&db);
-                    drop(db);
-                    let new = point > renamed_at && all == expected;
-                    let old = point <= committed_at && old_open.as_ref().is_ok_and(|o| *o == all);
-                    assert!(
-                        new || old,
-                        "{ctx}: an open read neither the old nor the new database"
-                    );
-                }
-                Err(e) => assert!(
-                    point <= committed_at && old_open.is_err(),
-                    "{ctx}: open: {e}"
-                ),
+    common::for_each_crash_state(&case.fs, &history, stride, |point, crash, crashed| {
+        let ctx = format!(
+            "{}, crash after mutation {point} of {}, {crash:?}",
+            case.what,
+            history.len()
+        );
+        assert_kept(case, &before, &crashed, &ctx);
+        // An open: the new database once committed, else what the old
+        // directory gave.
+        let probe = crashed.snapshot();
+        match Db::open(dir(), options(&probe)) {
+            Ok(db) => {
+                let all = common::contents(&db);
+                drop(db);
+                let new = point > renamed_at && all == expected;
+                let old = point <= committed_at && old_open.as_ref().is_ok_and(|o| *o == all);
+                assert!(
+                    new || old,
+                    "{ctx}: an open read neither the old nor the new database"
+                );
             }
-            assert_same(
-                &repaired(&crashed, &ctx),
-                &expected,
-                &format!("{ctx}: the next repair"),
-            );
-            assert_kept(case, &before, &crashed, &ctx);
-            states += 1;
+            Err(e) => assert!(
+                point <= committed_at && old_open.is_err(),
+                "{ctx}: open: {e}"
+            ),
         }
-    }
-    states
+        assert_same(
+            &repaired(&crashed, &ctx),
+            &expected,
+            &format!("{ctx}: the next repair"),
+        );
+        assert_kept(case, &before, &crashed, &ctx);
+    })
 }
 
 fn fault_loops(case: &Case) -> u64 {

@@ -335,6 +335,34 @@ fn reads_whole(bytes: &[u8]) -> bool {
     }
 }
 
+/// Every state a crash can leave while `history` (mutations recorded over
+/// `base`) runs: after the first `point` mutations, for each `point` that
+/// is a multiple of `stride` and for the last, in every D1 mode
+/// ([`crash_modes`]), `check(point, mode, crashed)`. Returns the states
+/// checked.
+pub fn for_each_crash_state(
+    base: &FaultFs,
+    history: &[tributary::fs::Mutation],
+    stride: usize,
+    mut check: impl FnMut(usize, tributary::fs::CrashMode, &FaultFs),
+) -> u64 {
+    let model = base.snapshot();
+    let mut states = 0;
+    for point in 0..=history.len() {
+        if point > 0 {
+            model.apply(&history[point - 1]);
+        }
+        if point % stride != 0 && point != history.len() {
+            continue;
+        }
+        for mode in crash_modes(point) {
+            check(point, mode, &model.crash(mode));
+            states += 1;
+        }
+    }
+    states
+}
+
 /// The crash modes of D1 for crash point `point`: synced-only, random
 /// blocks kept at 25, 50 and 75%, torn appends, and unsynced names lost.
 pub fn crash_modes(point: usize) -> Vec<tributary::fs::CrashMode> {
