@@ -192,7 +192,7 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
             if !matches!(mode, CrashMode::RandomBlocks { .. }) {
                 let strict = Options {
                     recovery: RecoveryMode::Strict,
-                    ..options(&crashed, size.write_buffer)
+                    ..options(crashed, size.write_buffer)
                 };
                 match Db::check(dir(), &strict) {
                     Ok(_) | Err(tributary::Error::NotFound { .. }) => {}
@@ -200,9 +200,9 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
                 }
                 strict_checks += 1;
             }
-            let db = Db::open(dir(), options(&crashed, size.write_buffer))
+            let db = Db::open(dir(), options(crashed, size.write_buffer))
                 .unwrap_or_else(|e| panic!("{ctx}: open failed: {e}"));
-            assert_no_orphans(&crashed, &db, &ctx);
+            assert_no_orphans(crashed, &db, &ctx);
             let s = db.recovery_report().last_seq.0;
             assert!(
                 s == 0 || boundaries.binary_search(&s).is_ok(),
@@ -228,7 +228,7 @@ fn every_crash_point_recovers_an_acknowledged_prefix() {
                 .unwrap();
             assert_eq!(seq.0, s + 1, "{ctx}: next write's sequence number");
             db.close().unwrap();
-            let again = Db::open(dir(), options(&crashed, size.write_buffer)).unwrap();
+            let again = Db::open(dir(), options(crashed, size.write_buffer)).unwrap();
             assert_eq!(
                 again.recovery_report().last_seq.0,
                 s + 1,

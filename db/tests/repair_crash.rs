@@ -185,8 +185,8 @@ fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> 
             case.what,
             history.len()
         );
-        assert_nothing_destroyed(&before, &files(&crashed), &ctx);
-        let complete = point >= repaired_at || journals_left(&crashed, &originals) == done;
+        assert_nothing_destroyed(&before, &files(crashed), &ctx);
+        let complete = point >= repaired_at || journals_left(crashed, &originals) == done;
         let probe = crashed.snapshot();
         match Db::open(dir(), opts(&probe, h, RecoveryMode::Strict)) {
             Err(Error::Corruption { .. }) if !complete => {}
@@ -196,7 +196,7 @@ fn crash_points(h: &History, case: &Case, mode: RecoveryMode, stride: usize) -> 
             Ok(_) => panic!("{ctx}: strict opened a half-repaired directory"),
             Err(e) => panic!("{ctx}: strict (repair complete: {complete}): {e}"),
         }
-        assert_eq!(recovered(&crashed, h, mode, &ctx), prefix, "{ctx}: prefix");
+        assert_eq!(recovered(crashed, h, mode, &ctx), prefix, "{ctx}: prefix");
     })
 }
 

@@ -195,7 +195,7 @@ fn crash_points(case: &Case, stride: usize) -> u64 {
             case.what,
             history.len()
         );
-        assert_kept(case, &before, &crashed, &ctx);
+        assert_kept(case, &before, crashed, &ctx);
         // An open: the new database once committed, else what the old
         // directory gave.
         let probe = crashed.snapshot();
@@ -216,11 +216,11 @@ fn crash_points(case: &Case, stride: usize) -> u64 {
             ),
         }
         assert_same(
-            &repaired(&crashed, &ctx),
+            &repaired(crashed, &ctx),
             &expected,
             &format!("{ctx}: the next repair"),
         );
-        assert_kept(case, &before, &crashed, &ctx);
+        assert_kept(case, &before, crashed, &ctx);
     })
 }
 
