@@ -29,7 +29,7 @@ use crate::files;
 use crate::state::Shared;
 use crate::sync::lock;
 use crate::table::format::{NO_COMPRESSION, SNAPPY};
-use crate::table::{Compression, Table};
+use crate::table::{Compression, Table, TableOptions};
 use crate::version::leveldb;
 use std::path::PathBuf;
 
@@ -83,10 +83,9 @@ pub(crate) fn export(shared: &Shared, options: ExportOptions) -> Result<Exported
         let view = shared.read.view();
         for (level, file) in view.version.tables() {
             if unreadable_type(file.table()?).is_some() {
-                let snappy = shared.shape.table_options(level);
-                let snappy = crate::table::TableOptions {
+                let snappy = TableOptions {
                     compression: Compression::Snappy,
-                    ..snappy
+                    ..shared.shape.table_options(level)
                 };
                 merge::rewrite_table(shared, level, file, snappy)?;
                 rewritten += 1;

@@ -463,15 +463,13 @@ impl Table {
     /// the trailers of its data, index, metaindex and filter blocks: what
     /// a reader needs to read it all. Touches one byte per data block.
     pub fn block_types(&self) -> std::collections::BTreeSet<u8> {
+        // Each block's type byte follows its contents.
         let file = self.file();
-        let type_after = |contents_end: usize| file[contents_end];
-        let mut types: std::collections::BTreeSet<u8> = self
-            .index
+        self.index
             .iter()
-            .map(|entry| type_after(entry.contents.end))
-            .collect();
-        types.extend(self.head_types);
-        types
+            .map(|entry| file[entry.contents.end])
+            .chain(self.head_types)
+            .collect()
     }
 
     pub(super) fn separator(&self, i: usize) -> &[u8] {
