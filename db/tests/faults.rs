@@ -416,13 +416,15 @@ fn a_failed_explicit_sync_poisons_the_database() {
 fn a_failed_sync_of_a_closed_journal_refuses_later_writes() {
     let fs = FaultFs::new();
     let db = Db::open(dir(), options(&fs, WRITE_BUFFER)).unwrap();
-    // Unsynced writes make no sync but those of closed journals.
-    fs.set_fault(Some(Fault {
+    // Unsynced writes make no journal sync but those of closed journals
+    // (the flushes sync their tables: not those).
+    let fault = Fault {
         op: FaultOp::Sync,
         nth: 1,
         persistent: false,
         kind: FaultKind::Eio,
-    }));
+    };
+    fs.set_fault_on(fault, ".log");
     let value = vec![b'v'; 1000];
     let mut acked = 0;
     while db.stats().rotations < 2 {
