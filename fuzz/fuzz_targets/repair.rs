@@ -54,9 +54,11 @@ fn dir() -> &'static Path {
 /// Small buffers and tables, so that a thousand writes make several tables
 /// on more than one level.
 fn options(fs: &FaultFs) -> Options {
+    // Small tables, so that even compressed (Snappy, the default) the
+    // compacted level holds several.
     Options {
         write_buffer_size: 64 << 10,
-        table_file_size: 16 << 10,
+        table_file_size: 4 << 10,
         level1_size: 128 << 10,
         fs: Arc::new(fs.clone()),
         ..Options::default()
