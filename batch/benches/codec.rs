@@ -12,7 +12,7 @@ fn sample() -> Batch {
     let value = [0x5au8; 100];
     let mut b = Batch::new();
     for i in 0..1000u32 {
-        b.put(format!("{i:016}").as_bytes(), &value);
+        b.put(format!("{i:016}").as_bytes(), value);
     }
     b
 }
@@ -28,7 +28,7 @@ fn codec(c: &mut Criterion) {
             || Batch::with_capacity(b.as_bytes().len()),
             |out| {
                 for k in &keys {
-                    out.put(k.as_bytes(), &value);
+                    out.put(k.as_bytes(), value);
                 }
             },
             BatchSize::SmallInput,

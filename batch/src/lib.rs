@@ -175,14 +175,28 @@ impl Batch {
         }
     }
 
-    /// Adds a put of `key` to `value`.
+    /// Adds a put of `key` to `value` (anything that is bytes: `&str`,
+    /// `String`, `Vec<u8>`, byte arrays, as `Db::put` takes them).
     ///
     /// # Panics
     ///
     /// If `key` or `value` is 4 GiB or longer (their lengths are varint32 on
     /// the wire), or if the batch already holds `u32::MAX` records.
-    pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.push(Record::Put { key, value });
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut batch = batch::Batch::new();
+    /// batch.put("apple", "red");
+    /// batch.put(String::from("pear"), vec![0xff, 0x00]);
+    /// batch.delete(b"plum");
+    /// assert_eq!(batch.len(), 3);
+    /// ```
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.push(Record::Put {
+            key: key.as_ref(),
+            value: value.as_ref(),
+        });
     }
 
     /// Adds a delete of `key`.
@@ -190,8 +204,8 @@ impl Batch {
     /// # Panics
     ///
     /// As [`put`](Batch::put).
-    pub fn delete(&mut self, key: &[u8]) {
-        self.push(Record::Delete { key });
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
+        self.push(Record::Delete { key: key.as_ref() });
     }
 
     /// Adds one record, copying its key and value.

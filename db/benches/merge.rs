@@ -66,7 +66,7 @@ fn filled(dir: &std::path::Path, fs: Arc<dyn Fs>, compression: Compression) -> D
                 .wrapping_add(1);
             b.put(
                 format!("{:016}", (state >> 16) % key_space).as_bytes(),
-                &value(state),
+                value(state),
             );
         }
         db.write(&b, &WriteOptions::default()).unwrap();

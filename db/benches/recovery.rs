@@ -28,7 +28,7 @@ fn main() {
         for _ in 0..100 {
             b.put(
                 format!("{:016}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 10_000_000).as_bytes(),
-                &value,
+                value,
             );
             i += 1;
         }

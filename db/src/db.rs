@@ -422,17 +422,21 @@ impl Db {
 
     /// Applies every record of `batch` atomically: after a crash, recovery
     /// finds all of them or none. The batch is not modified. Returns the
-    /// sequence number of the batch's first record.
+    /// sequence number of the batch's first record. An empty batch writes
+    /// nothing and returns the last sequence number applied (RocksDB and
+    /// LevelDB take it as a no-op too).
     ///
     /// # Errors
     ///
-    /// [`Error::EmptyBatch`], [`Error::BatchTooLarge`] and
+    /// [`Error::BatchTooLarge`] and
     /// [`Error::KeyTooLarge`] before anything is written; [`Error::Write`] if the journal write or sync failed (then
     /// nothing of the batch is visible, and the database refuses writes until
     /// reopened), or the database is closing.
     pub fn write(&self, batch: &Batch, options: &WriteOptions) -> Result<SeqNum, Error> {
         if batch.is_empty() {
-            return Err(Error::EmptyBatch);
+            // No record, so no sequence number and no journal bytes.
+            self.writer()?;
+            return Ok(self.shared.read.last_seq());
         }
         self.check_size(batch.internal_len())?;
         check_key_len(batch.max_key_len())?;

@@ -66,8 +66,6 @@ pub enum Error {
     InvalidOptions(String),
     /// Bytes offered as a batch are not one.
     InvalidBatch(batch::DecodeError),
-    /// A batch holds no record; nothing was written.
-    EmptyBatch,
     /// A batch is larger than `Options::max_batch_size`; nothing was written.
     BatchTooLarge {
         /// The batch's `internal_len`.
@@ -233,7 +231,6 @@ impl fmt::Display for Error {
             Error::NotFound { path } => write!(f, "no database in {}", path.display()),
             Error::InvalidOptions(msg) => write!(f, "invalid options: {msg}"),
             Error::InvalidBatch(e) => write!(f, "invalid batch: {e}"),
-            Error::EmptyBatch => write!(f, "empty batch: nothing to write"),
             Error::BatchTooLarge { size, max } => {
                 write!(
                     f,

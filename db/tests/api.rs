@@ -188,11 +188,11 @@ fn run_model(ops: &[Op], scans: &[ScanBounds], shape: usize) -> Result<Observed,
                 for (k, v) in records {
                     match v {
                         Some(v) => {
-                            b.put(&key(*k), &value(*k, *v));
+                            b.put(key(*k), value(*k, *v));
                             model.insert(key(*k), value(*k, *v));
                         }
                         None => {
-                            b.delete(&key(*k));
+                            b.delete(key(*k));
                             model.remove(&key(*k));
                         }
                     }
@@ -235,10 +235,10 @@ fn run_model(ops: &[Op], scans: &[ScanBounds], shape: usize) -> Result<Observed,
                 for i in 0..250u16 {
                     let k = seed.wrapping_add((i * 7) as u8);
                     if i % 9 == 4 {
-                        b.delete(&key(k));
+                        b.delete(key(k));
                         model.remove(&key(k));
                     } else {
-                        b.put(&key(k), &value(k, 1500 + i));
+                        b.put(key(k), value(k, 1500 + i));
                         model.insert(key(k), value(k, 1500 + i));
                     }
                 }
@@ -539,7 +539,7 @@ fn snapshots_stay_consistent_across_compactions() {
                 for k in 0..10u8 {
                     let mut v = round.to_be_bytes().to_vec();
                     v.resize(200, k);
-                    b.put(&[b'k', k], &v);
+                    b.put([b'k', k], &v);
                 }
                 db.write(&b, &WriteOptions::default()).unwrap();
             }
@@ -631,7 +631,7 @@ fn a_batch_larger_than_the_write_buffer_is_accepted_whole() {
     db.put(b"small", b"1").unwrap();
     let mut big = Batch::new();
     for i in 0..1000u32 {
-        big.put(format!("big{i:05}").as_bytes(), &[1u8; 200]);
+        big.put(format!("big{i:05}").as_bytes(), [1u8; 200]);
     }
     assert!(big.internal_len() > 64 << 10);
     db.write(

@@ -56,7 +56,7 @@ fn compact_range_gives_back_the_space_of_overwrites_and_deletes() {
         for chunk in (0..keys).collect::<Vec<_>>().chunks(100) {
             let mut b = Batch::new();
             for &i in chunk {
-                b.put(&key(i), &value(i, round));
+                b.put(key(i), value(i, round));
             }
             db.write(&b, &no_sync).unwrap();
         }
@@ -64,7 +64,7 @@ fn compact_range_gives_back_the_space_of_overwrites_and_deletes() {
     for chunk in (0..keys).step_by(2).collect::<Vec<_>>().chunks(100) {
         let mut b = Batch::new();
         for &i in chunk {
-            b.delete(&key(i));
+            b.delete(key(i));
         }
         db.write(&b, &no_sync).unwrap();
     }

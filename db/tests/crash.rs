@@ -157,7 +157,7 @@ fn large_batch(rng: &mut u64, write_buffer: usize) -> Batch {
             b.delete(key.as_bytes());
         } else {
             let fill = (common::splitmix64(rng) % 26) as u8 + b'A';
-            b.put(key.as_bytes(), &vec![fill; 2000]);
+            b.put(key.as_bytes(), vec![fill; 2000]);
         }
     }
     b

@@ -469,7 +469,7 @@ fn a_failed_sync_of_a_closed_journal_refuses_later_writes() {
 fn large_batch(prefix: &str, n: usize) -> Batch {
     let mut b = Batch::new();
     for i in 0..n {
-        b.put(format!("{prefix}{i:05}").as_bytes(), &[b'L'; 1024]);
+        b.put(format!("{prefix}{i:05}").as_bytes(), [b'L'; 1024]);
     }
     assert!(b.internal_len() > WRITE_BUFFER);
     b

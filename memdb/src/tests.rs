@@ -395,9 +395,9 @@ fn readers_during_inserts_see_consistent_entries() {
             let k = i % KEYS;
             let mut b = Batch::new();
             if i % 3 == 2 {
-                b.delete(&key(k));
+                b.delete(key(k));
             } else {
-                b.put(&key(k), &value(k, i + 1));
+                b.put(key(k), value(k, i + 1));
             }
             inserter.apply(SeqNum(i + 1), &b);
             published.store(i + 1, AtomicOrdering::Release);

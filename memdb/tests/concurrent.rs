@@ -202,7 +202,7 @@ fn one_inserter_three_readers() {
                 if workload.deletes[i as usize] {
                     b.delete(key);
                 } else {
-                    b.put(key, &value(key, i + 1));
+                    b.put(key, value(key, i + 1));
                 }
             }
             inserter.apply(SeqNum(next + 1), &b);

@@ -598,7 +598,7 @@ fn batch_of(n: usize, len: usize) -> Batch {
     let mut b = Batch::new();
     for i in 0..n {
         let key = format!("k{i}");
-        b.put(key.as_bytes(), &vec![b'v'; len - key.len() - 8]);
+        b.put(key.as_bytes(), vec![b'v'; len - key.len() - 8]);
     }
     b
 }

@@ -187,9 +187,9 @@ fn run<G: Gc>(gc: &Arc<G>, journal: &Arc<Mutex<Journal>>, workload: Workload) ->
                             let n = 1 + rng.below(4) as usize;
                             for r in 0..n {
                                 if r % 2 == 0 {
-                                    batch.put(&key(id, r), &value);
+                                    batch.put(key(id, r), &value);
                                 } else {
-                                    batch.delete(&key(id, r));
+                                    batch.delete(key(id, r));
                                 }
                             }
                             let before = batch.clone();

@@ -44,7 +44,7 @@ pub fn random_batch(rng: &mut u64, n_keys: u64, max_value: usize) -> Batch {
         } else {
             let len = (splitmix64(rng) as usize) % max_value;
             let fill = (splitmix64(rng) % 26) as u8 + b'a';
-            b.put(key.as_bytes(), &vec![fill; len]);
+            b.put(key.as_bytes(), vec![fill; len]);
         }
     }
     b
