@@ -214,7 +214,13 @@ fn a_manifest_cut_in_half_is_refused_naming_it() {
     let path = manifest(dir.path());
     let all = records(&path);
     let bytes = std::fs::read(&path).unwrap();
-    let half = bytes.len() / 2;
+    // Strictly inside a record: a cut on a record's start leaves a shorter
+    // manifest with no torn record, which is refused naming the first
+    // table it lists that a later edit deleted, not the manifest.
+    let mut half = bytes.len() / 2;
+    if all.iter().any(|at| at.start as usize == half) {
+        half += 1;
+    }
     let cut_in = all
         .iter()
         .find(|at| at.start as usize <= half && half < at.end as usize)
