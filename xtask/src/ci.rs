@@ -50,9 +50,11 @@ const SEEDED_BUGS: &[&str] = &[
 ];
 
 /// Tests that run in release mode because debug builds make them too slow.
+/// The `test` step leaves them out, so each runs once.
 const RELEASE_TESTS: &[(&str, &str)] = &[
     ("tributary-journal", "damage"),
     ("tributary", "crash"),
+    ("tributary", "kill"),
     ("tributary", "repair_crash"),
     ("tributary", "repair_db_crash"),
     ("tributary", "leveldb_crash"),
@@ -228,8 +230,54 @@ fn clippy(ctx: &Ctx) -> Result<String> {
 
 fn test(ctx: &Ctx) -> Result<String> {
     ensure_oracles()?;
-    exec(ctx.cargo(&["test", "--workspace"]))?;
-    Ok(String::new())
+    let debug_tests = debug_test_targets(ctx)?;
+    let mut args = vec!["test", "--workspace", "--lib", "--bins"];
+    for name in &debug_tests {
+        args.extend(["--test", name]);
+    }
+    exec(ctx.cargo(&args))?;
+    exec(ctx.cargo(&["test", "--workspace", "--doc"]))?;
+    Ok(format!(
+        "({} suites here, {} in release-tests)",
+        debug_tests.len(),
+        RELEASE_TESTS.len()
+    ))
+}
+
+/// The names of the workspace's integration tests that the `test` step runs:
+/// all but those of `RELEASE_TESTS`, read from `cargo metadata`. A name two
+/// packages share (`format`, `faults`) is run in both, which is right as
+/// long as no release suite shares a name with another package's test.
+fn debug_test_targets(ctx: &Ctx) -> Result<Vec<String>> {
+    let output = ctx
+        .cargo(&["metadata", "--no-deps", "--format-version", "1"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed");
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let mut names = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let package_name = package["name"].as_str().unwrap_or_default();
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_test = target["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "test"));
+            let name = target["name"].as_str().unwrap_or_default();
+            if !is_test || RELEASE_TESTS.contains(&(package_name, name)) {
+                continue;
+            }
+            if RELEASE_TESTS.iter().any(|&(_, release)| release == name) {
+                bail!("{package_name}'s test {name} shares its name with a release suite");
+            }
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// Installs the Debian packages the oracle tests need when missing:
