@@ -8,7 +8,7 @@ use crate::failure::Failure;
 use crate::files::{self, Files};
 use crate::fs::{FileLock, Fs, LockMode};
 use crate::options::{Options, WriteOptions};
-use crate::read::{Iter, ReadState, ScanRange, View};
+use crate::read::{Cursor, Iter, ReadState, ScanRange, View};
 use crate::recovery::{self, Fix, RecoveryReport, Replayed};
 use crate::state::{Count, Shared};
 use crate::sync::lock;
@@ -506,6 +506,30 @@ impl Db {
         self.snapshot().get(key)
     }
 
+    /// The values of `keys`, in order, one `Result` per key, as
+    /// rust-rocksdb's `multi_get`: all read at one snapshot, so they are
+    /// consistent with each other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default()).unwrap();
+    /// db.put("a", "1")?;
+    /// db.put("c", "3")?;
+    /// let values = db.multi_get(["a", "b", "c"]);
+    /// assert_eq!(values.len(), 3);
+    /// assert_eq!(values[0].as_ref().unwrap().as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(values[1].as_ref().unwrap(), &None);
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
+    pub fn multi_get<K: AsRef<[u8]>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Vec<Result<Option<Vec<u8>>, Error>> {
+        self.snapshot().multi_get(keys)
+    }
+
     /// A snapshot of the newest state.
     pub fn snapshot(&self) -> Snapshot {
         let (seq, view) = self.shared.read.snapshot();
@@ -601,6 +625,13 @@ impl Db {
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         self.snapshot()
             .into_range(ScanRange::prefix(prefix.as_ref()))
+    }
+
+    /// A [`Cursor`] over a snapshot of the newest state, on no entry until
+    /// positioned: RocksDB's iterator (`seek`, `seek_for_prev`, `next`,
+    /// `prev`, `valid`, `key`, `value`, `status`).
+    pub fn cursor(&self) -> Cursor {
+        self.snapshot().into_cursor()
     }
 
     /// Each level's data block bytes before compression and as stored,
@@ -826,6 +857,15 @@ impl Snapshot {
         self.view.get(key.as_ref(), self.seq)
     }
 
+    /// The values of `keys` at this snapshot, in order, one `Result` per
+    /// key (see [`Db::multi_get`]).
+    pub fn multi_get<K: AsRef<[u8]>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Vec<Result<Option<Vec<u8>>, Error>> {
+        keys.into_iter().map(|key| self.get(key)).collect()
+    }
+
     /// Every live key at this snapshot, in key order.
     pub fn iter(&self) -> Iter {
         self.clone().into_range(ScanRange::all())
@@ -841,8 +881,17 @@ impl Snapshot {
         self.clone().into_range(ScanRange::prefix(prefix.as_ref()))
     }
 
+    /// A [`Cursor`] over this snapshot, on no entry until positioned.
+    pub fn cursor(&self) -> Cursor {
+        self.clone().into_cursor()
+    }
+
     fn into_range(self, range: ScanRange) -> Iter {
         Iter::new(self.view, self.seq, range)
+    }
+
+    fn into_cursor(self) -> Cursor {
+        Cursor::new(self.into_range(ScanRange::all()))
     }
 }
 

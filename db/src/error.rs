@@ -177,6 +177,68 @@ impl fmt::Display for Reason {
     }
 }
 
+/// A copy of the error, as RocksDB's `Status` copies: what a
+/// [`Cursor`](crate::Cursor) hands out each time its status is asked.
+/// `std::io::Error` is not `Clone`, so an [`Error::Io`]'s copy keeps the
+/// operating system's error kind and message (and its raw OS error code
+/// when it has one) but not an inner error's own `source()`.
+impl Clone for Error {
+    fn clone(&self) -> Error {
+        match self {
+            Error::Io { op, path, source } => Error::Io {
+                op,
+                path: path.clone(),
+                source: copy_io_error(source),
+            },
+            Error::Corruption {
+                path,
+                offset,
+                reason,
+            } => Error::Corruption {
+                path: path.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            Error::ForeignFile { path, reason } => Error::ForeignFile {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Error::FileNumberExhausted { path } => {
+                Error::FileNumberExhausted { path: path.clone() }
+            }
+            Error::Locked { path } => Error::Locked { path: path.clone() },
+            Error::AlreadyExists { path } => Error::AlreadyExists { path: path.clone() },
+            Error::NotFound { path } => Error::NotFound { path: path.clone() },
+            Error::InvalidOptions(message) => Error::InvalidOptions(message.clone()),
+            Error::InvalidBatch(e) => Error::InvalidBatch(e.clone()),
+            Error::BatchTooLarge { size, max } => Error::BatchTooLarge {
+                size: *size,
+                max: *max,
+            },
+            Error::KeyTooLarge { len, max } => Error::KeyTooLarge {
+                len: *len,
+                max: *max,
+            },
+            Error::Write(e) => Error::Write(e.clone()),
+            Error::Closed => Error::Closed,
+            Error::ReadOnly => Error::ReadOnly,
+            Error::Unexportable { path, reason } => Error::Unexportable {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
+/// An `io::Error` like `e`: its raw OS error if it has one (which carries
+/// kind and message), else its kind and message.
+fn copy_io_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
 impl Error {
     /// An [`Error::Corruption`] of `kind` in `path` at `offset`.
     pub(crate) fn corruption(

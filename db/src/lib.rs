@@ -109,7 +109,7 @@ pub use error::{CorruptionKind, Error, Reason};
 pub use export::{ExportOptions, Exported};
 pub use files::MAX_FILE_NUMBER;
 pub use options::{Options, RecoveryMode, WriteOptions, MAX_KEY_SIZE, MIN_WRITE_BUFFER_SIZE};
-pub use read::Iter;
+pub use read::{Cursor, Iter};
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
 pub use repair::{RepairReport, Salvaged};
 pub use table::Compression;

@@ -33,7 +33,7 @@ use super::pick::OutputCut;
 use crate::error::{io_err, table_err, CorruptionKind, Error};
 use crate::fs::WritableFile;
 use crate::read::Change;
-use crate::read::{Cursor, LevelCursor, Recheck};
+use crate::read::{EntryCursor, LevelCursor, Recheck};
 use crate::state::{Count, Shared};
 use crate::sync::lock;
 use crate::table::TableOptions;

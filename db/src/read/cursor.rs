@@ -1,11 +1,11 @@
-//! [`Cursor`]: one view of every sorted source of internal-key entries a
+//! [`EntryCursor`]: one view of every sorted source of internal-key entries a
 //! read walks (a memtable, a table), so that the walk over visible
 //! versions is written once ([`super::iter`]'s `visible_versions`), as
 //! LevelDB's and Pebble's iterators share one internal interface.
 //!
 //! A cursor is on an entry or invalid; the entries are in internal-key
 //! order (user key ascending, then sequence number descending). A cursor
-//! that meets damage becomes invalid and says so ([`Cursor::failed`]); its
+//! that meets damage becomes invalid and says so ([`EntryCursor::failed`]); its
 //! owner asks it for the error afterwards. [`LevelCursor`] reads a level's
 //! tables as one source, for reads and compaction alike (LevelDB's
 //! `MakeInputIterator` builds compaction inputs from the iterators reads
@@ -17,7 +17,7 @@ use crate::version::TableFile;
 use batch::{key, Kind, SeqNum};
 
 /// A position in a sorted source of internal-key entries.
-pub(crate) trait Cursor {
+pub(crate) trait EntryCursor {
     /// Whether it is on an entry.
     fn valid(&self) -> bool;
     /// Moves to the first entry.
@@ -40,7 +40,7 @@ pub(crate) trait Cursor {
     fn failed(&self) -> bool;
 }
 
-impl Cursor for memdb::Iter<'_> {
+impl EntryCursor for memdb::Iter<'_> {
     fn valid(&self) -> bool {
         memdb::Iter::valid(self)
     }
@@ -70,7 +70,7 @@ impl Cursor for memdb::Iter<'_> {
     }
 }
 
-impl Cursor for TableIter {
+impl EntryCursor for TableIter {
     fn valid(&self) -> bool {
         TableIter::valid(self)
     }
@@ -204,7 +204,7 @@ impl<'a, F: AsRef<TableFile>> LevelCursor<'a, F> {
     }
 }
 
-impl<F: AsRef<TableFile>> Cursor for LevelCursor<'_, F> {
+impl<F: AsRef<TableFile>> EntryCursor for LevelCursor<'_, F> {
     fn valid(&self) -> bool {
         self.it.as_ref().is_some_and(TableIter::valid)
     }
@@ -225,7 +225,7 @@ impl<F: AsRef<TableFile>> Cursor for LevelCursor<'_, F> {
         let i = self
             .files
             .partition_point(|f| f.as_ref().user_range().1 < user_key);
-        self.enter(i, |it| Cursor::seek(it, user_key, seq));
+        self.enter(i, |it| EntryCursor::seek(it, user_key, seq));
         self.skip_forward();
     }
     fn next(&mut self) {

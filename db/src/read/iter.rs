@@ -16,7 +16,7 @@
 //! from both ends at once; [`Iter::seek`] and [`Iter::seek_for_prev`]
 //! restart it on part of its range.
 
-use super::cursor::{Cursor, LevelCursor, Recheck};
+use super::cursor::{EntryCursor, LevelCursor, Recheck};
 use super::View;
 use crate::error::Error;
 use crate::tuning::{SCAN_CHUNK, SCAN_FIRST_CHUNK};
@@ -393,7 +393,9 @@ impl Iter {
         self.restart(self.range.lower.clone(), upper);
     }
 
-    fn restart(&mut self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) {
+    /// Restarts the scan on `lower..upper`, which must lie within its
+    /// range.
+    pub(super) fn restart(&mut self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) {
         self.remaining = ScanRange { lower, upper };
         self.exhausted = self.remaining.is_empty();
         self.front.clear();
@@ -642,7 +644,7 @@ fn level_versions(
 /// its newest version at or below `seq`, with `None` for a tombstone. The
 /// one walk of every source, a memtable's or a table's.
 fn visible_versions(
-    it: &mut impl Cursor,
+    it: &mut impl EntryCursor,
     seq: SeqNum,
     range: &ScanRange,
     direction: Direction,

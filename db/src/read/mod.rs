@@ -1,6 +1,7 @@
 //! The read path, apart from the write backend and the background lanes:
 //! the read state (the published view and last sequence number,
-//! `state.rs`) and range scans over a snapshot of it (`iter.rs`).
+//! `state.rs`), range scans over a snapshot of it (`iter.rs`) and the
+//! RocksDB-style cursor built on them (`db_cursor.rs`).
 //!
 //! A read loads the published last sequence number, then the current view
 //! (the active memtable, the frozen ones, and the tables of the version
@@ -9,10 +10,12 @@
 //! sequence number), and so does flush (`compaction/flush.rs`).
 
 mod cursor;
+mod db_cursor;
 mod iter;
 mod state;
 
-pub(crate) use cursor::{Cursor, LevelCursor, Recheck};
+pub(crate) use cursor::{EntryCursor, LevelCursor, Recheck};
+pub use db_cursor::Cursor;
 pub use iter::Iter;
 pub(crate) use iter::ScanRange;
 pub(crate) use state::{Change, Frozen, ReadState, View};
