@@ -2,14 +2,15 @@
 
 use crate::backend::Backend;
 use crate::compaction::{self};
-use crate::error::{io_err, lock_error, repair_can_fix, table_err, CorruptionKind, Error, Reason};
+use crate::error::{io_err, table_err, CorruptionKind, Error, Reason};
 use crate::export::{ExportOptions, Exported};
 use crate::failure::Failure;
 use crate::files::{self, Files};
-use crate::fs::{FileLock, Fs, LockMode};
+use crate::fs::FileLock;
 use crate::options::{Options, WriteOptions};
 use crate::read::{Cursor, Iter, ReadState, ScanRange, View};
-use crate::recovery::{self, Fix, RecoveryReport, Replayed};
+use crate::read_only;
+use crate::recovery::RecoveryReport;
 use crate::state::{Count, Shared};
 use crate::sync::lock;
 use crate::version::{Catalog, Deleter, TableFile};
@@ -25,10 +26,12 @@ use std::sync::{Arc, Weak};
 /// `Arc`. Concurrent writes are merged by group commit (see the `writer`
 /// crate). Reads never wait for writes.
 ///
-/// Call [`close`](Db::close) to learn whether the final sync succeeded;
-/// dropping a `Db` closes it too, but cannot report an error, so it does not
-/// sync: writes acknowledged without `sync` then survive a process crash but
-/// not a power loss, as after any unsynced write.
+/// Call [`close`](Db::close) to learn whether the final sync succeeded; it
+/// takes `&self`, so any holder of an `Arc<Db>` may close it. Dropping a
+/// `Db` that is still open closes it the same way, syncing the journal,
+/// but cannot return an error: a failed final sync is logged (`log::error!`)
+/// and the writes it did not cover survive a process crash but not a power
+/// loss, as after any unsynced write.
 pub struct Db {
     shared: Arc<Shared>,
     /// The write path; `None` when opened read-only.
@@ -37,15 +40,15 @@ pub struct Db {
     report: RecoveryReport,
     /// The manifest's catalog of a read-only database (a writable one
     /// keeps its own in the version set).
-    read_only_catalog: Catalog,
+    read_only_catalog: std::sync::Mutex<Catalog>,
     closed: AtomicBool,
     /// The tables the open found, opened on first use
     /// (`version::current`): at close, those a snapshot or iterator still
     /// holds are opened, so that they stay readable once another open
     /// deletes their files (a mapping outlives the name).
     unopened: Vec<Weak<TableFile>>,
-    /// Held for the life of the database; dropping it releases `LOCK`.
-    _lock: Box<dyn FileLock>,
+    /// Held until [`close`](Db::close) (or drop), which releases `LOCK`.
+    lock: std::sync::Mutex<Option<Box<dyn FileLock>>>,
 }
 
 /// A consistent read-only view of the database at one sequence number.
@@ -157,104 +160,107 @@ impl Db {
             commit: Some(opened.commit),
             options,
             report: opened.report,
-            read_only_catalog: Catalog::default(),
+            read_only_catalog: std::sync::Mutex::new(Catalog::default()),
             closed: AtomicBool::new(false),
             unopened: opened.unopened,
-            _lock: opened.lock,
+            lock: std::sync::Mutex::new(Some(opened.lock)),
         })
     }
 
     /// Opens the database in `dir` for reading only: it never changes a
     /// byte in the directory (no journal is created, no damage repaired,
-    /// nothing renamed, no `LOCK` created), and several processes may hold
-    /// it at once.
+    /// nothing renamed, no `LOCK` created or taken), so any number of
+    /// read-only opens may sit beside one live writer, in this process or
+    /// another, as RocksDB's read-only and secondary instances do.
     ///
-    /// It replays the journals as [`open`](Db::open) would, with the same
-    /// recovery mode, but keeps what a repair would do to itself: a torn
-    /// tail is skipped, the prefix before damage is read. Writes, syncs and
-    /// compactions fail with [`Error::ReadOnly`].
+    /// It reads a consistent snapshot of what was committed when it opened:
+    /// the tables the manifest lists (each mapped at once, so that the
+    /// writer's compactions may delete them afterwards) and the journals
+    /// replayed as [`open`](Db::open) would, with the same recovery mode,
+    /// but keeping what a repair would do to itself: a torn tail (or the
+    /// record a live writer is appending) is skipped, the prefix before
+    /// damage is read. If the writer deletes or renames a file while the
+    /// open reads, the open starts over (`read_only.rs`). Writes, syncs
+    /// and compactions fail with [`Error::ReadOnly`]; see
+    /// [`refresh`](Db::refresh) to catch up with the writer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let writer = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// writer.put("k", "1")?;
+    /// let reader = tributary::Db::open_read_only(dir.path(), tributary::Options::default())?;
+    /// writer.put("k", "2")?;
+    /// assert_eq!(reader.get("k")?.as_deref(), Some(&b"1"[..]));
+    /// reader.refresh()?;
+    /// assert_eq!(reader.get("k")?.as_deref(), Some(&b"2"[..]));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// [`Error::NotFound`] if `dir` holds no database (nothing is
-    /// created), [`Error::Locked`] while a writer holds it, otherwise as
-    /// [`open`](Db::open).
+    /// created), otherwise as [`open`](Db::open).
     pub fn open_read_only(dir: impl AsRef<Path>, options: Options) -> Result<Db, Error> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
         let fs = Arc::clone(&options.fs);
-        let lock = Db::lock_for_reading(fs.as_ref(), &dir)?;
         let blocks = compaction::memtable_pool(options.write_buffer_size);
-        let recovered = recovery::recover(
-            &fs,
-            recovery::list(fs.as_ref(), &dir)?,
-            options.recovery,
-            options.write_buffer_size,
-            &blocks,
-            Fix::ReadOnly,
-            None,
-        )
-        .map_err(repair_can_fix)?;
-        let last_seq = recovered.report.last_seq;
-        let unopened = crate::open::weak_tables(&recovered.version);
-        let (frozen, active) = match recovered.replayed {
-            Replayed::Memtables { frozen, active } => (frozen, active.0),
-            Replayed::Batches(_) => unreachable!("asked for memtables"),
-        };
+        let loaded = read_only::load(&fs, &dir, &options, &blocks)?;
         let shared = Arc::new(Shared::new(
-            Arc::new(Files::new(&dir, &fs, recovered.numbers)),
+            Arc::new(Files::new(&dir, &fs, loaded.numbers)),
             Arc::new(Failure::default()),
-            ReadState::new(
-                View {
-                    active,
-                    active_journal: recovered.catalog.log_number,
-                    frozen: frozen
-                        .into_iter()
-                        .map(|memdb| Arc::new(crate::read::Frozen { memdb, journal: 0 }))
-                        .collect(),
-                    version: Arc::new(recovered.version),
-                },
-                last_seq,
-            ),
+            ReadState::new(loaded.view, loaded.last_seq),
             None,
             Deleter::none(),
             blocks,
             options.shape(),
         ));
         // The journals replayed stay live: what `stats` reports of them.
-        shared.journals.set_current_bytes(recovered.report.bytes());
+        shared.journals.set_current_bytes(loaded.report.bytes());
         Ok(Db {
             shared,
             commit: None,
             options,
-            report: recovered.report,
-            read_only_catalog: recovered.catalog,
+            report: loaded.report,
+            read_only_catalog: std::sync::Mutex::new(loaded.catalog),
             closed: AtomicBool::new(false),
-            unopened,
-            _lock: lock.unwrap_or_else(|| Box::new(NoLock)),
+            unopened: Vec::new(),
+            lock: std::sync::Mutex::new(None),
         })
     }
 
-    /// Takes a shared lock on the database in `dir`, changing nothing: no
-    /// lock if its `LOCK` file is missing (no writer ever held it then).
-    fn lock_for_reading(fs: &dyn Fs, dir: &Path) -> Result<Option<Box<dyn FileLock>>, Error> {
-        if !fs.exists(dir) {
-            return Err(Error::NotFound {
-                path: dir.to_path_buf(),
-            });
+    /// Catches a read-only database up with the writer beside it (RocksDB's
+    /// `TryCatchUpWithPrimary`): loads the directory again, as
+    /// [`open_read_only`](Db::open_read_only) does, and makes what it
+    /// found the database's newest state. Snapshots and iterators taken
+    /// before keep reading what they saw. Returns the new last sequence
+    /// number.
+    ///
+    /// If the writer crashed and its next open dropped writes this
+    /// database had read (never synced ones), the refresh shows the
+    /// recovered history: the last sequence number may go back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadOnly`] on a writable database (it is always current);
+    /// otherwise as [`open_read_only`](Db::open_read_only), with the
+    /// state before the call kept.
+    #[doc(alias = "try_catch_up_with_primary")]
+    pub fn refresh(&self) -> Result<SeqNum, Error> {
+        if self.commit.is_some() {
+            return Err(Error::ReadOnly);
         }
-        let lock_path = dir.join(files::LOCK);
-        let lock = match fs.lock(&lock_path, LockMode::Read) {
-            Ok(lock) => Some(lock),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(lock_error(&lock_path)(e)),
-        };
-        if lock.is_none() && !recovery::holds_database(fs, dir)? {
-            return Err(Error::NotFound {
-                path: dir.to_path_buf(),
-            });
-        }
-        Ok(lock)
+        let files = &self.shared.files;
+        let loaded = read_only::load(files.fs(), files.dir(), &self.options, &self.shared.blocks)?;
+        let last_seq = loaded.last_seq;
+        self.shared
+            .journals
+            .set_current_bytes(loaded.report.bytes());
+        *lock(&self.read_only_catalog) = loaded.catalog;
+        self.shared.read.replace(loaded.view);
+        Ok(last_seq)
     }
 
     /// The write path, or [`Error::ReadOnly`].
@@ -664,9 +670,10 @@ impl Db {
     pub fn stats(&self) -> Stats {
         let view = self.shared.read.view();
         let versions = lock(&self.shared.versions);
-        let catalog = versions
-            .as_ref()
-            .map_or_else(|| self.read_only_catalog.clone(), |s| s.catalog().clone());
+        let catalog = versions.as_ref().map_or_else(
+            || lock(&self.read_only_catalog).clone(),
+            |s| s.catalog().clone(),
+        );
         let stalls = &self.shared.lanes.gate.counters;
         Stats {
             writer: self
@@ -762,30 +769,53 @@ impl Db {
     /// Closes the database: waits for the writes in flight, syncs the
     /// journal, and releases the directory.
     ///
-    /// Writers blocked in the meantime return [`Error::Write`] with
-    /// `Closed`; acknowledged writes are never lost.
+    /// It takes `&self`, so a database shared in an `Arc` is closed by any
+    /// of its holders, as RocksDB's `Close`. Writers blocked in the
+    /// meantime, and every write after it, return [`Error::Write`] with
+    /// `Closed`; acknowledged writes are never lost. Reads, snapshots and
+    /// iterators keep reading what the database held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = Arc::new(tributary::Db::open(dir.path(), tributary::Options::default())?);
+    /// let writer = {
+    ///     let db = Arc::clone(&db);
+    ///     std::thread::spawn(move || db.put("k", "v"))
+    /// };
+    /// writer.join().unwrap()?;
+    /// db.close()?;
+    /// assert!(db.put("k", "w").is_err());
+    /// assert_eq!(db.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// The final sync's error, or the poisoning error of an earlier journal
     /// failure. A second call returns [`Error::Closed`].
-    pub fn close(self) -> Result<(), Error> {
-        self.close_inner()
-    }
-
-    fn close_inner(&self) -> Result<(), Error> {
+    pub fn close(&self) -> Result<(), Error> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
         }
         self.open_held_tables();
-        let Some(commit) = &self.commit else {
-            return Ok(());
-        };
-        // A writer stalled for the background returns now.
-        self.shared.lanes.gate.close();
-        let synced = self.sync();
-        let closed = commit.close().map_err(Error::from);
-        synced.and(closed)
+        let mut result = Ok(());
+        if let Some(commit) = &self.commit {
+            // A writer stalled for the background returns now.
+            self.shared.lanes.gate.close();
+            let synced = self.sync();
+            let closed = commit.close().map_err(Error::from);
+            // The backend's journal and background threads end here, not
+            // when the last holder drops the `Db`: the next open may start
+            // as soon as this returns.
+            drop(commit.take_backend());
+            result = synced.and(closed);
+        }
+        // Released last: nothing of this database writes any more.
+        drop(lock(&self.lock).take());
+        result
     }
 }
 
@@ -820,14 +850,15 @@ fn check_key_len(len: usize) -> Result<(), Error> {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            self.open_held_tables();
-            // No sync here: an error could not be reported (see the type's
-            // docs). Close still wakes every blocked writer.
-            if let Some(commit) = &self.commit {
-                self.shared.lanes.gate.close();
-                let _ = commit.close();
-            }
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // As close, with nobody to return an error to (the type's docs).
+        if let Err(e) = self.close() {
+            log::error!(
+                "closing {} on drop: {e}; writes since the last sync may not survive a power loss",
+                self.shared.files.dir().display()
+            );
         }
     }
 }
@@ -894,12 +925,6 @@ impl Snapshot {
         Cursor::new(self.into_range(ScanRange::all()))
     }
 }
-
-/// The lock of a read-only database whose `LOCK` file was missing.
-#[derive(Debug)]
-struct NoLock;
-
-impl FileLock for NoLock {}
 
 fn writer_options(options: &WriteOptions) -> writer::WriteOptions {
     writer::WriteOptions {

@@ -92,6 +92,7 @@ pub mod fs;
 mod open;
 mod options;
 mod read;
+mod read_only;
 mod recovery;
 mod repair;
 mod shape;

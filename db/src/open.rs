@@ -89,6 +89,7 @@ pub(crate) fn open_writable(dir: &Path, options: &Options) -> Result<Opened, Err
         active_journal: number,
         frozen: committed.in_memory.into_iter().rev().collect(),
         version: Arc::new(committed.version),
+        loaded_at: None,
     };
     let shared = Arc::new(Shared::new(
         committed.files,
@@ -115,7 +116,8 @@ pub(crate) fn open_writable(dir: &Path, options: &Options) -> Result<Opened, Err
     })
 }
 
-/// Creates `dir` if the options allow, takes its `LOCK` and lists it,
+/// Creates `dir` (not its parents) if the options allow, takes its `LOCK`
+/// and lists it,
 /// checking `create_if_missing` and `error_if_exists`.
 fn take_directory(
     dir: &Path,
@@ -128,8 +130,10 @@ fn take_directory(
                 path: dir.to_path_buf(),
             });
         }
-        fs.create_dir_all(dir)
-            .map_err(io_err("create directory", dir))?;
+        // The last path component only, as LevelDB and RocksDB: a typo in
+        // a parent is an error, not a new tree of directories.
+        fs.create_dir(dir)
+            .map_err(io_err("create directory (its parent must exist)", dir))?;
     }
     let lock_path = dir.join(files::LOCK);
     let lock = fs

@@ -43,7 +43,19 @@ pub struct Options {
     /// once a later synced write or [`Db::sync`](crate::Db::sync) covers it.
     pub sync: bool,
     /// Create the directory and an empty database if there is none.
-    /// Default: `true`.
+    /// Only the directory itself is created, never a missing parent (as
+    /// LevelDB and RocksDB: a typo in a parent is an [`Error::Io`] that
+    /// names the path).
+    ///
+    /// Default: `true`, unlike LevelDB's and RocksDB's `false`: Rust's
+    /// embedded stores (fjall, sled, redb's `Database::create`) open or
+    /// create in one call, and `Db::open(path, Options::default())` is
+    /// the first line a newcomer writes. A program that must not create a
+    /// database (a tool over an existing one) sets it to `false`, or uses
+    /// [`Db::open_read_only`](crate::Db::open_read_only), which never
+    /// creates anything.
+    ///
+    /// [`Error::Io`]: crate::Error::Io
     pub create_if_missing: bool,
     /// Refuse to open a directory that already holds a database.
     /// Default: `false`.

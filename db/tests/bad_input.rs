@@ -213,4 +213,22 @@ fn missing_and_existing_directories() {
         Err(Error::AlreadyExists { .. }) => {}
         other => panic!("expected AlreadyExists, got {other:?}"),
     }
+    // Only the last path component is created: a typo in a parent is an
+    // error naming the path, and no directory appears.
+    let typo = dir.path().join("typo").join("db");
+    match Db::open(&typo, Options::default()) {
+        Err(Error::Io { path, source, .. }) => {
+            assert_eq!(path, typo);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected an Io error, got {other:?}"),
+    }
+    assert!(!dir.path().join("typo").exists());
+    // A read-only open creates nothing, whatever the options say.
+    let absent = dir.path().join("absent");
+    match Db::open_read_only(&absent, Options::default()) {
+        Err(Error::NotFound { path }) => assert_eq!(path, absent),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(!absent.exists());
 }

@@ -31,6 +31,11 @@ pub(crate) struct View {
     pub frozen: Vec<Arc<Frozen>>,
     /// The tables.
     pub version: Arc<Version>,
+    /// A read-only database's view carries the last sequence number it
+    /// was loaded at, so that a refresh swaps number and view at once
+    /// ([`ReadState::replace`]); `None` in a writable database's, whose
+    /// number moves on its own.
+    pub loaded_at: Option<SeqNum>,
 }
 
 /// A memtable that takes no more writes, waiting for its flush.
@@ -130,6 +135,9 @@ impl ReadState {
             // below `seq` is in the view loaded after it...
             let seq = self.last_seq();
             let view = self.view();
+            if let Some(loaded_at) = view.loaded_at {
+                return (loaded_at, view);
+            }
             // ...except the versions a compaction dropped because a newer
             // one hides them: those tables cannot answer below their newest
             // record. That record was published before its table was, so
@@ -166,6 +174,7 @@ impl ReadState {
             active_journal: current.active_journal,
             frozen,
             version: Arc::new(version),
+            loaded_at: None,
         });
         if let Change::LargeBatch(last) = change {
             // Publication point, as `Memtable::apply`'s, while the view is
@@ -189,6 +198,22 @@ impl ReadState {
             active_journal,
             frozen: all_frozen,
             version: Arc::clone(&view.version),
+            loaded_at: None,
         });
+    }
+
+    /// Swaps in the view a read-only database's refresh loaded, with the
+    /// number it was loaded at (which `snapshot` takes from the view, so
+    /// that a read never pairs the old number with the new view).
+    pub fn replace(&self, view: View) {
+        debug_assert!(
+            view.loaded_at.is_some(),
+            "only a read-only load replaces the view"
+        );
+        let mut current = self.view.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(seq) = view.loaded_at {
+            self.last_seq.store(seq.0, Ordering::Release);
+        }
+        *current = Arc::new(view);
     }
 }

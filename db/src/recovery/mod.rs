@@ -106,11 +106,6 @@ impl Listing {
     }
 }
 
-/// Whether `dir` holds a database ([`Listing::holds_database`]).
-pub(crate) fn holds_database(fs: &dyn Fs, dir: &Path) -> Result<bool, Error> {
-    Ok(list(fs, dir)?.holds_database())
-}
-
 /// Recovers the database in the directory `listing` lists ([`list`],
 /// made once the caller holds the lock, so that one listing serves both
 /// the caller's check that a database is there and this).

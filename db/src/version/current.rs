@@ -23,7 +23,7 @@
 use super::catalog::{Catalog, NUM_LEVELS};
 use super::edit::FileMeta;
 use crate::error::{io_err, table_err, CorruptionKind, Error, Reason};
-use crate::fs::Fs;
+use crate::fs::{Fs, MappedFile};
 use crate::table::{Found, Table};
 use batch::{key, SeqNum};
 use std::collections::HashMap;
@@ -59,6 +59,9 @@ pub struct TableFile {
     pub meta: FileMeta,
     /// The open table, once something read it.
     table: OnceLock<Arc<Table>>,
+    /// The file's mapping, taken before the table is opened
+    /// ([`pin`](TableFile::pin)) so that it outlives the file's name.
+    pinned: OnceLock<Arc<MappedFile>>,
     /// Where to open it from; `None` for a table opened when made.
     fs: Option<Arc<dyn Fs>>,
     path: PathBuf,
@@ -79,6 +82,7 @@ impl TableFile {
         TableFile {
             meta,
             table: OnceLock::from(Arc::new(table)),
+            pinned: OnceLock::new(),
             fs: None,
             path,
             obsolete: AtomicBool::new(false),
@@ -96,6 +100,7 @@ impl TableFile {
         TableFile {
             meta,
             table: OnceLock::new(),
+            pinned: OnceLock::new(),
             fs: Some(fs),
             path,
             obsolete: AtomicBool::new(false),
@@ -115,12 +120,37 @@ impl TableFile {
         if let Some(table) = self.table.get() {
             return Ok(table);
         }
-        let fs = self
-            .fs
-            .as_deref()
-            .expect("a table made here is opened when made");
-        let table = open_table(fs, &self.path, &self.meta)?;
+        let bytes: MappedFile = match self.pinned.get() {
+            Some(mapping) => Box::new(Pinned(Arc::clone(mapping))),
+            None => map_listed(self.fs(), &self.path, &self.meta)?,
+        };
+        let table = open_mapped(bytes, &self.path, &self.meta)?;
         Ok(self.table.get_or_init(|| Arc::new(table)))
+    }
+
+    /// Maps the file now, without reading it, so that it stays readable
+    /// if its name is deleted before the table is opened: what a
+    /// read-only open does beside a writer whose compactions delete
+    /// tables. The checks of [`table`](TableFile::table) still run at the
+    /// first read, so a damaged block fails that read, not the pin.
+    ///
+    /// # Errors
+    ///
+    /// The file is missing or not the size the manifest lists
+    /// ([`Error::Corruption`]), or cannot be mapped ([`Error::Io`]).
+    pub fn pin(&self) -> Result<(), Error> {
+        if self.table.get().is_some() || self.pinned.get().is_some() {
+            return Ok(());
+        }
+        let mapping = map_listed(self.fs(), &self.path, &self.meta)?;
+        let _ = self.pinned.set(Arc::new(mapping));
+        Ok(())
+    }
+
+    fn fs(&self) -> &dyn Fs {
+        self.fs
+            .as_deref()
+            .expect("a table made here is opened when made")
     }
 
     /// The file's path.
@@ -303,8 +333,18 @@ impl Version {
 /// [`Error::Corruption`] naming the table if it is not the one listed or
 /// its footer or index is damaged; [`Error::Io`] if it cannot be mapped.
 pub fn open_table(fs: &dyn Fs, path: &Path, meta: &FileMeta) -> Result<Table, Error> {
+    open_mapped(map_listed(fs, path, meta)?, path, meta)
+}
+
+/// Maps the table at `path`, checking first that it has the size the
+/// manifest lists.
+fn map_listed(fs: &dyn Fs, path: &Path, meta: &FileMeta) -> Result<MappedFile, Error> {
     check_present(fs, path, meta.size)?;
-    let bytes = fs.map(path).map_err(io_err("map", path))?;
+    fs.map(path).map_err(io_err("map", path))
+}
+
+/// [`open_table`]'s checks over a mapping already taken.
+fn open_mapped(bytes: MappedFile, path: &Path, meta: &FileMeta) -> Result<Table, Error> {
     let table = Table::open_boxed(bytes).map_err(table_err(path))?;
     let not_listed = |reason: String| Error::Corruption {
         path: path.to_path_buf(),
@@ -384,6 +424,16 @@ fn probe<'a>(
     file.table()?
         .get(user_key, snapshot)
         .map_err(table_err(&file.path))
+}
+
+/// A pinned mapping handed to the table reader, which wants its bytes
+/// owned: the reader and the pin share them.
+struct Pinned(Arc<MappedFile>);
+
+impl AsRef<[u8]> for Pinned {
+    fn as_ref(&self) -> &[u8] {
+        (**self.0).as_ref()
+    }
 }
 
 impl std::fmt::Debug for TableFile {

@@ -222,6 +222,22 @@ impl GroupCommit {
         Ok(result)
     }
 
+    /// Takes the backend out of a closed writer, so that its owner can
+    /// release what the backend holds (its journal, its threads) while
+    /// others still hold the `GroupCommit`, as a `close` through an `Arc`
+    /// must. `None` if the writer is not closed, or the backend was taken
+    /// already.
+    ///
+    /// Nobody waits for the write lock of a closed writer (every way to
+    /// it checks `closed` first), so taking the token out strands nobody.
+    pub fn take_backend(&self) -> Option<Box<dyn Backend>> {
+        let mut state = lock(&self.state);
+        if !state.closed {
+            return None;
+        }
+        state.token.take().map(|token| token.backend)
+    }
+
     /// Takes the backend back, for example to close the journal after
     /// [`close`](GroupCommit::close).
     ///
