@@ -7,30 +7,44 @@
 //! tributary --db DIR get KEY                     prints the value; exit 1 if absent
 //! tributary --db DIR delete KEY [--sync]
 //! tributary --db DIR scan [--start K] [--end K] [--prefix P] [--reverse] [--limit N]
+//! tributary --db DIR load < FILE                 puts what `scan` printed, in large batches
 //! tributary --db DIR stats [--json]
 //! tributary --db DIR compact [--start K] [--end K]   LevelDB's CompactRange; both ends inclusive
 //! tributary --db DIR check                       what recovery would drop; exit 3 if damaged
 //! tributary repair DIR                           rebuild from whatever is readable; damaged files kept in DIR/lost
+//! tributary --db DIR export-leveldb              hand the directory back to LevelDB
 //! tributary dump-journal FILE                    one line per record of a LevelDB-format log
+//! tributary dump-table FILE                      one line per entry of a LevelDB-format table
+//! tributary dump-manifest FILE                   one line per field of each edit (or --db DIR)
 //! ```
 //!
 //! Keys and values are the bytes of the arguments, whatever they are; with
-//! `--hex` they are given and printed as hex, so that anything `scan`
-//! prints can be fed back. Without it, output escapes bytes that are not
-//! printable ASCII as `\xNN`. The read commands (`get`, `scan`, `stats`,
-//! `check`) open the database read-only: they change nothing on disk and
-//! create nothing where there is no database. Exit codes: 0 success, 1 key
-//! not found, 2 usage error, 3 database error or damage found.
+//! `--hex` they are given (bare or `0x`-prefixed) and printed as hex, so
+//! that anything `scan` prints can be fed back. Without it, output escapes
+//! bytes that are not printable ASCII, and spaces, as `\xNN`. The read
+//! commands (`get`, `scan`, `stats`, `check`) open the database read-only:
+//! they change nothing on disk and create nothing where there is no
+//! database. A global flag a command has no use for is a usage error,
+//! never ignored. Exit codes: 0 success (a closed pipe too), 1 key not
+//! found, 2 usage error, 3 database error or damage found.
 
-use clap::{CommandFactory, Parser, Subcommand};
-use std::ffi::{OsStr, OsString};
+mod dump;
+mod load;
+mod logger;
+mod maintenance;
+mod progress;
+mod text;
+
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+use maintenance::KeyRange;
+use std::ffi::OsString;
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
-use tributary::{Batch, Db, Options, WriteOptions};
+use text::Notation;
+use tributary::{Db, Options, WriteOptions};
 
 /// The command line.
 #[derive(Parser)]
@@ -38,15 +52,26 @@ use tributary::{Batch, Db, Options, WriteOptions};
     name = "tributary",
     version,
     about = "Tributary, an embedded key-value store built around group commit",
-    after_help = "Exit codes: 0 success, 1 key not found, 2 usage error, 3 database error or damage found."
+    after_help = "Exit codes: 0 success (also when stdout is a pipe closed early, as by `| head`), \
+                  1 key not found, 2 usage error, 3 database error or damage found.\n\
+                  Without -v, the library's warnings and errors are shown on stderr (data \
+                  dropped or set aside, a LevelDB directory converted, a failing background \
+                  flush); for `repair` only the errors, since its warnings repeat the report it \
+                  prints."
 )]
 struct Cli {
     /// The database directory.
     #[arg(long, global = true, value_name = "DIR")]
     db: Option<PathBuf>,
-    /// Keys and values are given and printed as hex (as `ldb --hex`).
+    /// Keys and values are given and printed as hex, as `ldb --hex` does:
+    /// bare or 0x-prefixed, either case. For the commands that take or
+    /// print keys or values; the others refuse it.
     #[arg(long, global = true)]
     hex: bool,
+    /// Show the library's events on stderr: -v adds flushes, compactions
+    /// and recovery to the warnings and errors, -vv everything.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -55,6 +80,7 @@ struct Cli {
 enum Cmd {
     /// Group commit at work: many threads write synced puts into a fresh
     /// database in a temporary directory, then it is reopened and checked.
+    /// Takes no --db and no --hex.
     Demo {
         /// Writer threads.
         #[arg(long, default_value_t = 16)]
@@ -71,7 +97,8 @@ enum Cmd {
         #[arg(long)]
         sync: bool,
     },
-    /// Prints the value of KEY; exits 1 if it is absent.
+    /// Prints the value of KEY; exits 1, saying so on stderr, if it is
+    /// absent.
     Get { key: OsString },
     /// Removes KEY (an absent key is not an error).
     Delete {
@@ -80,7 +107,10 @@ enum Cmd {
         #[arg(long)]
         sync: bool,
     },
-    /// Prints the live keys and values in key order, one pair per line.
+    /// Prints the live keys and values in key order, one `KEY VALUE` pair
+    /// a line: escaped (a space, a backslash and every byte that is not
+    /// printable ASCII as \xNN or \\), or with --hex as hex. `load` reads
+    /// it back.
     Scan {
         /// The first key (inclusive).
         #[arg(long, value_name = "KEY")]
@@ -98,6 +128,21 @@ enum Cmd {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+    /// Puts every `KEY VALUE` line of stdin, as `scan` prints them,
+    /// creating the database if there is none.
+    ///
+    /// Without --hex a line is what `scan` prints: key and value escaped
+    /// (\\ and \xNN; any other byte but a space stands for itself),
+    /// separated by one space. With --hex both are hex, bare or
+    /// 0x-prefixed, as `tributary --hex scan` prints them, or as
+    /// `ldb dump --hex` does (`0xKEY ==> 0xVALUE`). Blank lines are
+    /// skipped. The pairs are written in batches of 10,000 entries or
+    /// 1 MiB, and synced once at the end; progress goes to stderr.
+    ///
+    /// A malformed line stops the load with exit 2, naming the line: the
+    /// batches before the one holding it are loaded (the message says
+    /// through which line), nothing of that batch or after it is.
+    Load,
     /// Prints what the database holds: sequence numbers, memtables,
     /// journals, tables per level, the manifest, recovery.
     Stats {
@@ -109,7 +154,7 @@ enum Cmd {
     /// without them), as LevelDB's `CompactRange`: flushes the memtable,
     /// merges the tables holding them down the levels, and deletes what
     /// overwrites and deletes made obsolete. Prints the tables per level
-    /// before and after.
+    /// before and after; progress goes to stderr.
     Compact {
         /// The first key (inclusive).
         #[arg(long, value_name = "KEY")]
@@ -121,12 +166,12 @@ enum Cmd {
     /// Reports what opening would recover, drop and set aside; exits 3 on
     /// damage. Changes nothing.
     Check,
-    /// Rebuilds the database in DIR from whatever is readable (every table
-    /// block that checks out, every journal record that reads; the newest
-    /// version of each key), for when opening refuses. Damaged tables and
-    /// journals and the old manifests are kept whole in DIR/lost. Prints
-    /// what it salvaged and what it set aside.
-    Repair { dir: PathBuf },
+    /// Rebuilds the database in DIR (or --db DIR) from whatever is readable
+    /// (every table block that checks out, every journal record that
+    /// reads; the newest version of each key), for when opening refuses.
+    /// Damaged tables and journals and the old manifests are kept whole in
+    /// DIR/lost. Prints what it salvaged and what it set aside.
+    Repair { dir: Option<PathBuf> },
     /// Hands the database back to LevelDB and goleveldb: flushes it, writes
     /// a manifest in LevelDB's format and points CURRENT at it, so that
     /// they open the directory directly. Refuses, changing nothing, if a
@@ -138,23 +183,46 @@ enum Cmd {
         #[arg(long)]
         rewrite_zstd: bool,
     },
-    /// Prints every record of a LevelDB-format log file; exits 3 if it is
-    /// damaged or torn, after the records it could read.
+    /// Prints every record of a LevelDB-format log file, one line per
+    /// batch entry (`SEQ put KEY VALUE`, `SEQ delete KEY`); exits 3 if it
+    /// is damaged or torn, after the records it could read.
     DumpJournal { file: PathBuf },
     /// Prints every entry of a LevelDB-format table file (`.ldb` or
     /// `.sst`, Tributary's or LevelDB's), checking every block; exits 3 on
     /// damage, after the entries it could read.
     DumpTable { file: PathBuf },
+    /// Prints every record of a manifest, Tributary's or LevelDB's: each
+    /// edit's fields one a line (tables added and deleted with their level,
+    /// number, size and first and last keys; log number, next file number,
+    /// last sequence). Without FILE, the manifest CURRENT names in --db
+    /// DIR. Exits 3 on a damaged record, naming its offset.
+    DumpManifest { file: Option<PathBuf> },
 }
 
+/// Why a command did not succeed, and so its exit code.
 enum Failure {
-    NotFound,
+    /// Exit 1: the key asked for is absent (the message says which).
+    NotFound(String),
+    /// Exit 2, with the subcommand's usage.
     Usage(String),
+    /// Exit 3: the database, or a file, is damaged or cannot be used.
     Db(String),
+    /// Exit 0, silently: stdout is a pipe whose reader is gone (`| head`),
+    /// so it has all it wanted.
+    ClosedPipe,
 }
 
-impl<E: std::error::Error> From<E> for Failure {
+impl<E: std::error::Error + 'static> From<E> for Failure {
     fn from(e: E) -> Failure {
+        // The one place a closed stdout is told from other errors: every
+        // command prints through `out` and turns a failed write into a
+        // `Failure` with `?`, and a bare `io::Error` comes from nowhere
+        // else (file errors are mapped to messages naming the file, and
+        // the library's are `tributary::Error`).
+        let io_error = (&e as &dyn std::error::Error).downcast_ref::<io::Error>();
+        if io_error.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
+            return Failure::ClosedPipe;
+        }
         let mut msg = e.to_string();
         let mut source = e.source();
         while let Some(s) = source {
@@ -184,9 +252,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::NotFound) => ExitCode::from(1),
+    logger::install(log_level(&cli));
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let result = run(&cli, &mut out);
+    // What was printed goes out before any message about what failed.
+    let flushed = out.flush();
+    match result.and_then(|()| flushed.map_err(Failure::from)) {
+        Ok(()) | Err(Failure::ClosedPipe) => ExitCode::SUCCESS,
+        Err(Failure::NotFound(msg)) => {
+            eprintln!("tributary: {msg}");
+            ExitCode::from(1)
+        }
         Err(Failure::Usage(msg)) => {
             // The subcommand's usage, as clap prints it for its own errors
             // (exit 2).
@@ -206,6 +282,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// The library events shown on stderr: warnings and errors; with -v
+/// information and debugging events too, with -vv everything. Without
+/// -v, `repair` shows only errors: its warnings (the library logs its
+/// report as one) repeat what the command prints on stdout.
+fn log_level(cli: &Cli) -> log::LevelFilter {
+    match cli.verbose {
+        0 if matches!(cli.command, Cmd::Repair { .. }) => log::LevelFilter::Error,
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    }
+}
+
 /// The usage line of the subcommand named on the command line, or the
 /// tool's.
 fn usage_of_argv() -> String {
@@ -221,6 +310,7 @@ fn usage_of_argv() -> String {
     }
 }
 
+/// The subcommand's name, as typed.
 fn subcommand_name(cmd: &Cmd) -> &'static str {
     match cmd {
         Cmd::Demo { .. } => "demo",
@@ -228,6 +318,7 @@ fn subcommand_name(cmd: &Cmd) -> &'static str {
         Cmd::Get { .. } => "get",
         Cmd::Delete { .. } => "delete",
         Cmd::Scan { .. } => "scan",
+        Cmd::Load => "load",
         Cmd::Stats { .. } => "stats",
         Cmd::Compact { .. } => "compact",
         Cmd::Check => "check",
@@ -235,106 +326,131 @@ fn subcommand_name(cmd: &Cmd) -> &'static str {
         Cmd::ExportLeveldb { .. } => "export-leveldb",
         Cmd::DumpJournal { .. } => "dump-journal",
         Cmd::DumpTable { .. } => "dump-table",
+        Cmd::DumpManifest { .. } => "dump-manifest",
     }
 }
 
-/// How keys and values are read from arguments and printed.
-#[derive(Clone, Copy)]
-struct Bytes {
-    hex: bool,
+/// What a command makes of `--db`.
+enum DbFlag {
+    /// It is the database the command works on.
+    Needed,
+    /// It names the directory when the command's own argument does not
+    /// (`repair`, `dump-manifest`).
+    InsteadOfArgument,
+    /// The command works on a file, or on a directory of its own: a `--db`
+    /// would be silently ignored, so it is refused.
+    Refused(&'static str),
 }
 
-impl Bytes {
-    /// The bytes an argument stands for.
-    fn parse(self, what: &str, arg: &OsStr) -> Result<Vec<u8>, Failure> {
-        if !self.hex {
-            return Ok(arg.as_bytes().to_vec());
-        }
-        let digits = arg.as_bytes();
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        };
-        if !digits.len().is_multiple_of(2) {
-            return Err(Failure::Usage(format!(
-                "{what} {:?} is not hex: an odd number of digits",
-                arg
-            )));
-        }
-        digits
-            .chunks(2)
-            .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
-                (Some(hi), Some(lo)) => Ok(hi << 4 | lo),
-                _ => Err(Failure::Usage(format!("{what} {arg:?} is not hex"))),
-            })
-            .collect()
-    }
-
-    /// Bytes as text: hex, or printable ASCII as is (backslash doubled) and
-    /// the rest as `\xNN`.
-    fn show(self, bytes: &[u8]) -> String {
-        if self.hex {
-            return bytes.iter().map(|b| format!("{b:02x}")).collect();
-        }
-        escape(bytes)
+/// What `cmd` makes of `--db`.
+fn db_flag(cmd: &Cmd) -> DbFlag {
+    match cmd {
+        Cmd::Demo { .. } => DbFlag::Refused("it runs in a temporary directory of its own"),
+        Cmd::DumpJournal { .. } | Cmd::DumpTable { .. } => DbFlag::Refused("it reads FILE"),
+        Cmd::Repair { .. } | Cmd::DumpManifest { .. } => DbFlag::InsteadOfArgument,
+        _ => DbFlag::Needed,
     }
 }
 
-fn run(cli: &Cli) -> Result<(), Failure> {
-    let bytes = Bytes { hex: cli.hex };
-    let need_db = |command: &str| {
-        cli.db
-            .clone()
-            .ok_or_else(|| Failure::Usage(format!("{command} needs --db DIR")))
+/// Whether a command takes or prints keys or values, so that `--hex`
+/// means something to it.
+fn takes_hex(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Put { .. }
+        | Cmd::Get { .. }
+        | Cmd::Delete { .. }
+        | Cmd::Scan { .. }
+        | Cmd::Load
+        | Cmd::Compact { .. }
+        | Cmd::DumpJournal { .. }
+        | Cmd::DumpTable { .. }
+        | Cmd::DumpManifest { .. } => true,
+        Cmd::Demo { .. }
+        | Cmd::Stats { .. }
+        | Cmd::Check
+        | Cmd::Repair { .. }
+        | Cmd::ExportLeveldb { .. } => false,
+    }
+}
+
+/// Refuses a global flag the command would ignore.
+fn refuse_unused_flags(cli: &Cli) -> Result<(), Failure> {
+    let name = subcommand_name(&cli.command);
+    if let (Some(_), DbFlag::Refused(why)) = (&cli.db, db_flag(&cli.command)) {
+        return Err(Failure::Usage(format!("{name} takes no --db: {why}")));
+    }
+    if cli.hex && !takes_hex(&cli.command) {
+        return Err(Failure::Usage(format!(
+            "{name} takes no --hex: it neither takes nor prints keys or values"
+        )));
+    }
+    Ok(())
+}
+
+/// Where `repair` and `dump-manifest` find what they work on.
+enum Target {
+    /// Their own argument: a directory, or a manifest.
+    Argument(PathBuf),
+    /// `--db DIR`.
+    Db(PathBuf),
+}
+
+/// A command's argument or `--db`: exactly one of them, `what` naming the
+/// argument in the usage error.
+fn argument_or_db(cli: &Cli, argument: Option<&Path>, what: &str) -> Result<Target, Failure> {
+    let name = subcommand_name(&cli.command);
+    match (argument, &cli.db) {
+        (Some(path), None) => Ok(Target::Argument(path.to_path_buf())),
+        (None, Some(dir)) => Ok(Target::Db(dir.clone())),
+        (None, None) => Err(Failure::Usage(format!("{name} needs {what} or --db DIR"))),
+        (Some(_), Some(_)) => Err(Failure::Usage(format!(
+            "{name} takes {what} or --db DIR, not both"
+        ))),
+    }
+}
+
+/// Runs the command, printing what it prints to `out`.
+fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
+    refuse_unused_flags(cli)?;
+    let notation = if cli.hex {
+        Notation::Hex
+    } else {
+        Notation::Plain
+    };
+    let parse = |what: &str, arg: &OsString| notation.parse_arg(what, arg).map_err(Failure::Usage);
+    let parse_opt =
+        |what: &str, arg: &Option<OsString>| arg.as_ref().map(|a| parse(what, a)).transpose();
+    let need_db = || {
+        cli.db.clone().ok_or_else(|| {
+            Failure::Usage(format!("{} needs --db DIR", subcommand_name(&cli.command)))
+        })
     };
     match &cli.command {
-        Cmd::Demo { threads, writes } => demo(*threads, *writes),
-        Cmd::DumpJournal { file } => dump_journal(file),
-        Cmd::DumpTable { file } => dump_table(file),
+        Cmd::Demo { threads, writes } => demo(*threads, *writes, out),
+        Cmd::DumpJournal { file } => dump::dump_journal(file, notation, out),
+        Cmd::DumpTable { file } => dump::dump_table(file, notation, out),
+        Cmd::DumpManifest { file } => {
+            let file = match argument_or_db(cli, file.as_deref(), "FILE")? {
+                Target::Argument(file) => file,
+                Target::Db(dir) => current_manifest(&dir)?,
+            };
+            dump::dump_manifest(&file, notation, out)
+        }
         Cmd::Put { key, value, sync } => {
-            let (key, value) = (bytes.parse("KEY", key)?, bytes.parse("VALUE", value)?);
-            let db = Db::open(need_db("put")?, Options::default())?;
-            db.put_with(
-                key,
-                value,
-                &WriteOptions {
-                    sync: *sync,
-                    merge: true,
-                },
-            )?;
+            let (key, value) = (parse("KEY", key)?, parse("VALUE", value)?);
+            let db = Db::open(need_db()?, Options::default())?;
+            db.put_with(key, value, &write_options(*sync))?;
             db.close()?;
             Ok(())
         }
         Cmd::Delete { key, sync } => {
-            let key = bytes.parse("KEY", key)?;
-            let db = Db::open(need_db("delete")?, Options::default())?;
-            db.delete_with(
-                key,
-                &WriteOptions {
-                    sync: *sync,
-                    merge: true,
-                },
-            )?;
+            let key = parse("KEY", key)?;
+            let db = Db::open(need_db()?, Options::default())?;
+            db.delete_with(key, &write_options(*sync))?;
             db.close()?;
             Ok(())
         }
-        Cmd::Get { key } => {
-            let key = bytes.parse("KEY", key)?;
-            let db = Db::open_read_only(need_db("get")?, Options::default())?;
-            let Some(value) = db.get(key)? else {
-                return Err(Failure::NotFound);
-            };
-            let mut out = io::stdout().lock();
-            if bytes.hex {
-                writeln!(out, "{}", bytes.show(&value))?;
-            } else {
-                out.write_all(&value)?;
-                out.write_all(b"\n")?;
-            }
-            Ok(())
-        }
+        Cmd::Get { key } => get(&need_db()?, &parse("KEY", key)?, notation, out),
         Cmd::Scan {
             start,
             end,
@@ -342,108 +458,146 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             reverse,
             limit,
         } => {
-            let parse = |what, arg: &Option<OsString>| {
-                arg.as_deref().map(|a| bytes.parse(what, a)).transpose()
+            let range = ScanRange {
+                start: parse_opt("--start", start)?,
+                end: parse_opt("--end", end)?,
+                prefix: parse_opt("--prefix", prefix)?,
+                reverse: *reverse,
+                limit: limit.unwrap_or(usize::MAX),
             };
-            let (start, end, prefix) = (
-                parse("--start", start)?,
-                parse("--end", end)?,
-                parse("--prefix", prefix)?,
-            );
-            let db = Db::open_read_only(need_db("scan")?, Options::default())?;
-            let iter = match (prefix, start, end) {
-                (Some(p), _, _) => db.prefix(p),
-                (None, Some(s), Some(e)) => db.range(s..e),
-                (None, Some(s), None) => db.range(s..),
-                (None, None, Some(e)) => db.range(..e),
-                (None, None, None) => db.iter(),
-            };
-            type Item = Result<(Vec<u8>, Vec<u8>), tributary::Error>;
-            let items: Box<dyn Iterator<Item = Item>> = if *reverse {
-                Box::new(iter.rev())
-            } else {
-                Box::new(iter)
-            };
-            let mut out = io::BufWriter::new(io::stdout().lock());
-            for item in items.take(limit.unwrap_or(usize::MAX)) {
-                let (k, v) = item?;
-                writeln!(out, "{} {}", bytes.show(&k), bytes.show(&v))?;
-            }
-            out.flush()?;
-            Ok(())
+            scan(&need_db()?, range, notation, out)
+        }
+        Cmd::Load => {
+            let db = Db::open(need_db()?, Options::default())?;
+            let loaded = load::load(&db, notation, &mut io::stdin().lock());
+            // What was loaded before a malformed line is synced too.
+            db.close()?;
+            loaded
         }
         Cmd::Stats { json } => {
-            let db = Db::open_read_only(need_db("stats")?, Options::default())?;
-            stats(&db, *json)
+            let db = Db::open_read_only(need_db()?, Options::default())?;
+            stats(&db, *json, out)
         }
         Cmd::Compact { start, end } => {
-            let start = start
-                .as_deref()
-                .map(|k| bytes.parse("--start", k))
-                .transpose()?;
-            let end = end
-                .as_deref()
-                .map(|k| bytes.parse("--end", k))
-                .transpose()?;
-            // Never creates a database where there is none.
-            let options = Options {
-                create_if_missing: false,
-                ..Options::default()
+            let range = KeyRange {
+                start: parse_opt("--start", start)?,
+                end: parse_opt("--end", end)?,
             };
-            let db = Db::open(need_db("compact")?, options)?;
-            let before = db.stats();
-            let started = Instant::now();
-            db.compact_range(start, end)?;
-            let after = db.stats();
-            let mib = |levels: &[u64]| levels.iter().sum::<u64>() as f64 / (1u64 << 20) as f64;
-            println!(
-                "compacted in {:.1} ms: {} compactions, {:.2} MB written",
-                started.elapsed().as_secs_f64() * 1e3,
-                after.compactions - before.compactions,
-                (after.table_bytes_written - before.table_bytes_written) as f64
-                    / (1u64 << 20) as f64
-            );
-            println!(
-                "  tables per level {:?} ({:.2} MB) -> {:?} ({:.2} MB)",
-                before.files_per_level,
-                mib(&before.bytes_per_level),
-                after.files_per_level,
-                mib(&after.bytes_per_level)
-            );
-            db.close()?;
-            Ok(())
+            maintenance::compact(&need_db()?, range, notation, out)
         }
-        Cmd::Check => check(&need_db("check")?),
+        Cmd::Check => maintenance::check(&need_db()?, out),
         Cmd::Repair { dir } => {
-            let report = Db::repair(dir, &Options::default())?;
-            println!("{report}");
-            Ok(())
+            let (Target::Argument(dir) | Target::Db(dir)) =
+                argument_or_db(cli, dir.as_deref(), "DIR")?;
+            maintenance::repair(&dir, out)
         }
-        Cmd::ExportLeveldb { rewrite_zstd } => {
-            let options = Options {
-                create_if_missing: false,
-                ..Options::default()
-            };
-            let export = tributary::ExportOptions {
-                rewrite_zstd: *rewrite_zstd,
-            };
-            let exported = Db::open(need_db("export-leveldb")?, options)?.export_leveldb(export)?;
-            println!(
-                "exported for LevelDB: CURRENT names {} ({} tables, {} rewritten with Snappy, \
-                 last sequence {})",
-                exported.manifest.display(),
-                exported.tables,
-                exported.rewritten,
-                exported.last_seq
-            );
-            Ok(())
+        Cmd::ExportLeveldb { rewrite_zstd } => export_leveldb(&need_db()?, *rewrite_zstd, out),
+    }
+}
+
+/// Options of a `put` or `delete`.
+fn write_options(sync: bool) -> WriteOptions {
+    WriteOptions { sync, merge: true }
+}
+
+/// `get`: the value of `key`, raw (or hex) and a newline.
+fn get(dir: &Path, key: &[u8], notation: Notation, out: &mut dyn Write) -> Result<(), Failure> {
+    let db = Db::open_read_only(dir, Options::default())?;
+    let Some(value) = db.get(key)? else {
+        return Err(Failure::NotFound(format!(
+            "key not found: {}",
+            notation.show(key)
+        )));
+    };
+    match notation {
+        Notation::Hex => writeln!(out, "{}", notation.show(&value))?,
+        Notation::Plain => {
+            out.write_all(&value)?;
+            out.write_all(b"\n")?;
         }
     }
+    Ok(())
+}
+
+/// What `scan` walks.
+struct ScanRange {
+    /// The first key (inclusive).
+    start: Option<Vec<u8>>,
+    /// The key to stop before.
+    end: Option<Vec<u8>>,
+    /// Only keys with this prefix (clap keeps it apart from the bounds).
+    prefix: Option<Vec<u8>>,
+    /// Walk backwards.
+    reverse: bool,
+    /// Pairs to print at most.
+    limit: usize,
+}
+
+/// `scan`: one `KEY VALUE` line per live pair.
+fn scan(
+    dir: &Path,
+    range: ScanRange,
+    notation: Notation,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let db = Db::open_read_only(dir, Options::default())?;
+    let iter = match (range.prefix, range.start, range.end) {
+        (Some(p), _, _) => db.prefix(p),
+        (None, Some(s), Some(e)) => db.range(s..e),
+        (None, Some(s), None) => db.range(s..),
+        (None, None, Some(e)) => db.range(..e),
+        (None, None, None) => db.iter(),
+    };
+    type Item = Result<(Vec<u8>, Vec<u8>), tributary::Error>;
+    let items: Box<dyn Iterator<Item = Item>> = if range.reverse {
+        Box::new(iter.rev())
+    } else {
+        Box::new(iter)
+    };
+    for item in items.take(range.limit) {
+        let (k, v) = item?;
+        writeln!(out, "{} {}", notation.show(&k), notation.show(&v))?;
+    }
+    Ok(())
+}
+
+/// The manifest `CURRENT` names in `dir`.
+fn current_manifest(dir: &Path) -> Result<PathBuf, Failure> {
+    let current = dir.join("CURRENT");
+    let contents = std::fs::read(&current)
+        .map_err(|e| Failure::Db(format!("read {}: {e}", current.display())))?;
+    let number = tributary::version::manifest::parse_current(&contents).ok_or_else(|| {
+        Failure::Db(format!(
+            "{}: does not name a manifest (MANIFEST-NNNNNN and a newline)",
+            current.display()
+        ))
+    })?;
+    Ok(dir.join(tributary::version::manifest::manifest_name(number)))
+}
+
+/// `export-leveldb`: a manifest LevelDB reads, named by `CURRENT`.
+fn export_leveldb(dir: &Path, rewrite_zstd: bool, out: &mut dyn Write) -> Result<(), Failure> {
+    let options = Options {
+        create_if_missing: false,
+        ..Options::default()
+    };
+    let export = tributary::ExportOptions { rewrite_zstd };
+    let exported = Db::open(dir, options)?.export_leveldb(export)?;
+    writeln!(
+        out,
+        "exported for LevelDB: CURRENT names {} ({} tables, {} rewritten with Snappy, \
+         last sequence {})",
+        exported.manifest.display(),
+        exported.tables,
+        exported.rewritten,
+        exported.last_seq
+    )?;
+    Ok(())
 }
 
 /// `stats`: what `leveldb.stats` users expect, laid out for people, or one
 /// JSON object.
-fn stats(db: &Db, json: bool) -> Result<(), Failure> {
+fn stats(db: &Db, json: bool, out: &mut dyn Write) -> Result<(), Failure> {
     let s = db.stats();
     let r = db.recovery_report();
     let data = db.data_bytes()?;
@@ -494,17 +648,16 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
                 })),
             },
         });
-        println!("{value}");
+        writeln!(out, "{value}")?;
         return Ok(());
     }
-    let mut out = io::stdout().lock();
     writeln!(out, "Database {}", db.path().display())?;
     writeln!(out, "  last sequence number  {}", s.last_seq)?;
     writeln!(out)?;
     writeln!(out, "                              Data")?;
     writeln!(out, "Kind               Count   Entries  Size(MB)")?;
     writeln!(out, "-------------------------------------------")?;
-    let row = |out: &mut io::StdoutLock, kind: &str, count: String, entries: String, bytes: u64| {
+    let row = |out: &mut dyn Write, kind: &str, count: String, entries: String, bytes: u64| {
         writeln!(
             out,
             "{kind:<16} {count:>7} {entries:>9} {:>9.2}",
@@ -512,14 +665,14 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
         )
     };
     row(
-        &mut out,
+        out,
         "memtable",
         "1".into(),
         s.memtable_entries.to_string(),
         s.memtable_bytes as u64,
     )?;
     row(
-        &mut out,
+        out,
         "frozen memtable",
         s.frozen_memtables.to_string(),
         "-".into(),
@@ -528,7 +681,7 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
     for (level, (files, bytes)) in s.files_per_level.iter().zip(&s.bytes_per_level).enumerate() {
         if *files > 0 {
             row(
-                &mut out,
+                out,
                 &format!("level {level} tables"),
                 files.to_string(),
                 "-".into(),
@@ -537,7 +690,7 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
         }
     }
     row(
-        &mut out,
+        out,
         "journal",
         r.journals.len().to_string(),
         "-".into(),
@@ -602,156 +755,15 @@ fn stats(db: &Db, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `check`: what opening would do, changing nothing.
-fn check(dir: &Path) -> Result<(), Failure> {
-    let report = Db::check(dir, &Options::default())?;
-    println!("{report}");
-    if report.manifest.is_some() {
-        println!("every block of every table checked");
-    }
-    if report.is_clean() {
-        println!("ok");
-        Ok(())
-    } else if report.damage.is_some() {
-        Err(Failure::Db(format!(
-            "{}: the history is broken; opening recovers the prefix above and sets the rest aside in lost/",
-            dir.display()
-        )))
-    } else {
-        Err(Failure::Db(format!(
-            "{}: recovery would drop a torn tail",
-            dir.display()
-        )))
-    }
-}
-
-/// Bytes as text: printable ASCII as is (backslash doubled), the rest as
-/// `\xNN`.
-fn escape(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
-    for &b in bytes {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            0x21..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
-}
-
-/// Prints every record of a LevelDB-format log file, one line per batch
-/// record: `SEQ put KEY VALUE` or `SEQ delete KEY`.
-fn dump_journal(path: &Path) -> Result<(), Failure> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Failure::Db(format!("open {}: {e}", path.display())))?;
-    let mut reader = journal::Reader::new(io::BufReader::new(file), journal::Recovery::Tolerant);
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    let mut damaged = false;
-    loop {
-        let record = match reader.next_record() {
-            Ok(Some(r)) => r,
-            Ok(None) => break,
-            Err(e) => {
-                out.flush()?;
-                return Err(Failure::Db(format!("{}: {e}", path.display())));
-            }
-        };
-        match Batch::decode(record) {
-            Ok(batch) => {
-                for (i, r) in batch.records().enumerate() {
-                    let seq = batch.seq().0.saturating_add(i as u64);
-                    match r.value() {
-                        Some(v) => writeln!(out, "{seq} put {} {}", escape(r.key()), escape(v))?,
-                        None => writeln!(out, "{seq} delete {}", escape(r.key()))?,
-                    }
-                }
-            }
-            Err(e) => {
-                damaged = true;
-                eprintln!(
-                    "{}: record at offset {}: {e}",
-                    path.display(),
-                    reader.record_offset()
-                );
-            }
-        }
-    }
-    out.flush()?;
-    let torn = reader
-        .torn_tail()
-        .filter(|t| t.reason != journal::Corruption::ZeroedTail);
-    for d in reader.dropped().iter().chain(torn.as_ref()) {
-        damaged = true;
-        eprintln!(
-            "{}: dropped {} bytes at offset {}: {}",
-            path.display(),
-            d.len,
-            d.offset,
-            d.reason
-        );
-    }
-    if damaged {
-        return Err(Failure::Db(format!(
-            "{}: damaged or torn, records above are those that could be read",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
-/// Prints every entry of a table file, one line each, in key order:
-/// `SEQ put KEY VALUE` or `SEQ delete KEY`, as `dump-journal` does.
-fn dump_table(path: &Path) -> Result<(), Failure> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Failure::Db(format!("read {}: {e}", path.display())))?;
-    let damaged = |e: tributary::table::TableError| {
-        Failure::Db(format!("{}: damaged table {e}", path.display()))
-    };
-    let table = Arc::new(tributary::table::Table::open(bytes).map_err(damaged)?);
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    let mut it = table.iter();
-    it.seek_to_first();
-    let mut entries = 0u64;
-    while it.valid() {
-        let (user_key, seq, kind) = batch::key::parse(it.key())
-            .expect("the table reader checks every key is an internal key");
-        match kind {
-            tributary::Kind::Put => writeln!(
-                out,
-                "{} put {} {}",
-                seq.0,
-                escape(user_key),
-                escape(it.value())
-            )?,
-            tributary::Kind::Delete => writeln!(out, "{} delete {}", seq.0, escape(user_key))?,
-        }
-        entries += 1;
-        it.next();
-    }
-    out.flush()?;
-    if let Some(e) = it.error() {
-        return Err(damaged(e.clone()));
-    }
-    eprintln!(
-        "{}: {entries} entries in {} data blocks{}",
-        path.display(),
-        table.data_blocks(),
-        if table.has_filter() {
-            ", with a Bloom filter"
-        } else {
-            ""
-        }
-    );
-    Ok(())
-}
-
-fn demo(threads: usize, writes: usize) -> Result<(), Failure> {
+/// `demo`: group commit at work in a temporary directory.
+fn demo(threads: usize, writes: usize, out: &mut dyn Write) -> Result<(), Failure> {
     let (threads, writes) = (threads.max(1), writes.max(1));
     let dir = tempfile::tempdir()?;
-    println!(
+    writeln!(
+        out,
         "tributary demo: {threads} threads x {writes} synced puts into {}",
         dir.path().display()
-    );
+    )?;
     let db = Arc::new(Db::open(dir.path(), Options::default())?);
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
@@ -777,18 +789,20 @@ fn demo(threads: usize, writes: usize) -> Result<(), Failure> {
     let secs = started.elapsed().as_secs_f64();
     let s = db.stats();
     let total = threads * writes;
-    println!(
+    writeln!(
+        out,
         "  {total} synced writes in {secs:.2} s: {:.0} writes/s",
         total as f64 / secs
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  {} group commits, {} fsyncs: {:.1} writes per fsync, {} fsyncs saved",
         s.writer.groups,
         s.writer.fsyncs,
         total as f64 / s.writer.fsyncs.max(1) as f64,
         (total as u64).saturating_sub(s.writer.fsyncs)
-    );
-    println!("  largest group: {} writes", s.writer.max_group);
+    )?;
+    writeln!(out, "  largest group: {} writes", s.writer.max_group)?;
     for i in [0, total / 2, total - 1] {
         let key = format!("{i:016}");
         let v = db.get(key.as_bytes())?;
@@ -801,12 +815,13 @@ fn demo(threads: usize, writes: usize) -> Result<(), Failure> {
     let db = Db::open(dir.path(), Options::default())?;
     let count = db.iter().count();
     let report = db.recovery_report();
-    println!(
+    writeln!(
+        out,
         "  reopened: {} keys recovered from {} journal bytes in {:.1} ms",
         count,
         report.bytes(),
         report.elapsed.as_secs_f64() * 1e3
-    );
+    )?;
     if count != total {
         return Err(Failure::Db(format!(
             "recovered {count} keys, wrote {total}"

@@ -1,9 +1,10 @@
 //! The `tributary` binary: subcommands, output and exit codes.
 
 use std::ffi::OsStr;
+use std::io::{BufRead, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use tributary::{Db, Options};
 
 /// Bytes from hex digits; whitespace separates fields for reading.
@@ -72,6 +73,13 @@ fn put_get_delete_scan_stats_check() {
     let out = tributary(&["--db", d, "check"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8(out.stdout).unwrap().contains("ok"));
+    // What it is doing, and then what it did, on stderr.
+    let progress = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        progress.starts_with(&format!("checking {d}: ")),
+        "{progress}"
+    );
+    assert!(progress.contains("\nchecked in "), "{progress}");
 }
 
 #[test]
@@ -188,18 +196,20 @@ fn repro_7e_dump_journal_reports_a_torn_tail() {
     assert!(stderr.contains("at offset 24"), "{stderr}");
 }
 
-/// A second process, the CLI, against an open database.
+/// A second process, the CLI, against an open database: a writing
+/// command gets the locked error; a reading one reads beside the writer
+/// (a read-only open takes no lock).
 #[test]
 fn second_process_gets_locked_error() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args(["--db", dir.path().to_str().unwrap(), "get", "x"])
-        .output()
-        .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = tributary(&["--db", d, "put", "x", "1"]);
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("locked"), "{stderr}");
+    let out = tributary(&["--db", d, "get", "x"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     db.close().unwrap();
 }
 
@@ -376,8 +386,16 @@ fn compact_merges_a_range_and_drops_what_is_hidden() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The result on stdout; what it is doing, and then what it did, on
+    // stderr.
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("compacted in"), "{said}");
+    assert!(said.starts_with("tables per level ["), "{said}");
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.starts_with(&format!("compacting the keys from k0000 to k9999 of {d}:")),
+        "{progress}"
+    );
+    assert!(progress.contains("\ncompacted in "), "{progress}");
     let stats = tributary(&["--db", d, "stats", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     let files: u64 = (0..7)
@@ -424,6 +442,564 @@ fn repair_rebuilds_a_database_an_open_refuses() {
         out.contains("wrote") && out.contains("lost/MANIFEST-"),
         "{out}"
     );
+    // Progress on stderr: a start line and a finish line, and not the
+    // library's copy of the report (a warning shown only with -v).
+    let progress = String::from_utf8_lossy(&repaired.stderr);
+    let lines: Vec<&str> = progress.lines().collect();
+    assert_eq!(lines.len(), 2, "{progress}");
+    assert_eq!(
+        lines[0],
+        format!("repairing {db}: reading every table and journal")
+    );
+    assert!(
+        lines[1].starts_with("repaired in ") && lines[1].contains("keys written in"),
+        "{progress}"
+    );
     let got = tributary(&["--db", db, "get", "pear"]);
     assert_eq!(got.stdout, b"green\n");
+}
+
+/// Runs the binary with `input` on stdin (written from another thread, so
+/// that a child blocked on a full stderr cannot deadlock the test).
+fn tributary_with_stdin(args: &[&str], input: Vec<u8>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // The child may stop reading early (a malformed line): a broken
+        // pipe here is its business.
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// Every pair of the database in `dir`, read with the library.
+fn pairs(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = Db::open_read_only(dir, Options::default()).unwrap();
+    db.iter().map(|item| item.unwrap()).collect()
+}
+
+/// The one file of `dir` with extension `ext`.
+fn file_with_extension(dir: &Path, ext: &str) -> std::path::PathBuf {
+    let found: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.into_iter().next().unwrap()
+}
+
+/// Issue #26: `--hex` is taken bare or `0x`-prefixed, in either case, by
+/// every command that takes keys or values, and printed by every command
+/// that prints them, the dumps included; bad hex is a usage error naming
+/// the argument.
+#[test]
+fn hex_is_taken_bare_or_0x_and_printed_by_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (key, value) in [("006b0a", "ff2076"), ("0x6B6579", "0X"), ("0x7a", "7A")] {
+        let put = tributary(&["--db", d, "--hex", "put", key, value]);
+        assert!(put.status.success(), "{put:?}");
+    }
+    let get = tributary(&["--db", d, "--hex", "get", "0x006B0A"]);
+    assert_eq!(String::from_utf8(get.stdout).unwrap(), "ff2076\n");
+    let get = tributary(&["--db", d, "--hex", "get", "6b6579"]);
+    assert_eq!(get.stdout, b"\n", "an empty value");
+    let scan = tributary(&["--db", d, "--hex", "scan"]);
+    assert_eq!(
+        String::from_utf8(scan.stdout).unwrap(),
+        "006b0a ff2076\n6b6579 \n7a 7a\n"
+    );
+    let scan = tributary(&["--db", d, "--hex", "scan", "--start", "0x6b", "--end", "7a"]);
+    assert_eq!(String::from_utf8(scan.stdout).unwrap(), "6b6579 \n");
+    let delete = tributary(&["--db", d, "--hex", "delete", "0x7A"]);
+    assert!(delete.status.success(), "{delete:?}");
+    let delete = tributary(&["--db", d, "--hex", "delete", "6b6579"]);
+    assert!(delete.status.success(), "{delete:?}");
+    let scan = tributary(&["--db", d, "--hex", "scan"]);
+    assert_eq!(String::from_utf8(scan.stdout).unwrap(), "006b0a ff2076\n");
+    let compact = tributary(&[
+        "--db", d, "--hex", "compact", "--start", "0x00", "--end", "ff",
+    ]);
+    assert!(compact.status.success(), "{compact:?}");
+    assert!(String::from_utf8_lossy(&compact.stderr).contains("the keys from 00 to ff"));
+
+    for (args, named) in [
+        (&["get", "0xzz"][..], "KEY \"0xzz\""),
+        (&["put", "6b", "abc"][..], "VALUE \"abc\""),
+        (&["scan", "--start", "0x6"][..], "--start \"0x6\""),
+        (&["delete", "x6b"][..], "KEY \"x6b\""),
+    ] {
+        let out = tributary(&[&["--db", d, "--hex"][..], args].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("{named} is not hex")), "{stderr}");
+    }
+}
+
+/// Issue #26: `dump-journal` and `dump-table` print keys and values as
+/// hex with `--hex` (they ignored it before).
+#[test]
+fn dumps_print_hex_with_hex() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    db.put(b"\x00k\n", b"\xff v").unwrap();
+    db.delete(b"a b").unwrap();
+    db.close().unwrap();
+    let journal = file_with_extension(tmp.path(), "log");
+    let out = tributary(&["--hex", "dump-journal", journal.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "1 put 006b0a ff2076\n2 delete 612062\n"
+    );
+    let out = tributary(&["dump-journal", journal.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "1 put \\x00k\\x0a \\xff\\x20v\n2 delete a\\x20b\n"
+    );
+    // The next open flushes the journal to a table.
+    Db::open(tmp.path(), Options::default())
+        .unwrap()
+        .close()
+        .unwrap();
+    let table = file_with_extension(tmp.path(), "ldb");
+    let out = tributary(&["dump-table", "--hex", table.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "1 put 006b0a ff2076\n2 delete 612062\n"
+    );
+}
+
+/// Issue #26: `scan | head -1` exits 0 with nothing on stderr once
+/// `head` closes the pipe. The scan prints far more than a pipe holds, so
+/// it is still writing when the pipe closes, however fast it runs.
+#[test]
+fn a_closed_pipe_ends_scan_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    let value = [b'v'; 100];
+    let mut batch = tributary::Batch::new();
+    for i in 0..40_000u32 {
+        batch.put(format!("key{i:08}"), value);
+    }
+    db.write(&batch, &tributary::WriteOptions::default())
+        .unwrap();
+    db.close().unwrap();
+    // About 4.5 MB of output; a pipe holds 1 MiB at most.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["--db", tmp.path().to_str().unwrap(), "scan"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("key00000000 {}\n", "v".repeat(100)));
+    drop(reader);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Keys and values of every awkward kind, and enough pairs for several
+/// of `load`'s batches (10,000 entries each).
+fn awkward_pairs() -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = vec![
+        (b"".to_vec(), b"empty key".to_vec()),
+        (b"\n".to_vec(), b"\r\n".to_vec()),
+        (b"a b\\c".to_vec(), b"".to_vec()),
+        (b"\x00\xff\xfe".to_vec(), b"\xc3\xa9 \\x41 ==> 0x".to_vec()),
+        (b"0x41".to_vec(), b"==>".to_vec()),
+    ];
+    pairs.extend((0..25_000u32).map(|i| {
+        (
+            format!("k{i:06}\n").into_bytes(),
+            [&i.to_le_bytes()[..], b" \t\xff"].concat(),
+        )
+    }));
+    pairs
+}
+
+/// Issue #26: what `scan` prints, with `--hex` or without, `load` puts
+/// into a fresh database pair for pair, binary keys and newlines
+/// included; and `ldb dump --hex` lines load too.
+#[test]
+fn load_reads_back_what_scan_prints() {
+    let source = tempfile::tempdir().unwrap();
+    let db = Db::open(source.path(), Options::default()).unwrap();
+    let want = awkward_pairs();
+    for (k, v) in &want {
+        db.put(k, v).unwrap();
+    }
+    db.close().unwrap();
+    let s = source.path().to_str().unwrap();
+    let mut want = want;
+    want.sort();
+    assert_eq!(pairs(source.path()), want);
+
+    for flags in [&["--hex"][..], &[][..]] {
+        let scan = tributary(&[&["--db", s][..], flags, &["scan"]].concat());
+        assert!(scan.status.success(), "{scan:?}");
+        let fresh = tempfile::tempdir().unwrap();
+        let target = fresh.path().join("db");
+        let t = target.to_str().unwrap();
+        let load =
+            tributary_with_stdin(&[&["--db", t][..], flags, &["load"]].concat(), scan.stdout);
+        let stderr = String::from_utf8_lossy(&load.stderr);
+        assert_eq!(load.status.code(), Some(0), "{flags:?}: {stderr}");
+        assert!(
+            stderr
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with(&format!("loaded {} entries (", want.len())),
+            "{flags:?}: {stderr}"
+        );
+        assert!(stderr.trim_end().ends_with(", done"), "{stderr}");
+        assert_eq!(pairs(&target), want, "{flags:?}");
+    }
+
+    // `ldb dump --hex`'s lines, and ours with 0x, upper case and CRLF.
+    let fresh = tempfile::tempdir().unwrap();
+    let t = fresh.path().to_str().unwrap();
+    let input = b"0x6B ==> 0x76\n0x6c 0X\r\n\n6d ==> 0x7A7a\n".to_vec();
+    let load = tributary_with_stdin(&["--db", t, "--hex", "load"], input);
+    assert_eq!(load.status.code(), Some(0), "{load:?}");
+    assert_eq!(
+        pairs(fresh.path()),
+        [
+            (b"k".to_vec(), b"v".to_vec()),
+            (b"l".to_vec(), b"".to_vec()),
+            (b"m".to_vec(), b"zz".to_vec())
+        ]
+    );
+}
+
+/// Issue #26: a malformed line stops `load` with exit 2 naming the line;
+/// the batches before the one holding it are in, nothing of that batch
+/// is, and the message says which lines were loaded.
+#[test]
+fn load_stops_at_a_malformed_line_keeping_the_batches_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // Lines 1 to 10,000 make the first batch, written when it fills; the
+    // bad line 10,006 is in the second.
+    let mut input: Vec<u8> = (0..10_005)
+        .flat_map(|i| format!("k{i:05} v\n").into_bytes())
+        .collect();
+    input.extend_from_slice(b"no-value\nk99999 v\n");
+    let load = tributary_with_stdin(&["--db", d, "load"], input);
+    assert_eq!(load.status.code(), Some(2), "{load:?}");
+    let stderr = String::from_utf8_lossy(&load.stderr);
+    assert!(
+        stderr.contains(
+            "stdin line 10006: no space between key and value; lines 1 to 10000 were loaded \
+             (10000 entries), nothing from line 10001 on"
+        ),
+        "{stderr}"
+    );
+    let loaded = pairs(dir.path());
+    assert_eq!(loaded.len(), 10_000);
+    assert_eq!(loaded.last().unwrap().0, b"k09999");
+
+    // In the first batch: nothing at all.
+    let fresh = tempfile::tempdir().unwrap();
+    let f = fresh.path().to_str().unwrap();
+    let load = tributary_with_stdin(&["--db", f, "--hex", "load"], b"6b 76\n6b 7\n".to_vec());
+    assert_eq!(load.status.code(), Some(2), "{load:?}");
+    let stderr = String::from_utf8_lossy(&load.stderr);
+    assert!(
+        stderr.contains("stdin line 2: the value: an odd number of hex digits; nothing was loaded"),
+        "{stderr}"
+    );
+    assert!(pairs(fresh.path()).is_empty());
+    // Escaped text holds no raw space.
+    let load = tributary_with_stdin(&["--db", f, "load"], b"k a b\n".to_vec());
+    assert_eq!(load.status.code(), Some(2), "{load:?}");
+    assert!(String::from_utf8_lossy(&load.stderr).contains("stdin line 1: the value: a space"));
+}
+
+/// Issue #26: `get` of an absent key says so on stderr and exits 1.
+#[test]
+fn get_of_an_absent_key_says_so_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(tributary(&["--db", d, "put", "apple", "red"])
+        .status
+        .success());
+    let out = tributary(&["--db", d, "get", "cherry pie"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "tributary: key not found: cherry\\x20pie\n"
+    );
+    let out = tributary(&["--db", d, "--hex", "get", "0x00FF"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "tributary: key not found: 00ff\n"
+    );
+}
+
+/// Issue #26: `dump-manifest` prints each field of each edit of our
+/// manifest, keys escaped or hex; a record that does not decode is
+/// reported with its offset, exit 3.
+#[test]
+fn dump_manifest_prints_our_manifest_field_by_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_str().unwrap();
+    let db = Db::open(tmp.path(), Options::default()).unwrap();
+    db.put(b"a", b"1").unwrap();
+    db.put(b"a", b"2").unwrap();
+    db.put(b"b\xff", b"3").unwrap();
+    db.delete(b"c").unwrap();
+    db.close().unwrap();
+    // The next open flushes the journal to a level-0 table.
+    Db::open(tmp.path(), Options::default())
+        .unwrap()
+        .close()
+        .unwrap();
+    let table = file_with_extension(tmp.path(), "ldb");
+    let number: u64 = table
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let size = std::fs::metadata(&table).unwrap().len();
+
+    let current = std::fs::read_to_string(tmp.path().join("CURRENT")).unwrap();
+    let manifest = tmp.path().join(current.trim_end());
+
+    let out = tributary(&["--db", d, "dump-manifest"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("{}: Tributary's manifest", manifest.display())
+    );
+    assert!(
+        lines[1].starts_with("offset 0: header: magic TRIBMANI, format 1, comparator "),
+        "{text}"
+    );
+    let added = format!(
+        "  add table {number} level 0 size {size} entries 4 smallest a @ 2 put largest c @ 4 delete"
+    );
+    assert!(lines.contains(&added.as_str()), "{added}\n{text}");
+    assert!(lines.contains(&"  last sequence 4"), "{text}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("  log number ")),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("  next file number ")),
+        "{text}"
+    );
+    // The same manifest by name, keys as hex.
+    let out = tributary(&["--hex", "dump-manifest", manifest.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!(
+            "  add table {number} level 0 size {size} entries 4 smallest 61 @ 2 put largest 63 @ 4 delete\n"
+        )),
+        "{text}"
+    );
+
+    // A header, then a record that frames well but does not decode.
+    let mut w = journal::Writer::new(Vec::new());
+    let header = tributary::version::Record::Header(tributary::version::edit::Header::current());
+    w.append(&header.encode()).unwrap();
+    let offset = w.size();
+    w.append(b"\xff\xff\xff").unwrap();
+    w.flush().unwrap();
+    let bad = tmp.path().join("bad-manifest");
+    std::fs::write(&bad, w.into_inner()).unwrap();
+    let out = tributary(&["dump-manifest", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("offset 0: header"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("record at offset {offset}: ")),
+        "{stderr}"
+    );
+}
+
+/// The bytes LevelDB's `VersionEdit::EncodeTo` writes: a new database's
+/// first edit (`DBImpl::NewDB`), then one recording a flush of table 4
+/// ("a"@1 to "b"@2, 1234 bytes) at level 0, with the previous log number
+/// 0 that `DBImpl::Recover` sets.
+fn leveldb_manifest() -> Vec<u8> {
+    let mut first = vec![1, 26];
+    first.extend_from_slice(b"leveldb.BytewiseComparator");
+    first.extend_from_slice(&[2, 0, 3, 2, 4, 0]);
+    let mut second = vec![2, 5, 9, 0, 3, 7, 4, 9];
+    second.extend_from_slice(&[7, 0, 4, 0xd2, 0x09, 9, b'a']);
+    second.extend_from_slice(&(1u64 << 8 | 1).to_le_bytes());
+    second.extend_from_slice(&[9, b'b']);
+    second.extend_from_slice(&(2u64 << 8 | 1).to_le_bytes());
+    let mut w = journal::Writer::new(Vec::new());
+    w.append(&first).unwrap();
+    w.append(&second).unwrap();
+    w.flush().unwrap();
+    w.into_inner()
+}
+
+/// Issue #26: `dump-manifest` tells a LevelDB manifest from ours and
+/// prints its edits the same way: one LevelDB wrote (its bytes), and one
+/// `export-leveldb` wrote.
+#[test]
+fn dump_manifest_prints_a_leveldb_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("MANIFEST-000003"), leveldb_manifest()).unwrap();
+    std::fs::write(dir.path().join("CURRENT"), "MANIFEST-000003\n").unwrap();
+    let out = tributary(&["--db", dir.path().to_str().unwrap(), "dump-manifest"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let body = text.split_once('\n').unwrap().1;
+    assert!(text.starts_with(&format!(
+        "{}: LevelDB's manifest\n",
+        dir.path().join("MANIFEST-000003").display()
+    )));
+    assert_eq!(
+        body,
+        "offset 0: edit\n\
+         \x20 comparator leveldb.BytewiseComparator\n\
+         \x20 log number 0\n\
+         \x20 next file number 2\n\
+         \x20 last sequence 0\n\
+         offset 41: edit\n\
+         \x20 log number 5\n\
+         \x20 next file number 7\n\
+         \x20 last sequence 9\n\
+         \x20 add table 4 level 0 size 1234 smallest a @ 1 put largest b @ 2 put\n\
+         \x20 previous log number 0\n"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("2 edits; tables per level [1, 0, 0, 0, 0, 0, 0], log number 5"),
+        "{stderr}"
+    );
+
+    // What `export-leveldb` hands back.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_str().unwrap();
+    assert!(tributary(&["--db", d, "put", "k", "v"]).status.success());
+    let export = tributary(&["--db", d, "export-leveldb"]);
+    assert!(export.status.success(), "{export:?}");
+    let out = tributary(&["--db", d, "--hex", "dump-manifest"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(": LevelDB's manifest"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  comparator leveldb.BytewiseComparator\n"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("  add table ")
+            && l.ends_with("smallest 6b @ 1 put largest 6b @ 1 put")),
+        "{text}"
+    );
+}
+
+/// Issue #26: `-v` shows the library's events on stderr; without it, a
+/// clean open shows none.
+#[test]
+fn verbose_shows_the_library_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let quiet = tributary(&["--db", d, "put", "k", "v"]);
+    assert!(quiet.status.success());
+    assert!(quiet.stderr.is_empty(), "{quiet:?}");
+    let verbose = tributary(&["-v", "--db", d, "put", "k2", "v"]);
+    assert!(verbose.status.success());
+    let stderr = String::from_utf8(verbose.stderr).unwrap();
+    // The open replays the first put's journal and flushes it.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("INFO  recovery: 1 batches from 1 journals")),
+        "{stderr}"
+    );
+    let verbose = tributary(&["--db", d, "compact", "--verbose"]);
+    assert!(verbose.status.success());
+    let stderr = String::from_utf8(verbose.stderr).unwrap();
+    assert!(stderr.lines().any(|l| l.starts_with("DEBUG ")), "{stderr}");
+}
+
+/// Issue #26: a global flag a command has no use for is a usage error,
+/// never silently ignored: `demo` runs in a directory of its own, and the
+/// dumps read the file they are given.
+#[test]
+fn commands_refuse_global_flags_they_do_not_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("db");
+    let ds = d.to_str().unwrap();
+    for (args, said) in [
+        (&["--db", ds, "demo"][..], "demo takes no --db"),
+        (
+            &["demo", "--db", ds, "--writes", "1"][..],
+            "demo takes no --db",
+        ),
+        (&["--hex", "demo"][..], "demo takes no --hex"),
+        (
+            &["--db", ds, "dump-journal", "x.log"][..],
+            "dump-journal takes no --db",
+        ),
+        (
+            &["--db", ds, "dump-table", "x.ldb"][..],
+            "dump-table takes no --db",
+        ),
+        (&["--db", ds, "--hex", "stats"][..], "stats takes no --hex"),
+        (
+            &["--db", ds, "repair", ds][..],
+            "repair takes DIR or --db DIR, not both",
+        ),
+        (
+            &["--db", ds, "dump-manifest", "M"][..],
+            "dump-manifest takes FILE or --db DIR, not both",
+        ),
+        (
+            &["dump-manifest"][..],
+            "dump-manifest needs FILE or --db DIR",
+        ),
+    ] {
+        let out = tributary(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(stderr.contains("Usage: tributary"), "{args:?}: {stderr}");
+        assert!(!d.exists(), "{args:?} created the directory");
+    }
 }
