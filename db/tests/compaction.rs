@@ -349,7 +349,13 @@ fn a_compaction_refuses_a_level_whose_tables_overlap() {
         Err(Error::Corruption { reason, .. }) => assert!(reason.contains("overlap"), "{reason}"),
         other => panic!("check passed an overlapping level: {other:?}"),
     }
+    // A key in level 0 too (the reopen writes the journal into a table),
+    // so that `compact` has levels to merge: one level alone is settled.
     let db = Db::open(a.path(), Options::default()).unwrap();
+    db.put(key(5000), value(5000, 2)).unwrap();
+    db.close().unwrap();
+    let db = Db::open(a.path(), Options::default()).unwrap();
+    assert!(db.stats().files_per_level[0] > 0);
     let before = tables(a.path());
     match db.compact() {
         Err(Error::Corruption { path, reason, .. }) => {
@@ -362,4 +368,50 @@ fn a_compaction_refuses_a_level_whose_tables_overlap() {
     // Reads go on: the level's search finds each key in one of its tables.
     assert_eq!(db.get(key(10)).unwrap(), Some(value(10, 0)));
     assert_eq!(db.get(key(1400)).unwrap(), Some(value(1400, 1)));
+}
+
+/// `compact_range` over everything, or `compact`, on a database already
+/// compacted writes nothing (issue #26: a second `tributary compact`
+/// rewrote every table one level down).
+#[test]
+fn compacting_a_settled_database_writes_nothing() {
+    let fs = tributary::fs::FaultFs::new();
+    let db = Db::open(common::dir(), common::options(&fs, 64 << 10)).unwrap();
+    for i in 0..20_000u32 {
+        let key = format!("{:08}", i.wrapping_mul(2_654_435_761) % 50_000);
+        db.put(key, [b'v'; 64]).unwrap();
+    }
+    let written = |compact: &dyn Fn()| {
+        let before = db.stats();
+        compact();
+        let after = db.stats();
+        (
+            after.table_bytes_written - before.table_bytes_written,
+            after.files_per_level,
+        )
+    };
+    let everything = || db.compact_range(None::<&[u8]>, None::<&[u8]>).unwrap();
+    let all = || db.compact().unwrap();
+    let (first, levels) = written(&everything);
+    assert!(
+        first > 0,
+        "the first compaction merges the levels: {levels:?}"
+    );
+    assert_eq!(
+        written(&everything),
+        (0, levels.clone()),
+        "compact_range again"
+    );
+    // `compact` puts everything in the level its size calls for; once
+    // there, again and again, nothing moves.
+    written(&all);
+    let (_, levels) = written(&all);
+    assert_eq!(written(&all), (0, levels.clone()), "compact again");
+    assert_eq!(
+        written(&everything),
+        (0, levels),
+        "compact_range after compact"
+    );
+    let contents = common::contents(&db);
+    assert_eq!(contents.len(), 20_000);
 }

@@ -57,7 +57,7 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
         .collect();
     let bytes: u64 = inputs.iter().map(|(_, f)| f.meta.size).sum();
     let level = shared.shape.level_for(bytes);
-    if inputs.is_empty() || (inputs.len() == 1 && inputs[0].0 == level) {
+    if settled(&inputs, level) {
         return Ok(0);
     }
     // Every table is an input: no deeper table can hold a key a tombstone
@@ -68,6 +68,20 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<usize, Error> {
     commit(shared, &inputs, Vec::new(), outputs, level, None)?;
     shared.counters.add(Count::Compactions, 1);
     Ok(written)
+}
+
+/// Whether `tables` (level, table) are already what [`compact_all`] would
+/// make: one sorted run in a level below level 0, at or below `target`,
+/// where no compaction moves them. Rewriting them would only copy them
+/// (RocksDB's `CompactRange` leaves its bottommost level alone too): a
+/// second `compact` writes nothing.
+fn settled(tables: &[(usize, Arc<TableFile>)], target: usize) -> bool {
+    match tables.first() {
+        None => true,
+        Some(&(level, _)) => {
+            level > 0 && level >= target && tables.iter().all(|(l, _)| *l == level)
+        }
+    }
 }
 
 /// `tables` (level, table, in the version's order) as the sorted runs of
