@@ -35,32 +35,11 @@ impl Failure {
         kept
     }
 
-    /// Keeps a copy of `error`, which the caller goes on to return (its
-    /// kind, place and message; an I/O error's own causes are summed up in
-    /// its message).
+    /// Keeps a copy of `error`, which the caller goes on to return (an
+    /// I/O error's copy keeps its kind, OS code and message: `Error`'s
+    /// `Clone`).
     pub fn set_copy(&self, error: &Error) {
-        let copy = match error {
-            Error::Io { op, path, source } => Error::Io {
-                op,
-                path: path.clone(),
-                source: io::Error::new(source.kind(), source.to_string()),
-            },
-            Error::Corruption {
-                path,
-                offset,
-                reason,
-            } => Error::Corruption {
-                path: path.clone(),
-                offset: *offset,
-                reason: reason.clone(),
-            },
-            other => Error::Io {
-                op: "stopped by",
-                path: std::path::PathBuf::new(),
-                source: io::Error::other(other.to_string()),
-            },
-        };
-        self.set(copy);
+        self.set(error.clone());
     }
 
     /// The failure, if one happened.
