@@ -293,9 +293,10 @@ impl Db {
     /// [`RecoveryMode::Strict`](crate::RecoveryMode::Strict), a break in the
     /// history is an [`Error::Corruption`].
     pub fn check(dir: impl AsRef<Path>, options: &Options) -> Result<RecoveryReport, Error> {
-        // A read-only open is exactly this: the same lock, the same replay,
-        // no repair; then every block of every table is read and checked
-        // (an open checks a block only when a read first needs it).
+        // A read-only open is exactly this: no lock, the same replay, no
+        // repair; then every block of every table is read and checked (an
+        // open checks a block only when a read first needs it). Beside a
+        // live writer, the record it is appending may show as a torn tail.
         let db = Db::open_read_only(dir, options.clone())?;
         let version = Arc::clone(&db.shared.read.view().version);
         // The levels first: a table in the wrong place or overlapping
