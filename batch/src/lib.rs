@@ -142,6 +142,31 @@ impl<'a> Record<'a> {
 /// An atomic list of puts and deletes in LevelDB's wire format.
 ///
 /// See the [crate docs](crate) for the format and invariants.
+///
+/// # Examples
+///
+/// A database applies a batch all or nothing (`tributary::Batch`, written
+/// with `Db::write`, is this type). Keys and values are any bytes, as
+/// rust-rocksdb's `WriteBatch` takes them:
+///
+/// ```
+/// use batch::{Batch, Record};
+///
+/// let mut batch = Batch::new();
+/// batch.put("apple", "red");
+/// batch.put(String::from("pear"), String::from("green"));
+/// batch.delete(b"plum");
+/// assert_eq!(batch.len(), 3);
+///
+/// // Its records, in order (rust-rocksdb's `WriteBatch::iterate`).
+/// for record in &batch {
+///     match record {
+///         Record::Put { key, value } => println!("put {key:?} = {value:?}"),
+///         Record::Delete { key } => println!("delete {key:?}"),
+///     }
+/// }
+/// assert_eq!(batch.records().nth(2), Some(Record::Delete { key: b"plum" }));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Batch {
     /// The encoded batch, header included.

@@ -55,7 +55,24 @@ pub struct Db {
 ///
 /// Reads through a snapshot see every write acknowledged before it was
 /// taken and none after. A snapshot is independent of the [`Db`] it came
-/// from and may outlive it.
+/// from and may outlive it. Unlike RocksDB's, it needs no release and no
+/// `ReadOptions`: it is read through its own methods, and what it holds is
+/// freed when the last clone of it (and the last iterator from it) drops.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+/// db.put("k", "1")?;
+/// let snapshot = db.snapshot();
+/// db.delete("k")?;
+/// db.close()?;
+/// // It still reads what it saw, even with the database closed.
+/// assert_eq!(snapshot.get("k")?.as_deref(), Some(&b"1"[..]));
+/// assert_eq!(snapshot.iter().count(), 1);
+/// # Ok::<(), tributary::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     seq: SeqNum,
@@ -74,7 +91,25 @@ pub struct DataBytes {
     pub unrecorded: usize,
 }
 
-/// Counters and sizes of an open database.
+/// Counters and sizes of an open database, from [`Db::stats`]: typed
+/// fields where RocksDB has property strings (`rocksdb.stats`,
+/// `rocksdb.num-files-at-level<N>`, ...). Its `Debug` prints them all.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+/// db.put("k", "v")?;
+/// let stats = db.stats();
+/// // Journal and table bytes written since open: over the bytes the
+/// // application wrote, the write amplification.
+/// let written = stats.journal_bytes_written + stats.table_bytes_written;
+/// assert!(written > 0);
+/// println!("{} tables, {written} bytes written", stats.files_per_level.iter().sum::<usize>());
+/// println!("{stats:#?}");
+/// # Ok::<(), tributary::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Stats {
     /// Group-commit metrics: groups, merged writes, fsyncs, waiting time.
@@ -145,6 +180,26 @@ pub struct Stats {
 impl Db {
     /// Opens the database in `dir`, creating it if `options` allow, and
     /// recovers it from its journals.
+    ///
+    /// Unlike RocksDB's, [`Options::default`] creates a missing database
+    /// ([`Options::create_if_missing`]), so `Db::open(path,
+    /// Options::default())` is rust-rocksdb's `DB::open_default(path)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tributary::{Db, Options};
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path();
+    /// let db = Db::open(path, Options::default())?;
+    /// db.put("my key", "my value")?;
+    /// db.close()?; // or drop it, which cannot report a failed final sync
+    ///
+    /// let db = Db::open(path, Options::default())?;
+    /// assert_eq!(db.get("my key")?.as_deref(), Some(&b"my value"[..]));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -379,6 +434,27 @@ impl Db {
 
     /// Sets `key` to `value` with the default write options.
     ///
+    /// Keys and values are any bytes: `&str`, `String`, `&[u8]`, `Vec<u8>`,
+    /// byte arrays. [`put_with`](Db::put_with) takes its own
+    /// [`WriteOptions`], as rust-rocksdb's `put_opt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tributary::WriteOptions;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("apple", "red")?;
+    /// db.put(b"pear", String::from("green"))?;
+    /// db.put(vec![0xff, 0x00], [1, 2, 3])?;
+    /// assert_eq!(db.get("pear")?.as_deref(), Some(&b"green"[..]));
+    ///
+    /// // Durable once it returns: rust-rocksdb's `put_opt` with `set_sync(true)`.
+    /// db.put_with("apple", "green", &WriteOptions { sync: true, ..WriteOptions::default() })?;
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`write`](Db::write).
@@ -407,6 +483,18 @@ impl Db {
     /// Removes `key` with the default write options. Removing an absent key
     /// is not an error.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("apple", "red")?;
+    /// db.delete("apple")?;
+    /// assert_eq!(db.get("apple")?, None);
+    /// db.delete("never written")?;
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`write`](Db::write).
@@ -432,6 +520,27 @@ impl Db {
     /// sequence number of the batch's first record. An empty batch writes
     /// nothing and returns the last sequence number applied (RocksDB and
     /// LevelDB take it as a no-op too).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tributary::{Batch, WriteOptions};
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// let mut batch = Batch::new();
+    /// batch.put("apple", "red");
+    /// batch.put(String::from("pear"), String::from("green"));
+    /// batch.delete("plum");
+    /// db.write(&batch, &WriteOptions::default())?;
+    /// assert_eq!(db.get("pear")?.as_deref(), Some(&b"green"[..]));
+    ///
+    /// // Durable once it returns: rust-rocksdb's `write_opt` with `set_sync(true)`.
+    /// batch.clear();
+    /// batch.put("apple", "green");
+    /// db.write(&batch, &WriteOptions { sync: true, ..WriteOptions::default() })?;
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -502,8 +611,24 @@ impl Db {
 
     /// The value of `key` in the newest state, owned.
     ///
-    /// Values are copied out of the memtable: a read holds no lock and no
-    /// reference into the database after it returns.
+    /// Values are copied out of the memtable or table file they are found
+    /// in: a read holds no lock and no reference into the database after it
+    /// returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("apple", "red")?;
+    /// match db.get("apple")? {
+    ///     Some(value) => println!("apple is {}", String::from_utf8_lossy(&value)),
+    ///     None => println!("no apple"),
+    /// }
+    /// assert_eq!(db.get("apple")?, Some(b"red".to_vec()));
+    /// assert_eq!(db.get("pear")?, None);
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -537,7 +662,23 @@ impl Db {
         self.snapshot().multi_get(keys)
     }
 
-    /// A snapshot of the newest state.
+    /// A snapshot of the newest state: reads through it see what was
+    /// written before it was taken and nothing after.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("k", "1")?;
+    /// let snapshot = db.snapshot();
+    /// db.put("k", "2")?;
+    /// db.put("l", "3")?;
+    /// assert_eq!(snapshot.get("k")?.as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(snapshot.iter().count(), 1);
+    /// assert_eq!(db.get("k")?.as_deref(), Some(&b"2"[..]));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         let (seq, view) = self.shared.read.snapshot();
         Snapshot { seq, view }
@@ -582,6 +723,20 @@ impl Db {
     /// `compact_range(None::<&[u8]>, None::<&[u8]>)` compacts everything, level by
     /// level; [`compact`](Db::compact) does the same in one merge.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("a", "1")?;
+    /// db.put("a", "2")?;
+    /// db.delete("b")?;
+    /// db.compact_range(Some("a"), Some("z"))?;
+    /// db.compact_range(None::<&[u8]>, None::<&[u8]>)?;
+    /// assert_eq!(db.get("a")?.as_deref(), Some(&b"2"[..]));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`compact`](Db::compact).
@@ -619,16 +774,72 @@ impl Db {
     }
 
     /// Every live key and value in key order; `.rev()` walks backwards.
+    ///
+    /// The [`Iter`] reads a snapshot taken now. Each item is a `Result`: a
+    /// read from a table file can fail. For RocksDB's `Seek`-`Next`-`Prev`
+    /// style, see [`cursor`](Db::cursor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("a", "1")?;
+    /// db.put("b", "2")?;
+    /// for item in db.iter() {
+    ///     let (key, value) = item?;
+    ///     println!("{:?} = {:?}", key, value);
+    /// }
+    /// let all: Vec<(Vec<u8>, Vec<u8>)> = db.iter().rev().collect::<Result<_, _>>()?;
+    /// assert_eq!(all[0], (b"b".to_vec(), b"2".to_vec()));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     pub fn iter(&self) -> Iter {
         self.snapshot().into_range(ScanRange::all())
     }
 
-    /// The live keys in `range`, in key order, with their values.
+    /// The live keys in `range`, in key order, with their values: RocksDB's
+    /// `iterate_lower_bound` and `iterate_upper_bound` as a Rust range
+    /// (`"b".."d"`, `"b"..`, `..="d"`, of any byte type).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// for key in ["a", "b", "c", "d"] {
+    ///     db.put(key, "v")?;
+    /// }
+    /// let mut keys = Vec::new();
+    /// for item in db.range("b".."d") {
+    ///     let (key, _value) = item?;
+    ///     keys.push(key);
+    /// }
+    /// assert_eq!(keys, [b"b", b"c"]);
+    /// assert_eq!(db.range(..="b").rev().count(), 2);
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         self.snapshot().into_range(ScanRange::from_bounds(&range))
     }
 
-    /// The live keys that start with `prefix`, in key order.
+    /// The live keys that start with `prefix`, in key order: rust-rocksdb's
+    /// `prefix_iterator`, with no prefix extractor to set up, and ending
+    /// at the last key with the prefix.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("user:1", "ann")?;
+    /// db.put("user:2", "bob")?;
+    /// db.put("video:1", "cat")?;
+    /// let users: Vec<(Vec<u8>, Vec<u8>)> = db.prefix("user:").collect::<Result<_, _>>()?;
+    /// assert_eq!(users.len(), 2);
+    /// assert_eq!(users[1], (b"user:2".to_vec(), b"bob".to_vec()));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         self.snapshot()
             .into_range(ScanRange::prefix(prefix.as_ref()))
@@ -667,7 +878,20 @@ impl Db {
         Ok(levels)
     }
 
-    /// Counters and sizes.
+    /// Counters and sizes: see [`Stats`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.last_seq, tributary::SeqNum(1));
+    /// assert_eq!(stats.memtable_entries, 1);
+    /// println!("tables per level: {:?}", stats.files_per_level);
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         let view = self.shared.read.view();
         let versions = lock(&self.shared.versions);

@@ -32,16 +32,16 @@ pub enum Error {
     /// An entry of the database directory is named like one of the
     /// database's files but is not one it may touch: not a regular file (a
     /// FIFO, a device, a socket, a directory, a symbolic link), a file with
-    /// more than one name (a hard link), or a number out of range. Found
-    /// before anything was changed.
+    /// more than one name (a hard link), or a number above 2^53, the
+    /// largest the database takes. Found before anything was changed.
     ForeignFile {
         /// The entry.
         path: PathBuf,
         /// What it is.
         reason: String,
     },
-    /// A file's number is the largest there is, so no new file can follow
-    /// it (file numbers never wrap).
+    /// A file's number is the largest there is (2^53), so no new file can
+    /// follow it (file numbers never wrap).
     FileNumberExhausted {
         /// The file holding the largest number.
         path: PathBuf,

@@ -7,11 +7,11 @@
 //! | `batch` | the [`Batch`] a write carries, and the journal record format |
 //! | `writer` | group commit: concurrent writes merged into one journal record and one fsync |
 //! | `journal` | the write-ahead log files (`NNNNNN.log`) |
-//! | `memdb` | the memtables reads are served from |
+//! | `memdb` | the memtables: the newest writes, which reads look in first |
 //!
 //! and owns what they leave out: the directory and its files, the lock,
-//! recovery, options, table files ([`table`], LevelDB's format), the
-//! manifest ([`version`]) and flushes.
+//! recovery, options, table files (LevelDB's format), the manifest,
+//! flushes and compactions.
 //!
 //! # One read
 //!
@@ -88,6 +88,11 @@ mod error;
 mod export;
 mod failure;
 mod files;
+// Public for `Options::fs`, whose type is `Arc<dyn fs::Fs>`: a user needs
+// this module to run the database over another file system, such as
+// `fs::FaultFs` (feature `fault-injection`) in crash tests, and its docs
+// open with that. Everything in it is the seam's own API, nothing
+// internal.
 pub mod fs;
 mod open;
 mod options;
@@ -99,8 +104,14 @@ mod shape;
 mod stall;
 mod state;
 mod sync;
+// Internals, public only for the command-line tool's dump commands
+// (`dump-table`, `dump-manifest`) and for the tests, which read tables and
+// manifests directly: hidden from the documentation, which is the user's
+// API. Not a stable interface.
+#[doc(hidden)]
 pub mod table;
 mod tuning;
+#[doc(hidden)]
 pub mod version;
 mod wal;
 
@@ -108,6 +119,11 @@ pub use batch::{Batch, DecodeError, DecodeErrorKind, Kind, Record, Records, SeqN
 pub use db::{DataBytes, Db, Snapshot, Stats};
 pub use error::{CorruptionKind, Error, Reason};
 pub use export::{ExportOptions, Exported};
+// The bound on file numbers in the directory (2^53), public for the tests
+// that plant names around it; the user meets it only as
+// `Error::ForeignFile` and `Error::FileNumberExhausted`, whose docs give
+// the number.
+#[doc(hidden)]
 pub use files::MAX_FILE_NUMBER;
 pub use options::{Options, RecoveryMode, WriteOptions, MAX_KEY_SIZE, MIN_WRITE_BUFFER_SIZE};
 pub use read::{Cursor, Iter};
@@ -117,3 +133,10 @@ pub use table::Compression;
 /// The group-commit types the database's API names: [`Stats::writer`],
 /// [`Error::Write`].
 pub use writer::{Metrics, RoomError, WriteError};
+
+/// The README's Rust examples, compiled and run by `cargo test --doc -p
+/// tributary` so that they cannot drift from the API. Its other blocks are
+/// fenced as `sh`, `toml` or `text`, which rustdoc does not compile.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

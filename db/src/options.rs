@@ -22,6 +22,25 @@ pub const MAX_KEY_SIZE: usize = 64 << 10;
 ///
 /// `Options::default()` gives the documented defaults, chosen to match
 /// goleveldb's and LevelDB's where they have one.
+///
+/// # Examples
+///
+/// Where rust-rocksdb calls setters on `Options::default()`, set the
+/// fields that differ and take the rest from the defaults:
+///
+/// ```
+/// use tributary::{Compression, Db, Options, RecoveryMode};
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// let options = Options {
+///     write_buffer_size: 64 << 20,    // set_write_buffer_size
+///     compression: Compression::Zstd, // set_compression_type
+///     recovery: RecoveryMode::Strict, // set_wal_recovery_mode(TolerateCorruptedTailRecords)
+///     ..Options::default()
+/// };
+/// let db = Db::open(dir.path(), options)?;
+/// # Ok::<(), tributary::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Options {
     /// Memtable budget in bytes of keys, values and 8-byte trailers

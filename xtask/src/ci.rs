@@ -322,7 +322,14 @@ fn ensure_oracles() -> Result<()> {
 
 fn doc(ctx: &Ctx) -> Result<String> {
     let mut cmd = ctx.cargo(&["doc", "--workspace", "--no-deps"]);
-    cmd.env("RUSTDOCFLAGS", "-D warnings");
+    // Every intra-doc link must resolve, and public docs must not link to
+    // private items, which have no page without `--document-private-items`:
+    // both lints are named so that the step denies them even if
+    // `-D warnings` is ever dropped.
+    cmd.env(
+        "RUSTDOCFLAGS",
+        "-D warnings -D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links",
+    );
     exec(cmd)?;
     Ok(String::new())
 }

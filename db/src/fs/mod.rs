@@ -2,6 +2,13 @@
 //! [`Fs`], so that crash and fault tests can run the real code over
 //! `FaultFs`, an in-memory file system that forgets what was not synced.
 //!
+//! An application needs this module only to set
+//! [`Options::fs`](crate::Options::fs): the default, [`OsFs`], is the
+//! operating system's, and the one to use in production. A test of the
+//! application may pass `FaultFs` instead (built with the crate's
+//! `fault-injection` feature) to simulate a power loss or a failing disk
+//! under its own code; any other file system implements [`Fs`].
+//!
 //! - [`OsFs`] (`os.rs`): the operating system's file system, the default.
 //! - `FaultFs` (`fault.rs`): crash and fault injection for tests, built only
 //!   with the `fault-injection` feature, so that test machinery never

@@ -140,10 +140,18 @@ enum Direction {
 /// An iterator over the live keys and values of a snapshot in a key range,
 /// in key order (and in reverse with `.rev()`).
 ///
-/// Items are owned `(key, value)` pairs, or the error of a read that failed;
-/// after an error the iterator ends. Reads are from memory today and cannot
-/// fail; the `Result` is for reads from table files, as in rust-rocksdb,
-/// sled and redb.
+/// Items are owned `(key, value)` pairs, or the error of a read that failed,
+/// as in rust-rocksdb, sled and redb: a table file that does not open
+/// ([`Error::Io`]) or a block of it that is damaged ([`Error::Corruption`],
+/// naming the file and offset). After an error the iterator ends.
+///
+/// It comes from [`Db::iter`](crate::Db::iter),
+/// [`Db::range`](crate::Db::range) and [`Db::prefix`](crate::Db::prefix)
+/// (or a [`Snapshot`](crate::Snapshot)'s), and reads the snapshot it was
+/// made from: writes after that are not seen. For RocksDB's
+/// `Seek`-`Next`-`Prev` style, see [`Cursor`](crate::Cursor).
+///
+/// # Examples
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
@@ -151,6 +159,11 @@ enum Direction {
 /// for k in ["a", "b", "c", "d"] {
 ///     db.put(k, "v")?;
 /// }
+/// // `.rev()` walks backwards, from the last key.
+/// let (last, _) = db.iter().rev().next().transpose()?.expect("four keys");
+/// assert_eq!(last, b"d");
+///
+/// // Seeks restart the scan inside its range.
 /// let mut it = db.iter();
 /// it.seek("b");
 /// assert_eq!(it.next().transpose()?.map(|(k, _)| k), Some(b"b".to_vec()));
