@@ -8,6 +8,7 @@ use crate::failure::Failure;
 use crate::files::{self, Files};
 use crate::fs::FileLock;
 use crate::options::{Options, WriteOptions};
+use crate::progress::{mib, progress};
 use crate::read::{Cursor, Iter, ReadState, ScanRange, View};
 use crate::read_only;
 use crate::recovery::RecoveryReport;
@@ -366,9 +367,19 @@ impl Db {
                 ),
             });
         }
-        for (_, file) in version.tables() {
+        let count = version.tables().count();
+        let bytes: u64 = version.tables().map(|(_, f)| f.meta.size).sum();
+        let mut read = 0;
+        for (i, (_, file)) in version.tables().enumerate() {
             // Opening it checks it is the table listed (`version::set`).
             let entries = file.table()?.verify_all().map_err(table_err(file.path()))?;
+            read += file.meta.size;
+            progress!(
+                "check: {} of {count} tables read ({:.1} of {:.1} MiB)",
+                i + 1,
+                mib(read),
+                mib(bytes)
+            );
             // 0: listed by a LevelDB manifest, which records no count.
             if file.meta.entries != 0 && entries != file.meta.entries {
                 return Err(Error::Corruption {

@@ -96,6 +96,7 @@ mod files;
 pub mod fs;
 mod open;
 mod options;
+mod progress;
 mod read;
 mod read_only;
 mod recovery;
@@ -126,6 +127,7 @@ pub use export::{ExportOptions, Exported};
 #[doc(hidden)]
 pub use files::MAX_FILE_NUMBER;
 pub use options::{Options, RecoveryMode, WriteOptions, MAX_KEY_SIZE, MIN_WRITE_BUFFER_SIZE};
+pub use progress::PROGRESS_LOG_TARGET;
 pub use read::{Cursor, Iter};
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
 pub use repair::{RepairReport, Salvaged};

@@ -62,6 +62,7 @@ use crate::error::{io_err, Error};
 use crate::files::{self, FileNumbers, Name};
 use crate::fs::{FileKind, Fs, LockMode};
 use crate::options::Options;
+use crate::progress::progress;
 use crate::recovery::{lost, scan, SetAside};
 use crate::table::Table;
 use crate::version::{self, Catalog, Field};
@@ -187,6 +188,11 @@ pub(crate) fn repair(dir: &Path, options: &Options) -> Result<RepairReport, Erro
     }
 
     let mut runs = salvage(fs, &found, &mut report);
+    progress!(
+        "repair: {} tables and {} journals read; merging them into new tables",
+        found.tables.len(),
+        found.journals.len()
+    );
     let shape = options.shape();
     let written = write_newest(fs, dir, &mut runs, &mut numbers, &shape)?;
     last_seq = last_seq.max(written.max_seq);
@@ -242,7 +248,9 @@ pub(crate) fn repair(dir: &Path, options: &Options) -> Result<RepairReport, Erro
     report.keys = written.keys;
     report.level = level;
     report.last_seq = SeqNum(last_seq);
-    log::warn!("repaired {}: {report}", dir.display());
+    // Info, not a warning: the caller asked for the repair and gets the
+    // report; what it set aside was logged as it happened.
+    log::info!("repaired {}: {report}", dir.display());
     Ok(report)
 }
 
@@ -677,6 +685,11 @@ fn write_newest(
                 written
                     .tables
                     .push(table.finish().map_err(io_err("write table", &path))?.meta);
+                progress!(
+                    "repair: {} tables written, {} keys",
+                    written.tables.len(),
+                    written.keys
+                );
             }
         }
         if let Some(table) = out.take() {

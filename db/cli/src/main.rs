@@ -69,7 +69,8 @@ struct Cli {
     #[arg(long, global = true)]
     hex: bool,
     /// Show the library's events on stderr: -v adds flushes, compactions
-    /// and recovery to the warnings and errors, -vv everything.
+    /// and recovery to the warnings, errors and progress lines shown
+    /// always, -vv everything.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
@@ -283,12 +284,11 @@ fn main() -> ExitCode {
 }
 
 /// The library events shown on stderr: warnings and errors; with -v
-/// information and debugging events too, with -vv everything. Without
-/// -v, `repair` shows only errors: its warnings (the library logs its
-/// report as one) repeat what the command prints on stdout.
+/// information and debugging events too, with -vv everything. Progress
+/// events (a long `check`, `repair` or `compact`) show at every level
+/// (`logger`).
 fn log_level(cli: &Cli) -> log::LevelFilter {
     match cli.verbose {
-        0 if matches!(cli.command, Cmd::Repair { .. }) => log::LevelFilter::Error,
         0 => log::LevelFilter::Warn,
         1 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,

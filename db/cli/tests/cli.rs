@@ -80,6 +80,8 @@ fn put_get_delete_scan_stats_check() {
         "{progress}"
     );
     assert!(progress.contains("\nchecked in "), "{progress}");
+    // The library's progress events in between: the first table read.
+    assert!(progress.contains("\ncheck: 1 of "), "{progress}");
 }
 
 #[test]
@@ -442,19 +444,26 @@ fn repair_rebuilds_a_database_an_open_refuses() {
         out.contains("wrote") && out.contains("lost/MANIFEST-"),
         "{out}"
     );
-    // Progress on stderr: a start line and a finish line, and not the
-    // library's copy of the report (a warning shown only with -v).
+    // Progress on stderr: a start line, the library's progress events
+    // (the first one at least: they show at most once a second), and a
+    // finish line; not the library's copy of the report (info, shown only
+    // with -v).
     let progress = String::from_utf8_lossy(&repaired.stderr);
     let lines: Vec<&str> = progress.lines().collect();
-    assert_eq!(lines.len(), 2, "{progress}");
     assert_eq!(
         lines[0],
         format!("repairing {db}: reading every table and journal")
     );
     assert!(
-        lines[1].starts_with("repaired in ") && lines[1].contains("keys written in"),
+        lines[1].starts_with("repair: ") && lines[1].contains("tables and"),
         "{progress}"
     );
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("repaired in ") && last.contains("keys written in"),
+        "{progress}"
+    );
+    assert!(!progress.contains("INFO"), "{progress}");
     let got = tributary(&["--db", db, "get", "pear"]);
     assert_eq!(got.stdout, b"green\n");
 }

@@ -12,6 +12,7 @@
 use super::merge;
 use super::pick::{self, Entry, OutputCut, Pick, Shape};
 use crate::error::{CorruptionKind, Error, Reason};
+use crate::progress::progress;
 use crate::state::{Count, Shared};
 use crate::sync::lock;
 use crate::tuning::L0_STOP_TRIGGER;
@@ -146,6 +147,11 @@ pub(crate) fn compact_range(
         if let Some(picked) = pick::pick_range(&version.levels, level, start, end, shape) {
             run(shared, &version, &picked, shape)?;
             ran += 1;
+            progress!(
+                "compact: level {level} merged into level {} ({} of {deepest} levels)",
+                level + 1,
+                level + 1
+            );
         }
     }
     Ok(ran)
