@@ -50,6 +50,12 @@ pub struct Db {
     unopened: Vec<Weak<TableFile>>,
     /// Held until [`close`](Db::close) (or drop), which releases `LOCK`.
     lock: std::sync::Mutex<Option<Box<dyn FileLock>>>,
+    /// Held shared by `compact` and `compact_range` for their whole run,
+    /// and exclusively by `close` before it releases `LOCK`.
+    maintenance: std::sync::RwLock<()>,
+    /// Held by `refresh` across its load and swap, so that two refreshes
+    /// cannot install their loads out of order.
+    refreshing: std::sync::Mutex<()>,
 }
 
 /// A consistent read-only view of the database at one sequence number.
@@ -220,6 +226,8 @@ impl Db {
             closed: AtomicBool::new(false),
             unopened: opened.unopened,
             lock: std::sync::Mutex::new(Some(opened.lock)),
+            maintenance: std::sync::RwLock::new(()),
+            refreshing: std::sync::Mutex::new(()),
         })
     }
 
@@ -284,6 +292,8 @@ impl Db {
             closed: AtomicBool::new(false),
             unopened: Vec::new(),
             lock: std::sync::Mutex::new(None),
+            maintenance: std::sync::RwLock::new(()),
+            refreshing: std::sync::Mutex::new(()),
         })
     }
 
@@ -292,22 +302,23 @@ impl Db {
     /// [`open_read_only`](Db::open_read_only) does, and makes what it
     /// found the database's newest state. Snapshots and iterators taken
     /// before keep reading what they saw. Returns the new last sequence
-    /// number.
+    /// number; a writable database is always current and returns its own.
     ///
     /// If the writer crashed and its next open dropped writes this
     /// database had read (never synced ones), the refresh shows the
     /// recovered history: the last sequence number may go back.
+    /// [`recovery_report`](Db::recovery_report) stays the open's.
     ///
     /// # Errors
     ///
-    /// [`Error::ReadOnly`] on a writable database (it is always current);
-    /// otherwise as [`open_read_only`](Db::open_read_only), with the
-    /// state before the call kept.
+    /// As [`open_read_only`](Db::open_read_only), with the state before
+    /// the call kept.
     #[doc(alias = "try_catch_up_with_primary")]
     pub fn refresh(&self) -> Result<SeqNum, Error> {
         if self.commit.is_some() {
-            return Err(Error::ReadOnly);
+            return Ok(self.shared.read.last_seq());
         }
+        let _one_at_a_time = lock(&self.refreshing);
         let files = &self.shared.files;
         let loaded = read_only::load(files.fs(), files.dir(), &self.options, &self.shared.blocks)?;
         let last_seq = loaded.last_seq;
@@ -704,6 +715,12 @@ impl Db {
     /// before keep reading what they saw; the old tables are deleted once
     /// none holds them.
     ///
+    /// A database already settled (every table in one level below level 0,
+    /// at or below the level its size calls for) is left as it is, so a
+    /// second `compact` writes nothing, as RocksDB's `CompactRange` leaves
+    /// its bottommost level. Such a level may still hold versions and
+    /// deletes that a snapshot, since released, kept when it was written.
+    ///
     /// The active memtable is frozen first, which starts a new journal.
     /// Flushes also run by themselves in the background as memtables
     /// freeze; this call is for a caller that wants the data in tables
@@ -716,6 +733,7 @@ impl Db {
     /// or manifest error (after a manifest error writes are refused until
     /// reopened), [`Error::ReadOnly`], or [`Error::Closed`].
     pub fn compact(&self) -> Result<(), Error> {
+        let _open = self.maintenance()?;
         self.flush_memtables()?;
         compaction::merge::compact_all(&self.shared)?;
         // The inputs no snapshot holds go now, not at the next rotation.
@@ -756,6 +774,7 @@ impl Db {
         start: Option<S>,
         end: Option<E>,
     ) -> Result<(), Error> {
+        let _open = self.maintenance()?;
         self.flush_memtables()?;
         let (start, end) = (
             start.as_ref().map(AsRef::as_ref),
@@ -1041,17 +1060,46 @@ impl Db {
         if let Some(commit) = &self.commit {
             // A writer stalled for the background returns now.
             self.shared.lanes.gate.close();
-            let synced = self.sync();
+            // Closed first, then synced: no write is acknowledged after
+            // the sync that should cover it.
             let closed = commit.close().map_err(Error::from);
             // The backend's journal and background threads end here, not
             // when the last holder drops the `Db`: the next open may start
             // as soon as this returns.
-            drop(commit.take_backend());
-            result = synced.and(closed);
+            let synced = commit.take_backend().map_or(Ok(()), |mut backend| {
+                let backend: &mut Backend = backend
+                    .as_any_mut()
+                    .downcast_mut()
+                    .expect("the database's writer drives its own backend");
+                backend
+                    .sync_journals()
+                    .map_err(io_err("sync journal in", self.shared.files.dir()))
+            });
+            result = closed.and(synced);
         }
-        // Released last: nothing of this database writes any more.
+        // A `compact` another holder runs finishes first (and none starts:
+        // they check `closed`), so nothing of this database writes a file
+        // once `LOCK` is released.
+        drop(
+            self.maintenance
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         drop(lock(&self.lock).take());
         result
+    }
+
+    /// Admits a foreground compaction, unless the database is closed:
+    /// [`close`](Db::close) waits for the guard to be dropped.
+    fn maintenance(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>, Error> {
+        let guard = self
+            .maintenance
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(guard)
     }
 }
 

@@ -11,13 +11,13 @@
 //!   name, so a writer's compaction may delete the table afterwards and
 //!   the snapshot still reads it.
 //! - **A load that meets the writer's changes starts again.** The writer
-//!   may delete a journal or a table, roll the manifest or append to it
-//!   between the load's listing and its reads; the load then fails (a file
-//!   is missing, a journal no longer follows the manifest). If the
-//!   directory moved while it ran (its names, `CURRENT`, or the manifest's
-//!   length), the load starts over, up to [`LOAD_ATTEMPTS`] times; a
-//!   failure over a directory that did not move is real damage, reported
-//!   as a writable open would report it.
+//!   may delete a journal or a table, roll the manifest or append to it,
+//!   or fill a journal and move on to the next, between the load's listing
+//!   and its reads; the load then fails (a file is missing) or finds the
+//!   history broken (records past a gap). Either starts the load over, up
+//!   to [`LOAD_ATTEMPTS`] times; an outcome that repeats while the
+//!   directory does not move (its names, `CURRENT`, the manifest's
+//!   length) is real damage, reported as a writable open would report it.
 //! - **A journal being appended reads as a prefix.** Replay stops at the
 //!   end of the last whole record, as it stops at a torn tail; the records
 //!   after it are the writer's newer writes, not seen until a refresh.
@@ -55,29 +55,41 @@ pub(crate) struct Loaded {
 
 /// Loads a snapshot of the database in `dir`, starting over while a
 /// writer moves the directory under the load.
+///
+/// A load that fails, or that finds the history broken, is tried again:
+/// beside a live writer both are what a change between the load's reads
+/// looks like (a journal deleted after the listing, a journal scanned
+/// before the writer filled it and one after, with records past a gap).
+/// The outcome is kept once it repeats over a directory that did not
+/// move, which real damage does, or after [`LOAD_ATTEMPTS`].
 pub(crate) fn load(
     fs: &Arc<dyn Fs>,
     dir: &Path,
     options: &Options,
     blocks: &Arc<BlockPool>,
 ) -> Result<Loaded, Error> {
+    let mut previous: Option<String> = None;
     let mut attempt = 1;
     loop {
         let before = Fingerprint::take(fs.as_ref(), dir);
-        match load_once(fs, dir, options, blocks) {
-            Ok(loaded) => return Ok(loaded),
-            Err(e) => {
-                let moved = before != Fingerprint::take(fs.as_ref(), dir);
-                if !moved || attempt == LOAD_ATTEMPTS {
-                    return Err(e);
-                }
-                log::debug!(
-                    "read-only load of {} met a change (attempt {attempt}): {e}; loading again",
-                    dir.display()
-                );
-                attempt += 1;
-            }
+        let result = load_once(fs, dir, options, blocks);
+        let outcome = match &result {
+            Ok(loaded) => match &loaded.report.damage {
+                None => return result,
+                Some(damage) => format!("{damage:?}"),
+            },
+            Err(e) => e.to_string(),
+        };
+        let moved = before != Fingerprint::take(fs.as_ref(), dir);
+        if attempt == LOAD_ATTEMPTS || (!moved && previous.as_ref() == Some(&outcome)) {
+            return result;
         }
+        log::debug!(
+            "read-only load of {} (attempt {attempt}) met {outcome}; loading again",
+            dir.display()
+        );
+        previous = Some(outcome);
+        attempt += 1;
     }
 }
 

@@ -669,29 +669,72 @@ fn close_then_drop_and_double_close() {
 }
 
 /// A database shared in an `Arc` is closed through it, as RocksDB's
-/// `Close`: later writes are refused, reads go on, and the directory is
-/// free for the next open while other holders still have the `Arc`.
+/// `Close`, while other holders write and compact: every write
+/// acknowledged before the close survives a power loss right after it,
+/// later writes are refused, reads go on, and the directory is free for
+/// the next open while other holders still have the `Arc`.
 #[test]
-fn close_through_an_arc() {
+fn close_through_an_arc_while_others_write_and_compact() {
+    use std::sync::atomic::{AtomicU64, Ordering};
     let fs = FaultFs::new();
     let db = std::sync::Arc::new(Db::open(dir(), options(&fs, 64 << 10)).unwrap());
+    let acked = AtomicU64::new(0);
     let holder = std::sync::Arc::clone(&db);
-    std::thread::scope(|s| {
-        for t in 0..4u8 {
-            let db = &db;
-            s.spawn(move || db.put([t], [t]).unwrap());
+    let written: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (db, acked) = (&db, &acked);
+                s.spawn(move || {
+                    // Writes until the close refuses one; returns the
+                    // numbers acknowledged.
+                    let mut mine = Vec::new();
+                    for i in (t..).step_by(4) {
+                        if db.put(i.to_be_bytes(), [b'v'; 100]).is_err() {
+                            return mine;
+                        }
+                        mine.push(i);
+                        acked.fetch_add(1, Ordering::Release);
+                    }
+                    unreachable!()
+                })
+            })
+            .collect();
+        let compactor = s.spawn(|| while db.compact().is_ok() {});
+        // Close once writes are flowing and tables being made.
+        while acked.load(Ordering::Acquire) < 3_000 {
+            std::thread::yield_now();
         }
+        db.close().unwrap();
+        compactor.join().unwrap();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
     });
-    db.close().unwrap();
     assert!(matches!(
         holder.put(b"late", b"x"),
         Err(tributary::Error::Write(_) | tributary::Error::Closed)
     ));
-    assert_eq!(holder.get([2u8]).unwrap(), Some(vec![2]));
-    let reopened = Db::open(dir(), options(&fs, 64 << 10)).unwrap();
-    assert_eq!(common::contents(&reopened).len(), 4);
-    drop(holder);
+    assert!(matches!(holder.compact(), Err(tributary::Error::Closed)));
+    let some = written[0][0];
+    assert_eq!(
+        holder.get(some.to_be_bytes()).unwrap(),
+        Some(vec![b'v'; 100])
+    );
+    // A power loss right after the close keeps every acknowledged write.
+    let after_power_loss = fs.crash(tributary::fs::CrashMode::SyncedOnly);
+    let reopened = Db::open(dir(), options(&after_power_loss, 64 << 10)).unwrap();
+    let contents = common::contents(&reopened);
+    for i in written.iter().flatten() {
+        assert!(
+            contents.contains_key(i.to_be_bytes().as_slice()),
+            "write {i} lost"
+        );
+    }
     reopened.close().unwrap();
+    // The closed database released the directory while `holder` lives.
+    Db::open(dir(), options(&fs, 64 << 10))
+        .unwrap()
+        .close()
+        .unwrap();
+    drop(holder);
 }
 
 /// A directory's entries with their kinds, sizes and contents.

@@ -1,254 +1,198 @@
-//! [`EntryCursor`]: one view of every sorted source of internal-key entries a
-//! read walks (a memtable, a table), so that the walk over visible
-//! versions is written once ([`super::iter`]'s `visible_versions`), as
-//! LevelDB's and Pebble's iterators share one internal interface.
+//! [`Cursor`]: RocksDB's iterator, for code written against it.
 //!
-//! A cursor is on an entry or invalid; the entries are in internal-key
-//! order (user key ascending, then sequence number descending). A cursor
-//! that meets damage becomes invalid and says so ([`EntryCursor::failed`]); its
-//! owner asks it for the error afterwards. [`LevelCursor`] reads a level's
-//! tables as one source, for reads and compaction alike (LevelDB's
-//! `MakeInputIterator` builds compaction inputs from the iterators reads
-//! use).
+//! A cursor is on an entry or not ([`Cursor::valid`]); it moves both ways
+//! from where it is, as RocksDB's `Iterator` and LevelDB's do. It is built
+//! on the range scan ([`Iter`]): while it keeps moving one way it is that
+//! scan's front (or back), and a change of direction restarts the scan on
+//! the side of the current key it now moves to. The scan reads a
+//! snapshot, so the restart sees exactly what the cursor saw before.
 
-use crate::error::{table_err, Error};
-use crate::table::TableIter;
-use crate::version::TableFile;
-use batch::{key, Kind, SeqNum};
+use super::iter::Iter;
+use crate::error::Error;
+use std::ops::Bound;
 
-/// A position in a sorted source of internal-key entries.
-pub(crate) trait EntryCursor {
-    /// Whether it is on an entry.
-    fn valid(&self) -> bool;
-    /// Moves to the first entry.
-    fn seek_to_first(&mut self);
-    /// Moves to the last entry.
-    fn seek_to_last(&mut self);
-    /// Moves to the first entry at or after version `seq` of `user_key`
-    /// in internal-key order (`seq` at the maximum: every version).
-    fn seek(&mut self, user_key: &[u8], seq: SeqNum);
-    /// Moves to the next entry.
-    fn next(&mut self);
-    /// Moves to the previous entry.
-    fn prev(&mut self);
-    /// The entry's user key, sequence number and kind. Only while valid.
-    fn entry(&self) -> (&[u8], SeqNum, Kind);
-    /// The entry's value. Only while valid.
-    fn value(&self) -> &[u8];
-    /// Whether it stopped on damage (then it is invalid, and moving it
-    /// again would forget why).
-    fn failed(&self) -> bool;
+/// A cursor over a snapshot of the database, with RocksDB's semantics:
+/// [`seek`](Cursor::seek), [`seek_for_prev`](Cursor::seek_for_prev),
+/// [`seek_to_first`](Cursor::seek_to_first),
+/// [`seek_to_last`](Cursor::seek_to_last), then [`next`](Cursor::next)
+/// and [`prev`](Cursor::prev) from wherever it stands, with
+/// [`valid`](Cursor::valid), [`key`](Cursor::key),
+/// [`value`](Cursor::value) and [`status`](Cursor::status).
+///
+/// Unlike [`Iter`], which is a range walked from both ends, a cursor has
+/// one position: after `seek_for_prev("dz")`, `next()` moves to the first
+/// key after the one found, as in RocksDB. A new cursor is on no entry
+/// until it is positioned. It reads the snapshot it was made from
+/// ([`Db::cursor`](crate::Db::cursor),
+/// [`Snapshot::cursor`](crate::Snapshot::cursor)): writes after that are
+/// not seen.
+///
+/// A table read that finds damage leaves the cursor on no entry, and
+/// [`status`](Cursor::status) returns the error until the cursor is
+/// positioned again.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = tributary::Db::open(dir.path(), tributary::Options::default()).unwrap();
+/// for k in ["a", "b", "c", "d"] {
+///     db.put(k, "v")?;
+/// }
+/// let mut cursor = db.cursor();
+/// cursor.seek_for_prev("bz");
+/// assert_eq!(cursor.key(), Some(&b"b"[..]));
+/// cursor.next();
+/// assert_eq!(cursor.key(), Some(&b"c"[..]));
+/// cursor.prev();
+/// cursor.prev();
+/// assert_eq!(cursor.key(), Some(&b"a"[..]));
+/// cursor.prev();
+/// assert!(!cursor.valid());
+/// cursor.status()?;
+///
+/// // Every key from "b" on, as a RocksDB loop is written.
+/// let mut keys = Vec::new();
+/// cursor.seek("b");
+/// while cursor.valid() {
+///     keys.push(cursor.key().unwrap().to_vec());
+///     cursor.next();
+/// }
+/// cursor.status()?;
+/// assert_eq!(keys, [b"b", b"c", b"d"]);
+/// # Ok::<(), tributary::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Cursor {
+    scan: Iter,
+    /// The entry the cursor is on.
+    current: Option<(Vec<u8>, Vec<u8>)>,
+    /// Which end of `scan` continues from `current`: its front (the keys
+    /// after it) or its back (the keys before it).
+    direction: Direction,
+    /// The error that left the cursor on no entry.
+    error: Option<Error>,
 }
 
-impl EntryCursor for memdb::Iter<'_> {
-    fn valid(&self) -> bool {
-        memdb::Iter::valid(self)
-    }
-    fn seek_to_first(&mut self) {
-        memdb::Iter::seek_to_first(self);
-    }
-    fn seek_to_last(&mut self) {
-        memdb::Iter::seek_to_last(self);
-    }
-    fn seek(&mut self, user_key: &[u8], seq: SeqNum) {
-        memdb::Iter::seek(self, user_key, seq);
-    }
-    fn next(&mut self) {
-        memdb::Iter::next(self);
-    }
-    fn prev(&mut self) {
-        memdb::Iter::prev(self);
-    }
-    fn entry(&self) -> (&[u8], SeqNum, Kind) {
-        (self.user_key(), self.seq(), self.kind())
-    }
-    fn value(&self) -> &[u8] {
-        memdb::Iter::value(self)
-    }
-    fn failed(&self) -> bool {
-        false
-    }
-}
-
-impl EntryCursor for TableIter {
-    fn valid(&self) -> bool {
-        TableIter::valid(self)
-    }
-    fn seek_to_first(&mut self) {
-        TableIter::seek_to_first(self);
-    }
-    fn seek_to_last(&mut self) {
-        TableIter::seek_to_last(self);
-    }
-    fn seek(&mut self, user_key: &[u8], seq: SeqNum) {
-        TableIter::seek(self, &key::seek_target(user_key, key::lookup_trailer(seq)));
-    }
-    fn next(&mut self) {
-        TableIter::next(self);
-    }
-    fn prev(&mut self) {
-        TableIter::prev(self);
-    }
-    fn entry(&self) -> (&[u8], SeqNum, Kind) {
-        // A valid table cursor is on a key that parses: the reader checks
-        // every key it decodes.
-        key::parse(self.key()).expect("the table cursor checked its key")
-    }
-    fn value(&self) -> &[u8] {
-        TableIter::value(self)
-    }
-    fn failed(&self) -> bool {
-        self.error().is_some()
-    }
-}
-
-/// Whether a [`LevelCursor`] checks each block's checksum again on
-/// entering it, though a read checked it before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Recheck {
-    /// Reads: a block checked once stays checked (it is mapped, read-only).
-    No,
-    /// Compaction: every block it copies is checked as it is read.
-    Always,
+enum Direction {
+    Forward,
+    Backward,
 }
 
-/// The tables of one level (or one level-0 table) read as one sorted
-/// source: they do not overlap and are in key order (LevelDB's
-/// concatenating iterator). A table is opened only when the cursor enters
-/// it, so a read or a compaction that covers part of a level opens only
-/// the tables of that part. Reads and compaction both walk levels with it.
-pub(crate) struct LevelCursor<'a, F> {
-    files: &'a [F],
-    /// The table `it` reads.
-    at: usize,
-    it: Option<TableIter>,
-    recheck: Recheck,
-    /// A table that could not be opened, or the damage `it` met, naming
-    /// the table.
-    failure: Option<Error>,
-}
-
-impl<'a, F: AsRef<TableFile>> LevelCursor<'a, F> {
-    /// A cursor over `files` (in key order, not overlapping), on no entry
-    /// until it is positioned.
-    pub fn new(files: &'a [F], recheck: Recheck) -> LevelCursor<'a, F> {
-        LevelCursor {
-            files,
-            at: 0,
-            it: None,
-            recheck,
-            failure: None,
+impl Cursor {
+    pub(crate) fn new(scan: Iter) -> Cursor {
+        Cursor {
+            scan,
+            current: None,
+            direction: Direction::Forward,
+            error: None,
         }
     }
 
-    /// The entry's internal key. Only while valid.
-    pub fn key(&self) -> &[u8] {
-        self.it.as_ref().map_or(&[], |it| it.key())
+    /// Whether the cursor is on an entry.
+    pub fn valid(&self) -> bool {
+        self.current.is_some()
     }
 
-    /// The table the cursor is in, if any.
-    pub fn table(&self) -> Option<&TableFile> {
-        self.it.as_ref().map(|_| self.files[self.at].as_ref())
+    /// The key of the entry the cursor is on; `None` when not
+    /// [`valid`](Cursor::valid).
+    pub fn key(&self) -> Option<&[u8]> {
+        self.current.as_ref().map(|(k, _)| k.as_slice())
     }
 
-    /// The damage that stopped the cursor, naming the table, if any.
-    pub fn take_error(&mut self) -> Option<Error> {
-        self.failure.take()
+    /// The value of the entry the cursor is on; `None` when not
+    /// [`valid`](Cursor::valid).
+    pub fn value(&self) -> Option<&[u8]> {
+        self.current.as_ref().map(|(_, v)| v.as_slice())
     }
 
-    /// Enters table `i`, placed by `place`; past either end, none.
-    fn enter(&mut self, i: usize, place: impl FnOnce(&mut TableIter)) {
-        self.it = None;
-        let Some(file) = self.files.get(i) else {
+    /// `Ok` unless a read failed since the cursor was last positioned (a
+    /// damaged table): then the error, and the cursor is on no entry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] naming the table and offset, or
+    /// [`Error::Io`] if a table could not be opened.
+    pub fn status(&self) -> Result<(), Error> {
+        match &self.error {
+            None => Ok(()),
+            Some(e) => Err(e.clone()),
+        }
+    }
+
+    /// Moves to the first entry of the database.
+    pub fn seek_to_first(&mut self) {
+        self.scan.restart(Bound::Unbounded, Bound::Unbounded);
+        self.step(Direction::Forward);
+    }
+
+    /// Moves to the last entry of the database.
+    pub fn seek_to_last(&mut self) {
+        self.scan.restart(Bound::Unbounded, Bound::Unbounded);
+        self.step(Direction::Backward);
+    }
+
+    /// Moves to the first entry whose key is at or after `key`; not valid
+    /// if there is none.
+    pub fn seek(&mut self, key: impl AsRef<[u8]>) {
+        self.scan
+            .restart(Bound::Included(key.as_ref().to_vec()), Bound::Unbounded);
+        self.step(Direction::Forward);
+    }
+
+    /// Moves to the last entry whose key is at or before `key`; not valid
+    /// if there is none.
+    pub fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
+        self.scan
+            .restart(Bound::Unbounded, Bound::Included(key.as_ref().to_vec()));
+        self.step(Direction::Backward);
+    }
+
+    /// Moves to the entry after the current one; not valid past the last.
+    /// Does nothing when not [`valid`](Cursor::valid) (RocksDB asserts).
+    pub fn next(&mut self) {
+        self.advance(Direction::Forward);
+    }
+
+    /// Moves to the entry before the current one; not valid before the
+    /// first. Does nothing when not [`valid`](Cursor::valid) (RocksDB
+    /// asserts).
+    pub fn prev(&mut self) {
+        self.advance(Direction::Backward);
+    }
+
+    fn advance(&mut self, direction: Direction) {
+        let Some((key, _)) = &self.current else {
             return;
         };
-        let file = file.as_ref();
-        let mut it = match file.table() {
-            Ok(table) => match self.recheck {
-                Recheck::No => table.iter(),
-                Recheck::Always => table.iter_rechecked(),
-            },
-            Err(e) => {
-                self.failure = Some(e);
-                return;
+        if direction != self.direction {
+            // The scan continues the other way: restart it on the side of
+            // the current key the cursor now moves to.
+            let after_or_before = Bound::Excluded(key.clone());
+            match direction {
+                Direction::Forward => self.scan.restart(after_or_before, Bound::Unbounded),
+                Direction::Backward => self.scan.restart(Bound::Unbounded, after_or_before),
             }
+        }
+        self.step(direction);
+    }
+
+    /// Takes the next entry of the scan's end for `direction`.
+    fn step(&mut self, direction: Direction) {
+        self.direction = direction;
+        self.error = None;
+        let item = match direction {
+            Direction::Forward => self.scan.next(),
+            Direction::Backward => self.scan.next_back(),
         };
-        place(&mut it);
-        self.at = i;
-        self.it = Some(it);
-        self.note_damage();
-    }
-
-    /// Keeps the damage the table cursor met, naming the table.
-    fn note_damage(&mut self) {
-        if let Some(e) = self.it.as_ref().and_then(TableIter::error) {
-            self.failure = Some(table_err(self.files[self.at].as_ref().path())(e.clone()));
-        }
-    }
-
-    /// Past the end of a table, into the first entry of the next.
-    fn skip_forward(&mut self) {
-        while self.failure.is_none() && self.it.as_ref().is_some_and(|it| !it.valid()) {
-            self.enter(self.at + 1, TableIter::seek_to_first);
-        }
-    }
-
-    /// Before the start of a table, into the last entry of the one before.
-    fn skip_backward(&mut self) {
-        while self.failure.is_none() && self.it.as_ref().is_some_and(|it| !it.valid()) {
-            match self.at.checked_sub(1) {
-                Some(before) => self.enter(before, TableIter::seek_to_last),
-                None => self.it = None,
+        self.current = match item {
+            Some(Ok(entry)) => Some(entry),
+            Some(Err(e)) => {
+                self.error = Some(e);
+                None
             }
-        }
-    }
-}
-
-impl<F: AsRef<TableFile>> EntryCursor for LevelCursor<'_, F> {
-    fn valid(&self) -> bool {
-        self.it.as_ref().is_some_and(TableIter::valid)
-    }
-    fn seek_to_first(&mut self) {
-        self.failure = None;
-        self.enter(0, TableIter::seek_to_first);
-        self.skip_forward();
-    }
-    fn seek_to_last(&mut self) {
-        self.failure = None;
-        let last = self.files.len().saturating_sub(1);
-        self.enter(last, TableIter::seek_to_last);
-        self.skip_backward();
-    }
-    fn seek(&mut self, user_key: &[u8], seq: SeqNum) {
-        self.failure = None;
-        // The first table that does not end before `user_key`.
-        let i = self
-            .files
-            .partition_point(|f| f.as_ref().user_range().1 < user_key);
-        self.enter(i, |it| EntryCursor::seek(it, user_key, seq));
-        self.skip_forward();
-    }
-    fn next(&mut self) {
-        if let Some(it) = &mut self.it {
-            it.next();
-        }
-        self.note_damage();
-        self.skip_forward();
-    }
-    fn prev(&mut self) {
-        if let Some(it) = &mut self.it {
-            it.prev();
-        }
-        self.note_damage();
-        self.skip_backward();
-    }
-    fn entry(&self) -> (&[u8], SeqNum, Kind) {
-        self.it.as_ref().expect("only while valid").entry()
-    }
-    fn value(&self) -> &[u8] {
-        self.it.as_ref().map_or(&[], |it| it.value())
-    }
-    fn failed(&self) -> bool {
-        self.failure.is_some()
+            None => None,
+        };
     }
 }
