@@ -135,7 +135,13 @@ fn walk(
     Ok(())
 }
 
-fn run(writes: &[Write], steps: &[Move]) -> Result<(), TestCaseError> {
+/// Where the pinned workload compacts everything.
+const PINNED_COMPACT: usize = 600;
+
+/// Runs `writes`, then walks a cursor through `steps` at the end and at
+/// a snapshot taken halfway. `pinned`: the workload of
+/// [`a_cursor_walks_memtable_and_levels_as_one`], whose layout is checked.
+fn run(writes: &[Write], steps: &[Move], pinned: bool) -> Result<(), TestCaseError> {
     let fs = FaultFs::new();
     // The smallest write buffer, with 4 KiB tables and a 16 KiB level 1:
     // a few hundred writes make frozen memtables, level-0 tables and
@@ -156,6 +162,10 @@ fn run(writes: &[Write], steps: &[Move]) -> Result<(), TestCaseError> {
         if i == writes.len() / 2 {
             halfway = Some((db.snapshot(), model.clone()));
         }
+        if pinned && i == PINNED_COMPACT + 1 {
+            // From here on level 0 keeps what the flushes write.
+            db.pause_compaction(true);
+        }
         match w {
             Write::Put(k, v) => {
                 db.put(key(*k), value(*k, *v)).unwrap();
@@ -168,8 +178,14 @@ fn run(writes: &[Write], steps: &[Move]) -> Result<(), TestCaseError> {
             Write::Compact => db.compact().unwrap(),
         }
     }
-    if writes.len() >= 1000 {
-        // The pinned workload must reach every kind of source.
+    if pinned {
+        // The pinned workload reaches every kind of source: the memtable
+        // (the last write is in it), level 0 (flushed while compaction is
+        // paused; waited for, as flushes run in the background) and a
+        // deeper level (the compaction of everything).
+        common::eventually("the frozen memtables' flush", || {
+            db.stats().frozen_memtables == 0
+        });
         let stats = db.stats();
         let levels = &stats.files_per_level;
         assert!(stats.memtable_entries > 0 && levels[0] > 0, "{stats:?}");
@@ -190,7 +206,7 @@ proptest! {
         writes in proptest::collection::vec(write(), 0..400),
         steps in proptest::collection::vec(step(), 1..120),
     ) {
-        run(&writes, &steps)?;
+        run(&writes, &steps, false)?;
     }
 }
 
@@ -231,8 +247,8 @@ fn a_cursor_walks_memtable_and_levels_as_one() {
     for i in 0..1200u32 {
         let r = common::splitmix64(&mut rng);
         let k = (r % 256) as u8;
-        writes.push(match i {
-            600 => Write::Compact,
+        writes.push(match i as usize {
+            PINNED_COMPACT => Write::Compact,
             _ if r.is_multiple_of(5) => Write::Delete(k),
             _ => Write::Put(k, (r >> 16) as u16),
         });
@@ -252,7 +268,7 @@ fn a_cursor_walks_memtable_and_levels_as_one() {
             Move::Prev,
         ]);
     }
-    run(&writes, &steps).unwrap();
+    run(&writes, &steps, true).unwrap();
 }
 
 /// `multi_get` as rust-rocksdb has it: one result per key, in the order
@@ -272,6 +288,10 @@ fn multi_get_answers_each_key_in_order() {
         if k % 3 == 0 {
             db.delete(key(k)).unwrap();
             model.remove(&key(k));
+        }
+        if k == 128 {
+            // Half the keys in tables, whatever the background does.
+            db.compact().unwrap();
         }
     }
     assert!(

@@ -16,7 +16,7 @@
 //! from both ends at once; [`Iter::seek`] and [`Iter::seek_for_prev`]
 //! restart it on part of its range.
 
-use super::cursor::{EntryCursor, LevelCursor, Recheck};
+use super::entry_cursor::{EntryCursor, LevelCursor, Recheck};
 use super::View;
 use crate::error::Error;
 use crate::tuning::{SCAN_CHUNK, SCAN_FIRST_CHUNK};
