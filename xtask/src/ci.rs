@@ -50,7 +50,8 @@ const SEEDED_BUGS: &[&str] = &[
 ];
 
 /// Tests that run in release mode because debug builds make them too slow.
-/// The `test` step leaves them out, so each runs once.
+/// The `test` step leaves them out when the release-tests step follows,
+/// so that each runs once.
 const RELEASE_TESTS: &[(&str, &str)] = &[
     ("tributary-journal", "damage"),
     ("tributary", "crash"),
@@ -84,6 +85,9 @@ struct Ctx {
     root: PathBuf,
     /// The cargo that runs this xtask, for steps on the default toolchain.
     cargo: String,
+    /// Whether the release-tests step runs after the test step, which
+    /// then leaves `RELEASE_TESTS` to it (with `--quick` it runs them).
+    release_tests_follow: bool,
 }
 
 impl Ctx {
@@ -136,6 +140,7 @@ pub fn run(args: Args) -> Result<()> {
     let ctx = Ctx {
         root: workspace_root(),
         cargo: std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()),
+        release_tests_follow: !quick && !skip.iter().any(|s| s == "release-tests"),
     };
     let started = Instant::now();
     let mut summary = Vec::new();
@@ -230,6 +235,10 @@ fn clippy(ctx: &Ctx) -> Result<String> {
 
 fn test(ctx: &Ctx) -> Result<String> {
     ensure_oracles()?;
+    if !ctx.release_tests_follow {
+        exec(ctx.cargo(&["test", "--workspace"]))?;
+        return Ok("(every suite, the release ones in debug)".to_owned());
+    }
     let debug_tests = debug_test_targets(ctx)?;
     let mut args = vec!["test", "--workspace", "--lib", "--bins"];
     for name in &debug_tests {

@@ -2,23 +2,18 @@
 //! minutes. Each says on stderr what it is doing when it starts, and what
 //! it did and how long it took when it ends; what it found goes to stdout.
 //!
-//! The library reports no progress from inside these calls, so the lines
-//! come from what it does offer: `Db::stats` before, during (a compaction
-//! is polled once a second from another thread) and after, the reports
-//! `check` and `repair` return, and with `-v` the `log` events of every
-//! flush and compaction.
+//! In between, the library's progress events (a table read, tables
+//! written, a level merged) show as lines of their own, at most one a
+//! second (`logger`); the end lines come from `Db::stats` before and
+//! after and from the reports `check` and `repair` return.
 
-use crate::progress::{mib, StatusLine};
+use crate::progress::mib;
 use crate::text::Notation;
 use crate::Failure;
 use std::io::Write;
 use std::path::Path;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-use tributary::{Db, Options, Stats};
-
-/// How often a running compaction's counters are shown.
-const COMPACT_PROGRESS_EVERY: Duration = Duration::from_secs(1);
+use std::time::Instant;
+use tributary::{Db, Options};
 
 /// The keys a `compact` covers, both ends inclusive; `None` is open.
 pub struct KeyRange {
@@ -50,7 +45,7 @@ pub fn compact(
         mib(before.bytes_per_level.iter().sum())
     );
     let started = Instant::now();
-    compact_showing_progress(&db, &before, range)?;
+    db.compact_range(range.start, range.end)?;
     let after = db.stats();
     eprintln!(
         "compacted in {:.1} s: {} compactions, {:.2} MiB of tables written",
@@ -67,36 +62,6 @@ pub fn compact(
         mib(after.bytes_per_level.iter().sum())
     )?;
     db.close()?;
-    Ok(())
-}
-
-/// Runs the compaction, showing the compactions done and bytes written
-/// since `before` once a second while it runs.
-fn compact_showing_progress(db: &Db, before: &Stats, range: KeyRange) -> Result<(), Failure> {
-    let (finished, finished_rx) = mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut status = StatusLine::new(COMPACT_PROGRESS_EVERY);
-            let started = Instant::now();
-            // Wakes once a second until the sender is dropped.
-            while let Err(mpsc::RecvTimeoutError::Timeout) =
-                finished_rx.recv_timeout(COMPACT_PROGRESS_EVERY)
-            {
-                status.tick(|| {
-                    let now = db.stats();
-                    format!(
-                        "compacting: {:.0} s, {} compactions, {:.2} MiB of tables written",
-                        started.elapsed().as_secs_f64(),
-                        now.compactions - before.compactions,
-                        mib(now.table_bytes_written - before.table_bytes_written)
-                    )
-                });
-            }
-        });
-        let result = db.compact_range(range.start, range.end);
-        drop(finished);
-        result
-    })?;
     Ok(())
 }
 
@@ -127,12 +92,9 @@ pub fn check(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
         report.journals.len(),
         mib(report.bytes())
     );
-    writeln!(out, "{report}")?;
-    if report.manifest.is_some() {
-        writeln!(out, "every block of every table checked")?;
-    }
-    if report.is_clean() {
-        writeln!(out, "ok")?;
+    // The verdict first: a reader that closes the pipe early (`check |
+    // head`) must not turn damage into success.
+    let verdict = if report.is_clean() {
         Ok(())
     } else if report.damage.is_some() {
         Err(Failure::Db(format!(
@@ -141,10 +103,21 @@ pub fn check(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
         )))
     } else {
         Err(Failure::Db(format!(
-            "{}: recovery would drop a torn tail",
+            "{}: recovery would drop a torn tail (beside a live writer: the record it is appending)",
             dir.display()
         )))
-    }
+    };
+    let printed = (|| {
+        writeln!(out, "{report}")?;
+        if report.manifest.is_some() {
+            writeln!(out, "every block of every table checked")?;
+        }
+        if verdict.is_ok() {
+            writeln!(out, "ok")?;
+        }
+        Ok::<(), Failure>(())
+    })();
+    verdict.and(printed)
 }
 
 /// `repair`: rebuilds the database in `dir` from whatever is readable,

@@ -107,8 +107,9 @@ pub fn decode_hex(text: &[u8]) -> Result<Vec<u8>, TextError> {
         .collect()
 }
 
-/// Bytes as text: printable ASCII but space as is (a backslash doubled),
-/// the rest as `\xNN`.
+/// Bytes as text: printable ASCII other than the space as is (a
+/// backslash doubled), the rest, the space included, as `\xNN`, so that
+/// a line of `scan` splits at its one space.
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
     for &b in bytes {

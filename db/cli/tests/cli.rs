@@ -202,14 +202,19 @@ fn repro_7e_dump_journal_reports_a_torn_tail() {
 /// command gets the locked error; a reading one reads beside the writer
 /// (a read-only open takes no lock).
 #[test]
-fn second_process_gets_locked_error() {
+fn a_second_writer_is_locked_out_and_readers_read_beside_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.put("k", "v").unwrap();
     let d = dir.path().to_str().unwrap();
     let out = tributary(&["--db", d, "put", "x", "1"]);
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("locked"), "{stderr}");
+    // A read command opens read-only beside the live writer, and sees
+    // what it had written.
+    let out = tributary(&["--db", d, "get", "k"]);
+    assert_eq!(out.stdout, b"v\n", "{out:?}");
     let out = tributary(&["--db", d, "get", "x"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     db.close().unwrap();
