@@ -199,7 +199,14 @@ fn commit_recovered(
         // A table is never left beside a missing `CURRENT` (recovery
         // refuses that: tables no manifest names could be anyone's), so a
         // directory of journals alone gets a manifest first.
-        let first = VersionSet::create(files, failure, None, catalog.clone(), &[])?;
+        let first = VersionSet::create(
+            files,
+            failure,
+            None,
+            catalog.clone(),
+            &[],
+            options.max_manifest_file_size,
+        )?;
         orphans.push(first.manifest_path().to_path_buf());
     }
     let mut edit = Vec::new();
@@ -241,7 +248,14 @@ fn commit_recovered(
     if in_memory.is_empty() {
         edit.extend([Field::LogNumber(number), Field::LastSeq(report.last_seq.0)]);
     }
-    let set = VersionSet::create(files, failure, retire, catalog, &edit)?;
+    let set = VersionSet::create(
+        files,
+        failure,
+        retire,
+        catalog,
+        &edit,
+        options.max_manifest_file_size,
+    )?;
     let version = set.version(&version)?;
     if report.leveldb_manifest {
         log::warn!(

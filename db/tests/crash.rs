@@ -4,7 +4,8 @@
 //! One seeded run of 4 writers (25% of writes synced, the memtable rotating
 //! through several journals, each frozen memtable flushed to a table and
 //! committed to the manifest, and now and then a batch larger than the
-//! write buffer written straight to a table) is recorded on a [`FaultFs`]; the open that
+//! write buffer written straight to a table, and the manifest rolled as
+//! it grows) is recorded on a [`FaultFs`]; the open that
 //! starts it installs a manifest too, so crash points fall inside flushes
 //! and manifest installs as well as journal writes. Then, for each
 //! prefix of its mutations and each [`CrashMode`], the file system a power
@@ -32,7 +33,7 @@
 
 mod common;
 
-use common::{contents, dir, options, random_batch, Ack, Oracle};
+use common::{contents, dir, random_batch, Ack, Oracle};
 use std::sync::{Arc, Mutex};
 use tributary::fs::{CrashMode, FaultFs, Mutation};
 use tributary::{Batch, Db, Options, RecoveryMode, WriteOptions};
@@ -46,6 +47,17 @@ struct Size {
     write_buffer: usize,
     /// Check every `stride`-th crash point (1 = all of them).
     stride: usize,
+}
+
+/// The common options with a manifest rolled at 256 bytes (twice its
+/// snapshot at the least), so that crash points fall inside manifest
+/// rolls too: a new manifest written, `CURRENT` switched, the old one
+/// deleted.
+fn options(fs: &FaultFs, write_buffer: usize) -> Options {
+    Options {
+        max_manifest_file_size: 256,
+        ..common::options(fs, write_buffer)
+    }
 }
 
 /// Writer 0 writes a batch larger than the write buffer once the run is
@@ -78,6 +90,7 @@ fn size() -> Size {
 fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
     let fs = FaultFs::recording();
     let db = Arc::new(Db::open(dir(), options(&fs, size.write_buffer)).unwrap());
+    let first_manifest = db.stats().manifest;
     let acks = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|s| {
         for w in 0..size.writers {
@@ -142,6 +155,11 @@ fn record_run(size: &Size, seed: u64) -> (Oracle, Vec<Mutation>) {
     assert!(
         stats.large_batches >= 2,
         "the run must write large batches: {stats:?}"
+    );
+    assert_ne!(
+        stats.manifest.as_ref().map(|m| &m.0),
+        first_manifest.as_ref().map(|m| &m.0),
+        "the run must roll the manifest, so that crash points fall in rolls"
     );
     Arc::into_inner(db).unwrap().close().unwrap();
     let acks = Arc::into_inner(acks).unwrap().into_inner().unwrap();

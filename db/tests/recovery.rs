@@ -463,3 +463,43 @@ fn check_finds_damage_in_a_table_block_an_open_does_not_read() {
     );
     db.close().unwrap();
 }
+
+/// The manifest is rolled once it outgrows `max_manifest_file_size` (and
+/// twice its snapshot): a new one holds the tables as one snapshot,
+/// `CURRENT` names it, the old one is gone, and a reopen replays the
+/// snapshot and what followed, reading every key back.
+#[test]
+fn the_manifest_is_rolled_as_it_grows_and_reopens_whole() {
+    let fs = FaultFs::new();
+    let small = Options {
+        max_manifest_file_size: 1 << 10,
+        ..options(&fs, 64 << 10)
+    };
+    let db = Db::open(dir(), small.clone()).unwrap();
+    let mut manifests = std::collections::BTreeSet::new();
+    for i in 0..30_000u32 {
+        db.put(
+            format!("{:08}", i.wrapping_mul(2_654_435_761) % 40_000),
+            [b'v'; 40],
+        )
+        .unwrap();
+        if i % 500 == 0 {
+            manifests.insert(db.stats().manifest.unwrap().0);
+        }
+    }
+    let contents = common::contents(&db);
+    let stats = db.stats();
+    db.close().unwrap();
+    assert!(stats.flushes + stats.compactions > 20, "{stats:?}");
+    assert!(manifests.len() > 3, "rolled {} times", manifests.len() - 1);
+    // Only the current manifest is left.
+    let on_disk: Vec<String> = tributary::fs::Fs::list(&fs, dir())
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.starts_with("MANIFEST-"))
+        .collect();
+    assert_eq!(on_disk.len(), 1, "{on_disk:?}");
+    let reopened = Db::open(dir(), small).unwrap();
+    assert_eq!(common::contents(&reopened), contents);
+    reopened.close().unwrap();
+}

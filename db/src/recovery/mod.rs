@@ -252,9 +252,9 @@ fn tables_last_seq(recorded: u64, scans: &[scan::JournalScan]) -> u64 {
 fn load_manifest(fs: &dyn Fs, listing: &Listing) -> Result<Option<Loaded>, Error> {
     let dir = &listing.dir;
     if !listing.current {
-        return match listing.tables.first() {
+        return match listing.tables.first().map(|t| &t.path) {
             // A directory someone took `CURRENT` from.
-            Some((_, table)) => Err(Error::corruption(
+            Some(table) => Err(Error::corruption(
                 CorruptionKind::Manifest,
                 dir.join(crate::files::CURRENT),
                 0,
@@ -391,8 +391,8 @@ fn set_aside(
     let unlisted: Vec<PathBuf> = listing
         .tables
         .iter()
-        .filter(|(n, _)| unlisted(n))
-        .map(|(_, p)| p.clone())
+        .filter(|t| unlisted(&t.number))
+        .map(|t| t.path.clone())
         .collect();
     let (kept_tables, orphans) = match plan.damage {
         Some(_) => (unlisted, Vec::new()),

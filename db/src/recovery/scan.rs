@@ -8,7 +8,8 @@
 
 use crate::error::{io_err, CorruptionKind, Error, Reason};
 use crate::files::{self, FileNumbers, Name};
-use crate::fs::{FileKind, Fs};
+use crate::fs::{FileKind, Fs, Metadata};
+use crate::version::ListedTable;
 use batch::{Batch, SeqNum};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ pub(crate) struct Listing {
     /// Shortened copies left by a repair that a crash interrupted.
     pub repair_copies: Vec<PathBuf>,
     /// Tables, by number.
-    pub tables: Vec<(u64, PathBuf)>,
+    pub tables: Vec<ListedTable>,
     /// Manifests, by number.
     pub manifests: Vec<(u64, PathBuf)>,
     /// Temporary files (`NNNNNN.dbtmp`) a crash left.
@@ -68,9 +69,13 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing, Error> {
                 repair_copies.push(path);
             }
             Name::Table(n) => {
-                check_own_file(fs, &path)?;
+                let len = check_own_file(fs, &path)?.len;
                 note(n, &path);
-                tables.push((n, path));
+                tables.push(ListedTable {
+                    number: n,
+                    path,
+                    len,
+                });
             }
             Name::Manifest(n) => {
                 check_own_file(fs, &path)?;
@@ -155,8 +160,8 @@ pub(crate) fn lost_number(name: &str) -> Option<u64> {
 }
 
 /// Checks that `path` is a regular file with one name: the only kind of
-/// entry the database reads, renames or keeps.
-pub(crate) fn check_own_file(fs: &dyn Fs, path: &Path) -> Result<(), Error> {
+/// entry the database reads, renames or keeps; returns what `stat` said.
+pub(crate) fn check_own_file(fs: &dyn Fs, path: &Path) -> Result<Metadata, Error> {
     let meta = fs.stat(path).map_err(io_err("stat", path))?;
     let reason = if meta.kind != FileKind::File {
         format!("{}, not a regular file", describe(meta.kind))
@@ -166,7 +171,7 @@ pub(crate) fn check_own_file(fs: &dyn Fs, path: &Path) -> Result<(), Error> {
             meta.links
         )
     } else {
-        return Ok(());
+        return Ok(meta);
     };
     Err(Error::ForeignFile {
         path: path.to_path_buf(),

@@ -392,28 +392,30 @@ fn open_mapped(bytes: MappedFile, path: &Path, meta: &FileMeta) -> Result<Table,
 /// Checks that the table at `path` exists and is `size` bytes, as the
 /// manifest says.
 pub(crate) fn check_present(fs: &dyn Fs, path: &Path, size: u64) -> Result<(), Error> {
-    let corrupt = |offset: u64, reason: String| Error::Corruption {
-        path: path.to_path_buf(),
-        offset,
-        reason: Reason::new(CorruptionKind::Table, reason),
-    };
-    let meta = match fs.stat(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(corrupt(
-                0,
-                "a table the manifest lists is missing".to_owned(),
-            ))
-        }
-        Err(e) => return Err(io_err("stat", path)(e)),
-    };
-    if meta.len != size {
-        return Err(corrupt(
-            meta.len.min(size),
-            format!("table is {} bytes where the manifest says {size}", meta.len),
-        ));
+    match fs.stat(path) {
+        Ok(meta) => check_size(path, meta.len, size),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::corruption(
+            CorruptionKind::Table,
+            path,
+            0,
+            "a table the manifest lists is missing",
+        )),
+        Err(e) => Err(io_err("stat", path)(e)),
     }
-    Ok(())
+}
+
+/// Checks that the table at `path`, found `len` bytes long, is `size`
+/// bytes, as the manifest says.
+pub(crate) fn check_size(path: &Path, len: u64, size: u64) -> Result<(), Error> {
+    if len == size {
+        return Ok(());
+    }
+    Err(Error::corruption(
+        CorruptionKind::Table,
+        path,
+        len.min(size),
+        format!("table is {len} bytes where the manifest says {size}"),
+    ))
 }
 
 fn probe<'a>(

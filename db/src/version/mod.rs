@@ -30,4 +30,4 @@ pub use catalog::{Catalog, NUM_LEVELS};
 pub(crate) use current::{Lookup, Retired, TableFile, Version};
 pub(crate) use deleter::Deleter;
 pub use edit::{Field, FileMeta, Record};
-pub(crate) use set::VersionSet;
+pub(crate) use set::{ListedTable, VersionSet};

@@ -22,7 +22,7 @@
 //! the caller poisons writes, and reads keep working.
 
 use super::catalog::Catalog;
-use super::current::{check_present, open_table, Retired, TableFile, Version};
+use super::current::{check_present, check_size, open_table, Retired, TableFile, Version};
 use super::edit::Field;
 use super::manifest::{self, ManifestWriter};
 use crate::error::{io_err, CorruptionKind, Error, Reason};
@@ -50,6 +50,19 @@ pub struct VersionSet {
     /// The database's one sticky failure: a failed commit is kept there,
     /// and no commit follows any failure.
     failure: Arc<Failure>,
+    /// `Options::max_manifest_file_size`.
+    max_manifest_size: u64,
+    /// The manifest size at which the next commit rolls it first
+    /// ([`roll_at`]).
+    roll_at: u64,
+}
+
+/// When a manifest that began as a snapshot of `snapshot` bytes is rolled:
+/// past `max` bytes, and never before twice its snapshot (a roll writes a
+/// snapshot: rolling sooner would write more than the edits it saves
+/// replaying).
+fn roll_at(max: u64, snapshot: u64) -> u64 {
+    max.max(snapshot.saturating_mul(2))
 }
 
 /// What `CURRENT` and the manifest it names held at open.
@@ -137,12 +150,23 @@ fn read_all(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
+/// A table file a directory listing found, with the length its `stat`
+/// gave: what [`open_tables`] checks each listed table against.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ListedTable {
+    pub number: u64,
+    pub path: PathBuf,
+    pub len: u64,
+}
+
 /// The tables of `catalog` in `dir`, each checked to exist with the size
 /// the manifest gives, to be opened on first use (`version::current`).
-/// `listed` are the tables the directory holds, by number, in order: a
-/// table is opened under the name it has there, `NNNNNN.ldb`, or
-/// `NNNNNN.sst` as LevelDB before 1.14 named tables (`.ldb` first where
-/// both are); new tables are always `.ldb`.
+/// `listed` are the tables the directory holds, by number, in order, with
+/// the lengths the listing's `stat` found (checked against, rather than a
+/// second `stat` of every table: a tenth of a reopen after a 10 M-key
+/// fill): a table is opened under the name it has there, `NNNNNN.ldb`,
+/// or `NNNNNN.sst` as LevelDB before 1.14 named tables (`.ldb` first
+/// where both are); new tables are always `.ldb`.
 ///
 /// # Errors
 ///
@@ -152,16 +176,22 @@ pub fn open_tables(
     fs: &Arc<dyn Fs>,
     dir: &Path,
     catalog: &Catalog,
-    listed: &[(u64, PathBuf)],
+    listed: &[ListedTable],
     retire: Option<&Sender<Retired>>,
 ) -> Result<Version, Error> {
     Version::derive(catalog, &Version::default(), |meta| {
-        let at = listed.partition_point(|(n, _)| *n < meta.number);
+        let at = listed.partition_point(|t| t.number < meta.number);
         let path = match listed.get(at) {
-            Some((n, path)) if *n == meta.number => path.clone(),
-            _ => files::table_path(dir, meta.number),
+            Some(t) if t.number == meta.number => {
+                check_size(&t.path, t.len, meta.size)?;
+                t.path.clone()
+            }
+            _ => {
+                let path = files::table_path(dir, meta.number);
+                check_present(&**fs, &path, meta.size)?;
+                path
+            }
         };
-        check_present(&**fs, &path, meta.size)?;
         Ok(Arc::new(TableFile::unopened(
             meta.clone(),
             path,
@@ -188,6 +218,7 @@ impl VersionSet {
         retire: Option<Sender<Retired>>,
         catalog: Catalog,
         edit: &[Field],
+        max_manifest_size: u64,
     ) -> Result<VersionSet, Error> {
         let (catalog, manifest) = install_manifest(
             &**files.fs(),
@@ -198,11 +229,61 @@ impl VersionSet {
         )?;
         Ok(VersionSet {
             catalog,
+            roll_at: roll_at(max_manifest_size, manifest.size()),
             manifest,
             files: Arc::clone(files),
             retire,
             failure: Arc::clone(failure),
+            max_manifest_size,
         })
+    }
+
+    /// Rolls the manifest if it has grown past [`roll_at`]: a new one
+    /// holding the catalog as one snapshot, `CURRENT` pointed at it, the
+    /// old one deleted. Run before an edit takes its next file number, so
+    /// that the edit records a number past the new manifest's. A crash
+    /// leaves `CURRENT` naming either manifest, both whole (the old one
+    /// is an orphan the next open deletes).
+    ///
+    /// # Errors
+    ///
+    /// The new manifest's or `CURRENT`'s I/O error, kept as the failure:
+    /// which manifest `CURRENT` names is then unknown, so no commit
+    /// follows.
+    fn roll_if_due(&mut self) -> Result<(), Error> {
+        if self.manifest.size() < self.roll_at {
+            return Ok(());
+        }
+        let old = self.manifest.path().to_path_buf();
+        self.failure
+            .check_io()
+            .map_err(io_err("roll manifest", &old))?;
+        let fs = &**self.files.fs();
+        let rolled = install_manifest(
+            fs,
+            self.files.dir(),
+            self.catalog.clone(),
+            &[],
+            &mut self.files.numbers(),
+        );
+        let (catalog, manifest) = rolled.inspect_err(|e| self.failure.set_copy(e))?;
+        log::debug!(
+            "rolled manifest {} ({} bytes) into {} ({} bytes)",
+            old.display(),
+            self.manifest.size(),
+            manifest.path().display(),
+            manifest.size()
+        );
+        self.roll_at = roll_at(self.max_manifest_size, manifest.size());
+        (self.catalog, self.manifest) = (catalog, manifest);
+        if let Err(e) = fs.remove(&old) {
+            // Not named by `CURRENT` any more: the next open deletes it.
+            log::warn!(
+                "rolled manifest {}: {e}; left for the next open",
+                old.display()
+            );
+        }
+        Ok(())
     }
 
     /// What the manifest says.
@@ -259,6 +340,7 @@ impl VersionSet {
         mut edit: Vec<Field>,
         base: &Version,
     ) -> Result<Version, Error> {
+        self.roll_if_due()?;
         edit.push(Field::NextFileNumber(self.files.next_unused()));
         self.log(edit)?;
         let next = self.version(base).inspect_err(|e| {
@@ -297,6 +379,7 @@ impl VersionSet {
         debug_assert!(edit
             .iter()
             .all(|f| !matches!(f, Field::AddFile { .. } | Field::DeleteFile { .. })));
+        self.roll_if_due()?;
         self.log(edit)
     }
 
