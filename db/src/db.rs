@@ -1052,10 +1052,14 @@ impl Db {
     /// The final sync's error, or the poisoning error of an earlier journal
     /// failure. A second call returns [`Error::Closed`].
     pub fn close(&self) -> Result<(), Error> {
+        self.close_as(Closer::Holder)
+    }
+
+    fn close_as(&self, closer: Closer) -> Result<(), Error> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
         }
-        self.open_held_tables();
+        self.open_held_tables(closer);
         let mut result = Ok(());
         if let Some(commit) = &self.commit {
             // A writer stalled for the background returns now.
@@ -1108,11 +1112,33 @@ impl Db {
     /// that snapshots and iterators, which may outlive the database, keep
     /// reading it after the next open deletes files this one left. An
     /// error is left for the read that meets it.
-    fn open_held_tables(&self) {
+    ///
+    /// When the last owner drops the database, nothing reads through it
+    /// afterwards: a table that only the current version holds, a version
+    /// that only the read state holds, is left closed. Opening all of
+    /// them took a third of a CLI `put` on a 10 M-key database.
+    fn open_held_tables(&self, closer: Closer) {
+        let view = self.shared.read.view();
+        // Counts: `view` here and the read state's; the version, the view's.
+        let ours_alone = closer == Closer::LastOwner
+            && Arc::strong_count(&view) == 2
+            && Arc::strong_count(&view.version) == 1;
         for file in self.unopened.iter().filter_map(Weak::upgrade) {
+            // Counts: `file` here and the current version's.
+            if ours_alone && Arc::strong_count(&file) == 2 {
+                continue;
+            }
             let _ = file.table();
         }
     }
+}
+
+/// Who closes a database: a holder through [`Db::close`], after which
+/// reads through it go on, or its last owner, dropping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closer {
+    Holder,
+    LastOwner,
 }
 
 /// Refuses a key longer than [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE).
@@ -1138,7 +1164,7 @@ impl Drop for Db {
             return;
         }
         // As close, with nobody to return an error to (the type's docs).
-        if let Err(e) = self.close() {
+        if let Err(e) = self.close_as(Closer::LastOwner) {
             log::error!(
                 "closing {} on drop: {e}; writes since the last sync may not survive a power loss",
                 self.shared.files.dir().display()

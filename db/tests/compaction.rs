@@ -230,10 +230,14 @@ fn a_snapshot_outlives_its_database_and_the_files_it_read() {
     let old_tables = tables(dir.path());
     assert!(!old_tables.is_empty());
 
-    // This open reads none of the tables before its snapshot outlives it.
+    // This open reads none of the tables before its snapshots outlive it:
+    // one past a close, one past a drop.
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let snapshot = db.snapshot();
     db.close().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let dropped_snapshot = db.snapshot();
+    drop(db);
 
     let db = Db::open(dir.path(), Options::default()).unwrap();
     for i in 0..3000 {
@@ -246,12 +250,14 @@ fn a_snapshot_outlives_its_database_and_the_files_it_read() {
         "the compaction deleted the old tables"
     );
 
-    let seen: Vec<(Vec<u8>, Vec<u8>)> = snapshot.iter().map(|r| r.unwrap()).collect();
-    assert_eq!(seen.len(), 3000);
-    assert!(seen.iter().all(|(k, v)| {
-        let i: u64 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
-        *v == value(i, 0)
-    }));
+    for snapshot in [snapshot, dropped_snapshot] {
+        let seen: Vec<(Vec<u8>, Vec<u8>)> = snapshot.iter().map(|r| r.unwrap()).collect();
+        assert_eq!(seen.len(), 3000);
+        assert!(seen.iter().all(|(k, v)| {
+            let i: u64 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
+            *v == value(i, 0)
+        }));
+    }
 }
 
 /// A table's index is read on first use: damage there fails that read,
