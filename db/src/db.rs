@@ -1027,8 +1027,11 @@ impl Db {
     /// It takes `&self`, so a database shared in an `Arc` is closed by any
     /// of its holders, as RocksDB's `Close`. Writers blocked in the
     /// meantime, and every write after it, return [`Error::Write`] with
-    /// `Closed`; acknowledged writes are never lost. Reads, snapshots and
-    /// iterators keep reading what the database held.
+    /// `Closed`; acknowledged writes are never lost. Snapshots and
+    /// iterators taken before keep reading what they saw, whatever later
+    /// opens of the directory do (the tables they hold are opened here);
+    /// reads through the closed database itself go on as long as no other
+    /// open deletes its tables.
     ///
     /// # Examples
     ///
@@ -1052,14 +1055,10 @@ impl Db {
     /// The final sync's error, or the poisoning error of an earlier journal
     /// failure. A second call returns [`Error::Closed`].
     pub fn close(&self) -> Result<(), Error> {
-        self.close_as(Closer::Holder)
-    }
-
-    fn close_as(&self, closer: Closer) -> Result<(), Error> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
         }
-        self.open_held_tables(closer);
+        self.open_held_tables();
         let mut result = Ok(());
         if let Some(commit) = &self.commit {
             // A writer stalled for the background returns now.
@@ -1113,16 +1112,15 @@ impl Db {
     /// reading it after the next open deletes files this one left. An
     /// error is left for the read that meets it.
     ///
-    /// When the last owner drops the database, nothing reads through it
-    /// afterwards: a table that only the current version holds, a version
-    /// that only the read state holds, is left closed. Opening all of
-    /// them took a third of a CLI `put` on a 10 M-key database.
-    fn open_held_tables(&self, closer: Closer) {
+    /// A table that only the current version holds, a version that only
+    /// the database's own read state holds, is left closed: opening every
+    /// table took a third of a CLI `put` on a 10 M-key database. Reads
+    /// through the closed database itself then open it when they need it
+    /// (see [`close`](Db::close)).
+    fn open_held_tables(&self) {
         let view = self.shared.read.view();
         // Counts: `view` here and the read state's; the version, the view's.
-        let ours_alone = closer == Closer::LastOwner
-            && Arc::strong_count(&view) == 2
-            && Arc::strong_count(&view.version) == 1;
+        let ours_alone = Arc::strong_count(&view) == 2 && Arc::strong_count(&view.version) == 1;
         for file in self.unopened.iter().filter_map(Weak::upgrade) {
             // Counts: `file` here and the current version's.
             if ours_alone && Arc::strong_count(&file) == 2 {
@@ -1131,14 +1129,6 @@ impl Db {
             let _ = file.table();
         }
     }
-}
-
-/// Who closes a database: a holder through [`Db::close`], after which
-/// reads through it go on, or its last owner, dropping it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Closer {
-    Holder,
-    LastOwner,
 }
 
 /// Refuses a key longer than [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE).
@@ -1164,7 +1154,7 @@ impl Drop for Db {
             return;
         }
         // As close, with nobody to return an error to (the type's docs).
-        if let Err(e) = self.close_as(Closer::LastOwner) {
+        if let Err(e) = self.close() {
             log::error!(
                 "closing {} on drop: {e}; writes since the last sync may not survive a power loss",
                 self.shared.files.dir().display()
