@@ -309,6 +309,19 @@ impl Db {
     /// recovered history: the last sequence number may go back.
     /// [`recovery_report`](Db::recovery_report) stays the open's.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let writer = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// let reader = tributary::Db::open_read_only(dir.path(), tributary::Options::default())?;
+    /// let seq = writer.write(&tributary::Batch::new(), &Default::default())?;
+    /// writer.put("k", "v")?;
+    /// assert!(reader.refresh()? > seq);
+    /// assert_eq!(reader.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`open_read_only`](Db::open_read_only), with the state before
@@ -351,6 +364,18 @@ impl Db {
     /// It creates no file, not even `LOCK`. It takes the lock if the file
     /// is there, so it fails with [`Error::Locked`] while the database is
     /// open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("k", "v")?;
+    /// db.close()?;
+    /// let report = tributary::Db::check(dir.path(), &tributary::Options::default())?;
+    /// assert!(report.is_clean(), "{report}");
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -419,6 +444,21 @@ impl Db {
     /// any point leaves a directory that the next repair turns into the
     /// same database (see the `repair` module). It takes the directory's
     /// lock, and accepts a directory LevelDB's `RepairDB` left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// # db.put("k", "v")?;
+    /// # db.close()?;
+    /// // After an open refused with a corruption error:
+    /// let report = tributary::Db::repair(dir.path(), &tributary::Options::default())?;
+    /// println!("{report}"); // what was salvaged, and what was set aside in lost/
+    /// let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// assert_eq!(db.get("k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -606,6 +646,18 @@ impl Db {
     /// Syncs the journal: every write acknowledged before the call survives
     /// a power loss once it returns.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// for i in 0..100u32 {
+    ///     db.put(i.to_be_bytes(), "unsynced")?; // fast, survives a process crash
+    /// }
+    /// db.sync()?; // now all of them survive a power loss too
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::Io`] if the sync fails (the database is then poisoned), or
@@ -725,6 +777,20 @@ impl Db {
     /// Flushes also run by themselves in the background as memtables
     /// freeze; this call is for a caller that wants the data in tables
     /// now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// for i in 0..1000u32 {
+    ///     db.put(i.to_be_bytes(), "v")?;
+    ///     db.delete(i.to_be_bytes())?;
+    /// }
+    /// db.compact()?; // the deletes and what they hid are gone from disk
+    /// assert!(db.iter().next().is_none());
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -1005,6 +1071,18 @@ impl Db {
     /// crash at any point leaves a directory that Tributary opens with
     /// every record (and, once `CURRENT` is switched, LevelDB too); a
     /// later Tributary open converts it again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = tributary::Db::open(dir.path(), tributary::Options::default())?;
+    /// db.put("k", "v")?;
+    /// let exported = db.export_leveldb(tributary::ExportOptions::default())?;
+    /// // C++ LevelDB or goleveldb now opens the directory, `k` in it.
+    /// assert!(exported.manifest.exists());
+    /// # Ok::<(), tributary::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
