@@ -31,10 +31,10 @@ use crate::fs::Fs;
 use crate::options::Options;
 use crate::read::{Frozen, View};
 use crate::recovery::{self, Fix, RecoveryReport, Replayed};
+use crate::version::set::read_all;
 use crate::version::Catalog;
 use batch::SeqNum;
 use memdb::BlockPool;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -164,7 +164,7 @@ impl Fingerprint {
     fn take(fs: &dyn Fs, dir: &Path) -> Fingerprint {
         let mut names = fs.list(dir).unwrap_or_default();
         names.sort_unstable();
-        let current = read(fs, &dir.join(files::CURRENT));
+        let current = read_all(fs, &dir.join(files::CURRENT)).ok();
         let manifest_len = current
             .as_deref()
             .and_then(files::parse_current)
@@ -176,11 +176,4 @@ impl Fingerprint {
             manifest_len,
         }
     }
-}
-
-/// The contents of `path`, or `None` if it cannot be read.
-fn read(fs: &dyn Fs, path: &Path) -> Option<Vec<u8>> {
-    let mut bytes = Vec::new();
-    fs.open(path).ok()?.read_to_end(&mut bytes).ok()?;
-    Some(bytes)
 }

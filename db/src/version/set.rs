@@ -142,7 +142,8 @@ pub fn load(fs: &dyn Fs, dir: &Path) -> Result<Loaded, Error> {
     })
 }
 
-fn read_all(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, Error> {
+/// The whole contents of `path` (`CURRENT`, a manifest).
+pub(crate) fn read_all(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, Error> {
     let mut bytes = Vec::new();
     fs.open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
