@@ -131,6 +131,10 @@ const fn beyond_read(
 /// every engine at its default compression instead of none.
 const COMPRESSIBLE: &[&str] = &["--compressible"];
 
+/// The flag of the fills measured settled (module `settle` of the bench
+/// binary).
+const SETTLE: &[&str] = &["--settle-after"];
+
 /// Whether a run of `workload` changes the database it runs on (every
 /// workload but the three that only read).
 pub(super) const fn workload_writes(workload: &str) -> bool {
@@ -191,11 +195,31 @@ pub(super) const CELLS: &[Cell] = &[
     // Beyond memory (BENCH.md): data well past every write buffer, so that
     // flushes, compactions and stalls are inside the timed region. The
     // 10 M fill ends with a timed reopen of its directory in a child.
+    // Every fill here then settles (`--settle-after`): its directory is
+    // opened again and left until the engine writes nothing for 3 s, so
+    // that write amplification counts the work a fill leaves behind
+    // (issue #28).
     Cell {
-        extra: &["--reopen-after"],
+        extra: &["--reopen-after", "--settle-after"],
         ..beyond("disk-fillrandom/1", "fillrandom", 1, 10_000_000, 200_000)
     },
-    beyond("disk-fillrandom/4", "fillrandom", 4, 2_500_000, 50_000),
+    Cell {
+        extra: SETTLE,
+        ..beyond("disk-fillrandom/4", "fillrandom", 4, 2_500_000, 50_000)
+    },
+    Cell {
+        extra: SETTLE,
+        ..beyond("disk-fill5m/1", "fillrandom", 1, 5_000_000, 100_000)
+    },
+    Cell {
+        extra: SETTLE,
+        ..beyond("disk-fill5m/4", "fillrandom", 4, 1_250_000, 25_000)
+    },
+    Cell {
+        extra: SETTLE,
+        secs: 600.0,
+        ..beyond("disk-fill20m/1", "fillrandom", 1, 20_000_000, 400_000)
+    },
     // One prep of 5 M random keys per engine, read by the five cells in
     // this order; readwhilewriting writes, so it comes last.
     beyond_read("disk-readrandom/1", "readrandom", 1, 1_000_000, 20_000),

@@ -12,7 +12,13 @@ pub(super) fn fmt_mib(bytes: Option<f64>) -> String {
 
 /// `files_per_level` as `4/1/1`, trailing empty levels left out.
 pub(super) fn fmt_levels(obj: &Object) -> String {
-    let Some(levels) = obj.get("files_per_level").and_then(Value::as_array) else {
+    fmt_levels_of(obj, "files_per_level")
+}
+
+/// The files per level under `key` as `4/1/1`, trailing empty levels left
+/// out.
+pub(super) fn fmt_levels_of(obj: &Object, key: &str) -> String {
+    let Some(levels) = obj.get(key).and_then(Value::as_array) else {
         return "-".to_owned();
     };
     let mut n: Vec<u64> = levels.iter().filter_map(Value::as_u64).collect();

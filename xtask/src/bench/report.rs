@@ -5,7 +5,7 @@
 
 use super::cells::{variants, Cell, BEYOND_READ_ROUNDS, BEYOND_ROUNDS};
 use super::charts;
-use super::format::{fmt_levels, fmt_mib, fmt_ops, fmt_us, mmss};
+use super::format::{fmt_levels, fmt_levels_of, fmt_mib, fmt_ops, fmt_us, mmss};
 use super::medians::{find, Median};
 use super::plan::cell_rounds;
 use super::targets::targets_table;
@@ -66,6 +66,10 @@ fn tables(session: &Session, medians: &[Median], started: Instant) -> String {
         report.push('\n');
     }
     if let Some(t) = beyond_tables(cells, &config.engines, medians) {
+        report.push_str(&t);
+        report.push('\n');
+    }
+    if let Some(t) = settled_table(cells, &config.engines, medians) {
         report.push_str(&t);
         report.push('\n');
     }
@@ -424,6 +428,77 @@ fn beyond_tables(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Opt
     Some(s)
 }
 
+/// The fills measured settled (`--settle-after`), one row per cell and
+/// engine: write amplification through the fill and through the settle
+/// (and Tributary's over LevelDB's), the settle's time, the settled
+/// files per level, the space on disk over the live data, and the share
+/// of the fill spent stalled.
+fn settled_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Option<String> {
+    let settled: Vec<&&Cell> = cells
+        .iter()
+        .filter(|c| c.extra.contains(&"--settle-after"))
+        .collect();
+    if settled.is_empty() {
+        return None;
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "settled fills\n  {:<23} {:<10} {:>10} {:>6} {:>8} {:>9} {:>8} {:>6} {:>8}  files per level",
+        "cell", "engine", "ops/s", "io-amp", "settled", "vs ldb", "settle", "space", "stalled",
+    );
+    for cell in &settled {
+        let amp =
+            |e: &str| find(medians, cell.id, e).and_then(|o| num_field(o, "settled_write_amp"));
+        for engine in engines {
+            let Some(obj) = find(medians, cell.id, engine) else {
+                continue;
+            };
+            let f = |k: &str| num_field(obj, k);
+            let vs = match (amp(engine), amp("leveldb")) {
+                (Some(a), Some(l)) if l > 0.0 => format!("{:.2}x", a / l),
+                _ => "-".to_owned(),
+            };
+            let stalled = match (f("stall_secs"), f("secs")) {
+                (Some(st), Some(secs)) if secs > 0.0 => format!("{:.0}%", 100.0 * st / secs),
+                _ => "-".to_owned(),
+            };
+            let two = |k: &str| f(k).map_or("-".to_owned(), |v| format!("{v:.2}"));
+            let levels = match (
+                fmt_levels_of(obj, "settled_files_per_level").as_str(),
+                f("settled_table_files"),
+            ) {
+                ("-", Some(n)) => format!("{n:.0} in all"),
+                (levels, _) => levels.to_owned(),
+            };
+            let _ = writeln!(
+                s,
+                "  {:<23} {:<10} {:>10} {:>6} {:>8} {:>9} {:>8} {:>6} {:>8}  {}",
+                cell.id,
+                engine,
+                fmt_ops(f("ops_per_sec")),
+                two("io_write_amp"),
+                two("settled_write_amp"),
+                vs,
+                f("settle_secs").map_or("-".to_owned(), |t| format!("{t:.1} s")),
+                two("space_amp"),
+                stalled,
+                levels,
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nio-amp: bytes passed to write(2) through the fill over user bytes; settled: the same \
+         from the fill's open through a reopen left alone until the engine wrote nothing for \
+         3 s, and its close (the bench binary's module settle), and vs ldb that over LevelDB's; \
+         settle: from that reopen to its last write; space: the directory's bytes after it \
+         over the keys and values of the distinct keys written; stalled: write stall time over \
+         the fill's time (engines that count stalls); files per level once settled."
+    );
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,5 +619,44 @@ mod tests {
         let tables = beyond_tables(&cells, &engines, &medians).unwrap();
         assert!(tables.contains("3 (2/1)"), "{tables}");
         assert!(tables.contains("writer 90.0 ops/s"), "{tables}");
+    }
+
+    #[test]
+    fn settled_fills_compare_with_leveldb() {
+        let line = |s: &str| -> Object { serde_json::from_str(s).unwrap() };
+        let median = |engine: &str, obj: Object| Median {
+            cell: "disk-fill20m/1",
+            engine: engine.to_owned(),
+            obj,
+        };
+        let medians = vec![
+            median(
+                "tributary",
+                line(
+                    r#"{"ops_per_sec":300.0,"secs":10.0,"stall_secs":2.0,"io_write_amp":5.0,"settled_write_amp":8.0,"settle_secs":4.0,"space_amp":1.1,"settled_files_per_level":[1,5,50,0]}"#,
+                ),
+            ),
+            median(
+                "leveldb",
+                line(r#"{"ops_per_sec":200.0,"settled_write_amp":10.0}"#),
+            ),
+        ];
+        let peers = ["leveldb".to_owned()];
+        let text = target_text(
+            "disk-fill20m/1",
+            &medians,
+            &peers.iter().collect::<Vec<_>>(),
+        );
+        assert!(
+            text.contains("settled w-amp <= 0.9x leveldb's: 8.00 vs 10.00 (0.80x) MET"),
+            "{text}"
+        );
+        assert!(text.contains("stalled < 25%: 20% MET"), "{text}");
+        let cells: Vec<&Cell> = CELLS.iter().collect();
+        let engines = ["tributary".to_owned(), "leveldb".to_owned()];
+        let table = settled_table(&cells, &engines, &medians).unwrap();
+        assert!(table.contains("0.80x"), "{table}");
+        assert!(table.contains("1/5/50"), "{table}");
+        assert!(table.contains("20%"), "{table}");
     }
 }

@@ -87,6 +87,16 @@ pub(super) fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> 
         ]
         .join("; "),
         "disk-fillrandom/4" => vs_best_peer(1.3),
+        "disk-fill5m/1" | "disk-fill5m/4" => {
+            [vs_leveldb(1.3), settled_target(cell, medians)].join("; ")
+        }
+        "disk-fill20m/1" => [
+            vs_leveldb(1.3),
+            settled_target(cell, medians),
+            stall_target(cell, medians),
+            tail_target(cell, medians),
+        ]
+        .join("; "),
         "compressed-fillrandom/1" => [vs_leveldb(1.3), disk_target(cell, medians)].join("; "),
         "compressed-readrandom/1" => vs_leveldb(1.2),
         "open-leveldb/1" => open_leveldb_target(cell, medians),
@@ -168,6 +178,36 @@ fn open_leveldb_target(cell: &str, medians: &[Median]) -> String {
             if t <= l { "MET" } else { "MISSED" }
         ),
         _ => "open <= leveldb's reopen: no measure".to_owned(),
+    }
+}
+
+/// Issue #28's write target: Tributary's settled write amplification at
+/// most 0.9x LevelDB's.
+fn settled_target(cell: &str, medians: &[Median]) -> String {
+    let amp = |e: &str| find(medians, cell, e).and_then(|o| num_field(o, "settled_write_amp"));
+    match (amp("tributary"), amp("leveldb")) {
+        (Some(t), Some(l)) if l > 0.0 => format!(
+            "settled w-amp <= 0.9x leveldb's: {t:.2} vs {l:.2} ({:.2}x) {}",
+            t / l,
+            if t <= 0.9 * l { "MET" } else { "MISSED" }
+        ),
+        _ => "settled w-amp <= 0.9x leveldb's: no measure".to_owned(),
+    }
+}
+
+/// Issue #28's stall target: under a quarter of the fill spent stalled.
+fn stall_target(cell: &str, medians: &[Median]) -> String {
+    let get = |k: &str| find(medians, cell, "tributary").and_then(|o| num_field(o, k));
+    match (get("stall_secs"), get("secs")) {
+        (Some(st), Some(secs)) if secs > 0.0 => {
+            let share = st / secs;
+            format!(
+                "stalled < 25%: {:.0}% {}",
+                100.0 * share,
+                if share < 0.25 { "MET" } else { "MISSED" }
+            )
+        }
+        _ => "stalled < 25%: no measure".to_owned(),
     }
 }
 

@@ -63,6 +63,11 @@ pub struct Cli {
     /// in a fresh process, as the reopen workload does.
     #[arg(long = "reopen-after")]
     reopen_after: bool,
+    /// fillrandom: after the fill and close (and the reopen of
+    /// --reopen-after), open DIR again and wait until the engine has
+    /// written nothing for 3 s; report what the fill cost once settled.
+    #[arg(long = "settle-after")]
+    settle_after: bool,
     /// Values from db_bench's compressible generator (Snappy halves them),
     /// and every engine at its default compression (else: none).
     #[arg(long)]
@@ -115,6 +120,8 @@ pub struct Spec {
     pub use_existing_db: bool,
     /// `--reopen-after`: the fill ends with a timed reopen in a child.
     pub reopen_after: bool,
+    /// `--settle-after`: the fill ends with a settle (module `settle`).
+    pub settle_after: bool,
     /// `--compressible`: compressible values, and each engine's default
     /// compression instead of none.
     pub compressible: bool,
@@ -313,6 +320,7 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         prep_keys,
         use_existing_db,
         reopen_after,
+        settle_after,
         compressible,
     } = cli;
     let engine = engine.unwrap_or(if workload.is_raw() {
@@ -355,6 +363,9 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
     if reopen_after && !matches!(workload, Workload::FillRandom | Workload::FillSync) {
         return Err("--reopen-after applies to fillrandom and fillsync".to_owned());
     }
+    if settle_after && workload != Workload::FillRandom {
+        return Err("--settle-after applies to fillrandom".to_owned());
+    }
     if compressible && workload.is_raw() {
         return Err("--compressible applies to the database engines".to_owned());
     }
@@ -375,6 +386,7 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         prep_keys,
         use_existing_db,
         reopen_after,
+        settle_after,
         compressible,
     };
     if spec.threads == 0 || spec.num == 0 || spec.batch == 0 {

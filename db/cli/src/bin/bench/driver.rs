@@ -105,6 +105,7 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
         _ => None,
     };
     engine.close()?;
+    let through_close = amp::delta(io_before, amp::io_wchar());
     // A run that read only what an earlier one wrote has no size of its own.
     let disk_bytes = if written.records > 0 {
         Some(amp::dir_bytes(&spec.db)?)
@@ -121,12 +122,27 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
     } else {
         None
     };
+    let settle = if spec.settle_after {
+        let settled = crate::settle::run::<E>(spec)?;
+        let reopen_io = match reopen {
+            Some(r) => r.io_bytes,
+            None => Some(0),
+        };
+        Some(crate::settle::SettleReport {
+            total_io_bytes: (|| Some(through_close? + reopen_io? + settled.io_bytes?))(),
+            live_bytes: crate::settle::live_bytes(spec, timed.ops),
+            ..settled
+        })
+    } else {
+        None
+    };
     Ok(Outcome {
         counters,
         fill: Some(fill),
         stalls,
         reopen,
         disk_bytes,
+        settle,
         ..timed
     })
 }

@@ -5,7 +5,7 @@
 //!       [--value-size 100] [--key-size 16] [--sync] [--batch B]
 //!       [--engine tributary|leveldb|rocksdb|fjall|device] [--big-batch MIB]
 //!       [--duration SECS] [--prep-keys K] [--use-existing-db]
-//!       [--reopen-after] [--compressible]
+//!       [--reopen-after] [--settle-after] [--compressible]
 //! ```
 //!
 //! It deletes and recreates `DIR`, runs one workload against one engine, and
@@ -39,7 +39,9 @@
 //! there; `cargo xtask bench` uses it so that its read cells share one
 //! prep per engine. `--reopen-after` ends `fillrandom` or `fillsync`, after
 //! the close, with the `reopen` workload's timed child on its directory,
-//! adding the `reopen` fields to the fill's line.
+//! adding the `reopen` fields to the fill's line. `--settle-after` ends
+//! `fillrandom` by opening the directory once more and waiting until the
+//! engine is idle (module `settle`), adding the `settled_` fields.
 //!
 //! Values are incompressible and every engine runs with compression off
 //! (BENCH.md), unless `--compressible`: then values come from db_bench's
@@ -102,6 +104,7 @@ mod openleveldb;
 mod peers;
 mod reopen;
 mod report;
+mod settle;
 
 use args::{EngineName, Spec, Workload};
 use std::process::ExitCode;

@@ -121,6 +121,7 @@ pub fn spawn_child(spec: &Spec) -> Result<ReopenReport, String> {
         open_secs: f("open_secs").ok_or("the reopen child gave no open_secs")?,
         rss_anon_before_kib: u("rss_anon_before_kib"),
         rss_anon_kib: u("rss_anon_kib"),
+        io_bytes: u("io_bytes"),
         ..ReopenReport::default()
     })
 }
@@ -143,6 +144,7 @@ pub fn child<E: Engine>(spec: &Spec) -> Result<String, String> {
         ));
     }
     engine.close()?;
+    let io_bytes = amp::io_wchar();
     let mut line = serde_json::json!({
         "reopen_secs": reopened.as_secs_f64(),
         "open_secs": opened.as_secs_f64(),
@@ -153,6 +155,9 @@ pub fn child<E: Engine>(spec: &Spec) -> Result<String, String> {
     }
     if let Some(k) = rss_after {
         fields.insert("rss_anon_kib".to_owned(), k.into());
+    }
+    if let Some(io) = io_bytes {
+        fields.insert("io_bytes".to_owned(), io.into());
     }
     Ok(line.to_string())
 }

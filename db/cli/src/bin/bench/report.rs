@@ -33,6 +33,9 @@ pub struct Outcome {
     /// Bytes of the files in the database directory after the close, for
     /// a run that wrote (module `amp`, [`dir_bytes`](crate::amp::dir_bytes)).
     pub disk_bytes: Option<u64>,
+    /// `--settle-after`: the fill once its engine was idle (module
+    /// `settle`).
+    pub settle: Option<crate::settle::SettleReport>,
     /// `openleveldb`: C++ LevelDB's reopen of its own directory, beside
     /// Tributary's open of a copy in `reopen`.
     pub leveldb_reopen: Option<ReopenReport>,
@@ -68,6 +71,8 @@ pub struct ReopenReport {
     pub prep_rss_anon_kib: Option<u64>,
     /// The engine's default write buffer in bytes, if known.
     pub write_buffer: Option<u64>,
+    /// What the child passed to `write(2)` in all, its close included.
+    pub io_bytes: Option<u64>,
 }
 
 /// What the `--big-batch` side writer did.
@@ -225,6 +230,41 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
                     round(k as f64 * 1024.0 / wb as f64, 2).into(),
                 );
             }
+        }
+    }
+    if let Some(s) = &outcome.settle {
+        put("settle_secs", round(s.secs, 3).into());
+        if let Some(io) = s.total_io_bytes {
+            put("settled_io_bytes", io.into());
+            if let Some(user) = outcome
+                .fill
+                .as_ref()
+                .map(|f| f.user_bytes)
+                .filter(|&u| u > 0)
+            {
+                put(
+                    "settled_write_amp",
+                    round(io as f64 / user as f64, 3).into(),
+                );
+            }
+        }
+        if let Some(files) = &s.shape.files_per_level {
+            put("settled_files_per_level", files.clone().into());
+        }
+        let tables = s
+            .shape
+            .table_files
+            .or_else(|| Some(s.shape.files_per_level.as_ref()?.iter().sum()));
+        if let Some(n) = tables {
+            put("settled_table_files", n.into());
+        }
+        put("settled_disk_bytes", s.disk_bytes.into());
+        if let Some(live) = s.live_bytes.filter(|&l| l > 0) {
+            put("live_bytes", live.into());
+            put(
+                "space_amp",
+                round(s.disk_bytes as f64 / live as f64, 3).into(),
+            );
         }
     }
     if let Some(l) = outcome.leveldb_reopen {
