@@ -148,6 +148,12 @@ pub struct Stats {
     /// Bytes of tables written since open (write amplification's
     /// numerator, with the journals').
     pub table_bytes_written: u64,
+    /// [`table_bytes_written`](Stats::table_bytes_written) by the level
+    /// the tables were written into, level 0 first (flushes write level
+    /// 0; a compaction writes the level below its inputs): where the
+    /// write amplification comes from, as the `Write(MB)` column of
+    /// LevelDB's `leveldb.stats`.
+    pub table_bytes_written_per_level: Vec<u64>,
     /// Bytes of the data blocks of the tables written since open, before
     /// compression ([`Options::compression`](crate::Options::compression)).
     pub data_bytes_raw: u64,
@@ -1019,6 +1025,7 @@ impl Db {
             large_batches: self.shared.counters.get(Count::LargeBatches),
             compactions: self.shared.counters.get(Count::Compactions),
             table_bytes_written: self.shared.counters.get(Count::TableBytesWritten),
+            table_bytes_written_per_level: self.shared.counters.level_bytes(),
             data_bytes_raw: self.shared.counters.get(Count::DataBytesRaw),
             data_bytes_stored: self.shared.counters.get(Count::DataBytesStored),
             manifest: versions

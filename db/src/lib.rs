@@ -131,6 +131,7 @@ pub use progress::PROGRESS_LOG_TARGET;
 pub use read::{Cursor, Iter};
 pub use recovery::{Damage, DropKind, DroppedRange, JournalReport, RecoveryReport, SetAside};
 pub use repair::{RepairReport, Salvaged};
+pub use shape::CompactionPicker;
 pub use table::Compression;
 /// The group-commit types the database's API names: [`Stats::writer`],
 /// [`Error::Write`].

@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::fs::{Fs, OsFs};
+use crate::shape::CompactionPicker;
 use crate::table::Compression;
 use crate::tuning::MAX_WRITE_BUFFER_SIZE;
 use std::fmt;
@@ -99,6 +100,9 @@ pub struct Options {
     /// and 8.64x with 40 MiB, and ran fastest with 10 (a larger level 1
     /// makes every level-0 compaction merge more of it). At least 16 KiB.
     pub level1_size: u64,
+    /// How compaction chooses what to rewrite ([`CompactionPicker`]).
+    /// Default: [`CompactionPicker::LeastOverlap`].
+    pub compaction_picker: CompactionPicker,
     /// The size at which a table's data block is cut, before the block's
     /// last entry (LevelDB's `block_size`): larger blocks make a smaller
     /// index and faster scans, smaller ones cheaper point reads. Default:
@@ -144,6 +148,7 @@ impl Default for Options {
             max_batch_size: 256 << 20,
             table_file_size: 2 << 20,
             level1_size: 10 << 20,
+            compaction_picker: CompactionPicker::LeastOverlap,
             block_size: crate::table::BLOCK_SIZE,
             compression: Compression::Snappy,
             compression_per_level: Vec::new(),
@@ -164,6 +169,7 @@ impl fmt::Debug for Options {
             .field("recovery", &self.recovery)
             .field("max_batch_size", &self.max_batch_size)
             .field("table_file_size", &self.table_file_size)
+            .field("compaction_picker", &self.compaction_picker)
             .field("level1_size", &self.level1_size)
             .field("block_size", &self.block_size)
             .field("compression", &self.compression)
@@ -182,9 +188,11 @@ impl Options {
     pub(crate) fn shape(&self) -> crate::shape::Shape {
         crate::shape::Shape {
             l0_trigger: crate::tuning::L0_COMPACTION_TRIGGER,
+            l0_batch: crate::tuning::L0_BATCH_TRIGGER,
             l1_bytes: self.level1_size,
             ratio: crate::tuning::LEVEL_SIZE_RATIO,
             target_file_size: self.table_file_size,
+            picker: self.compaction_picker,
             block_size: self.block_size,
             compression: std::array::from_fn(|level| match self.compression_per_level.as_slice() {
                 [] => self.compression,

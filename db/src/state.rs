@@ -35,6 +35,7 @@ use crate::read::{Change, ReadState};
 use crate::shape::Shape;
 use crate::stall::WriteGate;
 use crate::sync::lock;
+use crate::tuning::WRITES_QUIET;
 use crate::version::{Deleter, Version, VersionSet};
 use crate::wal::Journals;
 use memdb::BlockPool;
@@ -42,6 +43,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// What the write path, the background lanes and readers share (see the
 /// module docs for each part's owner and the lock order).
@@ -144,6 +146,10 @@ pub(crate) struct Lanes {
     /// Tables a compaction found damaged (number to what it found): the
     /// picker goes around them. A leaf lock.
     quarantined: Mutex<BTreeMap<u64, String>>,
+    /// When a table last went into level 0 (a flush or a large batch):
+    /// while they come faster than [`WRITES_QUIET`] apart, level 0 is
+    /// compacted in batches (`compaction::pick`). A leaf lock.
+    last_flush: Mutex<Option<Instant>>,
 }
 
 /// Which lane a failure or recovery is noted for ([`Lanes::note`]).
@@ -173,6 +179,20 @@ impl Lanes {
             // Full: a wake-up is pending and covers this one.
             let _ = wake.try_send(());
         }
+    }
+
+    /// A table went into level 0 just now.
+    pub fn note_flushed(&self) {
+        *lock(&self.last_flush) = Some(Instant::now());
+    }
+
+    /// How long level 0 keeps batching from now, if a table went into it
+    /// within the last [`WRITES_QUIET`]: the writes are flowing.
+    pub fn writes_flowing(&self) -> Option<Duration> {
+        let last = (*lock(&self.last_flush))?;
+        WRITES_QUIET
+            .checked_sub(last.elapsed())
+            .filter(|d| !d.is_zero())
     }
 
     /// A new version was published (a flush, a compaction, a large
@@ -235,6 +255,8 @@ pub(crate) struct Counters {
     table_bytes_written: AtomicU64,
     data_bytes_raw: AtomicU64,
     data_bytes_stored: AtomicU64,
+    /// Bytes of tables written into each level.
+    level_bytes: [AtomicU64; crate::version::NUM_LEVELS],
 }
 
 /// One of the [`Counters`].
@@ -277,5 +299,18 @@ impl Counters {
     /// The value of `count`.
     pub fn get(&self, count: Count) -> u64 {
         self.counter(count).load(Ordering::Relaxed)
+    }
+
+    /// Adds `n` bytes of tables written into `level`.
+    pub fn add_level_bytes(&self, level: usize, n: u64) {
+        self.level_bytes[level].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes of tables written into each level, level 0 first.
+    pub fn level_bytes(&self) -> Vec<u64> {
+        self.level_bytes
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect()
     }
 }

@@ -539,7 +539,8 @@ fn a_damaged_table_is_quarantined_and_compaction_goes_around_it() {
     // stays bounded, and writes stop with an error naming the table.
     let mut stopped = None;
     for round in 200..400 {
-        assert!(db.stats().files_per_level[0] <= 12, "level 0 unbounded");
+        // 30: the stop trigger (`L0_STOP_TRIGGER`).
+        assert!(db.stats().files_per_level[0] <= 30, "level 0 unbounded");
         if let Some(e) = in_range
             .iter()
             .find_map(|&i| db.put(key(i), value(i, round)).err())
@@ -554,7 +555,7 @@ fn a_damaged_table_is_quarantined_and_compaction_goes_around_it() {
             .contains(&format!("{:06}.ldb", damaged.number)),
         "{err}"
     );
-    assert!(db.stats().files_per_level[0] <= 12);
+    assert!(db.stats().files_per_level[0] <= 30);
     drop(db);
 
     match Db::check(dir.path(), &Options::default()) {

@@ -477,7 +477,7 @@ fn the_manifest_is_rolled_as_it_grows_and_reopens_whole() {
     };
     let db = Db::open(dir(), small.clone()).unwrap();
     let mut manifests = std::collections::BTreeSet::new();
-    for i in 0..30_000u32 {
+    for i in 0..80_000u32 {
         db.put(
             format!("{:08}", i.wrapping_mul(2_654_435_761) % 40_000),
             [b'v'; 40],

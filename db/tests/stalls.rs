@@ -1,7 +1,7 @@
 //! TABLES.md T8: write stalls. With the compaction lane paused by its test
-//! hook, flushes pile tables into level 0: from 8 each write group sleeps
-//! 1 ms, at 12 (frozen memtables counted) a write that needs a rotation
-//! waits; it resumes when compaction drains level 0, and fails when a
+//! hook, flushes pile tables into level 0: from [`SLOWDOWN`] each write
+//! group sleeps 1 ms, at [`STOP`] (frozen memtables counted) a write that
+//! needs a rotation waits; it resumes when compaction drains level 0, and fails when a
 //! persistent error stops the background. (That a stall returns on close
 //! is the gate's own test, in `compaction::stall`: through the public API
 //! `Db::close` takes the database by value, so no write can be in flight
@@ -17,6 +17,14 @@ use tributary::fs::{Fault, FaultFs, FaultKind, FaultOp};
 use tributary::{Db, Stats};
 
 const WRITE_BUFFER: usize = 64 << 10;
+
+/// The level-0 tables at which each write group sleeps (the database's
+/// `L0_SLOWDOWN_TRIGGER`, RocksDB's default).
+const SLOWDOWN: usize = 20;
+
+/// The level-0 tables, frozen memtables counted, at which a write that
+/// needs a rotation waits (`L0_STOP_TRIGGER`).
+const STOP: usize = 30;
 const VALUE: usize = 1000;
 
 fn key(i: u64) -> Vec<u8> {
@@ -41,8 +49,8 @@ fn paused_with_level0(fs: &FaultFs, tables: usize) -> (Arc<Db>, u64) {
         db.put(key(next), value(next)).unwrap();
         next += 1;
         let stats = db.stats();
-        if stats.files_per_level[0] + stats.frozen_memtables < 8 {
-            assert_eq!(stats.write_slowdowns, 0, "slowed below 8 tables");
+        if stats.files_per_level[0] + stats.frozen_memtables < SLOWDOWN {
+            assert_eq!(stats.write_slowdowns, 0, "slowed below {SLOWDOWN} tables");
         }
     }
     (db, next)
@@ -88,9 +96,9 @@ fn wait_until_stopped(db: &Db, progress: &AtomicU64) -> Stats {
 }
 
 #[test]
-fn writes_slow_at_8_tables_wait_at_12_and_resume_when_level_0_drains() {
+fn writes_slow_at_20_tables_wait_at_30_and_resume_when_level_0_drains() {
     let fs = FaultFs::new();
-    let (db, next) = paused_with_level0(&fs, 8);
+    let (db, next) = paused_with_level0(&fs, SLOWDOWN);
 
     // Each write is its own group here: each sleeps once.
     let before = db.stats();
@@ -100,7 +108,7 @@ fn writes_slow_at_8_tables_wait_at_12_and_resume_when_level_0_drains() {
     let after = db.stats();
     assert!(
         after.write_slowdowns >= before.write_slowdowns + 20,
-        "20 groups at 8+ tables slept {} times",
+        "20 groups at {SLOWDOWN}+ tables slept {} times",
         after.write_slowdowns - before.write_slowdowns
     );
     assert!(after.write_stall_time >= before.write_stall_time + Duration::from_millis(20));
@@ -116,11 +124,11 @@ fn writes_slow_at_8_tables_wait_at_12_and_resume_when_level_0_drains() {
     );
     let level0_tables = stopped.files_per_level[0];
     assert!(
-        level0_tables + stopped.frozen_memtables >= 12 || stopped.frozen_memtables >= 2,
+        level0_tables + stopped.frozen_memtables >= STOP || stopped.frozen_memtables >= 2,
         "stopped with {level0_tables} tables and {} frozen memtables",
         stopped.frozen_memtables
     );
-    assert!(level0_tables <= 12, "level 0 grew to {level0_tables}");
+    assert!(level0_tables <= STOP, "level 0 grew to {level0_tables}");
     // Reads go on meanwhile.
     assert_eq!(db.get(key(0)).unwrap(), Some(value(0)));
 
@@ -137,13 +145,13 @@ fn writes_slow_at_8_tables_wait_at_12_and_resume_when_level_0_drains() {
     }
     // Level 0 never went past the trigger (the flushes after the stop
     // were of memtables it counted).
-    assert!(stats.files_per_level[0] <= 12);
+    assert!(stats.files_per_level[0] <= STOP);
 }
 
 #[test]
 fn a_persistent_error_wakes_a_stopped_writer() {
     let fs = FaultFs::new();
-    let (db, next) = paused_with_level0(&fs, 8);
+    let (db, next) = paused_with_level0(&fs, SLOWDOWN);
     let (handle, progress) = writer(&db, next, 40 * (WRITE_BUFFER / VALUE) as u64);
     wait_until_stopped(&db, &progress);
 

@@ -115,7 +115,7 @@ fn flush_one(
         )
         .map_err(io_err("write table", &path))?;
         fs.sync_dir(dir).map_err(io_err("directory fsync", dir))?;
-        written.count(&shared.counters);
+        written.count(&shared.counters, 0);
         edit.push(Field::AddFile {
             level: 0,
             file: written.meta,
@@ -126,6 +126,7 @@ fn flush_one(
     edit.extend(tracked(set, std::mem::take(synced)));
     let version = set.log_and_apply(edit, &view.version)?;
     // Published: readers find the records in the table from now on.
+    shared.lanes.note_flushed();
     shared.install(version, Change::Flushed(oldest));
     shared.counters.add(Count::Flushes, 1);
     log::debug!(

@@ -90,7 +90,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
         let _ = fs.remove(&path);
         return Err(io_err("directory fsync", dir)(e));
     }
-    written.count(&shared.counters);
+    written.count(&shared.counters, 0);
     let edit = vec![
         Field::AddFile {
             level: 0,
@@ -101,7 +101,10 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     // The batch's numbers are taken for good once committed.
     match set.log_and_apply(edit, &shared.read.view().version) {
         // Published: readers find the batch in the table.
-        Ok(version) => shared.install(version, Change::LargeBatch(last)),
+        Ok(version) => {
+            shared.lanes.note_flushed();
+            shared.install(version, Change::LargeBatch(last))
+        }
         Err(e) => {
             drop(guard);
             super::note_stopped(shared, &e);

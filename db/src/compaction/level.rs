@@ -49,7 +49,8 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
     let pointer_of = |level: usize| pointers.get(&(level as u8)).cloned();
     let quarantined = shared.lanes.quarantined();
     let avoid = |number: u64| quarantined.contains_key(&number);
-    let Some(picked) = pick::pick(&version.levels, &pointer_of, shape, &avoid) else {
+    let batching = shared.lanes.writes_flowing().is_some();
+    let Some(picked) = pick::pick(&version.levels, &pointer_of, shape, batching, &avoid) else {
         if let Some((number, why)) = quarantined.iter().next() {
             if version.levels[0].len() >= L0_STOP_TRIGGER {
                 // Level 0 is full and every compaction that would drain it

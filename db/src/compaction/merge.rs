@@ -345,7 +345,7 @@ fn merge_into(
         let (written, file) = out
             .finish_unsynced()
             .map_err(io_err("write table", &path))?;
-        written.count(&shared.counters);
+        written.count(&shared.counters, level);
         if sync.send((file, path.clone())).is_err() {
             // The syncer failed; `merge` reports its error.
             return Err(io_err("sync table", &path)(std::io::Error::other(
@@ -471,7 +471,7 @@ pub(crate) fn rewrite_table(
         let _ = fs.remove(&path);
         return Err(io_err("directory fsync", dir)(e));
     }
-    written.count(&shared.counters);
+    written.count(&shared.counters, level);
     let output = Output {
         meta: written.meta,
         path,

@@ -173,10 +173,12 @@ fn run(shared: &Shared, write_buffer_size: usize, woken: &Receiver<()>) {
 /// with the flush's back-off; after a manifest failure it stops.
 fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
     let mut retry: Option<Duration> = None;
+    let mut recheck: Option<Duration> = None;
     loop {
-        if !wait(woken, retry) {
+        if !wait(woken, retry.or(recheck)) {
             return;
         }
+        recheck = None;
         while !stopped(shared) && !shared.lanes.paused() {
             if let Err(mpsc::TryRecvError::Disconnected) = woken.try_recv() {
                 return; // closing: the rest waits for the next open
@@ -187,6 +189,7 @@ fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
                 Ok(true) => retry = None,
                 Ok(false) => {
                     retry = None;
+                    recheck = batch_ends(shared);
                     break;
                 }
                 Err(e) => {
@@ -199,6 +202,19 @@ fn compaction_lane(shared: &Shared, woken: &Receiver<()>) {
             }
         }
     }
+}
+
+/// When level 0 holds enough tables to be due but waits for a batch
+/// while the writes flow: how long until they count as stopped, so that
+/// the lane looks again then and compacts level 0 for the reads that
+/// follow (no flush would wake it).
+fn batch_ends(shared: &Shared) -> Option<Duration> {
+    let level0 = shared.read.view().version.levels[0].len();
+    if level0 < shared.shape.l0_due(false) {
+        return None;
+    }
+    // Past the end, not at it: `writes_flowing` must say no by then.
+    Some(shared.lanes.writes_flowing()? + Duration::from_millis(1))
 }
 
 /// A lane's wait for its next round: a wake-up, or the end of `retry`

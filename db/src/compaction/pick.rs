@@ -2,16 +2,25 @@
 //! the compact pointers and the tree's [`Shape`] (TABLES.md §6, LevelDB's
 //! `VersionSet::PickCompaction` without seek compactions).
 //!
-//! 1. **Score** each level but the last: level 0 by its file count over
-//!    [`Shape::l0_trigger`] (every read consults each level-0 table, so
-//!    their number is what costs), a deeper level by its bytes over its
-//!    target, [`Shape::l1_bytes`] times [`Shape::ratio`] per level below 1.
-//!    The highest score at or above 1 is compacted; on a tie, the upper
-//!    level, whose data is newer and read first.
-//! 2. **The first input**: the first table of the level, in key order,
-//!    that ends after the level's compact pointer, or the level's first
-//!    table when none does (round robin: successive compactions sweep the
-//!    key space, so each part of a level is compacted in its turn).
+//! 1. **Score** each level but the last: a level below 0 by its bytes
+//!    over its target, [`Shape::l1_bytes`] times [`Shape::ratio`] per
+//!    level below 1; level 0 by its file count (every read consults each
+//!    level-0 table, so their number is what costs) over
+//!    [`Shape::l0_trigger`], or over [`Shape::l0_batch`] while the writes
+//!    flow (the caller says so: tables reach level 0 less than
+//!    `tuning::WRITES_QUIET` apart). That is **level-0 batching**: each
+//!    level-0 merge takes more new data for its rewrite of level 1 (the
+//!    figures are at `tuning::L0_BATCH_TRIGGER`). The highest score at or above 1 is
+//!    compacted; on a tie, the upper level, whose data is newer and read
+//!    first.
+//! 2. **The first input**, by [`Shape::picker`]. LevelDB's: the first
+//!    table of the level, in key order, that ends after the level's
+//!    compact pointer, or the level's first table when none does (round
+//!    robin: successive compactions sweep the key space, so each part of
+//!    a level is compacted in its turn). RocksDB's least overlap: the
+//!    table whose overlap with the next level is smallest for its size,
+//!    so each compaction moves the most data down for what it rewrites.
+//!    Level 0's tables overlap each other and go together (step 3).
 //! 3. **Expand** the input to the tables whose user keys overlap it, until
 //!    nothing more does. On level 0 tables overlap freely; on any level a
 //!    user key's versions may lie on both sides of a table boundary, and a
@@ -30,6 +39,7 @@
 //! ends an output table before it overlaps too much of the grandparent
 //! level, so that one table's next compaction stays bounded.
 
+use crate::shape::CompactionPicker;
 pub(crate) use crate::shape::Shape;
 use crate::version::{FileMeta, NUM_LEVELS};
 use batch::key;
@@ -66,11 +76,24 @@ pub(crate) struct Pick {
 
 /// The score of each level but the last (level 0 first); a level scoring
 /// at least 1 needs a compaction.
-pub(crate) fn scores<E: Entry>(levels: &[Vec<E>; NUM_LEVELS], shape: &Shape) -> Vec<f64> {
+/// `batching` says whether the writes are flowing, so that level 0 waits
+/// for a batch ([`Shape::l0_batch`] tables).
+pub(crate) fn scores<E: Entry>(
+    levels: &[Vec<E>; NUM_LEVELS],
+    shape: &Shape,
+    batching: bool,
+) -> Vec<f64> {
     (0..NUM_LEVELS - 1)
         .map(|level| {
             if level == 0 {
-                levels[0].len() as f64 / shape.l0_trigger as f64
+                // Below its due count level 0 waits (a score under 1);
+                // at it, it competes as it would unbatched, at the count
+                // over the trigger: a batch is worth waiting for, not
+                // worth stalling the writers for.
+                let tables = levels[0].len();
+                let due = shape.l0_due(batching);
+                let over = if tables >= due { shape.l0_trigger } else { due };
+                tables as f64 / over as f64
             } else {
                 let bytes: u64 = levels[level].iter().map(|t| t.meta().size).sum();
                 bytes as f64 / shape.max_bytes(level) as f64
@@ -81,17 +104,19 @@ pub(crate) fn scores<E: Entry>(levels: &[Vec<E>; NUM_LEVELS], shape: &Shape) -> 
 
 /// The compaction to run next, if any level needs one. `levels` may list
 /// each level's tables in any order; `pointers` gives each level's compact
-/// pointer, if it has one.
+/// pointer, if it has one; `batching`, whether level 0 waits for a batch
+/// ([`scores`]); `avoid`, tables no compaction may take.
 pub(crate) fn pick<E: Entry>(
     levels: &[Vec<E>; NUM_LEVELS],
     pointers: &dyn Fn(usize) -> Option<Vec<u8>>,
     shape: &Shape,
+    batching: bool,
     avoid: &dyn Fn(u64) -> bool,
 ) -> Option<Pick> {
     // Step 1, most needed level first; the upper level wins a tie. The
     // next level in line is tried only when every compaction of this one
     // would take a table to `avoid`.
-    let mut needy: Vec<(usize, f64)> = scores(levels, shape)
+    let mut needy: Vec<(usize, f64)> = scores(levels, shape, batching)
         .into_iter()
         .enumerate()
         .filter(|&(_, score)| score >= 1.0)
@@ -102,21 +127,10 @@ pub(crate) fn pick<E: Entry>(
             .then(a.0.cmp(&b.0))
     });
     for (level, _) in needy {
-        let files = in_key_order(&levels[level]);
-        // Step 2: the first table past the pointer, round robin; past it,
-        // the next ones, going around tables to avoid (a damaged table
-        // compaction quarantined: issue #23).
-        let pointer = pointers(level);
-        let start = files
-            .iter()
-            .position(|&i| {
-                pointer
-                    .as_deref()
-                    .is_none_or(|p| key::compare(&levels[level][i].meta().largest, p).is_gt())
-            })
-            .unwrap_or(0);
-        for k in 0..files.len() {
-            let first = files[(start + k) % files.len()];
+        // Step 2, then the next candidates in the same order, going
+        // around tables to avoid (a damaged table compaction
+        // quarantined: issue #23).
+        for first in candidates(levels, level, pointers(level).as_deref(), shape) {
             let mut pick = expand(levels, level, &[first], shape);
             let takes = |lvl: usize, idx: &[usize]| {
                 idx.iter().any(|&i| avoid(levels[lvl][i].meta().number))
@@ -136,6 +150,76 @@ pub(crate) fn pick<E: Entry>(
         }
     }
     None
+}
+
+/// The tables of `level` in the order step 2 tries them as the first
+/// input. Level 0 and [`CompactionPicker::LevelDb`]: round robin, from
+/// the first table ending past the level's compact pointer.
+/// [`CompactionPicker::LeastOverlap`], below level 0: by the bytes of
+/// `level + 1` each overlaps over its own size, least first (level 0's
+/// tables overlap each other, and step 3 takes them together anyway).
+fn candidates<E: Entry>(
+    levels: &[Vec<E>; NUM_LEVELS],
+    level: usize,
+    pointer: Option<&[u8]>,
+    shape: &Shape,
+) -> Vec<usize> {
+    let files = in_key_order(&levels[level]);
+    if level > 0 && shape.picker == CompactionPicker::LeastOverlap {
+        let below = in_key_order(&levels[level + 1]);
+        let overlaps = overlap_bytes(&levels[level], &files, &levels[level + 1], &below);
+        let mut order: Vec<(usize, u64, u64)> = files
+            .iter()
+            .zip(overlaps)
+            .map(|(&i, overlap)| (i, overlap, levels[level][i].meta().size.max(1)))
+            .collect();
+        // overlap_a / size_a < overlap_b / size_b, exactly; a tie keeps
+        // key order (the sort is stable).
+        order.sort_by(|a, b| {
+            (u128::from(a.1) * u128::from(b.2)).cmp(&(u128::from(b.1) * u128::from(a.2)))
+        });
+        return order.into_iter().map(|(i, _, _)| i).collect();
+    }
+    let start = files
+        .iter()
+        .position(|&i| {
+            pointer.is_none_or(|p| key::compare(&levels[level][i].meta().largest, p).is_gt())
+        })
+        .unwrap_or(0);
+    (0..files.len())
+        .map(|k| files[(start + k) % files.len()])
+        .collect()
+}
+
+/// For each table of `upper` (visited in `upper_order`, which must be key
+/// order, as `lower_order` for `lower`), the bytes of the tables of
+/// `lower` whose user keys overlap it: one sweep over both levels.
+fn overlap_bytes<E: Entry>(
+    upper: &[E],
+    upper_order: &[usize],
+    lower: &[E],
+    lower_order: &[usize],
+) -> Vec<u64> {
+    let mut first = 0;
+    upper_order
+        .iter()
+        .map(|&i| {
+            let (lo, hi) = user_range(upper, &[i]);
+            // Tables of `lower` ending before `lo` end before every later
+            // table of `upper` starts too: skip them for good.
+            while first < lower_order.len()
+                && key::user_key(&lower[lower_order[first]].meta().largest) < lo
+            {
+                first += 1;
+            }
+            lower_order[first..]
+                .iter()
+                .map(|&j| lower[j].meta())
+                .take_while(|m| key::user_key(&m.smallest) <= hi)
+                .map(|m| m.size)
+                .sum()
+        })
+        .collect()
 }
 
 /// The compaction of `level` into `level + 1` of every table of `level`
@@ -362,9 +446,11 @@ impl OutputCut {
 #[cfg(test)]
 pub(crate) const TEST_SHAPE: Shape = Shape {
     l0_trigger: 4,
+    l0_batch: 8,
     l1_bytes: 1000,
     ratio: 10,
     target_file_size: 100,
+    picker: CompactionPicker::LevelDb,
     block_size: 4096,
     compression: [crate::table::Compression::None; crate::version::NUM_LEVELS],
 };
@@ -437,7 +523,7 @@ mod tests {
                 .find(|(l, _)| *l == level)
                 .map(|(_, k)| k.clone())
         };
-        let got = pick(&levels, &lookup, &SHAPE, &|_| false).map(|p| numbers(&levels, &p));
+        let got = pick(&levels, &lookup, &SHAPE, false, &|_| false).map(|p| numbers(&levels, &p));
         assert_eq!(got, expect, "tables {tables:?}");
     }
 
@@ -456,7 +542,7 @@ mod tests {
         ]);
         let none = |_: usize| None;
         let first = |avoid: &dyn Fn(u64) -> bool| {
-            pick(&levels, &none, &SHAPE, avoid).map(|p| numbers(&levels, &p))
+            pick(&levels, &none, &SHAPE, false, avoid).map(|p| numbers(&levels, &p))
         };
         // Table 10 and its overlap 20 go first, unless one is avoided.
         assert_eq!(first(&|_| false).unwrap().1, vec![10]);
@@ -465,6 +551,63 @@ mod tests {
         assert_eq!(first(&|n| n == 21).unwrap().1, vec![10]);
         assert_eq!(first(&|n| n == 10 || n == 11).unwrap().1, vec![12]);
         assert_eq!(first(&|n| (10..=12).contains(&n)), None);
+    }
+
+    /// `CompactionPicker::LeastOverlap`: the table of the level whose
+    /// overlap below is smallest for its size goes first, wherever the
+    /// compact pointer is; LevelDB's picker takes the next past the
+    /// pointer whatever it costs.
+    #[test]
+    fn the_least_overlapping_table_goes_first() {
+        let tables = [
+            // Level 1: 1,200 of 1,000 bytes.
+            (1, t(1, "a", "c", 400)),
+            (1, t(2, "d", "f", 400)),
+            (1, t(3, "g", "i", 200)),
+            (1, t(4, "j", "l", 200)),
+            // Below 1: 300 bytes (0.75 of it). Below 2: 100 (0.25).
+            // Below 3: 100 (0.5). Below 4: 0.
+            (2, t(20, "a", "b", 300)),
+            (2, t(21, "e", "e", 100)),
+            (2, t(22, "h", "h", 100)),
+        ];
+        let levels = levels(&tables);
+        let least = Shape {
+            picker: CompactionPicker::LeastOverlap,
+            ..SHAPE
+        };
+        let order = candidates(&levels, 1, None, &least);
+        let first: Vec<u64> = order.iter().map(|&i| levels[1][i].number).collect();
+        assert_eq!(first, [4, 2, 3, 1]);
+        // The pointer does not matter to it; the first pick is table 4,
+        // moved (it overlaps nothing below).
+        let past_2 = |_: usize| Some(ikey("f", 102));
+        let got = pick(&levels, &past_2, &least, false, &|_| false).map(|p| numbers(&levels, &p));
+        assert_eq!(got, Some((1, vec![4], vec![], vec![], true)));
+        // Table 4 avoided: table 2 with its 100 bytes below.
+        let got = pick(&levels, &past_2, &least, false, &|n| n == 4).map(|p| numbers(&levels, &p));
+        assert_eq!(got, Some((1, vec![2], vec![21], vec![], false)));
+        // LevelDB's: the table after the pointer, 3.
+        let got = pick(&levels, &past_2, &SHAPE, false, &|_| false).map(|p| numbers(&levels, &p));
+        assert_eq!(got, Some((1, vec![3], vec![22], vec![], false)));
+    }
+
+    /// The sweep over both levels gives each table the bytes it overlaps,
+    /// a table below shared by two above counted for each.
+    #[test]
+    fn overlaps_are_counted_for_every_table_they_meet() {
+        let upper = [t(1, "a", "c", 1), t(2, "c", "f", 1), t(3, "x", "z", 1)];
+        let lower = [
+            t(10, "b", "b", 10),
+            t(11, "c", "d", 20),
+            t(12, "e", "g", 40),
+            t(13, "h", "w", 80),
+        ];
+        let order = |n: usize| (0..n).collect::<Vec<_>>();
+        assert_eq!(
+            overlap_bytes(&upper, &order(3), &lower, &order(4)),
+            [30, 60, 0]
+        );
     }
 
     #[test]
@@ -601,6 +744,34 @@ mod tests {
         );
     }
 
+    /// Level-0 batching: while the writes flow, level 0 waits for
+    /// `l0_batch` tables (8 here) instead of `l0_trigger` (4). Without
+    /// the rule, level 0 would be due at 4 tables either way.
+    #[test]
+    fn level_zero_waits_for_a_batch_while_the_writes_flow() {
+        let with_l0 = |n: u64| -> [Vec<FileMeta>; NUM_LEVELS] {
+            let mut tables: Vec<(usize, FileMeta)> =
+                (1..=n).map(|i| (0, t(i, "a", "z", 10))).collect();
+            tables.push((1, t(100, "a", "z", 900)));
+            levels(&tables)
+        };
+        let none = |_: usize| None;
+        let first = |levels: &[Vec<FileMeta>; NUM_LEVELS], batching: bool| {
+            pick(levels, &none, &SHAPE, batching, &|_| false).map(|p| numbers(levels, &p))
+        };
+        let four = with_l0(4);
+        assert_eq!(
+            first(&four, false),
+            Some((0, vec![1, 2, 3, 4], vec![100], vec![], false))
+        );
+        assert_eq!(first(&four, true), None);
+        assert_eq!(first(&with_l0(7), true), None);
+        assert_eq!(
+            first(&with_l0(8), true),
+            Some((0, (1..=8).collect(), vec![100], vec![], false))
+        );
+    }
+
     #[test]
     fn a_move_is_trivial_only_over_little_grandparent_data() {
         // Level 2 is 10,000 bytes; its target: a score of 1.
@@ -624,9 +795,12 @@ mod tests {
             (1, t(3, "a", "b", 500)),
             (2, t(4, "a", "b", 20_000)),
         ]);
-        let s = scores(&levels, &SHAPE);
+        let s = scores(&levels, &SHAPE, false);
         assert_eq!(s.len(), NUM_LEVELS - 1);
         assert_eq!(&s[..3], &[0.5, 0.5, 2.0]);
+        // While the writes flow, level 0's 2 tables count against the
+        // batch trigger (8).
+        assert_eq!(scores(&levels, &SHAPE, true)[0], 0.25);
         assert_eq!(SHAPE.max_bytes(3), 100_000);
         assert_eq!(SHAPE.level_for(0), 1);
         assert_eq!(SHAPE.level_for(1000), 1);

@@ -45,6 +45,10 @@ pub(super) struct Cell {
     pub(super) prep_group: Option<&'static str>,
     /// Rounds of this cell when `--runs` is not given (None: the default).
     pub(super) rounds: Option<usize>,
+    /// More arguments for Tributary's runs alone.
+    pub(super) tributary_extra: &'static [&'static str],
+    /// The engines that run this cell, of those asked for (None: all).
+    pub(super) only_engines: Option<&'static [&'static str]>,
 }
 
 /// A cell bounded by its call count.
@@ -71,6 +75,8 @@ const fn cell(
         quick_prep_keys: 0,
         prep_group: None,
         rounds: None,
+        tributary_extra: &[],
+        only_engines: None,
     }
 }
 
@@ -233,6 +239,16 @@ pub(super) const CELLS: &[Cell] = &[
         1_000_000,
         20_000,
     ),
+    // The same budget as RocksDB (issue #28): Tributary with RocksDB's
+    // default sizes (64 MiB write buffer, 256 MiB level 1, 64 MiB
+    // tables) against RocksDB's defaults, at 20 M keys.
+    Cell {
+        extra: SETTLE,
+        secs: 600.0,
+        tributary_extra: &["--tributary-options", "rocksdb-budget"],
+        only_engines: Some(&["tributary", "rocksdb"]),
+        ..beyond("disk-budget20m/1", "fillrandom", 1, 20_000_000, 400_000)
+    },
     // Compressible values, every engine at its default compression: the
     // 10 M fill (whose bytes on disk at the end are compared too), and
     // readrandom on a 5 M-key prep of its own.
@@ -325,7 +341,11 @@ pub(super) fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
             });
         }
     } else if cell.engines {
-        for e in engines {
+        let runs = |e: &String| {
+            cell.only_engines
+                .is_none_or(|only| only.contains(&e.as_str()))
+        };
+        for e in engines.iter().filter(|e| runs(e)) {
             v.push(Variant {
                 engine: e.clone(),
                 workload: cell.workload.to_owned(),

@@ -82,6 +82,9 @@ fn command(exe: &Path, run: &Planned, dir: &Path, quick: bool) -> Command {
     if variant.engine != "device" {
         cmd.args(cell.extra);
     }
+    if variant.engine == "tributary" {
+        cmd.args(cell.tributary_extra);
+    }
     if prep_keys > 0 {
         cmd.args(["--prep-keys", &prep_keys.to_string()]);
     }

@@ -90,6 +90,7 @@ pub(super) fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> 
         "disk-fill5m/1" | "disk-fill5m/4" => {
             [vs_leveldb(1.3), settled_target(cell, medians)].join("; ")
         }
+        "disk-budget20m/1" => budget_target(cell, medians),
         "disk-fill20m/1" => [
             vs_leveldb(1.3),
             settled_target(cell, medians),
@@ -193,6 +194,44 @@ fn settled_target(cell: &str, medians: &[Median]) -> String {
         ),
         _ => "settled w-amp <= 0.9x leveldb's: no measure".to_owned(),
     }
+}
+
+/// Issue #28's same-budget target: Tributary with RocksDB's sizes
+/// against RocksDB's defaults writes no more once settled, at 1.5x its
+/// ops/s, with a p99.9 within twice RocksDB's.
+fn budget_target(cell: &str, medians: &[Median]) -> String {
+    let get = |e: &str, k: &str| find(medians, cell, e).and_then(|o| num_field(o, k));
+    let verdict = |met: bool| if met { "MET" } else { "MISSED" };
+    let mut parts = Vec::new();
+    match (
+        get("tributary", "settled_write_amp"),
+        get("rocksdb", "settled_write_amp"),
+    ) {
+        (Some(t), Some(r)) => parts.push(format!(
+            "settled w-amp <= rocksdb's: {t:.2} vs {r:.2} {}",
+            verdict(t <= r)
+        )),
+        _ => parts.push("settled w-amp <= rocksdb's: no rocksdb run".to_owned()),
+    }
+    if let (Some(t), Some(r)) = (
+        get("tributary", "ops_per_sec"),
+        get("rocksdb", "ops_per_sec"),
+    ) {
+        parts.push(format!(
+            ">= 1.5x rocksdb: {:.2}x {}",
+            t / r,
+            verdict(t >= 1.5 * r)
+        ));
+    }
+    if let (Some(t), Some(r)) = (get("tributary", "p999_us"), get("rocksdb", "p999_us")) {
+        parts.push(format!(
+            "p99.9 <= 2x rocksdb's: {} vs {} {}",
+            fmt_us(Some(t)),
+            fmt_us(Some(r)),
+            verdict(t <= 2.0 * r)
+        ));
+    }
+    parts.join("; ")
 }
 
 /// Issue #28's stall target: under a quarter of the fill spent stalled.

@@ -112,6 +112,9 @@ pub struct Shape {
     pub coarse_journal_bytes: Option<u64>,
     /// Table files in all, for an engine that does not give levels.
     pub table_files: Option<u64>,
+    /// Bytes of tables written since open into each level, level 0
+    /// first, for an engine that counts them.
+    pub table_bytes_per_level: Option<Vec<u64>>,
 }
 
 /// The write-amplification fields of a fill's JSON line.
@@ -123,6 +126,7 @@ pub struct FillReport {
     pub files_per_level: Option<Vec<u64>>,
     pub table_files: Option<u64>,
     pub io_bytes: Option<u64>,
+    pub table_bytes_per_level: Option<Vec<u64>>,
 }
 
 impl FillReport {
@@ -150,6 +154,7 @@ impl FillReport {
                 .table_files
                 .or_else(|| Some(shape.files_per_level.as_ref()?.iter().sum())),
             files_per_level: shape.files_per_level,
+            table_bytes_per_level: shape.table_bytes_per_level,
             io_bytes,
         }
     }

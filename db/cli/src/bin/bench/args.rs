@@ -72,6 +72,16 @@ pub struct Cli {
     /// and every engine at its default compression (else: none).
     #[arg(long)]
     compressible: bool,
+    /// Tributary only, comma-separated: `rocksdb-budget` (RocksDB's
+    /// default sizes: 64 MiB write buffer, 256 MiB level 1, 64 MiB
+    /// tables) and `leveldb-picker` (LevelDB's round-robin compaction
+    /// picker instead of the default).
+    #[arg(
+        long = "tributary-options",
+        value_name = "OPT,..",
+        value_delimiter = ','
+    )]
+    tributary_options: Vec<String>,
     /// Internal to `reopen`: time the open of the existing DIR in this
     /// fresh process and print what it measured (DIR is kept).
     #[arg(long, hide = true)]
@@ -125,6 +135,48 @@ pub struct Spec {
     /// `--compressible`: compressible values, and each engine's default
     /// compression instead of none.
     pub compressible: bool,
+    /// `--tributary-options`.
+    pub tuning: Tuning,
+}
+
+/// Tributary's options that differ from its defaults in a run
+/// (`--tributary-options`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// RocksDB's default sizes, for the same-budget cell.
+    pub rocksdb_budget: bool,
+    /// LevelDB's round-robin picker, to measure the default's against it.
+    pub leveldb_picker: bool,
+}
+
+impl Tuning {
+    fn parse(names: &[String]) -> Result<Tuning, String> {
+        let mut tuning = Tuning::default();
+        for name in names {
+            match name.as_str() {
+                "rocksdb-budget" => tuning.rocksdb_budget = true,
+                "leveldb-picker" => tuning.leveldb_picker = true,
+                _ => return Err(format!("unknown --tributary-options value {name:?}")),
+            }
+        }
+        Ok(tuning)
+    }
+
+    /// The flag that gives this tuning, for a child run.
+    pub fn args(self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.rocksdb_budget {
+            names.push("rocksdb-budget");
+        }
+        if self.leveldb_picker {
+            names.push("leveldb-picker");
+        }
+        if names.is_empty() {
+            Vec::new()
+        } else {
+            vec!["--tributary-options".to_owned(), names.join(",")]
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,7 +374,9 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         reopen_after,
         settle_after,
         compressible,
+        tributary_options,
     } = cli;
+    let tuning = Tuning::parse(&tributary_options)?;
     let engine = engine.unwrap_or(if workload.is_raw() {
         EngineName::Device
     } else {
@@ -370,6 +424,9 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         return Err("--compressible applies to the database engines".to_owned());
     }
     check_open_leveldb(workload, engine)?;
+    if tuning != Tuning::default() && engine != EngineName::Tributary {
+        return Err("--tributary-options applies to engine tributary".to_owned());
+    }
     let spec = Spec {
         db,
         engine,
@@ -388,6 +445,7 @@ pub fn spec(cli: Cli) -> Result<Spec, String> {
         reopen_after,
         settle_after,
         compressible,
+        tuning,
     };
     if spec.threads == 0 || spec.num == 0 || spec.batch == 0 {
         return Err("--threads, --num and --batch must be at least 1".to_owned());

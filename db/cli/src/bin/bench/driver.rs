@@ -39,7 +39,7 @@
 
 use crate::amp::{self, FillReport, Written};
 use crate::args::{Spec, Workload};
-use crate::engine::{Compression, Counters, Engine};
+use crate::engine::{Counters, Engine, Setup};
 use crate::gate::{StartGate, CALLED_OFF};
 use crate::gen::{self, SplitMix64, Values};
 use crate::report::{self, BigBatchReport, Outcome, ReopenReport, Samples, WriterReport};
@@ -64,7 +64,7 @@ pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
         return crate::reopen::run::<E>(spec);
     }
     let io_before = amp::io_wchar();
-    let engine = E::open(&spec.db, Compression::for_values(spec.compressible))?;
+    let engine = E::open(&spec.db, Setup::of(spec))?;
     let values = gen::values_for(spec.compressible);
     let mut written = Written::default();
     if spec.workload.preps() && !spec.use_existing_db {

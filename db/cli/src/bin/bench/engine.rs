@@ -16,6 +16,7 @@
 //! of both libraries do).
 
 use crate::amp::Shape;
+use crate::args::{Spec, Tuning};
 use std::path::Path;
 
 /// A key-value engine under test.
@@ -24,8 +25,8 @@ pub trait Engine: Sized + Sync {
     type Batch;
 
     /// Opens the database in `dir` (creating it if missing) with the
-    /// engine's default options, but for `compression`.
-    fn open(dir: &Path, compression: Compression) -> Result<Self, String>;
+    /// engine's default options, but for what `setup` says.
+    fn open(dir: &Path, setup: Setup) -> Result<Self, String>;
 
     /// One put, synced to stable storage before it returns if `sync`.
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<(), String>;
@@ -113,6 +114,38 @@ impl Compression {
     }
 }
 
+/// How an engine is opened in a run: the compression every engine
+/// follows, and Tributary's own options (`--tributary-options`).
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub compression: Compression,
+    pub tuning: Tuning,
+}
+
+impl Setup {
+    /// The setup `spec` asks for.
+    pub fn of(spec: &Spec) -> Setup {
+        Setup {
+            compression: Compression::for_values(spec.compressible),
+            tuning: spec.tuning,
+        }
+    }
+
+    /// Tributary's `options` with the run's tuning.
+    fn tune(self, options: tributary::Options) -> tributary::Options {
+        let mut options = options;
+        if self.tuning.rocksdb_budget {
+            options.write_buffer_size = 64 << 20;
+            options.level1_size = 256 << 20;
+            options.table_file_size = 64 << 20;
+        }
+        if self.tuning.leveldb_picker {
+            options.compaction_picker = tributary::CompactionPicker::LevelDb;
+        }
+        options
+    }
+}
+
 /// Counters of the write path, subtracted around the timed phase.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counters {
@@ -156,14 +189,15 @@ pub struct Tributary {
 impl Engine for Tributary {
     type Batch = tributary::Batch;
 
-    fn open(dir: &Path, compression: Compression) -> Result<Tributary, String> {
-        let options = match compression {
+    fn open(dir: &Path, setup: Setup) -> Result<Tributary, String> {
+        let options = match setup.compression {
             Compression::Off => tributary::Options {
                 compression: tributary::Compression::None,
                 ..tributary::Options::default()
             },
             Compression::Default => tributary::Options::default(),
         };
+        let options = setup.tune(options);
         let db = tributary::Db::open(dir, options).map_err(error)?;
         Ok(Tributary { db })
     }
@@ -266,6 +300,7 @@ impl Engine for Tributary {
             leveldb_journal: true,
             coarse_journal_bytes: None,
             table_files: None,
+            table_bytes_per_level: Some(stats.table_bytes_written_per_level.clone()),
         }
     }
 

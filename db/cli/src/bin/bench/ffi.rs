@@ -17,7 +17,7 @@
 #![allow(unsafe_code)]
 
 use crate::amp::Shape;
-use crate::engine::{Compression, Engine, Stalls};
+use crate::engine::{Compression, Engine, Setup, Stalls};
 use std::ffi::{c_char, c_int, c_uchar, c_void, CStr, CString};
 use std::marker::PhantomData;
 use std::path::Path;
@@ -73,6 +73,14 @@ pub trait Flavor {
     fn table_bytes(db: &CDb<Self>) -> Option<u64>
     where
         Self: Sized;
+    /// Table bytes written since open into each level, if the library
+    /// counts them.
+    fn table_bytes_per_level(_db: &CDb<Self>) -> Option<Vec<u64>>
+    where
+        Self: Sized,
+    {
+        None
+    }
     /// Journal bytes written since open, as the library rounds them.
     fn coarse_journal_bytes(_db: &CDb<Self>) -> Option<u64>
     where
@@ -101,6 +109,11 @@ impl Flavor for LevelDbApi {
     /// level 0 and every compaction's output), in whole MiB per level.
     fn table_bytes(db: &CDb<Self>) -> Option<u64> {
         leveldb_stats_write_bytes(&db.property("leveldb.stats")?)
+    }
+
+    /// The same column, level by level.
+    fn table_bytes_per_level(db: &CDb<Self>) -> Option<Vec<u64>> {
+        leveldb_stats_write_per_level(&db.property("leveldb.stats")?)
     }
 
     // LevelDB counts no stalls: it sleeps 1 ms per write at 8 level-0
@@ -220,21 +233,32 @@ pub fn rocksdb_stalls(stats: &str) -> Option<Stalls> {
 ///   0        2        8         0        0         8
 /// ```
 pub fn leveldb_stats_write_bytes(stats: &str) -> Option<u64> {
+    Some(leveldb_stats_write_per_level(stats)?.iter().sum())
+}
+
+/// The `Write(MB)` column of `leveldb.stats` by level, level 0 first (a
+/// level the table leaves out, having no files and no compaction, wrote
+/// nothing).
+pub fn leveldb_stats_write_per_level(stats: &str) -> Option<Vec<u64>> {
     let mut lines = stats.lines().skip_while(|l| !l.starts_with("---"));
     lines.next()?;
-    let mut mib = 0.0;
+    let mut per_level = Vec::new();
     for line in lines {
         let cols: Vec<f64> = line
             .split_whitespace()
             .map(str::parse)
             .collect::<Result<_, _>>()
             .ok()?;
-        let [_, _, _, _, _, write] = cols[..] else {
+        let [level, _, _, _, _, write] = cols[..] else {
             return None;
         };
-        mib += write;
+        let level = level as usize;
+        if per_level.len() <= level {
+            per_level.resize(level + 1, 0);
+        }
+        per_level[level] += (write * 1048576.0).round() as u64;
     }
-    Some((mib * 1048576.0).round() as u64)
+    Some(per_level)
 }
 
 /// `leveldb_no_compression` and `rocksdb_no_compression` (`c.h`).
@@ -431,7 +455,8 @@ fn check(api: &Api, err: *mut c_char, op: &str) -> Result<(), String> {
 impl<F: Flavor> Engine for CDb<F> {
     type Batch = CBatch;
 
-    fn open(dir: &Path, compression: Compression) -> Result<Self, String> {
+    fn open(dir: &Path, setup: Setup) -> Result<Self, String> {
+        let compression = setup.compression;
         let api = F::API;
         let name = CString::new(dir.as_os_str().as_encoded_bytes())
             .map_err(|_| format!("{}: path has a NUL byte", dir.display()))?;
@@ -646,6 +671,7 @@ impl<F: Flavor> Engine for CDb<F> {
             leveldb_journal: true,
             coarse_journal_bytes: F::coarse_journal_bytes(self),
             table_files: None,
+            table_bytes_per_level: F::table_bytes_per_level(self),
         }
     }
 

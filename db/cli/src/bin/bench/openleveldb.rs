@@ -28,7 +28,7 @@
 
 use crate::amp::{self, FillReport};
 use crate::args::{EngineName, Spec};
-use crate::engine::{Compression, Engine, Tributary};
+use crate::engine::{Engine, Setup, Tributary};
 use crate::ffi::LevelDb;
 use crate::gen::{self, SplitMix64};
 use crate::reopen;
@@ -71,7 +71,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
 fn leveldb_fill(spec: &Spec, dir: &Path) -> Result<(FillReport, u64), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let io_before = amp::io_wchar();
-    let engine = LevelDb::open(dir, Compression::for_values(spec.compressible))?;
+    let engine = LevelDb::open(dir, Setup::of(spec))?;
     let values = gen::values_for(spec.compressible);
     let written = reopen::fill(&engine, spec, &values)?;
     let shape = engine.shape();
@@ -136,7 +136,7 @@ fn last_key(spec: &Spec) -> Vec<u8> {
 /// fill's last key.
 fn check_last_key(spec: &Spec, dir: &Path) -> Result<(), String> {
     let key = last_key(spec);
-    let engine = Tributary::open(dir, Compression::for_values(spec.compressible))?;
+    let engine = Tributary::open(dir, Setup::of(spec))?;
     let found = engine.get(&key)?;
     engine.close()?;
     if found {

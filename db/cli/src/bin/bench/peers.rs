@@ -15,7 +15,7 @@
 //! gives its table count alone (`Keyspace::table_count`).
 
 use crate::amp::Shape;
-use crate::engine::{error, Compression, Engine};
+use crate::engine::{error, Compression, Engine, Setup};
 use fjall::config::CompressionPolicy;
 use fjall::{
     CompressionType, Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode,
@@ -31,7 +31,8 @@ impl Engine for Fjall {
     /// fjall's batch is consumed by `commit`; the slot holds the next one.
     type Batch = Option<OwnedWriteBatch>;
 
-    fn open(dir: &Path, compression: Compression) -> Result<Fjall, String> {
+    fn open(dir: &Path, setup: Setup) -> Result<Fjall, String> {
+        let compression = setup.compression;
         let builder = Database::builder(dir);
         let db = match compression {
             Compression::Off => builder.journal_compression(CompressionType::None),

@@ -23,7 +23,7 @@
 
 use crate::amp::{self, FillReport, Written};
 use crate::args::Spec;
-use crate::engine::{Compression, Engine};
+use crate::engine::{Engine, Setup};
 use crate::gen::{self, SplitMix64, Values};
 use crate::report::{Outcome, ReopenReport};
 use std::process::Command;
@@ -32,7 +32,7 @@ use std::time::Instant;
 /// The parent: prep, close, then the child's timed open.
 pub fn run<E: Engine>(spec: &Spec) -> Result<Outcome, String> {
     let io_before = amp::io_wchar();
-    let engine = E::open(&spec.db, Compression::for_values(spec.compressible))?;
+    let engine = E::open(&spec.db, Setup::of(spec))?;
     let values = gen::values_for(spec.compressible);
     let written = fill(&engine, spec, &values)?;
     let shape = engine.shape();
@@ -97,7 +97,8 @@ pub fn spawn_child(spec: &Spec) -> Result<ReopenReport, String> {
         .args(["--num", &spec.num.to_string()])
         .args(["--key-size", &spec.key_size.to_string()])
         .args(["--value-size", &spec.value_size.to_string()])
-        .arg("--reopen-only");
+        .arg("--reopen-only")
+        .args(spec.tuning.args());
     if spec.compressible {
         cmd.arg("--compressible");
     }
@@ -132,7 +133,7 @@ pub fn child<E: Engine>(spec: &Spec) -> Result<String, String> {
     let key = first_key(spec);
     let rss_before = amp::rss_anon_kib();
     let t0 = Instant::now();
-    let engine = E::open(&spec.db, Compression::for_values(spec.compressible))?;
+    let engine = E::open(&spec.db, Setup::of(spec))?;
     let opened = t0.elapsed();
     let found = engine.get(&key)?;
     let reopened = t0.elapsed();

@@ -206,6 +206,9 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
         if let Some(n) = f.table_files {
             put("table_files", n.into());
         }
+        if let Some(bytes) = &f.table_bytes_per_level {
+            put("table_bytes_per_level", bytes.clone().into());
+        }
     }
     if let Some(d) = outcome.disk_bytes {
         put("disk_bytes", d.into());
@@ -250,6 +253,9 @@ pub fn json_line(spec: &Spec, outcome: &Outcome) -> String {
         }
         if let Some(files) = &s.shape.files_per_level {
             put("settled_files_per_level", files.clone().into());
+        }
+        if let Some(bytes) = &s.shape.table_bytes_per_level {
+            put("settle_table_bytes_per_level", bytes.clone().into());
         }
         let tables = s
             .shape

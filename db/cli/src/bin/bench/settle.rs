@@ -25,7 +25,7 @@
 
 use crate::amp::{self, Shape};
 use crate::args::{Spec, Workload};
-use crate::engine::{Compression, Engine};
+use crate::engine::{Engine, Setup};
 use crate::gen::{self, SplitMix64};
 use std::time::{Duration, Instant};
 
@@ -62,7 +62,7 @@ pub struct SettleReport {
 pub fn run<E: Engine>(spec: &Spec) -> Result<SettleReport, String> {
     let io_before = amp::io_wchar();
     let opened = Instant::now();
-    let engine = E::open(&spec.db, Compression::for_values(spec.compressible))?;
+    let engine = E::open(&spec.db, Setup::of(spec))?;
     let mut last = amp::io_wchar();
     let mut last_write = Instant::now();
     while last_write.elapsed() < IDLE {
