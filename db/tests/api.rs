@@ -2,9 +2,9 @@
 //! deletes, batches, snapshots, long-lived iterators, gets, scans in both
 //! directions, flushes, compactions of everything and of ranges, reopens,
 //! and crashes with reopens, with the smallest write buffer so that many
-//! memtables and tables exist; and the metamorphic pass: the same
-//! operations under different block, table, level and write buffer sizes
-//! read the same.
+//! memtables and tables exist, under each compaction picker; and the
+//! metamorphic pass: the same operations under different block, table,
+//! level and write buffer sizes, and under each picker, read the same.
 
 mod common;
 
@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use tributary::fs::FaultFs;
-use tributary::{Batch, Db, Options, WriteOptions};
+use tributary::{Batch, CompactionPicker, Db, Options, WriteOptions};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -129,12 +129,18 @@ const SHAPES: [(usize, u64, u64, usize); 3] = [
     (64 << 10, 1 << 20, 4 << 20, 256 << 10),
 ];
 
-fn model_options(fs: &FaultFs, shape: usize) -> tributary::Options {
+/// The compaction pickers the model runs under: the default and
+/// LevelDB's. They choose different tables to rewrite, and must read the
+/// same.
+const PICKERS: [CompactionPicker; 2] = [CompactionPicker::LeastOverlap, CompactionPicker::LevelDb];
+
+fn model_options(fs: &FaultFs, shape: usize, picker: CompactionPicker) -> tributary::Options {
     let (block_size, table_file_size, level1_size, write_buffer) = SHAPES[shape];
     tributary::Options {
         block_size,
         table_file_size,
         level1_size,
+        compaction_picker: picker,
         ..options(fs, write_buffer)
     }
 }
@@ -154,11 +160,16 @@ type OpenIter = (
 /// taken.
 type Observed = Vec<Vec<(Vec<u8>, Vec<u8>)>>;
 
-/// Runs `ops` on a database of `shape`, checking every read against the
-/// model, and returns what it read.
-fn run_model(ops: &[Op], scans: &[ScanBounds], shape: usize) -> Result<Observed, TestCaseError> {
+/// Runs `ops` on a database of `shape` compacted by `picker`, checking
+/// every read against the model, and returns what it read.
+fn run_model(
+    ops: &[Op],
+    scans: &[ScanBounds],
+    shape: usize,
+    picker: CompactionPicker,
+) -> Result<Observed, TestCaseError> {
     let mut fs = FaultFs::new();
-    let mut db = Db::open(dir(), model_options(&fs, shape)).unwrap();
+    let mut db = Db::open(dir(), model_options(&fs, shape, picker)).unwrap();
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut snapshots = Vec::new();
     // Iterators opened and read part of the way, to be finished at the
@@ -219,7 +230,7 @@ fn run_model(ops: &[Op], scans: &[ScanBounds], shape: usize) -> Result<Observed,
             }
             Op::Reopen => {
                 db.close().unwrap();
-                db = Db::open(dir(), model_options(&fs, shape)).unwrap();
+                db = Db::open(dir(), model_options(&fs, shape, picker)).unwrap();
             }
             Op::Fill(seed) => {
                 for i in 0..300u16 {
@@ -257,7 +268,7 @@ fn run_model(ops: &[Op], scans: &[ScanBounds], shape: usize) -> Result<Observed,
                 let crashed = fs.crash(tributary::fs::CrashMode::SyncedOnly);
                 drop(db);
                 fs = crashed;
-                db = Db::open(dir(), model_options(&fs, shape)).unwrap();
+                db = Db::open(dir(), model_options(&fs, shape, picker)).unwrap();
                 let s = db.recovery_report().last_seq.0;
                 prop_assert!(
                     s >= synced,
@@ -326,26 +337,37 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..250),
         scans in scan_bounds(),
         shape in 0..SHAPES.len(),
+        picker in 0..PICKERS.len(),
     ) {
-        run_model(&ops, &scans, shape)?;
+        run_model(&ops, &scans, shape, PICKERS[picker])?;
     }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 6 } else { 40 }))]
 
-    /// The metamorphic pass: the same operations under every shape read
-    /// the same. Crashes are left out, as what a power loss keeps of
-    /// unsynced writes depends on when the background flushed.
+    /// The metamorphic pass: the same operations under every shape, and
+    /// under each picker, read the same. Crashes are left out, as what a
+    /// power loss keeps of unsynced writes depends on when the background
+    /// flushed.
     #[test]
     fn every_shape_reads_the_same(
         ops in proptest::collection::vec(op().prop_filter("no crash", |op| !matches!(op, Op::Crash)), 1..250),
         scans in scan_bounds(),
     ) {
-        let first = run_model(&ops, &scans, 0)?;
-        for shape in 1..SHAPES.len() {
-            let other = run_model(&ops, &scans, shape)?;
-            prop_assert!(first == other, "shape {} read differently from shape 0", shape);
+        let first = run_model(&ops, &scans, 0, PICKERS[0])?;
+        for shape in 0..SHAPES.len() {
+            for (p, &picker) in PICKERS.iter().enumerate() {
+                if (shape, p) == (0, 0) {
+                    continue;
+                }
+                let other = run_model(&ops, &scans, shape, picker)?;
+                prop_assert!(
+                    first == other,
+                    "shape {} with {:?} read differently from shape 0 with {:?}",
+                    shape, picker, PICKERS[0]
+                );
+            }
         }
     }
 }
