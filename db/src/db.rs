@@ -177,11 +177,11 @@ pub struct Stats {
     pub journal_bytes_written: u64,
     /// Memtable rotations since open.
     pub rotations: u64,
-    /// Write groups that slept 1 ms because level 0 held 8 tables or more
+    /// Write groups that slept 1 ms because level 0 held 20 tables or more
     /// (goleveldb's write slowdown).
     pub write_slowdowns: u64,
     /// Write groups that waited for the background because level 0 held
-    /// 12 tables, or two memtables were waiting for their flush.
+    /// 30 tables, or two memtables were waiting for their flush.
     pub write_stops: u64,
     /// Time spent in both kinds of stall.
     pub write_stall_time: std::time::Duration,

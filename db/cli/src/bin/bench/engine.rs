@@ -305,8 +305,8 @@ impl Engine for Tributary {
     }
 
     /// `Stats::write_slowdowns` (write groups that slept 1 ms because
-    /// level 0 held 8 tables), `write_stops` (groups that waited for the
-    /// background at 12 tables, or for a memtable's flush) and
+    /// level 0 held 20 tables), `write_stops` (groups that waited for the
+    /// background at 30 tables, or for a memtable's flush) and
     /// `write_stall_time`: counted per write group, not per write.
     fn stalls(&self) -> Option<Stalls> {
         let stats = self.db.stats();
