@@ -28,6 +28,7 @@
 
 #[cfg(feature = "fault-injection")]
 mod fault;
+mod lock;
 mod os;
 
 use std::fmt;

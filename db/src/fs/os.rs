@@ -2,18 +2,13 @@
 
 use super::{FileKind, FileLock, Fs, LockMode, MappedFile, Metadata, WritableFile};
 use crate::tuning::{READ_BUFFER, TRIM_CHECK_BUFFER, ZERO_FILL_CHUNK};
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 
 /// The operating system's file system.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OsFs;
-
-#[derive(Debug)]
-struct OsLock(#[allow(dead_code)] File);
-
-impl FileLock for OsLock {}
 
 impl Fs for OsFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
@@ -154,46 +149,6 @@ impl Fs for OsFs {
     }
 
     fn lock(&self, path: &Path, mode: LockMode) -> io::Result<Box<dyn FileLock>> {
-        // Opening a FIFO would block: look before opening.
-        match fs::symlink_metadata(path) {
-            Ok(meta) if !meta.is_file() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "not a regular file",
-                ))
-            }
-            _ => {}
-        }
-        let file = if mode == LockMode::Write {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)?
-        } else {
-            // flock(2) needs no write access.
-            File::open(path)?
-        };
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
-        }
-        // flock(2): the lock belongs to this open file description, so a
-        // second `open` in the same process conflicts too.
-        let locked = match mode {
-            LockMode::Write => file.try_lock(),
-            LockMode::Read => file.try_lock_shared(),
-        };
-        match locked {
-            Ok(()) => Ok(Box::new(OsLock(file))),
-            Err(TryLockError::WouldBlock) => Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "held by another process or another open database",
-            )),
-            Err(TryLockError::Error(e)) => Err(e),
-        }
+        super::lock::take(path, mode)
     }
 }
