@@ -27,7 +27,9 @@
 //!    reopen time and `RssAnon` of `reopen/1` and `disk-fillrandom/1`
 //!    beside the peers', LevelDB's and Tributary's opens of a LevelDB
 //!    directory (`open-leveldb/1`), one table per engine of the
-//!    beyond-memory cells, and the table of
+//!    beyond-memory cells, the settled fills (write amplification through
+//!    fill and settle, settled files per level, space over live data,
+//!    stall share), and the table of
 //!    BENCH.md's and issue #13's targets (all saved as
 //!    `bench-results/<UTC time>.txt`), and draws the fillsync curve to
 //!    `bench-results/fillsync.svg` and `disk-fillrandom/1`'s ops/s per
@@ -37,7 +39,13 @@
 //! The beyond-memory cells (BENCH.md "Beyond memory", ids `disk-*`, so
 //! `--only disk` runs them alone) hold data well past every write buffer:
 //! `disk-fillrandom/1` (10 M puts, then a timed reopen of the directory in
-//! a child, `--reopen-after`), `disk-fillrandom/4` (4 x 2.5 M), and five
+//! a child, `--reopen-after`), `disk-fillrandom/4` (4 x 2.5 M),
+//! `disk-fill5m/1` and `/4` (5 M puts, one thread or four), `disk-fill20m/1`
+//! (20 M puts), `disk-budget20m/1` (20 M puts by Tributary with RocksDB's
+//! default sizes, `--tributary-options rocksdb-budget`, against RocksDB
+//! alone), each fill then settled (`--settle-after`: the directory opened
+//! again and left until the engine writes nothing for 3 s, so that write
+//! amplification counts the backlog a fill leaves; issue #28), and five
 //! read cells on a prep of 5 M random keys (`--prep-keys 5000000`):
 //! `disk-readrandom/1` and `/2` (1 M gets per thread),
 //! `disk-seekrandom/1` (200 k seeks of 10 entries), `disk-readseq/1` (5 M
