@@ -74,8 +74,10 @@ pub struct Cli {
     compressible: bool,
     /// Tributary only, comma-separated: `rocksdb-budget` (RocksDB's
     /// default sizes: 64 MiB write buffer, 256 MiB level 1, 64 MiB
-    /// tables) and `leveldb-picker` (LevelDB's round-robin compaction
-    /// picker instead of the default).
+    /// tables), `leveldb-picker` (LevelDB's round-robin compaction
+    /// picker instead of the default), and `write-buffer-mib=N`,
+    /// `level1-mib=N`, `table-mib=N` (sizes other than the defaults, to
+    /// choose them by measurement).
     #[arg(
         long = "tributary-options",
         value_name = "OPT,..",
@@ -147,15 +149,28 @@ pub struct Tuning {
     pub rocksdb_budget: bool,
     /// LevelDB's round-robin picker, to measure the default's against it.
     pub leveldb_picker: bool,
+    /// Sizes in MiB: the write buffer, level 1's target, the tables.
+    pub write_buffer_mib: Option<u64>,
+    pub level1_mib: Option<u64>,
+    pub table_mib: Option<u64>,
 }
 
 impl Tuning {
     fn parse(names: &[String]) -> Result<Tuning, String> {
         let mut tuning = Tuning::default();
         for name in names {
-            match name.as_str() {
-                "rocksdb-budget" => tuning.rocksdb_budget = true,
-                "leveldb-picker" => tuning.leveldb_picker = true,
+            let mib = |v: &str| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("--tributary-options {name:?}: needs a positive MiB"))
+            };
+            match name.split_once('=') {
+                None if name == "rocksdb-budget" => tuning.rocksdb_budget = true,
+                None if name == "leveldb-picker" => tuning.leveldb_picker = true,
+                Some(("write-buffer-mib", v)) => tuning.write_buffer_mib = Some(mib(v)?),
+                Some(("level1-mib", v)) => tuning.level1_mib = Some(mib(v)?),
+                Some(("table-mib", v)) => tuning.table_mib = Some(mib(v)?),
                 _ => return Err(format!("unknown --tributary-options value {name:?}")),
             }
         }
@@ -166,10 +181,19 @@ impl Tuning {
     pub fn args(self) -> Vec<String> {
         let mut names = Vec::new();
         if self.rocksdb_budget {
-            names.push("rocksdb-budget");
+            names.push("rocksdb-budget".to_owned());
         }
         if self.leveldb_picker {
-            names.push("leveldb-picker");
+            names.push("leveldb-picker".to_owned());
+        }
+        for (key, mib) in [
+            ("write-buffer-mib", self.write_buffer_mib),
+            ("level1-mib", self.level1_mib),
+            ("table-mib", self.table_mib),
+        ] {
+            if let Some(n) = mib {
+                names.push(format!("{key}={n}"));
+            }
         }
         if names.is_empty() {
             Vec::new()

@@ -142,6 +142,15 @@ impl Setup {
         if self.tuning.leveldb_picker {
             options.compaction_picker = tributary::CompactionPicker::LevelDb;
         }
+        if let Some(mib) = self.tuning.write_buffer_mib {
+            options.write_buffer_size = (mib << 20) as usize;
+        }
+        if let Some(mib) = self.tuning.level1_mib {
+            options.level1_size = mib << 20;
+        }
+        if let Some(mib) = self.tuning.table_mib {
+            options.table_file_size = mib << 20;
+        }
         options
     }
 }
