@@ -584,26 +584,33 @@ mod tests {
         assert!(tables.contains("disk 3.0 MiB"), "{tables}");
     }
 
+    /// The medians of `cell`: one JSON line per engine.
+    fn medians_of(cell: &'static str, lines: &[(&str, &str)]) -> Vec<Median> {
+        lines
+            .iter()
+            .map(|&(engine, json)| Median {
+                cell,
+                engine: engine.to_owned(),
+                obj: serde_json::from_str(json).unwrap(),
+            })
+            .collect()
+    }
+
     #[test]
     fn beyond_targets() {
-        let line = |s: &str| -> Object { serde_json::from_str(s).unwrap() };
-        let median = |engine: &str, obj: Object| Median {
-            cell: "disk-readwhilewriting/2",
-            engine: engine.to_owned(),
-            obj,
-        };
-        let medians = vec![
-            median(
-                "tributary",
-                line(
+        let medians = medians_of(
+            "disk-readwhilewriting/2",
+            &[
+                (
+                    "tributary",
                     r#"{"ops_per_sec":260.0,"writer_ops_per_sec":90.0,"stalls":3,"stall_slowdowns":2,"stall_stops":1,"stall_secs":0.5}"#,
                 ),
-            ),
-            median(
-                "leveldb",
-                line(r#"{"ops_per_sec":200.0,"writer_ops_per_sec":100.0}"#),
-            ),
-        ];
+                (
+                    "leveldb",
+                    r#"{"ops_per_sec":200.0,"writer_ops_per_sec":100.0}"#,
+                ),
+            ],
+        );
         let peers = ["leveldb".to_owned()];
         let text = target_text(
             "disk-readwhilewriting/2",
@@ -623,24 +630,19 @@ mod tests {
 
     #[test]
     fn settled_fills_compare_with_leveldb() {
-        let line = |s: &str| -> Object { serde_json::from_str(s).unwrap() };
-        let median = |engine: &str, obj: Object| Median {
-            cell: "disk-fill20m/1",
-            engine: engine.to_owned(),
-            obj,
-        };
-        let medians = vec![
-            median(
-                "tributary",
-                line(
+        let medians = medians_of(
+            "disk-fill20m/1",
+            &[
+                (
+                    "tributary",
                     r#"{"ops_per_sec":300.0,"secs":10.0,"stall_secs":2.0,"io_write_amp":5.0,"settled_write_amp":8.0,"settle_secs":4.0,"space_amp":1.1,"settled_files_per_level":[1,5,50,0]}"#,
                 ),
-            ),
-            median(
-                "leveldb",
-                line(r#"{"ops_per_sec":200.0,"settled_write_amp":10.0}"#),
-            ),
-        ];
+                (
+                    "leveldb",
+                    r#"{"ops_per_sec":200.0,"settled_write_amp":10.0}"#,
+                ),
+            ],
+        );
         let peers = ["leveldb".to_owned()];
         let text = target_text(
             "disk-fill20m/1",
