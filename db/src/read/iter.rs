@@ -371,6 +371,66 @@ enum Source<'a> {
     Tables(&'a [Arc<TableFile>]),
 }
 
+/// The number of sources of `view`'s scans: its memtables, its level-0
+/// tables, and one per deeper level.
+fn source_count(view: &View) -> usize {
+    let levels = &view.version.levels;
+    1 + view.frozen.len() + levels[0].len() + levels.len() - 1
+}
+
+/// The source of `view` whose age is `age` (newest first: the memtables,
+/// each level-0 table, then each deeper level), found without building
+/// the list of them at every refill.
+fn source(view: &View, age: usize) -> Source<'_> {
+    let memtables = 1 + view.frozen.len();
+    if age == 0 {
+        return Source::Memtable(&view.active);
+    }
+    if age < memtables {
+        return Source::Memtable(&view.frozen[age - 1].memdb);
+    }
+    let levels = &view.version.levels;
+    let table = age - memtables;
+    match levels[0].get(table) {
+        Some(file) => Source::Tables(std::slice::from_ref(file)),
+        None => Source::Tables(&levels[1 + table - levels[0].len()]),
+    }
+}
+
+/// The ages of `view`'s sources that hold entries, largest first: the
+/// order a refill reads them in. A source empty now holds nothing a scan
+/// of the view can see (a memtable's writes after the snapshot are above
+/// its sequence number), so it is left out: a settled database's scan
+/// reads its one level and nothing else.
+fn scan_order(view: &View) -> Vec<usize> {
+    let memtables = 1 + view.frozen.len();
+    let tables = view.table_sizes.get_or_init(|| {
+        (memtables..source_count(view))
+            .map(|age| match source(view, age) {
+                Source::Tables(files) => files.iter().map(|f| f.meta.size).sum(),
+                Source::Memtable(_) => unreachable!("ages past the memtables are tables"),
+            })
+            .collect()
+    });
+    let mut sized: Vec<(u64, usize)> = view
+        .memtables()
+        .enumerate()
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(age, m)| (m.used() as u64, age))
+        .chain(
+            tables
+                .iter()
+                .enumerate()
+                .filter(|(_, &size)| size > 0)
+                .map(|(i, &size)| (size, memtables + i)),
+        )
+        .collect();
+    // Largest first; among equals, the newest, as the stable sort by size
+    // alone did.
+    sized.sort_unstable_by_key(|&(size, age)| (std::cmp::Reverse(size), age));
+    sized.into_iter().map(|(_, age)| age).collect()
+}
+
 impl Iter {
     pub(crate) fn new(view: Arc<View>, seq: SeqNum, range: ScanRange) -> Iter {
         let exhausted = range.is_empty();
@@ -430,36 +490,16 @@ impl Iter {
         // seek copies little, a long one few chunks.
         self.chunk = (self.chunk * 2).min(SCAN_CHUNK);
         let mut horizon: Option<Vec<u8>> = None;
-        // Every source, newest first (its index is its age): the memtables,
-        // each level-0 table, then each deeper level as one source (its
-        // tables do not overlap).
-        let levels = &self.view.version.levels;
-        let sources: Vec<Source<'_>> = self
-            .view
-            .memtables()
-            .map(Source::Memtable)
-            .chain(
-                levels[0]
-                    .iter()
-                    .map(std::slice::from_ref)
-                    .chain(levels[1..].iter().map(Vec::as_slice))
-                    .map(Source::Tables),
-            )
-            .collect();
         if self.order.is_empty() {
-            // The view never changes, so neither does the order: sized
-            // once per iterator, not at every refill.
-            let size = |source: &Source<'_>| match source {
-                Source::Memtable(m) => m.used() as u64,
-                Source::Tables(files) => files.iter().map(|f| f.meta.size).sum(),
-            };
-            self.order = (0..sources.len()).collect();
-            self.order
-                .sort_by_key(|&age| std::cmp::Reverse(size(&sources[age])));
+            // The view never changes, so neither does the order: found once
+            // per iterator (and again only while every source is empty,
+            // whose one refill ends the scan).
+            self.order = scan_order(&self.view);
         }
+        let sources = source_count(&self.view);
         let order = &self.order;
-        if self.scratch.len() < sources.len() {
-            self.scratch.resize_with(sources.len(), Run::default);
+        if self.scratch.len() < sources {
+            self.scratch.resize_with(sources, Run::default);
         }
         // `remaining` cut at the horizon, made again only when it moves.
         let mut narrowed: Option<ScanRange> = None;
@@ -467,7 +507,7 @@ impl Iter {
             let range = narrowed.as_ref().unwrap_or(&self.remaining);
             let run = &mut self.scratch[age];
             run.clear();
-            let read = match &sources[age] {
+            let read = match source(&self.view, age) {
                 Source::Memtable(memdb) => {
                     visible_versions(&mut memdb.iter(), self.seq, range, direction, limit, run);
                     Ok(())
