@@ -90,6 +90,7 @@ pub(crate) fn open_writable(dir: &Path, options: &Options) -> Result<Opened, Err
         frozen: committed.in_memory.into_iter().rev().collect(),
         version: Arc::new(committed.version),
         loaded_at: None,
+        table_sizes: Default::default(),
     };
     let shared = Arc::new(Shared::new(
         committed.files,

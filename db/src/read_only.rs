@@ -139,6 +139,7 @@ fn load_once(
             .collect(),
         version: Arc::new(recovered.version),
         loaded_at: Some(last_seq),
+        table_sizes: Default::default(),
     };
     Ok(Loaded {
         view,

@@ -221,10 +221,14 @@ impl<F: AsRef<TableFile>> EntryCursor for LevelCursor<'_, F> {
     }
     fn seek(&mut self, user_key: &[u8], seq: SeqNum) {
         self.failure = None;
-        // The first table that does not end before `user_key`.
-        let i = self
-            .files
-            .partition_point(|f| f.as_ref().user_range().1 < user_key);
+        // The first table that does not end before `user_key`: the first
+        // of all when a scan has already cut the level to the tables of
+        // its range, which one compare tells without a search.
+        let ends_before = |f: &F| f.as_ref().user_range().1 < user_key;
+        let i = match self.files.first() {
+            Some(first) if !ends_before(first) => 0,
+            _ => self.files.partition_point(ends_before),
+        };
         self.enter(i, |it| EntryCursor::seek(it, user_key, seq));
         self.skip_forward();
     }

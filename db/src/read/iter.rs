@@ -117,17 +117,53 @@ impl ScanRange {
         }
     }
 
+    /// This range, borrowed.
+    fn span(&self) -> Span<'_> {
+        Span {
+            lower: self.lower.as_ref().map(Vec::as_slice),
+            upper: self.upper.as_ref().map(Vec::as_slice),
+        }
+    }
+}
+
+/// A key range borrowed from a [`ScanRange`] and a horizon: what a refill
+/// hands each source, made again as the horizon moves without copying a
+/// key (the owned ranges it replaced cost three allocations a refill).
+#[derive(Debug, Clone, Copy)]
+struct Span<'a> {
+    lower: Bound<&'a [u8]>,
+    upper: Bound<&'a [u8]>,
+}
+
+impl<'a> Span<'a> {
+    fn above_lower(&self, key: &[u8]) -> bool {
+        match self.lower {
+            Bound::Included(l) => key >= l,
+            Bound::Excluded(l) => key > l,
+            Bound::Unbounded => true,
+        }
+    }
+
+    fn below_upper(&self, key: &[u8]) -> bool {
+        match self.upper {
+            Bound::Included(u) => key <= u,
+            Bound::Excluded(u) => key < u,
+            Bound::Unbounded => true,
+        }
+    }
+
     /// This range cut at `horizon` (inclusive) on the far side of a scan
     /// going in `direction`, if there is one and it is tighter.
-    fn up_to(&self, horizon: Option<&[u8]>, direction: Direction) -> ScanRange {
-        let mut range = self.clone();
+    fn up_to(self, horizon: Option<&'a [u8]>, direction: Direction) -> Span<'a> {
+        let mut span = self;
         if let Some(h) = horizon {
             match direction {
-                Direction::Forward => range.upper = self.upper_at_most(h),
-                Direction::Backward => range.lower = self.lower_at_least(h),
+                Direction::Forward if self.below_upper(h) => span.upper = Bound::Included(h),
+                Direction::Backward if self.above_lower(h) => span.lower = Bound::Included(h),
+                _ => {}
             }
         }
-        range
+        span
     }
 }
 
@@ -196,6 +232,9 @@ pub struct Iter {
     /// largest first: the order a refill reads them in. Empty until the
     /// first refill.
     order: Vec<usize>,
+    /// A key buffer for the next refill's horizon: the one of the bound it
+    /// last replaced.
+    spare: Vec<u8>,
 }
 
 /// Visible versions, each key with its value or a tombstone, their bytes in
@@ -371,6 +410,66 @@ enum Source<'a> {
     Tables(&'a [Arc<TableFile>]),
 }
 
+/// The number of sources of `view`'s scans: its memtables, its level-0
+/// tables, and one per deeper level.
+fn source_count(view: &View) -> usize {
+    let levels = &view.version.levels;
+    1 + view.frozen.len() + levels[0].len() + levels.len() - 1
+}
+
+/// The source of `view` whose age is `age` (newest first: the memtables,
+/// each level-0 table, then each deeper level), found without building
+/// the list of them at every refill.
+fn source(view: &View, age: usize) -> Source<'_> {
+    let memtables = 1 + view.frozen.len();
+    if age == 0 {
+        return Source::Memtable(&view.active);
+    }
+    if age < memtables {
+        return Source::Memtable(&view.frozen[age - 1].memdb);
+    }
+    let levels = &view.version.levels;
+    let table = age - memtables;
+    match levels[0].get(table) {
+        Some(file) => Source::Tables(std::slice::from_ref(file)),
+        None => Source::Tables(&levels[1 + table - levels[0].len()]),
+    }
+}
+
+/// The ages of `view`'s sources that hold entries, largest first: the
+/// order a refill reads them in. A source empty now holds nothing a scan
+/// of the view can see (a memtable's writes after the snapshot are above
+/// its sequence number), so it is left out: a settled database's scan
+/// reads its one level and nothing else.
+fn scan_order(view: &View) -> Vec<usize> {
+    let memtables = 1 + view.frozen.len();
+    let tables = view.table_sizes.get_or_init(|| {
+        (memtables..source_count(view))
+            .map(|age| match source(view, age) {
+                Source::Tables(files) => files.iter().map(|f| f.meta.size).sum(),
+                Source::Memtable(_) => unreachable!("ages past the memtables are tables"),
+            })
+            .collect()
+    });
+    let mut sized: Vec<(u64, usize)> = view
+        .memtables()
+        .enumerate()
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(age, m)| (m.used() as u64, age))
+        .chain(
+            tables
+                .iter()
+                .enumerate()
+                .filter(|(_, &size)| size > 0)
+                .map(|(i, &size)| (size, memtables + i)),
+        )
+        .collect();
+    // Largest first; among equals, the newest, as the stable sort by size
+    // alone did.
+    sized.sort_unstable_by_key(|&(size, age)| (std::cmp::Reverse(size), age));
+    sized.into_iter().map(|(_, age)| age).collect()
+}
+
 impl Iter {
     pub(crate) fn new(view: Arc<View>, seq: SeqNum, range: ScanRange) -> Iter {
         let exhausted = range.is_empty();
@@ -386,6 +485,7 @@ impl Iter {
             chunk: SCAN_FIRST_CHUNK,
             scratch: Vec::new(),
             order: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -430,44 +530,23 @@ impl Iter {
         // seek copies little, a long one few chunks.
         self.chunk = (self.chunk * 2).min(SCAN_CHUNK);
         let mut horizon: Option<Vec<u8>> = None;
-        // Every source, newest first (its index is its age): the memtables,
-        // each level-0 table, then each deeper level as one source (its
-        // tables do not overlap).
-        let levels = &self.view.version.levels;
-        let sources: Vec<Source<'_>> = self
-            .view
-            .memtables()
-            .map(Source::Memtable)
-            .chain(
-                levels[0]
-                    .iter()
-                    .map(std::slice::from_ref)
-                    .chain(levels[1..].iter().map(Vec::as_slice))
-                    .map(Source::Tables),
-            )
-            .collect();
         if self.order.is_empty() {
-            // The view never changes, so neither does the order: sized
-            // once per iterator, not at every refill.
-            let size = |source: &Source<'_>| match source {
-                Source::Memtable(m) => m.used() as u64,
-                Source::Tables(files) => files.iter().map(|f| f.meta.size).sum(),
-            };
-            self.order = (0..sources.len()).collect();
-            self.order
-                .sort_by_key(|&age| std::cmp::Reverse(size(&sources[age])));
+            // The view never changes, so neither does the order: found once
+            // per iterator (and again only while every source is empty,
+            // whose one refill ends the scan).
+            self.order = scan_order(&self.view);
         }
+        let sources = source_count(&self.view);
         let order = &self.order;
-        if self.scratch.len() < sources.len() {
-            self.scratch.resize_with(sources.len(), Run::default);
+        if self.scratch.len() < sources {
+            self.scratch.resize_with(sources, Run::default);
         }
-        // `remaining` cut at the horizon, made again only when it moves.
-        let mut narrowed: Option<ScanRange> = None;
         for &age in order {
-            let range = narrowed.as_ref().unwrap_or(&self.remaining);
+            // `remaining` cut at the horizon so far.
+            let range = self.remaining.span().up_to(horizon.as_deref(), direction);
             let run = &mut self.scratch[age];
             run.clear();
-            let read = match &sources[age] {
+            let read = match source(&self.view, age) {
                 Source::Memtable(memdb) => {
                     visible_versions(&mut memdb.iter(), self.seq, range, direction, limit, run);
                     Ok(())
@@ -483,30 +562,39 @@ impl Iter {
                 self.back.clear();
                 return;
             }
-            if run.len() == limit {
+            if let Some(last) = run.last_key().filter(|_| run.len() == limit) {
                 // Read up to the horizon so far: its last key is at or
-                // before it.
-                horizon = run.last_key().map(<[u8]>::to_vec);
-                narrowed = Some(self.remaining.up_to(horizon.as_deref(), direction));
+                // before it. Its bytes go in the buffer of the bound the
+                // last refill replaced, so a refill allocates no key.
+                let mut h = horizon
+                    .take()
+                    .unwrap_or_else(|| std::mem::take(&mut self.spare));
+                h.clear();
+                h.extend_from_slice(last);
+                horizon = Some(h);
             }
         }
         let chunk = match direction {
             Direction::Forward => &mut self.front,
             Direction::Backward => &mut self.back,
         };
-        let runs: Vec<(usize, &Run)> = order
-            .iter()
-            .map(|&age| (age, &self.scratch[age]))
-            .filter(|(_, run)| run.len() > 0)
-            .collect();
-        match runs.as_slice() {
+        let single = {
+            let mut filled = order.iter().filter(|&&age| self.scratch[age].len() > 0);
+            match (filled.next(), filled.next()) {
+                (Some(&age), None) => Some(age),
+                _ => None,
+            }
+        };
+        match single {
             // A single source: the horizon is its own last key, so the
             // whole run is the chunk, handed over without a copy.
-            [(age, _)] => {
-                let age = *age;
-                chunk.fill(&mut self.scratch[age]);
-            }
-            _ => {
+            Some(age) => chunk.fill(&mut self.scratch[age]),
+            None => {
+                let runs: Vec<(usize, &Run)> = order
+                    .iter()
+                    .map(|&age| (age, &self.scratch[age]))
+                    .filter(|(_, run)| run.len() > 0)
+                    .collect();
                 let mut merged = std::mem::take(&mut chunk.run);
                 merged.clear();
                 merge_runs(&runs, horizon.as_deref(), direction, &mut merged);
@@ -515,10 +603,17 @@ impl Iter {
         }
         match horizon {
             None => self.exhausted = true,
-            Some(h) => match direction {
-                Direction::Forward => self.remaining.lower = Bound::Excluded(h),
-                Direction::Backward => self.remaining.upper = Bound::Excluded(h),
-            },
+            Some(h) => {
+                let bound = match direction {
+                    Direction::Forward => &mut self.remaining.lower,
+                    Direction::Backward => &mut self.remaining.upper,
+                };
+                if let Bound::Included(old) | Bound::Excluded(old) =
+                    std::mem::replace(bound, Bound::Excluded(h))
+                {
+                    self.spare = old;
+                }
+            }
         }
         if self.remaining.is_empty() {
             self.exhausted = true;
@@ -618,7 +713,7 @@ fn merge_runs(runs: &[(usize, &Run)], horizon: Option<&[u8]>, direction: Directi
 fn level_versions(
     files: &[Arc<TableFile>],
     seq: SeqNum,
-    range: &ScanRange,
+    range: Span<'_>,
     direction: Direction,
     limit: usize,
     out: &mut Run,
@@ -626,24 +721,18 @@ fn level_versions(
     // The tables are in key order without overlap, so both tests are
     // monotone: the ones overlapping the range are one slice, found by
     // two binary searches instead of a walk over the level.
-    let starts_in = |f: &Arc<TableFile>| {
-        let lo = f.user_range().0;
-        match &range.upper {
-            Bound::Included(u) => lo <= u.as_slice(),
-            Bound::Excluded(u) => lo < u.as_slice(),
-            Bound::Unbounded => true,
-        }
+    let starts_in = |f: &Arc<TableFile>| range.below_upper(f.user_range().0);
+    let ends_before = |f: &Arc<TableFile>| !range.above_lower(f.user_range().1);
+    // An open end takes no search (each probe is a table's key, elsewhere
+    // in memory, and a compare).
+    let first = match range.lower {
+        Bound::Unbounded => 0,
+        _ => files.partition_point(ends_before),
     };
-    let ends_before = |f: &Arc<TableFile>| {
-        let hi = f.user_range().1;
-        match &range.lower {
-            Bound::Included(l) => hi < l.as_slice(),
-            Bound::Excluded(l) => hi <= l.as_slice(),
-            Bound::Unbounded => false,
-        }
+    let end = match range.upper {
+        Bound::Unbounded => files.len(),
+        _ => files.partition_point(starts_in).max(first),
     };
-    let first = files.partition_point(ends_before);
-    let end = files.partition_point(starts_in).max(first);
     let mut level = LevelCursor::new(&files[first..end], Recheck::No);
     visible_versions(&mut level, seq, range, direction, limit, out);
     match level.take_error() {
@@ -659,35 +748,40 @@ fn level_versions(
 fn visible_versions(
     it: &mut impl EntryCursor,
     seq: SeqNum,
-    range: &ScanRange,
+    range: Span<'_>,
     direction: Direction,
     limit: usize,
     out: &mut Run,
 ) {
     match direction {
         Direction::Forward => {
-            match &range.lower {
+            match range.lower {
                 Bound::Unbounded => it.seek_to_first(),
                 Bound::Included(k) | Bound::Excluded(k) => it.seek(k, SeqNum(batch::MAX_SEQ)),
             }
+            // Keys only grow: once one is past the lower bound (an
+            // excluded seek key, or a horizon), every later one is too,
+            // and the walk stops comparing them with it.
+            let mut inside = matches!(range.lower, Bound::Unbounded);
             while it.valid() && out.len() < limit {
                 let (user, entry_seq, kind) = it.entry();
                 if !range.below_upper(user) {
                     break;
                 }
-                if entry_seq <= seq && range.above_lower(user) {
+                if entry_seq <= seq && (inside || range.above_lower(user)) {
+                    inside = true;
                     out.push_forward(user, (kind == Kind::Put).then(|| it.value()));
                 }
                 it.next();
             }
         }
         Direction::Backward => {
-            match &range.upper {
+            match range.upper {
                 Bound::Unbounded => it.seek_to_last(),
                 Bound::Included(k) | Bound::Excluded(k) => {
                     // After every version of `k`, then one step back.
                     it.seek(k, SeqNum::ZERO);
-                    while it.valid() && it.entry().0 == k.as_slice() {
+                    while it.valid() && it.entry().0 == k {
                         it.next();
                     }
                     if it.valid() {
@@ -698,12 +792,16 @@ fn visible_versions(
                 }
             }
             let mut walk = BackwardWalk::default();
+            // Keys only shrink: as forward, past the upper bound once means
+            // past it for good.
+            let mut inside = matches!(range.upper, Bound::Unbounded);
             while it.valid() {
                 let (user, entry_seq, kind) = it.entry();
                 if !range.above_lower(user) || walk.full_before(out, user, limit) {
                     break;
                 }
-                if entry_seq <= seq && range.below_upper(user) {
+                if entry_seq <= seq && (inside || range.below_upper(user)) {
+                    inside = true;
                     walk.visible(out, user, (kind == Kind::Put).then(|| it.value()));
                 }
                 it.prev();

@@ -108,6 +108,15 @@ pub struct Block<'a> {
     restarts: usize,
 }
 
+/// Where a block's restart array begins and how many restart points it
+/// holds: what [`Block::trusted`] finds, kept by a table cursor so that each
+/// step within a block does not parse it again.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Layout {
+    entries_end: usize,
+    restarts: usize,
+}
+
 /// One decoded entry header: where its key delta and value lie.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -227,6 +236,31 @@ impl<'a> Block<'a> {
             entries_end: len - 4 - 4 * n,
             restarts: n,
         })
+    }
+
+    /// Its layout, for [`with_layout`](Block::with_layout).
+    pub fn layout(&self) -> Layout {
+        Layout {
+            entries_end: self.entries_end,
+            restarts: self.restarts,
+        }
+    }
+
+    /// The block over `data` with the `layout` that [`trusted`](Block::trusted)
+    /// or [`verify`](Block::verify) found for these same bytes: no check
+    /// again. (Other bytes would only make the cursor's slicing panic, never
+    /// read out of bounds.)
+    pub fn with_layout(data: &'a [u8], layout: Layout) -> Block<'a> {
+        debug_assert_eq!(
+            data.len(),
+            layout.entries_end + 4 * layout.restarts + 4,
+            "a layout found for other bytes"
+        );
+        Block {
+            data,
+            entries_end: layout.entries_end,
+            restarts: layout.restarts,
+        }
     }
 
     /// Whether the block holds no entry.
