@@ -103,8 +103,12 @@ impl Shared {
 
     /// Publishes `version`, just committed, with `change`
     /// ([`ReadState::install`]), then lets the lanes and stalled writers
-    /// know the tables changed.
+    /// know the tables changed. A flush or a large batch is a table gone
+    /// into level 0: the writes flow ([`Lanes::writes_flowing`]).
     pub fn install(&self, version: Version, change: Change<'_>) {
+        if matches!(change, Change::Flushed(_) | Change::LargeBatch(_)) {
+            self.lanes.note_flushed();
+        }
         self.read.install(version, change);
         self.lanes.tables_changed();
     }

@@ -126,7 +126,6 @@ fn flush_one(
     edit.extend(tracked(set, std::mem::take(synced)));
     let version = set.log_and_apply(edit, &view.version)?;
     // Published: readers find the records in the table from now on.
-    shared.lanes.note_flushed();
     shared.install(version, Change::Flushed(oldest));
     shared.counters.add(Count::Flushes, 1);
     log::debug!(

@@ -101,10 +101,7 @@ pub(crate) fn write(shared: &Shared, group: &Batch) -> Result<u64, Error> {
     // The batch's numbers are taken for good once committed.
     match set.log_and_apply(edit, &shared.read.view().version) {
         // Published: readers find the batch in the table.
-        Ok(version) => {
-            shared.lanes.note_flushed();
-            shared.install(version, Change::LargeBatch(last))
-        }
+        Ok(version) => shared.install(version, Change::LargeBatch(last)),
         Err(e) => {
             drop(guard);
             super::note_stopped(shared, &e);
