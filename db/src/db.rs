@@ -1002,6 +1002,7 @@ impl Db {
             |s| s.catalog().clone(),
         );
         let stalls = &self.shared.lanes.gate.counters;
+        let table_bytes = self.shared.counters.table_bytes();
         Stats {
             writer: self
                 .commit
@@ -1024,8 +1025,8 @@ impl Db {
             flushes: self.shared.counters.get(Count::Flushes),
             large_batches: self.shared.counters.get(Count::LargeBatches),
             compactions: self.shared.counters.get(Count::Compactions),
-            table_bytes_written: self.shared.counters.get(Count::TableBytesWritten),
-            table_bytes_written_per_level: self.shared.counters.level_bytes(),
+            table_bytes_written: table_bytes.iter().sum(),
+            table_bytes_written_per_level: table_bytes,
             data_bytes_raw: self.shared.counters.get(Count::DataBytesRaw),
             data_bytes_stored: self.shared.counters.get(Count::DataBytesStored),
             manifest: versions

@@ -256,11 +256,11 @@ pub(crate) struct Counters {
     flushes: AtomicU64,
     large_batches: AtomicU64,
     compactions: AtomicU64,
-    table_bytes_written: AtomicU64,
     data_bytes_raw: AtomicU64,
     data_bytes_stored: AtomicU64,
-    /// Bytes of tables written into each level.
-    level_bytes: [AtomicU64; crate::version::NUM_LEVELS],
+    /// Bytes of tables written into each level (their sum: all tables
+    /// written).
+    table_bytes: [AtomicU64; crate::version::NUM_LEVELS],
 }
 
 /// One of the [`Counters`].
@@ -274,8 +274,6 @@ pub(crate) enum Count {
     LargeBatches,
     /// Compactions, leveled and full.
     Compactions,
-    /// Bytes of tables written.
-    TableBytesWritten,
     /// Bytes of the data blocks of tables written, before compression.
     DataBytesRaw,
     /// The same blocks' bytes as stored.
@@ -289,7 +287,6 @@ impl Counters {
             Count::Flushes => &self.flushes,
             Count::LargeBatches => &self.large_batches,
             Count::Compactions => &self.compactions,
-            Count::TableBytesWritten => &self.table_bytes_written,
             Count::DataBytesRaw => &self.data_bytes_raw,
             Count::DataBytesStored => &self.data_bytes_stored,
         }
@@ -306,13 +303,13 @@ impl Counters {
     }
 
     /// Adds `n` bytes of tables written into `level`.
-    pub fn add_level_bytes(&self, level: usize, n: u64) {
-        self.level_bytes[level].fetch_add(n, Ordering::Relaxed);
+    pub fn add_table_bytes(&self, level: usize, n: u64) {
+        self.table_bytes[level].fetch_add(n, Ordering::Relaxed);
     }
 
     /// Bytes of tables written into each level, level 0 first.
-    pub fn level_bytes(&self) -> Vec<u64> {
-        self.level_bytes
+    pub fn table_bytes(&self) -> Vec<u64> {
+        self.table_bytes
             .iter()
             .map(|b| b.load(Ordering::Relaxed))
             .collect()

@@ -31,8 +31,7 @@ impl Written {
     /// Adds the table, written into `level`, to the database's counters
     /// of bytes written.
     pub fn count(&self, counters: &Counters, level: usize) {
-        counters.add(Count::TableBytesWritten, self.meta.size);
-        counters.add_level_bytes(level, self.meta.size);
+        counters.add_table_bytes(level, self.meta.size);
         counters.add(Count::DataBytesRaw, self.data_raw);
         counters.add(Count::DataBytesStored, self.data_stored);
     }
