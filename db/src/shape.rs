@@ -6,6 +6,7 @@
 
 use crate::table::{Compression, TableOptions};
 use crate::version::NUM_LEVELS;
+use std::time::Duration;
 
 /// The sizes that shape the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,9 @@ pub(crate) struct Shape {
     /// Level-0 tables at which level 0 scores 1 while the writes flow
     /// (level-0 batching).
     pub l0_batch: usize,
+    /// The pause in level-0 arrivals after which the writes no longer
+    /// flow: a write buffer's worth of `tuning::BATCHING_WRITE_RATE`.
+    pub writes_quiet: Duration,
     /// The target size of level 1 in bytes.
     pub l1_bytes: u64,
     /// How much larger each level's target is than the one above.
@@ -23,6 +27,8 @@ pub(crate) struct Shape {
     pub target_file_size: u64,
     /// How the first input of a level's compaction is chosen.
     pub picker: CompactionPicker,
+    /// Whether the level targets follow the data ([`Shape::targets`]).
+    pub dynamic: bool,
     /// The size at which every table writer cuts a data block (not the
     /// picker's concern, but fixed with the tree's other sizes).
     pub block_size: usize,
@@ -52,8 +58,83 @@ impl Shape {
         }
     }
 
-    /// The target size of `level` (1 or deeper) in bytes.
-    pub fn max_bytes(&self, level: usize) -> u64 {
+    /// Each level's target, and the level that level 0 compacts into,
+    /// for levels holding `level_bytes` (level 0 first).
+    ///
+    /// **Fixed** (LevelDB's): level 1 holds [`l1_bytes`], each deeper
+    /// level [`ratio`] times the one above, and level 0 compacts into
+    /// level 1.
+    ///
+    /// **Dynamic** (RocksDB's `level_compaction_dynamic_level_bytes`): the
+    /// targets are set from the bottom up, so that the last level holds
+    /// most of the data and each level above a tenth of the one below.
+    /// The last level's target is the largest level's size; the levels
+    /// above take a tenth each, up to the first whose share is no more
+    /// than [`l1_bytes`]: the **base level**, which level 0 compacts
+    /// into. The levels above the base are empty and stay so: the base
+    /// is never below the first level holding data (a level 0 merged
+    /// below data of level 1 would put newer versions under older ones),
+    /// and only level 0 writes above it. No target is below
+    /// [`l1_bytes`] (RocksDB's floor: a level smaller than that would be
+    /// compacted before level 0, which would fill and stall the writers).
+    /// An empty tree's base is the last level: the first compactions
+    /// write straight into it, and a level opens above it each time the
+    /// data grows past another factor of [`ratio`].
+    ///
+    /// [`l1_bytes`]: Shape::l1_bytes
+    /// [`ratio`]: Shape::ratio
+    pub fn targets(&self, level_bytes: &[u64; NUM_LEVELS]) -> Targets {
+        let last = NUM_LEVELS - 1;
+        let first = (1..NUM_LEVELS).find(|&level| level_bytes[level] > 0);
+        let (base, first) = match (self.dynamic, first) {
+            (false, _) => {
+                let mut bytes = [u64::MAX; NUM_LEVELS];
+                for (level, target) in bytes.iter_mut().enumerate().skip(1) {
+                    *target = self.max_bytes(level);
+                }
+                return Targets { base: 1, bytes };
+            }
+            (true, None) => {
+                return Targets {
+                    base: last,
+                    bytes: [u64::MAX; NUM_LEVELS],
+                }
+            }
+            (true, Some(first)) => (first, first),
+        };
+        let largest = level_bytes[1..].iter().copied().max().unwrap_or(0);
+        // The first nonempty level's share of a tree whose last level
+        // holds `largest`; then up, while the share is over level 1's.
+        let mut share = largest;
+        for _ in first..last {
+            share /= self.ratio;
+        }
+        let mut base = base;
+        while base > 1 && share > self.l1_bytes {
+            base -= 1;
+            share /= self.ratio;
+        }
+        // A share below a tenth of level 1's means more levels hold data
+        // than the data needs (it shrank, or the tree was built with fixed
+        // targets): the base stays the first nonempty level, and the
+        // targets grow from there until the data settles lower.
+        let mut size = if share <= self.l1_bytes / self.ratio {
+            self.l1_bytes / self.ratio + 1
+        } else {
+            share.min(self.l1_bytes)
+        };
+        let mut bytes = [u64::MAX; NUM_LEVELS];
+        for (level, target) in bytes.iter_mut().enumerate().skip(base) {
+            if level > base {
+                size = size.saturating_mul(self.ratio);
+            }
+            *target = size.max(self.l1_bytes);
+        }
+        Targets { base, bytes }
+    }
+
+    /// The fixed target size of `level` (1 or deeper) in bytes.
+    fn max_bytes(&self, level: usize) -> u64 {
         debug_assert!(level >= 1);
         let mut bytes = self.l1_bytes;
         for _ in 1..level {
@@ -62,11 +143,16 @@ impl Shape {
         bytes
     }
 
-    /// The first level (1 or deeper) whose target holds `bytes`, or the
-    /// last: where a full compaction puts everything, so that the tree
-    /// is one level no compaction needs to move (LevelDB's `CompactRange`
-    /// over every key ends the same way, level by level).
+    /// The first level (1 or deeper) whose fixed target holds `bytes`, or
+    /// the last: where a full compaction puts everything, so that the
+    /// tree is one level no compaction needs to move (LevelDB's
+    /// `CompactRange` over every key ends the same way, level by level).
+    /// With dynamic targets, the last level: the one that holds the data
+    /// (RocksDB's full compaction ends there too).
     pub fn level_for(&self, bytes: u64) -> usize {
+        if self.dynamic {
+            return NUM_LEVELS - 1;
+        }
         (1..NUM_LEVELS)
             .find(|&level| bytes <= self.max_bytes(level))
             .unwrap_or(NUM_LEVELS - 1)
@@ -91,6 +177,34 @@ impl Shape {
     /// tables).
     pub fn grandparent_limit(&self) -> u64 {
         self.target_file_size.saturating_mul(10)
+    }
+}
+
+/// Each level's target size, and where level 0 compacts
+/// ([`Shape::targets`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Targets {
+    /// The level level 0 compacts into; every level between them is
+    /// empty.
+    pub base: usize,
+    /// Each level's target in bytes; `u64::MAX` for level 0 (counted in
+    /// tables) and the levels above the base.
+    bytes: [u64; NUM_LEVELS],
+}
+
+impl Targets {
+    /// The target size of `level` in bytes.
+    pub fn max_bytes(&self, level: usize) -> u64 {
+        self.bytes[level]
+    }
+
+    /// The level that compactions of `level` write into.
+    pub fn output(&self, level: usize) -> usize {
+        if level == 0 {
+            self.base
+        } else {
+            level + 1
+        }
     }
 }
 

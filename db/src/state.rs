@@ -35,7 +35,6 @@ use crate::read::{Change, ReadState};
 use crate::shape::Shape;
 use crate::stall::WriteGate;
 use crate::sync::lock;
-use crate::tuning::WRITES_QUIET;
 use crate::version::{Deleter, Version, VersionSet};
 use crate::wal::Journals;
 use memdb::BlockPool;
@@ -151,8 +150,8 @@ pub(crate) struct Lanes {
     /// picker goes around them. A leaf lock.
     quarantined: Mutex<BTreeMap<u64, String>>,
     /// When a table last went into level 0 (a flush or a large batch):
-    /// while they come faster than [`WRITES_QUIET`] apart, level 0 is
-    /// compacted in batches (`compaction::pick`). A leaf lock.
+    /// while they come faster than `Shape::writes_quiet` apart, level 0
+    /// is compacted in batches (`compaction::pick`). A leaf lock.
     last_flush: Mutex<Option<Instant>>,
 }
 
@@ -191,12 +190,11 @@ impl Lanes {
     }
 
     /// How long level 0 keeps batching from now, if a table went into it
-    /// within the last [`WRITES_QUIET`]: the writes are flowing.
-    pub fn writes_flowing(&self) -> Option<Duration> {
+    /// within the last `quiet` (`Shape::writes_quiet`): the writes are
+    /// flowing.
+    pub fn writes_flowing(&self, quiet: Duration) -> Option<Duration> {
         let last = (*lock(&self.last_flush))?;
-        WRITES_QUIET
-            .checked_sub(last.elapsed())
-            .filter(|d| !d.is_zero())
+        quiet.checked_sub(last.elapsed()).filter(|d| !d.is_zero())
     }
 
     /// A new version was published (a flush, a compaction, a large

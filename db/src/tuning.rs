@@ -38,8 +38,8 @@ pub(crate) const TABLE_WRITE_BUFFER: usize = 256 << 10;
 /// table whose range holds its key, so their count is what costs.
 pub(crate) const L0_COMPACTION_TRIGGER: usize = 4;
 
-/// Level-0 tables at which level 0 is due while the writes flow (a
-/// table went into level 0 within [`WRITES_QUIET`]): level-0 batching
+/// Level-0 tables at which level 0 is due while the writes flow (at
+/// [`BATCHING_WRITE_RATE`] or faster): level-0 batching
 /// (`compaction::pick`). Each level-0 merge rewrites all of level 1 that
 /// random keys overlap, so merging three times as many tables at once
 /// writes level 1 a third as often, and leaves it larger, so that each
@@ -54,12 +54,18 @@ pub(crate) const L0_COMPACTION_TRIGGER: usize = 4;
 /// third of the way to the stop trigger.
 pub(crate) const L0_BATCH_TRIGGER: usize = 12;
 
-/// The pause in level-0 arrivals after which the writes count as
-/// stopped, and level 0 is compacted from [`L0_COMPACTION_TRIGGER`]
-/// tables again, for the reads that follow: one second, so that a
-/// writer slower than a write buffer a second (4 MiB by default) never
-/// batches.
-pub(crate) const WRITES_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+/// The write rate, in bytes a second, below which level 0 does not
+/// batch: the writes count as flowing while tables reach level 0 less
+/// than a write buffer's worth of this rate apart
+/// (`Shape::writes_quiet`), one second with the default 4 MiB buffer;
+/// after such a pause, level 0 is compacted from
+/// [`L0_COMPACTION_TRIGGER`] tables again, for the reads that follow.
+/// A fixed second instead never batched with 64 MiB buffers, whose
+/// tables come 1.5 s apart at full speed: a 20 M-key fill with RocksDB's
+/// sizes (`bench --workload fillrandom --num 20000000 --settle-after
+/// --tributary-options rocksdb-budget`) wrote 5.28 bytes per user byte,
+/// settled, with it, and 3.92 with a five-second pause.
+pub(crate) const BATCHING_WRITE_RATE: u64 = 4 << 20;
 
 /// Level-0 tables at which each write group sleeps 1 ms, once
 /// (`stall`): RocksDB's `level0_slowdown_writes_trigger`, past the batch

@@ -129,18 +129,29 @@ const SHAPES: [(usize, u64, u64, usize); 3] = [
     (64 << 10, 1 << 20, 4 << 20, 256 << 10),
 ];
 
-/// The compaction pickers the model runs under: the default and
-/// LevelDB's. They choose different tables to rewrite, and must read the
-/// same.
-const PICKERS: [CompactionPicker; 2] = [CompactionPicker::LeastOverlap, CompactionPicker::LevelDb];
+/// The compaction choices the model runs under (picker, dynamic level
+/// sizes): the default, LevelDB's picker, and targets that follow the
+/// data (level 0 compacting into the base level, the levels above it
+/// empty). They choose different tables to rewrite, and different levels
+/// to write them into, and must read the same.
+const PICKERS: [(CompactionPicker, bool); 3] = [
+    (CompactionPicker::LeastOverlap, false),
+    (CompactionPicker::LevelDb, false),
+    (CompactionPicker::LeastOverlap, true),
+];
 
-fn model_options(fs: &FaultFs, shape: usize, picker: CompactionPicker) -> tributary::Options {
+fn model_options(
+    fs: &FaultFs,
+    shape: usize,
+    (picker, dynamic): (CompactionPicker, bool),
+) -> tributary::Options {
     let (block_size, table_file_size, level1_size, write_buffer) = SHAPES[shape];
     tributary::Options {
         block_size,
         table_file_size,
         level1_size,
         compaction_picker: picker,
+        dynamic_level_sizes: dynamic,
         ..options(fs, write_buffer)
     }
 }
@@ -166,7 +177,7 @@ fn run_model(
     ops: &[Op],
     scans: &[ScanBounds],
     shape: usize,
-    picker: CompactionPicker,
+    picker: (CompactionPicker, bool),
 ) -> Result<Observed, TestCaseError> {
     let mut fs = FaultFs::new();
     let mut db = Db::open(dir(), model_options(&fs, shape, picker)).unwrap();

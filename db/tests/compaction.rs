@@ -421,3 +421,43 @@ fn compacting_a_settled_database_writes_nothing() {
     let contents = common::contents(&db);
     assert_eq!(contents.len(), 20_000);
 }
+
+/// Dynamic level sizes (issue #28): level 0 compacts into the base level,
+/// the first whose share of the data reaches level 1's target, so the
+/// levels above it stay empty while the data grows (with fixed targets,
+/// this fill would settle in levels 1 to 3), and once the writes stop
+/// the last level holds more than all the others.
+#[test]
+fn dynamic_level_sizes_fill_the_last_level_first() {
+    let fs = tributary::fs::FaultFs::new();
+    // Level 1's target is 128 KiB; about 1.8 MB of puts, half of them
+    // overwrites.
+    let options = Options {
+        dynamic_level_sizes: true,
+        ..common::options(&fs, 64 << 10)
+    };
+    let db = Db::open(common::dir(), options).unwrap();
+    let mut model = BTreeMap::new();
+    for i in 0..20_000u64 {
+        let k = key(i.wrapping_mul(2_654_435_761) % 10_000);
+        db.put(&k, value(i, i / 10_000)).unwrap();
+        model.insert(k, value(i, i / 10_000));
+        if i % 500 == 0 {
+            let levels = db.stats().files_per_level;
+            assert_eq!(levels[1..4], [0, 0, 0], "after {i} puts: {levels:?}");
+        }
+    }
+    common::eventually("level 0 compacted after the writes stop", || {
+        db.stats().files_per_level[0] < 4
+    });
+    let stats = db.stats();
+    let bytes = &stats.bytes_per_level;
+    let last = *bytes.last().unwrap();
+    assert!(
+        last > bytes[..bytes.len() - 1].iter().sum::<u64>(),
+        "the last level holds most of the data: {bytes:?}"
+    );
+    assert_eq!(stats.files_per_level[1..4], [0, 0, 0], "{stats:?}");
+    let read: BTreeMap<Vec<u8>, Vec<u8>> = db.iter().map(|r| r.unwrap()).collect();
+    assert_eq!(read, model);
+}

@@ -49,7 +49,7 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
     let pointer_of = |level: usize| pointers.get(&(level as u8)).cloned();
     let quarantined = shared.lanes.quarantined();
     let avoid = |number: u64| quarantined.contains_key(&number);
-    let batching = shared.lanes.writes_flowing().is_some();
+    let batching = shared.lanes.writes_flowing(shape.writes_quiet).is_some();
     let Some(picked) = pick::pick(&version.levels, &pointer_of, shape, batching, &avoid) else {
         if let Some((number, why)) = quarantined.iter().next() {
             if version.levels[0].len() >= L0_STOP_TRIGGER {
@@ -102,21 +102,23 @@ pub(crate) fn compact_once(shared: &Shared, shape: &Shape) -> Result<bool, Error
 
 /// The input tables of `picked`, both levels.
 fn inputs<'a>(version: &'a Version, picked: &'a Pick) -> impl Iterator<Item = &'a Arc<TableFile>> {
-    let level = picked.level;
+    let (level, output) = (picked.level, picked.output);
     picked.inputs[0]
         .iter()
         .map(move |&i| &version.levels[level][i])
         .chain(
             picked.inputs[1]
                 .iter()
-                .map(move |&i| &version.levels[level + 1][i]),
+                .map(move |&i| &version.levels[output][i]),
         )
 }
 
 /// Compacts every table whose keys meet `[start, end]` (inclusive, `None`
 /// unbounded) down the levels, LevelDB's manual compaction: level 0 into
-/// 1, then 1 into 2, and so on down to the deepest level holding such a
-/// table, each in one merge ([`pick::pick_range`]). Overwritten versions
+/// its output (level 1, or the base level of dynamic targets), then each
+/// level into the next, down to the deepest level holding such a table,
+/// each in one merge ([`pick::pick_range`]; the empty levels above a
+/// base have nothing to merge). Overwritten versions
 /// and tombstones with nothing left below them go, so the space they held
 /// comes back once no snapshot holds the inputs. Returns the compactions
 /// run.
@@ -150,7 +152,7 @@ pub(crate) fn compact_range(
             ran += 1;
             progress!(
                 "compact: level {level} merged into level {} ({} of {deepest} levels)",
-                level + 1,
+                picked.output,
                 level + 1
             );
         }
@@ -161,27 +163,27 @@ pub(crate) fn compact_range(
 /// Runs `picked`, a compaction of `version` (the current one, with
 /// `Lanes::compacting` held): a move or a merge, then its commit.
 fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Result<(), Error> {
-    let level = picked.level;
+    let (level, output) = (picked.level, picked.output);
     let take = |level: usize, idx: &[usize]| -> Vec<(usize, Arc<TableFile>)> {
         idx.iter()
             .map(|&i| (level, Arc::clone(&version.levels[level][i])))
             .collect()
     };
     let upper = take(level, &picked.inputs[0]);
-    let lower = take(level + 1, &picked.inputs[1]);
+    let lower = take(output, &picked.inputs[1]);
     let pointer = Some((level, picked.compact_pointer.clone()));
     if picked.trivial_move {
         log::debug!(
-            "moving table {} from level {level} down",
+            "moving table {} from level {level} to {output}",
             upper[0].1.meta.number
         );
-        merge::commit(shared, &[], upper, Vec::new(), level + 1, pointer)?;
+        merge::commit(shared, &[], upper, Vec::new(), output, pointer)?;
     } else {
         let grandparents: Vec<(Vec<u8>, u64)> = picked
             .grandparents
             .iter()
             .map(|&i| {
-                let meta = &version.levels[level + 2][i].meta;
+                let meta = &version.levels[output + 1][i].meta;
                 (meta.largest.clone(), meta.size)
             })
             .collect();
@@ -189,38 +191,39 @@ fn run(shared: &Shared, version: &Version, picked: &Pick, shape: &Shape) -> Resu
         // merge's sorted runs, and what the edit deletes.
         let (upper_len, lower_len) = (upper.len(), lower.len());
         let deleted: Vec<(usize, Arc<TableFile>)> = upper.into_iter().chain(lower).collect();
-        let split = split_key(&deleted, level, shape);
+        let split = split_key(&deleted, output, shape);
+        // The levels between `level` and `output` are empty (`Pick::output`):
+        // only tables below the output may hide under a tombstone.
         let outputs = merge::merge_split(
             shared,
             &merge::sorted_runs(&deleted),
-            &|user_key| deeper_may_hold(version, level + 2, user_key),
+            &|user_key| deeper_may_hold(version, output + 1, user_key),
             || Some(OutputCut::new(grandparents.clone(), shape)),
-            level + 1,
+            output,
             split.as_deref(),
         )?;
         log::debug!(
-            "compacted {upper_len} + {lower_len} tables of levels {level} and {} into {}",
-            level + 1,
+            "compacted {upper_len} + {lower_len} tables of levels {level} and {output} into {}",
             outputs.len()
         );
-        merge::commit(shared, &deleted, Vec::new(), outputs, level + 1, pointer)?;
+        merge::commit(shared, &deleted, Vec::new(), outputs, output, pointer)?;
     }
     shared.counters.add(Count::Compactions, 1);
     Ok(())
 }
 
-/// Where a compaction of `inputs` (level, table) out of `level` splits
+/// Where a compaction of `inputs` (level, table) into `output` splits
 /// into two halves merged on two threads ([`merge::merge_split`]), if it
 /// is large enough to pay for a second thread
 /// ([`Shape::split_min_bytes`]): after the user key ending the middle
-/// table of the lower level's inputs. Those tables do not overlap and
+/// table of the output level's inputs. Those tables do not overlap and
 /// hold most of the bytes (ten times the upper level's, by the ratio),
 /// so each half gets about as much to do.
-fn split_key(inputs: &[(usize, Arc<TableFile>)], level: usize, shape: &Shape) -> Option<Vec<u8>> {
+fn split_key(inputs: &[(usize, Arc<TableFile>)], output: usize, shape: &Shape) -> Option<Vec<u8>> {
     let bytes: u64 = inputs.iter().map(|(_, t)| t.meta.size).sum();
     let lower: Vec<&Arc<TableFile>> = inputs
         .iter()
-        .filter(|(l, _)| *l == level + 1)
+        .filter(|(l, _)| *l == output)
         .map(|(_, t)| t)
         .collect();
     if bytes < shape.split_min_bytes() || lower.len() < 2 {
@@ -282,28 +285,28 @@ mod tests {
     #[test]
     fn a_large_compaction_splits_after_the_middle_table_below() {
         let four = inputs(1, 100, &[200, 200, 200, 200]);
-        assert_eq!(split_key(&four, 1, &SHAPE), Some(b"j".to_vec()));
+        assert_eq!(split_key(&four, 2, &SHAPE), Some(b"j".to_vec()));
         // With an odd count, the lower half is the smaller.
         let five = inputs(2, 100, &[200, 200, 200, 200, 200]);
-        assert_eq!(split_key(&five, 2, &SHAPE), Some(b"j".to_vec()));
+        assert_eq!(split_key(&five, 3, &SHAPE), Some(b"j".to_vec()));
         let two = inputs(0, 100, &[400, 400]);
-        assert_eq!(split_key(&two, 0, &SHAPE), Some(b"e".to_vec()));
+        assert_eq!(split_key(&two, 1, &SHAPE), Some(b"e".to_vec()));
     }
 
     #[test]
     fn a_small_compaction_or_one_table_below_runs_whole() {
         // 700 bytes, under the 800 that pay for a second thread.
         assert_eq!(
-            split_key(&inputs(1, 100, &[150, 150, 150, 150]), 1, &SHAPE),
+            split_key(&inputs(1, 100, &[150, 150, 150, 150]), 2, &SHAPE),
             None
         );
         // Exactly 800 splits.
-        assert!(split_key(&inputs(1, 200, &[150, 150, 150, 150]), 1, &SHAPE).is_some());
+        assert!(split_key(&inputs(1, 200, &[150, 150, 150, 150]), 2, &SHAPE).is_some());
         // One table below: no key inside it to split at.
-        assert_eq!(split_key(&inputs(1, 100, &[5000]), 1, &SHAPE), None);
+        assert_eq!(split_key(&inputs(1, 100, &[5000]), 2, &SHAPE), None);
         // The upper level's tables do not count as the lower level's.
         let mut upper_only = inputs(1, 5000, &[]);
         upper_only.push(table(1, "z", "zz", 5000));
-        assert_eq!(split_key(&upper_only, 1, &SHAPE), None);
+        assert_eq!(split_key(&upper_only, 2, &SHAPE), None);
     }
 }

@@ -214,7 +214,7 @@ fn batch_ends(shared: &Shared) -> Option<Duration> {
         return None;
     }
     // Past the end, not at it: `writes_flowing` must say no by then.
-    Some(shared.lanes.writes_flowing()? + Duration::from_millis(1))
+    Some(shared.lanes.writes_flowing(shared.shape.writes_quiet)? + Duration::from_millis(1))
 }
 
 /// A lane's wait for its next round: a wake-up, or the end of `retry`

@@ -3,12 +3,13 @@
 //! `VersionSet::PickCompaction` without seek compactions).
 //!
 //! 1. **Score** each level but the last: a level below 0 by its bytes
-//!    over its target, [`Shape::l1_bytes`] times [`Shape::ratio`] per
-//!    level below 1; level 0 by its file count (every read consults each
+//!    over its target ([`Shape::targets`]: fixed, [`Shape::l1_bytes`]
+//!    times [`Shape::ratio`] per level below 1, or dynamic, set from the
+//!    last level up); level 0 by its file count (every read consults each
 //!    level-0 table, so their number is what costs) over
 //!    [`Shape::l0_trigger`], or over [`Shape::l0_batch`] while the writes
 //!    flow (the caller says so: tables reach level 0 less than
-//!    `tuning::WRITES_QUIET` apart). That is **level-0 batching**: each
+//!    [`Shape::writes_quiet`] apart). That is **level-0 batching**: each
 //!    level-0 merge takes more new data for its rewrite of level 1 (the
 //!    figures are at `tuning::L0_BATCH_TRIGGER`). The highest score at or above 1 is
 //!    compacted; on a tie, the upper level, whose data is newer and read
@@ -26,8 +27,9 @@
 //!    user key's versions may lie on both sides of a table boundary, and a
 //!    compaction that took one side only would move the newer version
 //!    below the older one.
-//! 4. **The next level's inputs**: the tables of level + 1 overlapping
-//!    that range, expanded the same way. Then, if it adds tables of the
+//! 4. **The output level's inputs**: the tables of the output level
+//!    ([`Targets::output`]: level + 1, or for level 0 the base level)
+//!    overlapping that range, expanded the same way. Then, if it adds tables of the
 //!    first level without adding any of the next, the first input is
 //!    widened to the whole range, within [`Shape::expanded_limit`] bytes.
 //! 5. **A trivial move** when one table overlaps nothing below and little
@@ -40,7 +42,7 @@
 //! level, so that one table's next compaction stays bounded.
 
 use crate::shape::CompactionPicker;
-pub(crate) use crate::shape::Shape;
+pub(crate) use crate::shape::{Shape, Targets};
 use crate::version::{FileMeta, NUM_LEVELS};
 use batch::key;
 use std::cmp::Ordering;
@@ -60,15 +62,18 @@ impl Entry for FileMeta {
 /// A compaction to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pick {
-    /// The level compacted: its inputs move into `level + 1`.
+    /// The level compacted: its inputs move into `output`.
     pub level: usize,
+    /// The level the inputs move into ([`Targets::output`]); every level
+    /// between is empty.
+    pub output: usize,
     /// Indices into the levels given of the inputs of `level` and of
-    /// `level + 1`, each in key order.
+    /// `output`, each in key order.
     pub inputs: [Vec<usize>; 2],
-    /// Indices of the tables of `level + 2` that the inputs overlap, in key
-    /// order: where outputs are cut ([`OutputCut`]).
+    /// Indices of the tables of `output + 1` that the inputs overlap, in
+    /// key order: where outputs are cut ([`OutputCut`]).
     pub grandparents: Vec<usize>,
-    /// One input overlapping nothing in `level + 1`: moved, not rewritten.
+    /// One input overlapping nothing in `output`: moved, not rewritten.
     pub trivial_move: bool,
     /// The level's new compact pointer: the inputs' largest internal key.
     pub compact_pointer: Vec<u8>,
@@ -80,6 +85,7 @@ pub(crate) struct Pick {
 /// for a batch ([`Shape::l0_batch`] tables).
 pub(crate) fn scores<E: Entry>(
     levels: &[Vec<E>; NUM_LEVELS],
+    targets: &Targets,
     shape: &Shape,
     batching: bool,
 ) -> Vec<f64> {
@@ -96,10 +102,17 @@ pub(crate) fn scores<E: Entry>(
                 tables as f64 / over as f64
             } else {
                 let bytes: u64 = levels[level].iter().map(|t| t.meta().size).sum();
-                bytes as f64 / shape.max_bytes(level) as f64
+                bytes as f64 / targets.max_bytes(level) as f64
             }
         })
         .collect()
+}
+
+/// The targets of the tree `levels` ([`Shape::targets`]).
+pub(crate) fn targets<E: Entry>(levels: &[Vec<E>; NUM_LEVELS], shape: &Shape) -> Targets {
+    shape.targets(&std::array::from_fn(|level| {
+        levels[level].iter().map(|t| t.meta().size).sum()
+    }))
 }
 
 /// The compaction to run next, if any level needs one. `levels` may list
@@ -116,7 +129,8 @@ pub(crate) fn pick<E: Entry>(
     // Step 1, most needed level first; the upper level wins a tie. The
     // next level in line is tried only when every compaction of this one
     // would take a table to `avoid`.
-    let mut needy: Vec<(usize, f64)> = scores(levels, shape, batching)
+    let targets = targets(levels, shape);
+    let mut needy: Vec<(usize, f64)> = scores(levels, &targets, shape, batching)
         .into_iter()
         .enumerate()
         .filter(|&(_, score)| score >= 1.0)
@@ -127,19 +141,20 @@ pub(crate) fn pick<E: Entry>(
             .then(a.0.cmp(&b.0))
     });
     for (level, _) in needy {
+        let output = targets.output(level);
         // Step 2, then the next candidates in the same order, going
         // around tables to avoid (a damaged table compaction
         // quarantined: issue #23).
-        for first in candidates(levels, level, pointers(level).as_deref(), shape) {
-            let mut pick = expand(levels, level, &[first], shape);
+        for first in candidates(levels, level, output, pointers(level).as_deref(), shape) {
+            let mut pick = expand(levels, level, output, &[first], shape);
             let takes = |lvl: usize, idx: &[usize]| {
                 idx.iter().any(|&i| avoid(levels[lvl][i].meta().number))
             };
-            if takes(level, &pick.inputs[0]) || takes(level + 1, &pick.inputs[1]) {
+            if takes(level, &pick.inputs[0]) || takes(output, &pick.inputs[1]) {
                 continue;
             }
             // Step 5.
-            let grandparent_bytes = match levels.get(level + 2) {
+            let grandparent_bytes = match levels.get(output + 1) {
                 Some(grand) => total(grand, &pick.grandparents),
                 None => 0,
             };
@@ -156,18 +171,19 @@ pub(crate) fn pick<E: Entry>(
 /// input. Level 0 and [`CompactionPicker::LevelDb`]: round robin, from
 /// the first table ending past the level's compact pointer.
 /// [`CompactionPicker::LeastOverlap`], below level 0: by the bytes of
-/// `level + 1` each overlaps over its own size, least first (level 0's
+/// `output` each overlaps over its own size, least first (level 0's
 /// tables overlap each other, and step 3 takes them together anyway).
 fn candidates<E: Entry>(
     levels: &[Vec<E>; NUM_LEVELS],
     level: usize,
+    output: usize,
     pointer: Option<&[u8]>,
     shape: &Shape,
 ) -> Vec<usize> {
     let files = in_key_order(&levels[level]);
     if level > 0 && shape.picker == CompactionPicker::LeastOverlap {
-        let below = in_key_order(&levels[level + 1]);
-        let overlaps = overlap_bytes(&levels[level], &files, &levels[level + 1], &below);
+        let below = in_key_order(&levels[output]);
+        let overlaps = overlap_bytes(&levels[level], &files, &levels[output], &below);
         let mut order: Vec<(usize, u64, u64)> = files
             .iter()
             .zip(overlaps)
@@ -222,10 +238,11 @@ fn overlap_bytes<E: Entry>(
         .collect()
 }
 
-/// The compaction of `level` into `level + 1` of every table of `level`
-/// whose user keys meet `[start, end]` (each bound inclusive, `None`
-/// unbounded), expanded as [`pick`]'s steps 3, 4 and 6 do; `None` if no
-/// table of the level meets the range, or the level is the last.
+/// The compaction of `level` into its output level ([`Targets::output`])
+/// of every table of `level` whose user keys meet `[start, end]` (each
+/// bound inclusive, `None` unbounded), expanded as [`pick`]'s steps 3, 4
+/// and 6 do; `None` if no table of the level meets the range, or the
+/// level is the last.
 /// `Db::compact_range` runs it level by level (LevelDB's manual
 /// compaction). Its tables are always rewritten, never moved: the caller
 /// wants the space of overwritten and deleted keys back.
@@ -248,7 +265,8 @@ pub(crate) fn pick_range<E: Entry>(
     if first.is_empty() {
         return None;
     }
-    Some(expand(levels, level, &first, shape))
+    let output = targets(levels, shape).output(level);
+    Some(expand(levels, level, output, &first, shape))
 }
 
 /// Whether a table's user keys meet `[start, end]` (`None` unbounded).
@@ -263,25 +281,26 @@ pub(crate) fn meets(meta: &FileMeta, start: Option<&[u8]>, end: Option<&[u8]>) -
 fn expand<E: Entry>(
     levels: &[Vec<E>; NUM_LEVELS],
     level: usize,
+    output: usize,
     first: &[usize],
     shape: &Shape,
 ) -> Pick {
     let files = in_key_order(&levels[level]);
-    let below = in_key_order(&levels[level + 1]);
+    let below = in_key_order(&levels[output]);
     // Step 3.
     let (lo, hi) = user_range(&levels[level], first);
     let mut upper = overlapping(&levels[level], &files, lo, hi);
 
     // Step 4.
     let (lo, hi) = user_range(&levels[level], &upper);
-    let mut lower = overlapping(&levels[level + 1], &below, lo, hi);
+    let mut lower = overlapping(&levels[output], &below, lo, hi);
     if !lower.is_empty() {
-        let (all_lo, all_hi) = joint_range(levels, level, &upper, &lower);
+        let (all_lo, all_hi) = joint_range(levels, [level, output], &upper, &lower);
         let widened = overlapping(&levels[level], &files, all_lo, all_hi);
         if widened.len() > upper.len() {
-            let bytes = total(&levels[level], &widened) + total(&levels[level + 1], &lower);
+            let bytes = total(&levels[level], &widened) + total(&levels[output], &lower);
             let (w_lo, w_hi) = user_range(&levels[level], &widened);
-            let widened_lower = overlapping(&levels[level + 1], &below, w_lo, w_hi);
+            let widened_lower = overlapping(&levels[output], &below, w_lo, w_hi);
             if bytes < shape.expanded_limit() && widened_lower.len() == lower.len() {
                 upper = widened;
                 lower = widened_lower;
@@ -289,10 +308,10 @@ fn expand<E: Entry>(
         }
     }
 
-    let grandparents = if level + 2 < NUM_LEVELS {
-        let (all_lo, all_hi) = joint_range(levels, level, &upper, &lower);
-        let grand = in_key_order(&levels[level + 2]);
-        overlapping_once(&levels[level + 2], &grand, all_lo, all_hi)
+    let grandparents = if output + 1 < NUM_LEVELS {
+        let (all_lo, all_hi) = joint_range(levels, [level, output], &upper, &lower);
+        let grand = in_key_order(&levels[output + 1]);
+        overlapping_once(&levels[output + 1], &grand, all_lo, all_hi)
     } else {
         Vec::new()
     };
@@ -306,6 +325,7 @@ fn expand<E: Entry>(
         .clone();
     Pick {
         level,
+        output,
         inputs: [upper, lower],
         grandparents,
         trivial_move: false,
@@ -335,16 +355,16 @@ fn user_range<'a, E: Entry>(files: &'a [E], chosen: &[usize]) -> (&'a [u8], &'a 
     (lo, hi)
 }
 
-/// The user-key range of the inputs of both levels.
+/// The user-key range of the inputs of both levels (`[level, output]`).
 fn joint_range<'a, E: Entry>(
     levels: &'a [Vec<E>; NUM_LEVELS],
-    level: usize,
+    [level, output]: [usize; 2],
     upper: &[usize],
     lower: &[usize],
 ) -> (&'a [u8], &'a [u8]) {
     let (mut lo, mut hi) = user_range(&levels[level], upper);
     if !lower.is_empty() {
-        let (l, h) = user_range(&levels[level + 1], lower);
+        let (l, h) = user_range(&levels[output], lower);
         lo = lo.min(l);
         hi = hi.max(h);
     }
@@ -447,10 +467,12 @@ impl OutputCut {
 pub(crate) const TEST_SHAPE: Shape = Shape {
     l0_trigger: 4,
     l0_batch: 8,
+    writes_quiet: std::time::Duration::from_secs(1),
     l1_bytes: 1000,
     ratio: 10,
     target_file_size: 100,
     picker: CompactionPicker::LevelDb,
+    dynamic: false,
     block_size: 4096,
     compression: [crate::table::Compression::None; crate::version::NUM_LEVELS],
 };
@@ -502,9 +524,9 @@ mod tests {
         (
             pick.level,
             n(pick.level, &pick.inputs[0]),
-            n(pick.level + 1, &pick.inputs[1]),
-            if pick.level + 2 < NUM_LEVELS {
-                n(pick.level + 2, &pick.grandparents)
+            n(pick.output, &pick.inputs[1]),
+            if pick.output + 1 < NUM_LEVELS {
+                n(pick.output + 1, &pick.grandparents)
             } else {
                 Vec::new()
             },
@@ -576,7 +598,7 @@ mod tests {
             picker: CompactionPicker::LeastOverlap,
             ..SHAPE
         };
-        let order = candidates(&levels, 1, None, &least);
+        let order = candidates(&levels, 1, 2, None, &least);
         let first: Vec<u64> = order.iter().map(|&i| levels[1][i].number).collect();
         assert_eq!(first, [4, 2, 3, 1]);
         // The pointer does not matter to it; the first pick is table 4,
@@ -795,17 +817,103 @@ mod tests {
             (1, t(3, "a", "b", 500)),
             (2, t(4, "a", "b", 20_000)),
         ]);
-        let s = scores(&levels, &SHAPE, false);
+        let targets = targets(&levels, &SHAPE);
+        let s = scores(&levels, &targets, &SHAPE, false);
         assert_eq!(s.len(), NUM_LEVELS - 1);
         assert_eq!(&s[..3], &[0.5, 0.5, 2.0]);
         // While the writes flow, level 0's 2 tables count against the
         // batch trigger (8).
-        assert_eq!(scores(&levels, &SHAPE, true)[0], 0.25);
-        assert_eq!(SHAPE.max_bytes(3), 100_000);
+        assert_eq!(scores(&levels, &targets, &SHAPE, true)[0], 0.25);
+        assert_eq!(targets.max_bytes(3), 100_000);
+        assert_eq!(targets.output(0), 1);
         assert_eq!(SHAPE.level_for(0), 1);
         assert_eq!(SHAPE.level_for(1000), 1);
         assert_eq!(SHAPE.level_for(1001), 2);
         assert_eq!(SHAPE.level_for(u64::MAX), NUM_LEVELS - 1);
+    }
+
+    /// Dynamic targets (level 1's is 1,000 bytes, the ratio 10): set from
+    /// the last level up, the base where a level's share reaches level
+    /// 1's; none below level 1's. Each case differs from the fixed
+    /// targets (1,000 / 10,000 / ... from level 1, base 1).
+    #[test]
+    fn dynamic_targets_follow_the_last_level() {
+        let dynamic = Shape {
+            dynamic: true,
+            ..SHAPE
+        };
+        let with = |bytes: &[(usize, u64)]| {
+            let mut levels = [0; NUM_LEVELS];
+            for &(level, b) in bytes {
+                levels[level] = b;
+            }
+            let targets = dynamic.targets(&levels);
+            let deep: Vec<u64> = (targets.base..NUM_LEVELS)
+                .map(|l| targets.max_bytes(l))
+                .collect();
+            (targets.base, deep)
+        };
+        // Empty, or a last level under level 1's target: level 0 goes
+        // straight into the last level.
+        assert_eq!(with(&[]).0, NUM_LEVELS - 1);
+        assert_eq!(with(&[(0, 5_000), (6, 800)]), (6, vec![1_000]));
+        // 50,000 in the last level: 5,000 above it, 500 above that (the
+        // base, at least 1,000).
+        assert_eq!(with(&[(6, 50_000)]), (4, vec![1_000, 5_000, 50_000]));
+        assert_eq!(with(&[(5, 3_000), (6, 50_000)]).0, 4);
+        // The base is never below the first level holding data: a tree
+        // built with fixed targets keeps its base at 1, and targets grow
+        // from a tenth of level 1's until the data moves down.
+        assert_eq!(
+            with(&[(1, 10), (3, 100_000)]),
+            (
+                1,
+                vec![1_000, 1_010, 10_100, 101_000, 1_010_000, 10_100_000]
+            )
+        );
+        // Past level 1's target even at level 1: the base is 1, at level
+        // 1's target, the rest by the ratio from there.
+        assert_eq!(
+            with(&[(6, 10_000_000_000)]),
+            (
+                1,
+                vec![1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]
+            )
+        );
+    }
+
+    /// With dynamic targets level 0 compacts into the base level, past
+    /// the empty levels above it, and a level over its dynamic target is
+    /// compacted though under its fixed one.
+    #[test]
+    fn level_zero_compacts_into_the_base_level() {
+        let dynamic = Shape {
+            dynamic: true,
+            ..SHAPE
+        };
+        let none = |_: usize| None;
+        // The last level holds 5,000: the base is 5 (target 1,000).
+        let levels = levels(&[
+            (0, t(1, "a", "m", 10)),
+            (0, t(2, "b", "n", 10)),
+            (0, t(3, "c", "o", 10)),
+            (0, t(4, "d", "p", 10)),
+            (6, t(60, "a", "z", 5_000)),
+        ]);
+        let picked = pick(&levels, &none, &dynamic, false, &|_| false).unwrap();
+        assert_eq!(picked.output, 5);
+        assert_eq!(
+            numbers(&levels, &picked),
+            (0, vec![1, 2, 3, 4], vec![], vec![60], false)
+        );
+        let fixed = pick(&levels, &none, &SHAPE, false, &|_| false).unwrap();
+        assert_eq!(fixed.output, 1);
+        // Level 5 at 2,000: twice its dynamic target, a fifty-thousandth
+        // of its fixed one.
+        let levels = self::levels(&[(5, t(50, "a", "m", 2_000)), (6, t(60, "a", "z", 5_000))]);
+        let picked = pick(&levels, &none, &dynamic, false, &|_| false).unwrap();
+        assert_eq!((picked.level, picked.output), (5, 6));
+        assert_eq!(pick(&levels, &none, &SHAPE, false, &|_| false), None);
     }
 
     #[test]

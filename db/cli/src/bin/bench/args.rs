@@ -75,7 +75,9 @@ pub struct Cli {
     /// Tributary only, comma-separated: `rocksdb-budget` (RocksDB's
     /// default sizes: 64 MiB write buffer, 256 MiB level 1, 64 MiB
     /// tables), `leveldb-picker` (LevelDB's round-robin compaction
-    /// picker instead of the default), and `write-buffer-mib=N`,
+    /// picker instead of the default), `dynamic-levels` or
+    /// `fixed-levels` (level targets that follow the data, or LevelDB's
+    /// fixed ones, whichever is not the default), and `write-buffer-mib=N`,
     /// `level1-mib=N`, `table-mib=N` (sizes other than the defaults, to
     /// choose them by measurement).
     #[arg(
@@ -149,6 +151,8 @@ pub struct Tuning {
     pub rocksdb_budget: bool,
     /// LevelDB's round-robin picker, to measure the default's against it.
     pub leveldb_picker: bool,
+    /// Dynamic (`true`) or fixed level targets, if not the default.
+    pub dynamic_levels: Option<bool>,
     /// Sizes in MiB: the write buffer, level 1's target, the tables.
     pub write_buffer_mib: Option<u64>,
     pub level1_mib: Option<u64>,
@@ -168,6 +172,8 @@ impl Tuning {
             match name.split_once('=') {
                 None if name == "rocksdb-budget" => tuning.rocksdb_budget = true,
                 None if name == "leveldb-picker" => tuning.leveldb_picker = true,
+                None if name == "dynamic-levels" => tuning.dynamic_levels = Some(true),
+                None if name == "fixed-levels" => tuning.dynamic_levels = Some(false),
                 Some(("write-buffer-mib", v)) => tuning.write_buffer_mib = Some(mib(v)?),
                 Some(("level1-mib", v)) => tuning.level1_mib = Some(mib(v)?),
                 Some(("table-mib", v)) => tuning.table_mib = Some(mib(v)?),
@@ -185,6 +191,11 @@ impl Tuning {
         }
         if self.leveldb_picker {
             names.push("leveldb-picker".to_owned());
+        }
+        match self.dynamic_levels {
+            Some(true) => names.push("dynamic-levels".to_owned()),
+            Some(false) => names.push("fixed-levels".to_owned()),
+            None => {}
         }
         for (key, mib) in [
             ("write-buffer-mib", self.write_buffer_mib),

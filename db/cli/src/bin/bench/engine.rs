@@ -142,6 +142,9 @@ impl Setup {
         if self.tuning.leveldb_picker {
             options.compaction_picker = tributary::CompactionPicker::LevelDb;
         }
+        if let Some(dynamic) = self.tuning.dynamic_levels {
+            options.dynamic_level_sizes = dynamic;
+        }
         if let Some(mib) = self.tuning.write_buffer_mib {
             options.write_buffer_size = (mib << 20) as usize;
         }
