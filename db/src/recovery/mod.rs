@@ -48,7 +48,7 @@ mod plan;
 mod report;
 pub(crate) mod scan;
 
-use crate::error::{CorruptionKind, Error, Reason};
+use crate::error::{CorruptionKind, Error};
 use crate::files::FileNumbers;
 use crate::options::RecoveryMode;
 use crate::version::set::Loaded;
@@ -140,7 +140,7 @@ pub(crate) fn recover(
         .iter()
         .cloned()
         .partition(|(number, _)| *number < catalog.log_number);
-    let scans = live
+    let mut scans = live
         .iter()
         .map(|(number, path)| scan::journal(fs, *number, path))
         .collect::<Result<Vec<_>, Error>>()?;
@@ -176,7 +176,7 @@ pub(crate) fn recover(
         // A read-only open, which reads it in place.
         Fix::ReadOnly => ReplayInto::Memtables,
     };
-    let replayed = replay(fs, &scans[..plan.replayed], write_buffer_size, blocks, into)?;
+    let replayed = replay(&mut scans[..plan.replayed], write_buffer_size, blocks, into);
     let journals = scans
         .iter()
         .enumerate()
@@ -490,37 +490,34 @@ pub(crate) enum Replayed {
     Batches(Vec<Vec<Batch>>),
 }
 
-/// Replays the good part of each of `scans` into what `into` says.
-///
-/// The scan checked every batch already; a journal that reads differently
-/// now was changed behind the lock's back, and is an error.
+/// Replays the good batches each of `scans` kept (`JournalScan::good`,
+/// taken from them) into what `into` says.
 fn replay(
-    fs: &dyn Fs,
-    scans: &[scan::JournalScan],
+    scans: &mut [scan::JournalScan],
     write_buffer_size: usize,
     blocks: &Arc<BlockPool>,
     into: ReplayInto,
-) -> Result<Replayed, Error> {
+) -> Replayed {
     match into {
         ReplayInto::Memtables => {
             let mut frozen: Vec<Arc<MemDb>> = Vec::new();
             let mut active = MemDb::with_pool(write_buffer_size, blocks);
-            for_each_batch(fs, scans, |batch| {
+            for_each_batch(scans, |batch| {
                 if active.0.free() < batch.internal_len() && !active.0.is_empty() {
                     let full =
                         std::mem::replace(&mut active, MemDb::with_pool(write_buffer_size, blocks));
                     frozen.insert(0, full.0);
                 }
                 active.1.apply(batch.seq(), &batch);
-            })?;
-            Ok(Replayed::Memtables { frozen, active })
+            });
+            Replayed::Memtables { frozen, active }
         }
         ReplayInto::Batches => {
             // Cut where a memtable would have rotated, about: each run
             // makes one table of at most about a write buffer.
             let mut runs: Vec<Vec<Batch>> = Vec::new();
             let mut run_len = 0;
-            for_each_batch(fs, scans, |batch| {
+            for_each_batch(scans, |batch| {
                 if batch.is_empty() {
                     return;
                 }
@@ -533,44 +530,18 @@ fn replay(
                     }
                 }
                 run_len += len;
-            })?;
-            Ok(Replayed::Batches(runs))
+            });
+            Replayed::Batches(runs)
         }
     }
 }
 
-/// Reads the good part of each of `scans` again and hands each batch to
-/// `visit`, in journal order.
-fn for_each_batch(
-    fs: &dyn Fs,
-    scans: &[scan::JournalScan],
-    mut visit: impl FnMut(Batch),
-) -> Result<(), Error> {
+/// Hands each good batch of `scans`, taken from them, to `visit`, in
+/// journal order.
+fn for_each_batch(scans: &mut [scan::JournalScan], mut visit: impl FnMut(Batch)) {
     for scan in scans {
-        if scan.good_end == 0 {
-            continue;
-        }
-        let file = fs
-            .open(&scan.path)
-            .map_err(crate::error::io_err("open", &scan.path))?;
-        let mut reader = journal::Reader::new(file, journal::Recovery::Strict);
-        while reader.offset() < scan.good_end {
-            let at = reader.offset();
-            let changed = || Error::Corruption {
-                path: scan.path.clone(),
-                offset: at,
-                reason: Reason::new(
-                    CorruptionKind::Journal,
-                    "the journal changed while it was being recovered".to_owned(),
-                ),
-            };
-            let batch = match reader.next_record() {
-                Ok(Some(record)) => Batch::decode(record).map_err(|_| changed())?,
-                Ok(None) => return Err(changed()),
-                Err(e) => return Err(scan::read_error(&scan.path, e)),
-            };
-            visit(batch);
-        }
+        std::mem::take(&mut scan.good)
+            .into_iter()
+            .for_each(&mut visit);
     }
-    Ok(())
 }

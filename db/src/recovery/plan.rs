@@ -606,6 +606,7 @@ mod tests {
             batches: 0,
             records: 0,
             good_end,
+            good: Vec::new(),
             data_end: good_end + 50,
             ending: match ending {
                 "clean" => Ending::Clean,

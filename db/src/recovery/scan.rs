@@ -206,6 +206,11 @@ pub(crate) struct JournalScan {
     pub records: u64,
     /// Offset just past the last good batch: where the good part ends.
     pub good_end: u64,
+    /// The good batches themselves, in journal order, kept for the replay
+    /// (`recovery::replay`), which takes them: no journal is read twice.
+    /// They are what the replay holds anyway, until its tables or
+    /// memtables are made.
+    pub good: Vec<Batch>,
     /// Offset just past the last non-zero byte: zeros from here to the end
     /// are the unwritten part of a zero-filled journal.
     pub data_end: u64,
@@ -275,6 +280,7 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
         batches: 0,
         records: 0,
         good_end: 0,
+        good: Vec::new(),
         data_end: 0,
         ending: Ending::Clean,
     };
@@ -330,6 +336,7 @@ pub(crate) fn journal(fs: &dyn Fs, number: u64, path: &Path) -> Result<JournalSc
             scan.batches += 1;
             scan.records += batch.len() as u64;
             scan.good_end = reader.offset();
+            scan.good.push(batch);
         };
     }
     io::copy(&mut counting, &mut io::sink()).map_err(io_err("read", path))?;
