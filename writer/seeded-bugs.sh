@@ -2,7 +2,7 @@
 # Shows that the loom model has teeth: builds the writer once per seeded bug
 # (RELIABILITY.md row C1) and expects the loom tests to FAIL for each.
 #
-#   writer/seeded-bugs.sh            # all four
+#   writer/seeded-bugs.sh            # all seven
 #   writer/seeded-bugs.sh dropped_sync_flag
 #
 # Exits 0 only if every bug builds and is caught. Each variant is a separate
@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 bugs=("$@")
 if [ ${#bugs[@]} -eq 0 ]; then
-    bugs=(ack_after_unlock follower_ok_after_error dropped_sync_flag seq_reuse_after_error)
+    bugs=(ack_after_unlock follower_ok_after_error dropped_sync_flag seq_reuse_after_error
+          ack_before_sync publish_after_hand_off failed_sync_covers_later_groups)
 fi
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 

@@ -348,6 +348,7 @@ fn start_writing(
         last_seq,
         writer::Options {
             merge: options.merge_writes,
+            pipelined: false,
         },
     ))
 }

@@ -2,8 +2,10 @@
 //! whose fsync sleeps a configurable time and a memtable that does nothing.
 //!
 //! For each implementation (`slots`: [`writer::GroupCommit`], the reply-slot
-//! refinement; `channels`: [`writer::channels::GroupCommit`], goleveldb's
-//! rendezvous channels one for one), merging on and off, 1, 4, 16 and 64
+//! refinement; `pipelined`: the same with [`Options::pipelined`], whose
+//! fsync runs after the write lock is handed on; `channels`:
+//! [`writer::channels::GroupCommit`], goleveldb's rendezvous channels one
+//! for one), merging on and off, 1, 4, 16 and 64
 //! threads, and an fsync of 150 µs and of 0: puts per second, mean writes per
 //! group and fsyncs per second. Then the protocol's own cost per write at one
 //! thread with no fsync delay.
@@ -27,7 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use batch::{Batch, SeqNum};
-use writer::{Log, Memtable, Metrics, Options, Room, RoomError, WriteError, WriteOptions};
+use writer::{Log, Memtable, Metrics, Options, Room, RoomError, Syncer, WriteError, WriteOptions};
 
 /// An in-memory journal: append copies the record into a buffer, sync sleeps.
 struct MemLog {
@@ -45,11 +47,28 @@ impl Log for MemLog {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        if !self.sync_delay.is_zero() {
-            thread::sleep(self.sync_delay);
-        }
-        Ok(())
+        sleep_sync(self.sync_delay)
     }
+
+    fn syncer(&mut self) -> Option<Arc<dyn Syncer>> {
+        Some(Arc::new(SleepSync(self.sync_delay)))
+    }
+}
+
+/// The pipelined writer's fsync: as long as `MemLog`'s.
+struct SleepSync(Duration);
+
+impl Syncer for SleepSync {
+    fn sync(&self) -> io::Result<()> {
+        sleep_sync(self.0)
+    }
+}
+
+fn sleep_sync(delay: Duration) -> io::Result<()> {
+    if !delay.is_zero() {
+        thread::sleep(delay);
+    }
+    Ok(())
 }
 
 impl Memtable for MemLog {
@@ -95,6 +114,7 @@ impl Writer for writer::channels::GroupCommit {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Impl {
     Slots,
+    Pipelined,
     Channels,
 }
 
@@ -102,6 +122,7 @@ impl Impl {
     fn name(self) -> &'static str {
         match self {
             Impl::Slots => "slots",
+            Impl::Pipelined => "pipelined",
             Impl::Channels => "channels",
         }
     }
@@ -111,9 +132,14 @@ impl Impl {
             buf: Vec::with_capacity(9 << 20),
             sync_delay,
         });
-        let options = Options { merge };
+        let options = Options {
+            merge,
+            pipelined: self == Impl::Pipelined,
+        };
         match self {
-            Impl::Slots => Arc::new(writer::GroupCommit::new(backend, SeqNum(0), options)),
+            Impl::Slots | Impl::Pipelined => {
+                Arc::new(writer::GroupCommit::new(backend, SeqNum(0), options))
+            }
             Impl::Channels => Arc::new(writer::channels::GroupCommit::new(
                 backend,
                 SeqNum(0),
@@ -207,7 +233,7 @@ fn main() {
         .position(|a| a == "--impl")
         .and_then(|i| args.get(i + 1))
         .cloned();
-    let impls: Vec<Impl> = [Impl::Slots, Impl::Channels]
+    let impls: Vec<Impl> = [Impl::Slots, Impl::Pipelined, Impl::Channels]
         .into_iter()
         .filter(|imp| only.as_deref().is_none_or(|name| name == imp.name()))
         .collect();

@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::io;
+use std::sync::Arc;
 
 use batch::Batch;
 
@@ -33,6 +34,29 @@ pub trait Log: Send {
     /// poisoned; the fsync is not retried, since after a failed fsync the
     /// kernel may have dropped the dirty pages it could not write.
     fn sync(&mut self) -> io::Result<()>;
+
+    /// The journal's [`Syncer`], if it can fsync beside appends: what a
+    /// pipelined writer ([`Options::pipelined`](crate::Options::pipelined))
+    /// syncs with, after handing the write lock on. `None` (the default)
+    /// keeps every fsync under the write lock, by [`sync`](Log::sync).
+    /// Called once, when the writer is made.
+    fn syncer(&mut self) -> Option<Arc<dyn Syncer>> {
+        None
+    }
+}
+
+/// A journal's fsync that runs beside the write-lock holder's appends (the
+/// pipelined commit). The writer calls it from one thread at a time.
+pub trait Syncer: Send + Sync {
+    /// Makes durable every record whose [`Log::append`] returned before
+    /// this call began.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error. The writer is then poisoned, as after a failed
+    /// [`Log::sync`]: every group the fsync was to cover fails, and no
+    /// fsync is tried again.
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// The memtable side. Called only by the leader, under the write lock, after

@@ -68,6 +68,18 @@
 //!    then hand the lock to the overflow writer, or else to the oldest
 //!    waiting writer, or else release it.
 //!
+//! **Pipelined** ([`Options::pipelined`], with a backend whose
+//! [`Log::syncer`] gives a [`Syncer`]): steps 5 and 8 are split. The
+//! leader appends, applies and publishes, makes room after the group (step
+//! 7) and hands the lock on; only then does it wait for the fsync that
+//! covers its group, if a member asked for one, and answer the members.
+//! The next leader merges and appends while that fsync runs. One fsync
+//! runs at a time, started by a waiter whose group is not yet durable, and
+//! covers every group appended before it began; a failed fsync fails
+//! every group it did not cover and poisons the writer. A group is visible
+//! before its fsync ends (as any unsynced write is), and answered only
+//! after it. `close` waits for the groups in flight.
+//!
 //! **A large write**, one that `Room::is_large` says no memtable can hold
 //! (goleveldb's large-batch transaction), is never merged: a leader meeting
 //! it in the queue stops merging there, as at an overflow. Leading, it is
@@ -255,9 +267,10 @@
 //!
 //! - `tests/loom.rs` model-checks the protocol with loom (RELIABILITY.md row
 //!   C1): three writers with mixed sync race a `close`, with a journal
-//!   failure at append k for k in {none, 1, 2}; further models add an
-//!   overflow hand-off, a writer that does not merge, a background error and
-//!   `with_backend`. Loom rather than shuttle: the protocol is `Mutex` +
+//!   failure at append k for k in {none, 1, 2} or at fsync 1; further
+//!   models add an overflow hand-off, a writer that does not merge, a
+//!   background error and `with_backend`; the pipelined models put two
+//!   groups in flight, with a failure at append 1 or 2 or fsync 1 or 2. Loom rather than shuttle: the protocol is `Mutex` +
 //!   `Condvar` (not crossbeam channels, which loom cannot model), and loom
 //!   explores every interleaving within the preemption bound instead of a
 //!   random sample.
@@ -268,14 +281,18 @@
 //!   ```
 //!
 //!   Without `LOOM_MAX_PREEMPTIONS` the tests use 3.
-//! - Four seeded bugs, compiled in with the feature `seeded_bug_NAME`, each make
-//!   that run fail: `ack_after_unlock` (goleveldb #136: the lock is released
-//!   before the members are answered; caught because `close` returns before
-//!   they are), `follower_ok_after_error` (members told OK after a failed
-//!   append), `dropped_sync_flag` (a member's sync is not OR-ed into the
-//!   group's) and `seq_reuse_after_error` (a failed append does not poison,
-//!   and the next group reuses its sequence numbers). `writer/seeded-bugs.sh`
-//!   runs all four and expects each to fail:
+//! - Seven seeded bugs, compiled in with the feature `seeded_bug_NAME`, each
+//!   make that run fail: `ack_after_unlock` (goleveldb #136: the lock is
+//!   released before the members are answered; caught because `close`
+//!   returns before they are), `follower_ok_after_error` (members told OK
+//!   after a failed append), `dropped_sync_flag` (a member's sync is not
+//!   OR-ed into the group's), `seq_reuse_after_error` (a failed append does
+//!   not poison, and the next group reuses its sequence numbers), and the
+//!   pipeline's `ack_before_sync` (members answered before their fsync),
+//!   `publish_after_hand_off` (a group published after the next one) and
+//!   `failed_sync_covers_later_groups` (a failed fsync reported as success
+//!   to the groups it covered). `writer/seeded-bugs.sh` runs all seven and
+//!   expects each to fail:
 //!
 //!   ```text
 //!   RUSTFLAGS="--cfg loom" cargo test -p tributary-writer --test loom --release \
@@ -304,7 +321,7 @@ mod offer;
 mod options;
 mod sync;
 
-pub use backend::{Backend, Log, Memtable, Room};
+pub use backend::{Backend, Log, Memtable, Room, Syncer};
 pub use error::{RoomError, WriteError};
 pub use group_commit::policy::{merge_limit, MERGE_LIMIT, MERGE_LIMIT_LARGE};
 pub use group_commit::GroupCommit;

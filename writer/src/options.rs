@@ -8,15 +8,34 @@ pub struct Options {
     /// `!NoWriteMerge`). When `false`, every write waits for the write lock
     /// and is its own group; [`WriteOptions::merge`] is then ignored.
     pub merge: bool,
+    /// Whether a leader hands the write lock on before its group's fsync
+    /// (the pipelined commit, `WRITE-MERGE.md` §Pipelining): the next
+    /// group merges and appends while the fsync runs, and one fsync covers
+    /// every group appended before it began. Takes effect only with a
+    /// backend whose [`Log::syncer`](crate::Log::syncer) gives a
+    /// [`Syncer`](crate::Syncer); see
+    /// [`GroupCommit::is_pipelined`](crate::GroupCommit::is_pipelined).
+    pub pipelined: bool,
 }
 
 // House style (STYLE.md, rust-analyzer rule 5): a config has no `Default`;
 // the constructors say what they give.
 #[allow(clippy::new_without_default)]
 impl Options {
-    /// Merging on: the protocol's normal mode.
+    /// Merging on, not pipelined: goleveldb's protocol.
     pub const fn new() -> Options {
-        Options { merge: true }
+        Options {
+            merge: true,
+            pipelined: false,
+        }
+    }
+
+    /// Merging on, pipelined (see [`pipelined`](Options::pipelined)).
+    pub const fn pipelined() -> Options {
+        Options {
+            merge: true,
+            pipelined: true,
+        }
     }
 }
 

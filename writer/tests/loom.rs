@@ -1,9 +1,13 @@
 //! Model checking of the write-merge protocol with loom (RELIABILITY.md row
 //! C1): three writers, one of them without sync, race each other and a
-//! `close`; the journal fails at append k for k in {none, 1, 2}.
-//! Further models race the same writers with an overflow hand-off (with and
-//! without a journal error), a writer that does not merge, a background
-//! error, and a `with_backend` call.
+//! `close`; the journal fails at append k for k in {none, 1, 2}, or at
+//! fsync 1. Further models race the same writers with an overflow hand-off
+//! (with and without a journal error), a writer that does not merge, a
+//! background error, and a `with_backend` call. The pipelined models run
+//! the same writers with `Options::pipelined`, where a leader hands the
+//! lock on before its fsync, so that two groups are in flight (the next
+//! one appends during the last one's fsync), with the journal failing at
+//! append 1 or 2 or at fsync 1 or 2.
 //!
 //! Run with (see the crate docs for the seeded bugs):
 //!
@@ -15,12 +19,16 @@
 //! Invariants, checked on every explored interleaving:
 //! - an `Ok(seq)` write was journaled exactly once, at `seq`, and applied;
 //! - a failed write was neither journaled (by a successful append) nor
-//!   applied;
+//!   applied, unless an fsync failed: then the groups it was to cover are
+//!   journaled (and, pipelined, applied), and fail with its error; a
+//!   pipelined group appended after the failure fails as poisoned;
 //! - successful appends take dense sequence numbers from 1, and the memtable
 //!   applies exactly them, in journal order; no append attempt, failed or
 //!   not, reuses a sequence number;
 //! - a write acknowledged with sync is covered by a successful fsync when it
-//!   returns;
+//!   returns, and every acknowledged write is visible (`last_seq` at or
+//!   past it);
+//! - at most one fsync of the pipeline runs at a time;
 //! - errors are the right ones: `Log` only for members of the failed group,
 //!   `Poisoned` only after a failure;
 //! - `close` returns only after every write of every group that reached the
@@ -53,6 +61,10 @@ struct Spec {
     merge: [bool; 3],
     /// The 1-based append that fails.
     fail_append: Option<usize>,
+    /// The 1-based fsync that fails.
+    fail_sync: Option<usize>,
+    /// Whether the writer is pipelined.
+    pipelined: bool,
     /// The free room `make_room` reports.
     free: usize,
     /// Before closing, the main thread sets a background error.
@@ -73,6 +85,8 @@ const C1: Spec = Spec {
     sync: [false, true, true],
     merge: [true; 3],
     fail_append: None,
+    fail_sync: None,
+    pipelined: false,
     free: 1 << 20,
     background_error: false,
     maintenance: false,
@@ -102,6 +116,58 @@ fn journal_error_at_second_append() {
     check(Spec {
         fail_append: Some(2),
         ..C1
+    });
+}
+
+#[test]
+fn sync_error_at_first_sync() {
+    check(Spec {
+        fail_sync: Some(1),
+        ..C1
+    });
+}
+
+/// C1 pipelined: the leader of a synced group hands the lock on before
+/// its fsync.
+const P1: Spec = Spec {
+    pipelined: true,
+    ..C1
+};
+
+#[test]
+fn pipelined_no_error() {
+    check(P1);
+}
+
+#[test]
+fn pipelined_journal_error_at_first_append() {
+    check(Spec {
+        fail_append: Some(1),
+        ..P1
+    });
+}
+
+#[test]
+fn pipelined_journal_error_at_second_append() {
+    check(Spec {
+        fail_append: Some(2),
+        ..P1
+    });
+}
+
+#[test]
+fn pipelined_sync_error_at_first_sync() {
+    check(Spec {
+        fail_sync: Some(1),
+        ..P1
+    });
+}
+
+#[test]
+fn pipelined_sync_error_at_second_sync() {
+    check(Spec {
+        fail_sync: Some(2),
+        ..P1
     });
 }
 
@@ -172,14 +238,17 @@ fn check(spec: Spec) -> usize {
         counted.fetch_add(1, Relaxed);
         let mut config = Config::new();
         config.fail_append = spec.fail_append;
+        config.fail_sync = spec.fail_sync;
         config.free = spec.free;
         let fake = Fake::new(config);
         let journal = Arc::clone(&fake.journal);
-        let gc = Arc::new(GroupCommit::new(
-            Box::new(fake),
-            SeqNum(0),
-            Options::new(),
-        ));
+        let options = if spec.pipelined {
+            Options::pipelined()
+        } else {
+            Options::new()
+        };
+        let gc = Arc::new(GroupCommit::new(Box::new(fake), SeqNum(0), options));
+        assert_eq!(gc.is_pipelined(), spec.pipelined);
 
         let writers: Vec<_> = (0..spec.n_writers)
             .map(|i| {
@@ -191,6 +260,13 @@ fn check(spec: Spec) -> usize {
                         merge: spec.merge[i],
                     };
                     let result = gc.put(&[i as u8], b"v", opts);
+                    if let Ok(seq) = &result {
+                        let visible = gc.last_seq();
+                        assert!(
+                            visible >= *seq,
+                            "writer {i}: acked at seq {seq} but only {visible} is visible"
+                        );
+                    }
                     if let (Ok(seq), true) = (&result, spec.sync[i]) {
                         let synced = lock(&journal).synced_through;
                         assert!(
@@ -270,6 +346,8 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], spec: Spec)
         "backend called after close returned"
     );
     assert_eq!(journal.overlapping_calls, 0, "backend called concurrently");
+    assert_eq!(journal.overlapping_syncs, 0, "two fsyncs ran at once");
+    let sync_failed = spec.fail_sync.is_some_and(|k| journal.n_syncs >= k);
 
     // Dense sequence numbers; the memtable applies exactly the successful
     // appends, in order.
@@ -283,10 +361,17 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], spec: Spec)
         );
         next += append.records.len() as u64;
     }
-    let applied: Vec<_> = ok_appends
+    let mut applied: Vec<_> = ok_appends
         .iter()
         .map(|a| (a.seq, a.records.len()))
         .collect();
+    if sync_failed && journal.applied.len() < applied.len() {
+        // A group applied only after its fsync (unpipelined), or appended
+        // by a pipelined leader that then found an fsync had failed, is
+        // journaled and not applied: the last one, as the writer is then
+        // poisoned.
+        applied.pop();
+    }
     assert_eq!(journal.applied, applied, "memtable and journal disagree");
 
     // No sequence number is handed out twice, even after a failed append.
@@ -321,12 +406,25 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], spec: Spec)
                 "writer {i} acked at {seq} but journaled at {journaled:?}"
             ),
             Err(err) => {
-                assert!(
-                    journaled.is_empty(),
-                    "writer {i} failed ({err}) but was journaled"
-                );
+                // After a failed fsync, the groups it was to cover reached
+                // the journal, and may be durable (an fsync may cover an
+                // append its ledger did not count yet); pipelined, so may a
+                // group appended before the failure was known, which fails
+                // as poisoned.
+                match err {
+                    WriteError::Log(_) if sync_failed => assert!(
+                        !journaled.is_empty(),
+                        "writer {i} got a failed fsync's error but never reached the journal"
+                    ),
+                    WriteError::Poisoned(_) if sync_failed && spec.pipelined => {}
+                    _ => assert!(
+                        journaled.is_empty(),
+                        "writer {i} failed ({err}) but was journaled"
+                    ),
+                }
                 match err {
                     WriteError::Closed => {}
+                    WriteError::Log(_) if sync_failed => {}
                     WriteError::Log(_) => {
                         let k = failed_at.expect("a Log error without a failed append");
                         let group = &journal.appends[k - 1];
@@ -336,7 +434,10 @@ fn verify(journal: &Journal, results: &[Result<SeqNum, WriteError>], spec: Spec)
                         );
                     }
                     WriteError::Poisoned(_) => {
-                        assert!(failed_at.is_some(), "poisoned without a failure");
+                        assert!(
+                            failed_at.is_some() || sync_failed,
+                            "poisoned without a failure"
+                        );
                     }
                     WriteError::Background(_) => {
                         assert!(spec.background_error, "a background error out of nowhere");

@@ -87,6 +87,40 @@ impl_gc!(writer::channels::GroupCommit);
 type Slots = writer::GroupCommit;
 type Channels = writer::channels::GroupCommit;
 
+/// The reply slots pipelined (`Options::pipelined`): a leader hands the
+/// lock on before its fsync.
+struct Pipelined(writer::GroupCommit);
+
+impl Gc for Pipelined {
+    fn new(fake: Fake, options: Options) -> Self {
+        let options = Options {
+            pipelined: true,
+            ..options
+        };
+        let gc = writer::GroupCommit::new(Box::new(fake), SeqNum(0), options);
+        assert!(gc.is_pipelined());
+        Pipelined(gc)
+    }
+    fn write(&self, batch: &Batch, opts: WriteOptions) -> Result<SeqNum, WriteError> {
+        self.0.write(batch, opts)
+    }
+    fn put(&self, key: &[u8], value: &[u8], opts: WriteOptions) -> Result<SeqNum, WriteError> {
+        self.0.put(key, value, opts)
+    }
+    fn delete(&self, key: &[u8], opts: WriteOptions) -> Result<SeqNum, WriteError> {
+        self.0.delete(key, opts)
+    }
+    fn close(&self) -> Result<(), WriteError> {
+        self.0.close()
+    }
+    fn set_background_error(&self, err: RoomError) {
+        self.0.set_background_error(err)
+    }
+    fn metrics(&self) -> Metrics {
+        self.0.metrics()
+    }
+}
+
 /// One write of the workload, as issued and as answered.
 #[derive(Debug, Clone)]
 struct Issued {
@@ -452,6 +486,11 @@ fn sixty_four_threads_channels() {
     sixty_four_threads::<Channels>();
 }
 
+#[test]
+fn sixty_four_threads_pipelined() {
+    sixty_four_threads::<Pipelined>();
+}
+
 /// A journal failure mid-run poisons the writer.
 fn poisoning<G: Gc>(fail_append: Option<usize>, fail_sync: Option<usize>) {
     let mut config = Config::new();
@@ -541,6 +580,11 @@ fn poisoning_after_append_error_slots() {
 #[test]
 fn poisoning_after_append_error_channels() {
     poisoning::<Channels>(Some(20), None);
+}
+
+#[test]
+fn poisoning_after_append_error_pipelined() {
+    poisoning::<Pipelined>(Some(20), None);
 }
 
 #[test]
@@ -634,6 +678,11 @@ fn close_with_blocked_writers_channels() {
     close_with_blocked_writers::<Channels>();
 }
 
+#[test]
+fn close_with_blocked_writers_pipelined() {
+    close_with_blocked_writers::<Pipelined>();
+}
+
 /// A background error set mid-run: from then on every write fails with it,
 /// and nothing that failed was journaled.
 fn background_error<G: Gc>() {
@@ -692,13 +741,24 @@ fn background_error_channels() {
     background_error::<Channels>();
 }
 
+#[test]
+fn background_error_pipelined() {
+    background_error::<Pipelined>();
+}
+
 /// Merging off globally: every group is one write.
 fn merge_off_globally<G: Gc>() {
     let mut config = Config::new();
     config.sync_delay = Duration::from_micros(50);
     let fake = Fake::new(config);
     let journal = Arc::clone(&fake.journal);
-    let gc = Arc::new(G::new(fake, Options { merge: false }));
+    let gc = Arc::new(G::new(
+        fake,
+        Options {
+            merge: false,
+            pipelined: false,
+        },
+    ));
     let mut workload = big_workload();
     workload.threads = 16;
     workload.writes_per_thread = 40;
@@ -720,6 +780,11 @@ fn merge_off_globally_slots() {
 #[test]
 fn merge_off_globally_channels() {
     merge_off_globally::<Channels>();
+}
+
+#[test]
+fn merge_off_globally_pipelined() {
+    merge_off_globally::<Pipelined>();
 }
 
 /// Merging off for half the writes: those are always alone in their group
@@ -748,4 +813,9 @@ fn merge_off_per_write_slots() {
 #[test]
 fn merge_off_per_write_channels() {
     merge_off_per_write::<Channels>();
+}
+
+#[test]
+fn merge_off_per_write_pipelined() {
+    merge_off_per_write::<Pipelined>();
 }

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use batch::SeqNum;
 
+use super::pipeline::Pipeline;
 use super::policy::{self, Waker};
 use super::slot::{Reply, Slot, WakeNext};
 use super::state::Token;
@@ -38,6 +39,9 @@ pub(super) struct Leader<'a> {
     /// when this group is done.
     // Invariant: set only by the merge, and taken when the lock moves on.
     pub(super) overflow: Option<Arc<Slot>>,
+    /// A pipelined group registered in flight and not yet handed on: if
+    /// the backend panics, the guard ends it (`Pipeline::answered`).
+    in_flight: bool,
 }
 
 impl<'a> Leader<'a> {
@@ -47,6 +51,7 @@ impl<'a> Leader<'a> {
             gc,
             token: Some(token),
             overflow: None,
+            in_flight: false,
         }
     }
 
@@ -92,6 +97,17 @@ impl<'a> Leader<'a> {
             Err(err) => return self.finish(Err(err), own.n_records(), None),
         };
 
+        // Steps 5 to 8, pipelined: the fsync after the hand-over.
+        let gc = self.gc;
+        if let Some(pipeline) = &gc.pipeline {
+            return self.commit_pipelined(
+                pipeline,
+                own.n_records(),
+                (first, last),
+                group_durability,
+            );
+        }
+
         // Step 5: one journal record, and at most one fsync.
         if let Err(err) = self.write_journal(group_durability) {
             return self.fail_journal(err, own.n_records());
@@ -105,6 +121,84 @@ impl<'a> Leader<'a> {
 
         // Step 8.
         self.finish(Ok(first), own.n_records(), None)
+    }
+
+    /// Steps 5 to 8 of a pipelined writer (`pipeline.rs`): append the
+    /// group, apply and publish it, make room after it, hand the lock on;
+    /// then wait for the fsync that covers it if `durability` asks, and
+    /// answer every member. `own_records` comes first in the group, which
+    /// takes `first..=last`.
+    fn commit_pipelined(
+        mut self,
+        pipeline: &Pipeline,
+        own_records: usize,
+        (first, last): (SeqNum, SeqNum),
+        durability: Durability,
+    ) -> Result<SeqNum, WriteError> {
+        let gc = self.gc;
+        let token = self.token();
+        if let Err(err) = token.backend.append(&token.group) {
+            return self.fail_journal(err, own_records);
+        }
+        let ticket = match pipeline.appended() {
+            Ok(ticket) => ticket,
+            // An fsync failed after an earlier append: this group's fate is
+            // unknown too. Not applied, as an unpipelined group whose fsync
+            // failed is not; the writer is poisoned already.
+            Err(cause) => {
+                let err = WriteError::Poisoned(Arc::clone(&cause));
+                return self.finish(Err(err), own_records, Some(cause));
+            }
+        };
+        // From here the group is in flight, which `close` waits for; the
+        // guard answers for it if the backend panics below.
+        self.in_flight = true;
+        if cfg!(feature = "seeded_bug_publish_after_hand_off") {
+            // Seeded bug: the group is applied under the lock but published
+            // after the hand-over, so that the next group may be published
+            // first, and the last sequence number go backwards.
+            let token = self.token();
+            token.backend.apply(&token.group);
+            token.last_seq = last;
+        } else {
+            self.apply(last);
+        }
+        self.after_write();
+        let members = mem::take(&mut self.token().members);
+        self.release(None);
+        self.in_flight = false;
+        if cfg!(feature = "seeded_bug_publish_after_hand_off") {
+            gc.published.store(last.0, Ordering::Release);
+        }
+        let answer = |result: &Result<SeqNum, WriteError>| {
+            gc.ack(&members, own_records, result);
+            let roots = policy::woken_by(&members, Waker::Leader);
+            for root in roots.into_iter().flatten() {
+                root.wake();
+            }
+        };
+        let acked_early = cfg!(feature = "seeded_bug_ack_before_sync");
+        if acked_early {
+            // Seeded bug: the members are answered before their fsync.
+            answer(&Ok(first));
+        }
+        let result = match durability {
+            Durability::Buffered => Ok(first),
+            Durability::Synced => match pipeline.wait_durable(ticket, &gc.counters) {
+                Ok(()) => Ok(first),
+                Err(failed) => {
+                    if failed.ran_it {
+                        gc.poison(Arc::clone(&failed.cause));
+                    }
+                    Err(WriteError::Log(failed.cause))
+                }
+            },
+        };
+        if !acked_early {
+            answer(&result);
+        }
+        pipeline.answered();
+        result
     }
 
     /// Step 1: asks the backend for room for our own write of `own_len`
@@ -257,6 +351,11 @@ impl Drop for Leader<'_> {
         let Some(mut token) = self.token.take() else {
             return;
         };
+        if self.in_flight {
+            if let Some(pipeline) = &self.gc.pipeline {
+                pipeline.answered();
+            }
+        }
         // Only a panic in the backend (or a bug) gets here: the group's
         // state is unknown, so poison the writer and answer everyone.
         let cause = Arc::new(io::Error::other(

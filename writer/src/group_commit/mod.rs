@@ -24,6 +24,7 @@
 
 mod leader;
 mod merge;
+mod pipeline;
 pub(crate) mod policy;
 mod slot;
 mod state;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 use batch::{Batch, Record, SeqNum};
 
 use self::leader::Leader;
+use self::pipeline::Pipeline;
 use self::policy::CommitDelay;
 use self::slot::{answer_all, Acquired, Slot};
 use self::state::{State, Token, Waiting};
@@ -78,13 +80,25 @@ pub struct GroupCommit {
     lock_held: AtomicBool,
     /// What the commit delay remembers between groups (policy).
     commit_delay: CommitDelay,
+    /// The pipelined commit's sync side (`pipeline.rs`): `Some` when
+    /// [`Options::pipelined`] asks for it and the backend gives a
+    /// [`Syncer`](crate::Syncer).
+    pipeline: Option<Pipeline>,
 }
 
 impl GroupCommit {
     /// A writer over `backend`, whose last used sequence number is `last_seq`
     /// (the first write gets `last_seq + 1`).
-    pub fn new(backend: Box<dyn Backend>, last_seq: SeqNum, options: Options) -> GroupCommit {
+    /// With [`Options::pipelined`], the backend's
+    /// [`Log::syncer`](crate::Log::syncer) is asked for here, once.
+    pub fn new(mut backend: Box<dyn Backend>, last_seq: SeqNum, options: Options) -> GroupCommit {
+        let pipeline = if options.pipelined {
+            backend.syncer().map(Pipeline::new)
+        } else {
+            None
+        };
         GroupCommit {
+            pipeline,
             state: Mutex::new(State::new(Token::new(backend, last_seq))),
             idle: Condvar::new(),
             options,
@@ -182,7 +196,25 @@ impl GroupCommit {
         state.closer_waiting = false;
         // The token stays in `state`, where `closed` keeps anyone from taking
         // it: the write lock is never released again.
+        drop(state);
+        // Pipelined groups handed the lock on before their answers.
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.wait_idle();
+        }
         Ok(())
+    }
+
+    /// Whether groups commit pipelined: [`Options::pipelined`] asked, and
+    /// the backend gave a [`Syncer`](crate::Syncer).
+    pub fn is_pipelined(&self) -> bool {
+        self.pipeline.is_some()
+    }
+
+    /// Poisons the writer after a failed fsync of the pipeline: every write
+    /// arriving from now on fails, and the next hand-over fails every
+    /// waiting one (`release_token`).
+    fn poison(&self, cause: Arc<std::io::Error>) {
+        lock(&self.state).poisoned.get_or_insert(cause);
     }
 
     /// The last sequence number applied to the memtable.
@@ -355,7 +387,7 @@ mod tests {
     #[test]
     fn children_in_the_wake_tree_are_answered_before_their_parent() {
         use std::sync::atomic::AtomicBool as StdAtomicBool;
-        let gc = GroupCommit::new(Box::new(Nop), SeqNum(0), Options { merge: true });
+        let gc = GroupCommit::new(Box::new(Nop), SeqNum(0), Options::new());
         for _ in 0..300 {
             let members: Vec<Arc<Slot>> = (0..64)
                 .map(|_| Arc::new(Slot::new(Offer::lock_only())))

@@ -18,7 +18,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use batch::{Batch, Record};
-use writer::{Log, Memtable, Room, RoomError};
+use writer::{Log, Memtable, Room, RoomError, Syncer};
 
 /// One record, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +86,10 @@ pub struct Journal {
     /// here (the writer must call the backend from one thread at a time).
     pub busy: bool,
     pub overlapping_calls: usize,
+    /// Set while the pipelined writer's fsync runs; a second concurrent
+    /// one is counted here (the writer runs one at a time).
+    pub syncing: bool,
+    pub overlapping_syncs: usize,
 }
 
 /// A gate that `make_room` can wait at, opened by the test.
@@ -249,15 +253,16 @@ impl Log for Fake {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.n_sync += 1;
-        let ok = self.config.fail_sync != Some(self.n_sync);
-        {
+        let call = {
             let mut journal = self.enter();
             journal.n_syncs += 1;
             let n_appends = journal.appends.len();
             journal.sync_after.push(n_appends);
             journal.busy = true;
-        }
+            journal.n_syncs
+        };
+        self.n_sync = call;
+        let ok = self.config.fail_sync != Some(call);
         if !self.config.sync_delay.is_zero() {
             std::thread::sleep(self.config.sync_delay);
         }
@@ -271,6 +276,53 @@ impl Log for Fake {
         }
         journal.n_syncs_ok += 1;
         journal.synced_through = journal.appended_through;
+        Ok(())
+    }
+
+    fn syncer(&mut self) -> Option<Arc<dyn Syncer>> {
+        Some(Arc::new(FakeSync {
+            journal: Arc::clone(&self.journal),
+            fail_sync: self.config.fail_sync,
+            sync_delay: self.config.sync_delay,
+        }))
+    }
+}
+
+/// The fake's fsync for a pipelined writer: it runs beside appends, and
+/// covers what was appended when it began. Its calls count with
+/// `Log::sync`'s for `Config::fail_sync`.
+struct FakeSync {
+    journal: Arc<Mutex<Journal>>,
+    fail_sync: Option<usize>,
+    sync_delay: Duration,
+}
+
+impl Syncer for FakeSync {
+    fn sync(&self) -> io::Result<()> {
+        let (call, covers) = {
+            let mut journal = lock(&self.journal);
+            if journal.closed {
+                journal.calls_after_close += 1;
+            }
+            if journal.syncing {
+                journal.overlapping_syncs += 1;
+            }
+            journal.syncing = true;
+            journal.n_syncs += 1;
+            let n_appends = journal.appends.len();
+            journal.sync_after.push(n_appends);
+            (journal.n_syncs, journal.appended_through)
+        };
+        if !self.sync_delay.is_zero() {
+            std::thread::sleep(self.sync_delay);
+        }
+        let mut journal = lock(&self.journal);
+        journal.syncing = false;
+        if self.fail_sync == Some(call) {
+            return Err(io::Error::other(format!("injected sync failure #{call}")));
+        }
+        journal.n_syncs_ok += 1;
+        journal.synced_through = journal.synced_through.max(covers);
         Ok(())
     }
 }

@@ -1,0 +1,173 @@
+//! The pipelined commit's sync side ([`Pipeline`]): a leader that hands
+//! the write lock on before its group's fsync, and the one shared fsync
+//! that makes every group appended before it started durable.
+//!
+//! With [`Options::pipelined`](crate::Options::pipelined) and a backend
+//! that gives a [`Syncer`], a leader appends its group, applies it to the
+//! memtable, publishes it and hands the lock on, all as before (steps 5
+//! to 7 and the hand-over of step 8), and only then waits for the group's
+//! durability, if a member asked for it, and answers its members. The
+//! next leader merges and appends while that fsync runs.
+//!
+//! The **ledger** numbers the appends: the lock holder registers each
+//! successful append ([`Pipeline::appended`]), so tickets follow journal
+//! order. A waiter whose ticket is not yet durable syncs itself if no one
+//! is syncing, covering every append registered before its fsync began
+//! (WRITE-MERGE.md §Pipelining, rule 3), or else waits for the fsync in
+//! flight and looks again. So fsyncs run back to back while anyone waits,
+//! each covering every group appended during the one before.
+//!
+//! A failed fsync is recorded for good: every waiter it did not cover
+//! fails with it, whichever thread ran it, and an append registered after
+//! it fails too (its fate is unknown once an fsync failed), so no group
+//! after the failure is acknowledged (rule 6). The thread that ran the
+//! failed fsync poisons the writer.
+//!
+//! Groups are applied and published under the write lock, in journal
+//! order, so a group is visible only once every earlier group is (rule 4);
+//! a member is answered only after its group is visible and, if asked,
+//! durable (rule 5). What a pipelined group shows before its fsync ends
+//! is what any unsynced write shows: a reader may see it, and a crash may
+//! lose it; if the fsync fails, its writers get the error and the writer
+//! refuses every later write, as after a crash.
+//!
+//! The ledger also counts the groups in flight (handed on, not yet
+//! answered), so that `close` returns only once they are answered.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::metrics::Counters;
+use crate::sync::{lock, wait, Condvar, Mutex};
+use crate::Syncer;
+
+/// The sync side of a pipelined writer.
+pub(super) struct Pipeline {
+    /// The backend's fsync, callable beside the lock holder's appends.
+    syncer: Arc<dyn Syncer>,
+    /// Appends, fsyncs and groups in flight.
+    ledger: Mutex<Ledger>,
+    /// Signalled when an fsync ends and when the last group in flight is
+    /// answered.
+    changed: Condvar,
+}
+
+/// What the pipeline knows of the journal.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Successful appends registered, in journal order: the last ticket.
+    appended: u64,
+    /// Every ticket up to this one is durable.
+    synced: u64,
+    /// Whether a thread is in the syncer's fsync now.
+    syncing: bool,
+    /// The fsync that failed, once one did. Never cleared.
+    failed: Option<Arc<io::Error>>,
+    /// Groups registered and not yet answered.
+    in_flight: u64,
+}
+
+/// How a wait for durability ended badly.
+pub(super) struct SyncFailed {
+    /// The fsync's error.
+    pub(super) cause: Arc<io::Error>,
+    /// Whether this thread ran the failed fsync, and so must poison the
+    /// writer.
+    pub(super) ran_it: bool,
+}
+
+impl Pipeline {
+    /// The sync side over `syncer`, nothing appended yet.
+    pub(super) fn new(syncer: Arc<dyn Syncer>) -> Pipeline {
+        Pipeline {
+            syncer,
+            ledger: Mutex::new(Ledger::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Registers a group just appended, by the write-lock holder, before
+    /// anything else of its commit: its ticket, and one more group in
+    /// flight. If an fsync failed already,
+    /// the group's fate is unknown: its error, and nothing registered.
+    pub(super) fn appended(&self) -> Result<u64, Arc<io::Error>> {
+        let mut ledger = lock(&self.ledger);
+        if let Some(cause) = &ledger.failed {
+            return Err(Arc::clone(cause));
+        }
+        ledger.appended += 1;
+        ledger.in_flight += 1;
+        Ok(ledger.appended)
+    }
+
+    /// Returns once `ticket` is durable, running the fsync itself whenever
+    /// none is running and it is not; or the failure of an fsync that did
+    /// not cover it.
+    pub(super) fn wait_durable(&self, ticket: u64, counters: &Counters) -> Result<(), SyncFailed> {
+        let mut ledger = lock(&self.ledger);
+        loop {
+            if ledger.synced >= ticket {
+                return Ok(());
+            }
+            if let Some(cause) = &ledger.failed {
+                return Err(SyncFailed {
+                    cause: Arc::clone(cause),
+                    ran_it: false,
+                });
+            }
+            if ledger.syncing {
+                ledger = wait(&self.changed, ledger);
+                continue;
+            }
+            // Ours to run: it covers every append registered until now.
+            let covers = ledger.appended;
+            ledger.syncing = true;
+            drop(ledger);
+            Counters::add(&counters.fsyncs, 1);
+            let synced = self.syncer.sync();
+            ledger = lock(&self.ledger);
+            ledger.syncing = false;
+            let outcome = match synced {
+                Ok(()) => {
+                    ledger.synced = ledger.synced.max(covers);
+                    Ok(())
+                }
+                Err(err) => {
+                    let cause = Arc::new(err);
+                    ledger.failed = Some(Arc::clone(&cause));
+                    if cfg!(feature = "seeded_bug_failed_sync_covers_later_groups") {
+                        // Seeded bug: the failed fsync's range counts as
+                        // durable for everyone but the thread that ran it,
+                        // so the groups it covered are told OK.
+                        ledger.synced = ledger.synced.max(covers);
+                    }
+                    Err(SyncFailed {
+                        cause,
+                        ran_it: true,
+                    })
+                }
+            };
+            self.changed.notify_all();
+            return outcome;
+        }
+    }
+
+    /// A group registered by [`appended`](Pipeline::appended) was
+    /// answered.
+    pub(super) fn answered(&self) {
+        let mut ledger = lock(&self.ledger);
+        ledger.in_flight -= 1;
+        if ledger.in_flight == 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Returns once no group is in flight (`close`, after the write lock
+    /// came back: no new group can start).
+    pub(super) fn wait_idle(&self) {
+        let mut ledger = lock(&self.ledger);
+        while ledger.in_flight > 0 {
+            ledger = wait(&self.changed, ledger);
+        }
+    }
+}
