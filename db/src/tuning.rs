@@ -41,18 +41,22 @@ pub(crate) const L0_COMPACTION_TRIGGER: usize = 4;
 /// Level-0 tables at which level 0 is due while the writes flow (at
 /// [`BATCHING_WRITE_RATE`] or faster): level-0 batching
 /// (`compaction::pick`). Each level-0 merge rewrites all of level 1 that
-/// random keys overlap, so merging three times as many tables at once
-/// writes level 1 a third as often, and leaves it larger, so that each
+/// random keys overlap, so merging four times as many tables at once
+/// writes level 1 a quarter as often, and leaves it larger, so that each
 /// of its tables overlaps less of level 2 when it moves down. Measured
 /// on a 5 M-key fillrandom (`bench --workload fillrandom --num 5000000
 /// --settle-after`), bytes written per user byte once settled: 8.1 with
 /// no batching (LevelDB's 4 tables throughout), 7.2 batching at 8, 6.6
-/// at 12, 6.0 at 16, at the same speed. Batching only while a deeper
-/// level was over its target instead (a pure function of the tables)
-/// gave 7.6: a fill's compaction catches up often enough to merge small
-/// batches in between. 12 keeps a read's probes of level 0 at most a
-/// third of the way to the stop trigger.
-pub(crate) const L0_BATCH_TRIGGER: usize = 12;
+/// at 12, 6.0 at 16, at the same speed; measured again beside a busy
+/// second core, four runs each, 6.26-6.46 at 12, 6.02-6.38 at 14 and
+/// 6.00-6.17 at 16 (and a 20 M-key fill 9.40 at 12 against 9.16 at 16).
+/// The price is stall time at 20 M keys, where level 0 reaches the
+/// slowdown trigger sooner: 15% of the fill at 12 and 21% at 16 in the
+/// same runs, under the 25% a fill may stall (issue #28). Batching only
+/// while a deeper level was over its target instead (a pure function of
+/// the tables) gave 7.6: a fill's compaction catches up often enough to
+/// merge small batches in between.
+pub(crate) const L0_BATCH_TRIGGER: usize = 16;
 
 /// The write rate, in bytes a second, below which level 0 does not
 /// batch: the writes count as flowing while tables reach level 0 less
