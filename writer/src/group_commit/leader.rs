@@ -184,15 +184,17 @@ impl<'a> Leader<'a> {
         }
         let result = match durability {
             Durability::Buffered => Ok(first),
-            Durability::Synced => match pipeline.wait_durable(ticket, &gc.counters) {
-                Ok(()) => Ok(first),
-                Err(failed) => {
-                    if failed.ran_it {
-                        gc.poison(Arc::clone(&failed.cause));
+            Durability::Synced => {
+                match pipeline.wait_durable(ticket, &gc.counters, &gc.commit_delay) {
+                    Ok(()) => Ok(first),
+                    Err(failed) => {
+                        if failed.ran_it {
+                            gc.poison(Arc::clone(&failed.cause));
+                        }
+                        Err(WriteError::Log(failed.cause))
                     }
-                    Err(WriteError::Log(failed.cause))
                 }
-            },
+            }
         };
         if !acked_early {
             answer(&result);

@@ -29,6 +29,15 @@ impl Leader<'_> {
     ) -> Durability {
         let gc = self.gc;
         let mut group_durability = durability;
+        if let (Some(pipeline), Durability::Synced) = (&gc.pipeline, durability) {
+            // Pipelined, a synced leader lets the fsync in flight end
+            // first, holding the lock, so that the writers arriving
+            // meanwhile queue to be merged: the group appends just after
+            // that fsync and starts the next, while the last group's
+            // answers and wake-ups run beside it (`pipeline.rs`). The
+            // commit delay then waits as it would unpipelined.
+            pipeline.wait_for_sync();
+        }
         gc.commit_delay
             .wait(durability, || lock(&gc.state).offers.len());
         let limit = merge_limit(own.internal_len(), free);

@@ -37,6 +37,9 @@
 use std::io;
 use std::sync::Arc;
 
+use std::time::Instant;
+
+use super::policy::CommitDelay;
 use crate::metrics::Counters;
 use crate::sync::{lock, wait, Condvar, Mutex};
 use crate::Syncer;
@@ -103,7 +106,12 @@ impl Pipeline {
     /// Returns once `ticket` is durable, running the fsync itself whenever
     /// none is running and it is not; or the failure of an fsync that did
     /// not cover it.
-    pub(super) fn wait_durable(&self, ticket: u64, counters: &Counters) -> Result<(), SyncFailed> {
+    pub(super) fn wait_durable(
+        &self,
+        ticket: u64,
+        counters: &Counters,
+        delay: &CommitDelay,
+    ) -> Result<(), SyncFailed> {
         let mut ledger = lock(&self.ledger);
         loop {
             if ledger.synced >= ticket {
@@ -124,7 +132,10 @@ impl Pipeline {
             ledger.syncing = true;
             drop(ledger);
             Counters::add(&counters.fsyncs, 1);
+            let started = Instant::now();
             let synced = self.syncer.sync();
+            // One fsync runs at a time: its thread alone notes it.
+            delay.note_sync(started.elapsed());
             ledger = lock(&self.ledger);
             ledger.syncing = false;
             let outcome = match synced {
@@ -149,6 +160,17 @@ impl Pipeline {
             };
             self.changed.notify_all();
             return outcome;
+        }
+    }
+
+    /// Returns once no fsync is running: a synced leader's wait before it
+    /// merges, so that the writers arriving during the fsync join its
+    /// group instead of each appending alone (measured in
+    /// `writer/README.md`).
+    pub(super) fn wait_for_sync(&self) {
+        let mut ledger = lock(&self.ledger);
+        while ledger.syncing {
+            ledger = wait(&self.changed, ledger);
         }
     }
 

@@ -206,7 +206,8 @@ pub(super) struct CommitDelay {
     last_group: AtomicU64,
     /// A moving average of the backend's sync time in nanoseconds (0 before
     /// the first).
-    // Invariant: stored only by the write-lock holder.
+    // Invariant: stored by one thread at a time: the write-lock holder, or
+    // the one running the pipeline's fsync.
     sync_nanos: AtomicU64,
 }
 
@@ -302,7 +303,7 @@ impl CommitDelay {
         } else {
             old - old / SYNC_AVERAGE_DIVISOR + took / SYNC_AVERAGE_DIVISOR
         };
-        // Only the leader stores it: a plain store suffices.
+        // One thread at a time stores it: a plain store suffices.
         self.sync_nanos.store(new, Ordering::Relaxed);
     }
 }
