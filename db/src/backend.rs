@@ -18,6 +18,16 @@ use memdb::{Inserter, MemDb};
 use std::io;
 use std::sync::Arc;
 
+/// The pipelined commit's fsync, beside the leader's appends: every
+/// journal appended to so far (`Journals::sync_appended`).
+struct JournalSync(Arc<crate::wal::Journals>);
+
+impl writer::Syncer for JournalSync {
+    fn sync(&self) -> io::Result<()> {
+        self.0.sync_appended()
+    }
+}
+
 /// What the group-commit leader drives.
 pub(crate) struct Backend {
     shared: Arc<Shared>,
@@ -103,7 +113,21 @@ impl Backend {
 
 impl writer::Log for Backend {
     fn append(&mut self, group: &Batch) -> io::Result<()> {
-        self.wal.append(group.as_bytes())
+        self.wal.append(group.as_bytes())?;
+        if self.wal.after_append() == Wake::Prepare {
+            self.flush.wake();
+        }
+        Ok(())
+    }
+
+    /// The pipelined commit's fsync ([`JournalSync`]), if the current
+    /// journal can sync from another thread.
+    fn syncer(&mut self) -> Option<Arc<dyn writer::Syncer>> {
+        let journals = Arc::clone(&self.shared.journals);
+        if !journals.can_sync_appended() {
+            return None;
+        }
+        Some(Arc::new(JournalSync(journals)))
     }
 
     /// A synced group's sync.

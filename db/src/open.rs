@@ -348,7 +348,7 @@ fn start_writing(
         last_seq,
         writer::Options {
             merge: options.merge_writes,
-            pipelined: false,
+            pipelined: options.pipelined_commit,
         },
     ))
 }

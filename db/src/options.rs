@@ -65,6 +65,14 @@ pub struct Options {
     /// writes on the write lock; it is the same as goleveldb's
     /// `NoWriteMerge`.
     pub merge_writes: bool,
+    /// Whether the group-commit leader hands the write lock on before its
+    /// group's fsync (the pipelined commit, `writer::Options::pipelined`):
+    /// the next group merges and appends while that fsync runs, and one
+    /// fsync covers every group appended before it began. A group is
+    /// visible to readers before its fsync ends, as any unsynced write
+    /// is; its writers are answered after it. Default: `false` until it
+    /// is measured to win (issue #27).
+    pub pipelined_commit: bool,
     /// Whether [`Db::put`](crate::Db::put) and
     /// [`Db::delete`](crate::Db::delete) sync, through
     /// [`Db::default_write_options`](crate::Db::default_write_options).
@@ -176,6 +184,7 @@ impl Default for Options {
         Options {
             write_buffer_size: 4 << 20,
             merge_writes: true,
+            pipelined_commit: false,
             sync: false,
             create_if_missing: true,
             error_if_exists: false,
@@ -199,6 +208,7 @@ impl fmt::Debug for Options {
         f.debug_struct("Options")
             .field("write_buffer_size", &self.write_buffer_size)
             .field("merge_writes", &self.merge_writes)
+            .field("pipelined_commit", &self.pipelined_commit)
             .field("sync", &self.sync)
             .field("create_if_missing", &self.create_if_missing)
             .field("error_if_exists", &self.error_if_exists)

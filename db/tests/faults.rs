@@ -61,9 +61,17 @@ fn attempt_batch(writer: u64, i: u64) -> (Batch, Vec<Vec<u8>>, Vec<u8>) {
 /// Runs the workload with `fault` set after open (on the files whose name
 /// contains `on`, if given); returns the attempts and whether the fault
 /// fired at all.
-fn run(fs: &FaultFs, fault: Fault, on: Option<&str>, max_manifest: u64) -> (Vec<Attempt>, bool) {
+/// With `pipelined`, the commit is pipelined (`Options::pipelined_commit`).
+fn run(
+    fs: &FaultFs,
+    fault: Fault,
+    on: Option<&str>,
+    max_manifest: u64,
+    pipelined: bool,
+) -> (Vec<Attempt>, bool) {
     let opts = Options {
         max_manifest_file_size: max_manifest,
+        pipelined_commit: pipelined,
         ..options(fs, WRITE_BUFFER)
     };
     let db = Arc::new(Db::open(dir(), opts).unwrap());
@@ -184,7 +192,14 @@ fn error_loop(op: FaultOp, kind: FaultKind, persistent: bool) -> u64 {
 /// fires.
 fn error_loop_on(op: FaultOp, kind: FaultKind, persistent: bool, on: Option<&str>) -> u64 {
     let default_roll = Options::default().max_manifest_file_size;
-    error_loop_with(op, kind, persistent, on, default_roll)
+    error_loop_with(op, kind, persistent, on, default_roll, false)
+}
+
+/// [`error_loop`] with the pipelined commit (issue #27): a fault meets two
+/// groups in flight, the next appended while the last one syncs.
+fn pipelined_loop(op: FaultOp, kind: FaultKind, persistent: bool) -> u64 {
+    let default_roll = Options::default().max_manifest_file_size;
+    error_loop_with(op, kind, persistent, None, default_roll, true)
 }
 
 /// [`error_loop_on`] with the manifest rolled past `max_manifest` bytes.
@@ -194,6 +209,7 @@ fn error_loop_with(
     persistent: bool,
     on: Option<&str>,
     max_manifest: u64,
+    pipelined: bool,
 ) -> u64 {
     let mut n = 1;
     loop {
@@ -204,8 +220,8 @@ fn error_loop_with(
             persistent,
             kind,
         };
-        let (attempts, met) = run(&fs, fault, on, max_manifest);
-        let ctx = format!("{fault:?} on {on:?}");
+        let (attempts, met) = run(&fs, fault, on, max_manifest, pipelined);
+        let ctx = format!("{fault:?} on {on:?}, pipelined: {pipelined}");
         check_recovered(
             &fs.snapshot(),
             &attempts,
@@ -239,6 +255,16 @@ fn eio_on_sync() {
     for persistent in [false, true] {
         let n = error_loop(FaultOp::Sync, FaultKind::Eio, persistent);
         eprintln!("EIO on sync, persistent={persistent}: clean after {n} runs");
+    }
+}
+
+#[test]
+fn eio_on_sync_and_write_pipelined() {
+    for op in [FaultOp::Sync, FaultOp::Write] {
+        for persistent in [false, true] {
+            let n = pipelined_loop(op, FaultKind::Eio, persistent);
+            eprintln!("EIO on {op:?}, pipelined, persistent={persistent}: clean after {n} runs");
+        }
     }
 }
 
@@ -322,7 +348,7 @@ fn faults_during_manifest_rolls_poison_writes_and_lose_nothing() {
         (FaultOp::Rename, ".dbtmp"),
     ] {
         for persistent in [false, true] {
-            let n = error_loop_with(op, FaultKind::Eio, persistent, Some(on), 256);
+            let n = error_loop_with(op, FaultKind::Eio, persistent, Some(on), 256, false);
             eprintln!(
                 "EIO on {on} {op:?} with rolls, persistent={persistent}: clean after {n} runs"
             );

@@ -85,4 +85,4 @@ pub use format::{
 };
 pub use reader::{Reader, Recovery};
 pub use search::record_start_at_or_after;
-pub use writer::{SyncWrite, Writer};
+pub use writer::{SyncHandle, SyncWrite, Writer};

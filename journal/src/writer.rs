@@ -4,6 +4,7 @@
 //! Mirrors goleveldb `journal.Writer` (`Next`, `Write`, `Flush`, `Size`), with
 //! one record per [`Writer::append`] call instead of a record writer object.
 
+use std::sync::Arc;
 use std::{fmt, fs, io};
 
 use crate::format::{encode_header, ChunkType, BLOCK_SIZE, HEADER_LEN};
@@ -27,11 +28,45 @@ pub trait SyncWrite: io::Write {
     /// After an error the state of unsynced data is unknown, so callers must
     /// not retry and assume success.
     fn sync_data(&mut self) -> io::Result<()>;
+
+    /// A handle that makes this sink's bytes durable from another thread,
+    /// beside writes through the sink: what lets a pipelined group commit
+    /// run its fsync after handing the write lock on. `None` (the
+    /// default): the sink has none, and syncs only through
+    /// [`sync_data`](SyncWrite::sync_data).
+    fn sync_handle(&self) -> Option<Arc<dyn SyncHandle>> {
+        None
+    }
+}
+
+/// The fsync of a sink, callable from any thread while others write to
+/// it ([`SyncWrite::sync_handle`]).
+pub trait SyncHandle: Send + Sync {
+    /// Makes every byte handed to the sink before this call began survive
+    /// a crash or power loss, as [`SyncWrite::sync_data`] does.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the device reports; as for `sync_data`, never retry.
+    fn sync_data(&self) -> io::Result<()>;
 }
 
 impl SyncWrite for fs::File {
     /// `fdatasync(2)` (`File::sync_data`).
     fn sync_data(&mut self) -> io::Result<()> {
+        fs::File::sync_data(self)
+    }
+
+    /// A duplicate of the descriptor: `fdatasync` on it covers every write
+    /// through either.
+    fn sync_handle(&self) -> Option<Arc<dyn SyncHandle>> {
+        let file = self.try_clone().ok()?;
+        Some(Arc::new(file))
+    }
+}
+
+impl SyncHandle for fs::File {
+    fn sync_data(&self) -> io::Result<()> {
         fs::File::sync_data(self)
     }
 }
@@ -46,6 +81,10 @@ impl SyncWrite for Vec<u8> {
 impl<W: SyncWrite + ?Sized> SyncWrite for &mut W {
     fn sync_data(&mut self) -> io::Result<()> {
         (**self).sync_data()
+    }
+
+    fn sync_handle(&self) -> Option<Arc<dyn SyncHandle>> {
+        (**self).sync_handle()
     }
 }
 
@@ -196,6 +235,14 @@ impl<W: SyncWrite> Writer<W> {
     /// The sink.
     pub fn get_ref(&self) -> &W {
         &self.inner
+    }
+
+    /// The sink's [`SyncHandle`], if it has one: an fsync that another
+    /// thread may run while this writer appends. It covers the bytes
+    /// [`flush`](Writer::flush)ed before it runs, not those still
+    /// buffered here.
+    pub fn sync_handle(&self) -> Option<Arc<dyn SyncHandle>> {
+        self.inner.sync_handle()
     }
 
     /// The sink, mutably. Writing to it directly corrupts the journal.

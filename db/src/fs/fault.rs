@@ -647,13 +647,40 @@ impl Write for FaultFile {
 
 impl journal::SyncWrite for FaultFile {
     fn sync_data(&mut self) -> io::Result<()> {
-        let mut state = self.fs.lock_state();
-        state
-            .check_at(FaultOp::Sync, Some(&self.path))
-            .map_err(fault_error)?;
-        state.apply(Mutation::Sync { ino: self.ino });
-        Ok(())
+        fault_sync(&self.fs, self.ino, &self.path)
     }
+
+    fn sync_handle(&self) -> Option<Arc<dyn journal::SyncHandle>> {
+        Some(Arc::new(FaultSync {
+            fs: self.fs.clone(),
+            ino: self.ino,
+            path: self.path.clone(),
+        }))
+    }
+}
+
+/// A [`FaultFile`]'s fsync from another thread: it makes durable what
+/// the file holds when it runs, faults as the file's own.
+struct FaultSync {
+    fs: FaultFs,
+    ino: u64,
+    path: PathBuf,
+}
+
+impl journal::SyncHandle for FaultSync {
+    fn sync_data(&self) -> io::Result<()> {
+        fault_sync(&self.fs, self.ino, &self.path)
+    }
+}
+
+/// An fsync of file `ino` (created as `path`) of `fs`, or its fault.
+fn fault_sync(fs: &FaultFs, ino: u64, path: &Path) -> io::Result<()> {
+    let mut state = fs.lock_state();
+    state
+        .check_at(FaultOp::Sync, Some(path))
+        .map_err(fault_error)?;
+    state.apply(Mutation::Sync { ino });
+    Ok(())
 }
 
 #[derive(Debug)]

@@ -50,6 +50,10 @@ impl journal::SyncWrite for Box<dyn WritableFile> {
     fn sync_data(&mut self) -> io::Result<()> {
         (**self).sync_data()
     }
+
+    fn sync_handle(&self) -> Option<std::sync::Arc<dyn journal::SyncHandle>> {
+        (**self).sync_handle()
+    }
 }
 
 /// The contents of an immutable file, read in place (see [`Fs::map`]).

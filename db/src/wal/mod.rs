@@ -43,7 +43,7 @@ use crate::sync::lock;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub(crate) use closed::ClosedJournals;
@@ -95,6 +95,35 @@ pub(crate) struct Journals {
     current_bytes: AtomicU64,
     /// Bytes appended to journals since open.
     bytes_written: AtomicU64,
+    /// The current journal's path and its fsync from another thread, for
+    /// the pipelined commit ([`Journals::sync_appended`]); set by the
+    /// leader each time it moves to a journal.
+    current_sync: Mutex<Option<SyncTarget>>,
+    /// Set by each pipelined fsync: a synced workload runs, and the leader
+    /// should keep a zero-filled journal ready ([`Wal::after_append`]).
+    synced_seen: AtomicBool,
+}
+
+/// A journal's path and its fsync from another thread.
+#[derive(Clone)]
+struct SyncTarget {
+    path: PathBuf,
+    handle: Arc<dyn journal::SyncHandle>,
+}
+
+impl SyncTarget {
+    fn of(journal: &JournalWriter, path: PathBuf) -> Option<SyncTarget> {
+        let handle = journal.sync_handle()?;
+        Some(SyncTarget { path, handle })
+    }
+}
+
+impl std::fmt::Debug for SyncTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncTarget")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Journals {
@@ -108,7 +137,37 @@ impl Journals {
             live: Mutex::new(BTreeMap::new()),
             current_bytes: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
+            current_sync: Mutex::new(None),
+            synced_seen: AtomicBool::new(false),
         }
+    }
+
+    /// The pipelined commit's fsync (`backend::JournalSync`): makes every
+    /// record appended before the call durable, beside the leader's
+    /// appends. The current journal is read first, then the closed ones
+    /// are synced, then it: an append that finished before the call went
+    /// to a journal that was either current then, or closed (queued)
+    /// before, so one of the two syncs covers it.
+    ///
+    /// # Errors
+    ///
+    /// A failed sync, now or before (no sync is retried), or no journal
+    /// that can sync from another thread.
+    pub fn sync_appended(&self) -> io::Result<()> {
+        self.synced_seen.store(true, Ordering::Relaxed);
+        let current = lock(&self.current_sync).clone();
+        self.sync_closed()?;
+        let current =
+            current.ok_or_else(|| io::Error::other("the journal cannot sync beside appends"))?;
+        current
+            .handle
+            .sync_data()
+            .map_err(io_context("fdatasync", &current.path))
+    }
+
+    /// Whether the current journal can sync from another thread.
+    pub fn can_sync_appended(&self) -> bool {
+        lock(&self.current_sync).is_some()
     }
 
     /// Syncs every journal rotation closed (`closed`); returns once all
@@ -213,6 +272,8 @@ impl Wal {
     /// The leader's side over `current`, journal `number`, whose name the
     /// open made durable.
     pub fn new(journals: &Arc<Journals>, current: JournalWriter, number: u64) -> Wal {
+        let path = files::journal_path(journals.files.dir(), number);
+        *lock(&journals.current_sync) = SyncTarget::of(&current, path);
         Wal {
             journals: Arc::clone(journals),
             path: files::journal_path(journals.files.dir(), number),
@@ -292,6 +353,35 @@ impl Wal {
         Ok(wake)
     }
 
+    /// After an append by a pipelined leader, whose fsyncs run on other
+    /// threads (`Journals::sync_appended`): once one has run, does what a
+    /// synced group's [`sync_group`](Wal::sync_group) does around its
+    /// fsync. It asks for the next journal to be zero-filled ahead if none
+    /// is (the answer says whether to wake the background thread for it),
+    /// and moves to it once it is ready, queueing the old journal for its
+    /// sync (`closed`), which the next fsync covers.
+    pub fn after_append(&mut self) -> Wake {
+        if !self.journals.synced_seen.swap(false, Ordering::Relaxed) {
+            return Wake::No;
+        }
+        let mut wake = Wake::No;
+        if self.next_requested.is_none() {
+            if let Ok(number) = self.journals.files.new_journal() {
+                self.next_requested = Some(number);
+                self.journals.next.request(number);
+                wake = Wake::Prepare;
+            }
+        }
+        if let (false, Some(next)) = (self.zeroed, self.next_requested) {
+            if let Some(journal) = self.journals.next.take_ready(next) {
+                let old_path = self.path.clone();
+                let (number, old) = self.start(next, journal, true);
+                self.journals.closed.push(number, old_path, old);
+            }
+        }
+        wake
+    }
+
     /// Leaves the current journal for the next, prepared or created now,
     /// and queues the old one for its sync; the active memtable is being
     /// frozen. Returns the journal the frozen memtable's records begin in.
@@ -335,6 +425,8 @@ impl Wal {
     /// Makes journal `number` the current one; returns the number and
     /// writer of the one it replaces, which stays live.
     fn start(&mut self, number: u64, journal: JournalWriter, zeroed: bool) -> (u64, JournalWriter) {
+        let path = files::journal_path(self.journals.files.dir(), number);
+        *lock(&self.journals.current_sync) = SyncTarget::of(&journal, path);
         let old = std::mem::replace(&mut self.current, journal);
         let old_number = std::mem::replace(&mut self.number, number);
         lock(&self.journals.live).insert(old_number, old.size());

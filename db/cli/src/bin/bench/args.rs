@@ -77,7 +77,9 @@ pub struct Cli {
     /// tables), `leveldb-picker` (LevelDB's round-robin compaction
     /// picker instead of the default), `dynamic-levels` or
     /// `fixed-levels` (level targets that follow the data, or LevelDB's
-    /// fixed ones, whichever is not the default), and `write-buffer-mib=N`,
+    /// fixed ones, whichever is not the default), `pipelined` or
+    /// `unpipelined` (the pipelined commit on or off), and
+    /// `write-buffer-mib=N`,
     /// `level1-mib=N`, `table-mib=N` (sizes other than the defaults, to
     /// choose them by measurement).
     #[arg(
@@ -153,6 +155,8 @@ pub struct Tuning {
     pub leveldb_picker: bool,
     /// Dynamic (`true`) or fixed level targets, if not the default.
     pub dynamic_levels: Option<bool>,
+    /// The pipelined commit on (`true`) or off, if not the default.
+    pub pipelined: Option<bool>,
     /// Sizes in MiB: the write buffer, level 1's target, the tables.
     pub write_buffer_mib: Option<u64>,
     pub level1_mib: Option<u64>,
@@ -174,6 +178,8 @@ impl Tuning {
                 None if name == "leveldb-picker" => tuning.leveldb_picker = true,
                 None if name == "dynamic-levels" => tuning.dynamic_levels = Some(true),
                 None if name == "fixed-levels" => tuning.dynamic_levels = Some(false),
+                None if name == "pipelined" => tuning.pipelined = Some(true),
+                None if name == "unpipelined" => tuning.pipelined = Some(false),
                 Some(("write-buffer-mib", v)) => tuning.write_buffer_mib = Some(mib(v)?),
                 Some(("level1-mib", v)) => tuning.level1_mib = Some(mib(v)?),
                 Some(("table-mib", v)) => tuning.table_mib = Some(mib(v)?),
@@ -195,6 +201,11 @@ impl Tuning {
         match self.dynamic_levels {
             Some(true) => names.push("dynamic-levels".to_owned()),
             Some(false) => names.push("fixed-levels".to_owned()),
+            None => {}
+        }
+        match self.pipelined {
+            Some(true) => names.push("pipelined".to_owned()),
+            Some(false) => names.push("unpipelined".to_owned()),
             None => {}
         }
         for (key, mib) in [

@@ -142,6 +142,9 @@ impl Setup {
         if self.tuning.leveldb_picker {
             options.compaction_picker = tributary::CompactionPicker::LevelDb;
         }
+        if let Some(pipelined) = self.tuning.pipelined {
+            options.pipelined_commit = pipelined;
+        }
         if let Some(dynamic) = self.tuning.dynamic_levels {
             options.dynamic_level_sizes = dynamic;
         }
