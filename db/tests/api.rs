@@ -400,6 +400,70 @@ fn prefix_scans() {
     db.close().unwrap();
 }
 
+/// Scans many chunks long over tables of several levels and the
+/// memtables, with keys overwritten and deleted and a snapshot under later
+/// writes: a refill goes on from where the last one left each table's
+/// cursor, so every way of walking (forward, from both ends in turn, from
+/// a seek, in a range) must still read each live key once.
+#[test]
+fn long_scans_over_many_tables_match_the_model() {
+    let fs = FaultFs::new();
+    let uncompressed = Options {
+        compression: tributary::Compression::None,
+        ..options(&fs, 64 << 10)
+    };
+    let db = Db::open(dir(), uncompressed).unwrap();
+    let mut model = BTreeMap::new();
+    let mut snap = None;
+    for i in 0..12_000u32 {
+        let k = format!("{:05}", (i * 7919) % 3000).into_bytes();
+        if i % 13 == 0 {
+            db.delete(&k).unwrap();
+            model.remove(&k);
+        } else {
+            let v = format!("{i}-{}", "x".repeat(40)).into_bytes();
+            db.put(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+        if i == 7_000 {
+            snap = Some((db.snapshot(), model.clone()));
+        }
+    }
+    let pairs = |m: &BTreeMap<Vec<u8>, Vec<u8>>| -> Vec<(Vec<u8>, Vec<u8>)> {
+        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let want = pairs(&model);
+    let all: Vec<_> = db.iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(all, want);
+    // Both ends in turn, meeting in the middle.
+    let mut it = db.iter();
+    let mut front: Vec<_> = it.by_ref().take(700).map(Result::unwrap).collect();
+    let mut back: Vec<_> = it.by_ref().rev().take(300).map(Result::unwrap).collect();
+    front.extend(it.by_ref().take(900).map(Result::unwrap));
+    back.extend(it.by_ref().rev().map(Result::unwrap));
+    back.reverse();
+    front.extend(back);
+    assert_eq!(front, want);
+    // A seek after part of the scan, then a range.
+    let mut it = db.iter();
+    assert_eq!(it.by_ref().take(500).count(), 500);
+    it.seek(b"01234");
+    let from: Vec<_> = it.collect::<Result<_, _>>().unwrap();
+    assert_eq!(from, pairs(&model.split_off(b"01234".as_slice())));
+    let (snap, snap_model) = snap.unwrap();
+    let read: Vec<_> = snap.iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(read, pairs(&snap_model));
+    let lo: &[u8] = b"00500";
+    let hi: &[u8] = b"02500";
+    let read: Vec<_> = snap.range(lo..hi).collect::<Result<_, _>>().unwrap();
+    let want: Vec<_> = snap_model
+        .range(lo.to_vec()..hi.to_vec())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(read, want);
+    db.close().unwrap();
+}
+
 #[test]
 fn compact_flushes_and_merges_every_table_into_one_level() {
     let fs = FaultFs::new();

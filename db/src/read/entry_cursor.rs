@@ -141,6 +141,27 @@ impl<'a, F: AsRef<TableFile>> LevelCursor<'a, F> {
         }
     }
 
+    /// A cursor over `files` standing where `it`, a cursor over
+    /// `files[0]` that [`into_position`](LevelCursor::into_position) gave
+    /// back, stands: a scan's source kept from one refill to the next
+    /// instead of sought again.
+    pub fn resume(files: &'a [F], it: TableIter, recheck: Recheck) -> LevelCursor<'a, F> {
+        LevelCursor {
+            it: Some(it),
+            ..LevelCursor::new(files, recheck)
+        }
+    }
+
+    /// The table the cursor is in (its index in `files`) and its cursor
+    /// there, if it is on an entry and met no damage: what
+    /// [`resume`](LevelCursor::resume) takes.
+    pub fn into_position(self) -> Option<(usize, TableIter)> {
+        match (self.it, self.failure) {
+            (Some(it), None) if it.valid() => Some((self.at, it)),
+            _ => None,
+        }
+    }
+
     /// The entry's internal key. Only while valid.
     pub fn key(&self) -> &[u8] {
         self.it.as_ref().map_or(&[], |it| it.key())
