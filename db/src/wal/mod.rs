@@ -335,14 +335,7 @@ impl Wal {
     ///
     /// As [`sync_all`](Wal::sync_all).
     pub fn sync_group(&mut self) -> io::Result<Wake> {
-        let mut wake = Wake::No;
-        if self.next_requested.is_none() {
-            if let Ok(number) = self.journals.files.new_journal() {
-                self.next_requested = Some(number);
-                self.journals.next.request(number);
-                wake = Wake::Prepare;
-            }
-        }
+        let wake = self.request_next();
         self.sync_all()?;
         if let (false, Some(next)) = (self.zeroed, self.next_requested) {
             if let Some(journal) = self.journals.next.take_ready(next) {
@@ -364,14 +357,7 @@ impl Wal {
         if !self.journals.synced_seen.swap(false, Ordering::Relaxed) {
             return Wake::No;
         }
-        let mut wake = Wake::No;
-        if self.next_requested.is_none() {
-            if let Ok(number) = self.journals.files.new_journal() {
-                self.next_requested = Some(number);
-                self.journals.next.request(number);
-                wake = Wake::Prepare;
-            }
-        }
+        let wake = self.request_next();
         if let (false, Some(next)) = (self.zeroed, self.next_requested) {
             if let Some(journal) = self.journals.next.take_ready(next) {
                 let old_path = self.path.clone();
@@ -380,6 +366,22 @@ impl Wal {
             }
         }
         wake
+    }
+
+    /// Asks for the next journal to be zero-filled ahead, if none is
+    /// asked for yet; says whether to wake the background thread for it.
+    fn request_next(&mut self) -> Wake {
+        if self.next_requested.is_some() {
+            return Wake::No;
+        }
+        match self.journals.files.new_journal() {
+            Ok(number) => {
+                self.next_requested = Some(number);
+                self.journals.next.request(number);
+                Wake::Prepare
+            }
+            Err(_) => Wake::No,
+        }
     }
 
     /// Leaves the current journal for the next, prepared or created now,
