@@ -273,10 +273,10 @@ impl Wal {
     /// open made durable.
     pub fn new(journals: &Arc<Journals>, current: JournalWriter, number: u64) -> Wal {
         let path = files::journal_path(journals.files.dir(), number);
-        *lock(&journals.current_sync) = SyncTarget::of(&current, path);
+        *lock(&journals.current_sync) = SyncTarget::of(&current, path.clone());
         Wal {
             journals: Arc::clone(journals),
-            path: files::journal_path(journals.files.dir(), number),
+            path,
             current,
             number,
             zeroed: false,
@@ -427,13 +427,12 @@ impl Wal {
     /// Makes journal `number` the current one; returns the number and
     /// writer of the one it replaces, which stays live.
     fn start(&mut self, number: u64, journal: JournalWriter, zeroed: bool) -> (u64, JournalWriter) {
-        let path = files::journal_path(self.journals.files.dir(), number);
-        *lock(&self.journals.current_sync) = SyncTarget::of(&journal, path);
+        self.path = files::journal_path(self.journals.files.dir(), number);
+        *lock(&self.journals.current_sync) = SyncTarget::of(&journal, self.path.clone());
         let old = std::mem::replace(&mut self.current, journal);
         let old_number = std::mem::replace(&mut self.number, number);
         lock(&self.journals.live).insert(old_number, old.size());
         self.journals.current_bytes.store(0, Ordering::Relaxed);
-        self.path = files::journal_path(self.journals.files.dir(), number);
         self.zeroed = zeroed;
         self.next_requested = None;
         (old_number, old)
