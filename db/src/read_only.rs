@@ -126,7 +126,7 @@ fn load_once(
         file.pin()?;
     }
     let (frozen, active) = match recovered.replayed {
-        Replayed::Memtables { frozen, active } => (frozen, active.0),
+        Replayed::Memtables { frozen, active } => (frozen, active),
         Replayed::Batches(_) => unreachable!("a read-only recovery replays into memtables"),
     };
     let last_seq = recovered.report.last_seq;

@@ -65,6 +65,9 @@ pub(crate) struct Arena {
     reserved: AtomicUsize,
     /// Where `MAX_BLOCK`s come from first and go back to on drop.
     pool: Option<Arc<BlockPool>>,
+    /// Whether the `MAX_BLOCK`s it allocates itself are marked for huge
+    /// pages (see [`Arena::new`]).
+    huge_pages: bool,
 }
 
 struct Block {
@@ -103,11 +106,21 @@ impl Arena {
     /// An empty arena for a memtable of about `capacity` bytes, drawing its
     /// `MAX_BLOCK`s from `pool` if given, and the cursor to allocate from it.
     /// Allocates nothing until the first [`alloc`](Arena::alloc).
-    pub(crate) fn new(capacity: usize, pool: Option<Arc<BlockPool>>) -> (Arena, Bump) {
+    ///
+    /// With `huge_pages`, the `MAX_BLOCK`s it allocates itself (the pool
+    /// had none) are marked for transparent huge pages, as the pool's own
+    /// are: fewer TLB misses in a big memtable, but the first touch of each
+    /// faults in and zeroes 2 MiB at once.
+    pub(crate) fn new(
+        capacity: usize,
+        pool: Option<Arc<BlockPool>>,
+        huge_pages: bool,
+    ) -> (Arena, Bump) {
         let arena = Arena {
             blocks: Mutex::new(Vec::new()),
             reserved: AtomicUsize::new(0),
             pool,
+            huge_pages,
         };
         let bump = Bump {
             next: NonNull::dangling(),
@@ -166,7 +179,7 @@ impl Arena {
             // `MIN_BLOCK` is not zero.
             let ptr = unsafe { alloc::alloc(layout) };
             let ptr = NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(layout));
-            if layout == POOLED && HUGE_PAGES {
+            if layout == POOLED && HUGE_PAGES && self.huge_pages {
                 advise_huge_pages(ptr, size);
             }
             ptr
@@ -393,7 +406,7 @@ mod tests {
 
     #[test]
     fn allocations_are_aligned_disjoint_and_big_ones_get_own_blocks() {
-        let (arena, mut bump) = Arena::new(0, None);
+        let (arena, mut bump) = Arena::new(0, None, true);
         assert_eq!(arena.reserved(), 0);
         let mut alloc = |size: usize| {
             let p = arena.alloc(&mut bump, size);
@@ -426,7 +439,7 @@ mod tests {
 
     #[test]
     fn blocks_double_up_to_max_block() {
-        let (arena, mut bump) = Arena::new(0, None);
+        let (arena, mut bump) = Arena::new(0, None, true);
         let mut blocks = Vec::new();
         let mut reserved = 0;
         while blocks.iter().filter(|&&b| b == MAX_BLOCK).count() < 2 {
@@ -459,7 +472,7 @@ mod tests {
     /// Fills an arena of `capacity` from `pool` with `blocks` whole
     /// `MAX_BLOCK`s, writing `byte` over each, and returns their addresses.
     fn fill(pool: &Arc<BlockPool>, blocks: usize, byte: u8) -> (Arena, Vec<usize>) {
-        let (arena, mut bump) = Arena::new(2 * MAX_BLOCK, Some(Arc::clone(pool)));
+        let (arena, mut bump) = Arena::new(2 * MAX_BLOCK, Some(Arc::clone(pool)), true);
         let mut addrs = Vec::new();
         for _ in 0..blocks {
             // A quarter block at a time, so the blocks are ordinary ones.
@@ -496,7 +509,7 @@ mod tests {
         assert_eq!(pool.pooled_bytes(), 2 * MAX_BLOCK);
 
         // Arenas without a pool, or with a pool of no room, free their blocks.
-        let (arena, mut bump) = Arena::new(2 * MAX_BLOCK, None);
+        let (arena, mut bump) = Arena::new(2 * MAX_BLOCK, None, true);
         arena.alloc(&mut bump, 8);
         drop(arena);
         let empty = BlockPool::new(MAX_BLOCK - 1);

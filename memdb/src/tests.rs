@@ -450,3 +450,108 @@ fn memdb_is_send_sync_and_inserter_is_send() {
     send_sync::<crate::Range<'_>>();
     send::<crate::Inserter>();
 }
+
+/// Records inserted in order take the append path, and the list it builds
+/// is the one ordinary inserts build: the same entries forward, backward
+/// (each step back a search from the top, through every level) and by
+/// lookup, whatever comes in between: an out-of-order insert, an equal
+/// internal key, a batch applied after the last entry.
+#[test]
+fn inserts_in_order_build_the_same_list_as_ordinary_ones() {
+    use batch::Record;
+    let n = if cfg!(miri) { 40 } else { 3000 };
+    let key = |i: usize| format!("k{i:05}");
+    let (memdb, mut inserter) = MemDb::new(1 << 24);
+    let (model, mut model_inserter) = MemDb::new(1 << 24);
+    let mut seq = 1;
+    let mut both = |record: Record<'_>, seq: u64, by_apply: bool| {
+        let mut b = Batch::new();
+        b.push(record);
+        if by_apply {
+            inserter.apply(SeqNum(seq), &b);
+        } else {
+            inserter.insert(SeqNum(seq), record);
+        }
+        model_inserter.apply(SeqNum(seq), &b);
+    };
+    for i in 0..n {
+        // Ascending keys, each one's versions newest first: the append path.
+        let (k, v) = (key(2 * i), format!("v{i}"));
+        both(
+            Record::Put {
+                key: k.as_bytes(),
+                value: v.as_bytes(),
+            },
+            seq + 1,
+            false,
+        );
+        both(Record::Delete { key: k.as_bytes() }, seq, false);
+        seq += 2;
+        if i % 7 == 3 {
+            // Before the last entry: an ordinary insert.
+            let early = key(2 * (i / 2) + 1);
+            both(
+                Record::Put {
+                    key: early.as_bytes(),
+                    value: b"early",
+                },
+                seq,
+                false,
+            );
+            seq += 1;
+        }
+    }
+    // Equal to the last entry: an ordinary insert, found first.
+    let last = key(2 * (n - 1));
+    both(
+        Record::Delete {
+            key: last.as_bytes(),
+        },
+        seq - 1,
+        false,
+    );
+    // A batch after the last entry, through `apply`, then appends again:
+    // `apply` keeps the last node of each level too.
+    let tail = key(2 * n);
+    both(
+        Record::Put {
+            key: tail.as_bytes(),
+            value: b"by apply",
+        },
+        seq,
+        true,
+    );
+    seq += 1;
+    for i in n + 1..n + 20 {
+        both(
+            Record::Put {
+                key: key(2 * i).as_bytes(),
+                value: b"after",
+            },
+            seq,
+            false,
+        );
+        seq += 1;
+    }
+
+    let want = entries(&model);
+    assert_eq!(entries(&memdb), want);
+    assert_eq!((memdb.len(), memdb.used()), (model.len(), model.used()));
+    let mut backward = Vec::new();
+    let mut it = memdb.iter();
+    it.seek_to_last();
+    while it.valid() {
+        backward.push(entry(&it));
+        it.prev();
+    }
+    backward.reverse();
+    assert_eq!(backward, want);
+    for i in 0..2 * (n + 20) {
+        let k = key(i);
+        assert_eq!(
+            memdb.get(k.as_bytes(), SeqNum(MAX_SEQ)),
+            model.get(k.as_bytes(), SeqNum(MAX_SEQ)),
+            "{k}"
+        );
+    }
+}

@@ -159,11 +159,10 @@ pub(crate) fn write_table<'a>(
 
 /// Writes the records of `batches`, each numbered from its batch's
 /// sequence number (no two records may share one), to a new table at
-/// `path`, synced; returns its manifest entry. The records are sorted into
-/// internal-key order (by user key, newest first) as borrowed slices, with
-/// no allocation per record, and each internal key is built as it goes
+/// `path`, synced; returns its manifest entry. The records go in as
+/// [`SortedRecords`] puts them, and each internal key is built as it goes
 /// into the table: the way a batch becomes a table without a memtable
-/// (`large`, and the open's replayed journals).
+/// (`large`, and the open of journals that must be set aside).
 pub(crate) fn write_batches(
     fs: &dyn Fs,
     path: &Path,
@@ -171,63 +170,100 @@ pub(crate) fn write_batches(
     options: TableOptions,
     batches: &[Batch],
 ) -> io::Result<Written> {
-    let records: Vec<(Record<'_>, u64)> = batches
-        .iter()
-        .flat_map(|batch| batch.records().zip(batch.seq().0..))
-        .collect();
-    // The sort moves 16-byte pairs: the 8 bytes of each record's key after
-    // the prefix every key shares, as a big-endian number, and its index.
-    // Most comparisons end at the numbers, which lie in the vector itself,
-    // where the keys lie in the batches, one cache miss each (a 21 k-record
-    // journal sorted in 4 to 6 ms by whole keys; moving the records
-    // themselves, 48 bytes each, took 2.6 ms for 27 k).
-    let common = records.first().map_or(0, |(first, _)| {
-        records.iter().fold(first.key().len(), |n, (r, _)| {
-            n.min(
-                first
-                    .key()
-                    .iter()
-                    .zip(r.key())
-                    .take_while(|(a, b)| a == b)
-                    .count(),
-            )
-        })
-    });
-    let mut order: Vec<(u64, usize)> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (record, _))| (word_after(record.key(), common), i))
-        .collect();
-    // Zero-padded words order as the bytes they hold, ties aside: by user
-    // key, then newest first.
-    order.sort_unstable_by(|&(a_word, a), &(b_word, b)| {
-        let ((a, a_seq), (b, b_seq)) = (&records[a], &records[b]);
-        a_word
-            .cmp(&b_word)
-            .then_with(|| a.key().cmp(b.key()))
-            .then(b_seq.cmp(a_seq))
-    });
-    if let Some(w) = order.windows(2).find(|w| {
-        let ((a, a_seq), (b, b_seq)) = (&records[w[0].1], &records[w[1].1]);
-        a_seq == b_seq && a.key() == b.key()
-    }) {
+    let sorted = SortedRecords::new(batches);
+    if let Some(seq) = sorted.repeated_seq() {
         // Two records of one key under one number: the batches overlap,
         // and a table cannot hold both.
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("two records numbered {} for one key", records[w[0].1].1),
+            format!("two records numbered {seq} for one key"),
         ));
     }
     write_table_with(fs, path, number, options, |out| {
         let mut ikey = Vec::new();
-        for &(_, i) in &order {
-            let (record, seq) = &records[i];
+        for (record, seq) in sorted.iter() {
             ikey.clear();
-            key::encode(&mut ikey, record.key(), SeqNum(*seq), record.kind());
+            key::encode(&mut ikey, record.key(), seq, record.kind());
             out.add(&ikey, record.value().unwrap_or_default())?;
         }
         Ok(())
     })
+}
+
+/// The records of some batches, each numbered from its batch's sequence
+/// number, in internal-key order (user key ascending, then newest first),
+/// borrowed from the batches with no allocation per record: what a table
+/// or a memtable built from replayed batches takes
+/// ([`write_batches`], the open's recovered memtables).
+pub(crate) struct SortedRecords<'a> {
+    records: Vec<(Record<'a>, SeqNum)>,
+    /// Indexes into `records`, sorted, each beside the 8 bytes of its key
+    /// after the prefix every key shares, as a big-endian number.
+    order: Vec<(u64, usize)>,
+}
+
+impl<'a> SortedRecords<'a> {
+    /// Sorts the records of `batches`.
+    pub fn new(batches: impl IntoIterator<Item = &'a Batch>) -> SortedRecords<'a> {
+        let records: Vec<(Record<'a>, SeqNum)> = batches
+            .into_iter()
+            .flat_map(|batch| {
+                batch
+                    .records()
+                    .zip(batch.seq().0..)
+                    .map(|(record, seq)| (record, SeqNum(seq)))
+            })
+            .collect();
+        // The sort moves 16-byte pairs. Most comparisons end at the
+        // numbers, which lie in the vector itself, where the keys lie in
+        // the batches, one cache miss each (a 21 k-record journal sorted in
+        // 4 to 6 ms by whole keys; moving the records themselves, 48 bytes
+        // each, took 2.6 ms for 27 k). Only a tie reads the records.
+        let common = records.first().map_or(0, |(first, _)| {
+            records.iter().fold(first.key().len(), |n, (r, _)| {
+                n.min(
+                    first
+                        .key()
+                        .iter()
+                        .zip(r.key())
+                        .take_while(|(a, b)| a == b)
+                        .count(),
+                )
+            })
+        });
+        let mut order: Vec<(u64, usize)> = records
+            .iter()
+            .enumerate()
+            .map(|(i, (record, _))| (word_after(record.key(), common), i))
+            .collect();
+        // Zero-padded words order as the bytes they hold, ties aside: by
+        // user key, then newest first.
+        order.sort_unstable_by(|&(a_word, a), &(b_word, b)| {
+            a_word.cmp(&b_word).then_with(|| {
+                let ((a, a_seq), (b, b_seq)) = (&records[a], &records[b]);
+                a.key().cmp(b.key()).then(b_seq.cmp(a_seq))
+            })
+        });
+        SortedRecords { records, order }
+    }
+
+    /// The records in internal-key order.
+    pub fn iter(&self) -> impl Iterator<Item = (Record<'a>, SeqNum)> + '_ {
+        self.order.iter().map(|&(_, i)| self.records[i])
+    }
+
+    /// A sequence number two records of one key share, if any: batches
+    /// that overlap, whose records no table can hold side by side.
+    pub fn repeated_seq(&self) -> Option<SeqNum> {
+        self.order.windows(2).find_map(|w| {
+            // Different words are different keys.
+            if w[0].0 != w[1].0 {
+                return None;
+            }
+            let ((a, a_seq), (b, b_seq)) = (&self.records[w[0].1], &self.records[w[1].1]);
+            (a_seq == b_seq && a.key() == b.key()).then_some(*a_seq)
+        })
+    }
 }
 
 /// As [`write_table`], with `fill` adding the entries (at least one, in

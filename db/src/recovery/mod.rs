@@ -54,7 +54,7 @@ use crate::options::RecoveryMode;
 use crate::version::set::Loaded;
 use crate::version::{self, Catalog, Retired, Version};
 use batch::{Batch, SeqNum};
-use memdb::{BlockPool, Inserter, MemDb};
+use memdb::{BlockPool, MemDb};
 use plan::Step;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
@@ -67,7 +67,7 @@ use crate::fs::Fs;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fix {
     /// Carry out the repair (opening a database for writing); the replay
-    /// comes back as batches, for level-0 tables.
+    /// comes back as batches, for sorted memtables or level-0 tables.
     Repair,
     /// Change nothing (`tributary check`, a read-only open); the replay
     /// comes back as memtables, read in place.
@@ -170,8 +170,8 @@ pub(crate) fn recover(
         ));
     }
     let into = match fix {
-        // The writer's open, which writes what it replays to tables
-        // before its first write.
+        // The writer's open, which sorts each run into a memtable (or a
+        // table) before its first write.
         Fix::Repair => ReplayInto::Batches,
         // A read-only open, which reads it in place.
         Fix::ReadOnly => ReplayInto::Memtables,
@@ -476,17 +476,17 @@ enum ReplayInto {
 /// What the journals held, replayed.
 pub(crate) enum Replayed {
     /// For a read-only open: the frozen memtables, newest first, and the
-    /// active one with its inserter.
+    /// active one, which takes no more writes.
     Memtables {
         frozen: Vec<Arc<MemDb>>,
-        active: (Arc<MemDb>, Inserter),
+        active: Arc<MemDb>,
     },
-    /// For a writable open, which writes each run to a level-0 table before
-    /// it takes a write: the batches in runs of up to a write buffer, oldest
-    /// first, with no empty batch. Building memtables only to read them out
-    /// again had cost the reopen after a 10 M-key fill 9 to 17 ms of
-    /// skiplist inserts for a 3 MB journal; a run's records are sorted
-    /// once instead (`compaction::build::write_batches`).
+    /// For a writable open, which makes each run a memtable, or a level-0
+    /// table: the batches in runs of up to a write buffer, oldest first,
+    /// with no empty batch. Either way a run's records are sorted once
+    /// (`compaction::build::SortedRecords`): inserted in journal order, a
+    /// 3 MB journal's cost the reopen after a 10 M-key fill 9 to 17 ms of
+    /// skiplist searches.
     Batches(Vec<Vec<Batch>>),
 }
 
@@ -510,7 +510,10 @@ fn replay(
                 }
                 active.1.apply(batch.seq(), &batch);
             });
-            Replayed::Memtables { frozen, active }
+            Replayed::Memtables {
+                frozen,
+                active: active.0,
+            }
         }
         ReplayInto::Batches => {
             // Cut where a memtable would have rotated, about: each run
