@@ -33,6 +33,20 @@ fn entries(memdb: &MemDb) -> Vec<(String, u64, Kind, String)> {
     out
 }
 
+/// Every entry, walked backward from the last (each step a search from
+/// the top, through every level), in forward order.
+fn entries_backward(memdb: &MemDb) -> Vec<(String, u64, Kind, String)> {
+    let mut out = Vec::new();
+    let mut it = memdb.iter();
+    it.seek_to_last();
+    while it.valid() {
+        out.push(entry(&it));
+        it.prev();
+    }
+    out.reverse();
+    out
+}
+
 fn entry(it: &crate::Iter<'_>) -> (String, u64, Kind, String) {
     let user_key = String::from_utf8(it.user_key().to_vec()).unwrap();
     let value = String::from_utf8(it.value().to_vec()).unwrap();
@@ -126,15 +140,8 @@ fn iter_orders_user_key_then_newest_first() {
     ];
     assert_eq!(entries(&memdb), forward);
 
-    let mut backward = Vec::new();
+    assert_eq!(entries_backward(&memdb), forward);
     let mut it = memdb.iter();
-    it.seek_to_last();
-    while it.valid() {
-        backward.push(entry(&it));
-        it.prev();
-    }
-    backward.reverse();
-    assert_eq!(backward, forward);
 
     // The internal key is the user key and the little-endian trailer.
     it.seek(b"b", SeqNum(21));
@@ -537,15 +544,7 @@ fn inserts_in_order_build_the_same_list_as_ordinary_ones() {
     let want = entries(&model);
     assert_eq!(entries(&memdb), want);
     assert_eq!((memdb.len(), memdb.used()), (model.len(), model.used()));
-    let mut backward = Vec::new();
-    let mut it = memdb.iter();
-    it.seek_to_last();
-    while it.valid() {
-        backward.push(entry(&it));
-        it.prev();
-    }
-    backward.reverse();
-    assert_eq!(backward, want);
+    assert_eq!(entries_backward(&memdb), want);
     for i in 0..2 * (n + 20) {
         let k = key(i);
         assert_eq!(
