@@ -20,11 +20,12 @@
 //! what it held is elsewhere, and after damage, a repair or the conversion
 //! of a LevelDB directory no replayed journal should meet a later open
 //! again: then the records go to level-0 tables first, which the manifest
-//! names with the new journal's number as log number. Writing that manifest fsyncs the directory, which
-//! makes the tables' and the journal's names durable with its own (five
-//! syncs with one table). If those tables meet a full disk, the records
-//! stay in memory after all: deletes and compactions can then free space,
-//! where a refused open could not.
+//! names with the new journal's number as log number. Writing that
+//! manifest fsyncs the directory, which makes the tables' and the
+//! journal's names durable with its own (five syncs with one table). If
+//! those tables meet a full disk, the records stay in memory after all:
+//! deletes and compactions can then free space, where a refused open could
+//! not.
 
 use crate::backend::Backend;
 use crate::compaction::{self, build, Background};

@@ -43,8 +43,8 @@
 //! atomic links published with `Release`) with nodes, keys and values inline
 //! in an append-only arena, RocksDB `InlineSkipList` style; see the
 //! `skiplist` module. That module and its `arena` hold the `unsafe` code
-//! (plus the calls in [`Inserter::apply`] and [`Inserter::insert`]); the
-//! unit tests run under Miri.
+//! (plus the one call that pairs the list with its [`Inserter`]); the unit
+//! tests run under Miri.
 //!
 //! # Example
 //!
@@ -314,9 +314,6 @@ impl Inserter {
     /// # Panics
     ///
     /// If a record's sequence number would exceed [`batch::MAX_SEQ`].
-    // With `insert`, the only `unsafe` outside `arena` and `skiplist`: the
-    // calls that pair the list with its writer.
-    #[allow(unsafe_code)]
     pub fn apply(&mut self, first_seq: SeqNum, batch: &Batch) {
         if batch.is_empty() {
             return;
@@ -326,28 +323,10 @@ impl Inserter {
             "memdb: sequence numbers {first_seq}..+{} exceed MAX_SEQ",
             batch.len()
         );
-        let memdb = &*self.memdb;
         for (idx, record) in batch.records().enumerate() {
-            let seq = SeqNum(first_seq.0 + idx as u64);
-            let value = record.value().unwrap_or(&[]);
-            // SAFETY: `self.writer` was created with `memdb.list` in
-            // `MemDb::build` and is used with no other list (the field's
-            // invariant); `self.memdb` keeps that list alive.
-            unsafe {
-                memdb.list.insert(
-                    &mut self.writer,
-                    record.key(),
-                    trailer(seq, record.kind()),
-                    value,
-                    false,
-                )
-            };
+            self.link(SeqNum(first_seq.0 + idx as u64), record, false);
         }
-        // Only this inserter writes the counters, so load-then-store is exact.
-        let used = memdb.used.load(atomic::Ordering::Relaxed) + batch.internal_len();
-        memdb.used.store(used, atomic::Ordering::Release);
-        let len = memdb.len.load(atomic::Ordering::Relaxed) + batch.len();
-        memdb.len.store(len, atomic::Ordering::Release);
+        self.count(batch.internal_len(), batch.len());
     }
 
     /// Inserts one record, numbered `seq`: the way to fill a memtable from
@@ -367,26 +346,43 @@ impl Inserter {
     /// # Panics
     ///
     /// If `seq` exceeds [`batch::MAX_SEQ`].
-    #[allow(unsafe_code)]
     pub fn insert(&mut self, seq: SeqNum, record: Record<'_>) {
         assert!(
             seq.0 <= batch::MAX_SEQ,
             "memdb: sequence number {seq} exceeds MAX_SEQ"
         );
-        let memdb = &*self.memdb;
-        // SAFETY: as in `apply`: `self.writer` belongs to `memdb.list`.
+        self.link(seq, record, true);
+        self.count(record.internal_len(), 1);
+    }
+
+    /// Links `record`, numbered `seq`, into the list (`append`: see
+    /// `SkipList::insert`); the counters are the caller's to add to.
+    // The one `unsafe` outside `arena` and `skiplist`: the call that pairs
+    // the list with its writer.
+    #[allow(unsafe_code)]
+    fn link(&mut self, seq: SeqNum, record: Record<'_>, append: bool) {
+        // SAFETY: `self.writer` was created with `memdb.list` in
+        // `MemDb::build` and is used with no other list (the field's
+        // invariant); `self.memdb` keeps that list alive.
         unsafe {
-            memdb.list.insert(
+            self.memdb.list.insert(
                 &mut self.writer,
                 record.key(),
                 trailer(seq, record.kind()),
                 record.value().unwrap_or(&[]),
-                true,
+                append,
             )
         };
-        let used = memdb.used.load(atomic::Ordering::Relaxed) + record.internal_len();
+    }
+
+    /// Adds `bytes` to [`used`](MemDb::used) and `entries` to
+    /// [`len`](MemDb::len), published for readers.
+    fn count(&self, bytes: usize, entries: usize) {
+        let memdb = &*self.memdb;
+        // Only this inserter writes the counters, so load-then-store is exact.
+        let used = memdb.used.load(atomic::Ordering::Relaxed) + bytes;
         memdb.used.store(used, atomic::Ordering::Release);
-        let len = memdb.len.load(atomic::Ordering::Relaxed) + 1;
+        let len = memdb.len.load(atomic::Ordering::Relaxed) + entries;
         memdb.len.store(len, atomic::Ordering::Release);
     }
 

@@ -170,8 +170,8 @@ pub(crate) fn recover(
         ));
     }
     let into = match fix {
-        // The writer's open, which sorts each run into a memtable (or a
-        // table) before its first write.
+        // The writer's open, which sorts the runs into a memtable (or
+        // each into a table) before its first write.
         Fix::Repair => ReplayInto::Batches,
         // A read-only open, which reads it in place.
         Fix::ReadOnly => ReplayInto::Memtables,
@@ -481,9 +481,9 @@ pub(crate) enum Replayed {
         frozen: Vec<Arc<MemDb>>,
         active: Arc<MemDb>,
     },
-    /// For a writable open, which makes each run a memtable, or a level-0
-    /// table: the batches in runs of up to a write buffer, oldest first,
-    /// with no empty batch. Either way a run's records are sorted once
+    /// For a writable open, which makes the runs one memtable, or each a
+    /// level-0 table: the batches in runs of up to a write buffer, oldest
+    /// first, with no empty batch. Either way the records are sorted once
     /// (`compaction::build::SortedRecords`): inserted in journal order, a
     /// 3 MB journal's cost the reopen after a 10 M-key fill 9 to 17 ms of
     /// skiplist searches.
