@@ -36,7 +36,7 @@ impl Leader<'_> {
             // that fsync and starts the next, while the last group's
             // answers and wake-ups run beside it (`pipeline.rs`). The
             // commit delay then waits as it would unpipelined.
-            pipeline.wait_for_sync();
+            pipeline.wait_for_sync(&gc.commit_delay);
         }
         gc.commit_delay
             .wait(durability, || lock(&gc.state).offers.len());

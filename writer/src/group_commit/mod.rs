@@ -32,12 +32,13 @@ mod unlock;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use batch::{Batch, Record, SeqNum};
 
 use self::leader::Leader;
 use self::pipeline::Pipeline;
-use self::policy::CommitDelay;
+use self::policy::{CommitDelay, Parking};
 use self::slot::{answer_all, Acquired, Slot};
 use self::state::{State, Token, Waiting};
 use crate::metrics::Counters;
@@ -321,7 +322,8 @@ impl GroupCommit {
             }
             state.enqueue(Arc::clone(&slot), Waiting::write(merge));
         }
-        Ok(slot.wait())
+        let sync = self.commit_delay.sync_average();
+        Ok(slot.wait(Parking::of(durability, sync)))
     }
 
     /// Takes the write lock if it is free.
@@ -346,7 +348,7 @@ impl GroupCommit {
             state.enqueue(Arc::clone(&slot), Waiting::Maintenance);
             slot
         };
-        Ok(slot.wait())
+        Ok(slot.wait(Parking::of(slot.offer.durability, Duration::ZERO)))
     }
 }
 

@@ -39,9 +39,10 @@ use std::sync::Arc;
 
 use std::time::Instant;
 
-use super::policy::CommitDelay;
+use super::policy::{CommitDelay, Parking};
 use crate::metrics::Counters;
-use crate::sync::{lock, wait, Condvar, Mutex};
+use crate::offer::Durability;
+use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
 use crate::Syncer;
 
 /// The sync side of a pipelined writer.
@@ -64,6 +65,9 @@ struct Ledger {
     synced: u64,
     /// Whether a thread is in the syncer's fsync now.
     syncing: bool,
+    /// How many fsyncs have ended, so that a waiter yielding for the one
+    /// in flight sees it end even if the next one has begun.
+    syncs_ended: u64,
     /// The fsync that failed, once one did. Never cleared.
     failed: Option<Arc<io::Error>>,
     /// Groups registered and not yet answered.
@@ -124,7 +128,7 @@ impl Pipeline {
                 });
             }
             if ledger.syncing {
-                ledger = wait(&self.changed, ledger);
+                ledger = self.wait_sync_end(ledger, delay);
                 continue;
             }
             // Ours to run: it covers every append registered until now.
@@ -138,6 +142,7 @@ impl Pipeline {
             delay.note_sync(started.elapsed());
             ledger = lock(&self.ledger);
             ledger.syncing = false;
+            ledger.syncs_ended += 1;
             let outcome = match synced {
                 Ok(()) => {
                     ledger.synced = ledger.synced.max(covers);
@@ -167,11 +172,35 @@ impl Pipeline {
     /// merges, so that the writers arriving during the fsync join its
     /// group instead of each appending alone (measured in
     /// `writer/README.md`).
-    pub(super) fn wait_for_sync(&self) {
+    pub(super) fn wait_for_sync(&self, delay: &CommitDelay) {
         let mut ledger = lock(&self.ledger);
         while ledger.syncing {
-            ledger = wait(&self.changed, ledger);
+            ledger = self.wait_sync_end(ledger, delay);
         }
+    }
+
+    /// Waits, with the ledger `held` while an fsync runs, until that fsync
+    /// ends (or spuriously); the ledger again. Like a synced writer
+    /// ([`Parking`]), it yields first and parks only if the fsync outlasts
+    /// that: the thread waiting here appends or syncs next, and a wake-up
+    /// would put its latency between two fsyncs.
+    fn wait_sync_end<'a>(
+        &'a self,
+        held: MutexGuard<'a, Ledger>,
+        delay: &CommitDelay,
+    ) -> MutexGuard<'a, Ledger> {
+        let seen = held.syncs_ended;
+        drop(held);
+        Parking::of(Durability::Synced, delay.sync_average()).wait_for(|| {
+            self.ledger
+                .try_lock()
+                .is_ok_and(|ledger| ledger.syncs_ended != seen)
+        });
+        let ledger = lock(&self.ledger);
+        if ledger.syncs_ended != seen {
+            return ledger;
+        }
+        wait(&self.changed, ledger)
     }
 
     /// A group registered by [`appended`](Pipeline::appended) was

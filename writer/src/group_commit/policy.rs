@@ -9,7 +9,7 @@
 //! - the commit delay: how long a synced group's leader waits for more
 //!   writers before it merges ([`CommitDelay`]);
 //! - spinning before parking: how long a waiting writer looks for its answer
-//!   before it sleeps ([`yield_before_parking`]);
+//!   before it sleeps ([`Parking`]);
 //! - the wake tree: how many writers each woken writer wakes ([`FAN_OUT`]);
 //! - the group buffer kept from one group to the next
 //!   ([`MAX_KEPT_GROUP_BYTES`]).
@@ -133,32 +133,96 @@ pub(super) fn woken_by<T: Clone>(members: &[T], waker: Waker) -> [Option<T>; FAN
 }
 
 /// How often a writer whose write is not synced yields its core, looking for
-/// its answer, before it parks (see [`yield_before_parking`]).
+/// its answer, before it parks (see [`Parking`]).
 ///
 /// Why 8: in `fillrandom` at 16 threads, parking at once measured 271-318 k
 /// ops/s, 4 yields 345-440 k, 8 yields 384-452 k; 16 and 64 did no better,
 /// the writers then mostly yielding to each other (`writer/README.md`).
 pub(super) const UNSYNCED_YIELDS: usize = 8;
 
-/// Before a waiting writer parks: if its write is not synced, yields its
-/// core up to [`UNSYNCED_YIELDS`] times, returning as soon as `answered`.
+/// How long a synced writer yields its core, looking for its answer,
+/// before it parks: this many average sync times (see [`Parking`]).
 ///
-/// An unsynced write is answered within a few microseconds (one journal
-/// append and memtable insert); with more threads than cores, the threads it
-/// yields to are the writers that join the group, and an answer found this
-/// way costs no futex sleep and wake-up. A synced write, whose answer takes
-/// an fsync, parks at once.
+/// Why 4: a synced member waits for the fsync in flight, its group's
+/// gathering (at most one sync time, [`CommitDelay::wait`]) and its own
+/// fsync, so about three sync times, and more at 64 threads, where the
+/// gathering is slower. `fillsync` at 16 threads, 2 rounds each on a noisy
+/// host: parking at once 20-33 k ops/s, 150 µs of yields 18-27 k, 300 µs
+/// 43-65 k, 600 µs 44-66 k; at 64 threads 45-79 k, 42-78 k, 45-104 k and
+/// 92-129 k (`writer/README.md`).
+pub(super) const SYNCED_YIELD_SYNCS: u32 = 4;
+
+/// A synced writer yields before it parks only while the average sync
+/// takes at most this long.
+///
+/// Why 500 µs: a wake-up costs tens of microseconds on a busy machine,
+/// much of a 100-200 µs fsync but little of a slow disk's milliseconds,
+/// where yielding for four sync times would only burn a core. It is twice
+/// the fast device's sync, so that a burst of slow syncs on a busy host
+/// does not turn the yielding off; it caps a synced writer's yielding at
+/// 2 ms.
+pub(super) const SYNCED_YIELD_MAX_SYNC: Duration = Duration::from_micros(500);
+
+/// How a waiting writer looks for its answer before it parks (see
+/// [`Parking::wait_for`]).
+///
+/// A parked writer costs a futex sleep and a wake-up, and on two cores the
+/// wake-up often waits for a core; a writer that finds its answer while
+/// yielding costs neither. With more threads than cores, the threads it
+/// yields to are the writers that join the group and the leader that
+/// answers it.
 /// The loom models leave it out: it changes only whether a writer sleeps,
 /// never what it is answered.
-pub(super) fn yield_before_parking(durability: Durability, answered: impl Fn() -> bool) {
-    if cfg!(loom) || durability == Durability::Synced {
-        return;
-    }
-    for _ in 0..UNSYNCED_YIELDS {
-        if answered() {
-            break;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Parking {
+    /// Yield up to this many times (an unsynced write, answered within a
+    /// few microseconds: one journal append and memtable insert).
+    AfterYields(usize),
+    /// Yield until this much time has passed (a synced write, answered
+    /// after an fsync).
+    AfterYielding(Duration),
+}
+
+impl Parking {
+    /// How a writer whose write has `durability` waits, when syncs take
+    /// `sync` on average (zero before the first): [`UNSYNCED_YIELDS`]
+    /// yields if unsynced; if synced, [`SYNCED_YIELD_SYNCS`] sync times of
+    /// yielding while the sync is no longer than [`SYNCED_YIELD_MAX_SYNC`],
+    /// else none.
+    pub(super) fn of(durability: Durability, sync: Duration) -> Parking {
+        match durability {
+            Durability::Buffered => Parking::AfterYields(UNSYNCED_YIELDS),
+            Durability::Synced if sync <= SYNCED_YIELD_MAX_SYNC => {
+                Parking::AfterYielding(sync * SYNCED_YIELD_SYNCS)
+            }
+            Durability::Synced => Parking::AfterYields(0),
         }
-        std::thread::yield_now();
+    }
+
+    /// Yields as this says, returning as soon as `answered`.
+    pub(super) fn wait_for(self, answered: impl Fn() -> bool) {
+        if cfg!(loom) {
+            return;
+        }
+        match self {
+            Parking::AfterYields(n) => {
+                for _ in 0..n {
+                    if answered() {
+                        return;
+                    }
+                    std::thread::yield_now();
+                }
+            }
+            Parking::AfterYielding(budget) => {
+                if budget.is_zero() {
+                    return;
+                }
+                let until = Instant::now() + budget;
+                while !answered() && Instant::now() < until {
+                    std::thread::yield_now();
+                }
+            }
+        }
     }
 }
 
@@ -244,7 +308,7 @@ impl CommitDelay {
             return;
         }
         let previous = self.last_group.load(Ordering::Relaxed) as usize;
-        let sync = Duration::from_nanos(self.sync_nanos.load(Ordering::Relaxed));
+        let sync = self.sync_average();
         if previous <= 1 || sync.is_zero() {
             return;
         }
@@ -284,6 +348,11 @@ impl CommitDelay {
         }
     }
 
+    /// The average sync time (zero before the first sync).
+    pub(super) fn sync_average(&self) -> Duration {
+        Duration::from_nanos(self.sync_nanos.load(Ordering::Relaxed))
+    }
+
     /// Remembers the size of the group just answered, `n_writes` with its
     /// leader: the writers the next synced group's delay expects back.
     pub(super) fn note_group(&self, n_writes: u64) {
@@ -305,5 +374,75 @@ impl CommitDelay {
         };
         // One thread at a time stores it: a plain store suffices.
         self.sync_nanos.store(new, Ordering::Relaxed);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_synced_writer_yields_for_four_syncs_only_on_a_fast_device() {
+        let us = Duration::from_micros;
+        assert_eq!(
+            Parking::of(Durability::Buffered, us(100)),
+            Parking::AfterYields(UNSYNCED_YIELDS)
+        );
+        assert_eq!(
+            Parking::of(Durability::Synced, us(100)),
+            Parking::AfterYielding(us(400))
+        );
+        assert_eq!(
+            Parking::of(Durability::Synced, SYNCED_YIELD_MAX_SYNC),
+            Parking::AfterYielding(SYNCED_YIELD_MAX_SYNC * SYNCED_YIELD_SYNCS)
+        );
+        // A slow disk: a wake-up is cheap beside its sync.
+        assert_eq!(
+            Parking::of(Durability::Synced, SYNCED_YIELD_MAX_SYNC + us(1)),
+            Parking::AfterYields(0)
+        );
+        // Before the first sync nothing is known: park at once.
+        assert_eq!(
+            Parking::of(Durability::Synced, Duration::ZERO),
+            Parking::AfterYielding(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn yielding_stops_at_the_answer_or_at_its_bound() {
+        let looks = Cell::new(0);
+        let answered_at_third_look = || {
+            looks.set(looks.get() + 1);
+            looks.get() == 3
+        };
+        Parking::AfterYields(8).wait_for(answered_at_third_look);
+        assert_eq!(looks.get(), 3);
+
+        looks.set(0);
+        Parking::AfterYields(8).wait_for(|| {
+            looks.set(looks.get() + 1);
+            false
+        });
+        assert_eq!(looks.get(), 8, "one look before each yield");
+
+        looks.set(0);
+        Parking::AfterYielding(Duration::from_secs(3600)).wait_for(answered_at_third_look);
+        assert_eq!(looks.get(), 3, "an answer ends a long budget at once");
+
+        let budget = Duration::from_millis(2);
+        let started = Instant::now();
+        Parking::AfterYielding(budget).wait_for(|| false);
+        assert!(
+            started.elapsed() >= budget,
+            "it yields until its budget ends"
+        );
+
+        looks.set(0);
+        Parking::AfterYielding(Duration::ZERO).wait_for(|| {
+            looks.set(looks.get() + 1);
+            false
+        });
+        assert_eq!(looks.get(), 0, "no budget: park at once");
     }
 }

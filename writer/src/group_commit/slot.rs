@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use batch::SeqNum;
 
-use super::policy::{self, FAN_OUT};
+use super::policy::{Parking, FAN_OUT};
 use super::state::Token;
 use crate::offer::Offer;
 use crate::sync::{lock, wait, AtomicBool, Condvar, Mutex};
@@ -43,7 +43,7 @@ pub(super) enum Reply {
 }
 
 /// Merged writers a woken writer wakes in turn: its children in the wake
-/// tree, whose shape is policy ([`policy::woken_by`]).
+/// tree, whose shape is policy ([`woken_by`](super::policy::woken_by)).
 ///
 /// The leader fills every member's slot before it moves the lock on, then
 /// wakes only the tree's roots; each member wakes its children as soon as it
@@ -103,12 +103,9 @@ impl Slot {
 
     /// Waits for the answer, then wakes the writers this one must wake.
     ///
-    /// Before it parks, the writer may look for its answer a few times
-    /// ([`policy::yield_before_parking`]).
-    pub(super) fn wait(&self) -> Acquired {
-        policy::yield_before_parking(self.offer.durability, || {
-            self.reply.try_lock().is_ok_and(|reply| reply.is_some())
-        });
+    /// Before it parks, the writer looks for its answer as `parking` says.
+    pub(super) fn wait(&self, parking: Parking) -> Acquired {
+        parking.wait_for(|| self.reply.try_lock().is_ok_and(|reply| reply.is_some()));
         let mut slot = lock(&self.reply);
         let (reply, wake_next) = loop {
             match slot.take() {
