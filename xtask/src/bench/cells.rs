@@ -163,6 +163,15 @@ const fn timed(id: &'static str, workload: &'static str, threads: usize) -> Cell
     }
 }
 
+/// `cell` run by Tributary alone, with the pipelined commit on.
+const fn pipelined(cell: Cell) -> Cell {
+    Cell {
+        tributary_extra: &["--tributary-options", "pipelined"],
+        only_engines: Some(&["tributary"]),
+        ..cell
+    }
+}
+
 /// The matrix of BENCH.md.
 pub(super) const CELLS: &[Cell] = &[
     Cell {
@@ -172,6 +181,12 @@ pub(super) const CELLS: &[Cell] = &[
     timed("fillsync/4", "fillsync", 4),
     timed("fillsync/16", "fillsync", 16),
     timed("fillsync/64", "fillsync", 64),
+    // The same fills with the pipelined commit on, Tributary alone: its
+    // line in fillsync.svg beside the default's (issue #27).
+    pipelined(timed("fillsync-pipelined/1", "fillsync", 1)),
+    pipelined(timed("fillsync-pipelined/4", "fillsync", 4)),
+    pipelined(timed("fillsync-pipelined/16", "fillsync", 16)),
+    pipelined(timed("fillsync-pipelined/64", "fillsync", 64)),
     // fillsync/16 with a 64 MiB synced batch written beside the 16 small
     // writers every 500 ms: compare its p99 with fillsync/16's.
     Cell {

@@ -49,21 +49,27 @@ fn fillsync_svg(
     machine: &str,
     quick: bool,
 ) -> Option<String> {
+    let curve = |engine: &str, cells: &str, label: String| svg::Series {
+        engine: label,
+        points: medians
+            .iter()
+            .filter(|m| m.engine == engine && m.cell.starts_with(cells))
+            .filter_map(|m| {
+                Some((
+                    num_field(&m.obj, "threads")?,
+                    num_field(&m.obj, "ops_per_sec")?,
+                ))
+            })
+            .collect(),
+    };
+    let pipelined = engines
+        .iter()
+        .filter(|e| *e == "tributary")
+        .map(|e| curve(e, "fillsync-pipelined/", format!("{e}, pipelined")));
     let series: Vec<svg::Series> = engines
         .iter()
-        .map(|e| svg::Series {
-            engine: e.clone(),
-            points: medians
-                .iter()
-                .filter(|m| m.engine == *e && m.cell.starts_with("fillsync/"))
-                .filter_map(|m| {
-                    Some((
-                        num_field(&m.obj, "threads")?,
-                        num_field(&m.obj, "ops_per_sec")?,
-                    ))
-                })
-                .collect(),
-        })
+        .map(|e| curve(e, "fillsync/", e.clone()))
+        .chain(pipelined)
         .filter(|s| !s.points.is_empty())
         .collect();
     if series.is_empty() {
