@@ -21,6 +21,7 @@ use super::state::Token;
 use super::GroupCommit;
 use crate::metrics::Counters;
 use crate::offer::{Durability, Merge, Own};
+use crate::sync::lock;
 use crate::{RoomError, WriteError};
 
 /// The holder of the write lock, running one group commit (or a maintenance
@@ -165,8 +166,17 @@ impl<'a> Leader<'a> {
         }
         self.after_write();
         let members = mem::take(&mut self.token().members);
-        self.release(None);
-        self.in_flight = false;
+        // The lock moves on before the fsync only to a writer already
+        // waiting for it, who then gathers the next group during this
+        // fsync; with nobody waiting, the fsync runs under the lock, as
+        // unpipelined (policy: `pipeline.rs`).
+        let hand_on_first = durability == Durability::Buffered
+            || self.overflow.is_some()
+            || lock(&gc.state).has_waiters();
+        if hand_on_first {
+            self.release(None);
+            self.in_flight = false;
+        }
         if cfg!(feature = "seeded_bug_publish_after_hand_off") {
             gc.published.store(last.0, Ordering::Release);
         }
@@ -196,6 +206,10 @@ impl<'a> Leader<'a> {
                 }
             }
         };
+        if !hand_on_first {
+            self.release(None);
+            self.in_flight = false;
+        }
         if !acked_early {
             answer(&result);
         }

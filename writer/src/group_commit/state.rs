@@ -138,6 +138,11 @@ impl State {
         }
     }
 
+    /// Whether any writer waits for the lock (to be merged or to lead).
+    pub(super) fn has_waiters(&self) -> bool {
+        !self.offers.is_empty() || !self.lockers.is_empty()
+    }
+
     /// Removes the oldest waiter of both queues.
     pub(super) fn pop_oldest(&mut self) -> Option<Waiter> {
         let offers_first = match (self.offers.front(), self.lockers.front()) {

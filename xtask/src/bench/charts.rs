@@ -62,14 +62,14 @@ fn fillsync_svg(
             })
             .collect(),
     };
-    let pipelined = engines
+    let unpipelined = engines
         .iter()
         .filter(|e| *e == "tributary")
-        .map(|e| curve(e, "fillsync-pipelined/", format!("{e}, pipelined")));
+        .map(|e| curve(e, "fillsync-unpipelined/", format!("{e}, unpipelined")));
     let series: Vec<svg::Series> = engines
         .iter()
         .map(|e| curve(e, "fillsync/", e.clone()))
-        .chain(pipelined)
+        .chain(unpipelined)
         .filter(|s| !s.points.is_empty())
         .collect();
     if series.is_empty() {

@@ -137,10 +137,10 @@ pub(super) fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> 
         "fillsync/16" | "fillsync/64" => {
             [vs_leveldb(2.5), fsync_rate_target(cell, medians)].join("; ")
         }
-        _ if cell.starts_with("fillsync-pipelined/") => {
-            let default = cell.replace("fillsync-pipelined/", "fillsync/");
+        _ if cell.starts_with("fillsync-unpipelined/") => {
+            let default = cell.replace("fillsync-unpipelined/", "fillsync/");
             match ops(&default, "tributary") {
-                Some(d) if d > 0.0 => format!("{:.2}x unpipelined ({default})", trib / d),
+                Some(d) if d > 0.0 => format!("pipelined ({default}) {:.2}x this", d / trib),
                 _ => "-".to_owned(),
             }
         }
