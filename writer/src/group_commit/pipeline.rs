@@ -49,7 +49,7 @@
 //! cost pipelining 13% of `fillsync` at 4 threads.
 //!
 //! Measured (`writer/README.md`): as fast as the unpipelined order with 1
-//! to 16 writers, about 3-5% faster with 16 and 64; it is the database's
+//! and 4 writers, 3-5% faster with 16 and 64; it is the database's
 //! default.
 
 use std::io;

@@ -49,7 +49,17 @@ pub(super) struct Cell {
     pub(super) tributary_extra: &'static [&'static str],
     /// The engines that run this cell, of those asked for (None: all).
     pub(super) only_engines: Option<&'static [&'static str]>,
+    /// Whether Tributary runs it a second time in each round, with the
+    /// pipelined commit off ([`UNPIPELINED`]), interleaved with the
+    /// others so that the two settings meet the same device.
+    pub(super) unpipelined_too: bool,
 }
+
+/// The name under which Tributary runs with the pipelined commit off
+/// (`--tributary-options unpipelined`), in a cell that asks for it
+/// ([`Cell::unpipelined_too`]): goleveldb's order, every fsync under the
+/// write lock (issue #27).
+pub(super) const UNPIPELINED: &str = "unpipelined";
 
 /// A cell bounded by its call count.
 const fn cell(
@@ -77,6 +87,7 @@ const fn cell(
         rounds: None,
         tributary_extra: &[],
         only_engines: None,
+        unpipelined_too: false,
     }
 }
 
@@ -163,12 +174,12 @@ const fn timed(id: &'static str, workload: &'static str, threads: usize) -> Cell
     }
 }
 
-/// `cell` run by Tributary alone, with the pipelined commit off.
-const fn unpipelined(cell: Cell) -> Cell {
+/// A fillsync cell, where Tributary also runs unpipelined: its second
+/// line in fillsync.svg.
+const fn fillsync(id: &'static str, threads: usize) -> Cell {
     Cell {
-        tributary_extra: &["--tributary-options", "unpipelined"],
-        only_engines: Some(&["tributary"]),
-        ..cell
+        unpipelined_too: true,
+        ..timed(id, "fillsync", threads)
     }
 }
 
@@ -176,17 +187,11 @@ const fn unpipelined(cell: Cell) -> Cell {
 pub(super) const CELLS: &[Cell] = &[
     Cell {
         device: Some("rawsync"),
-        ..timed("fillsync/1", "fillsync", 1)
+        ..fillsync("fillsync/1", 1)
     },
-    timed("fillsync/4", "fillsync", 4),
-    timed("fillsync/16", "fillsync", 16),
-    timed("fillsync/64", "fillsync", 64),
-    // The same fills with the pipelined commit off, Tributary alone: its
-    // line in fillsync.svg beside the default's (issue #27).
-    unpipelined(timed("fillsync-unpipelined/1", "fillsync", 1)),
-    unpipelined(timed("fillsync-unpipelined/4", "fillsync", 4)),
-    unpipelined(timed("fillsync-unpipelined/16", "fillsync", 16)),
-    unpipelined(timed("fillsync-unpipelined/64", "fillsync", 64)),
+    fillsync("fillsync/4", 4),
+    fillsync("fillsync/16", 16),
+    fillsync("fillsync/64", 64),
     // fillsync/16 with a 64 MiB synced batch written beside the 16 small
     // writers every 500 ms: compare its p99 with fillsync/16's.
     Cell {
@@ -338,7 +343,8 @@ pub(super) struct Variant {
 
 /// Who runs `cell`: its device workload first, if it has one, then
 /// `engines` in their order, if the engines run it (Tributary alone, if
-/// LevelDB is there too, for a [`Cell::tributary_only`] cell).
+/// LevelDB is there too, for a [`Cell::tributary_only`] cell), then
+/// Tributary unpipelined if the cell asks for it.
 pub(super) fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
     let mut v = Vec::new();
     if let Some(device) = cell.device {
@@ -363,6 +369,12 @@ pub(super) fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
         for e in engines.iter().filter(|e| runs(e)) {
             v.push(Variant {
                 engine: e.clone(),
+                workload: cell.workload.to_owned(),
+            });
+        }
+        if cell.unpipelined_too && engines.iter().any(|e| e == "tributary") {
+            v.push(Variant {
+                engine: UNPIPELINED.to_owned(),
                 workload: cell.workload.to_owned(),
             });
         }
@@ -393,5 +405,29 @@ mod tests {
         let compressed = select(&["compressed".to_owned()]).unwrap();
         assert_eq!(compressed.len(), 2);
         assert!(compressed.iter().all(|c| c.extra == COMPRESSIBLE));
+    }
+
+    #[test]
+    fn fillsync_runs_tributary_unpipelined_too_in_every_round() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let engines = |c: &Cell, e: &[&str]| -> Vec<String> {
+            variants(c, &names(e))
+                .into_iter()
+                .map(|v| v.engine)
+                .collect()
+        };
+        let fillsync4 = CELLS.iter().find(|c| c.id == "fillsync/4").unwrap();
+        assert_eq!(
+            engines(fillsync4, ENGINES),
+            ["tributary", "leveldb", "rocksdb", "fjall", UNPIPELINED]
+        );
+        assert_eq!(engines(fillsync4, &["leveldb"]), ["leveldb"]);
+        let fillsync1 = CELLS.iter().find(|c| c.id == "fillsync/1").unwrap();
+        assert_eq!(
+            engines(fillsync1, &["tributary"]),
+            ["device", "tributary", UNPIPELINED]
+        );
+        let fillrandom = CELLS.iter().find(|c| c.id == "fillrandom/4").unwrap();
+        assert!(!engines(fillrandom, ENGINES).contains(&UNPIPELINED.to_owned()));
     }
 }

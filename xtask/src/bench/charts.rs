@@ -1,6 +1,7 @@
 //! The charts of the medians, as SVG files beside the results: the
 //! fillsync curve, and [`TIMELINE_CELL`]'s throughput over time.
 
+use super::cells::UNPIPELINED;
 use super::medians::{find, Median};
 use super::num_field;
 use super::svg;
@@ -62,14 +63,15 @@ fn fillsync_svg(
             })
             .collect(),
     };
-    let unpipelined = engines
-        .iter()
-        .filter(|e| *e == "tributary")
-        .map(|e| curve(e, "fillsync-unpipelined/", format!("{e}, unpipelined")));
+    let unpipelined = curve(
+        UNPIPELINED,
+        "fillsync/",
+        "tributary, unpipelined".to_owned(),
+    );
     let series: Vec<svg::Series> = engines
         .iter()
         .map(|e| curve(e, "fillsync/", e.clone()))
-        .chain(unpipelined)
+        .chain([unpipelined])
         .filter(|s| !s.points.is_empty())
         .collect();
     if series.is_empty() {

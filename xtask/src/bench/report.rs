@@ -83,7 +83,7 @@ fn cells_table(cells: &[&Cell], medians: &[Median], config: &Config) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<23} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  notes",
+        "{:<23} {:<11} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  notes",
         "cell", "engine", "ops/s", "p50", "p99", "p99.9", "max", "cpu%", "fsync/s", "w/group",
     );
     for cell in cells {
@@ -95,7 +95,7 @@ fn cells_table(cells: &[&Cell], medians: &[Median], config: &Config) -> String {
             let Some(obj) = find(medians, cell.id, &engine) else {
                 let _ = writeln!(
                     s,
-                    "{:<23} {:<9} {:>10}",
+                    "{:<23} {:<11} {:>10}",
                     if i == 0 { cell.id } else { "" },
                     engine,
                     "FAILED"
@@ -126,7 +126,7 @@ fn cells_table(cells: &[&Cell], medians: &[Median], config: &Config) -> String {
             }
             let _ = writeln!(
                 s,
-                "{:<23} {:<9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  {}",
+                "{:<23} {:<11} {:>10} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>7}  {}",
                 if i == 0 { cell.id } else { "" },
                 engine,
                 fmt_ops(f("ops_per_sec")),
@@ -165,7 +165,7 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  files per level",
+        "{:<23} {:<11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  files per level",
         "cell",
         "engine",
         "user MiB",
@@ -192,7 +192,7 @@ fn fills_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Strin
             }
             let _ = writeln!(
                 s,
-                "{:<23} {:<9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  {}",
+                "{:<23} {:<11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}  {}",
                 if std::mem::take(&mut first) {
                     cell.id
                 } else {
@@ -242,7 +242,7 @@ fn reopen_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Opti
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<23} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  files at reopen",
+        "{:<23} {:<11} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  files at reopen",
         "reopen", "engine", "reopen", "open", "RssAnon pre", "RssAnon", "+RssAnon", "/w-buf",
     );
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{:.1} ms", x * 1e3));
@@ -261,7 +261,7 @@ fn reopen_table(cells: &[&Cell], engines: &[String], medians: &[Median]) -> Opti
             let wb = f("write_buffer_bytes").or(trib_wb);
             let _ = writeln!(
                 s,
-                "{id:<23} {:<9} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  {}",
+                "{id:<23} {:<11} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}  {}",
                 engine,
                 ms(f("reopen_secs")),
                 ms(f("open_secs")),
@@ -299,12 +299,12 @@ fn open_leveldb_table(cells: &[&Cell], medians: &[Median]) -> Option<String> {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<23} {:<9} {:>10} {:>10} {:>11}",
+        "{:<23} {:<11} {:>10} {:>10} {:>11}",
         "open a LevelDB dir", "engine", "reopen", "open", "RssAnon"
     );
     let _ = writeln!(
         s,
-        "{:<23} {:<9} {:>10} {:>10} {:>11}",
+        "{:<23} {:<11} {:>10} {:>10} {:>11}",
         cell.id,
         "leveldb",
         ms(f("leveldb_reopen_secs")),
@@ -313,7 +313,7 @@ fn open_leveldb_table(cells: &[&Cell], medians: &[Median]) -> Option<String> {
     );
     let _ = writeln!(
         s,
-        "{:<23} {:<9} {:>10} {:>10} {:>11}",
+        "{:<23} {:<11} {:>10} {:>10} {:>11}",
         "",
         "tributary",
         ms(f("reopen_secs")),

@@ -2,6 +2,7 @@
 //! directory under `target/bench-data`, with a progress line, its JSON
 //! line kept and written to the results.
 
+use super::cells::UNPIPELINED;
 use super::format::{fmt_ops, fmt_us, mmss};
 use super::plan::Planned;
 use super::results::Results;
@@ -67,10 +68,16 @@ pub(super) fn run_plan(
 fn command(exe: &Path, run: &Planned, dir: &Path, quick: bool) -> Command {
     let Planned { cell, variant, .. } = run;
     let (num, secs, prep_keys) = cell.sizes(quick);
+    let unpipelined = variant.engine == UNPIPELINED;
+    let engine = if unpipelined {
+        "tributary"
+    } else {
+        &variant.engine
+    };
     let mut cmd = Command::new(exe);
     cmd.arg("--db")
         .arg(dir)
-        .args(["--engine", &variant.engine, "--workload", &variant.workload])
+        .args(["--engine", engine, "--workload", &variant.workload])
         .args([
             "--threads",
             &cell.threads.to_string(),
@@ -82,8 +89,11 @@ fn command(exe: &Path, run: &Planned, dir: &Path, quick: bool) -> Command {
     if variant.engine != "device" {
         cmd.args(cell.extra);
     }
-    if variant.engine == "tributary" {
+    if engine == "tributary" {
         cmd.args(cell.tributary_extra);
+    }
+    if unpipelined {
+        cmd.args(["--tributary-options", "unpipelined"]);
     }
     if prep_keys > 0 {
         cmd.args(["--prep-keys", &prep_keys.to_string()]);
@@ -105,7 +115,7 @@ fn print_progress(idx: usize, runs: usize, started: Instant, run: &Planned) {
         format!(", ~{} left", mmss(elapsed / done * (runs as f64 - done)))
     };
     print!(
-        "[{:>3}/{} {}{eta}] {:<23} {:<9} round {}/{} ... ",
+        "[{:>3}/{} {}{eta}] {:<23} {:<11} round {}/{} ... ",
         idx + 1,
         runs,
         mmss(elapsed),

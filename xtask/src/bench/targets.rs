@@ -3,6 +3,7 @@
 //! per cell, and for each cell with a target the measured value and
 //! whether it is met.
 
+use super::cells::UNPIPELINED;
 use super::format::{fmt_mib, fmt_ops, fmt_us};
 use super::medians::{find, Median};
 use super::num_field;
@@ -95,6 +96,12 @@ pub(super) fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> 
             _ => "-".to_owned(),
         }
     };
+    // The pipelined default against the same cell unpipelined (issue
+    // #27: on by default once it wins).
+    let vs_unpipelined = || match ops(cell, UNPIPELINED) {
+        Some(u) if u > 0.0 => format!("pipelined {:.2}x unpipelined", trib / u),
+        _ => "no unpipelined run".to_owned(),
+    };
     match cell {
         "disk-fillrandom/1" => [
             vs_leveldb(1.3),
@@ -128,22 +135,21 @@ pub(super) fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> 
             format!("readers {}; writer {writer_text}", vs_leveldb(1.3))
         }
         "disk-seekrandom/1" | "disk-readseq/1" => vs_leveldb(1.0),
-        "fillsync/1" => match ops(cell, "device") {
-            Some(d) if d > 0.0 => verdict(trib / d, 0.9, "raw append+fdatasync"),
-            _ => "-".to_owned(),
-        },
-        // Issue #27's, above BENCH.md's 1.5x at 16 and 64 threads.
-        "fillsync/4" => vs_leveldb(2.0),
-        "fillsync/16" | "fillsync/64" => {
-            [vs_leveldb(2.5), fsync_rate_target(cell, medians)].join("; ")
-        }
-        _ if cell.starts_with("fillsync-unpipelined/") => {
-            let default = cell.replace("fillsync-unpipelined/", "fillsync/");
-            match ops(&default, "tributary") {
-                Some(d) if d > 0.0 => format!("pipelined ({default}) {:.2}x this", d / trib),
+        "fillsync/1" => {
+            let raw = match ops(cell, "device") {
+                Some(d) if d > 0.0 => verdict(trib / d, 0.9, "raw append+fdatasync"),
                 _ => "-".to_owned(),
-            }
+            };
+            [raw, vs_unpipelined()].join("; ")
         }
+        // Issue #27's, above BENCH.md's 1.5x at 16 and 64 threads.
+        "fillsync/4" => [vs_leveldb(2.0), vs_unpipelined()].join("; "),
+        "fillsync/16" | "fillsync/64" => [
+            vs_leveldb(2.5),
+            fsync_rate_target(cell, medians),
+            vs_unpipelined(),
+        ]
+        .join("; "),
         "fillseq/1" | "fillrandom/1" | "fillbatch/1" | "readrandom/1" | "readrandom/2" => {
             vs_leveldb(1.0)
         }
