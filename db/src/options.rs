@@ -72,8 +72,9 @@ pub struct Options {
     /// visible to readers before its fsync ends, as any unsynced write
     /// is; its writers are answered after it. The lock moves on early only
     /// to a writer already waiting for it; with none, the fsync runs under
-    /// the lock. Default: `true` (measured in `writer/README.md`: as fast
-    /// as goleveldb's order with 1 to 16 writers, faster with 64).
+    /// the lock. Default: `false`, goleveldb's order: measured against it
+    /// on a 2-core machine, the pipelined commit neither wins nor loses
+    /// beyond the device's noise (`writer/README.md`, issue #27).
     pub pipelined_commit: bool,
     /// Whether [`Db::put`](crate::Db::put) and
     /// [`Db::delete`](crate::Db::delete) sync, through
@@ -186,7 +187,7 @@ impl Default for Options {
         Options {
             write_buffer_size: 4 << 20,
             merge_writes: true,
-            pipelined_commit: true,
+            pipelined_commit: false,
             sync: false,
             create_if_missing: true,
             error_if_exists: false,

@@ -191,17 +191,15 @@ fn error_loop(op: FaultOp, kind: FaultKind, persistent: bool) -> u64 {
 /// `on` (all files if `None`): N = 1, 2, ... until the fault no longer
 /// fires.
 fn error_loop_on(op: FaultOp, kind: FaultKind, persistent: bool, on: Option<&str>) -> u64 {
-    let defaults = Options::default();
-    let (roll, pipelined) = (defaults.max_manifest_file_size, defaults.pipelined_commit);
-    error_loop_with(op, kind, persistent, on, roll, pipelined)
+    let default_roll = Options::default().max_manifest_file_size;
+    error_loop_with(op, kind, persistent, on, default_roll, false)
 }
 
-/// [`error_loop`] with the pipelined commit off (goleveldb's order), where
-/// the default is on (issue #27: there a fault meets two groups in flight,
-/// the next appended while the last one syncs).
-fn unpipelined_loop(op: FaultOp, kind: FaultKind, persistent: bool) -> u64 {
+/// [`error_loop`] with the pipelined commit (issue #27): a fault meets two
+/// groups in flight, the next appended while the last one syncs.
+fn pipelined_loop(op: FaultOp, kind: FaultKind, persistent: bool) -> u64 {
     let default_roll = Options::default().max_manifest_file_size;
-    error_loop_with(op, kind, persistent, None, default_roll, false)
+    error_loop_with(op, kind, persistent, None, default_roll, true)
 }
 
 /// [`error_loop_on`] with the manifest rolled past `max_manifest` bytes.
@@ -261,11 +259,11 @@ fn eio_on_sync() {
 }
 
 #[test]
-fn eio_on_sync_and_write_unpipelined() {
+fn eio_on_sync_and_write_pipelined() {
     for op in [FaultOp::Sync, FaultOp::Write] {
         for persistent in [false, true] {
-            let n = unpipelined_loop(op, FaultKind::Eio, persistent);
-            eprintln!("EIO on {op:?}, unpipelined, persistent={persistent}: clean after {n} runs");
+            let n = pipelined_loop(op, FaultKind::Eio, persistent);
+            eprintln!("EIO on {op:?}, pipelined, persistent={persistent}: clean after {n} runs");
         }
     }
 }

@@ -48,8 +48,9 @@
 //! on this VM the futex call of each fsync's end and each group's answer
 //! cost pipelining 13% of `fillsync` at 4 threads.
 //!
-//! Measured (`writer/README.md`): as fast as the unpipelined order with 1
-//! and 4 writers, 3-5% faster with 16 and 64; it is the database's
+//! Measured (`writer/README.md`): a tie with the unpipelined order on a
+//! 2-core machine, within the device's noise (0.89x to 1.06x from one run
+//! to another, 1 to 64 writers), so the database leaves it off by
 //! default.
 
 use std::io;
