@@ -174,8 +174,7 @@ impl<'a> Leader<'a> {
             || self.overflow.is_some()
             || lock(&gc.state).has_waiters();
         if hand_on_first {
-            self.release(None);
-            self.in_flight = false;
+            self.hand_on_in_flight();
         }
         if cfg!(feature = "seeded_bug_publish_after_hand_off") {
             gc.published.store(last.0, Ordering::Release);
@@ -207,14 +206,20 @@ impl<'a> Leader<'a> {
             }
         };
         if !hand_on_first {
-            self.release(None);
-            self.in_flight = false;
+            self.hand_on_in_flight();
         }
         if !acked_early {
             answer(&result);
         }
         pipeline.answered();
         result
+    }
+
+    /// Moves the lock on with this pipelined group still in flight: from
+    /// here the guard no longer answers for it, the pipeline's count does.
+    fn hand_on_in_flight(&mut self) {
+        self.release(None);
+        self.in_flight = false;
     }
 
     /// Step 1: asks the backend for room for our own write of `own_len`
