@@ -241,9 +241,11 @@ mod one_bit_tests {
 
     #[test]
     fn a_single_flipped_bit_is_found_and_undone() {
-        let original: Vec<u8> = (0..3000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        // Under Miri a shorter message: each correction walks every bit.
+        let len: usize = if cfg!(miri) { 300 } else { 3000 };
+        let original: Vec<u8> = (0..len).map(|i| (i * 7 + i / 13) as u8).collect();
         let stored = mask(crc32c::crc32c(&original));
-        for at in [0, 1, 777, 2998, 2999] {
+        for at in [0, 1, len / 4 + 27, len - 2, len - 1] {
             for bit in 0..8u8 {
                 let mut damaged = original.clone();
                 damaged[at] ^= 1 << bit;

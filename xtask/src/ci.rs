@@ -38,7 +38,7 @@ const FUZZ_TARGETS: &[&str] = &[
 ];
 
 /// Seconds each fuzz target runs in CI (the targets run in parallel).
-const FUZZ_SECONDS: u32 = 75;
+const FUZZ_SECONDS: u32 = 50;
 
 /// The writer's seeded bugs (RELIABILITY.md C1); the loom model must fail on
 /// each of them: (bug, preemption bound, the models to run, all if `None`).
