@@ -221,12 +221,13 @@ fn every_crash_point(size: Size, seed: u64) {
         history.len()
     );
     let boundaries = oracle.boundaries();
-    let mut strict_checks = 0u64;
-    let mut last_seqs_seen = std::collections::BTreeSet::new();
-    let states = common::for_each_crash_state(
+    let strict_checks = std::sync::atomic::AtomicU64::new(0);
+    let last_seqs_seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let states = common::for_each_crash_state_parallel(
         &FaultFs::new(),
         &history,
         size.stride,
+        2,
         |point, mode, crashed| {
             let ctx = format!(
                 "crash after mutation {point} of {}, {mode:?}",
@@ -246,7 +247,7 @@ fn every_crash_point(size: Size, seed: u64) {
                     Ok(_) | Err(tributary::Error::NotFound { .. }) => {}
                     Err(e) => panic!("{ctx}: strict check failed: {e}"),
                 }
-                strict_checks += 1;
+                strict_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             let db = Db::open(dir(), run_options(crashed, &size))
                 .unwrap_or_else(|e| panic!("{ctx}: open failed: {e}"));
@@ -286,9 +287,11 @@ fn every_crash_point(size: Size, seed: u64) {
             with_probe.insert(b"probe".to_vec(), b"1".to_vec());
             assert_eq!(contents(&again), with_probe, "{ctx}: second open's state");
             again.close().unwrap();
-            last_seqs_seen.insert(s);
+            last_seqs_seen.lock().unwrap().insert(s);
         },
     );
+    let strict_checks = strict_checks.into_inner();
+    let last_seqs_seen = last_seqs_seen.into_inner().unwrap();
     eprintln!(
         "D1: {} mutations, {states} recovered states ({strict_checks} also checked strict), {} distinct recovered sequence numbers, 0 oracle violations",
         history.len(),

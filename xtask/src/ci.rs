@@ -8,8 +8,8 @@
 //! | `fmt` | `cargo fmt --all --check` | one style |
 //! | `layers` | [`crate::layers::check`] on `db/src` | dependencies one way: no cycle between modules or sibling files, `table/` a pure format, `read/` apart from compaction and the journals |
 //! | `clippy` | clippy on every target, warnings denied | lints, including missing docs |
-//! | `test` | `cargo test --workspace` (installing libleveldb-dev, golang-go and goleveldb first if missing) | unit, property, integration and doc tests, LevelDB golden tables |
-//! | `release-tests` | the tests too slow for debug builds, in release | RELIABILITY.md B2 (exhaustive journal damage) the DB crash tests, and the compaction space test (100 k keys ten times) |
+//! | `test` | `cargo test --workspace` (installing libleveldb-dev, golang-go and goleveldb first if missing), the executables two at a time ([`crate::lanes`]) | unit, property, integration and doc tests, LevelDB golden tables |
+//! | `release-tests` | the tests too slow for debug builds, in release, two at a time | RELIABILITY.md B2 (exhaustive journal damage) the DB crash tests, and the compaction space test (100 k keys ten times) |
 //! | `doc` | `cargo doc` with warnings denied | every public item documented, no broken links |
 //! | `miri` | `cargo +nightly miri test --lib` on [`MIRI_CRATES`] | undefined behaviour in `unsafe` code and the codecs |
 //! | `loom` | the writer's loom model | the group-commit protocol over every interleaving (RELIABILITY.md C1) |
@@ -38,7 +38,7 @@ const FUZZ_TARGETS: &[&str] = &[
 ];
 
 /// Seconds each fuzz target runs in CI (the targets run in parallel).
-const FUZZ_SECONDS: u32 = 50;
+const FUZZ_SECONDS: u32 = 40;
 
 /// The writer's seeded bugs (RELIABILITY.md C1); the loom model must fail on
 /// each of them: (bug, preemption bound, the models to run, all if `None`).
@@ -63,17 +63,21 @@ const SEEDED_BUGS: &[(&str, usize, Option<&str>)] = &[
 
 /// Tests that run in release mode because debug builds make them too slow.
 /// The `test` step leaves them out when the release-tests step follows,
-/// so that each runs once.
+/// so that each runs once. Longest first: they start in this order.
 const RELEASE_TESTS: &[(&str, &str)] = &[
-    ("tributary-journal", "damage"),
     ("tributary", "crash"),
+    ("tributary", "table_damage"),
     ("tributary", "kill"),
+    ("tributary-journal", "damage"),
     ("tributary", "repair_crash"),
     ("tributary", "repair_db_crash"),
     ("tributary", "leveldb_crash"),
-    ("tributary", "table_damage"),
     ("tributary", "compaction"),
 ];
+
+/// The debug suites that take longest (about 10-20 s each in CI), started
+/// first in the `test` step's lanes.
+const LONG_DEBUG_TESTS: &[&str] = &["faults", "edges", "api", "repair", "tributary", "format"];
 
 /// A step: its name, whether `--quick` runs it, and what it does (returning
 /// a detail for the summary).
@@ -209,7 +213,7 @@ fn exec(mut cmd: Command) -> Result<()> {
     Ok(())
 }
 
-fn show(cmd: &Command) -> String {
+pub(crate) fn show(cmd: &Command) -> String {
     let mut s = String::new();
     for (k, v) in cmd.get_envs() {
         if let (k, Some(v)) = (k.to_string_lossy(), v) {
@@ -256,11 +260,12 @@ fn test(ctx: &Ctx) -> Result<String> {
     for name in &debug_tests {
         args.extend(["--test", name]);
     }
-    exec(ctx.cargo(&args))?;
+    let executables = crate::lanes::run(ctx.cargo(&args), LONG_DEBUG_TESTS)?;
     exec(ctx.cargo(&["test", "--workspace", "--doc"]))?;
     Ok(format!(
-        "({} suites here, {} in release-tests)",
+        "({} suites here, {executables} test executables in {} lanes; {} in release-tests)",
         debug_tests.len(),
+        crate::lanes::LANES,
         RELEASE_TESTS.len()
     ))
 }
@@ -356,10 +361,21 @@ fn doc(ctx: &Ctx) -> Result<String> {
 }
 
 fn release_tests(ctx: &Ctx) -> Result<String> {
-    for (package, test) in RELEASE_TESTS {
-        exec(ctx.cargo(&["test", "--release", "-p", package, "--test", test]))?;
+    let mut args = vec!["test", "--release"];
+    for (package, _) in RELEASE_TESTS {
+        if !args.contains(package) {
+            args.extend(["-p", package]);
+        }
     }
-    Ok(format!("({} suites)", RELEASE_TESTS.len()))
+    for (_, test) in RELEASE_TESTS {
+        args.extend(["--test", test]);
+    }
+    let longest_first: Vec<&str> = RELEASE_TESTS.iter().map(|&(_, test)| test).collect();
+    let executables = crate::lanes::run(ctx.cargo(&args), &longest_first)?;
+    Ok(format!(
+        "({executables} suites in {} lanes)",
+        crate::lanes::LANES
+    ))
 }
 
 /// Runs `cmd` quietly; whether it succeeded. A command that cannot start

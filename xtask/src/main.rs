@@ -13,6 +13,7 @@
 
 mod bench;
 mod ci;
+mod lanes;
 mod layers;
 
 use anyhow::Result;

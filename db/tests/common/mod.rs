@@ -363,6 +363,61 @@ pub fn for_each_crash_state(
     states
 }
 
+/// As [`for_each_crash_state`], with the crash points dealt out over
+/// `threads` threads, each replaying the history on its own copy of
+/// `base`: for D1, whose tens of thousands of opens would otherwise keep
+/// one core busy while the other idles. `check` runs on several threads at
+/// once; a panic in one reaches the caller once every thread is done.
+pub fn for_each_crash_state_parallel(
+    base: &FaultFs,
+    history: &[tributary::fs::Mutation],
+    stride: usize,
+    threads: usize,
+    check: impl Fn(usize, tributary::fs::CrashMode, &FaultFs) + Sync,
+) -> u64 {
+    let check = &check;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                scope.spawn(move || {
+                    let model = base.snapshot();
+                    let mut states = 0;
+                    let mut checked_points = 0usize;
+                    for point in 0..=history.len() {
+                        if point > 0 {
+                            model.apply(&history[point - 1]);
+                        }
+                        if point % stride != 0 && point != history.len() {
+                            continue;
+                        }
+                        checked_points += 1;
+                        if (checked_points - 1) % threads != thread {
+                            continue;
+                        }
+                        for mode in crash_modes(point) {
+                            check(point, mode, &model.crash(mode));
+                            states += 1;
+                        }
+                    }
+                    states
+                })
+            })
+            .collect();
+        let mut states = 0;
+        let mut panic = None;
+        for worker in workers {
+            match worker.join() {
+                Ok(n) => states += n,
+                Err(payload) => panic = panic.or(Some(payload)),
+            }
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
+        states
+    })
+}
+
 /// The crash modes of D1 for crash point `point`: synced-only, random
 /// blocks kept at 25, 50 and 75%, torn appends, and unsynced names lost.
 pub fn crash_modes(point: usize) -> Vec<tributary::fs::CrashMode> {
