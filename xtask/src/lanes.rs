@@ -140,3 +140,31 @@ fn run_one(suite: &Suite) -> bool {
 
 /// Held while one suite's output is printed.
 static PRINTING: Mutex<()> = Mutex::new(());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suites_are_the_test_executables_with_their_package() {
+        let messages = [
+            // A library built for a test harness: a suite.
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/db#tributary@0.1.0","manifest_path":"/w/db/Cargo.toml","target":{"name":"crash"},"profile":{"test":true},"executable":"/w/target/release/deps/crash-1"}"#,
+            // A dependency: no executable.
+            r#"{"reason":"compiler-artifact","package_id":"registry+https://x#crc32c@0.6.8","manifest_path":"/r/crc32c/Cargo.toml","target":{"name":"crc32c"},"profile":{"test":false},"executable":null}"#,
+            // A binary built to be run by a test, not a test itself.
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/db/cli#tributary-cli@0.1.0","manifest_path":"/w/db/cli/Cargo.toml","target":{"name":"tributary"},"profile":{"test":false},"executable":"/w/target/release/tributary"}"#,
+            r#"{"reason":"build-finished","success":true}"#,
+        ]
+        .join("\n");
+        let suites = suites(messages.as_bytes()).unwrap();
+        assert_eq!(suites.len(), 1);
+        assert_eq!(suites[0].name, "tributary/crash");
+        assert_eq!(suites[0].target, "crash");
+        assert_eq!(suites[0].package_dir, PathBuf::from("/w/db"));
+        assert_eq!(
+            suites[0].executable,
+            PathBuf::from("/w/target/release/deps/crash-1")
+        );
+    }
+}
