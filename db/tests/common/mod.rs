@@ -346,20 +346,13 @@ pub fn for_each_crash_state(
     stride: usize,
     mut check: impl FnMut(usize, tributary::fs::CrashMode, &FaultFs),
 ) -> u64 {
-    let model = base.snapshot();
     let mut states = 0;
-    for point in 0..=history.len() {
-        if point > 0 {
-            model.apply(&history[point - 1]);
-        }
-        if point % stride != 0 && point != history.len() {
-            continue;
-        }
+    for_each_crash_point(base, history, stride, |_, point, model| {
         for mode in crash_modes(point) {
             check(point, mode, &model.crash(mode));
             states += 1;
         }
-    }
+    });
     states
 }
 
@@ -380,25 +373,16 @@ pub fn for_each_crash_state_parallel(
         let workers: Vec<_> = (0..threads)
             .map(|thread| {
                 scope.spawn(move || {
-                    let model = base.snapshot();
                     let mut states = 0;
-                    let mut checked_points = 0usize;
-                    for point in 0..=history.len() {
-                        if point > 0 {
-                            model.apply(&history[point - 1]);
-                        }
-                        if point % stride != 0 && point != history.len() {
-                            continue;
-                        }
-                        checked_points += 1;
-                        if (checked_points - 1) % threads != thread {
-                            continue;
+                    for_each_crash_point(base, history, stride, |nth, point, model| {
+                        if nth % threads != thread {
+                            return;
                         }
                         for mode in crash_modes(point) {
                             check(point, mode, &model.crash(mode));
                             states += 1;
                         }
-                    }
+                    });
                     states
                 })
             })
@@ -416,6 +400,30 @@ pub fn for_each_crash_state_parallel(
         }
         states
     })
+}
+
+/// The crash points of `history` over `base` that the two functions above
+/// check, each a multiple of `stride`, and the last: `visit(nth, point,
+/// model)` with `nth` counting them from 0 and `model` the file system
+/// after the first `point` mutations, replayed on a copy of `base`.
+fn for_each_crash_point(
+    base: &FaultFs,
+    history: &[tributary::fs::Mutation],
+    stride: usize,
+    mut visit: impl FnMut(usize, usize, &FaultFs),
+) {
+    let model = base.snapshot();
+    let mut nth = 0;
+    for point in 0..=history.len() {
+        if point > 0 {
+            model.apply(&history[point - 1]);
+        }
+        if point % stride != 0 && point != history.len() {
+            continue;
+        }
+        visit(nth, point, &model);
+        nth += 1;
+    }
 }
 
 /// The crash modes of D1 for crash point `point`: synced-only, random
