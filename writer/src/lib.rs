@@ -78,9 +78,10 @@
 //! covers every group appended before it began; a failed fsync fails
 //! every group it did not cover and poisons the writer. A group is visible
 //! before its fsync ends (as any unsynced write is), and answered only
-//! after it. `close` waits for the groups in flight. The lock moves on
-//! before the fsync only to a writer already waiting for it; with nobody
-//! waiting, the leader keeps it through the fsync, as unpipelined.
+//! after it. `close` waits for the groups in flight. A synced group's
+//! lock moves on before its fsync only to a writer already waiting for
+//! it, and only after a small group (at most 8 writes); else the leader
+//! keeps it through the fsync, as unpipelined.
 //!
 //! **A large write**, one that `Room::is_large` says no memtable can hold
 //! (goleveldb's large-batch transaction), is never merged: a leader meeting

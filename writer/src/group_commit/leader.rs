@@ -166,13 +166,16 @@ impl<'a> Leader<'a> {
         }
         self.after_write();
         let members = mem::take(&mut self.token().members);
-        // The lock moves on before the fsync only to a writer already
-        // waiting for it, who then gathers the next group during this
-        // fsync; with nobody waiting, the fsync runs under the lock, as
-        // unpipelined (policy: `pipeline.rs`).
-        let hand_on_first = durability == Durability::Buffered
-            || self.overflow.is_some()
-            || lock(&gc.state).has_waiters();
+        // The lock moves on before a synced group's fsync only to a writer
+        // already waiting for it, who then gathers the next group during
+        // this fsync, and only after a small group; else the fsync runs
+        // under the lock, as unpipelined (`policy::hands_on_before_sync`).
+        let hand_on_first = policy::hands_on_before_sync(
+            durability,
+            self.overflow.is_some(),
+            1 + members.len(),
+            || lock(&gc.state).has_waiters(),
+        );
         if hand_on_first {
             self.hand_on_in_flight();
         }
