@@ -70,11 +70,12 @@ pub struct Options {
     /// the next group merges and appends while that fsync runs, and one
     /// fsync covers every group appended before it began. A group is
     /// visible to readers before its fsync ends, as any unsynced write
-    /// is; its writers are answered after it. The lock moves on early only
-    /// to a writer already waiting for it; with none, the fsync runs under
-    /// the lock. Default: `false`, goleveldb's order: measured against it
-    /// on a 2-core machine, the pipelined commit neither wins nor loses
-    /// beyond the device's noise (`writer/README.md`, issue #27).
+    /// is; its writers are answered after it. A synced group's lock moves
+    /// on early only to a writer already waiting for it, and only after a
+    /// small group; else the fsync runs under the lock. Default: `true`:
+    /// measured against goleveldb's order (`false`) on a 2-core machine,
+    /// it ties at 1 and 16 writers and leads at 4 and 64
+    /// (`writer/README.md`, issue #27).
     pub pipelined_commit: bool,
     /// Whether [`Db::put`](crate::Db::put) and
     /// [`Db::delete`](crate::Db::delete) sync, through
@@ -187,7 +188,7 @@ impl Default for Options {
         Options {
             write_buffer_size: 4 << 20,
             merge_writes: true,
-            pipelined_commit: false,
+            pipelined_commit: true,
             sync: false,
             create_if_missing: true,
             error_if_exists: false,

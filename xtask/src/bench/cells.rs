@@ -50,16 +50,16 @@ pub(super) struct Cell {
     /// The engines that run this cell, of those asked for (None: all).
     pub(super) only_engines: Option<&'static [&'static str]>,
     /// Whether Tributary runs it a second time in each round, with the
-    /// pipelined commit on ([`PIPELINED`]), interleaved with the others so
-    /// that the two settings meet the same device.
-    pub(super) pipelined_too: bool,
+    /// pipelined commit off ([`UNPIPELINED`]), interleaved with the others
+    /// so that the two settings meet the same device.
+    pub(super) unpipelined_too: bool,
 }
 
-/// The name under which Tributary runs with the pipelined commit on
-/// (`--tributary-options pipelined`), in a cell that asks for it
-/// ([`Cell::pipelined_too`]); the default is goleveldb's order, every
-/// fsync under the write lock (issue #27).
-pub(super) const PIPELINED: &str = "pipelined";
+/// The name under which Tributary runs with the pipelined commit off
+/// (`--tributary-options unpipelined`: goleveldb's order, every fsync
+/// under the write lock), in a cell that asks for it
+/// ([`Cell::unpipelined_too`]); the default is pipelined (issue #27).
+pub(super) const UNPIPELINED: &str = "unpipelined";
 
 /// A cell bounded by its call count.
 const fn cell(
@@ -87,7 +87,7 @@ const fn cell(
         rounds: None,
         tributary_extra: &[],
         only_engines: None,
-        pipelined_too: false,
+        unpipelined_too: false,
     }
 }
 
@@ -174,11 +174,11 @@ const fn timed(id: &'static str, workload: &'static str, threads: usize) -> Cell
     }
 }
 
-/// A fillsync cell, where Tributary also runs pipelined: its second line
-/// in fillsync.svg.
+/// A fillsync cell, where Tributary also runs unpipelined: its second
+/// line in fillsync.svg.
 const fn fillsync(id: &'static str, threads: usize) -> Cell {
     Cell {
-        pipelined_too: true,
+        unpipelined_too: true,
         ..timed(id, "fillsync", threads)
     }
 }
@@ -344,7 +344,7 @@ pub(super) struct Variant {
 /// Who runs `cell`: its device workload first, if it has one, then
 /// `engines` in their order, if the engines run it (Tributary alone, if
 /// LevelDB is there too, for a [`Cell::tributary_only`] cell), then
-/// Tributary pipelined if the cell asks for it.
+/// Tributary unpipelined if the cell asks for it.
 pub(super) fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
     let mut v = Vec::new();
     if let Some(device) = cell.device {
@@ -372,9 +372,9 @@ pub(super) fn variants(cell: &Cell, engines: &[String]) -> Vec<Variant> {
                 workload: cell.workload.to_owned(),
             });
         }
-        if cell.pipelined_too && engines.iter().any(|e| e == "tributary") {
+        if cell.unpipelined_too && engines.iter().any(|e| e == "tributary") {
             v.push(Variant {
-                engine: PIPELINED.to_owned(),
+                engine: UNPIPELINED.to_owned(),
                 workload: cell.workload.to_owned(),
             });
         }
@@ -408,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn fillsync_runs_tributary_pipelined_too_in_every_round() {
+    fn fillsync_runs_tributary_unpipelined_too_in_every_round() {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let engines = |c: &Cell, e: &[&str]| -> Vec<String> {
             variants(c, &names(e))
@@ -419,15 +419,15 @@ mod tests {
         let fillsync4 = CELLS.iter().find(|c| c.id == "fillsync/4").unwrap();
         assert_eq!(
             engines(fillsync4, ENGINES),
-            ["tributary", "leveldb", "rocksdb", "fjall", PIPELINED]
+            ["tributary", "leveldb", "rocksdb", "fjall", UNPIPELINED]
         );
         assert_eq!(engines(fillsync4, &["leveldb"]), ["leveldb"]);
         let fillsync1 = CELLS.iter().find(|c| c.id == "fillsync/1").unwrap();
         assert_eq!(
             engines(fillsync1, &["tributary"]),
-            ["device", "tributary", PIPELINED]
+            ["device", "tributary", UNPIPELINED]
         );
         let fillrandom = CELLS.iter().find(|c| c.id == "fillrandom/4").unwrap();
-        assert!(!engines(fillrandom, ENGINES).contains(&PIPELINED.to_owned()));
+        assert!(!engines(fillrandom, ENGINES).contains(&UNPIPELINED.to_owned()));
     }
 }

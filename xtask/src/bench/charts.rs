@@ -1,7 +1,7 @@
 //! The charts of the medians, as SVG files beside the results: the
 //! fillsync curve, and [`TIMELINE_CELL`]'s throughput over time.
 
-use super::cells::PIPELINED;
+use super::cells::UNPIPELINED;
 use super::medians::{find, Median};
 use super::num_field;
 use super::svg;
@@ -63,11 +63,15 @@ fn fillsync_svg(
             })
             .collect(),
     };
-    let pipelined = curve(PIPELINED, "fillsync/", "tributary, pipelined".to_owned());
+    let unpipelined = curve(
+        UNPIPELINED,
+        "fillsync/",
+        "tributary, unpipelined".to_owned(),
+    );
     let series: Vec<svg::Series> = engines
         .iter()
         .map(|e| curve(e, "fillsync/", e.clone()))
-        .chain([pipelined])
+        .chain([unpipelined])
         .filter(|s| !s.points.is_empty())
         .collect();
     if series.is_empty() {

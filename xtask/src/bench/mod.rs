@@ -32,8 +32,8 @@
 //!    stall share), and the table of
 //!    BENCH.md's and issues #13's and #27's targets (all saved as
 //!    `bench-results/<UTC time>.txt`), and draws the fillsync curve to
-//!    `bench-results/fillsync.svg` (with Tributary's line pipelined, run
-//!    as the pseudo-engine `pipelined` in each fillsync round) and
+//!    `bench-results/fillsync.svg` (with Tributary's line unpipelined, run
+//!    as the pseudo-engine `unpipelined` in each fillsync round) and
 //!    `disk-fillrandom/1`'s ops/s per
 //!    100 ms, one line per engine (stall storms show as dips), to
 //!    `bench-results/fillrandom-10m.svg`.

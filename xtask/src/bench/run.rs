@@ -2,7 +2,7 @@
 //! directory under `target/bench-data`, with a progress line, its JSON
 //! line kept and written to the results.
 
-use super::cells::PIPELINED;
+use super::cells::UNPIPELINED;
 use super::format::{fmt_ops, fmt_us, mmss};
 use super::plan::Planned;
 use super::results::Results;
@@ -68,8 +68,8 @@ pub(super) fn run_plan(
 fn command(exe: &Path, run: &Planned, dir: &Path, quick: bool) -> Command {
     let Planned { cell, variant, .. } = run;
     let (num, secs, prep_keys) = cell.sizes(quick);
-    let pipelined = variant.engine == PIPELINED;
-    let engine = if pipelined {
+    let unpipelined = variant.engine == UNPIPELINED;
+    let engine = if unpipelined {
         "tributary"
     } else {
         &variant.engine
@@ -92,8 +92,8 @@ fn command(exe: &Path, run: &Planned, dir: &Path, quick: bool) -> Command {
     if engine == "tributary" {
         cmd.args(cell.tributary_extra);
     }
-    if pipelined {
-        cmd.args(["--tributary-options", "pipelined"]);
+    if unpipelined {
+        cmd.args(["--tributary-options", "unpipelined"]);
     }
     if prep_keys > 0 {
         cmd.args(["--prep-keys", &prep_keys.to_string()]);

@@ -59,7 +59,7 @@ const BOTTOM: f64 = 60.0;
 fn style(engine: &str) -> (&'static str, f64) {
     match engine {
         "tributary" => ("#1f5fbf", 3.5),
-        "tributary, pipelined" => ("#7fb2f0", 2.5),
+        "tributary, unpipelined" => ("#7fb2f0", 2.5),
         "leveldb" => ("#e07b00", 2.0),
         "rocksdb" => ("#2a9d3a", 2.0),
         "fjall" => ("#c0392b", 2.0),
