@@ -11,6 +11,8 @@
 //! - spinning before parking: how long a waiting writer looks for its answer
 //!   before it sleeps ([`Parking`]);
 //! - the wake tree: how many writers each woken writer wakes ([`FAN_OUT`]);
+//! - pipelined, whether a leader hands the lock on before its group's
+//!   fsync or after it ([`hands_on_before_sync`]);
 //! - the group buffer kept from one group to the next
 //!   ([`MAX_KEPT_GROUP_BYTES`]).
 //!
