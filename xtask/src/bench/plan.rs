@@ -2,7 +2,7 @@
 //! and the cells of a prep group run as a unit on one directory per
 //! engine, so that their prep runs once.
 
-use super::cells::{variants, workload_writes, Cell, Variant, BEYOND_ROUNDS};
+use super::cells::{variants, workload_writes, Cell, Variant, BEYOND_ROUNDS, UNPIPELINED};
 use super::Config;
 
 /// One run of the plan.
@@ -57,7 +57,8 @@ pub(super) fn rounds_note(cells: &[&Cell], config: &Config) -> String {
 /// only after a round in which a cell wrote to it. A cell that only reads
 /// runs in the unit's first rounds, one that writes in its last, so with
 /// the default rounds the readers' three rounds and the writer's one
-/// share a single prep per engine.
+/// share a single prep per engine. Tributary's two settings, where a cell
+/// runs both, run back to back ([`round_order`]).
 pub(super) fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> {
     let mut units: Vec<Vec<&'a Cell>> = Vec::new();
     for &cell in cells {
@@ -93,15 +94,14 @@ pub(super) fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> 
             unit.iter()
                 .any(|c| workload_writes(c.workload) && round_of(c, round).is_some())
         };
-        let n = variants(first, &config.engines).len();
+        let first_variants = variants(first, &config.engines);
         let start = plan.len();
         for round in 0..unit_rounds {
+            let order = round_order(&first_variants, round);
             // Only a group's runs share a directory across rounds.
             let fresh = first.prep_group.is_none() || round == 0 || wrote_in(round - 1);
-            for i in 0..n {
-                let engine = variants(first, &config.engines)[(i + round) % n]
-                    .engine
-                    .clone();
+            for &i in &order {
+                let engine = first_variants[i].engine.clone();
                 let dir = format!(
                     "{}-{engine}",
                     first.prep_group.unwrap_or(first.id).replace('/', "-"),
@@ -110,7 +110,7 @@ pub(super) fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> 
                 for (j, (cell, own_round)) in cells.enumerate() {
                     // The cells of a group have the same engines, and no
                     // device.
-                    let variant = variants(cell, &config.engines)[(i + round) % n].clone();
+                    let variant = variants(cell, &config.engines)[i].clone();
                     debug_assert_eq!(variant.engine, engine);
                     plan.push(Planned {
                         cell,
@@ -134,10 +134,57 @@ pub(super) fn plan<'a>(cells: &[&'a Cell], config: &Config) -> Vec<Planned<'a>> 
     plan
 }
 
+/// The order of `variants` in round `round`: rotated by the round, and
+/// with Tributary unpipelined ([`UNPIPELINED`]), if there, moved next to
+/// Tributary: after it in even rounds, before it in odd ones. So the two
+/// settings meet the device one right after the other, each first in
+/// turn, and each follows the other in some round (with the rotation
+/// alone, `unpipelined` always followed fjall, and Tributary followed
+/// `unpipelined` in two rounds of three).
+fn round_order(variants: &[Variant], round: usize) -> Vec<usize> {
+    let n = variants.len();
+    let mut order: Vec<usize> = (0..n).map(|i| (i + round) % n).collect();
+    let at = |order: &[usize], name: &str| order.iter().position(|&i| variants[i].engine == name);
+    if let (Some(_), Some(u)) = (at(&order, "tributary"), at(&order, UNPIPELINED)) {
+        let unpipelined = order.remove(u);
+        let t = at(&order, "tributary").expect("still there");
+        order.insert(if round.is_multiple_of(2) { t + 1 } else { t }, unpipelined);
+    }
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bench::cells::{BEYOND_READ_ROUNDS, CELLS};
+
+    #[test]
+    fn tributarys_two_settings_run_back_to_back_each_first_in_turn() {
+        let fillsync = CELLS.iter().find(|c| c.id == "fillsync/16").unwrap();
+        let engines: Vec<String> = ["tributary", "leveldb", "rocksdb", "fjall"]
+            .map(str::to_owned)
+            .to_vec();
+        let all = variants(fillsync, &engines);
+        for round in 0..4 {
+            let order = round_order(&all, round);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..all.len()).collect::<Vec<_>>(), "each once");
+            let names: Vec<&str> = order.iter().map(|&i| all[i].engine.as_str()).collect();
+            let t = names.iter().position(|&e| e == "tributary").unwrap();
+            let u = names.iter().position(|&e| e == UNPIPELINED).unwrap();
+            let expected = if round.is_multiple_of(2) {
+                t + 1
+            } else {
+                t - 1
+            };
+            assert_eq!(u, expected, "round {round}: {names:?}");
+        }
+        // Without the second setting, the plain rotation.
+        let fillrandom = CELLS.iter().find(|c| c.id == "fillrandom/4").unwrap();
+        let plain = variants(fillrandom, &engines);
+        assert_eq!(round_order(&plain, 1), [1, 2, 3, 0]);
+    }
 
     #[test]
     fn a_prep_group_runs_as_a_unit_per_engine() {
