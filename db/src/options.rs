@@ -74,9 +74,9 @@ pub struct Options {
     /// on early only to a writer already waiting for it, and only after a
     /// small group; else the fsync runs under the lock. Default: `true`:
     /// measured against goleveldb's order (`false`) on a 2-core machine,
-    /// it leads at 64 writers (1.05x to 1.32x) and is within about 10%
-    /// either way at 1 to 16 (0.88x to 1.05x), where one group holds
-    /// every writer (`writer/README.md`, issue #27).
+    /// it leads at 64 writers and is within about 10% either way at 1 to
+    /// 16, where one group holds every writer (figures in
+    /// `writer/README.md`, issue #27).
     pub pipelined_commit: bool,
     /// Whether [`Db::put`](crate::Db::put) and
     /// [`Db::delete`](crate::Db::delete) sync, through

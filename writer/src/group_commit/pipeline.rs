@@ -53,11 +53,9 @@
 //! on this VM the futex call of each fsync's end and each group's answer
 //! cost pipelining 13% of `fillsync` at 4 threads.
 //!
-//! Measured (`writer/README.md`), 18 interleaved rounds against the
-//! unpipelined order on a 2-core machine: 1.02x, 1.04x, 1.00x and 1.05x
-//! (geometric means) at 1, 4, 16 and 64 writers, so the database turns it
-//! on by default; in the bench's own runs since, it leads at 64 writers
-//! (1.10x to 1.32x) and is within about 10% either way at 1 to 16.
+//! Measured against the unpipelined order on a 2-core machine (figures in
+//! `writer/README.md`): it leads at 64 writers and is within about 10%
+//! either way at 1 to 16, so the database turns it on by default.
 
 use std::io;
 use std::sync::Arc;

@@ -137,14 +137,14 @@ pub(super) fn woken_by<T: Clone>(members: &[T], waker: Waker) -> [Option<T>; FAN
 /// The largest synced group whose leader hands the write lock on before
 /// its fsync (pipelined, [`hands_on_before_sync`]).
 ///
-/// Why 8: with a few writers every one is in each group, and handing the
-/// lock on early lets the next group append during this fsync, so the
-/// next fsync starts sooner (fillsync at 4 threads, `writer/README.md`).
-/// A large group means many writers on few cores: the few already waiting
-/// would form a second, small cohort, and each cohort would then wait for
-/// two fsyncs (64 threads measured 0.63x when every group handed on
-/// early). Keeping the lock through a large group's fsync lets every
-/// writer coming back join the next group.
+/// Why a bound: a large group means many writers on few cores, and the
+/// few already waiting would form a second, small cohort, each cohort then
+/// waiting for two fsyncs (64 threads measured 0.63x when every group
+/// handed on early). Keeping the lock through a large group's fsync lets
+/// every writer coming back join the next group. Why 8: it lies above the
+/// groups of 4 threads, where handing on early after any group had won
+/// (1.06x to 1.29x), and below those of 16 and more, where it had tied or
+/// lost. It is the only value measured (`writer/README.md`).
 pub(super) const EARLY_HAND_ON_MAX_GROUP: usize = 8;
 
 /// Whether a pipelined leader hands the lock on before its group's fsync

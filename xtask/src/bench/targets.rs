@@ -81,7 +81,7 @@ pub(super) fn target_text(cell: &str, medians: &[Median], peers: &[&String]) -> 
         }
     };
     // The default (pipelined) against the same cell unpipelined (issue
-    // #27: on by default because it wins).
+    // #27).
     let vs_unpipelined = || match ops(cell, UNPIPELINED) {
         Some(u) if u > 0.0 => format!("pipelined {:.2}x unpipelined", trib / u),
         _ => "no unpipelined run".to_owned(),
