@@ -71,7 +71,10 @@
 //! compressible generator (INTEROP.md §6), every engine at its default
 //! compression (Snappy; fjall LZ4). `compressed-fillrandom/1` is 10 M puts
 //! (targets: >= 1.3x LevelDB, and bytes on disk after the close no more
-//! than LevelDB's) and `compressed-readrandom/1` 1 M gets on a 5 M-key
+//! than LevelDB's), then settled as the `--settle-after` fills are, so
+//! that the target line gives the settled bytes beside the close's: at
+//! the close they count the compaction the fill left behind, which grows
+//! with its speed. `compressed-readrandom/1` is 1 M gets on a 5 M-key
 //! prep of its own (three rounds on one prep, >= 1.2x LevelDB). The open
 //! cell `open-leveldb/1` runs Tributary alone, and only when LevelDB is
 //! among the engines: in each run, C++ LevelDB fills 5 M random keys
