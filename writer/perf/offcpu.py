@@ -56,6 +56,10 @@ def classify(state, stack):
         what = 'in fdatasync (device)'
     elif state.startswith('R'):
         if 'sched_yield' in s:
+            # Unwinding by frame pointers skips the caller of libc's
+            # `sched_yield` (which keeps none): a yield right under
+            # `Leader::commit` is the one in `CommitDelay::wait`, the
+            # leader's only yield outside the pipeline's own waits.
             what = 'yielded in commit delay' if 'CommitDelay' in s or ('Leader::commit' in s and 'Pipeline' not in s) else 'yielded, runnable'
         else:
             what = 'preempted, runnable'
