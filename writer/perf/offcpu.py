@@ -7,8 +7,7 @@ user-space stacks unwind; the peers are not needed):
 
     RUSTFLAGS="-C force-frame-pointers=yes" cargo build --release \
         -p tributary-cli --bin bench --target-dir target/bench-fp
-    perf record -g -a -e sched:sched_switch -e sched:sched_wakeup \
-        -e syscalls:sys_enter_fdatasync -e syscalls:sys_exit_fdatasync \
+    perf record -g -a -e sched:sched_switch -e syscalls:sys_exit_fdatasync \
         -o off.data -- target/bench-fp/release/bench --db /tmp/offdb \
         --workload fillsync --threads 64 --num 1000000 --duration 3
     perf script -i off.data -F comm,tid,cpu,time,event,trace,ip,sym > off.txt
@@ -16,7 +15,8 @@ user-space stacks unwind; the peers are not needed):
 
 Each switch-out of a `bench` thread is classified by its stack: its role
 (the leader: a `Leader::` frame, which holds the write lock, or runs its
-group's fsync after handing the lock on; else a member waiting for its
+group's fsync after handing the lock on; the syncer: a member in
+`fdatasync`, syncing for its own group; else a member waiting for its
 answer) and what it waits for (the device in `fdatasync`, a core after a
 yield, a futex). Its off-CPU time runs to its next switch-in. Times are
 totalled over the window between the first and last fsync and divided by
@@ -41,11 +41,10 @@ for line in open(sys.argv[1], errors='replace'):
         if len(parts) == 2:
             cur[6].append(parts[0] + ' ' + parts[1].strip())
 events.sort(key=lambda e: e[0])
-# steady window: between the first and last fdatasync exit
+# steady window: between the first and last fdatasync's end
 fs = [e for e in events if e[4].endswith('sys_exit_fdatasync')]
-fse = [e for e in events if e[4].endswith('sys_enter_fdatasync')]
 t0, t1 = fs[0][0], fs[-1][0]
-ncycles = len([e for e in fs if t0 <= e[0] <= t1]) - 1
+ncycles = len(fs) - 1
 
 def classify(state, stack):
     s = ' '.join(stack)
@@ -72,7 +71,8 @@ def classify(state, stack):
             what = 'parked: a lock'
         else:
             what = 'parked: other'
-    elif 'write' in s:
+    elif 'ksys_write' in s:
+        # The kernel's frame: every writer's stack holds `write_own`.
         what = 'blocked in write'
     else:
         what = 'blocked: other (' + (stack[0] if stack else '?') + ')'
